@@ -1,0 +1,183 @@
+## Layout
+
+skip-to-content = Skip to main content
+nav-label = Main
+nav-home = Home
+nav-assessment = Self-assessment
+nav-call = Call { $phone }
+crisis-heading = In crisis? Help is available now, day and night
+crisis-call-988 = Call 988 (Suicide & Crisis Lifeline)
+crisis-text-988 = Text 988
+crisis-text-741741 = Text HOME to 741741 (Crisis Text Line)
+crisis-call-911 = Call 911 in an emergency
+crisis-not-monitored = This website and its forms are not watched around the clock. If you might act on thoughts of harming yourself, call 988 or 911 now.
+
+## Home
+
+home-title = Care for depression that has not lifted
+home-description = A clinic for depression, including treatment-resistant depression: psychotherapy, medication management and TMS. Start with a free, anonymous self-assessment.
+home-heading = Depression that has not lifted can still be treated
+home-intro = We help adults with depression, including depression that has not improved after earlier treatment, with talk therapy, careful medication management and TMS (transcranial magnetic stimulation).
+home-cta = Take the online depression self-assessment
+home-cta-note = Nine questions, about two minutes, anonymous. You get your screening result straight away.
+
+## Assessment index
+
+assess-index-title = Online depression self-assessment
+assess-index-description = A free, anonymous depression and anxiety screening with the PHQ-9 and GAD-7 questionnaires. Your result in about two minutes.
+assess-index-heading = Online depression self-assessment
+assess-index-intro = These short questionnaires are used by doctors and clinics around the world to screen for depression and anxiety. Answering them can help you put into words how you have been feeling, and decide what to do next.
+assess-index-not-diagnosis = It is a screening, not a diagnosis. Only a clinician who talks with you can diagnose depression or anxiety.
+assess-index-time = It takes about two minutes.
+assess-index-anonymous = It is anonymous: we do not ask your name, and we do not record your IP address. You choose whether to send your result to the clinic.
+assess-index-expiry = Your result has a private link that works for { $days } days. After that it is deleted, unless you have sent it to the clinic.
+assess-phq9-name = Depression screening (PHQ-9)
+assess-phq9-about = Nine questions about the last two weeks. Start here if you are worried about low mood, loss of interest or depression.
+assess-phq9-start = Start the depression screening
+assess-gad7-name = Anxiety screening (GAD-7)
+assess-gad7-about = Seven questions about worry and nervousness over the last two weeks.
+assess-gad7-start = Start the anxiety screening
+assess-index-crisis = If you are thinking about ending your life, please do not wait for a questionnaire:
+
+## Questionnaire form
+
+form-title = { $instrument } questionnaire
+form-description = Answer { $count } short questions about the last two weeks and get your screening result straight away.
+form-intro = Please answer every question. Choose the answer that fits best; there are no right or wrong answers.
+form-difficulty-hint = Answer this if you chose anything other than "Not at all" above.
+form-submit = See my result
+form-privacy = Your answers are stored without your name or any way to identify you.
+form-error-summary = Some answers are missing
+form-error-item-missing = Please choose an answer for question { $number }.
+form-error-item-invalid = Please choose one of the answers for question { $number }.
+form-error-difficulty-missing = Please say how difficult these problems have made things for you.
+form-error-difficulty-invalid = Please choose one of the answers about how difficult things have been.
+
+## Result
+
+result-title = Your { $instrument } screening result
+result-heading = Your { $instrument } screening result
+result-taken-on = Taken on { $date }.
+result-your-score = Your score
+result-score-of = { $total } out of { $max }
+result-band = Screening result: { $band }
+result-bands-caption = How { $instrument } scores are grouped
+result-bands-range = Score
+result-bands-label = Group
+result-bands-yours = (your score)
+result-meaning-heading = What this may mean
+result-not-diagnosis = This is a screening result, not a diagnosis. A questionnaire cannot know your history or circumstances. Only a clinician who talks with you can tell whether you have depression or anxiety and what would help.
+result-next-heading = What you can do next
+result-call-clinic = Call the clinic: { $phone }
+result-share-heading = Send my result to the clinic
+result-share-body = If you would like the clinic's team to contact you about this result, you can send it to them with your contact details. Nothing is sent unless you choose to.
+result-share-button = Send my result to the clinic
+result-already-shared = You sent this result to the clinic on { $date }.
+result-answers-heading = Your answers
+result-answers-question = Question
+result-answers-answer = Your answer
+result-answers-points = Points
+result-not-scored = Not scored
+result-expiry = This private page is available until { $date }. Save or print it if you want to keep it.
+result-take-again = Take a questionnaire again
+result-print-crisis = In crisis? Call or text 988, text HOME to 741741, or call 911 in an emergency.
+
+safety-heading = Your safety matters most
+safety-body = You said that you have had thoughts that you would be better off dead or of hurting yourself. You do not have to face these thoughts alone. People who understand are ready to talk with you now, at any hour, for free.
+safety-not-monitored = No one reads this form as you fill it in. If you might act on these thoughts, please call 988 or 911 now, or go to the nearest emergency room.
+
+band-none-minimal = None to minimal
+band-minimal = Minimal
+band-mild = Mild
+band-moderate = Moderate
+band-moderately-severe = Moderately severe
+band-severe = Severe
+band-negative = Negative screen
+band-positive = Positive screen
+
+meaning-phq9-none-minimal = Your answers suggest few or no symptoms of depression over the last two weeks.
+meaning-phq9-mild = Your answers suggest mild symptoms of depression over the last two weeks.
+meaning-phq9-moderate = Your answers suggest moderate symptoms of depression over the last two weeks. Scores of 10 or more are where clinicians usually look more closely.
+meaning-phq9-moderately-severe = Your answers suggest moderately severe symptoms of depression over the last two weeks.
+meaning-phq9-severe = Your answers suggest severe symptoms of depression over the last two weeks.
+meaning-gad7-minimal = Your answers suggest few or no symptoms of anxiety over the last two weeks.
+meaning-gad7-mild = Your answers suggest mild symptoms of anxiety over the last two weeks.
+meaning-gad7-moderate = Your answers suggest moderate symptoms of anxiety over the last two weeks. A score of 10 or more is a reason for a closer look by a clinician.
+meaning-gad7-severe = Your answers suggest severe symptoms of anxiety over the last two weeks. A score of 10 or more is a reason for a closer look by a clinician.
+
+next-none-minimal-1 = If you still feel that something is wrong, trust that feeling and talk to someone you trust or to your doctor.
+next-none-minimal-2 = If things change, you can take this screening again at any time.
+next-mild-1 = Look after the basics that affect mood: regular sleep, daily movement, time outdoors, and contact with people you like.
+next-mild-2 = Keep an eye on how you feel, and take the screening again in about two weeks.
+next-mild-3 = If your symptoms last, get worse or get in the way of daily life, talk to a clinician.
+next-moderate-1 = Talk to a clinician about how you have been feeling: your family doctor, a therapist, or our team.
+next-moderate-2 = Effective help exists, including talk therapy and medication. You can book a first consultation with us.
+next-moderately-severe-1 = Please talk to a clinician soon about how you have been feeling: your family doctor, a therapist, or our team.
+next-moderately-severe-2 = Treatment with talk therapy, medication or both usually helps. You can book a first consultation with us.
+next-severe-1 = Please talk to a clinician as soon as you can: do not wait for things to get better on their own.
+next-severe-2 = If earlier treatment has not helped, other options exist, such as a change of medication, combined treatments or TMS. Our team can talk them through with you.
+
+## Sharing with the clinic
+
+share-title = Send my result to the clinic
+share-heading = Send my result to the clinic
+share-intro = Tell us how to reach you, and { $clinic }'s team will get in touch about your result. Fields marked optional can be left empty.
+share-urgent-note = Because of your answer about thoughts of self-harm, the clinic will see your result as a priority. Please still call 988 or 911 if you need help now.
+share-name = Your name
+share-email = E-mail address (optional if you give a phone number)
+share-email-or-phone = Give an e-mail address, a phone number, or both.
+share-phone = Phone number (optional if you give an e-mail address)
+share-method = How would you like us to contact you?
+share-method-email = E-mail
+share-method-phone = Phone call
+share-method-text = Text message
+share-time = When is the best time to reach you?
+share-time-any = Any time
+share-time-morning = Morning
+share-time-afternoon = Afternoon
+share-time-evening = Evening
+share-message = Anything you would like us to know (optional)
+share-consent = I agree to send { $clinic } this screening result (my answers, my score and the date) with the contact details and message above, so that its team can contact me about care. I understand that the clinic keeps this information in my record, and that this form is not watched around the clock.
+share-submit = Send my result
+share-back = Back to my result
+share-error-name = Please enter your name.
+share-error-name-long = Please keep your name under 100 characters.
+share-error-contact = Please give an e-mail address or a phone number so that we can reach you.
+share-error-email = Please enter an e-mail address like name@example.com.
+share-error-phone = Please enter a phone number with 7 to 15 digits, like 555 010 0123.
+share-error-method = Please choose how we should contact you.
+share-error-method-email = You chose e-mail: please give an e-mail address, or choose another way.
+share-error-method-phone = You chose a call or a text: please give a phone number, or choose e-mail.
+share-error-time = Please choose a time of day.
+share-error-message = Please keep your message under 2,000 characters.
+share-error-consent = Please tick the box to agree, so that we can send your result.
+
+shared-title = Your result has been sent
+shared-heading = Thank you. Your result has been sent
+shared-body = { $clinic }'s team has your result and will contact you the way you asked.
+shared-not-monitored = The clinic does not watch for new results around the clock. If you need help before we reach you:
+shared-back = Back to my result
+
+## Errors and other pages
+
+not-found-title = Page not found
+not-found-heading = We could not find that page
+not-found-body = The address may be mistyped, or the page may have moved.
+result-not-found-body = This result could not be found. Results are deleted after their private link expires, unless they were sent to the clinic.
+expired-title = This result has expired
+expired-heading = This result has expired
+expired-body = For your privacy, results can only be viewed for a limited time. You can take the questionnaire again whenever you like.
+error-title = Something went wrong
+error-heading = Sorry, something went wrong on our side
+error-body = Nothing you did caused this. Please try again in a moment. If you were sending something to the clinic, it may not have arrived: please try again or call us.
+bad-request-title = We could not read that
+bad-request-body = The form could not be read. Please go back and try again.
+too-large-body = That was more than this form accepts. Please go back and shorten it.
+link-home = Go to the home page
+link-assessment = Go to the self-assessment
+
+## E-mail to the clinic (no health data)
+
+mail-new-share-subject = A new self-assessment was shared with the clinic
+mail-new-share-line1 = Someone has shared a self-assessment result with the clinic and asked to be contacted.
+mail-new-share-line2 = Sign in to the staff portal to read it. For privacy, this e-mail does not contain any details.

@@ -1,0 +1,124 @@
+//! The application as a value: build it (database, key, listener), learn its
+//! port (port 0 works), run it until a shutdown signal, then stop cleanly.
+
+use crate::config::Config;
+use crate::crypto::{FieldCipher, MasterKey};
+use crate::jobs::{self, OutboxWorker};
+use crate::mail::Transport;
+use crate::storage::Storage;
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub storage: Storage,
+    pub cipher: Arc<FieldCipher>,
+    /// Wakes the outbox worker when a message is queued.
+    pub mail_wake: Arc<Notify>,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    transport: Transport,
+}
+
+/// Loads the master key from config, or from (or into) the key file.
+fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
+    if let Some(key) = &config.encryption_key {
+        return MasterKey::from_base64(key.expose_secret());
+    }
+    let path = config.key_file();
+    let (key, created) = MasterKey::load_or_create(&path)?;
+    if created {
+        tracing::warn!(
+            "created a new encryption key at {}: back it up. Without it, contact details stored in the database cannot be read.",
+            path.display()
+        );
+    }
+    Ok(key)
+}
+
+impl Application {
+    /// Opens the database (applying migrations) and binds the listener.
+    /// `transport` overrides the mail transport (tests use memory).
+    pub async fn build(config: Config, transport: Option<Transport>) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+        let key = master_key(&config)?;
+        let storage = Storage::connect(&config.database_url())
+            .await
+            .with_context(|| format!("connecting to {}", config.database_url_redacted()))?;
+        storage.migrate().await?;
+        let transport = match transport {
+            Some(t) => t,
+            None => Transport::from_config(&config)?,
+        };
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("binding {}", config.bind))?;
+        let state = AppState {
+            config: Arc::new(config),
+            storage,
+            cipher: Arc::new(FieldCipher::new(&key)),
+            mail_wake: Arc::new(Notify::new()),
+        };
+        Ok(Application { listener, state, transport })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves; then finishes in-flight requests,
+    /// stops the background worker and closes the database.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let Application { listener, state, transport } = self;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let worker = jobs::spawn(
+            OutboxWorker { storage: state.storage.clone(), transport, from: state.config.mail.from.clone() },
+            state.mail_wake.clone(),
+            stop_rx,
+        );
+        let storage = state.storage.clone();
+        let app = crate::web::router(state);
+        axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+        let _ = stop_tx.send(true);
+        let _ = worker.await;
+        storage.close().await;
+        Ok(())
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

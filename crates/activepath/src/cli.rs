@@ -1,0 +1,70 @@
+//! The command line: `serve` (the default), `migrate`, `check-config`.
+
+use crate::app::{Application, shutdown_signal};
+use crate::config::{Config, Overrides};
+use crate::storage::Storage;
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "activepath", version, about = "A web platform for clinics that treat depression")]
+pub struct Cli {
+    /// Configuration file (read if it exists).
+    #[arg(long, global = true, env = "ACTIVEPATH_CONFIG", default_value = "activepath.toml")]
+    pub config: PathBuf,
+    /// Address to listen on, e.g. 127.0.0.1:8080 (env ACTIVEPATH_BIND).
+    #[arg(long, global = true)]
+    pub bind: Option<SocketAddr>,
+    /// Folder for the SQLite file, the key file and mail (env ACTIVEPATH_DATA_DIR).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the site (the default).
+    Serve,
+    /// Apply database migrations, then exit.
+    Migrate,
+    /// Check the configuration and say what is wrong, then exit.
+    CheckConfig,
+}
+
+impl Cli {
+    fn config(&self) -> anyhow::Result<Config> {
+        let overrides = Overrides { bind: self.bind, data_dir: self.data_dir.clone() };
+        Config::load(&self.config, &overrides)
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = cli.config()?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let app = Application::build(config, None).await?;
+            let addr = app.local_addr();
+            tracing::info!(database = %app.state().config.database_url_redacted(), "listening on http://{addr}");
+            // Printed for people and for tests that start the binary on port 0.
+            println!("activepath listening on http://{addr}");
+            app.run_until(shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let storage = Storage::connect(&config.database_url()).await?;
+            storage.migrate().await?;
+            println!("migrations applied to {}", config.database_url_redacted());
+            Ok(())
+        }
+        Command::CheckConfig => {
+            println!("configuration is valid");
+            println!("  bind:      {}", config.bind);
+            println!("  data dir:  {}", config.data_dir.display());
+            println!("  database:  {}", config.database_url_redacted());
+            println!("  clinic:    {} ({})", config.clinic.name, config.clinic.time_zone);
+            println!("  mail:      {}", if config.mail.smtp.is_some() { "SMTP" } else { "files in data dir" });
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! Field-level encryption of health data at rest, and derivation of result
+//! tokens.
+//!
+//! One 256-bit master key, kept outside the database (config or a 0600 file in
+//! the data directory). XChaCha20-Poly1305 with a random 192-bit nonce per
+//! value: a stolen database file reveals no one. The nonce is stored in front
+//! of the ciphertext; a version byte leaves room for key rotation.
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretBox};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+const FORMAT_V1: u8 = 1;
+const NONCE_LEN: usize = 24;
+
+/// The master key. Never printed: `Debug` is redacted.
+pub struct MasterKey(SecretBox<[u8; 32]>);
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey([redacted])")
+    }
+}
+
+impl MasterKey {
+    /// Parses a base64-encoded 32-byte key.
+    pub fn from_base64(encoded: &str) -> anyhow::Result<Self> {
+        let bytes = STANDARD
+            .decode(encoded.trim())
+            .context("the encryption key is not valid base64")?;
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("the encryption key must be 32 bytes (44 base64 characters)"))?;
+        Ok(MasterKey(SecretBox::new(Box::new(key))))
+    }
+
+    pub fn generate() -> Self {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).expect("the operating system's random source failed");
+        MasterKey(SecretBox::new(Box::new(key)))
+    }
+
+    fn to_base64(&self) -> String {
+        STANDARD.encode(self.0.expose_secret())
+    }
+
+    /// Reads the key file, or creates it (mode 0600) when it does not exist.
+    /// Returns the key and whether it was just created.
+    pub fn load_or_create(path: &Path) -> anyhow::Result<(Self, bool)> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Ok((
+                Self::from_base64(&text).with_context(|| format!("reading {}", path.display()))?,
+                false,
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = Self::generate();
+                write_private_file(path, key.to_base64().as_bytes())
+                    .with_context(|| format!("creating {}", path.display()))?;
+                Ok((key, true))
+            }
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    /// Reads an existing key file without creating one.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Self::from_base64(&text).with_context(|| format!("reading {}", path.display()))
+    }
+
+    /// A sub-key for one purpose, so no key is used for two jobs.
+    fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.0.expose_secret())
+            .expect("HMAC takes any key length");
+        mac.update(b"activepath/");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+}
+
+fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+/// Encrypts and decrypts stored fields; derives result tokens.
+pub struct FieldCipher {
+    aead: XChaCha20Poly1305,
+    token_key: [u8; 32],
+}
+
+impl std::fmt::Debug for FieldCipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FieldCipher([redacted])")
+    }
+}
+
+impl FieldCipher {
+    pub fn new(key: &MasterKey) -> Self {
+        let enc = key.derive("field-encryption/v1");
+        FieldCipher {
+            aead: XChaCha20Poly1305::new((&enc).into()),
+            token_key: key.derive("result-token/v1"),
+        }
+    }
+
+    /// Encrypts `plain`, binding it to `context` (e.g. the table and column)
+    /// so a value cannot be moved to another field undetected.
+    pub fn encrypt(&self, context: &str, plain: &[u8]) -> Vec<u8> {
+        let mut nonce = [0u8; NONCE_LEN];
+        getrandom::fill(&mut nonce).expect("the operating system's random source failed");
+        let sealed = self
+            .aead
+            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plain, aad: context.as_bytes() })
+            .expect("XChaCha20-Poly1305 encryption does not fail for in-memory buffers");
+        let mut out = Vec::with_capacity(1 + NONCE_LEN + sealed.len());
+        out.push(FORMAT_V1);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        out
+    }
+
+    pub fn decrypt(&self, context: &str, stored: &[u8]) -> anyhow::Result<Vec<u8>> {
+        if stored.len() < 1 + NONCE_LEN || stored[0] != FORMAT_V1 {
+            bail!("stored value is not in a known encrypted format");
+        }
+        let (nonce, sealed) = stored[1..].split_at(NONCE_LEN);
+        self.aead
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: sealed, aad: context.as_bytes() })
+            .map_err(|_| anyhow::anyhow!("stored value failed authentication (wrong key or tampered)"))
+    }
+
+    /// The public token of a result, derived from its submission key. The
+    /// same submission always yields the same token, so a re-posted form can
+    /// be sent to the result it already created without storing the token.
+    pub fn result_token(&self, submission_key: &str) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.token_key).expect("any key length");
+        mac.update(submission_key.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+}
+
+/// What the database stores for a token: its SHA-256, so a copy of the
+/// database cannot be used to open results through the website.
+pub fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+pub fn sha256_hex(parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for part in parts {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    hex(&h.finalize())
+}
+
+/// 128 random bits, URL-safe.
+pub fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_context_binding() {
+        let c = FieldCipher::new(&MasterKey::generate());
+        let sealed = c.encrypt("t.contact", b"Jane Doe");
+        assert!(!sealed.windows(8).any(|w| w == b"Jane Doe"));
+        assert_eq!(c.decrypt("t.contact", &sealed).unwrap(), b"Jane Doe");
+        assert!(c.decrypt("t.other", &sealed).is_err());
+        let mut tampered = sealed.clone();
+        *tampered.last_mut().unwrap() ^= 1;
+        assert!(c.decrypt("t.contact", &tampered).is_err());
+        // Two encryptions of the same value differ (random nonce).
+        assert_ne!(c.encrypt("t.contact", b"x"), c.encrypt("t.contact", b"x"));
+    }
+
+    #[test]
+    fn another_key_cannot_decrypt() {
+        let a = FieldCipher::new(&MasterKey::generate());
+        let b = FieldCipher::new(&MasterKey::generate());
+        assert!(b.decrypt("c", &a.encrypt("c", b"secret")).is_err());
+    }
+
+    #[test]
+    fn tokens_are_stable_per_key_and_unlinkable_across_keys() {
+        let key = MasterKey::generate();
+        let a = FieldCipher::new(&key);
+        let b = FieldCipher::new(&MasterKey::from_base64(&key.to_base64()).unwrap());
+        assert_eq!(a.result_token("k"), b.result_token("k"));
+        assert_ne!(a.result_token("k"), a.result_token("k2"));
+        assert_ne!(a.result_token("k"), FieldCipher::new(&MasterKey::generate()).result_token("k"));
+        assert_eq!(a.result_token("k").len(), 43);
+    }
+
+    #[test]
+    fn key_file_is_created_private_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key");
+        let (k1, created) = MasterKey::load_or_create(&path).unwrap();
+        assert!(created);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        let (k2, created) = MasterKey::load_or_create(&path).unwrap();
+        assert!(!created);
+        assert_eq!(k1.to_base64(), k2.to_base64());
+    }
+
+    #[test]
+    fn bad_keys_are_explained() {
+        assert!(MasterKey::from_base64("not base64!").unwrap_err().to_string().contains("base64"));
+        assert!(MasterKey::from_base64("AAAA").unwrap_err().to_string().contains("32 bytes"));
+    }
+}

@@ -1,0 +1,13 @@
+//! activepath: a self-hosted web platform for clinics that treat depression.
+//! The binary is a thin wrapper around this library; tests drive it too.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod i18n;
+pub mod jobs;
+pub mod mail;
+pub mod storage;
+pub mod time;
+pub mod web;

@@ -1,0 +1,136 @@
+//! E-mail: each message is a template triple (subject, text, HTML), and a
+//! transport delivers it: SMTP in production, a folder when SMTP is not
+//! configured (so `serve` works out of the box), memory in tests. Messages
+//! reach a transport only through the outbox (see `jobs`).
+
+use crate::config::{Config, Smtp};
+use crate::i18n::Tr;
+use anyhow::Context;
+use askama::Template;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// A rendered message, ready for the outbox.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+#[derive(Template)]
+#[template(path = "mail_new_share.html")]
+struct NewShareHtml<'a> {
+    subject: &'a str,
+    line1: &'a str,
+    line2: &'a str,
+    clinic_name: &'a str,
+}
+
+/// Tells the clinic that a result was shared. It carries no health data and
+/// nothing that identifies the person: only that there is something to read.
+pub fn new_share_notification(config: &Config) -> Rendered {
+    let tr = Tr::default();
+    let subject = tr.t("mail-new-share-subject");
+    let line1 = tr.t("mail-new-share-line1");
+    let line2 = tr.t("mail-new-share-line2");
+    let clinic_name = &config.clinic.name;
+    let html = NewShareHtml { subject: &subject, line1: &line1, line2: &line2, clinic_name }
+        .render()
+        .expect("static mail template renders");
+    let text = format!("{line1}\n\n{line2}\n\n{clinic_name}\n");
+    Rendered { subject, text, html }
+}
+
+/// A message as handed to a transport.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+#[derive(Clone)]
+pub enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Folder(PathBuf),
+    Memory(Arc<Mutex<Vec<Envelope>>>),
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Transport::Smtp(_) => f.write_str("Transport::Smtp"),
+            Transport::Folder(p) => write!(f, "Transport::Folder({})", p.display()),
+            Transport::Memory(_) => f.write_str("Transport::Memory"),
+        }
+    }
+}
+
+impl Transport {
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+        match &config.mail.smtp {
+            Some(smtp) => Ok(Transport::Smtp(smtp_transport(smtp)?)),
+            None => Ok(Transport::Folder(config.mail_dir())),
+        }
+    }
+
+    pub fn memory() -> (Self, Arc<Mutex<Vec<Envelope>>>) {
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        (Transport::Memory(sent.clone()), sent)
+    }
+
+    pub async fn send(&self, from: &str, envelope: &Envelope) -> anyhow::Result<()> {
+        let build = || -> anyhow::Result<Message> {
+            Ok(Message::builder()
+                .from(from.parse::<Mailbox>().context("invalid sender")?)
+                .to(envelope.to.parse::<Mailbox>().context("invalid recipient")?)
+                .subject(envelope.subject.clone())
+                .multipart(MultiPart::alternative_plain_html(envelope.text.clone(), envelope.html.clone()))?)
+        };
+        match self {
+            Transport::Smtp(smtp) => {
+                smtp.send(build()?).await.context("SMTP delivery failed")?;
+            }
+            Transport::Folder(dir) => {
+                let bytes = build()?.formatted();
+                tokio::fs::create_dir_all(dir).await.with_context(|| format!("creating {}", dir.display()))?;
+                let name = format!("{}-{}.eml", crate::time::now_ms(), crate::crypto::random_id());
+                let tmp = dir.join(format!(".{name}.tmp"));
+                tokio::fs::write(&tmp, &bytes).await.with_context(|| format!("writing {}", tmp.display()))?;
+                tokio::fs::rename(&tmp, dir.join(&name)).await?;
+            }
+            Transport::Memory(sent) => {
+                build()?;
+                sent.lock().expect("mail memory lock").push(envelope.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+fn smtp_transport(smtp: &Smtp) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
+    let builder = match smtp.security.as_str() {
+        "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)?,
+        "none" => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
+        _ => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)?,
+    };
+    let mut builder = builder.port(smtp.port);
+    if let Some(user) = &smtp.username {
+        let password = match (&smtp.password, &smtp.password_file) {
+            (Some(p), _) => p.expose_secret().to_string(),
+            (None, Some(file)) => std::fs::read_to_string(file)
+                .with_context(|| format!("reading mail.smtp.password_file {}", file.display()))?
+                .trim_end()
+                .to_string(),
+            (None, None) => anyhow::bail!("mail.smtp.username is set: set mail.smtp.password or password_file too"),
+        };
+        builder = builder.credentials(Credentials::new(user.clone(), password));
+    }
+    Ok(builder.build())
+}

@@ -1,0 +1,60 @@
+//! Migrations, embedded in the binary, one folder per backend with the same
+//! version numbers (a test checks the folders stay in step). Never edit an
+//! applied migration: add a new one to both folders.
+
+use super::Backend;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::SqlSafeStr;
+
+/// (version, description, SQLite SQL, PostgreSQL SQL).
+pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
+    1,
+    "assessments",
+    include_str!("../../migrations/sqlite/0001_assessments.sql"),
+    include_str!("../../migrations/postgres/0001_assessments.sql"),
+)];
+
+pub(super) fn migrator(backend: Backend) -> Migrator {
+    Migrator::with_migrations(
+        MIGRATIONS
+            .iter()
+            .map(|&(version, description, sqlite, postgres)| {
+                let sql = match backend {
+                    Backend::Sqlite => sqlite,
+                    Backend::Postgres => postgres,
+                };
+                Migration::new(version, description.into(), MigrationType::Simple, sql.into_sql_str(), false)
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+    use std::path::Path;
+
+    fn versions_in(folder: &str) -> Vec<(i64, String)> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(folder);
+        let mut found: Vec<(i64, String)> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .map(|name| {
+                let (version, rest) = name.split_once('_').expect("files are named NNNN_description.sql");
+                (version.parse().unwrap(), rest.trim_end_matches(".sql").to_string())
+            })
+            .collect();
+        found.sort();
+        found
+    }
+
+    #[test]
+    fn both_backends_have_the_same_migrations_and_all_are_embedded() {
+        let sqlite = versions_in("sqlite");
+        let postgres = versions_in("postgres");
+        assert_eq!(sqlite, postgres, "migrations/sqlite and migrations/postgres differ");
+        let embedded: Vec<(i64, String)> =
+            MIGRATIONS.iter().map(|&(v, d, _, _)| (v, d.to_string())).collect();
+        assert_eq!(embedded, sqlite, "every migration file must be listed in MIGRATIONS");
+    }
+}

@@ -1,0 +1,40 @@
+//! Time: instants are stored as UTC milliseconds since the Unix epoch, and
+//! every surface renders them through the formatters here, in the clinic's
+//! time zone.
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+pub fn now_ms() -> i64 {
+    Timestamp::now().as_millisecond()
+}
+
+fn zoned(ms: i64, tz: &str) -> jiff::ZonedDateTime {
+    let ts = Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
+    let tz = TimeZone::get(tz).unwrap_or(TimeZone::UTC);
+    ts.to_zoned_datetime(tz)
+}
+
+/// "November 27, 2026" in the clinic's time zone.
+pub fn format_date(ms: i64, tz: &str) -> String {
+    zoned(ms, tz).strftime("%B %-d, %Y").to_string()
+}
+
+/// RFC 3339 in UTC, for APIs and exports.
+pub fn rfc3339(ms: i64) -> String {
+    Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_in_the_clinics_zone() {
+        // 2026-11-28 03:00 UTC is still the 27th in New York.
+        let ms = "2026-11-28T03:00:00Z".parse::<Timestamp>().unwrap().as_millisecond();
+        assert_eq!(format_date(ms, "America/New_York"), "November 27, 2026");
+        assert_eq!(format_date(ms, "UTC"), "November 28, 2026");
+        assert_eq!(rfc3339(ms), "2026-11-28T03:00:00Z");
+    }
+}

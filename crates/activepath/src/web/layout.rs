@@ -1,0 +1,76 @@
+//! What every page shares: the translator, the clinic's details for the
+//! header and the crisis footer, the page title and the asset addresses.
+
+use super::static_files;
+use crate::app::AppState;
+use crate::i18n::Tr;
+use askama::Template;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub tr: Tr,
+    pub title: String,
+    pub description: String,
+    /// Which navigation entry is current: "home", "assessment" or "".
+    pub section: &'static str,
+    /// Private pages (results, forms with answers) are kept out of search engines.
+    pub noindex: bool,
+    pub clinic_name: String,
+    pub clinic_phone: String,
+    pub clinic_phone_uri: String,
+    pub clinic_address: String,
+    pub css: &'static str,
+    pub icon: &'static str,
+}
+
+impl Layout {
+    /// A layout whose title and description are Fluent message ids.
+    pub fn new(state: &AppState, section: &'static str, title_id: &str, description_id: &str) -> Self {
+        let tr = Tr::default();
+        let title = tr.t(title_id);
+        let description = tr.t(description_id);
+        Self::with_title(state, section, title, description)
+    }
+
+    pub fn with_title(state: &AppState, section: &'static str, title: String, description: String) -> Self {
+        let clinic = &state.config.clinic;
+        Layout {
+            tr: Tr::default(),
+            title,
+            description,
+            section,
+            noindex: false,
+            clinic_name: clinic.name.clone(),
+            clinic_phone: clinic.phone.clone(),
+            clinic_phone_uri: phone_uri(&clinic.phone),
+            clinic_address: clinic.address.clone(),
+            css: static_files::css_path(),
+            icon: static_files::icon_path(),
+        }
+    }
+
+    pub fn private(mut self) -> Self {
+        self.noindex = true;
+        self
+    }
+}
+
+/// `+1 (555) 010-0123` -> `+15550100123` for `tel:` links.
+pub fn phone_uri(phone: &str) -> String {
+    phone.chars().filter(|c| c.is_ascii_digit() || *c == '+').collect()
+}
+
+/// Renders a template as an HTML response with `status`.
+pub fn html(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(body) => {
+            let mut res = (status, body).into_response();
+            res.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+            res
+        }
+        Err(e) => super::AppError::from(e).into_response(),
+    }
+}

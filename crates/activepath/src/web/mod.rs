@@ -1,0 +1,53 @@
+//! HTTP only: routing, the page layout, security headers, static assets and
+//! error pages. Each feature lives in its own folder and exports `router()`.
+
+pub mod assessment;
+mod errors;
+mod layout;
+mod security;
+mod site;
+mod static_files;
+
+use crate::app::AppState;
+use axum::Router;
+use axum::extract::MatchedPath;
+use axum::http::{Request, StatusCode};
+use std::time::Duration;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use errors::{AppError, Result};
+pub use layout::Layout;
+
+/// Largest request body accepted anywhere. The biggest form (sharing a result
+/// with a 2,000-character message) is far below this.
+pub const BODY_LIMIT: usize = 32 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(site::router())
+        .merge(assessment::router())
+        .merge(static_files::router())
+        .fallback(errors::not_found)
+        .layer(axum::middleware::from_fn(security::check_origin))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(CatchPanicLayer::custom(errors::panic_response))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), errors::render_error_pages))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), security::headers))
+        .layer(
+            // The span names the route pattern, never the concrete path: result
+            // URLs carry private tokens that must not reach the logs.
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let route = req
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map(|p| p.as_str().to_owned())
+                    .unwrap_or_else(|| "unmatched".into());
+                tracing::info_span!("request", method = %req.method(), route)
+            }),
+        )
+        .with_state(state)
+}
