@@ -49,8 +49,9 @@ impl Application {
     /// Opens the database (applying migrations) and binds the listener.
     /// `transport` overrides the mail transport (tests use memory).
     pub async fn build(config: Config, transport: Option<Transport>) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!("creating the data directory {}", config.data_dir.display())
+        })?;
         let key = master_key(&config)?;
         let storage = Storage::connect(&config.database_url())
             .await
@@ -69,11 +70,17 @@ impl Application {
             cipher: Arc::new(FieldCipher::new(&key)),
             mail_wake: Arc::new(Notify::new()),
         };
-        Ok(Application { listener, state, transport })
+        Ok(Application {
+            listener,
+            state,
+            transport,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     pub fn state(&self) -> &AppState {
@@ -82,17 +89,30 @@ impl Application {
 
     /// Serves until `shutdown` resolves; then finishes in-flight requests,
     /// stops the background worker and closes the database.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Application { listener, state, transport } = self;
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Application {
+            listener,
+            state,
+            transport,
+        } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let worker = jobs::spawn(
-            OutboxWorker { storage: state.storage.clone(), transport, from: state.config.mail.from.clone() },
+            OutboxWorker {
+                storage: state.storage.clone(),
+                transport,
+                from: state.config.mail.from.clone(),
+            },
             state.mail_wake.clone(),
             stop_rx,
         );
         let storage = state.storage.clone();
         let app = crate::web::router(state);
-        axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await?;
         let _ = stop_tx.send(true);
         let _ = worker.await;
         storage.close().await;

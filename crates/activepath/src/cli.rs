@@ -8,10 +8,19 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "activepath", version, about = "A web platform for clinics that treat depression")]
+#[command(
+    name = "activepath",
+    version,
+    about = "A web platform for clinics that treat depression"
+)]
 pub struct Cli {
     /// Configuration file (read if it exists).
-    #[arg(long, global = true, env = "ACTIVEPATH_CONFIG", default_value = "activepath.toml")]
+    #[arg(
+        long,
+        global = true,
+        env = "ACTIVEPATH_CONFIG",
+        default_value = "activepath.toml"
+    )]
     pub config: PathBuf,
     /// Address to listen on, e.g. 127.0.0.1:8080 (env ACTIVEPATH_BIND).
     #[arg(long, global = true)]
@@ -35,7 +44,10 @@ pub enum Command {
 
 impl Cli {
     fn config(&self) -> anyhow::Result<Config> {
-        let overrides = Overrides { bind: self.bind, data_dir: self.data_dir.clone() };
+        let overrides = Overrides {
+            bind: self.bind,
+            data_dir: self.data_dir.clone(),
+        };
         Config::load(&self.config, &overrides)
     }
 }
@@ -62,8 +74,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("  bind:      {}", config.bind);
             println!("  data dir:  {}", config.data_dir.display());
             println!("  database:  {}", config.database_url_redacted());
-            println!("  clinic:    {} ({})", config.clinic.name, config.clinic.time_zone);
-            println!("  mail:      {}", if config.mail.smtp.is_some() { "SMTP" } else { "files in data dir" });
+            println!(
+                "  clinic:    {} ({})",
+                config.clinic.name, config.clinic.time_zone
+            );
+            println!(
+                "  mail:      {}",
+                if config.mail.smtp.is_some() {
+                    "SMTP"
+                } else {
+                    "files in data dir"
+                }
+            );
             Ok(())
         }
     }

@@ -36,13 +36,19 @@ pub struct Config {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Clinic {
+    #[serde(deserialize_with = "text")]
     pub name: String,
+    #[serde(deserialize_with = "text")]
     pub phone: String,
+    #[serde(deserialize_with = "text")]
     pub email: String,
+    #[serde(deserialize_with = "text")]
     pub address: String,
     /// IANA time zone name, e.g. `America/New_York`.
+    #[serde(deserialize_with = "text")]
     pub time_zone: String,
     /// The public address of the site, used in links sent by e-mail and API.
+    #[serde(deserialize_with = "text")]
     pub base_url: String,
 }
 
@@ -50,8 +56,10 @@ pub struct Clinic {
 #[serde(deny_unknown_fields)]
 pub struct Mail {
     /// Sender of every message.
+    #[serde(deserialize_with = "text")]
     pub from: String,
     /// Where notifications of new shared results go (the clinic's inbox).
+    #[serde(deserialize_with = "text")]
     pub notify: String,
     /// Without SMTP, messages are written as files under `data_dir/mail/`.
     #[serde(default)]
@@ -61,6 +69,7 @@ pub struct Mail {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Smtp {
+    #[serde(deserialize_with = "text")]
     pub host: String,
     #[serde(default = "default_smtp_port")]
     pub port: u16,
@@ -73,6 +82,25 @@ pub struct Smtp {
     /// `starttls` (default), `tls` (implicit, port 465) or `none` (local relay only).
     #[serde(default = "default_security")]
     pub security: String,
+}
+
+/// Environment values arrive untyped: `ACTIVEPATH_CLINIC__PHONE=5550100`
+/// is read as a number. Text fields accept any scalar as its text.
+fn text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Text(String),
+        Int(i64),
+        Float(f64),
+        Bool(bool),
+    }
+    Ok(match Scalar::deserialize(d)? {
+        Scalar::Text(s) => s,
+        Scalar::Int(i) => i.to_string(),
+        Scalar::Float(f) => f.to_string(),
+        Scalar::Bool(b) => b.to_string(),
+    })
 }
 
 fn default_smtp_port() -> u16 {
@@ -154,12 +182,17 @@ impl Config {
         }
         let base = &self.clinic.base_url;
         if !(base.starts_with("http://") || base.starts_with("https://")) || base.ends_with('/') {
-            bail!("clinic.base_url must start with http:// or https:// and not end with '/', got {base:?}");
+            bail!(
+                "clinic.base_url must start with http:// or https:// and not end with '/', got {base:?}"
+            );
         }
         if self.result_ttl_days == 0 {
             bail!("result_ttl_days must be at least 1");
         }
-        for (name, value) in [("mail.from", &self.mail.from), ("mail.notify", &self.mail.notify)] {
+        for (name, value) in [
+            ("mail.from", &self.mail.from),
+            ("mail.notify", &self.mail.notify),
+        ] {
             value
                 .parse::<lettre::message::Mailbox>()
                 .with_context(|| format!("{name} is not a valid e-mail address: {value:?}"))?;
@@ -167,10 +200,16 @@ impl Config {
         if let Some(smtp) = &self.mail.smtp
             && !matches!(smtp.security.as_str(), "starttls" | "tls" | "none")
         {
-            bail!("mail.smtp.security must be starttls, tls or none, got {:?}", smtp.security);
+            bail!(
+                "mail.smtp.security must be starttls, tls or none, got {:?}",
+                smtp.security
+            );
         }
         let url = self.database_url();
-        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
             bail!("DATABASE_URL must start with sqlite: or postgres://");
         }
         if let Some(key) = &self.encryption_key {
@@ -184,7 +223,10 @@ impl Config {
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.expose_secret().to_string(),
-            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("activepath.db").display()),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("activepath.db").display()
+            ),
         }
     }
 
@@ -206,23 +248,36 @@ impl Config {
 
 /// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
 pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else { return url.to_string() };
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
     let rest = &url[scheme_end + 3..];
-    let Some(at) = rest.find('@') else { return url.to_string() };
+    let Some(at) = rest.find('@') else {
+        return url.to_string();
+    };
     let userinfo = &rest[..at];
     match userinfo.find(':') {
-        Some(colon) => format!("{}{}:***{}", &url[..scheme_end + 3], &userinfo[..colon], &rest[at..]),
+        Some(colon) => format!(
+            "{}{}:***{}",
+            &url[..scheme_end + 3],
+            &userinfo[..colon],
+            &rest[at..]
+        ),
         None => url.to_string(),
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closure signature, tests only
 mod tests {
     use super::*;
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(redact_url("postgres://u:pw@h:5432/d"), "postgres://u:***@h:5432/d");
+        assert_eq!(
+            redact_url("postgres://u:pw@h:5432/d"),
+            "postgres://u:***@h:5432/d"
+        );
         assert_eq!(redact_url("postgres://u@h/d"), "postgres://u@h/d");
         assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
     }
@@ -253,11 +308,16 @@ mod tests {
     #[test]
     fn mistakes_are_named() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("activepath.toml", "[clinic]\ntime_zone = \"Mars/Olympus\"\n")?;
-            let err = Config::load(Path::new("activepath.toml"), &Overrides::default()).unwrap_err();
+            jail.create_file(
+                "activepath.toml",
+                "[clinic]\ntime_zone = \"Mars/Olympus\"\n",
+            )?;
+            let err =
+                Config::load(Path::new("activepath.toml"), &Overrides::default()).unwrap_err();
             assert!(err.to_string().contains("clinic.time_zone"), "{err}");
             jail.create_file("activepath.toml", "reslt_ttl_days = 3\n")?;
-            let err = Config::load(Path::new("activepath.toml"), &Overrides::default()).unwrap_err();
+            let err =
+                Config::load(Path::new("activepath.toml"), &Overrides::default()).unwrap_err();
             assert!(err.to_string().contains("reslt_ttl_days"), "{err}");
             Ok(())
         });

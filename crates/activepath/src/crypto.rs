@@ -34,9 +34,9 @@ impl MasterKey {
         let bytes = STANDARD
             .decode(encoded.trim())
             .context("the encryption key is not valid base64")?;
-        let key: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("the encryption key must be 32 bytes (44 base64 characters)"))?;
+        let key: [u8; 32] = bytes.try_into().map_err(|_| {
+            anyhow::anyhow!("the encryption key must be 32 bytes (44 base64 characters)")
+        })?;
         Ok(MasterKey(SecretBox::new(Box::new(key))))
     }
 
@@ -70,7 +70,8 @@ impl MasterKey {
 
     /// Reads an existing key file without creating one.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         Self::from_base64(&text).with_context(|| format!("reading {}", path.display()))
     }
 
@@ -125,7 +126,13 @@ impl FieldCipher {
         getrandom::fill(&mut nonce).expect("the operating system's random source failed");
         let sealed = self
             .aead
-            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plain, aad: context.as_bytes() })
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plain,
+                    aad: context.as_bytes(),
+                },
+            )
             .expect("XChaCha20-Poly1305 encryption does not fail for in-memory buffers");
         let mut out = Vec::with_capacity(1 + NONCE_LEN + sealed.len());
         out.push(FORMAT_V1);
@@ -140,15 +147,24 @@ impl FieldCipher {
         }
         let (nonce, sealed) = stored[1..].split_at(NONCE_LEN);
         self.aead
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: sealed, aad: context.as_bytes() })
-            .map_err(|_| anyhow::anyhow!("stored value failed authentication (wrong key or tampered)"))
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: sealed,
+                    aad: context.as_bytes(),
+                },
+            )
+            .map_err(|_| {
+                anyhow::anyhow!("stored value failed authentication (wrong key or tampered)")
+            })
     }
 
     /// The public token of a result, derived from its submission key. The
     /// same submission always yields the same token, so a re-posted form can
     /// be sent to the result it already created without storing the token.
     pub fn result_token(&self, submission_key: &str) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.token_key).expect("any key length");
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.token_key).expect("any key length");
         mac.update(submission_key.as_bytes());
         URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
@@ -212,7 +228,10 @@ mod tests {
         let b = FieldCipher::new(&MasterKey::from_base64(&key.to_base64()).unwrap());
         assert_eq!(a.result_token("k"), b.result_token("k"));
         assert_ne!(a.result_token("k"), a.result_token("k2"));
-        assert_ne!(a.result_token("k"), FieldCipher::new(&MasterKey::generate()).result_token("k"));
+        assert_ne!(
+            a.result_token("k"),
+            FieldCipher::new(&MasterKey::generate()).result_token("k")
+        );
         assert_eq!(a.result_token("k").len(), 43);
     }
 
@@ -225,7 +244,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         let (k2, created) = MasterKey::load_or_create(&path).unwrap();
         assert!(!created);
@@ -234,7 +256,17 @@ mod tests {
 
     #[test]
     fn bad_keys_are_explained() {
-        assert!(MasterKey::from_base64("not base64!").unwrap_err().to_string().contains("base64"));
-        assert!(MasterKey::from_base64("AAAA").unwrap_err().to_string().contains("32 bytes"));
+        assert!(
+            MasterKey::from_base64("not base64!")
+                .unwrap_err()
+                .to_string()
+                .contains("base64")
+        );
+        assert!(
+            MasterKey::from_base64("AAAA")
+                .unwrap_err()
+                .to_string()
+                .contains("32 bytes")
+        );
     }
 }

@@ -22,7 +22,9 @@ pub fn format_date(ms: i64, tz: &str) -> String {
 
 /// RFC 3339 in UTC, for APIs and exports.
 pub fn rfc3339(ms: i64) -> String {
-    Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH).to_string()
+    Timestamp::from_millisecond(ms)
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+        .to_string()
 }
 
 #[cfg(test)]
@@ -32,7 +34,10 @@ mod tests {
     #[test]
     fn dates_are_in_the_clinics_zone() {
         // 2026-11-28 03:00 UTC is still the 27th in New York.
-        let ms = "2026-11-28T03:00:00Z".parse::<Timestamp>().unwrap().as_millisecond();
+        let ms = "2026-11-28T03:00:00Z"
+            .parse::<Timestamp>()
+            .unwrap()
+            .as_millisecond();
         assert_eq!(format_date(ms, "America/New_York"), "November 27, 2026");
         assert_eq!(format_date(ms, "UTC"), "November 28, 2026");
         assert_eq!(rfc3339(ms), "2026-11-28T03:00:00Z");

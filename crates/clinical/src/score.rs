@@ -56,7 +56,10 @@ impl Responses {
         }
         if answers.len() > def.items.len() {
             // More answers than items: report against the first extra position.
-            errors.push((FieldError::Item(def.items.len() as u8 + 1), Problem::OutOfRange));
+            errors.push((
+                FieldError::Item(def.items.len() as u8 + 1),
+                Problem::OutOfRange,
+            ));
         }
         let difficulty = match (def.difficulty, difficulty) {
             (_, None) => None,
@@ -83,7 +86,11 @@ impl Responses {
             errors.push((FieldError::Difficulty, Problem::Missing));
         }
         if errors.is_empty() {
-            Ok(Responses { instrument, answers: values, difficulty })
+            Ok(Responses {
+                instrument,
+                answers: values,
+                difficulty,
+            })
         } else {
             Err(errors)
         }
@@ -142,7 +149,13 @@ fn score(def: &Instrument, answers: &[u8]) -> Score {
         .safety_item
         .is_some_and(|n| answers[usize::from(n) - 1] >= 1);
     let syndrome = (def.id == InstrumentId::Phq9).then(|| phq9_syndrome(answers));
-    Score { total, max: def.max_total(), severity, self_harm_flag, syndrome }
+    Score {
+        total,
+        max: def.max_total(),
+        severity,
+        self_harm_flag,
+        syndrome,
+    }
 }
 
 /// CamCOPS' rule: an item counts at "More than half the days" or more, item 9
@@ -196,7 +209,13 @@ mod tests {
             assert_eq!(s.self_harm_flag, digits[8] >= 1, "{digits:?}");
             // Syndrome, restated independently: count qualifying symptoms.
             let qualifying: Vec<bool> = (0..9)
-                .map(|i| if i == 8 { digits[i] >= 1 } else { digits[i] >= 2 })
+                .map(|i| {
+                    if i == 8 {
+                        digits[i] >= 1
+                    } else {
+                        digits[i] >= 2
+                    }
+                })
                 .collect();
             let n = qualifying.iter().filter(|&&q| q).count();
             let core = qualifying[0] || qualifying[1];
@@ -245,7 +264,11 @@ mod tests {
                     .score();
                 assert_eq!(i64::from(s.total), a + b);
                 assert_eq!(s.max, 6);
-                let expected = if a + b >= 3 { Severity::Positive } else { Severity::Negative };
+                let expected = if a + b >= 3 {
+                    Severity::Positive
+                } else {
+                    Severity::Negative
+                };
                 assert_eq!(s.severity, expected);
             }
         }
@@ -262,7 +285,9 @@ mod tests {
                 left -= *a;
             }
             answers[8] = left;
-            Responses::parse(InstrumentId::Phq9, &some(&answers), Some(0)).unwrap().score()
+            Responses::parse(InstrumentId::Phq9, &some(&answers), Some(0))
+                .unwrap()
+                .score()
         };
         assert_eq!(at(0).severity, Severity::NoneMinimal);
         assert_eq!(at(4).severity, Severity::NoneMinimal);
@@ -274,15 +299,19 @@ mod tests {
         assert_eq!(at(19).severity, Severity::ModeratelySevere);
         assert_eq!(at(20).severity, Severity::Severe);
         assert_eq!(at(24).severity, Severity::Severe);
-        assert_eq!(at(24).self_harm_flag, false);
-        assert_eq!(at(27).self_harm_flag, true);
+        assert!(!at(24).self_harm_flag);
+        assert!(at(27).self_harm_flag);
     }
 
     #[test]
     fn item9_alone_raises_the_flag_whatever_the_total() {
-        let s = Responses::parse(InstrumentId::Phq9, &some(&[0, 0, 0, 0, 0, 0, 0, 0, 1]), Some(0))
-            .unwrap()
-            .score();
+        let s = Responses::parse(
+            InstrumentId::Phq9,
+            &some(&[0, 0, 0, 0, 0, 0, 0, 0, 1]),
+            Some(0),
+        )
+        .unwrap()
+        .score();
         assert_eq!(s.total, 1);
         assert_eq!(s.severity, Severity::NoneMinimal);
         assert!(s.self_harm_flag);
@@ -317,12 +346,13 @@ mod tests {
         // All zero: difficulty optional.
         assert!(Responses::parse(InstrumentId::Phq9, &some(&[0; 9]), None).is_ok());
         assert_eq!(
-            Responses::parse(InstrumentId::Phq9, &some(&[0; 9]), Some(2)).unwrap().difficulty(),
+            Responses::parse(InstrumentId::Phq9, &some(&[0; 9]), Some(2))
+                .unwrap()
+                .difficulty(),
             Some(2)
         );
         // Out of range difficulty is reported once, not also as missing.
-        let errors =
-            Responses::parse(InstrumentId::Phq9, &some(&[1; 9]), Some(4)).unwrap_err();
+        let errors = Responses::parse(InstrumentId::Phq9, &some(&[1; 9]), Some(4)).unwrap_err();
         assert_eq!(errors, vec![(FieldError::Difficulty, Problem::OutOfRange)]);
         // PHQ-2 has no difficulty question.
         let errors = Responses::parse(InstrumentId::Phq2, &some(&[1, 1]), Some(0)).unwrap_err();
@@ -331,9 +361,12 @@ mod tests {
 
     #[test]
     fn difficulty_is_required_even_when_another_item_is_invalid() {
-        let errors =
-            Responses::parse(InstrumentId::Phq9, &some(&[2, 0, 0, 0, 0, 0, 0, 0, 7]), None)
-                .unwrap_err();
+        let errors = Responses::parse(
+            InstrumentId::Phq9,
+            &some(&[2, 0, 0, 0, 0, 0, 0, 0, 7]),
+            None,
+        )
+        .unwrap_err();
         assert!(errors.contains(&(FieldError::Item(9), Problem::OutOfRange)));
         assert!(errors.contains(&(FieldError::Difficulty, Problem::Missing)));
     }
@@ -341,15 +374,27 @@ mod tests {
     #[test]
     fn syndrome_examples_from_the_algorithm() {
         let syn = |a: [i64; 9]| {
-            Responses::parse(InstrumentId::Phq9, &some(&a), Some(1)).unwrap().score().syndrome
+            Responses::parse(InstrumentId::Phq9, &some(&a), Some(1))
+                .unwrap()
+                .score()
+                .syndrome
         };
         // Five items at 2 including item 1.
-        assert_eq!(syn([2, 0, 2, 2, 2, 2, 0, 0, 0]), Some(Syndrome::MajorDepressive));
+        assert_eq!(
+            syn([2, 0, 2, 2, 2, 2, 0, 0, 0]),
+            Some(Syndrome::MajorDepressive)
+        );
         // Four at 2 plus item 9 at 1 counts as five.
-        assert_eq!(syn([2, 0, 2, 2, 2, 0, 0, 0, 1]), Some(Syndrome::MajorDepressive));
+        assert_eq!(
+            syn([2, 0, 2, 2, 2, 0, 0, 0, 1]),
+            Some(Syndrome::MajorDepressive)
+        );
         // Five at 2 but neither item 1 nor 2.
         assert_eq!(syn([1, 1, 2, 2, 2, 2, 2, 0, 0]), Some(Syndrome::None));
-        assert_eq!(syn([0, 2, 2, 0, 0, 0, 0, 0, 0]), Some(Syndrome::OtherDepressive));
+        assert_eq!(
+            syn([0, 2, 2, 0, 0, 0, 0, 0, 0]),
+            Some(Syndrome::OtherDepressive)
+        );
         assert_eq!(syn([0, 2, 0, 0, 0, 0, 0, 0, 0]), Some(Syndrome::None));
     }
 

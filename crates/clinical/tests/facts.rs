@@ -12,7 +12,8 @@ fn facts() -> String {
     let shared = dir.join("../../../shared/clinical/FACTS.md");
     if let Ok(original) = std::fs::read_to_string(&shared) {
         assert_eq!(
-            copy, original,
+            copy,
+            original,
             "tests/data/FACTS.md is out of date: copy {} over it and re-check the instruments",
             shared.display()
         );
@@ -22,7 +23,9 @@ fn facts() -> String {
 
 /// The text of a section, from its `## N.` heading to the next `## `.
 fn section(doc: &str, heading: &str) -> String {
-    let start = doc.find(heading).unwrap_or_else(|| panic!("no section {heading}"));
+    let start = doc
+        .find(heading)
+        .unwrap_or_else(|| panic!("no section {heading}"));
     let rest = &doc[start + heading.len()..];
     let end = rest.find("\n## ").unwrap_or(rest.len());
     rest[..end].to_string()
@@ -32,7 +35,12 @@ fn section(doc: &str, heading: &str) -> String {
 fn rows(text: &str) -> Vec<Vec<String>> {
     text.lines()
         .filter(|l| l.starts_with('|') && !l.starts_with("|---"))
-        .map(|l| l.trim_matches('|').split('|').map(|c| c.trim().to_string()).collect())
+        .map(|l| {
+            l.trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().to_string())
+                .collect()
+        })
         .collect()
 }
 
@@ -49,7 +57,10 @@ fn phq9_items_stem_and_codes_match_the_fact_sheet() {
     let doc = facts();
     let s = section(&doc, "## 1. PHQ-9");
     assert_eq!(PHQ9.stem, bold_after(&s, "Stem: "));
-    let items: Vec<_> = rows(&s).into_iter().filter(|r| r[0].parse::<u8>().is_ok_and(|n| (1..=9).contains(&n)) && r.len() == 4).collect();
+    let items: Vec<_> = rows(&s)
+        .into_iter()
+        .filter(|r| r[0].parse::<u8>().is_ok_and(|n| (1..=9).contains(&n)) && r.len() == 4)
+        .collect();
     assert_eq!(items.len(), 9);
     for (item, row) in PHQ9.items.iter().zip(&items) {
         assert_eq!(item.number.to_string(), row[0]);
@@ -80,7 +91,9 @@ fn answer_options_match_the_fact_sheet() {
     for option in DIFFICULTY {
         let code = format!("**{}**", option.loinc);
         assert!(
-            table.iter().any(|r| r.len() == 2 && r[0] == option.label && (r[1] == option.loinc || r[1] == code)),
+            table.iter().any(|r| r.len() == 2
+                && r[0] == option.label
+                && (r[1] == option.loinc || r[1] == code)),
             "{option:?}"
         );
     }
@@ -91,13 +104,19 @@ fn gad7_items_stem_and_codes_match_the_fact_sheet() {
     let doc = facts();
     let s = section(&doc, "## 2. GAD-7");
     assert_eq!(GAD7.stem, bold_after(&s, "Stem (Pfizer form): "));
-    let items: Vec<_> = rows(&s).into_iter().filter(|r| r[0].parse::<u8>().is_ok_and(|n| (1..=7).contains(&n))).collect();
+    let items: Vec<_> = rows(&s)
+        .into_iter()
+        .filter(|r| r[0].parse::<u8>().is_ok_and(|n| (1..=7).contains(&n)))
+        .collect();
     assert_eq!(items.len(), 7);
     for (item, row) in GAD7.items.iter().zip(&items) {
         assert_eq!(item.text, row[1], "item {}", item.number);
         assert_eq!(item.loinc, row[2], "item {}", item.number);
     }
-    assert_eq!(GAD7.difficulty.unwrap().text, bold_after(&s, "Difficulty item (not scored): "));
+    assert_eq!(
+        GAD7.difficulty.unwrap().text,
+        bold_after(&s, "Difficulty item (not scored): ")
+    );
     assert!(s.contains(&format!("| Total score (0–21) | {} |", GAD7.total_loinc)));
 }
 
@@ -107,7 +126,10 @@ fn panel_and_total_codes_match_the_loinc_table() {
     let s = section(&doc, "## 3. LOINC code table");
     assert!(s.contains(&format!("| PHQ-9 panel | **{}**", PHQ9.panel_loinc)));
     assert!(s.contains(&format!("| PHQ-9 total | **{}**", PHQ9.total_loinc)));
-    assert!(s.contains(&format!("| PHQ-2 panel / total | **{}** / **{}**", PHQ2.panel_loinc, PHQ2.total_loinc)));
+    assert!(s.contains(&format!(
+        "| PHQ-2 panel / total | **{}** / **{}**",
+        PHQ2.panel_loinc, PHQ2.total_loinc
+    )));
     assert!(s.contains(&format!("| GAD-7 panel | **{}**", GAD7.panel_loinc)));
     assert!(s.contains(&format!("| GAD-7 total | **{}**", GAD7.total_loinc)));
     let item_codes: Vec<&str> = PHQ9.items.iter().map(|i| i.loinc).collect();

@@ -35,8 +35,14 @@ impl OutboxWorker {
                 }
                 Err(e) => {
                     let retry_at = now_ms() + backoff_ms(mail.attempts);
-                    tracing::warn!(mail_id = mail.id, attempts = mail.attempts, "mail delivery failed, will retry: {e:#}");
-                    self.storage.mail_failed(mail.id, &format!("{e:#}"), retry_at).await?;
+                    tracing::warn!(
+                        mail_id = mail.id,
+                        attempts = mail.attempts,
+                        "mail delivery failed, will retry: {e:#}"
+                    );
+                    self.storage
+                        .mail_failed(mail.id, &format!("{e:#}"), retry_at)
+                        .await?;
                 }
             }
         }

@@ -39,11 +39,20 @@ pub fn new_share_notification(config: &Config) -> Rendered {
     let line1 = tr.t("mail-new-share-line1");
     let line2 = tr.t("mail-new-share-line2");
     let clinic_name = &config.clinic.name;
-    let html = NewShareHtml { subject: &subject, line1: &line1, line2: &line2, clinic_name }
-        .render()
-        .expect("static mail template renders");
+    let html = NewShareHtml {
+        subject: &subject,
+        line1: &line1,
+        line2: &line2,
+        clinic_name,
+    }
+    .render()
+    .expect("static mail template renders");
     let text = format!("{line1}\n\n{line2}\n\n{clinic_name}\n");
-    Rendered { subject, text, html }
+    Rendered {
+        subject,
+        text,
+        html,
+    }
 }
 
 /// A message as handed to a transport.
@@ -89,9 +98,15 @@ impl Transport {
         let build = || -> anyhow::Result<Message> {
             Ok(Message::builder()
                 .from(from.parse::<Mailbox>().context("invalid sender")?)
-                .to(envelope.to.parse::<Mailbox>().context("invalid recipient")?)
+                .to(envelope
+                    .to
+                    .parse::<Mailbox>()
+                    .context("invalid recipient")?)
                 .subject(envelope.subject.clone())
-                .multipart(MultiPart::alternative_plain_html(envelope.text.clone(), envelope.html.clone()))?)
+                .multipart(MultiPart::alternative_plain_html(
+                    envelope.text.clone(),
+                    envelope.html.clone(),
+                ))?)
         };
         match self {
             Transport::Smtp(smtp) => {
@@ -99,15 +114,25 @@ impl Transport {
             }
             Transport::Folder(dir) => {
                 let bytes = build()?.formatted();
-                tokio::fs::create_dir_all(dir).await.with_context(|| format!("creating {}", dir.display()))?;
-                let name = format!("{}-{}.eml", crate::time::now_ms(), crate::crypto::random_id());
+                tokio::fs::create_dir_all(dir)
+                    .await
+                    .with_context(|| format!("creating {}", dir.display()))?;
+                let name = format!(
+                    "{}-{}.eml",
+                    crate::time::now_ms(),
+                    crate::crypto::random_id()
+                );
                 let tmp = dir.join(format!(".{name}.tmp"));
-                tokio::fs::write(&tmp, &bytes).await.with_context(|| format!("writing {}", tmp.display()))?;
+                tokio::fs::write(&tmp, &bytes)
+                    .await
+                    .with_context(|| format!("writing {}", tmp.display()))?;
                 tokio::fs::rename(&tmp, dir.join(&name)).await?;
             }
             Transport::Memory(sent) => {
                 build()?;
-                sent.lock().expect("mail memory lock").push(envelope.clone());
+                sent.lock()
+                    .expect("mail memory lock")
+                    .push(envelope.clone());
             }
         }
         Ok(())
@@ -128,7 +153,9 @@ fn smtp_transport(smtp: &Smtp) -> anyhow::Result<AsyncSmtpTransport<Tokio1Execut
                 .with_context(|| format!("reading mail.smtp.password_file {}", file.display()))?
                 .trim_end()
                 .to_string(),
-            (None, None) => anyhow::bail!("mail.smtp.username is set: set mail.smtp.password or password_file too"),
+            (None, None) => anyhow::bail!(
+                "mail.smtp.username is set: set mail.smtp.password or password_file too"
+            ),
         };
         builder = builder.credentials(Credentials::new(user.clone(), password));
     }

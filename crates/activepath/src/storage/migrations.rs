@@ -3,8 +3,8 @@
 //! applied migration: add a new one to both folders.
 
 use super::Backend;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::SqlSafeStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 /// (version, description, SQLite SQL, PostgreSQL SQL).
 pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
@@ -23,7 +23,13 @@ pub(super) fn migrator(backend: Backend) -> Migrator {
                     Backend::Sqlite => sqlite,
                     Backend::Postgres => postgres,
                 };
-                Migration::new(version, description.into(), MigrationType::Simple, sql.into_sql_str(), false)
+                Migration::new(
+                    version,
+                    description.into(),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
             })
             .collect(),
     )
@@ -35,13 +41,20 @@ mod tests {
     use std::path::Path;
 
     fn versions_in(folder: &str) -> Vec<(i64, String)> {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(folder);
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(folder);
         let mut found: Vec<(i64, String)> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .map(|name| {
-                let (version, rest) = name.split_once('_').expect("files are named NNNN_description.sql");
-                (version.parse().unwrap(), rest.trim_end_matches(".sql").to_string())
+                let (version, rest) = name
+                    .split_once('_')
+                    .expect("files are named NNNN_description.sql");
+                (
+                    version.parse().unwrap(),
+                    rest.trim_end_matches(".sql").to_string(),
+                )
             })
             .collect();
         found.sort();
@@ -52,9 +65,17 @@ mod tests {
     fn both_backends_have_the_same_migrations_and_all_are_embedded() {
         let sqlite = versions_in("sqlite");
         let postgres = versions_in("postgres");
-        assert_eq!(sqlite, postgres, "migrations/sqlite and migrations/postgres differ");
-        let embedded: Vec<(i64, String)> =
-            MIGRATIONS.iter().map(|&(v, d, _, _)| (v, d.to_string())).collect();
-        assert_eq!(embedded, sqlite, "every migration file must be listed in MIGRATIONS");
+        assert_eq!(
+            sqlite, postgres,
+            "migrations/sqlite and migrations/postgres differ"
+        );
+        let embedded: Vec<(i64, String)> = MIGRATIONS
+            .iter()
+            .map(|&(v, d, _, _)| (v, d.to_string()))
+            .collect();
+        assert_eq!(
+            embedded, sqlite,
+            "every migration file must be listed in MIGRATIONS"
+        );
     }
 }

@@ -8,8 +8,8 @@
 
 mod migrations;
 
-use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
 use sqlx::{Executor, Row};
 use std::time::Duration;
 
@@ -127,7 +127,11 @@ impl Storage {
     /// Connects to `url` (`sqlite:…` or `postgres://…`).
     pub async fn connect(url: &str) -> Result<Self> {
         sqlx::any::install_default_drivers();
-        let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
         let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
         let pool = match backend {
             Backend::Sqlite => {
@@ -195,7 +199,11 @@ impl Storage {
         .bind(r.expires_at)
         .execute(&self.pool)
         .await?;
-        Ok(if done.rows_affected() == 1 { Inserted::New } else { Inserted::Existing })
+        Ok(if done.rows_affected() == 1 {
+            Inserted::New
+        } else {
+            Inserted::Existing
+        })
     }
 
     pub async fn result_by_token_hash(&self, token_hash: &str) -> Result<Option<StoredResult>> {
@@ -227,7 +235,11 @@ impl Storage {
 
     /// Creates the triage case and queues the clinic's notification in one
     /// transaction: both are stored, or neither.
-    pub async fn share_result(&self, case: &NewTriageCase<'_>, mail: &NewMail<'_>) -> Result<Shared> {
+    pub async fn share_result(
+        &self,
+        case: &NewTriageCase<'_>,
+        mail: &NewMail<'_>,
+    ) -> Result<Shared> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "INSERT INTO triage_cases (result_id, priority, contact, consent_version, created_at) \

@@ -71,7 +71,13 @@ pub struct MessagePage {
 
 impl MessagePage {
     /// A page with a heading, paragraphs and one way on, all message ids.
-    pub fn new(state: &AppState, title: &str, heading: &str, paragraphs: &[&str], link: (&'static str, &str)) -> Self {
+    pub fn new(
+        state: &AppState,
+        title: &str,
+        heading: &str,
+        paragraphs: &[&str],
+        link: (&'static str, &str),
+    ) -> Self {
         let l = Layout::new(state, "", title, heading).private();
         let paragraphs = paragraphs.iter().map(|p| l.tr.t(p)).collect();
         MessagePage {
@@ -87,7 +93,11 @@ impl MessagePage {
 /// Replaces bare error responses (from handlers, extractors, the body limit,
 /// the timeout, a panic) with a friendly HTML page, or with
 /// `application/problem+json` under `/api/`.
-pub async fn render_error_pages(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn render_error_pages(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let api = req.uri().path().starts_with("/api/");
     let res = next.run(req).await;
     let status = res.status();
@@ -105,13 +115,41 @@ pub async fn render_error_pages(State(state): State<AppState>, req: Request, nex
         return res;
     }
     if api {
-        return crate::web::assessment::api::problem(status, status.canonical_reason().unwrap_or("Error"), Vec::new());
+        return crate::web::assessment::api::problem(
+            status,
+            status.canonical_reason().unwrap_or("Error"),
+            Vec::new(),
+        );
     }
     let page = match status {
-        StatusCode::NOT_FOUND => MessagePage::new(&state, "not-found-title", "not-found-heading", &["not-found-body"], ("/", "link-home")),
-        StatusCode::PAYLOAD_TOO_LARGE => MessagePage::new(&state, "bad-request-title", "bad-request-title", &["too-large-body"], ("/", "link-home")),
-        s if s.is_client_error() => MessagePage::new(&state, "bad-request-title", "bad-request-title", &["bad-request-body"], ("/", "link-home")),
-        _ => MessagePage::new(&state, "error-title", "error-heading", &["error-body"], ("/", "link-home")),
+        StatusCode::NOT_FOUND => MessagePage::new(
+            &state,
+            "not-found-title",
+            "not-found-heading",
+            &["not-found-body"],
+            ("/", "link-home"),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => MessagePage::new(
+            &state,
+            "bad-request-title",
+            "bad-request-title",
+            &["too-large-body"],
+            ("/", "link-home"),
+        ),
+        s if s.is_client_error() => MessagePage::new(
+            &state,
+            "bad-request-title",
+            "bad-request-title",
+            &["bad-request-body"],
+            ("/", "link-home"),
+        ),
+        _ => MessagePage::new(
+            &state,
+            "error-title",
+            "error-heading",
+            &["error-body"],
+            ("/", "link-home"),
+        ),
     };
     let mut out = html(status, &page);
     // Keep headers such as Allow on 405.

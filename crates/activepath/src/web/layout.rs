@@ -27,14 +27,24 @@ pub struct Layout {
 
 impl Layout {
     /// A layout whose title and description are Fluent message ids.
-    pub fn new(state: &AppState, section: &'static str, title_id: &str, description_id: &str) -> Self {
+    pub fn new(
+        state: &AppState,
+        section: &'static str,
+        title_id: &str,
+        description_id: &str,
+    ) -> Self {
         let tr = Tr::default();
         let title = tr.t(title_id);
         let description = tr.t(description_id);
         Self::with_title(state, section, title, description)
     }
 
-    pub fn with_title(state: &AppState, section: &'static str, title: String, description: String) -> Self {
+    pub fn with_title(
+        state: &AppState,
+        section: &'static str,
+        title: String,
+        description: String,
+    ) -> Self {
         let clinic = &state.config.clinic;
         Layout {
             tr: Tr::default(),
@@ -59,7 +69,10 @@ impl Layout {
 
 /// `+1 (555) 010-0123` -> `+15550100123` for `tel:` links.
 pub fn phone_uri(phone: &str) -> String {
-    phone.chars().filter(|c| c.is_ascii_digit() || *c == '+').collect()
+    phone
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '+')
+        .collect()
 }
 
 /// Renders a template as an HTML response with `status`.
@@ -67,8 +80,10 @@ pub fn html(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
         Ok(body) => {
             let mut res = (status, body).into_response();
-            res.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
             res
         }
         Err(e) => super::AppError::from(e).into_response(),

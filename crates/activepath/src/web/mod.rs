@@ -33,10 +33,19 @@ pub fn router(state: AppState) -> Router {
         .fallback(errors::not_found)
         .layer(axum::middleware::from_fn(security::check_origin))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
         .layer(CatchPanicLayer::custom(errors::panic_response))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), errors::render_error_pages))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), security::headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            errors::render_error_pages,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::headers,
+        ))
         .layer(
             // The span names the route pattern, never the concrete path: result
             // URLs carry private tokens that must not reach the logs.

@@ -23,7 +23,12 @@ struct HomePage {
 }
 
 async fn home(State(state): State<AppState>) -> Response {
-    html(StatusCode::OK, &HomePage { l: Layout::new(&state, "home", "home-title", "home-description") })
+    html(
+        StatusCode::OK,
+        &HomePage {
+            l: Layout::new(&state, "home", "home-title", "home-description"),
+        },
+    )
 }
 
 /// Ready when the database answers.

@@ -19,13 +19,29 @@ struct Asset {
 fn asset(stem: &str, ext: &str, body: &'static [u8], content_type: &'static str) -> Asset {
     let hash = Sha256::digest(body);
     let short: String = hash.iter().take(5).map(|b| format!("{b:02x}")).collect();
-    Asset { path: format!("/static/{stem}.{short}.{ext}"), body, content_type }
+    Asset {
+        path: format!("/static/{stem}.{short}.{ext}"),
+        body,
+        content_type,
+    }
 }
 
-static CSS: LazyLock<Asset> =
-    LazyLock::new(|| asset("app", "css", include_bytes!("../../static/app.css"), "text/css; charset=utf-8"));
-static ICON: LazyLock<Asset> =
-    LazyLock::new(|| asset("icon", "svg", include_bytes!("../../static/icon.svg"), "image/svg+xml"));
+static CSS: LazyLock<Asset> = LazyLock::new(|| {
+    asset(
+        "app",
+        "css",
+        include_bytes!("../../static/app.css"),
+        "text/css; charset=utf-8",
+    )
+});
+static ICON: LazyLock<Asset> = LazyLock::new(|| {
+    asset(
+        "icon",
+        "svg",
+        include_bytes!("../../static/icon.svg"),
+        "image/svg+xml",
+    )
+});
 
 pub fn css_path() -> &'static str {
     &CSS.path
@@ -36,9 +52,10 @@ pub fn icon_path() -> &'static str {
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/static/{file}", get(serve))
-        .route("/favicon.ico", get(|| async { respond(&ICON, "public, max-age=86400") }))
+    Router::new().route("/static/{file}", get(serve)).route(
+        "/favicon.ico",
+        get(|| async { respond(&ICON, "public, max-age=86400") }),
+    )
 }
 
 async fn serve(Path(file): Path<String>) -> Response {
@@ -54,7 +71,10 @@ async fn serve(Path(file): Path<String>) -> Response {
 fn respond(asset: &Asset, cache: &'static str) -> Response {
     let mut res = asset.body.into_response();
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(asset.content_type),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     res
 }

@@ -28,13 +28,19 @@ pub fn problem(status: StatusCode, title: &str, errors: Vec<(String, String)>) -
             .collect();
     }
     let mut res = (status, body.to_string()).into_response();
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
     res
 }
 
 fn invalid(errors: Vec<(String, String)>) -> Response {
-    problem(StatusCode::UNPROCESSABLE_ENTITY, "The assessment is not valid", errors)
+    problem(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "The assessment is not valid",
+        errors,
+    )
 }
 
 pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -44,19 +50,30 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Byt
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
     if !json_content {
-        return problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Send the assessment as application/json", Vec::new());
+        return problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Send the assessment as application/json",
+            Vec::new(),
+        );
     }
     let idempotency_key = match headers.get("idempotency-key").map(|v| v.to_str()) {
         None => None,
         Some(Ok(k)) if (1..=200).contains(&k.len()) => Some(k.to_string()),
         Some(_) => {
-            return invalid(vec![("Idempotency-Key".into(), "must be 1 to 200 visible ASCII characters".into())]);
+            return invalid(vec![(
+                "Idempotency-Key".into(),
+                "must be 1 to 200 visible ASCII characters".into(),
+            )]);
         }
     };
     let value: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => {
-            return problem(StatusCode::BAD_REQUEST, "The body is not valid JSON", vec![("body".into(), e.to_string())]);
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "The body is not valid JSON",
+                vec![("body".into(), e.to_string())],
+            );
         }
     };
     let responses = match parse(&value) {
@@ -67,7 +84,11 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Byt
     match record(&state, &responses, &nonce, Source::Api).await {
         Ok(recorded) => {
             let def = responses.instrument().definition();
-            let url = format!("{}{}", state.config.clinic.base_url, result_path(&recorded.token));
+            let url = format!(
+                "{}{}",
+                state.config.clinic.base_url,
+                result_path(&recorded.token)
+            );
             let body = json!({
                 "instrument": def.id.slug(),
                 "instrument_version": def.version,
@@ -81,7 +102,10 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Byt
             });
             let mut res = (StatusCode::CREATED, body.to_string()).into_response();
             let h = res.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             if let Ok(loc) = HeaderValue::from_str(&url) {
                 h.insert(header::LOCATION, loc);
             }
@@ -90,7 +114,11 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Byt
         Err(e) => {
             // Logged by AppError; the client gets a problem document.
             let _ = e.into_response();
-            problem(StatusCode::INTERNAL_SERVER_ERROR, "The assessment could not be stored; nothing was saved", Vec::new())
+            problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The assessment could not be stored; nothing was saved",
+                Vec::new(),
+            )
         }
     }
 }
@@ -108,7 +136,10 @@ fn parse(value: &Value) -> Result<Responses, Vec<(String, String)>> {
     }
     let instrument = match obj.get("instrument") {
         None => {
-            errors.push(("instrument".into(), "is required: \"phq9\" or \"gad7\"".into()));
+            errors.push((
+                "instrument".into(),
+                "is required: \"phq9\" or \"gad7\"".into(),
+            ));
             None
         }
         Some(Value::String(s)) => {
@@ -119,14 +150,20 @@ fn parse(value: &Value) -> Result<Responses, Vec<(String, String)>> {
             found
         }
         Some(_) => {
-            errors.push(("instrument".into(), "must be a string: \"phq9\" or \"gad7\"".into()));
+            errors.push((
+                "instrument".into(),
+                "must be a string: \"phq9\" or \"gad7\"".into(),
+            ));
             None
         }
     };
     let small_int = |v: &Value| v.as_i64().filter(|n| (0..=3).contains(n));
     let answers: Option<Vec<Option<i64>>> = match obj.get("answers") {
         None => {
-            errors.push(("answers".into(), "is required: an array of integers 0 to 3".into()));
+            errors.push((
+                "answers".into(),
+                "is required: an array of integers 0 to 3".into(),
+            ));
             None
         }
         Some(Value::Array(items)) => {
@@ -143,7 +180,10 @@ fn parse(value: &Value) -> Result<Responses, Vec<(String, String)>> {
             Some(out)
         }
         Some(_) => {
-            errors.push(("answers".into(), "must be an array of integers 0 to 3".into()));
+            errors.push((
+                "answers".into(),
+                "must be an array of integers 0 to 3".into(),
+            ));
             None
         }
     };
@@ -152,7 +192,10 @@ fn parse(value: &Value) -> Result<Responses, Vec<(String, String)>> {
         Some(v) => match small_int(v) {
             Some(n) => Some(n),
             None => {
-                errors.push(("difficulty".into(), "must be an integer 0 to 3 or null".into()));
+                errors.push((
+                    "difficulty".into(),
+                    "must be an integer 0 to 3 or null".into(),
+                ));
                 Some(-1)
             }
         },
@@ -162,7 +205,13 @@ fn parse(value: &Value) -> Result<Responses, Vec<(String, String)>> {
     };
     let expected = id.definition().items.len();
     if answers.len() != expected {
-        errors.push(("answers".into(), format!("must have exactly {expected} answers for {id}, got {}", answers.len())));
+        errors.push((
+            "answers".into(),
+            format!(
+                "must have exactly {expected} answers for {id}, got {}",
+                answers.len()
+            ),
+        ));
         return Err(errors);
     }
     match Responses::parse(id, &answers, difficulty) {
@@ -171,10 +220,13 @@ fn parse(value: &Value) -> Result<Responses, Vec<(String, String)>> {
         Err(problems) => {
             for (field, problem) in problems {
                 let (name, detail) = match (field, problem) {
-                    (FieldError::Item(n), _) => (format!("answers[{}]", n - 1), "must be an integer 0 to 3"),
-                    (FieldError::Difficulty, Problem::Missing) => {
-                        ("difficulty".into(), "is required when any answer is above 0")
+                    (FieldError::Item(n), _) => {
+                        (format!("answers[{}]", n - 1), "must be an integer 0 to 3")
                     }
+                    (FieldError::Difficulty, Problem::Missing) => (
+                        "difficulty".into(),
+                        "is required when any answer is above 0",
+                    ),
                     (FieldError::Difficulty, Problem::OutOfRange) => {
                         ("difficulty".into(), "must be an integer 0 to 3 or null")
                     }
@@ -198,19 +250,38 @@ mod tests {
 
     #[test]
     fn accepts_the_documented_example() {
-        let r = parse(&json!({"instrument":"phq9","answers":[0,1,2,3,0,1,2,3,0],"difficulty":1})).unwrap();
+        let r = parse(&json!({"instrument":"phq9","answers":[0,1,2,3,0,1,2,3,0],"difficulty":1}))
+            .unwrap();
         assert_eq!(r.score().total, 12);
     }
 
     #[test]
     fn names_each_bad_field() {
-        assert_eq!(fields(json!({"instrument":"phq9","answers":[0,1,"2",3,0,1,2.5,3,9],"difficulty":1})), ["answers[2]", "answers[6]", "answers[8]"]);
-        assert_eq!(fields(json!({"instrument":"bdi","answers":[0]})), ["instrument"]);
-        assert_eq!(fields(json!({"instrument":"gad7","answers":[1,1,1,1,1,1,1]})), ["difficulty"]);
-        assert_eq!(fields(json!({"instrument":"gad7","answers":[1,1,1]})), ["answers"]);
-        assert_eq!(fields(json!({"instrument":"gad7","answers":[0,0,0,0,0,0,0],"x":1})), ["x"]);
-        assert_eq!(fields(json!([1,2])), ["body"]);
+        assert_eq!(
+            fields(json!({"instrument":"phq9","answers":[0,1,"2",3,0,1,2.5,3,9],"difficulty":1})),
+            ["answers[2]", "answers[6]", "answers[8]"]
+        );
+        assert_eq!(
+            fields(json!({"instrument":"bdi","answers":[0]})),
+            ["instrument"]
+        );
+        assert_eq!(
+            fields(json!({"instrument":"gad7","answers":[1,1,1,1,1,1,1]})),
+            ["difficulty"]
+        );
+        assert_eq!(
+            fields(json!({"instrument":"gad7","answers":[1,1,1]})),
+            ["answers"]
+        );
+        assert_eq!(
+            fields(json!({"instrument":"gad7","answers":[0,0,0,0,0,0,0],"x":1})),
+            ["x"]
+        );
+        assert_eq!(fields(json!([1, 2])), ["body"]);
         assert_eq!(fields(json!({})), ["instrument", "answers"]);
-        assert_eq!(fields(json!({"instrument":"phq2","answers":[0,0]})), ["instrument"]);
+        assert_eq!(
+            fields(json!({"instrument":"phq2","answers":[0,0]})),
+            ["instrument"]
+        );
     }
 }

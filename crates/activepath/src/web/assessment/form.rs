@@ -22,8 +22,19 @@ struct IndexPage {
 }
 
 pub async fn index(State(state): State<AppState>) -> Response {
-    let l = Layout::new(&state, "assessment", "assess-index-title", "assess-index-description");
-    html(StatusCode::OK, &IndexPage { l, ttl_days: state.config.result_ttl_days })
+    let l = Layout::new(
+        &state,
+        "assessment",
+        "assess-index-title",
+        "assess-index-description",
+    );
+    html(
+        StatusCode::OK,
+        &IndexPage {
+            l,
+            ttl_days: state.config.result_ttl_days,
+        },
+    )
 }
 
 pub struct Question {
@@ -70,7 +81,12 @@ struct FormPage {
     errors: Vec<ErrorLink>,
 }
 
-fn form_page(state: &AppState, id: InstrumentId, raw: &RawAnswers, errors: &[(FieldError, Problem)]) -> FormPage {
+fn form_page(
+    state: &AppState,
+    id: InstrumentId,
+    raw: &RawAnswers,
+    errors: &[(FieldError, Problem)],
+) -> FormPage {
     let def = id.definition();
     let tr = Tr::default();
     let error_for = |field: FieldError| errors.iter().find(|(f, _)| *f == field).map(|(_, p)| *p);
@@ -89,7 +105,10 @@ fn form_page(state: &AppState, id: InstrumentId, raw: &RawAnswers, errors: &[(Fi
             });
             let name = format!("q{}", item.number);
             if let Some(message) = &error {
-                links.push(ErrorLink { anchor: name.clone(), message: message.clone() });
+                links.push(ErrorLink {
+                    anchor: name.clone(),
+                    message: message.clone(),
+                });
             }
             Question {
                 number: item.number,
@@ -107,9 +126,17 @@ fn form_page(state: &AppState, id: InstrumentId, raw: &RawAnswers, errors: &[(Fi
             Problem::OutOfRange => tr.t("form-error-difficulty-invalid"),
         });
         if let Some(message) = &error {
-            links.push(ErrorLink { anchor: "difficulty".into(), message: message.clone() });
+            links.push(ErrorLink {
+                anchor: "difficulty".into(),
+                message: message.clone(),
+            });
         }
-        DifficultyView { text: q.text, options: q.options, selected: raw.difficulty.and_then(valid_value), error }
+        DifficultyView {
+            text: q.text,
+            options: q.options,
+            selected: raw.difficulty.and_then(valid_value),
+            error,
+        }
     });
     let title = tr.t1("form-title", "instrument", def.name);
     let description = tr.t1("form-description", "count", def.items.len());
@@ -151,7 +178,10 @@ struct RawAnswers {
 /// invalid answer (-1) so that the person is asked again.
 fn read_fields(def: &Instrument, fields: &[(String, String)]) -> RawAnswers {
     let value_of = |name: &str| -> Option<i64> {
-        let mut values = fields.iter().filter(|(k, _)| k == name).map(|(_, v)| v.trim());
+        let mut values = fields
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.trim());
         let first = values.next()?;
         if values.any(|v| v != first) {
             return Some(-1);
@@ -159,15 +189,33 @@ fn read_fields(def: &Instrument, fields: &[(String, String)]) -> RawAnswers {
         if first.is_empty() {
             return None;
         }
-        Some(first.parse::<i64>().ok().filter(|v| (0..=9).contains(v)).unwrap_or(-1))
+        Some(
+            first
+                .parse::<i64>()
+                .ok()
+                .filter(|v| (0..=9).contains(v))
+                .unwrap_or(-1),
+        )
     };
-    let items = def.items.iter().map(|item| value_of(&format!("q{}", item.number))).collect();
+    let items = def
+        .items
+        .iter()
+        .map(|item| value_of(&format!("q{}", item.number)))
+        .collect();
     let submission = fields
         .iter()
         .find(|(k, _)| k == "submission")
         .map(|(_, v)| v.clone())
-        .filter(|v| v.len() == 22 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
-    RawAnswers { items, difficulty: value_of("difficulty"), submission }
+        .filter(|v| {
+            v.len() == 22
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    RawAnswers {
+        items,
+        difficulty: value_of("difficulty"),
+        submission,
+    }
 }
 
 pub async fn submit(
@@ -198,12 +246,26 @@ mod tests {
     use clinical::instrument::PHQ9;
 
     fn f(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn reading_fields_never_fails() {
-        let raw = read_fields(&PHQ9, &f(&[("q1", "2"), ("q2", "x"), ("q3", ""), ("q4", "1"), ("q4", "2"), ("q5", "99999999999999999999"), ("difficulty", " 3 ")]));
+        let raw = read_fields(
+            &PHQ9,
+            &f(&[
+                ("q1", "2"),
+                ("q2", "x"),
+                ("q3", ""),
+                ("q4", "1"),
+                ("q4", "2"),
+                ("q5", "99999999999999999999"),
+                ("difficulty", " 3 "),
+            ]),
+        );
         assert_eq!(raw.items[0], Some(2));
         assert_eq!(raw.items[1], Some(-1));
         assert_eq!(raw.items[2], None);

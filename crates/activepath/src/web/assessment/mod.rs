@@ -18,9 +18,15 @@ use serde::{Deserialize, Serialize};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/assessment", get(form::index))
-        .route("/assessment/{instrument}", get(form::show).post(form::submit))
+        .route(
+            "/assessment/{instrument}",
+            get(form::show).post(form::submit),
+        )
         .route("/assessment/result/{token}", get(result::show))
-        .route("/assessment/result/{token}/share", get(share::show).post(share::submit))
+        .route(
+            "/assessment/result/{token}/share",
+            get(share::show).post(share::submit),
+        )
         .route("/assessment/result/{token}/shared", get(share::done))
         .route("/api/v1/assessments", post(api::create))
 }
@@ -86,7 +92,10 @@ pub async fn record(
     let token = state.cipher.result_token(&submission_key);
     let token_hash = crypto::token_hash(&token);
     let score = responses.score();
-    let stored = StoredAnswers { answers: responses.answers().to_vec(), difficulty: responses.difficulty() };
+    let stored = StoredAnswers {
+        answers: responses.answers().to_vec(),
+        difficulty: responses.difficulty(),
+    };
     let sealed = seal_answers(&state.cipher, &stored);
     let now = now_ms();
     let mut expires_at = now + i64::from(state.config.result_ttl_days) * 86_400_000;
@@ -111,7 +120,11 @@ pub async fn record(
     {
         expires_at = existing.expires_at;
     }
-    Ok(Recorded { token, score, expires_at })
+    Ok(Recorded {
+        token,
+        score,
+        expires_at,
+    })
 }
 
 fn seal_answers(cipher: &FieldCipher, answers: &StoredAnswers) -> Vec<u8> {
@@ -125,5 +138,8 @@ pub fn result_path(token: &str) -> String {
 
 /// A token has the shape the server makes: 43 URL-safe base64 characters.
 pub fn token_is_well_formed(token: &str) -> bool {
-    token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    token.len() == 43
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }

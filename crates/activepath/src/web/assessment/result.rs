@@ -62,14 +62,19 @@ pub async fn lookup(state: &AppState, token: &str) -> Result<Lookup> {
     if !token_is_well_formed(token) {
         return Ok(Lookup::Missing);
     }
-    let Some(found) = state.storage.result_by_token_hash(&token_hash(token)).await? else {
+    let Some(found) = state
+        .storage
+        .result_by_token_hash(&token_hash(token))
+        .await?
+    else {
         return Ok(Lookup::Missing);
     };
     if found.expires_at <= now_ms() {
         return Ok(Lookup::Expired);
     }
-    let id = InstrumentId::from_slug(&found.instrument)
-        .ok_or_else(|| anyhow::anyhow!("stored result has unknown instrument {}", found.instrument))?;
+    let id = InstrumentId::from_slug(&found.instrument).ok_or_else(|| {
+        anyhow::anyhow!("stored result has unknown instrument {}", found.instrument)
+    })?;
     Ok(Lookup::Found(found, id))
 }
 
@@ -78,11 +83,23 @@ pub fn unavailable(state: &AppState, lookup: &Lookup) -> Response {
     match lookup {
         Lookup::Expired => html(
             StatusCode::GONE,
-            &MessagePage::new(state, "expired-title", "expired-heading", &["expired-body"], ("/assessment", "link-assessment")),
+            &MessagePage::new(
+                state,
+                "expired-title",
+                "expired-heading",
+                &["expired-body"],
+                ("/assessment", "link-assessment"),
+            ),
         ),
         _ => html(
             StatusCode::NOT_FOUND,
-            &MessagePage::new(state, "not-found-title", "not-found-heading", &["result-not-found-body"], ("/assessment", "link-assessment")),
+            &MessagePage::new(
+                state,
+                "not-found-title",
+                "not-found-heading",
+                &["result-not-found-body"],
+                ("/assessment", "link-assessment"),
+            ),
         ),
     }
 }
@@ -93,10 +110,15 @@ pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> R
         other => return Ok(unavailable(&state, &other)),
     };
     let def = id.definition();
-    let plain = state.cipher.decrypt(ANSWERS_CONTEXT, &stored.answers_sealed)?;
+    let plain = state
+        .cipher
+        .decrypt(ANSWERS_CONTEXT, &stored.answers_sealed)?;
     let answers: StoredAnswers = serde_json::from_slice(&plain).map_err(anyhow::Error::from)?;
     if answers.answers.len() != def.items.len() {
-        return Err(AppError::Internal(anyhow::anyhow!("stored answers do not fit {}", def.version)));
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "stored answers do not fit {}",
+            def.version
+        )));
     }
     let severity = Severity::from_slug(&stored.severity)
         .ok_or_else(|| anyhow::anyhow!("stored result has unknown severity"))?;
@@ -177,10 +199,16 @@ mod tests {
     fn every_band_of_every_offered_instrument_has_its_words() {
         let tr = Tr::default();
         for def in [&PHQ9, &GAD7] {
-            let Interpretation::Bands(bands) = def.interpretation else { unreachable!() };
+            let Interpretation::Bands(bands) = def.interpretation else {
+                unreachable!()
+            };
             for b in bands {
                 assert!(tr.has(&format!("band-{}", b.severity.slug())));
-                assert!(tr.has(&format!("meaning-{}-{}", def.id.slug(), b.severity.slug())), "{:?}", b);
+                assert!(
+                    tr.has(&format!("meaning-{}-{}", def.id.slug(), b.severity.slug())),
+                    "{:?}",
+                    b
+                );
                 assert!(next_steps(&tr, b.severity).len() >= 2);
             }
         }

@@ -8,8 +8,8 @@ use crate::app::AppState;
 use crate::i18n::Tr;
 use crate::storage::{NewMail, NewTriageCase, Shared};
 use crate::time::now_ms;
-use crate::web::layout::{Layout, html};
 use crate::web::Result;
+use crate::web::layout::{Layout, html};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
@@ -67,13 +67,16 @@ impl ShareErrors {
 }
 
 fn valid_email(s: &str) -> bool {
-    s.len() <= 254 && s.parse::<lettre::Address>().is_ok() && s.rsplit_once('@').is_some_and(|(_, d)| d.contains('.'))
+    s.len() <= 254
+        && s.parse::<lettre::Address>().is_ok()
+        && s.rsplit_once('@').is_some_and(|(_, d)| d.contains('.'))
 }
 
 fn valid_phone(s: &str) -> bool {
     let digits = s.chars().filter(char::is_ascii_digit).count();
     (7..=15).contains(&digits)
-        && s.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c))
+        && s.chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c))
         && s.chars().filter(|&c| c == '+').count() <= 1
 }
 
@@ -102,8 +105,12 @@ impl TryFrom<&ShareForm> for Contact {
         }
         match f.contact_method.as_str() {
             m if !METHODS.contains(&m) => e.method = Some("share-error-method"),
-            "email" if email.is_empty() && !phone.is_empty() => e.method = Some("share-error-method-email"),
-            "phone" | "text" if phone.is_empty() && !email.is_empty() => e.method = Some("share-error-method-phone"),
+            "email" if email.is_empty() && !phone.is_empty() => {
+                e.method = Some("share-error-method-email")
+            }
+            "phone" | "text" if phone.is_empty() && !email.is_empty() => {
+                e.method = Some("share-error-method-phone")
+            }
             _ => {}
         }
         if !TIMES.contains(&f.contact_time.as_str()) {
@@ -157,7 +164,13 @@ impl SharePage {
     }
 }
 
-fn share_page(state: &AppState, token: String, flagged: bool, form: ShareForm, errors: &ShareErrors) -> SharePage {
+fn share_page(
+    state: &AppState,
+    token: String,
+    flagged: bool,
+    form: ShareForm,
+    errors: &ShareErrors,
+) -> SharePage {
     let tr = Tr::default();
     let msg = |k: Option<&'static str>| k.map(|k| tr.t(k));
     let mut links = Vec::new();
@@ -171,15 +184,24 @@ fn share_page(state: &AppState, token: String, flagged: bool, form: ShareForm, e
         ("consent", errors.consent),
     ] {
         if let Some(k) = key {
-            links.push(super::form::ErrorLink { anchor: anchor.into(), message: tr.t(k) });
+            links.push(super::form::ErrorLink {
+                anchor: anchor.into(),
+                message: tr.t(k),
+            });
         }
     }
     let mut l = Layout::new(state, "assessment", "share-title", "share-title").private();
     l.noindex = true;
     SharePage {
         consent_text: tr.t1("share-consent", "clinic", &state.config.clinic.name),
-        methods: METHODS.iter().map(|m| (*m, tr.t(&format!("share-method-{m}")))).collect(),
-        times: TIMES.iter().map(|t| (*t, tr.t(&format!("share-time-{t}")))).collect(),
+        methods: METHODS
+            .iter()
+            .map(|m| (*m, tr.t(&format!("share-method-{m}"))))
+            .collect(),
+        times: TIMES
+            .iter()
+            .map(|t| (*t, tr.t(&format!("share-time-{t}"))))
+            .collect(),
         err_name: msg(errors.name),
         err_email: msg(errors.email),
         err_phone: msg(errors.phone),
@@ -203,8 +225,20 @@ pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> R
     if stored.shared_at.is_some() {
         return Ok(Redirect::to(&result_path(&token)).into_response());
     }
-    let form = ShareForm { contact_time: "any".into(), ..ShareForm::default() };
-    Ok(html(StatusCode::OK, &share_page(&state, token, stored.self_harm_flag, form, &ShareErrors::default())))
+    let form = ShareForm {
+        contact_time: "any".into(),
+        ..ShareForm::default()
+    };
+    Ok(html(
+        StatusCode::OK,
+        &share_page(
+            &state,
+            token,
+            stored.self_harm_flag,
+            form,
+            &ShareErrors::default(),
+        ),
+    ))
 }
 
 pub async fn submit(
@@ -223,9 +257,10 @@ pub async fn submit(
             return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
     };
-    let sealed = state
-        .cipher
-        .encrypt(CONTACT_CONTEXT, &serde_json::to_vec(&contact).expect("contact serializes"));
+    let sealed = state.cipher.encrypt(
+        CONTACT_CONTEXT,
+        &serde_json::to_vec(&contact).expect("contact serializes"),
+    );
     let mail = crate::mail::new_share_notification(&state.config);
     let outcome = state
         .storage

@@ -1,0 +1,156 @@
+use activepath::app::{AppState, Application};
+use activepath::config::{Config, Overrides};
+use activepath::mail::{Envelope, Transport};
+use secrecy::SecretString;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub mail: Arc<Mutex<Vec<Envelope>>>,
+    pub _dir: tempfile::TempDir,
+}
+
+/// The database for one test: `None` means a SQLite file in the data dir.
+pub async fn fresh_database_url() -> Option<String> {
+    let base = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))?;
+    let name = format!(
+        "ap_test_{}",
+        activepath::crypto::random_id()
+            .to_lowercase()
+            .replace(['-', '_'], "x")
+    );
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut admin = sqlx::AnyConnection::connect(&base)
+        .await
+        .expect("TEST_DATABASE_URL reachable");
+    // The name is made of [a-z0-9x] only.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
+    admin.close().await.ok();
+    let (prefix, _) = base.rsplit_once('/').expect("URL has a database name");
+    Some(format!("{prefix}/{name}"))
+}
+
+pub fn test_config(data_dir: &Path, database_url: Option<String>) -> Config {
+    let overrides = Overrides {
+        bind: Some("127.0.0.1:0".parse().unwrap()),
+        data_dir: Some(data_dir.to_path_buf()),
+    };
+    let mut config = Config::load(Path::new("/nonexistent/activepath.toml"), &overrides).unwrap();
+    config.database_url = Some(SecretString::from(database_url.unwrap_or_else(|| {
+        format!(
+            "sqlite://{}?mode=rwc",
+            data_dir.join("activepath.db").display()
+        )
+    })));
+    config
+}
+
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path(), fresh_database_url().await);
+    let (transport, mail) = Transport::memory();
+    // Links in the API and mail point at this instance.
+    config.clinic.base_url = "http://127.0.0.1:1".into();
+    let app = Application::build(config, Some(transport))
+        .await
+        .expect("app builds");
+    let base = format!("http://{}", app.local_addr());
+    let state = app.state().clone();
+    tokio::spawn(app.run_until(std::future::pending()));
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    TestApp {
+        base,
+        client,
+        state,
+        mail,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let res = self.get(path).await;
+        (res.status().as_u16(), res.text().await.unwrap())
+    }
+
+    pub async fn post_form(&self, path: &str, body: &str) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_json(&self, body: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/assessments"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Submits a PHQ-9 through the form and returns the result path.
+    pub async fn submit_phq9(&self, answers: [u8; 9], difficulty: u8) -> String {
+        let mut body: Vec<String> = answers
+            .iter()
+            .enumerate()
+            .map(|(i, a)| format!("q{}={a}", i + 1))
+            .collect();
+        body.push(format!("difficulty={difficulty}"));
+        body.push(format!("submission={}", activepath::crypto::random_id()));
+        let res = self.post_form("/assessment/phq9", &body.join("&")).await;
+        assert_eq!(res.status(), 303);
+        location(&res)
+    }
+
+    pub async fn counts(&self) -> activepath::storage::Counts {
+        self.state.storage.counts().await.unwrap()
+    }
+}
+
+pub fn location(res: &reqwest::Response) -> String {
+    res.headers()
+        .get("location")
+        .expect("a Location header")
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The crisis links every page must carry.
+pub fn assert_crisis_footer(html: &str) {
+    for link in [
+        "href=\"tel:988\"",
+        "href=\"sms:988\"",
+        "href=\"sms:741741?&amp;body=HOME\"",
+        "href=\"tel:911\"",
+    ] {
+        assert!(html.contains(link), "missing crisis link {link}");
+    }
+}

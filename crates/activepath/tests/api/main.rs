@@ -1,0 +1,10 @@
+//! Integration tests: the app on a random port with a fresh database each
+//! (SQLite temp file, or a new PostgreSQL database when TEST_DATABASE_URL is
+//! a postgres:// URL), mail kept in memory.
+
+mod assessment;
+mod helpers;
+mod json_api;
+mod reliability;
+mod share;
+mod site;

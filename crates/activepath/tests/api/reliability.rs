@@ -1,0 +1,132 @@
+//! A result acknowledged with 201 or 303 is never lost: the server is killed
+//! with SIGKILL in the middle of a load, restarted, and every acknowledged
+//! result is read back.
+
+use crate::helpers::fresh_database_url;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn start(data_dir: &Path, database_url: Option<&str>) -> (Child, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_activepath"));
+    cmd.args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if let Some(url) = database_url {
+        cmd.env("DATABASE_URL", url);
+    }
+    let mut child = cmd.spawn().expect("the activepath binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .expect("listening line")
+        .to_string();
+    assert!(
+        addr.starts_with("http://127.0.0.1:"),
+        "unexpected first line {line:?}"
+    );
+    (child, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn acknowledged_results_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database_url().await;
+    let (mut child, base) = start(dir.path(), db.as_deref());
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let acknowledged: Arc<Mutex<Vec<(String, u32)>>> = Arc::default();
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    let mut tasks = Vec::new();
+    for worker in 0..8u32 {
+        let (client, base, acked) = (client.clone(), base.clone(), acknowledged.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut i = 0u32;
+            // Bounded: at most 2,000 requests per worker, and stops at the kill.
+            while i < 2000 {
+                i += 1;
+                let answers: Vec<u32> = (0..9).map(|k| (worker + i + k) % 4).collect();
+                let total: u32 = answers.iter().sum();
+                let path = if i.is_multiple_of(2) {
+                    let body =
+                        format!(r#"{{"instrument":"phq9","answers":{answers:?},"difficulty":1}}"#);
+                    match client
+                        .post(format!("{base}/api/v1/assessments"))
+                        .header("content-type", "application/json")
+                        .body(body)
+                        .send()
+                        .await
+                    {
+                        Ok(res) if res.status() == 201 => {
+                            let url = res.headers()["location"].to_str().unwrap().to_string();
+                            url[url.find("/assessment/").unwrap()..].to_string()
+                        }
+                        Ok(res) => panic!("unexpected status {}", res.status()),
+                        Err(_) => break,
+                    }
+                } else {
+                    let mut form: Vec<String> = answers
+                        .iter()
+                        .enumerate()
+                        .map(|(n, a)| format!("q{}={a}", n + 1))
+                        .collect();
+                    form.push("difficulty=1".into());
+                    match client
+                        .post(format!("{base}/assessment/phq9"))
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .body(form.join("&"))
+                        .send()
+                        .await
+                    {
+                        Ok(res) if res.status() == 303 => {
+                            res.headers()["location"].to_str().unwrap().to_string()
+                        }
+                        Ok(res) => panic!("unexpected status {}", res.status()),
+                        Err(_) => break,
+                    }
+                };
+                acked.lock().unwrap().push((path, total));
+            }
+        }));
+    }
+    tokio::time::sleep_until(deadline.into()).await;
+    child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix.
+    child.wait().unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let acked = acknowledged.lock().unwrap().clone();
+    assert!(
+        acked.len() > 20,
+        "the load produced only {} results",
+        acked.len()
+    );
+
+    let (mut child, base) = start(dir.path(), db.as_deref());
+    for (path, total) in &acked {
+        let res = client.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(
+            res.status(),
+            200,
+            "acknowledged result {path} is missing after the crash"
+        );
+        let html = res.text().await.unwrap();
+        assert!(html.contains(&format!("{total} out of 27")), "{path}");
+    }
+    eprintln!("{} acknowledged results all survived SIGKILL", acked.len());
+    child.kill().ok();
+    child.wait().ok();
+}
