@@ -56,14 +56,18 @@ pub async fn check_origin(req: Request, next: Next) -> Response {
         return next.run(req).await;
     }
     let h = req.headers();
-    let cross_site = h
-        .get("sec-fetch-site")
-        .is_some_and(|v| v.as_bytes() == b"cross-site");
+    let fetch_site = h.get("sec-fetch-site").map(|v| v.as_bytes());
+    let cross_site = fetch_site == Some(b"cross-site");
+    // With `Referrer-Policy: no-referrer` browsers send `Origin: null` even
+    // for same-origin form posts; then `Sec-Fetch-Site` has to vouch for it.
     let origin_mismatch = match (h.get(header::ORIGIN), h.get(header::HOST)) {
+        (Some(origin), _) if origin.as_bytes() == b"null" => {
+            !matches!(fetch_site, Some(b"same-origin") | Some(b"none"))
+        }
         (Some(origin), Some(host)) => {
             let origin = origin.to_str().unwrap_or("");
             let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
-            origin == "null" || !origin_host.eq_ignore_ascii_case(host.to_str().unwrap_or(""))
+            !origin_host.eq_ignore_ascii_case(host.to_str().unwrap_or(""))
         }
         (Some(_), None) => true,
         _ => false,

@@ -158,3 +158,21 @@ async fn cross_site_posts_are_refused() {
         .unwrap();
     assert_eq!(res.status(), 303);
 }
+
+#[tokio::test]
+async fn a_same_origin_post_with_a_null_origin_is_accepted_only_when_fetch_metadata_vouches() {
+    let app = spawn_app().await;
+    let path = app.submit_phq9([1; 9], 1).await;
+    let post = |site: &'static str| {
+        app.client
+            .post(app.url(&format!("{path}/share")))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("origin", "null")
+            .header("sec-fetch-site", site)
+            .body(GOOD)
+            .send()
+    };
+    assert_eq!(post("cross-site").await.unwrap().status(), 403);
+    assert_eq!(post("same-site").await.unwrap().status(), 403);
+    assert_eq!(post("same-origin").await.unwrap().status(), 303);
+}

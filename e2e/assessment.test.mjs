@@ -1,0 +1,143 @@
+// The visitor's flow in a real browser (Debian's Chromium), at a phone-sized
+// viewport, keyboard only; axe-core on every page of the flow.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { chromium } from 'playwright-core';
+import { AxeBuilder } from '@axe-core/playwright';
+
+const BIN = process.env.E2E_BIN ?? '../target/debug/activepath';
+let server, base, browser, dataDir;
+
+before(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'activepath-e2e-'));
+  const env = { ...process.env, RUST_LOG: 'warn' };
+  delete env.DATABASE_URL;
+  server = spawn(BIN, ['serve', '--bind', '127.0.0.1:0', '--data-dir', dataDir], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise((resolve, reject) => {
+    createInterface({ input: server.stdout }).once('line', resolve);
+    server.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  base = line.trim().split(' ').pop();
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill('SIGTERM');
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function phonePage() {
+  const context = await browser.newContext({
+    viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2,
+  });
+  return context.newPage();
+}
+
+async function expectNoAxeViolations(page, label) {
+  const results = await new AxeBuilder({ page }).analyze();
+  const summary = results.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
+  assert.deepEqual(summary, [], `axe violations on ${label}`);
+}
+
+/** Presses Tab until the focused element satisfies `pred` (bounded). */
+async function tabUntil(page, pred, arg) {
+  for (let i = 0; i < 40; i++) {
+    await page.keyboard.press('Tab');
+    if (await page.evaluate(pred, arg)) return;
+  }
+  throw new Error('focus never reached the expected element');
+}
+
+/** Answers a questionnaire with the keyboard only: Tab into each radio
+ *  group, Space to pick the first answer, Right arrow to move to the value. */
+async function answerWithKeyboard(page, answers, difficulty) {
+  for (let i = 0; i < answers.length; i++) {
+    await tabUntil(page, (name) => document.activeElement?.name === name, `q${i + 1}`);
+    await page.keyboard.press('Space');
+    for (let k = 0; k < answers[i]; k++) await page.keyboard.press('ArrowRight');
+  }
+  await tabUntil(page, () => document.activeElement?.name === 'difficulty');
+  await page.keyboard.press('Space');
+  for (let k = 0; k < difficulty; k++) await page.keyboard.press('ArrowRight');
+  await tabUntil(page, () => document.activeElement?.type === 'submit');
+  await Promise.all([page.waitForURL(/\/assessment\/result\//), page.keyboard.press('Enter')]);
+}
+
+test('public pages of the flow have no axe violations', async () => {
+  const page = await phonePage();
+  for (const path of ['/', '/assessment', '/assessment/phq9', '/assessment/gad7', '/no-such-page']) {
+    await page.goto(base + path);
+    await expectNoAxeViolations(page, path);
+    assert.equal(await page.locator('footer a[href="tel:988"]').count(), 1, `crisis footer on ${path}`);
+  }
+  await page.context().close();
+});
+
+test('an incomplete form re-renders with messages and no axe violations', async () => {
+  const page = await phonePage();
+  await page.goto(base + '/assessment/phq9');
+  await page.getByLabel('Several days').first().check();
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'See my result' }).click()]);
+  await page.waitForSelector('.error-summary');
+  assert.match(await page.locator('.error-summary').innerText(), /question 2\./);
+  assert.ok(await page.locator('input[name="q1"][value="1"]').isChecked(), 'the given answer is kept');
+  await expectNoAxeViolations(page, 'PHQ-9 error re-render');
+  await page.context().close();
+});
+
+test('PHQ-9 by keyboard at phone size, a kind result, then shared with the clinic', async () => {
+  const page = await phonePage();
+  await page.goto(base + '/assessment/phq9');
+  await answerWithKeyboard(page, [1, 2, 1, 2, 1, 1, 0, 0, 0], 1);
+  const main = await page.locator('main').innerText();
+  assert.match(main, /8 out of 27/);
+  assert.match(main, /Screening result: Mild/);
+  assert.match(main, /not a diagnosis/);
+  assert.equal(await page.locator('.safety').count(), 0, 'no safety message without item 9');
+  await expectNoAxeViolations(page, 'result page');
+
+  await page.getByRole('link', { name: 'Send my result to the clinic' }).click();
+  await page.waitForURL(/\/share$/);
+  await expectNoAxeViolations(page, 'share form');
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Send my result' }).click()]);
+  await page.waitForSelector('.error-summary');
+  await expectNoAxeViolations(page, 'share form with errors');
+  await page.getByLabel('Your name').fill('Sam Example');
+  await page.getByLabel(/^E-mail address/).fill('sam@example.org');
+  await page.getByLabel('E-mail', { exact: true }).check();
+  await page.getByLabel(/I agree to send/).check();
+  await Promise.all([page.waitForURL(/\/shared$/), page.getByRole('button', { name: 'Send my result' }).click()]);
+  assert.match(await page.locator('h1').innerText(), /Your result has been sent/);
+  await expectNoAxeViolations(page, 'shared confirmation');
+  await page.context().close();
+});
+
+test('item 9 above zero shows the safety message before the score', async () => {
+  const page = await phonePage();
+  await page.goto(base + '/assessment/phq9');
+  await answerWithKeyboard(page, [0, 1, 0, 0, 0, 0, 0, 0, 1], 0);
+  const safety = page.locator('.safety');
+  assert.equal(await safety.count(), 1);
+  assert.match(await safety.innerText(), /988/);
+  const safetyBox = await safety.boundingBox();
+  const scoreBox = await page.locator('#score-heading').boundingBox();
+  assert.ok(safetyBox.y + safetyBox.height <= scoreBox.y, 'safety message is above the score');
+  const order = await page.evaluate(() => {
+    const s = document.querySelector('.safety');
+    const score = document.querySelector('#score-heading');
+    return s.compareDocumentPosition(score) & Node.DOCUMENT_POSITION_FOLLOWING;
+  });
+  assert.ok(order, 'and before it in reading order');
+  await expectNoAxeViolations(page, 'result page with the safety message');
+  await page.context().close();
+});
