@@ -45,6 +45,38 @@ fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
     Ok(key)
 }
 
+const KEY_CHECK_CONTEXT: &str = "key_check";
+const KEY_CHECK_VALUE: &[u8] = b"activepath key check v1";
+
+/// Refuses to start with a key other than the one the database was written
+/// with (say, a lost key file silently replaced by a new one).
+async fn verify_key(
+    storage: &Storage,
+    cipher: &FieldCipher,
+    config: &Config,
+) -> anyhow::Result<()> {
+    match storage.key_check().await? {
+        Some(sealed) => match cipher.decrypt(KEY_CHECK_CONTEXT, &sealed) {
+            Ok(value) if value == KEY_CHECK_VALUE => Ok(()),
+            _ => anyhow::bail!(
+                "the encryption key ({}) is not the key this database was written with; \
+                 restore the original key (encryption_key or the key file) from your backup",
+                if config.encryption_key.is_some() {
+                    "encryption_key".to_string()
+                } else {
+                    config.key_file().display().to_string()
+                }
+            ),
+        },
+        None => {
+            storage
+                .set_key_check(&cipher.encrypt(KEY_CHECK_CONTEXT, KEY_CHECK_VALUE))
+                .await?;
+            Ok(())
+        }
+    }
+}
+
 impl Application {
     /// Opens the database (applying migrations) and binds the listener.
     /// `transport` overrides the mail transport (tests use memory).
@@ -57,6 +89,8 @@ impl Application {
             .await
             .with_context(|| format!("connecting to {}", config.database_url_redacted()))?;
         storage.migrate().await?;
+        let cipher = FieldCipher::new(&key);
+        verify_key(&storage, &cipher, &config).await?;
         let transport = match transport {
             Some(t) => t,
             None => Transport::from_config(&config)?,
@@ -67,7 +101,7 @@ impl Application {
         let state = AppState {
             config: Arc::new(config),
             storage,
-            cipher: Arc::new(FieldCipher::new(&key)),
+            cipher: Arc::new(cipher),
             mail_wake: Arc::new(Notify::new()),
         };
         Ok(Application {

@@ -181,3 +181,5 @@ link-assessment = Go to the self-assessment
 mail-new-share-subject = A new self-assessment was shared with the clinic
 mail-new-share-line1 = Someone has shared a self-assessment result with the clinic and asked to be contacted.
 mail-new-share-line2 = Sign in to the staff portal to read it. For privacy, this e-mail does not contain any details.
+forbidden-title = This was not accepted
+forbidden-body = The form seems to have been sent from another website, so it was not accepted. Please open this site directly and try again.

@@ -47,3 +47,11 @@ CREATE TABLE mail_outbox (
 );
 
 CREATE INDEX mail_outbox_due ON mail_outbox (sent_at, next_attempt_at);
+
+-- One value encrypted with the master key when the database is first used.
+-- At start-up it must decrypt: a lost or wrong key is refused at once
+-- instead of surfacing later as unreadable records.
+CREATE TABLE key_check (
+    id BIGINT PRIMARY KEY CHECK (id = 1),
+    sealed BYTEA NOT NULL
+);

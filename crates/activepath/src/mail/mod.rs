@@ -161,3 +161,50 @@ fn smtp_transport(smtp: &Smtp) -> anyhow::Result<AsyncSmtpTransport<Tokio1Execut
     }
     Ok(builder.build())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_folder_transport_writes_a_complete_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let transport = Transport::Folder(dir.path().join("mail"));
+        let envelope = Envelope {
+            to: "care@clinic.example".into(),
+            subject: "Hello".into(),
+            text: "plain body".into(),
+            html: "<p>html body</p>".into(),
+        };
+        transport
+            .send("Clinic <no-reply@clinic.example>", &envelope)
+            .await
+            .unwrap();
+        let files: Vec<_> = std::fs::read_dir(dir.path().join("mail"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 1);
+        assert!(files[0].extension().is_some_and(|e| e == "eml"));
+        let eml = std::fs::read_to_string(&files[0]).unwrap();
+        assert!(eml.contains("To: care@clinic.example"));
+        assert!(eml.contains("Subject: Hello"));
+        assert!(eml.contains("plain body") && eml.contains("html body"));
+    }
+
+    #[test]
+    fn the_clinic_notification_carries_no_health_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::config::Config::load(
+            &dir.path().join("none.toml"),
+            &crate::config::Overrides::default(),
+        )
+        .unwrap();
+        let m = new_share_notification(&config);
+        assert!(m.text.contains("Sign in"));
+        for word in ["PHQ", "score", "suicid", "harm", "urgent", "depress"] {
+            let all = format!("{} {} {}", m.subject, m.text, m.html).to_lowercase();
+            assert!(!all.contains(&word.to_lowercase()), "{word}");
+        }
+    }
+}

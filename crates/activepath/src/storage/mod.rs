@@ -177,6 +177,26 @@ impl Storage {
         self.pool.close().await;
     }
 
+    /// The value sealed with the master key when this database was first
+    /// used; `None` on a new database.
+    pub async fn key_check(&self) -> Result<Option<Vec<u8>>> {
+        let row = sqlx::query("SELECT sealed FROM key_check WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("sealed")).transpose()?)
+    }
+
+    /// Records the key check value unless another instance did first.
+    pub async fn set_key_check(&self, sealed: &[u8]) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO key_check (id, sealed) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(sealed)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Stores a result unless the same submission is already stored.
     pub async fn insert_result(&self, r: &NewResult<'_>) -> Result<Inserted> {
         let done = sqlx::query(

@@ -129,6 +129,13 @@ pub async fn render_error_pages(
             &["not-found-body"],
             ("/", "link-home"),
         ),
+        StatusCode::FORBIDDEN => MessagePage::new(
+            &state,
+            "forbidden-title",
+            "forbidden-title",
+            &["forbidden-body"],
+            ("/", "link-home"),
+        ),
         StatusCode::PAYLOAD_TOO_LARGE => MessagePage::new(
             &state,
             "bad-request-title",

@@ -127,6 +127,13 @@ async fn acknowledged_results_survive_sigkill() {
         assert!(html.contains(&format!("{total} out of 27")), "{path}");
     }
     eprintln!("{} acknowledged results all survived SIGKILL", acked.len());
-    child.kill().ok();
-    child.wait().ok();
+
+    // SIGTERM stops it cleanly, with a success exit status.
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "graceful shutdown exits 0, got {status}");
 }

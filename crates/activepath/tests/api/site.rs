@@ -77,3 +77,49 @@ async fn home_leads_to_the_self_assessment() {
     assert!(html.contains("href=\"/assessment\""));
     assert!(html.contains("Take the online depression self-assessment"));
 }
+
+#[tokio::test]
+async fn a_database_failure_shows_a_friendly_500_without_details() {
+    let app = spawn_app().await;
+    app.state.storage.close().await;
+    let (status, html) = app
+        .get_text(&format!("/assessment/result/{}", "A".repeat(43)))
+        .await;
+    assert_eq!(status, 500);
+    assert!(html.contains("Sorry, something went wrong on our side"));
+    assert!(
+        !html.to_lowercase().contains("pool"),
+        "no internal error text"
+    );
+    assert_crisis_footer(&html);
+    let res = app
+        .post_json(r#"{"instrument":"phq9","answers":[0,0,0,0,0,0,0,0,0]}"#)
+        .await;
+    assert_eq!(res.status(), 500);
+    assert_eq!(
+        res.headers().get("content-type").unwrap(),
+        "application/problem+json"
+    );
+    assert_eq!(app.get("/readyz").await.status(), 503);
+}
+
+#[tokio::test]
+async fn a_different_key_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database_url().await;
+    let mut config = test_config(dir.path(), db.clone());
+    config.encryption_key = Some(format!("{}=", "A".repeat(43)).into());
+    activepath::app::Application::build(config, None)
+        .await
+        .unwrap();
+    let mut config = test_config(dir.path(), db);
+    config.encryption_key = Some(format!("{}A=", "B".repeat(42)).into());
+    let err = activepath::app::Application::build(config, None)
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        format!("{err:#}").contains("not the key this database was written with"),
+        "{err:#}"
+    );
+}
