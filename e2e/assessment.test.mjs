@@ -139,5 +139,11 @@ test('item 9 above zero shows the safety message before the score', async () => 
   });
   assert.ok(order, 'and before it in reading order');
   await expectNoAxeViolations(page, 'result page with the safety message');
+
+  // The print stylesheet fits the summary, safety note included, on one page.
+  await page.emulateMedia({ media: 'print' });
+  const pdf = (await page.pdf({ format: 'Letter' })).toString('latin1');
+  const pages = pdf.match(/\/Type\s*\/Page(?!s)/g) ?? [];
+  assert.equal(pages.length, 1, 'the printed result is one page');
   await page.context().close();
 });
