@@ -21,6 +21,8 @@ pub struct AppState {
     pub cipher: Arc<FieldCipher>,
     /// Wakes the outbox worker when a message is queued.
     pub mail_wake: Arc<Notify>,
+    /// The public site's content and rendered pages.
+    pub site: Arc<crate::web::SiteCache>,
 }
 
 pub struct Application {
@@ -84,6 +86,8 @@ impl Application {
         std::fs::create_dir_all(&config.data_dir).with_context(|| {
             format!("creating the data directory {}", config.data_dir.display())
         })?;
+        let content = crate::content::Content::load(config.content_dir.as_deref())
+            .context("the site's content has a problem")?;
         let key = master_key(&config)?;
         let storage = Storage::connect(&config.database_url())
             .await
@@ -103,6 +107,7 @@ impl Application {
             storage,
             cipher: Arc::new(cipher),
             mail_wake: Arc::new(Notify::new()),
+            site: Arc::new(crate::web::SiteCache::new(content)),
         };
         Ok(Application {
             listener,
@@ -143,12 +148,14 @@ impl Application {
             stop_rx,
         );
         let storage = state.storage.clone();
+        let reloader = tokio::spawn(reload_content_on_sighup(state.clone()));
         let app = crate::web::router(state);
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await?;
         let _ = stop_tx.send(true);
         let _ = worker.await;
+        reloader.abort();
         storage.close().await;
         Ok(())
     }
@@ -175,4 +182,32 @@ pub async fn shutdown_signal() {
         _ = term => {}
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Re-reads `content_dir` on SIGHUP. A broken edit is logged and the site
+/// keeps serving the content it had.
+async fn reload_content_on_sighup(state: AppState) {
+    #[cfg(unix)]
+    {
+        let Some(dir) = state.config.content_dir.clone() else {
+            return;
+        };
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match crate::content::Content::load(Some(&dir)) {
+                Ok(content) => {
+                    state.site.replace(content);
+                    tracing::info!("content reloaded from {}", dir.display());
+                }
+                Err(e) => {
+                    tracing::error!("content not reloaded, keeping the previous version: {e}")
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = state;
 }

@@ -70,7 +70,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::CheckConfig => {
+            let content = crate::content::Content::load(config.content_dir.as_deref())?;
             println!("configuration is valid");
+            println!(
+                "  content:   {} ({} pages, {} posts)",
+                config
+                    .content_dir
+                    .as_ref()
+                    .map_or("built-in demo".into(), |d| d.display().to_string()),
+                content.pages.len(),
+                content.posts.len()
+            );
             println!("  bind:      {}", config.bind);
             println!("  data dir:  {}", config.data_dir.display());
             println!("  database:  {}", config.database_url_redacted());

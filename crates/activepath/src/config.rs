@@ -29,6 +29,10 @@ pub struct Config {
     pub encryption_key: Option<SecretString>,
     #[serde(default)]
     pub encryption_key_file: Option<PathBuf>,
+    /// The clinic's own Markdown pages and posts (`pages/*.md`, `posts/*.md`).
+    /// Default: the demo content built into the binary. Re-read on SIGHUP.
+    #[serde(default)]
+    pub content_dir: Option<PathBuf>,
     pub clinic: Clinic,
     pub mail: Mail,
 }

@@ -68,7 +68,7 @@ impl Tr {
     /// Whether `id` exists. Fluent fails a lookup whose arguments are
     /// missing, so every argument name the messages use is filled in.
     pub fn has(&self, id: &str) -> bool {
-        const NAMES: [&str; 10] = [
+        const NAMES: [&str; 17] = [
             "phone",
             "days",
             "instrument",
@@ -79,6 +79,13 @@ impl Tr {
             "max",
             "band",
             "clinic",
+            "title",
+            "minutes",
+            "author",
+            "reviewer",
+            "tag",
+            "page",
+            "pages",
         ];
         let map: HashMap<Cow<'static, str>, FluentValue> = NAMES
             .iter()

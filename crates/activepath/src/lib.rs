@@ -4,6 +4,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod content;
 pub mod crypto;
 pub mod i18n;
 pub mod jobs;

@@ -20,6 +20,23 @@ pub fn format_date(ms: i64, tz: &str) -> String {
     zoned(ms, tz).strftime("%B %-d, %Y").to_string()
 }
 
+/// Today's date in the clinic's time zone.
+pub fn today(tz: &str) -> jiff::civil::Date {
+    zoned(now_ms(), tz).date()
+}
+
+/// An HTTP date (`Last-Modified`): "Fri, 27 Nov 2026 11:19:22 GMT".
+pub fn http_date(ms: i64) -> String {
+    zoned(ms, "UTC")
+        .strftime("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string()
+}
+
+/// A calendar date as words: "November 27, 2026".
+pub fn format_civil(date: jiff::civil::Date) -> String {
+    date.strftime("%B %-d, %Y").to_string()
+}
+
 /// RFC 3339 in UTC, for APIs and exports.
 pub fn rfc3339(ms: i64) -> String {
     Timestamp::from_millisecond(ms)
@@ -41,5 +58,6 @@ mod tests {
         assert_eq!(format_date(ms, "America/New_York"), "November 27, 2026");
         assert_eq!(format_date(ms, "UTC"), "November 28, 2026");
         assert_eq!(rfc3339(ms), "2026-11-28T03:00:00Z");
+        assert_eq!(http_date(ms), "Sat, 28 Nov 2026 03:00:00 GMT");
     }
 }

@@ -50,10 +50,6 @@ fn error_marker(status: StatusCode) -> Response {
     res
 }
 
-pub async fn not_found() -> AppError {
-    AppError::NotFound
-}
-
 pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
     error_marker(StatusCode::INTERNAL_SERVER_ERROR)

@@ -23,6 +23,12 @@ pub struct Layout {
     pub clinic_address: String,
     pub css: &'static str,
     pub icon: &'static str,
+    /// Absolute URL of this page, for `<link rel=canonical>` and Open Graph.
+    pub canonical: Option<String>,
+    pub og_type: &'static str,
+    /// schema.org data, already serialised and safe to embed.
+    pub json_ld: Option<String>,
+    base_url: String,
 }
 
 impl Layout {
@@ -58,7 +64,24 @@ impl Layout {
             clinic_address: clinic.address.clone(),
             css: static_files::css_path(),
             icon: static_files::icon_path(),
+            canonical: None,
+            og_type: "website",
+            json_ld: None,
+            base_url: clinic.base_url.clone(),
         }
+    }
+
+    /// Sets the page's canonical address from its path.
+    pub fn at(mut self, path: &str) -> Self {
+        self.canonical = Some(format!("{}{path}", self.base_url));
+        self
+    }
+
+    /// Embeds schema.org data. `<` is escaped so the JSON cannot end the
+    /// script element early.
+    pub fn with_json_ld(mut self, value: &serde_json::Value) -> Self {
+        self.json_ld = Some(value.to_string().replace('<', "\\u003c"));
+        self
     }
 
     pub fn private(mut self) -> Self {

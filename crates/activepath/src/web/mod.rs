@@ -6,7 +6,7 @@ mod errors;
 mod layout;
 mod security;
 mod site;
-mod static_files;
+pub(crate) mod static_files;
 
 use crate::app::AppState;
 use axum::Router;
@@ -20,6 +20,7 @@ use tower_http::trace::TraceLayer;
 
 pub use errors::{AppError, Result};
 pub use layout::Layout;
+pub use site::SiteCache;
 
 /// Largest request body accepted anywhere. The biggest form (sharing a result
 /// with a 2,000-character message) is far below this.
@@ -30,7 +31,7 @@ pub fn router(state: AppState) -> Router {
         .merge(site::router())
         .merge(assessment::router())
         .merge(static_files::router())
-        .fallback(errors::not_found)
+        .fallback(site::serve)
         .layer(axum::middleware::from_fn(security::check_origin))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(

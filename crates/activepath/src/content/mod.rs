@@ -1,0 +1,420 @@
+//! The clinic's words: pages and blog posts written as Markdown with TOML
+//! front matter. The demo clinic's content is embedded in the binary; the
+//! `content_dir` setting points at the clinic's own folder instead.
+//!
+//! A file starts with front matter between `+++` lines:
+//!
+//! ```text
+//! +++
+//! title = "TMS"
+//! slug = "tms"
+//! summary = "One or two sentences for search results and previews."
+//! date = 2026-09-01
+//! +++
+//! ## Markdown from here
+//! ```
+
+mod markdown;
+
+use jiff::civil::Date;
+use serde::Deserialize;
+use std::collections::HashSet;
+use std::fmt;
+use std::path::Path;
+
+/// A problem in one content file, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentError {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ContentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file, self.line, self.message)
+    }
+}
+
+impl std::error::Error for ContentError {}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Page,
+    Post,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hero {
+    pub src: String,
+    pub alt: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FrontMatter {
+    title: String,
+    slug: String,
+    summary: String,
+    date: toml::value::Datetime,
+    updated: Option<toml::value::Datetime>,
+    author: Option<String>,
+    /// The medical reviewer, shown as "Medically reviewed by …".
+    reviewer: Option<String>,
+    reviewed: Option<toml::value::Datetime>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    draft: bool,
+    hero: Option<Hero>,
+    /// An optional call to action (the home page's lead button).
+    cta_text: Option<String>,
+    cta_href: Option<String>,
+}
+
+/// One page or post, parsed and rendered to sanitised HTML.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    pub kind: Kind,
+    pub slug: String,
+    pub title: String,
+    pub summary: String,
+    pub date: Date,
+    pub updated: Option<Date>,
+    pub author: Option<String>,
+    pub reviewer: Option<String>,
+    pub reviewed: Option<Date>,
+    pub tags: Vec<String>,
+    pub draft: bool,
+    pub hero: Option<Hero>,
+    pub cta: Option<(String, String)>,
+    pub html: String,
+    pub reading_minutes: u32,
+    /// Where it came from, for error messages.
+    pub source: String,
+}
+
+impl Document {
+    /// The most recent of `date` and `updated`.
+    pub fn modified(&self) -> Date {
+        self.updated.map_or(self.date, |u| u.max(self.date))
+    }
+
+    pub fn path(&self) -> String {
+        match (self.kind, self.slug.as_str()) {
+            (Kind::Page, "home") => "/".into(),
+            (Kind::Page, slug) => format!("/{slug}"),
+            (Kind::Post, slug) => format!("/blog/{slug}"),
+        }
+    }
+}
+
+/// Page slugs that would hide the application's own routes.
+const RESERVED: &[&str] = &[
+    "assessment",
+    "api",
+    "static",
+    "blog",
+    "healthz",
+    "readyz",
+    "sitemap.xml",
+    "robots.txt",
+    "favicon.ico",
+    "site.webmanifest",
+    "staff",
+];
+
+/// All pages and posts, drafts included; the site decides what to publish.
+#[derive(Debug, Clone, Default)]
+pub struct Content {
+    pub pages: Vec<Document>,
+    /// Newest first.
+    pub posts: Vec<Document>,
+}
+
+/// The demo clinic's content, compiled into the binary. A test checks that
+/// every file under `content/` is listed here.
+const EMBEDDED: &[(&str, &str)] = &[
+    ("pages/home.md", include_str!("../../content/pages/home.md")),
+    (
+        "pages/treatment-resistant-depression.md",
+        include_str!("../../content/pages/treatment-resistant-depression.md"),
+    ),
+    ("pages/tms.md", include_str!("../../content/pages/tms.md")),
+    (
+        "pages/tms-results.md",
+        include_str!("../../content/pages/tms-results.md"),
+    ),
+    (
+        "pages/psychotherapy.md",
+        include_str!("../../content/pages/psychotherapy.md"),
+    ),
+    (
+        "pages/medication-management.md",
+        include_str!("../../content/pages/medication-management.md"),
+    ),
+    (
+        "pages/contact.md",
+        include_str!("../../content/pages/contact.md"),
+    ),
+    (
+        "pages/privacy.md",
+        include_str!("../../content/pages/privacy.md"),
+    ),
+    (
+        "pages/accessibility.md",
+        include_str!("../../content/pages/accessibility.md"),
+    ),
+    (
+        "posts/5-benefits-of-talk-therapy-for-depression.md",
+        include_str!("../../content/posts/5-benefits-of-talk-therapy-for-depression.md"),
+    ),
+    (
+        "posts/3-alternative-therapies-for-depression.md",
+        include_str!("../../content/posts/3-alternative-therapies-for-depression.md"),
+    ),
+    (
+        "posts/what-to-expect-at-a-first-tms-consultation.md",
+        include_str!("../../content/posts/what-to-expect-at-a-first-tms-consultation.md"),
+    ),
+    (
+        "posts/understanding-your-phq-9-score.md",
+        include_str!("../../content/posts/understanding-your-phq-9-score.md"),
+    ),
+];
+
+impl Content {
+    /// The clinic's folder when one is configured, else the demo content.
+    pub fn load(dir: Option<&Path>) -> Result<Self, ContentError> {
+        match dir {
+            Some(dir) => Self::from_dir(dir),
+            None => Self::embedded(),
+        }
+    }
+
+    pub fn embedded() -> Result<Self, ContentError> {
+        Self::from_files(
+            EMBEDDED
+                .iter()
+                .map(|(name, text)| (name.to_string(), text.to_string()))
+                .collect(),
+        )
+    }
+
+    /// Reads `dir/pages/*.md` and `dir/posts/*.md`.
+    pub fn from_dir(dir: &Path) -> Result<Self, ContentError> {
+        let mut files = Vec::new();
+        for sub in ["pages", "posts"] {
+            let folder = dir.join(sub);
+            let entries = std::fs::read_dir(&folder).map_err(|e| ContentError {
+                file: folder.display().to_string(),
+                line: 0,
+                message: format!("cannot read the folder: {e}"),
+            })?;
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.extension().is_some_and(|e| e == "md") {
+                    let text = std::fs::read_to_string(&path).map_err(|e| ContentError {
+                        file: path.display().to_string(),
+                        line: 0,
+                        message: format!("cannot read the file: {e}"),
+                    })?;
+                    files.push((
+                        format!("{sub}/{}", entry.file_name().to_string_lossy()),
+                        text,
+                    ));
+                }
+            }
+        }
+        Self::from_files(files)
+    }
+
+    /// Parses every file; the first problem found is returned.
+    pub fn from_files(mut files: Vec<(String, String)>) -> Result<Self, ContentError> {
+        files.sort();
+        let mut content = Content::default();
+        let mut seen = HashSet::new();
+        for (name, text) in &files {
+            let kind = if name.starts_with("posts/") {
+                Kind::Post
+            } else {
+                Kind::Page
+            };
+            let doc = parse(name, kind, text)?;
+            if !seen.insert((doc.kind == Kind::Post, doc.slug.clone())) {
+                return Err(ContentError {
+                    file: name.clone(),
+                    line: 0,
+                    message: format!("slug {:?} is used twice", doc.slug),
+                });
+            }
+            match kind {
+                Kind::Page => content.pages.push(doc),
+                Kind::Post => content.posts.push(doc),
+            }
+        }
+        if !content.pages.iter().any(|p| p.slug == "home" && !p.draft) {
+            return Err(ContentError {
+                file: "pages/home.md".into(),
+                line: 0,
+                message: "a published page with slug \"home\" is required (it holds the home page's words)".into(),
+            });
+        }
+        content
+            .posts
+            .sort_by(|a, b| b.date.cmp(&a.date).then_with(|| a.slug.cmp(&b.slug)));
+        Ok(content)
+    }
+
+    pub fn page(&self, slug: &str) -> Option<&Document> {
+        self.pages.iter().find(|p| p.slug == slug && !p.draft)
+    }
+
+    /// Posts visible on `today`: not drafts, not dated in the future. Newest first.
+    pub fn published_posts(&self, today: Date) -> impl Iterator<Item = &Document> {
+        self.posts
+            .iter()
+            .filter(move |p| !p.draft && p.date <= today)
+    }
+
+    pub fn published_pages(&self) -> impl Iterator<Item = &Document> {
+        self.pages.iter().filter(|p| !p.draft)
+    }
+}
+
+fn parse(name: &str, kind: Kind, text: &str) -> Result<Document, ContentError> {
+    let err = |line: usize, message: String| ContentError {
+        file: name.to_string(),
+        line,
+        message,
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let Some(rest) = text
+        .strip_prefix("+++\n")
+        .or_else(|| text.strip_prefix("+++\r\n"))
+    else {
+        return Err(err(
+            1,
+            "the file must start with front matter between two lines of +++".into(),
+        ));
+    };
+    let Some(end) = rest.find("\n+++") else {
+        return Err(err(1, "the front matter has no closing +++ line".into()));
+    };
+    let (front, body) = (&rest[..end + 1], &rest[end + 4..]);
+    let body = body.trim_start_matches(['\r', '\n']);
+    let fm: FrontMatter = toml::from_str(front).map_err(|e| {
+        // Line 1 is the opening +++; the front matter starts on line 2.
+        let line = e.span().map_or(2, |s| {
+            2 + front[..s.start.min(front.len())].matches('\n').count()
+        });
+        err(line, e.message().to_string())
+    })?;
+    let line_of = |key: &str| {
+        front
+            .lines()
+            .position(|l| l.trim_start().starts_with(key))
+            .map_or(2, |i| i + 2)
+    };
+    let date = |field: &str, value: &toml::value::Datetime| -> Result<Date, ContentError> {
+        match (&value.date, &value.time) {
+            (Some(d), None) => Date::new(d.year as i16, d.month as i8, d.day as i8)
+                .map_err(|e| err(line_of(field), format!("{field}: {e}"))),
+            _ => Err(err(
+                line_of(field),
+                format!("{field} must be a plain date like 2026-11-27"),
+            )),
+        }
+    };
+    let valid_slug = !fm.slug.is_empty()
+        && fm.slug.len() <= 100
+        && fm
+            .slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !fm.slug.starts_with('-');
+    if !valid_slug {
+        return Err(err(
+            line_of("slug"),
+            format!("slug {:?} may only hold a-z, 0-9 and -", fm.slug),
+        ));
+    }
+    if kind == Kind::Page && RESERVED.contains(&fm.slug.as_str()) {
+        return Err(err(
+            line_of("slug"),
+            format!("slug {:?} is reserved for the application", fm.slug),
+        ));
+    }
+    for (field, value) in [("title", &fm.title), ("summary", &fm.summary)] {
+        if value.trim().is_empty() {
+            return Err(err(line_of(field), format!("{field} must not be empty")));
+        }
+    }
+    if let Some(hero) = &fm.hero
+        && hero.alt.trim().is_empty()
+    {
+        return Err(err(
+            line_of("hero"),
+            "hero.alt must describe the image".into(),
+        ));
+    }
+    let cta = match (fm.cta_text, fm.cta_href) {
+        (Some(t), Some(h)) => Some((t, h)),
+        (None, None) => None,
+        _ => {
+            return Err(err(
+                line_of("cta_"),
+                "cta_text and cta_href go together".into(),
+            ));
+        }
+    };
+    let words = body.split_whitespace().count();
+    Ok(Document {
+        kind,
+        date: date("date", &fm.date)?,
+        updated: fm
+            .updated
+            .as_ref()
+            .map(|d| date("updated", d))
+            .transpose()?,
+        reviewed: fm
+            .reviewed
+            .as_ref()
+            .map(|d| date("reviewed", d))
+            .transpose()?,
+        slug: fm.slug,
+        title: fm.title,
+        summary: fm.summary,
+        author: fm.author,
+        reviewer: fm.reviewer,
+        tags: fm
+            .tags
+            .into_iter()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect(),
+        draft: fm.draft,
+        hero: fm.hero,
+        cta,
+        html: markdown::render(body),
+        reading_minutes: (words as u32).div_ceil(200).max(1),
+        source: name.to_string(),
+    })
+}
+
+/// A tag as it appears in URLs: "Treatment-resistant depression" -> "treatment-resistant-depression".
+pub fn tag_slug(tag: &str) -> String {
+    let mut out = String::new();
+    for c in tag.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_string()
+}
+
+#[cfg(test)]
+mod tests;

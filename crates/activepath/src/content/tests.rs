@@ -1,0 +1,154 @@
+use super::*;
+
+fn one(name: &str, text: &str) -> Result<Content, ContentError> {
+    let home =
+        "+++\ntitle = \"Home\"\nslug = \"home\"\nsummary = \"s\"\ndate = 2026-01-01\n+++\nHi\n";
+    let mut files = vec![(name.to_string(), text.to_string())];
+    if name != "pages/home.md" {
+        files.push(("pages/home.md".into(), home.into()));
+    }
+    Content::from_files(files)
+}
+
+#[test]
+fn the_demo_content_loads_and_every_file_is_embedded() {
+    let content = Content::embedded().unwrap();
+    assert!(content.page("home").is_some());
+    assert!(content.posts.len() >= 4);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("content");
+    let from_disk = Content::from_dir(&dir).unwrap();
+    assert_eq!(
+        from_disk.pages, content.pages,
+        "a file under content/pages is missing from EMBEDDED"
+    );
+    assert_eq!(
+        from_disk.posts, content.posts,
+        "a file under content/posts is missing from EMBEDDED"
+    );
+}
+
+#[test]
+fn a_post_parses_with_all_its_fields() {
+    let c = one(
+        "posts/p.md",
+        "+++\ntitle = \"T\"\nslug = \"p\"\nsummary = \"S\"\ndate = 2026-02-03\nupdated = 2026-03-04\nauthor = \"A\"\nreviewer = \"Dr R\"\nreviewed = 2026-03-05\ntags = [\"TMS\", \" \"]\nhero = { src = \"/static/x.jpg\", alt = \"A chair\" }\n+++\n\n## Hello\n\nSome *words* here.\n",
+    )
+    .unwrap();
+    let p = &c.posts[0];
+    assert_eq!((p.title.as_str(), p.slug.as_str()), ("T", "p"));
+    assert_eq!(p.date, jiff::civil::date(2026, 2, 3));
+    assert_eq!(p.modified(), jiff::civil::date(2026, 3, 4));
+    assert_eq!(p.reviewer.as_deref(), Some("Dr R"));
+    assert_eq!(p.tags, ["TMS"]);
+    assert_eq!(p.hero.as_ref().unwrap().alt, "A chair");
+    assert!(p.html.contains("<h2>Hello</h2>") && p.html.contains("<em>words</em>"));
+    assert_eq!(p.reading_minutes, 1);
+    assert_eq!(p.path(), "/blog/p");
+}
+
+#[test]
+fn broken_front_matter_names_the_file_and_line() {
+    let e = one("posts/p.md", "+++\ntitle = \"T\"\nslug = \"p\"\nsummary = \"S\"\ndate = 2026-02-03\ntitel = \"x\"\n+++\n").unwrap_err();
+    assert_eq!((e.file.as_str(), e.line), ("posts/p.md", 6), "{e}");
+    assert!(e.message.contains("titel"), "{e}");
+
+    let e = one(
+        "posts/p.md",
+        "+++\ntitle = \"T\"\nslug = \"p\"\nsummary = \"S\"\ndate = \"yesterday\"\n+++\n",
+    )
+    .unwrap_err();
+    assert_eq!(e.line, 5, "{e}");
+
+    let e = one("posts/p.md", "+++\ntitle = \"T\nslug = \"p\"\n+++\n").unwrap_err();
+    assert_eq!(e.line, 2, "{e}");
+
+    let e = one("posts/p.md", "+++\ntitle = \"T\"\nslug = \"p\"\n+++\n").unwrap_err();
+    assert!(e.message.contains("summary"), "{e}");
+
+    let e = one("posts/p.md", "title = \"T\"\n").unwrap_err();
+    assert_eq!(e.line, 1);
+    assert!(e.message.contains("+++"));
+
+    let e = one("posts/p.md", "+++\ntitle = \"T\"\n").unwrap_err();
+    assert!(e.message.contains("closing"));
+
+    let e = one(
+        "pages/x.md",
+        "+++\ntitle = \"T\"\nslug = \"assessment\"\nsummary = \"S\"\ndate = 2026-01-01\n+++\n",
+    )
+    .unwrap_err();
+    assert_eq!(e.line, 3);
+    assert!(e.message.contains("reserved"));
+
+    let e = one(
+        "pages/x.md",
+        "+++\ntitle = \"T\"\nslug = \"Bad Slug\"\nsummary = \"S\"\ndate = 2026-01-01\n+++\n",
+    )
+    .unwrap_err();
+    assert!(e.message.contains("a-z"));
+
+    let e = one("posts/x.md", "+++\ntitle = \"T\"\nslug = \"x\"\nsummary = \"S\"\ndate = 2026-01-01\nhero = { src = \"a.jpg\", alt = \"\" }\n+++\n").unwrap_err();
+    assert!(e.message.contains("hero.alt"));
+    assert_eq!(
+        e.to_string(),
+        format!("posts/x.md:{}: {}", e.line, e.message)
+    );
+}
+
+#[test]
+fn a_home_page_is_required_and_slugs_are_unique() {
+    let e = Content::from_files(vec![]).unwrap_err();
+    assert!(e.message.contains("home"));
+    let post = "+++\ntitle = \"T\"\nslug = \"same\"\nsummary = \"S\"\ndate = 2026-01-01\n+++\n";
+    let home = "+++\ntitle = \"Home\"\nslug = \"home\"\nsummary = \"s\"\ndate = 2026-01-01\n+++\n";
+    let e = Content::from_files(vec![
+        ("posts/a.md".into(), post.into()),
+        ("posts/b.md".into(), post.into()),
+        ("pages/home.md".into(), home.into()),
+    ])
+    .unwrap_err();
+    assert!(e.message.contains("used twice"));
+}
+
+#[test]
+fn drafts_and_future_posts_are_not_published() {
+    let post = |slug: &str, date: &str, draft: bool| {
+        (
+            format!("posts/{slug}.md"),
+            format!(
+                "+++\ntitle = \"T\"\nslug = \"{slug}\"\nsummary = \"S\"\ndate = {date}\ndraft = {draft}\n+++\n"
+            ),
+        )
+    };
+    let home = (
+        "pages/home.md".to_string(),
+        "+++\ntitle = \"Home\"\nslug = \"home\"\nsummary = \"s\"\ndate = 2026-01-01\n+++\n"
+            .to_string(),
+    );
+    let c = Content::from_files(vec![
+        post("old", "2026-01-01", false),
+        post("new", "2026-06-01", false),
+        post("draft", "2026-01-02", true),
+        post("future", "2026-12-25", false),
+        home,
+    ])
+    .unwrap();
+    let today = jiff::civil::date(2026, 11, 27);
+    let visible: Vec<&str> = c.published_posts(today).map(|p| p.slug.as_str()).collect();
+    assert_eq!(visible, ["new", "old"]);
+    let christmas: Vec<&str> = c
+        .published_posts(jiff::civil::date(2026, 12, 25))
+        .map(|p| p.slug.as_str())
+        .collect();
+    assert_eq!(christmas, ["future", "new", "old"]);
+}
+
+#[test]
+fn tag_slugs() {
+    assert_eq!(
+        tag_slug("Treatment-resistant depression"),
+        "treatment-resistant-depression"
+    );
+    assert_eq!(tag_slug(" TMS "), "tms");
+    assert_eq!(tag_slug("Self care & you!"), "self-care-you");
+}

@@ -1,0 +1,199 @@
+//! The public site: the home page, content pages, the blog, feeds and the
+//! files search engines read. Everything here is rendered once per content
+//! change (and once a day, so posts dated in the future appear on their
+//! date), kept in memory with a gzip copy, and served with `ETag` and
+//! `Last-Modified` so revalidation costs a 304.
+
+mod render;
+
+use crate::app::AppState;
+use crate::content::Content;
+use crate::web::AppError;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use jiff::civil::Date;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+}
+
+/// One rendered response.
+#[derive(Debug)]
+pub struct CachedPage {
+    body: Bytes,
+    gzip: Bytes,
+    etag: HeaderValue,
+    last_modified: HeaderValue,
+    content_type: &'static str,
+}
+
+impl CachedPage {
+    fn new(body: String, content_type: &'static str, last_modified: &HeaderValue) -> Self {
+        use flate2::{Compression, write::GzEncoder};
+        use sha2::{Digest, Sha256};
+        use std::io::Write;
+        let mut gz = GzEncoder::new(Vec::with_capacity(body.len() / 3), Compression::best());
+        gz.write_all(body.as_bytes()).expect("writing to memory");
+        let gzip = gz.finish().expect("writing to memory");
+        let hash = Sha256::digest(body.as_bytes());
+        let tag: String = hash.iter().take(10).map(|b| format!("{b:02x}")).collect();
+        CachedPage {
+            etag: HeaderValue::from_str(&format!("\"{tag}\"")).expect("hex is a valid header"),
+            body: Bytes::from(body),
+            gzip: Bytes::from(gzip),
+            last_modified: last_modified.clone(),
+            content_type,
+        }
+    }
+
+    fn respond(&self, req: &HeaderMap) -> Response {
+        let not_modified = match req.get(header::IF_NONE_MATCH) {
+            Some(inm) => inm.to_str().is_ok_and(|v| {
+                v.split(',')
+                    .any(|t| t.trim() == "*" || t.trim().trim_start_matches("W/") == self.etag)
+            }),
+            None => req.get(header::IF_MODIFIED_SINCE) == Some(&self.last_modified),
+        };
+        let gzip = req
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(accepts_gzip);
+        let mut res = if not_modified {
+            StatusCode::NOT_MODIFIED.into_response()
+        } else if gzip {
+            let mut res = self.gzip.clone().into_response();
+            res.headers_mut()
+                .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            res
+        } else {
+            self.body.clone().into_response()
+        };
+        let h = res.headers_mut();
+        if !not_modified {
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(self.content_type),
+            );
+        }
+        h.insert(header::ETAG, self.etag.clone());
+        h.insert(header::LAST_MODIFIED, self.last_modified.clone());
+        h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        // Public, and revalidated on every visit so an edit shows at once.
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, no-cache"),
+        );
+        res
+    }
+}
+
+fn accepts_gzip(value: &str) -> bool {
+    value.split(',').any(|part| {
+        let mut it = part.split(';');
+        let coding = it.next().unwrap_or("").trim();
+        let q_zero = it.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+        coding.eq_ignore_ascii_case("gzip") && !q_zero
+    })
+}
+
+/// Every public page, rendered for one day.
+#[derive(Debug, Default)]
+struct Rendered {
+    day: Option<Date>,
+    pages: HashMap<String, Arc<CachedPage>>,
+}
+
+/// The content and its rendered pages. Shared by all requests; replaced as a
+/// whole when the content is reloaded.
+#[derive(Debug)]
+pub struct SiteCache {
+    content: RwLock<Arc<Content>>,
+    rendered: RwLock<Arc<Rendered>>,
+}
+
+impl SiteCache {
+    pub fn new(content: Content) -> Self {
+        SiteCache {
+            content: RwLock::new(Arc::new(content)),
+            rendered: RwLock::new(Arc::default()),
+        }
+    }
+
+    pub fn content(&self) -> Arc<Content> {
+        self.content.read().expect("content lock").clone()
+    }
+
+    /// Swaps in new content; pages are rendered again on the next request.
+    pub fn replace(&self, content: Content) {
+        *self.content.write().expect("content lock") = Arc::new(content);
+        *self.rendered.write().expect("render lock") = Arc::default();
+    }
+
+    fn get(&self, state: &AppState, path: &str) -> Option<Arc<CachedPage>> {
+        let today = crate::time::today(&state.config.clinic.time_zone);
+        let current = self.rendered.read().expect("render lock").clone();
+        let rendered = if current.day == Some(today) {
+            current
+        } else {
+            let fresh = Arc::new(Rendered {
+                day: Some(today),
+                pages: render::all(state, &self.content(), today),
+            });
+            *self.rendered.write().expect("render lock") = fresh.clone();
+            fresh
+        };
+        rendered.pages.get(path).cloned()
+    }
+}
+
+/// The fallback for every GET the other routers do not handle.
+pub async fn serve(State(state): State<AppState>, req: Request) -> Response {
+    if !matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    ) {
+        return AppError::NotFound.into_response();
+    }
+    let path = req.uri().path();
+    let path = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
+    match state.site.get(&state, path) {
+        Some(page) => page.respond(req.headers()),
+        None => AppError::NotFound.into_response(),
+    }
+}
+
+/// Ready when the database answers.
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.storage.ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(e) => {
+            tracing::warn!("readiness check failed: {e}");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accepts_gzip;
+
+    #[test]
+    fn accept_encoding() {
+        assert!(accepts_gzip("gzip, deflate, br"));
+        assert!(accepts_gzip("br;q=1.0, GZIP;q=0.5"));
+        assert!(!accepts_gzip("gzip;q=0, br"));
+        assert!(!accepts_gzip("identity"));
+    }
+}

@@ -1,0 +1,429 @@
+//! Renders every public page of the site from the content, for one day.
+
+use super::CachedPage;
+use crate::app::AppState;
+use crate::content::{Content, Document, tag_slug};
+use crate::i18n::Tr;
+use crate::time::{format_civil, http_date, now_ms};
+use crate::web::layout::Layout;
+use askama::Template;
+use axum::http::HeaderValue;
+use jiff::civil::Date;
+use serde_json::json;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+const HTML: &str = "text/html; charset=utf-8";
+/// Posts per blog index page.
+pub const PAGE_SIZE: usize = 6;
+
+struct PostItem {
+    path: String,
+    title: String,
+    summary: String,
+    date: String,
+    iso_date: String,
+    minutes: u32,
+}
+
+impl PostItem {
+    fn of(doc: &Document) -> Self {
+        PostItem {
+            path: doc.path(),
+            title: doc.title.clone(),
+            summary: doc.summary.clone(),
+            date: format_civil(doc.date),
+            iso_date: doc.date.to_string(),
+            minutes: doc.reading_minutes,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "site/home.html")]
+struct HomePage<'a> {
+    l: Layout,
+    doc: &'a Document,
+    recent: Vec<PostItem>,
+}
+
+#[derive(Template)]
+#[template(path = "site/page.html")]
+struct ContentPage<'a> {
+    l: Layout,
+    doc: &'a Document,
+    reviewed: Option<String>,
+    modified: String,
+}
+
+#[derive(Template)]
+#[template(path = "site/post.html")]
+struct PostPage<'a> {
+    l: Layout,
+    doc: &'a Document,
+    date: String,
+    iso_date: String,
+    reviewed: Option<String>,
+    tags: Vec<(String, String)>,
+    related: Vec<PostItem>,
+}
+
+#[derive(Template)]
+#[template(path = "site/blog.html")]
+struct BlogPage {
+    l: Layout,
+    heading: String,
+    intro: Option<String>,
+    posts: Vec<PostItem>,
+    page: usize,
+    pages: usize,
+    prev: Option<String>,
+    next: Option<String>,
+    all_tags: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "site/sitemap.xml")]
+struct Sitemap {
+    urls: Vec<(String, Option<String>)>,
+}
+
+struct FeedEntry {
+    title: String,
+    url: String,
+    published: String,
+    updated: String,
+    summary: String,
+    html: String,
+}
+
+#[derive(Template)]
+#[template(path = "site/feed.xml")]
+struct Feed {
+    title: String,
+    base: String,
+    clinic: String,
+    updated: String,
+    entries: Vec<FeedEntry>,
+}
+
+fn midnight(date: Date) -> String {
+    format!("{date}T00:00:00Z")
+}
+
+fn reviewed_line(tr: &Tr, doc: &Document) -> Option<String> {
+    let reviewer = doc.reviewer.as_ref()?;
+    Some(match doc.reviewed {
+        Some(on) => tr.t2(
+            "reviewed-by-on",
+            "reviewer",
+            reviewer,
+            "date",
+            format_civil(on),
+        ),
+        None => tr.t1("reviewed-by", "reviewer", reviewer),
+    })
+}
+
+fn section_of(slug: &str) -> &'static str {
+    match slug {
+        "home" => "home",
+        "tms" | "tms-results" => "tms",
+        "contact" => "contact",
+        _ => "",
+    }
+}
+
+/// All tags of the published posts: display name and address, by name.
+fn tags_of<'a>(posts: impl Iterator<Item = &'a Document>) -> BTreeMap<String, String> {
+    let mut tags = BTreeMap::new();
+    for p in posts {
+        for t in &p.tags {
+            tags.entry(tag_slug(t)).or_insert_with(|| t.clone());
+        }
+    }
+    tags
+}
+
+fn clinic_ld(state: &AppState) -> serde_json::Value {
+    let c = &state.config.clinic;
+    json!({
+        "@context": "https://schema.org",
+        "@type": "MedicalClinic",
+        "name": c.name,
+        "url": c.base_url,
+        "telephone": c.phone,
+        "email": c.email,
+        "address": { "@type": "PostalAddress", "streetAddress": c.address },
+        "medicalSpecialty": "Psychiatric",
+    })
+}
+
+fn page_ld(state: &AppState, doc: &Document, url: &str) -> serde_json::Value {
+    let mut v = json!({
+        "@context": "https://schema.org",
+        "@type": "MedicalWebPage",
+        "name": doc.title,
+        "description": doc.summary,
+        "url": url,
+        "dateModified": doc.modified().to_string(),
+        "publisher": { "@type": "MedicalClinic", "name": state.config.clinic.name, "url": state.config.clinic.base_url },
+    });
+    if let Some(r) = &doc.reviewer {
+        v["reviewedBy"] = json!({ "@type": "Person", "name": r });
+    }
+    if let Some(d) = doc.reviewed {
+        v["lastReviewed"] = json!(d.to_string());
+    }
+    v
+}
+
+fn post_ld(state: &AppState, doc: &Document, url: &str) -> serde_json::Value {
+    json!({
+        "@context": "https://schema.org",
+        "@type": "BlogPosting",
+        "headline": doc.title,
+        "description": doc.summary,
+        "url": url,
+        "mainEntityOfPage": url,
+        "datePublished": doc.date.to_string(),
+        "dateModified": doc.modified().to_string(),
+        "author": { "@type": "Organization", "name": doc.author.clone().unwrap_or_else(|| state.config.clinic.name.clone()) },
+        "publisher": { "@type": "MedicalClinic", "name": state.config.clinic.name, "url": state.config.clinic.base_url },
+    })
+}
+
+/// Renders the whole public site as it stands on `today`.
+pub fn all(state: &AppState, content: &Content, today: Date) -> HashMap<String, Arc<CachedPage>> {
+    let tr = Tr::default();
+    let base = state.config.clinic.base_url.as_str();
+    let last_modified =
+        HeaderValue::from_str(&http_date(now_ms())).expect("an HTTP date is a valid header");
+    let mut out: HashMap<String, Arc<CachedPage>> = HashMap::new();
+    let mut add = |path: String,
+                   rendered: Result<String, askama::Error>,
+                   content_type: &'static str| match rendered {
+        Ok(body) => {
+            out.insert(
+                path,
+                Arc::new(CachedPage::new(body, content_type, &last_modified)),
+            );
+        }
+        Err(e) => tracing::error!("rendering {path} failed: {e}"),
+    };
+    let posts: Vec<&Document> = content.published_posts(today).collect();
+    let all_tags = tags_of(posts.iter().copied());
+    let tag_links: Vec<(String, String)> = all_tags
+        .iter()
+        .map(|(slug, name)| (name.clone(), format!("/blog/tag/{slug}")))
+        .collect();
+
+    for doc in content.published_pages() {
+        let path = doc.path();
+        let url = format!("{base}{path}");
+        let l = Layout::with_title(
+            state,
+            section_of(&doc.slug),
+            doc.title.clone(),
+            doc.summary.clone(),
+        )
+        .at(&path);
+        if doc.slug == "home" {
+            let l = l.with_json_ld(&clinic_ld(state));
+            let recent = posts.iter().take(3).map(|p| PostItem::of(p)).collect();
+            add(path, HomePage { l, doc, recent }.render(), HTML);
+        } else {
+            let ld = if doc.slug == "contact" {
+                clinic_ld(state)
+            } else {
+                page_ld(state, doc, &url)
+            };
+            let page = ContentPage {
+                l: l.with_json_ld(&ld),
+                doc,
+                reviewed: reviewed_line(&tr, doc),
+                modified: format_civil(doc.modified()),
+            };
+            add(path, page.render(), HTML);
+        }
+    }
+
+    for doc in &posts {
+        let path = doc.path();
+        let url = format!("{base}{path}");
+        let mut l =
+            Layout::with_title(state, "blog", doc.title.clone(), doc.summary.clone()).at(&path);
+        l.og_type = "article";
+        let mine: Vec<String> = doc.tags.iter().map(|t| tag_slug(t)).collect();
+        // Related: posts sharing a tag first (most shared first), then the newest others.
+        let mut others: Vec<(usize, usize, &Document)> = posts
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.slug != doc.slug)
+            .map(|(i, p)| {
+                (
+                    p.tags
+                        .iter()
+                        .filter(|t| mine.contains(&tag_slug(t)))
+                        .count(),
+                    i,
+                    *p,
+                )
+            })
+            .collect();
+        others.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let page = PostPage {
+            l: l.with_json_ld(&post_ld(state, doc, &url)),
+            doc,
+            date: format_civil(doc.date),
+            iso_date: doc.date.to_string(),
+            reviewed: reviewed_line(&tr, doc),
+            tags: doc
+                .tags
+                .iter()
+                .map(|t| (t.clone(), format!("/blog/tag/{}", tag_slug(t))))
+                .collect(),
+            related: others
+                .iter()
+                .take(3)
+                .map(|(_, _, p)| PostItem::of(p))
+                .collect(),
+        };
+        add(path, page.render(), HTML);
+    }
+
+    // The blog index, paginated, and one list per tag.
+    let mut lists: Vec<(String, String, Option<String>, Vec<&Document>)> = vec![(
+        "/blog".into(),
+        tr.t("blog-title"),
+        Some(tr.t("blog-intro")),
+        posts.clone(),
+    )];
+    for (slug, name) in &all_tags {
+        let tagged = posts
+            .iter()
+            .copied()
+            .filter(|p| p.tags.iter().any(|t| tag_slug(t) == *slug))
+            .collect();
+        lists.push((
+            format!("/blog/tag/{slug}"),
+            tr.t1("blog-tag-title", "tag", name),
+            None,
+            tagged,
+        ));
+    }
+    for (root, heading, intro, list) in lists {
+        let pages = list.len().div_ceil(PAGE_SIZE).max(1);
+        let page_path = |n: usize| {
+            if n == 1 {
+                root.clone()
+            } else {
+                format!("{root}/page/{n}")
+            }
+        };
+        for n in 1..=pages {
+            let path = page_path(n);
+            let title = if n == 1 {
+                heading.clone()
+            } else {
+                tr.t2("blog-title-page", "title", &heading, "page", n)
+            };
+            let page = BlogPage {
+                l: Layout::with_title(state, "blog", title, tr.t("blog-description")).at(&path),
+                heading: heading.clone(),
+                intro: intro.clone().filter(|_| n == 1),
+                posts: list
+                    .iter()
+                    .skip((n - 1) * PAGE_SIZE)
+                    .take(PAGE_SIZE)
+                    .map(|p| PostItem::of(p))
+                    .collect(),
+                page: n,
+                pages,
+                prev: (n > 1).then(|| page_path(n - 1)),
+                next: (n < pages).then(|| page_path(n + 1)),
+                all_tags: if root == "/blog" {
+                    tag_links.clone()
+                } else {
+                    Vec::new()
+                },
+            };
+            add(path, page.render(), HTML);
+        }
+    }
+
+    let feed = Feed {
+        title: tr.t1("feed-title", "clinic", &state.config.clinic.name),
+        base: base.to_string(),
+        clinic: state.config.clinic.name.clone(),
+        updated: midnight(posts.iter().map(|p| p.modified()).max().unwrap_or(today)),
+        entries: posts
+            .iter()
+            .map(|p| FeedEntry {
+                title: p.title.clone(),
+                url: format!("{base}{}", p.path()),
+                published: midnight(p.date),
+                updated: midnight(p.modified()),
+                summary: p.summary.clone(),
+                html: p.html.clone(),
+            })
+            .collect(),
+    };
+    add(
+        "/blog/feed.xml".into(),
+        feed.render(),
+        "application/atom+xml; charset=utf-8",
+    );
+
+    let mut urls: Vec<(String, Option<String>)> = Vec::new();
+    for doc in content.published_pages() {
+        urls.push((
+            format!("{base}{}", doc.path()),
+            Some(doc.modified().to_string()),
+        ));
+    }
+    for path in [
+        "/assessment",
+        "/assessment/phq9",
+        "/assessment/gad7",
+        "/blog",
+    ] {
+        urls.push((format!("{base}{path}"), None));
+    }
+    for doc in &posts {
+        urls.push((
+            format!("{base}{}", doc.path()),
+            Some(doc.modified().to_string()),
+        ));
+    }
+    add(
+        "/sitemap.xml".into(),
+        Sitemap { urls }.render(),
+        "application/xml; charset=utf-8",
+    );
+
+    let robots = format!(
+        "User-agent: *\nAllow: /\nDisallow: /assessment/result/\nDisallow: /api/\n\nSitemap: {base}/sitemap.xml\n"
+    );
+    add(
+        "/robots.txt".into(),
+        Ok(robots),
+        "text/plain; charset=utf-8",
+    );
+
+    let manifest = json!({
+        "name": state.config.clinic.name,
+        "short_name": state.config.clinic.name,
+        "start_url": "/",
+        "display": "browser",
+        "background_color": "#fbfaf7",
+        "theme_color": "#1f5f8b",
+        "icons": [{ "src": crate::web::static_files::icon_path(), "sizes": "any", "type": "image/svg+xml" }],
+    });
+    add(
+        "/site.webmanifest".into(),
+        Ok(manifest.to_string()),
+        "application/manifest+json",
+    );
+    out
+}
