@@ -73,9 +73,11 @@ async function answerWithKeyboard(page, answers, difficulty) {
   await Promise.all([page.waitForURL(/\/assessment\/result\//), page.keyboard.press('Enter')]);
 }
 
-test('public pages of the flow have no axe violations', async () => {
+test('every page type has no axe violations and the crisis footer', async () => {
   const page = await phonePage();
-  for (const path of ['/', '/assessment', '/assessment/phq9', '/assessment/gad7', '/no-such-page']) {
+  for (const path of ['/', '/assessment', '/assessment/phq9', '/assessment/gad7', '/no-such-page',
+    '/tms', '/tms-results', '/contact', '/privacy', '/accessibility', '/blog', '/blog/tag/tms',
+    '/blog/5-benefits-of-talk-therapy-for-depression', '/blog/understanding-your-phq-9-score']) {
     await page.goto(base + path);
     await expectNoAxeViolations(page, path);
     assert.equal(await page.locator('footer a[href="tel:988"]').count(), 1, `crisis footer on ${path}`);

@@ -40,6 +40,9 @@ pub async fn fresh_database_url() -> Option<String> {
     Some(format!("{prefix}/{name}"))
 }
 
+/// Links in the API, feeds and mail use this base URL in tests.
+pub const BASE_URL: &str = "http://127.0.0.1:1";
+
 pub fn test_config(data_dir: &Path, database_url: Option<String>) -> Config {
     let overrides = Overrides {
         bind: Some("127.0.0.1:0".parse().unwrap()),
@@ -52,15 +55,20 @@ pub fn test_config(data_dir: &Path, database_url: Option<String>) -> Config {
             data_dir.join("activepath.db").display()
         )
     })));
+    config.clinic.base_url = BASE_URL.into();
     config
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Spawns the app after `adjust` has changed its configuration.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path(), fresh_database_url().await);
+    adjust(&mut config);
     let (transport, mail) = Transport::memory();
-    // Links in the API and mail point at this instance.
-    config.clinic.base_url = "http://127.0.0.1:1".into();
     let app = Application::build(config, Some(transport))
         .await
         .expect("app builds");
@@ -153,4 +161,37 @@ pub fn assert_crisis_footer(html: &str) {
     ] {
         assert!(html.contains(link), "missing crisis link {link}");
     }
+}
+
+/// Writes a content folder: a home page plus the given posts
+/// (slug, date, draft, tags).
+pub fn write_content(dir: &Path, posts: &[(&str, &str, bool, &[&str])]) {
+    std::fs::create_dir_all(dir.join("pages")).unwrap();
+    std::fs::create_dir_all(dir.join("posts")).unwrap();
+    std::fs::write(
+        dir.join("pages/home.md"),
+        "+++\ntitle = \"Test home\"\nslug = \"home\"\nsummary = \"Home summary\"\ndate = 2026-01-01\n+++\n\n## Hello\n",
+    )
+    .unwrap();
+    for (slug, date, draft, tags) in posts {
+        let tags: Vec<String> = tags.iter().map(|t| format!("{t:?}")).collect();
+        std::fs::write(
+            dir.join(format!("posts/{slug}.md")),
+            format!(
+                "+++\ntitle = \"Post {slug}\"\nslug = \"{slug}\"\nsummary = \"About {slug}\"\ndate = {date}\ndraft = {draft}\ntags = [{}]\n+++\n\nBody of {slug}.\n",
+                tags.join(", ")
+            ),
+        )
+        .unwrap();
+    }
+}
+
+/// Internal links (`href="/…"`) in a page, without fragments.
+pub fn internal_links(html: &str) -> Vec<String> {
+    html.split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|href| href.starts_with('/') && !href.starts_with("//"))
+        .map(|href| href.split('#').next().unwrap().replace("&amp;", "&"))
+        .collect()
 }

@@ -14,7 +14,7 @@ async fn creates_a_result_and_answers_201() {
     assert_eq!(body["severity"], "moderate");
     assert_eq!(body["self_harm_flag"], false);
     assert_eq!(body["result_url"], location);
-    let path = location.strip_prefix("http://127.0.0.1:1").unwrap();
+    let path = location.strip_prefix(BASE_URL).unwrap();
     let (status, html) = app.get_text(path).await;
     assert_eq!(status, 200);
     assert!(html.contains("12 out of 27"));

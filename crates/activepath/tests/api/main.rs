@@ -3,8 +3,10 @@
 //! a postgres:// URL), mail kept in memory.
 
 mod assessment;
+mod cli;
 mod helpers;
 mod json_api;
-mod reliability;
+mod public_site;
+pub mod reliability;
 mod share;
 mod site;

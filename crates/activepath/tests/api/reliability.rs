@@ -9,8 +9,18 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn start(data_dir: &Path, database_url: Option<&str>) -> (Child, String) {
+pub fn start(data_dir: &Path, database_url: Option<&str>) -> (Child, String) {
+    start_with(data_dir, database_url, &[])
+}
+
+/// Starts the real binary on a free port; returns it and its base URL.
+pub fn start_with(
+    data_dir: &Path,
+    database_url: Option<&str>,
+    env: &[(&str, &str)],
+) -> (Child, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_activepath"));
+    cmd.envs(env.iter().copied());
     cmd.args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .env_remove("DATABASE_URL")

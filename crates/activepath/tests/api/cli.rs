@@ -1,0 +1,115 @@
+//! The binary's commands, run as a process.
+
+use crate::helpers::write_content;
+use crate::reliability::start_with;
+use std::process::Command;
+use std::time::Duration;
+
+fn activepath(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_activepath"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn check_config_accepts_the_defaults_and_names_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let ok = activepath(&["check-config", "--data-dir", data], &[]);
+    assert!(ok.status.success());
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("configuration is valid"));
+
+    let bad = activepath(
+        &["check-config", "--data-dir", data],
+        &[("ACTIVEPATH_CLINIC__TIME_ZONE", "Mars/Base")],
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("clinic.time_zone"));
+}
+
+#[test]
+fn broken_content_stops_check_config_and_start_up_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let content = dir.path().join("content");
+    write_content(&content, &[("fine", "2026-01-01", false, &[])]);
+    std::fs::write(
+        content.join("posts/bad.md"),
+        "+++\ntitle = \"Bad\"\nslug = \"bad\"\nsummary = \"S\"\ndate = 2026-01-01\nautor = \"typo\"\n+++\nBody\n",
+    )
+    .unwrap();
+    let env = [("ACTIVEPATH_CONTENT_DIR", content.to_str().unwrap())];
+    let data = dir.path().join("data");
+    for command in ["check-config", "serve"] {
+        let out = activepath(
+            &[
+                command,
+                "--bind",
+                "127.0.0.1:0",
+                "--data-dir",
+                data.to_str().unwrap(),
+            ],
+            &env,
+        );
+        assert!(!out.status.success(), "{command} must fail");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("posts/bad.md:6:") && stderr.contains("autor"),
+            "{command}: {stderr}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_content_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let content = dir.path().join("content");
+    write_content(&content, &[("first", "2026-01-01", false, &[])]);
+    let (mut child, base) = start_with(
+        &dir.path().join("data"),
+        None,
+        &[("ACTIVEPATH_CONTENT_DIR", content.to_str().unwrap())],
+    );
+    let client = reqwest::Client::new();
+    let status = |path: &'static str| {
+        let (client, base) = (client.clone(), base.clone());
+        async move {
+            client
+                .get(format!("{base}{path}"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(status("/blog/second").await, 404);
+    write_content(&content, &[("second", "2026-01-02", false, &[])]);
+    // A broken edit is refused and the old content stays.
+    std::fs::write(content.join("posts/broken.md"), "no front matter").unwrap();
+    Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(status("/blog/first").await, 200);
+    assert_eq!(status("/blog/second").await, 404);
+    std::fs::remove_file(content.join("posts/broken.md")).unwrap();
+    Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let mut ok = false;
+    for _ in 0..50 {
+        if status("/blog/second").await == 200 {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ok, "the new post appears after SIGHUP");
+    child.kill().ok();
+    child.wait().ok();
+}
