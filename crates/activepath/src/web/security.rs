@@ -8,7 +8,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 /// No script at all, no inline style, nothing from another origin.
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; font-src 'self'; \
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; font-src 'self'; connect-src 'self'; \
                    form-action 'self'; base-uri 'none'; frame-ancestors 'none'; manifest-src 'self'";
 
 pub async fn headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
