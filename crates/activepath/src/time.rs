@@ -25,6 +25,16 @@ pub fn today(tz: &str) -> jiff::civil::Date {
     zoned(now_ms(), tz).date()
 }
 
+/// The next midnight in the clinic's time zone, as Unix milliseconds.
+pub fn next_midnight_ms(tz: &str) -> i64 {
+    let now = zoned(now_ms(), tz);
+    now.date()
+        .tomorrow()
+        .ok()
+        .and_then(|d| d.to_zoned_datetime(now.time_zone().clone()).ok())
+        .map_or(now_ms() + 3_600_000, |z| z.timestamp().as_millisecond())
+}
+
 /// An HTTP date (`Last-Modified`): "Fri, 27 Nov 2026 11:19:22 GMT".
 pub fn http_date(ms: i64) -> String {
     zoned(ms, "UTC")

@@ -54,10 +54,13 @@ pub fn router(state: AppState) -> Router {
                 let route = req
                     .extensions()
                     .get::<MatchedPath>()
-                    .map(|p| p.as_str().to_owned())
-                    .unwrap_or_else(|| "unmatched".into());
+                    .map_or("site", |p| p.as_str());
                 tracing::info_span!("request", method = %req.method(), route)
             }),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            site::fast_path,
+        ))
         .with_state(state)
 }

@@ -13,6 +13,15 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; font-sr
 
 pub async fn headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
+    apply(
+        &mut res,
+        state.config.clinic.base_url.starts_with("https://"),
+    );
+    res
+}
+
+/// Adds the security headers a response does not already carry.
+pub fn apply(res: &mut Response, https: bool) {
     let h = res.headers_mut();
     let set = |h: &mut axum::http::HeaderMap, name: header::HeaderName, value: &'static str| {
         h.entry(name).or_insert(HeaderValue::from_static(value));
@@ -38,14 +47,13 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
     );
     // Pages can hold health information: never cache unless a handler says so.
     set(h, header::CACHE_CONTROL, "no-store");
-    if state.config.clinic.base_url.starts_with("https://") {
+    if https {
         set(
             h,
             header::STRICT_TRANSPORT_SECURITY,
             "max-age=31536000; includeSubDomains",
         );
     }
-    res
 }
 
 /// Rejects a state-changing request that a browser says came from another

@@ -107,7 +107,9 @@ fn accepts_gzip(value: &str) -> bool {
 /// Every public page, rendered for one day.
 #[derive(Debug, Default)]
 struct Rendered {
-    day: Option<Date>,
+    /// Until when (Unix ms) these pages are current: the next midnight in
+    /// the clinic's time zone. 0 means "not rendered yet".
+    valid_until: i64,
     pages: HashMap<String, Arc<CachedPage>>,
 }
 
@@ -138,19 +140,54 @@ impl SiteCache {
     }
 
     fn get(&self, state: &AppState, path: &str) -> Option<Arc<CachedPage>> {
-        let today = crate::time::today(&state.config.clinic.time_zone);
-        let current = self.rendered.read().expect("render lock").clone();
-        let rendered = if current.day == Some(today) {
-            current
-        } else {
-            let fresh = Arc::new(Rendered {
-                day: Some(today),
-                pages: render::all(state, &self.content(), today),
-            });
-            *self.rendered.write().expect("render lock") = fresh.clone();
-            fresh
+        let now = crate::time::now_ms();
+        {
+            let current = self.rendered.read().expect("render lock");
+            if now < current.valid_until {
+                return current.pages.get(path).cloned();
+            }
+        }
+        let tz = &state.config.clinic.time_zone;
+        let today: Date = crate::time::today(tz);
+        let fresh = Rendered {
+            valid_until: crate::time::next_midnight_ms(tz),
+            pages: render::all(state, &self.content(), today),
         };
-        rendered.pages.get(path).cloned()
+        let page = fresh.pages.get(path).cloned();
+        *self.rendered.write().expect("render lock") = Arc::new(fresh);
+        page
+    }
+}
+
+/// The outermost layer: a GET for a rendered page is answered straight from
+/// memory, before routing and the per-request middleware (tracing,
+/// timeouts, body limits) that such a request has no use for. Everything else
+/// goes on down the stack.
+pub async fn fast_path(
+    State(state): State<AppState>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    ) && let Some(page) = state.site.get(&state, normalize(req.uri().path()))
+    {
+        let mut res = page.respond(req.headers());
+        super::security::apply(
+            &mut res,
+            state.config.clinic.base_url.starts_with("https://"),
+        );
+        return res;
+    }
+    next.run(req).await
+}
+
+fn normalize(path: &str) -> &str {
+    if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path
     }
 }
 

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Compares activepath serving its pages from memory with nginx serving the
+# same bytes as static files, on the same machine, in the same run.
+# Prints requests/s and p99 latency for each, and the ratio activepath/nginx.
+#
+#   bash bench/run.sh              # 10 s per measurement
+#   DURATION=3s bash bench/run.sh  # quicker, noisier
+#
+# wrk shares the cores with the server: compare ratios within one run, never
+# absolute figures across runs or machines.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION="${DURATION:-10s}"
+THREADS="${THREADS:-2}"
+CONNECTIONS="${CONNECTIONS:-64}"
+AP_PORT="${AP_PORT:-18480}"
+NGINX_PORT="${NGINX_PORT:-18481}"
+NGINX_TUNED_PORT="${NGINX_TUNED_PORT:-18482}"
+POST="/blog/understanding-your-phq-9-score"
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+if [ ${#need[@]} -gt 0 ]; then
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/activepath/target}"
+cargo build --release --locked --bin activepath
+BIN="$CARGO_TARGET_DIR/release/activepath"
+
+work=$(mktemp -d)
+cleanup() {
+  [ -n "${AP_PID:-}" ] && kill "$AP_PID" 2>/dev/null || true
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+RUST_LOG=warn "$BIN" serve --bind "127.0.0.1:$AP_PORT" --data-dir "$work/data" > "$work/ap.log" 2>&1 &
+AP_PID=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$AP_PORT/healthz" >/dev/null && break; sleep 0.1; done
+
+mkdir -p "$work/www"
+curl -sf "http://127.0.0.1:$AP_PORT/" -o "$work/www/index.html"
+curl -sf "http://127.0.0.1:$AP_PORT$POST" -o "$work/www/post.html"
+
+cat > "$work/nginx.conf" <<CONF
+worker_processes auto;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log warn;
+events { worker_connections 1024; }
+http {
+  # Debian's defaults (access log on, sendfile, tcp_nopush, gzip for clients
+  # that ask; wrk does not).
+  sendfile on;
+  tcp_nopush on;
+  gzip on;
+  types { text/html html; }
+  client_body_temp_path $work/tmp;
+  proxy_temp_path $work/tmp;
+  fastcgi_temp_path $work/tmp;
+  uwsgi_temp_path $work/tmp;
+  scgi_temp_path $work/tmp;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    root $work/www;
+    access_log $work/nginx-access.log;
+  }
+  # Tuned for a benchmark: no access log, unlimited keep-alive requests.
+  server {
+    listen 127.0.0.1:$NGINX_TUNED_PORT;
+    root $work/www;
+    access_log off;
+    keepalive_requests 1000000;
+  }
+}
+CONF
+mkdir -p "$work/tmp"
+"$NGINX" -c "$work/nginx.conf"
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$NGINX_PORT/index.html" >/dev/null && break; sleep 0.1; done
+
+# Prints "requests_per_second p99_ms" for a URL.
+measure() {
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$1" > "$work/wrk.out"
+  local rps p99
+  rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.out")
+  p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}' "$work/wrk.out")
+  echo "$rps $p99"
+}
+
+printf '%-6s %-14s %12s %10s\n' page server "req/s" "p99 ms"
+for page in home post; do
+  if [ $page = home ]; then ap_path=/; ng_path=/index.html; else ap_path=$POST; ng_path=/post.html; fi
+  read -r ap_rps ap_p99 < <(measure "http://127.0.0.1:$AP_PORT$ap_path")
+  read -r ng_rps ng_p99 < <(measure "http://127.0.0.1:$NGINX_PORT$ng_path")
+  read -r nt_rps nt_p99 < <(measure "http://127.0.0.1:$NGINX_TUNED_PORT$ng_path")
+  printf '%-6s %-14s %12s %10s\n' $page activepath "$ap_rps" "$ap_p99"
+  printf '%-6s %-14s %12s %10s\n' $page nginx "$ng_rps" "$ng_p99"
+  printf '%-6s %-14s %12s %10s\n' $page nginx-tuned "$nt_rps" "$nt_p99"
+  awk -v a="$ap_rps" -v n="$ng_rps" -v t="$nt_rps" -v p="$page" \
+    'BEGIN { printf "%-6s ratio activepath/nginx: %.2f   activepath/nginx-tuned: %.2f\n", p, a / n, a / t }'
+done
+
+# Lighthouse's performance score for the home page, when the browser tests'
+# npm packages are installed.
+if [ -x /usr/bin/chromium ] && [ -d e2e/node_modules/lighthouse ]; then
+  (cd e2e && CHROME_PATH=/usr/bin/chromium node node_modules/lighthouse/cli/index.js "http://127.0.0.1:$AP_PORT/" \
+     --output=json --output-path="$work/lh.json" --quiet --only-categories=performance \
+     --chrome-flags="--headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking --disable-component-update --disable-sync" 2>/dev/null) \
+   && node -e "const r=require('$work/lh.json'); console.log('home   Lighthouse performance: ' + Math.round(r.categories.performance.score*100))"
+fi
