@@ -70,4 +70,16 @@ mod tests {
         assert_eq!(rfc3339(ms), "2026-11-28T03:00:00Z");
         assert_eq!(http_date(ms), "Sat, 28 Nov 2026 03:00:00 GMT");
     }
+
+    #[test]
+    fn the_next_midnight_is_a_midnight_within_a_day() {
+        for tz in ["America/New_York", "Pacific/Auckland", "UTC"] {
+            let next = next_midnight_ms(tz);
+            let now = now_ms();
+            assert!(next > now && next <= now + 25 * 3_600_000, "{tz}");
+            let z = zoned(next, tz);
+            assert_eq!((z.hour(), z.minute(), z.second()), (0, 0, 0), "{tz}");
+            assert_eq!(z.date(), today(tz).tomorrow().unwrap(), "{tz}");
+        }
+    }
 }
