@@ -14,15 +14,28 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
+/// What request handlers share. Cloned for every request, so it is a single
+/// reference-counted pointer.
 #[derive(Clone, Debug)]
-pub struct AppState {
-    pub config: Arc<Config>,
+pub struct AppState(Arc<Shared>);
+
+#[derive(Debug)]
+pub struct Shared {
+    pub config: Config,
     pub storage: Storage,
-    pub cipher: Arc<FieldCipher>,
+    pub cipher: FieldCipher,
     /// Wakes the outbox worker when a message is queued.
     pub mail_wake: Arc<Notify>,
     /// The public site's content and rendered pages.
-    pub site: Arc<crate::web::SiteCache>,
+    pub site: crate::web::SiteCache,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 pub struct Application {
@@ -102,13 +115,13 @@ impl Application {
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("binding {}", config.bind))?;
-        let state = AppState {
-            config: Arc::new(config),
+        let state = AppState(Arc::new(Shared {
+            config,
             storage,
-            cipher: Arc::new(cipher),
+            cipher,
             mail_wake: Arc::new(Notify::new()),
-            site: Arc::new(crate::web::SiteCache::new(content)),
-        };
+            site: crate::web::SiteCache::new(content),
+        }));
         Ok(Application {
             listener,
             state,
@@ -149,7 +162,9 @@ impl Application {
         );
         let storage = state.storage.clone();
         let reloader = tokio::spawn(reload_content_on_sighup(state.clone()));
-        let app = crate::web::router(state);
+        let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(
+            crate::web::App::new(state),
+        );
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await?;

@@ -58,9 +58,49 @@ pub fn router(state: AppState) -> Router {
                 tracing::info_span!("request", method = %req.method(), route)
             }),
         )
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            site::fast_path,
-        ))
         .with_state(state)
+}
+
+/// The whole application as one service. A GET for a rendered public page is
+/// answered straight from memory, before routing and the per-request
+/// middleware (tracing, timeouts, body limits) that it has no use for; the
+/// cached response already carries the security headers. Everything else
+/// goes through [`router`].
+#[derive(Clone)]
+pub struct App {
+    state: AppState,
+    router: Router,
+}
+
+impl App {
+    pub fn new(state: AppState) -> Self {
+        App {
+            router: router(state.clone()),
+            state,
+        }
+    }
+}
+
+impl tower::Service<axum::extract::Request> for App {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = futures_util::future::Either<
+        std::future::Ready<Result<Self::Response, Self::Error>>,
+        axum::routing::future::RouteFuture<std::convert::Infallible>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: axum::extract::Request) -> Self::Future {
+        use futures_util::future::Either;
+        match site::from_memory(&self.state, &req) {
+            Some(res) => Either::Left(std::future::ready(Ok(res))),
+            None => Either::Right(self.router.call(req)),
+        }
+    }
 }

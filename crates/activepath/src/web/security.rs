@@ -22,7 +22,11 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
 
 /// Adds the security headers a response does not already carry.
 pub fn apply(res: &mut Response, https: bool) {
-    let h = res.headers_mut();
+    apply_to(res.headers_mut(), https);
+}
+
+/// Adds the security headers a header map does not already carry.
+pub fn apply_to(h: &mut axum::http::HeaderMap, https: bool) {
     let set = |h: &mut axum::http::HeaderMap, name: header::HeaderName, value: &'static str| {
         h.entry(name).or_insert(HeaderValue::from_static(value));
     };

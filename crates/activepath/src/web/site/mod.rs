@@ -10,7 +10,7 @@ use crate::app::AppState;
 use crate::content::Content;
 use crate::web::AppError;
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -25,18 +25,26 @@ pub fn router() -> Router<AppState> {
         .route("/readyz", get(readyz))
 }
 
-/// One rendered response.
+/// One rendered response, with its headers prepared for each way it is
+/// sent: plain, gzip, or "not modified".
 #[derive(Debug)]
 pub struct CachedPage {
     body: Bytes,
     gzip: Bytes,
     etag: HeaderValue,
     last_modified: HeaderValue,
-    content_type: &'static str,
+    plain_headers: HeaderMap,
+    gzip_headers: HeaderMap,
+    not_modified_headers: HeaderMap,
 }
 
 impl CachedPage {
-    fn new(body: String, content_type: &'static str, last_modified: &HeaderValue) -> Self {
+    fn new(
+        body: String,
+        content_type: &'static str,
+        last_modified: &HeaderValue,
+        https: bool,
+    ) -> Self {
         use flate2::{Compression, write::GzEncoder};
         use sha2::{Digest, Sha256};
         use std::io::Write;
@@ -45,12 +53,31 @@ impl CachedPage {
         let gzip = gz.finish().expect("writing to memory");
         let hash = Sha256::digest(body.as_bytes());
         let tag: String = hash.iter().take(10).map(|b| format!("{b:02x}")).collect();
+        let etag = HeaderValue::from_str(&format!("\"{tag}\"")).expect("hex is a valid header");
+
+        let mut common = HeaderMap::with_capacity(16);
+        common.insert(header::ETAG, etag.clone());
+        common.insert(header::LAST_MODIFIED, last_modified.clone());
+        common.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        // Public, and revalidated on every visit so an edit shows at once.
+        common.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, no-cache"),
+        );
+        super::security::apply_to(&mut common, https);
+        let not_modified_headers = common.clone();
+        let mut plain_headers = common;
+        plain_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        let mut gzip_headers = plain_headers.clone();
+        gzip_headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         CachedPage {
-            etag: HeaderValue::from_str(&format!("\"{tag}\"")).expect("hex is a valid header"),
             body: Bytes::from(body),
             gzip: Bytes::from(gzip),
+            etag,
             last_modified: last_modified.clone(),
-            content_type,
+            plain_headers,
+            gzip_headers,
+            not_modified_headers,
         }
     }
 
@@ -62,35 +89,32 @@ impl CachedPage {
             }),
             None => req.get(header::IF_MODIFIED_SINCE) == Some(&self.last_modified),
         };
-        let gzip = req
+        let (status, body, headers) = if not_modified {
+            (
+                StatusCode::NOT_MODIFIED,
+                Body::empty(),
+                &self.not_modified_headers,
+            )
+        } else if req
             .get(header::ACCEPT_ENCODING)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(accepts_gzip);
-        let mut res = if not_modified {
-            StatusCode::NOT_MODIFIED.into_response()
-        } else if gzip {
-            let mut res = self.gzip.clone().into_response();
-            res.headers_mut()
-                .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-            res
+            .is_some_and(accepts_gzip)
+        {
+            (
+                StatusCode::OK,
+                Body::from(self.gzip.clone()),
+                &self.gzip_headers,
+            )
         } else {
-            self.body.clone().into_response()
+            (
+                StatusCode::OK,
+                Body::from(self.body.clone()),
+                &self.plain_headers,
+            )
         };
-        let h = res.headers_mut();
-        if !not_modified {
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(self.content_type),
-            );
-        }
-        h.insert(header::ETAG, self.etag.clone());
-        h.insert(header::LAST_MODIFIED, self.last_modified.clone());
-        h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-        // Public, and revalidated on every visit so an edit shows at once.
-        h.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("public, no-cache"),
-        );
+        let mut res = Response::new(body);
+        *res.status_mut() = status;
+        *res.headers_mut() = headers.clone();
         res
     }
 }
@@ -159,28 +183,16 @@ impl SiteCache {
     }
 }
 
-/// The outermost layer: a GET for a rendered page is answered straight from
-/// memory, before routing and the per-request middleware (tracing,
-/// timeouts, body limits) that such a request has no use for. Everything else
-/// goes on down the stack.
-pub async fn fast_path(
-    State(state): State<AppState>,
-    req: Request,
-    next: axum::middleware::Next,
-) -> Response {
-    if matches!(
+/// The rendered page for a GET or HEAD request, if there is one.
+pub fn from_memory(state: &AppState, req: &Request) -> Option<Response> {
+    if !matches!(
         *req.method(),
         axum::http::Method::GET | axum::http::Method::HEAD
-    ) && let Some(page) = state.site.get(&state, normalize(req.uri().path()))
-    {
-        let mut res = page.respond(req.headers());
-        super::security::apply(
-            &mut res,
-            state.config.clinic.base_url.starts_with("https://"),
-        );
-        return res;
+    ) {
+        return None;
     }
-    next.run(req).await
+    let page = state.site.get(state, normalize(req.uri().path()))?;
+    Some(page.respond(req.headers()))
 }
 
 fn normalize(path: &str) -> &str {

@@ -199,6 +199,7 @@ pub fn all(state: &AppState, content: &Content, today: Date) -> HashMap<String, 
     let base = state.config.clinic.base_url.as_str();
     let last_modified =
         HeaderValue::from_str(&http_date(now_ms())).expect("an HTTP date is a valid header");
+    let https = base.starts_with("https://");
     let mut out: HashMap<String, Arc<CachedPage>> = HashMap::new();
     let mut add = |path: String,
                    rendered: Result<String, askama::Error>,
@@ -206,7 +207,7 @@ pub fn all(state: &AppState, content: &Content, today: Date) -> HashMap<String, 
         Ok(body) => {
             out.insert(
                 path,
-                Arc::new(CachedPage::new(body, content_type, &last_modified)),
+                Arc::new(CachedPage::new(body, content_type, &last_modified, https)),
             );
         }
         Err(e) => tracing::error!("rendering {path} failed: {e}"),
