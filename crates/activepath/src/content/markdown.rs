@@ -10,6 +10,8 @@ pub fn render(markdown: &str) -> String {
         | Options::ENABLE_HEADING_ATTRIBUTES;
     let mut out = String::with_capacity(markdown.len() * 3 / 2);
     html::push_html(&mut out, Parser::new_ext(markdown, options));
+    // Images in the text load only when scrolled to.
+    let out = out.replace("<img ", "<img loading=\"lazy\" decoding=\"async\" ");
     ammonia::Builder::default()
         .add_tag_attributes("h2", &["id"])
         .add_tag_attributes("h3", &["id"])
@@ -34,6 +36,13 @@ mod tests {
         assert!(!html.contains("javascript:") && !html.contains("onclick"));
         assert!(!html.contains("<iframe"));
         assert!(html.contains(">link</a>"));
+    }
+
+    #[test]
+    fn images_load_lazily_and_keep_their_alt_text() {
+        let html = render("![A quiet treatment room](/static/room.jpg)");
+        assert!(html.contains("loading=\"lazy\""), "{html}");
+        assert!(html.contains("alt=\"A quiet treatment room\""), "{html}");
     }
 
     #[test]

@@ -190,8 +190,7 @@ fn share_page(
             });
         }
     }
-    let mut l = Layout::new(state, "assessment", "share-title", "share-title").private();
-    l.noindex = true;
+    let l = Layout::new(state, "assessment", "share-title", "share-title").private();
     SharePage {
         consent_text: tr.t1("share-consent", "clinic", &state.config.clinic.name),
         methods: METHODS
