@@ -2,27 +2,15 @@
 // viewport, keyboard only; axe-core on every page of the flow.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 import { AxeBuilder } from '@axe-core/playwright';
+import { startServer } from './server.mjs';
 
-const BIN = process.env.E2E_BIN ?? '../target/debug/activepath';
-let server, base, browser, dataDir;
+let server, base, browser;
 
 before(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'activepath-e2e-'));
-  const env = { ...process.env, RUST_LOG: 'warn' };
-  delete env.DATABASE_URL;
-  server = spawn(BIN, ['serve', '--bind', '127.0.0.1:0', '--data-dir', dataDir], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise((resolve, reject) => {
-    createInterface({ input: server.stdout }).once('line', resolve);
-    server.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
-  base = line.trim().split(' ').pop();
+  server = await startServer();
+  base = server.base;
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -32,8 +20,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  server?.kill('SIGTERM');
-  rmSync(dataDir, { recursive: true, force: true });
+  server?.stop();
 });
 
 async function phonePage() {

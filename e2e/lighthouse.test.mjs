@@ -2,34 +2,21 @@
 // form: accessibility 100, SEO 100, best practices at least 95.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { startServer } from './server.mjs';
 
-const BIN = process.env.E2E_BIN ?? '../target/debug/activepath';
-let server, base, dataDir;
+let server;
 
 before(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'activepath-lh-'));
-  const env = { ...process.env, RUST_LOG: 'warn' };
-  delete env.DATABASE_URL;
-  server = spawn(BIN, ['serve', '--bind', '127.0.0.1:0', '--data-dir', dataDir], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise((resolve, reject) => {
-    createInterface({ input: server.stdout }).once('line', resolve);
-    server.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
-  base = line.trim().split(' ').pop();
+  server = await startServer();
 });
 
-after(() => {
-  server?.kill('SIGTERM');
-  rmSync(dataDir, { recursive: true, force: true });
-});
+after(() => server?.stop());
 
-/** Runs Lighthouse on `path` and returns its category scores (0-100). */
-export function lighthouse(url, outFile) {
+/** Runs Lighthouse on `url`; returns its category scores (0-100) and the audits that fell short. */
+function lighthouse(url, outFile) {
   execFileSync(process.execPath, [
     'node_modules/lighthouse/cli/index.js', url,
     '--output=json', `--output-path=${outFile}`, '--quiet',
@@ -46,7 +33,7 @@ export function lighthouse(url, outFile) {
 
 for (const path of ['/', '/blog/understanding-your-phq-9-score', '/assessment/phq9']) {
   test(`Lighthouse on ${path}`, () => {
-    const { scores, failing } = lighthouse(base + path, join(dataDir, 'lh.json'));
+    const { scores, failing } = lighthouse(server.base + path, join(server.dataDir, 'lh.json'));
     console.log(`# lighthouse ${path} ${JSON.stringify(scores)}`);
     assert.equal(scores.accessibility, 100, `accessibility on ${path}: ${failing}`);
     assert.equal(scores.seo, 100, `SEO on ${path}: ${failing}`);
