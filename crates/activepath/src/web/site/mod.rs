@@ -15,8 +15,8 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use jiff::civil::Date;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 pub fn router() -> Router<AppState> {
@@ -131,6 +131,8 @@ fn accepts_gzip(value: &str) -> bool {
 /// Every public page, rendered for one day.
 #[derive(Debug, Default)]
 struct Rendered {
+    /// Which content generation these pages were rendered from.
+    generation: u64,
     /// Until when (Unix ms) these pages are current: the next midnight in
     /// the clinic's time zone. 0 means "not rendered yet".
     valid_until: i64,
@@ -141,44 +143,57 @@ struct Rendered {
 /// whole when the content is reloaded.
 #[derive(Debug)]
 pub struct SiteCache {
-    content: RwLock<Arc<Content>>,
+    /// The content with its generation, bumped on every replacement.
+    content: RwLock<(u64, Arc<Content>)>,
+    /// The current generation, readable without the lock.
+    generation: AtomicU64,
     rendered: RwLock<Arc<Rendered>>,
 }
 
 impl SiteCache {
     pub fn new(content: Content) -> Self {
         SiteCache {
-            content: RwLock::new(Arc::new(content)),
+            content: RwLock::new((1, Arc::new(content))),
+            generation: AtomicU64::new(1),
             rendered: RwLock::new(Arc::default()),
         }
     }
 
     pub fn content(&self) -> Arc<Content> {
-        self.content.read().expect("content lock").clone()
+        self.content.read().expect("content lock").1.clone()
     }
 
     /// Swaps in new content; pages are rendered again on the next request.
     pub fn replace(&self, content: Content) {
-        *self.content.write().expect("content lock") = Arc::new(content);
-        *self.rendered.write().expect("render lock") = Arc::default();
+        let mut current = self.content.write().expect("content lock");
+        *current = (current.0 + 1, Arc::new(content));
+        self.generation.store(current.0, Ordering::Release);
     }
 
     fn get(&self, state: &AppState, path: &str) -> Option<Arc<CachedPage>> {
         let now = crate::time::now_ms();
         {
             let current = self.rendered.read().expect("render lock");
-            if now < current.valid_until {
+            if now < current.valid_until
+                && current.generation == self.generation.load(Ordering::Acquire)
+            {
                 return current.pages.get(path).cloned();
             }
         }
+        let (generation, content) = self.content.read().expect("content lock").clone();
         let tz = &state.config.clinic.time_zone;
-        let today: Date = crate::time::today(tz);
         let fresh = Rendered {
+            generation,
             valid_until: crate::time::next_midnight_ms(tz),
-            pages: render::all(state, &self.content(), today),
+            pages: render::all(state, &content, crate::time::today(tz)),
         };
         let page = fresh.pages.get(path).cloned();
-        *self.rendered.write().expect("render lock") = Arc::new(fresh);
+        let mut slot = self.rendered.write().expect("render lock");
+        // A render of older content that finishes late must not replace a
+        // newer one.
+        if slot.generation <= generation {
+            *slot = Arc::new(fresh);
+        }
         page
     }
 }
