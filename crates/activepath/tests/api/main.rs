@@ -6,6 +6,7 @@ mod assessment;
 mod cli;
 mod helpers;
 mod json_api;
+mod mail;
 mod public_site;
 pub mod reliability;
 mod share;

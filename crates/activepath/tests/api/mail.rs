@@ -1,0 +1,212 @@
+//! Outbox delivery over real SMTP, to a minimal SMTP server in the test, and
+//! retries after a failed delivery.
+
+use crate::helpers::{fresh_database_url, test_config};
+use activepath::config::Smtp;
+use activepath::jobs::OutboxWorker;
+use activepath::mail::Transport;
+use activepath::storage::{NewMail, NewResult, NewTriageCase, Storage};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+/// Accepts SMTP sessions; the first `reject` messages get a temporary
+/// failure at DATA, later ones are kept.
+async fn smtp_sink(reject: usize) -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let received: Arc<Mutex<Vec<String>>> = Arc::default();
+    let rejected = Arc::new(AtomicUsize::new(0));
+    let store = received.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let (store, rejected) = (store.clone(), rejected.clone());
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 sink ESMTP\r\n").await.unwrap();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let verb = line
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("")
+                        .to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" | "HELO" => b"250-sink\r\n250 8BITMIME\r\n",
+                        "MAIL" | "RCPT" | "RSET" | "NOOP" => b"250 OK\r\n",
+                        "DATA" if rejected.fetch_add(1, Ordering::SeqCst) < reject => {
+                            b"451 try again later\r\n"
+                        }
+                        "DATA" => {
+                            write.write_all(b"354 go ahead\r\n").await.unwrap();
+                            let mut message = String::new();
+                            while let Ok(Some(l)) = lines.next_line().await {
+                                if l == "." {
+                                    break;
+                                }
+                                message.push_str(&l);
+                                message.push('\n');
+                            }
+                            store.lock().unwrap().push(message);
+                            b"250 queued\r\n"
+                        }
+                        "QUIT" => {
+                            let _ = write.write_all(b"221 bye\r\n").await;
+                            return;
+                        }
+                        _ => b"502 not implemented\r\n",
+                    };
+                    write.write_all(reply).await.unwrap();
+                }
+            });
+        }
+    });
+    (port, received)
+}
+
+fn smtp(port: u16) -> Smtp {
+    Smtp {
+        host: "127.0.0.1".into(),
+        port,
+        username: None,
+        password: None,
+        password_file: None,
+        security: "none".into(),
+    }
+}
+
+/// A migrated database with no app running, so no other worker competes.
+async fn bare_storage(dir: &std::path::Path) -> Storage {
+    let url = fresh_database_url()
+        .await
+        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", dir.join("mail.db").display()));
+    let storage = Storage::connect(&url).await.unwrap();
+    storage.migrate().await.unwrap();
+    storage
+}
+
+/// Queues one clinic notification the way sharing a result does.
+async fn queue_notification(storage: &Storage, key: &str) {
+    let now = activepath::time::now_ms();
+    let token_hash = activepath::crypto::token_hash(key);
+    storage
+        .insert_result(&NewResult {
+            token_hash: &token_hash,
+            submission_key: key,
+            instrument: "phq9",
+            instrument_version: "phq9/en-US/1",
+            answers_sealed: &[0],
+            total: 0,
+            severity: "none-minimal",
+            self_harm_flag: false,
+            source: "api",
+            created_at: now,
+            expires_at: now + 60_000,
+        })
+        .await
+        .unwrap();
+    let result = storage
+        .result_by_token_hash(&token_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config(dir.path(), None);
+    let mail = activepath::mail::new_share_notification(&config);
+    storage
+        .share_result(
+            &NewTriageCase {
+                result_id: result.id,
+                urgent: false,
+                contact_sealed: &[1],
+                consent_version: "test",
+                created_at: now,
+            },
+            &NewMail {
+                recipient: "care@riverbend.example",
+                subject: &mail.subject,
+                body_text: &mail.text,
+                body_html: &mail.html,
+            },
+        )
+        .await
+        .unwrap();
+}
+
+fn smtp_worker(storage: &Storage, port: u16) -> OutboxWorker {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path(), None);
+    config.mail.smtp = Some(smtp(port));
+    OutboxWorker {
+        storage: storage.clone(),
+        transport: Transport::from_config(&config).unwrap(),
+        from: config.mail.from,
+    }
+}
+
+#[tokio::test]
+async fn the_outbox_delivers_over_smtp() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = bare_storage(dir.path()).await;
+    queue_notification(&storage, "smtp-1").await;
+    let (port, received) = smtp_sink(0).await;
+    assert_eq!(smtp_worker(&storage, port).run_once().await.unwrap(), 1);
+    let messages = received.lock().unwrap().clone();
+    assert_eq!(messages.len(), 1);
+    assert!(messages[0].contains("To: care@riverbend.example"));
+    assert!(messages[0].contains("A new self-assessment was shared"));
+    let counts = storage.counts().await.unwrap();
+    assert_eq!((counts.outbox, counts.outbox_sent), (1, 1));
+    // Nothing is sent twice.
+    assert_eq!(smtp_worker(&storage, port).run_once().await.unwrap(), 0);
+    assert_eq!(received.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_refused_delivery_is_kept_and_retried_after_a_backoff() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = bare_storage(dir.path()).await;
+    queue_notification(&storage, "smtp-2").await;
+    let (port, received) = smtp_sink(1).await;
+    let worker = smtp_worker(&storage, port);
+    assert_eq!(
+        worker.run_once().await.unwrap(),
+        0,
+        "the server refuses the first attempt"
+    );
+    let counts = storage.counts().await.unwrap();
+    assert_eq!(
+        (counts.outbox, counts.outbox_sent),
+        (1, 0),
+        "the message is kept, unsent"
+    );
+    let now = activepath::time::now_ms();
+    assert!(
+        storage.claim_mail(now, 1_000).await.unwrap().is_none(),
+        "not due again before the backoff"
+    );
+    let again = storage
+        .claim_mail(now + 31_000, 1_000)
+        .await
+        .unwrap()
+        .expect("due after 30 s");
+    assert_eq!(again.attempts, 2);
+    let envelope = activepath::mail::Envelope {
+        to: again.recipient.clone(),
+        subject: again.subject.clone(),
+        text: again.body_text.clone(),
+        html: again.body_html.clone(),
+    };
+    worker
+        .transport
+        .send(&worker.from, &envelope)
+        .await
+        .unwrap();
+    storage.mail_sent(again.id, now).await.unwrap();
+    assert_eq!(received.lock().unwrap().len(), 1);
+    assert_eq!(storage.counts().await.unwrap().outbox_sent, 1);
+}
