@@ -112,8 +112,10 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Byt
             res
         }
         Err(e) => {
-            // Logged by AppError; the client gets a problem document.
-            let _ = e.into_response();
+            tracing::error!(
+                "storing an assessment from the API failed: {:#}",
+                anyhow::Error::from(e)
+            );
             problem(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "The assessment could not be stored; nothing was saved",
