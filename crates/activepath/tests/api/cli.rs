@@ -113,3 +113,67 @@ async fn sighup_reloads_the_content_folder() {
     child.kill().ok();
     child.wait().ok();
 }
+
+#[tokio::test]
+async fn nothing_personal_reaches_the_log_even_at_trace_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("server.log");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_activepath"));
+    cmd.args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "trace")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut child = cmd.spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let base = line.trim().rsplit(' ').next().unwrap().to_string();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = client
+        .post(format!("{base}/assessment/phq9"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("q1=3&q2=3&q3=3&q4=3&q5=3&q6=3&q7=3&q8=3&q9=2&difficulty=3")
+        .send()
+        .await
+        .unwrap();
+    let path = res.headers()["location"].to_str().unwrap().to_string();
+    let token = path.rsplit('/').next().unwrap().to_string();
+    let body = "name=Zebedee+Quartermaine&email=zq%40example.org&phone=5550199887&contact_method=text&contact_time=evening&message=Feeling+hopeless&consent=yes";
+    let res = client
+        .post(format!("{base}{path}/share"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    client.get(format!("{base}{path}")).send().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.len() > 1000, "trace logging produced output");
+    for secret in [
+        token.as_str(),
+        "Zebedee",
+        "Quartermaine",
+        "zq@example.org",
+        "zq%40example.org",
+        "5550199887",
+        "hopeless",
+        "q9=2",
+    ] {
+        assert!(!text.contains(secret), "the log contains {secret:?}");
+    }
+}
