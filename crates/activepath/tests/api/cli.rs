@@ -1,7 +1,7 @@
 //! The binary's commands, run as a process.
 
 use crate::helpers::write_content;
-use crate::reliability::start_with;
+use crate::reliability::{spawn_server, start_with};
 use std::process::Command;
 use std::time::Duration;
 
@@ -118,21 +118,12 @@ async fn sighup_reloads_the_content_folder() {
 async fn nothing_personal_reaches_the_log_even_at_trace_level() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("server.log");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_activepath"));
-    cmd.args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .env_remove("DATABASE_URL")
-        .env("RUST_LOG", "trace")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap());
-    let mut child = cmd.spawn().unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let base = line.trim().rsplit(' ').next().unwrap().to_string();
+    let (mut child, base) = spawn_server(
+        &dir.path().join("data"),
+        None,
+        &[("RUST_LOG", "trace")],
+        std::fs::File::create(&log).unwrap().into(),
+    );
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

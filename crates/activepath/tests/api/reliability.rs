@@ -19,14 +19,25 @@ pub fn start_with(
     database_url: Option<&str>,
     env: &[(&str, &str)],
 ) -> (Child, String) {
+    spawn_server(data_dir, database_url, env, Stdio::null())
+}
+
+/// Starts the binary with `env` (which may override `RUST_LOG=warn`) and its
+/// log going to `stderr`.
+pub fn spawn_server(
+    data_dir: &Path,
+    database_url: Option<&str>,
+    env: &[(&str, &str)],
+    stderr: Stdio,
+) -> (Child, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_activepath"));
-    cmd.envs(env.iter().copied());
     cmd.args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .env_remove("DATABASE_URL")
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .stderr(stderr);
     if let Some(url) = database_url {
         cmd.env("DATABASE_URL", url);
     }
