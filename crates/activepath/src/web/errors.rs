@@ -44,6 +44,12 @@ impl IntoResponse for AppError {
     }
 }
 
+/// The router's fallback. Rendered public pages never get here: [`super::App`]
+/// answers them before routing.
+pub async fn not_found() -> AppError {
+    AppError::NotFound
+}
+
 fn error_marker(status: StatusCode) -> Response {
     let mut res = status.into_response();
     res.extensions_mut().insert(ErrorPage);

@@ -26,12 +26,13 @@ pub use site::SiteCache;
 /// with a 2,000-character message) is far below this.
 pub const BODY_LIMIT: usize = 32 * 1024;
 
-pub fn router(state: AppState) -> Router {
+/// Every route but the rendered public pages, which [`App`] answers first.
+fn router(state: AppState) -> Router {
     Router::new()
         .merge(site::router())
         .merge(assessment::router())
         .merge(static_files::router())
-        .fallback(site::serve)
+        .fallback(errors::not_found)
         .layer(axum::middleware::from_fn(security::check_origin))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
@@ -54,7 +55,7 @@ pub fn router(state: AppState) -> Router {
                 let route = req
                     .extensions()
                     .get::<MatchedPath>()
-                    .map_or("site", |p| p.as_str());
+                    .map_or("unmatched", |p| p.as_str());
                 tracing::info_span!("request", method = %req.method(), route)
             }),
         )

@@ -8,7 +8,6 @@ mod render;
 
 use crate::app::AppState;
 use crate::content::Content;
-use crate::web::AppError;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -215,26 +214,6 @@ fn normalize(path: &str) -> &str {
         path.trim_end_matches('/')
     } else {
         path
-    }
-}
-
-/// The fallback for every GET the other routers do not handle.
-pub async fn serve(State(state): State<AppState>, req: Request) -> Response {
-    if !matches!(
-        *req.method(),
-        axum::http::Method::GET | axum::http::Method::HEAD
-    ) {
-        return AppError::NotFound.into_response();
-    }
-    let path = req.uri().path();
-    let path = if path.len() > 1 {
-        path.trim_end_matches('/')
-    } else {
-        path
-    };
-    match state.site.get(&state, path) {
-        Some(page) => page.respond(req.headers()),
-        None => AppError::NotFound.into_response(),
     }
 }
 
