@@ -159,6 +159,12 @@ fn clinic_ld(state: &AppState) -> serde_json::Value {
     })
 }
 
+/// The clinic as the publisher of a page or post.
+fn publisher(state: &AppState) -> serde_json::Value {
+    let c = &state.config.clinic;
+    json!({ "@type": "MedicalClinic", "name": c.name, "url": c.base_url })
+}
+
 fn page_ld(state: &AppState, doc: &Document, url: &str) -> serde_json::Value {
     let mut v = json!({
         "@context": "https://schema.org",
@@ -167,7 +173,7 @@ fn page_ld(state: &AppState, doc: &Document, url: &str) -> serde_json::Value {
         "description": doc.summary,
         "url": url,
         "dateModified": doc.modified().to_string(),
-        "publisher": { "@type": "MedicalClinic", "name": state.config.clinic.name, "url": state.config.clinic.base_url },
+        "publisher": publisher(state),
     });
     if let Some(r) = &doc.reviewer {
         v["reviewedBy"] = json!({ "@type": "Person", "name": r });
@@ -189,7 +195,7 @@ fn post_ld(state: &AppState, doc: &Document, url: &str) -> serde_json::Value {
         "datePublished": doc.date.to_string(),
         "dateModified": doc.modified().to_string(),
         "author": { "@type": "Organization", "name": doc.author.clone().unwrap_or_else(|| state.config.clinic.name.clone()) },
-        "publisher": { "@type": "MedicalClinic", "name": state.config.clinic.name, "url": state.config.clinic.base_url },
+        "publisher": publisher(state),
     })
 }
 
