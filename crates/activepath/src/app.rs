@@ -1,39 +1,47 @@
-//! The application as a value: build it (database, key, listener), learn its
-//! port (port 0 works), run it until a shutdown signal, then stop cleanly.
+//! The application as a value: build it (data folder, database, key,
+//! listener, rendered site), learn its port (port 0 works), run it until a
+//! shutdown signal, then stop cleanly.
 
 use crate::config::Config;
-use crate::crypto::{FieldCipher, MasterKey};
+use crate::content::Content;
+use crate::crypto::{Aad, FieldCipher, MasterKey};
 use crate::jobs::{self, OutboxWorker};
 use crate::mail::Transport;
 use crate::storage::Storage;
+use crate::time::Clock;
+use crate::web::{self, HttpService, RateLimits, SiteCache};
 use anyhow::Context;
 use secrecy::ExposeSecret;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
-/// What request handlers share. Cloned for every request, so it is a single
-/// reference-counted pointer.
+/// What request handlers, features and jobs share. Cloned for every
+/// request, so it is a single reference-counted pointer.
 #[derive(Clone, Debug)]
-pub struct AppState(Arc<Shared>);
+pub struct AppState(Arc<Services>);
 
 #[derive(Debug)]
-pub struct Shared {
+pub struct Services {
     pub config: Config,
     pub storage: Storage,
     pub cipher: FieldCipher,
+    pub clock: Clock,
     /// Wakes the outbox worker when a message is queued.
     pub mail_wake: Arc<Notify>,
     /// The public site's content and rendered pages.
-    pub site: crate::web::SiteCache,
+    pub site: SiteCache,
+    /// Per-client limits on the public forms and the API.
+    pub limits: RateLimits,
 }
 
 impl std::ops::Deref for AppState {
-    type Target = Shared;
+    type Target = Services;
 
-    fn deref(&self) -> &Shared {
+    fn deref(&self) -> &Services {
         &self.0
     }
 }
@@ -42,6 +50,9 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     transport: Transport,
+    limits: web::server::Limits,
+    #[cfg(unix)]
+    hangup: Option<tokio::signal::unix::Signal>,
 }
 
 /// Loads the master key from config, or from (or into) the key file.
@@ -60,7 +71,7 @@ fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
     Ok(key)
 }
 
-const KEY_CHECK_CONTEXT: &str = "key_check";
+const KEY_CHECK: &str = "key_check";
 const KEY_CHECK_VALUE: &[u8] = b"activepath key check v1";
 
 /// Refuses to start with a key other than the one the database was written
@@ -70,8 +81,9 @@ async fn verify_key(
     cipher: &FieldCipher,
     config: &Config,
 ) -> anyhow::Result<()> {
+    let aad = Aad::context(KEY_CHECK);
     match storage.key_check().await? {
-        Some(sealed) => match cipher.decrypt(KEY_CHECK_CONTEXT, &sealed) {
+        Some(sealed) => match cipher.decrypt(&aad, &sealed) {
             Ok(value) if value == KEY_CHECK_VALUE => Ok(()),
             _ => anyhow::bail!(
                 "the encryption key ({}) is not the key this database was written with; \
@@ -85,7 +97,7 @@ async fn verify_key(
         },
         None => {
             storage
-                .set_key_check(&cipher.encrypt(KEY_CHECK_CONTEXT, KEY_CHECK_VALUE))
+                .set_key_check(cipher.encrypt(&aad, KEY_CHECK_VALUE))
                 .await?;
             Ok(())
         }
@@ -94,20 +106,36 @@ async fn verify_key(
 
 impl Application {
     /// Opens the database (applying migrations) and binds the listener.
-    /// `transport` overrides the mail transport (tests use memory).
-    pub async fn build(config: Config, transport: Option<Transport>) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
-            format!("creating the data directory {}", config.data_dir.display())
-        })?;
-        let content = crate::content::Content::load(config.content_dir.as_deref())
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with(config, None, Clock::System).await
+    }
+
+    /// [`Application::build`] with another mail transport (tests use memory)
+    /// and clock (tests set it).
+    pub async fn build_with(
+        config: Config,
+        transport: Option<Transport>,
+        clock: Clock,
+    ) -> anyhow::Result<Self> {
+        crate::data_dir::prepare(&config.data_dir)?;
+        let content = Content::load(config.content_dir.as_deref())
             .context("the site's content has a problem")?;
         let key = master_key(&config)?;
-        let storage = Storage::connect(&config.database_url())
-            .await
-            .with_context(|| format!("connecting to {}", config.database_url_redacted()))?;
+        let storage = Storage::connect(&config.database_url()).await?;
         storage.migrate().await?;
         let cipher = FieldCipher::new(&key);
         verify_key(&storage, &cipher, &config).await?;
+        if let Some(report) =
+            crate::assessment::upgrade::run(&storage, FieldCipher::new(&key)).await?
+            && report != Default::default()
+        {
+            tracing::info!(
+                results = report.results,
+                cases = report.cases,
+                left_as_found = report.left_as_found,
+                "upgraded stored rows to keyed lookups and row-bound encryption"
+            );
+        }
         let transport = match transport {
             Some(t) => t,
             None => Transport::from_config(&config)?,
@@ -115,17 +143,42 @@ impl Application {
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("binding {}", config.bind))?;
-        let state = AppState(Arc::new(Shared {
+        let limits = web::server::Limits {
+            header_read_timeout: config.server.header_read_timeout,
+            keep_alive_timeout: config.server.keep_alive_timeout,
+            max_connections: web::server::connection_cap(config.server.max_connections),
+            shutdown_grace: config.server.request_timeout,
+        };
+        // Installed before the server says it is listening: SIGHUP's default
+        // action would end the process.
+        #[cfg(unix)]
+        let hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!("cannot handle SIGHUP, content cannot be reloaded: {e}");
+                None
+            }
+        };
+        let state = AppState(Arc::new(Services {
+            limits: RateLimits::new(&config.rate_limit, &config.server.trusted_proxies),
+            site: SiteCache::new(content),
             config,
             storage,
             cipher,
+            clock,
             mail_wake: Arc::new(Notify::new()),
-            site: crate::web::SiteCache::new(content),
         }));
+        web::publish_site(&state, None).await;
+        for warning in state.config.warnings() {
+            tracing::warn!("{warning}");
+        }
         Ok(Application {
             listener,
             state,
             transport,
+            limits,
+            #[cfg(unix)]
+            hangup,
         })
     }
 
@@ -140,7 +193,7 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves; then finishes in-flight requests,
-    /// stops the background worker and closes the database.
+    /// stops the background work and closes the database.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -149,6 +202,9 @@ impl Application {
             listener,
             state,
             transport,
+            limits,
+            #[cfg(unix)]
+            hangup,
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let worker = jobs::spawn(
@@ -157,21 +213,20 @@ impl Application {
                 transport,
                 from: state.config.mail.from.clone(),
             },
+            state.clock.clone(),
             state.mail_wake.clone(),
             stop_rx,
         );
-        let storage = state.storage.clone();
-        let reloader = tokio::spawn(reload_content_on_sighup(state.clone()));
-        let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(
-            crate::web::App::new(state),
-        );
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        #[cfg(unix)]
+        let reloader = tokio::spawn(reload_on_sighup(state.clone(), hangup));
+        let upkeep = tokio::spawn(upkeep(state.clone()));
+        web::server::serve(listener, HttpService::new(state.clone()), limits, shutdown).await;
         let _ = stop_tx.send(true);
         let _ = worker.await;
+        #[cfg(unix)]
         reloader.abort();
-        storage.close().await;
+        upkeep.abort();
+        state.storage.close().await;
         Ok(())
     }
 }
@@ -199,30 +254,63 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
-/// Re-reads `content_dir` on SIGHUP. A broken edit is logged and the site
-/// keeps serving the content it had.
-async fn reload_content_on_sighup(state: AppState) {
-    #[cfg(unix)]
-    {
+/// On SIGHUP, re-reads what can change while running: the content folder.
+/// A broken edit is logged and the site keeps the content it had. The
+/// signal never ends the process.
+#[cfg(unix)]
+async fn reload_on_sighup(state: AppState, hangup: Option<tokio::signal::unix::Signal>) {
+    let Some(mut hangup) = hangup else {
+        return;
+    };
+    while hangup.recv().await.is_some() {
         let Some(dir) = state.config.content_dir.clone() else {
-            return;
+            tracing::info!(
+                "SIGHUP: nothing to reload (the site uses its built-in content); \
+                 configuration changes take effect at the next start"
+            );
+            continue;
         };
-        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        else {
-            return;
+        let read = {
+            let dir = dir.clone();
+            tokio::task::spawn_blocking(move || Content::load(Some(&dir))).await
         };
-        while hup.recv().await.is_some() {
-            match crate::content::Content::load(Some(&dir)) {
-                Ok(content) => {
-                    state.site.replace(content);
-                    tracing::info!("content reloaded from {}", dir.display());
-                }
-                Err(e) => {
-                    tracing::error!("content not reloaded, keeping the previous version: {e}")
-                }
+        match read {
+            Ok(Ok(content)) => {
+                let (pages, posts) = (content.pages.len(), content.posts.len());
+                web::publish_site(&state, Some(content)).await;
+                tracing::info!(
+                    pages,
+                    posts,
+                    "SIGHUP: content reloaded from {}; configuration changes take effect at the next start",
+                    dir.display()
+                );
             }
+            Ok(Err(e)) => {
+                tracing::error!("SIGHUP: content not reloaded, keeping the previous version: {e}")
+            }
+            Err(e) => tracing::error!("SIGHUP: reading the content failed: {e}"),
         }
     }
-    #[cfg(not(unix))]
-    let _ = state;
+}
+
+/// Every few minutes: forget rate-limit counts of quiet clients, and render
+/// the site again when the clinic's date has changed (so posts dated today
+/// appear).
+async fn upkeep(state: AppState) {
+    let tz = state.config.clinic.time_zone.tz().clone();
+    let mut rendered_for = crate::time::date_in(state.clock.now(), &tz);
+    loop {
+        let now = state.clock.now();
+        let until_midnight = crate::time::next_midnight(now, &tz).duration_since(now);
+        let wait = Duration::try_from(until_midnight)
+            .unwrap_or_default()
+            .clamp(Duration::from_secs(1), Duration::from_secs(300));
+        tokio::time::sleep(wait).await;
+        state.limits.forget_quiet_clients();
+        let today = crate::time::date_in(state.clock.now(), &tz);
+        if today != rendered_for {
+            web::publish_site(&state, None).await;
+            rendered_for = today;
+        }
+    }
 }

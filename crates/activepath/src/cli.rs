@@ -56,7 +56,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.config()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            let app = Application::build(config, None).await?;
+            let app = Application::build(config).await?;
             let addr = app.local_addr();
             tracing::info!(database = %app.state().config.database_url_redacted(), "listening on http://{addr}");
             // Printed for people and for tests that start the binary on port 0.
@@ -66,6 +66,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             let storage = Storage::connect(&config.database_url()).await?;
             storage.migrate().await?;
+            storage.close().await;
             println!("migrations applied to {}", config.database_url_redacted());
             Ok(())
         }
@@ -86,8 +87,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("  database:  {}", config.database_url_redacted());
             println!(
                 "  clinic:    {} ({})",
-                config.clinic.name, config.clinic.time_zone
+                config.clinic.name,
+                config.clinic.time_zone.name()
             );
+            println!("  address:   {}", config.clinic.base_url);
             println!(
                 "  mail:      {}",
                 if config.mail.smtp.is_some() {
@@ -96,6 +99,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     "files in data dir"
                 }
             );
+            println!(
+                "  limits:    {}",
+                if config.rate_limit.enabled {
+                    "per-client rate limits on"
+                } else {
+                    "rate limits OFF"
+                }
+            );
+            for warning in config.warnings() {
+                println!("warning: {warning}");
+            }
             Ok(())
         }
     }

@@ -1,15 +1,53 @@
 //! Typed configuration, layered: defaults in code, then `activepath.toml`,
 //! then `ACTIVEPATH_*` environment variables (`__` for nesting, e.g.
 //! `ACTIVEPATH_CLINIC__NAME`), then command-line flags. `DATABASE_URL` picks
-//! the database. Secrets are `SecretString` and never printed.
+//! the database. Values are parsed once, here: a time zone, an address or a
+//! duration that does not parse stops start-up with the key's name. Secrets
+//! are `SecretString` and never printed.
 
 use anyhow::{Context, bail};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use ipnet::IpNet;
+use jiff::tz::TimeZone;
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+use url::Url;
+
+/// Every default, in the same shape as `activepath.toml`.
+const DEFAULTS: &str = r#"
+bind = "127.0.0.1:8080"
+data_dir = "data"
+result_ttl_days = 30
+
+[clinic]
+name = "Riverbend Mood Clinic (demo)"
+phone = "+1 555 010 0123"
+email = "care@riverbend.example"
+address = "120 Example Avenue, Suite 4, Springfield, ST 00000"
+time_zone = "America/New_York"
+base_url = "http://127.0.0.1:8080"
+
+[mail]
+from = "Riverbend Mood Clinic <no-reply@riverbend.example>"
+notify = "care@riverbend.example"
+
+[server]
+header_read_timeout = "10s"
+keep_alive_timeout = "5s"
+request_timeout = "30s"
+max_connections = 10000
+trusted_proxies = []
+
+[rate_limit]
+enabled = true
+assessment = { per_hour = 120, burst = 30 }
+api = { per_hour = 120, burst = 30 }
+share = { per_hour = 10, burst = 3 }
+"#;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,9 +73,11 @@ pub struct Config {
     pub content_dir: Option<PathBuf>,
     pub clinic: Clinic,
     pub mail: Mail,
+    pub server: Server,
+    pub rate_limit: RateLimits,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Clinic {
     #[serde(deserialize_with = "text")]
@@ -49,11 +89,114 @@ pub struct Clinic {
     #[serde(deserialize_with = "text")]
     pub address: String,
     /// IANA time zone name, e.g. `America/New_York`.
-    #[serde(deserialize_with = "text")]
-    pub time_zone: String,
+    pub time_zone: ClinicTimeZone,
     /// The public address of the site, used in links sent by e-mail and API.
-    #[serde(deserialize_with = "text")]
-    pub base_url: String,
+    pub base_url: BaseUrl,
+}
+
+/// The clinic's IANA time zone, looked up once at start.
+#[derive(Debug, Clone)]
+pub struct ClinicTimeZone {
+    name: String,
+    tz: TimeZone,
+}
+
+impl ClinicTimeZone {
+    pub fn parse(name: &str) -> Result<Self, String> {
+        match TimeZone::get(name) {
+            Ok(tz) => Ok(ClinicTimeZone {
+                name: name.to_string(),
+                tz,
+            }),
+            Err(_) => Err(format!(
+                "clinic.time_zone: {name:?} is not an IANA time zone name (e.g. America/New_York)"
+            )),
+        }
+    }
+
+    pub fn tz(&self) -> &TimeZone {
+        &self.tz
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl<'de> Deserialize<'de> for ClinicTimeZone {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        ClinicTimeZone::parse(&text(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The site's public origin, `http(s)://host[:port]`, without a path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl {
+    url: Url,
+    /// The URL without its trailing `/`, ready to have a path appended.
+    prefix: String,
+}
+
+impl BaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let url = Url::parse(raw).map_err(|e| format!("{raw:?} is not a URL ({e})"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(format!(
+                "{raw:?} must start with http:// or https:// and name a host"
+            ));
+        }
+        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+            return Err(format!(
+                "{raw:?} must be an origin only, like https://clinic.example (no path, query or fragment)"
+            ));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(format!("{raw:?} must not hold a user name or password"));
+        }
+        let prefix = url.as_str().trim_end_matches('/').to_string();
+        Ok(BaseUrl { url, prefix })
+    }
+
+    /// The absolute address of `path` (which starts with `/`).
+    pub fn join(&self, path: &str) -> String {
+        format!("{}{path}", self.prefix)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.prefix
+    }
+
+    pub fn origin(&self) -> url::Origin {
+        self.url.origin()
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.url.scheme() == "https"
+    }
+
+    /// Whether the address only works on this machine (a sign that it was
+    /// never set for the real site).
+    pub fn is_local(&self) -> bool {
+        match self.url.host() {
+            Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback() || ip.is_unspecified(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback() || ip.is_unspecified(),
+            None => true,
+        }
+    }
+}
+
+impl std::fmt::Display for BaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.prefix)
+    }
+}
+
+impl<'de> Deserialize<'de> for BaseUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        BaseUrl::parse(&text(d)?)
+            .map_err(|e| serde::de::Error::custom(format!("clinic.base_url: {e}")))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -83,14 +226,75 @@ pub struct Smtp {
     pub password: Option<SecretString>,
     #[serde(default)]
     pub password_file: Option<PathBuf>,
-    /// `starttls` (default), `tls` (implicit, port 465) or `none` (local relay only).
-    #[serde(default = "default_security")]
-    pub security: String,
+    #[serde(default)]
+    pub security: SmtpSecurity,
+}
+
+/// How the connection to the SMTP relay is protected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS (port 587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption: only for a relay on the same machine.
+    None,
+}
+
+fn default_smtp_port() -> u16 {
+    587
+}
+
+/// The HTTP server's protection against slow and numerous connections.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    /// The whole request head must arrive within this, counted from when the
+    /// connection is ready for a request.
+    #[serde(deserialize_with = "duration")]
+    pub header_read_timeout: Duration,
+    /// A connection with no request in progress is closed after this.
+    #[serde(deserialize_with = "duration")]
+    pub keep_alive_timeout: Duration,
+    /// A request (reading its body included) that takes longer gets 408.
+    #[serde(deserialize_with = "duration")]
+    pub request_timeout: Duration,
+    /// Open connections at most. When full, the connection idle the longest
+    /// makes room for a new one.
+    pub max_connections: usize,
+    /// Reverse proxies (addresses or networks) whose `X-Forwarded-For` is
+    /// believed when they connect to us.
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+/// Per-client limits on the public state-changing routes, kept in memory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimits {
+    /// `false` turns every limit off (for load tests).
+    pub enabled: bool,
+    /// `POST /assessment/{instrument}`: questionnaires sent from the site.
+    pub assessment: Limit,
+    /// `POST /api/v1/assessments`.
+    pub api: Limit,
+    /// `POST /assessment/result/{token}/share`: results sent to the clinic.
+    pub share: Limit,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limit {
+    /// Sustained rate: requests an hour from one client.
+    pub per_hour: u32,
+    /// How many may come at once before the hourly rate applies.
+    pub burst: u32,
 }
 
 /// Environment values arrive untyped: `ACTIVEPATH_CLINIC__PHONE=5550100`
 /// is read as a number. Text fields accept any scalar as its text.
-fn text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Scalar {
@@ -107,46 +311,25 @@ fn text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     })
 }
 
-fn default_smtp_port() -> u16 {
-    587
-}
-
-fn default_security() -> String {
-    "starttls".into()
-}
-
-#[derive(Serialize)]
-struct Defaults {
-    bind: SocketAddr,
-    data_dir: PathBuf,
-    result_ttl_days: u32,
-    clinic: Clinic,
-    mail: DefaultMail,
-}
-
-#[derive(Serialize)]
-struct DefaultMail {
-    from: String,
-    notify: String,
-}
-
-fn defaults() -> Defaults {
-    Defaults {
-        bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
-        data_dir: PathBuf::from("data"),
-        result_ttl_days: 30,
-        clinic: Clinic {
-            name: "Riverbend Mood Clinic (demo)".into(),
-            phone: "+1 555 010 0123".into(),
-            email: "care@riverbend.example".into(),
-            address: "120 Example Avenue, Suite 4, Springfield, ST 00000".into(),
-            time_zone: "America/New_York".into(),
-            base_url: "http://127.0.0.1:8080".into(),
-        },
-        mail: DefaultMail {
-            from: "Riverbend Mood Clinic <no-reply@riverbend.example>".into(),
-            notify: "care@riverbend.example".into(),
-        },
+/// "10s", "2m", "1h 30m", ISO 8601 ("PT10S"), or a number of seconds.
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let raw = text(d)?;
+    let parsed = match raw.trim().parse::<u64>() {
+        Ok(secs) => Ok(Duration::from_secs(secs)),
+        Err(_) => raw
+            .trim()
+            .parse::<jiff::SignedDuration>()
+            .map_err(|e| e.to_string())
+            .and_then(|d| Duration::try_from(d).map_err(|e| e.to_string())),
+    };
+    match parsed {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err(serde::de::Error::custom(format!(
+            "{raw:?} must be longer than zero"
+        ))),
+        Err(e) => Err(serde::de::Error::custom(format!(
+            "{raw:?} is not a duration like \"10s\" or \"5m\" ({e})"
+        ))),
     }
 }
 
@@ -162,7 +345,7 @@ pub struct Overrides {
 impl Config {
     /// Loads every layer. `file` is the TOML file to read if it exists.
     pub fn load(file: &Path, overrides: &Overrides) -> anyhow::Result<Config> {
-        let mut figment = Figment::from(Serialized::defaults(defaults()));
+        let mut figment = Figment::from(Toml::string(DEFAULTS));
         if file.exists() {
             figment = figment.merge(Toml::file_exact(file));
         }
@@ -171,25 +354,13 @@ impl Config {
             .merge(Env::raw().only(&["database_url"]))
             .merge(Serialized::defaults(overrides))
             .extract()
-            .map_err(|e| anyhow::anyhow!("configuration error: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("configuration error: {}", redact_text(&e.to_string())))?;
         config.validate()?;
         Ok(config)
     }
 
     /// Fails fast, saying what to set.
     pub fn validate(&self) -> anyhow::Result<()> {
-        if jiff::tz::TimeZone::get(&self.clinic.time_zone).is_err() {
-            bail!(
-                "clinic.time_zone {:?} is not an IANA time zone name (e.g. America/New_York)",
-                self.clinic.time_zone
-            );
-        }
-        let base = &self.clinic.base_url;
-        if !(base.starts_with("http://") || base.starts_with("https://")) || base.ends_with('/') {
-            bail!(
-                "clinic.base_url must start with http:// or https:// and not end with '/', got {base:?}"
-            );
-        }
         if self.result_ttl_days == 0 {
             bail!("result_ttl_days must be at least 1");
         }
@@ -200,14 +371,6 @@ impl Config {
             value
                 .parse::<lettre::message::Mailbox>()
                 .with_context(|| format!("{name} is not a valid e-mail address: {value:?}"))?;
-        }
-        if let Some(smtp) = &self.mail.smtp
-            && !matches!(smtp.security.as_str(), "starttls" | "tls" | "none")
-        {
-            bail!(
-                "mail.smtp.security must be starttls, tls or none, got {:?}",
-                smtp.security
-            );
         }
         let url = self.database_url();
         if !(url.starts_with("sqlite:")
@@ -220,7 +383,49 @@ impl Config {
             crate::crypto::MasterKey::from_base64(key.expose_secret())
                 .context("encryption_key (ACTIVEPATH_ENCRYPTION_KEY)")?;
         }
+        if self.server.max_connections == 0 {
+            bail!("server.max_connections must be at least 1");
+        }
+        for (name, limit) in [
+            ("assessment", self.rate_limit.assessment),
+            ("api", self.rate_limit.api),
+            ("share", self.rate_limit.share),
+        ] {
+            if limit.per_hour == 0 || limit.burst == 0 {
+                bail!(
+                    "rate_limit.{name}: per_hour and burst must be at least 1 \
+                     (set rate_limit.enabled = false to turn limits off)"
+                );
+            }
+        }
         Ok(())
+    }
+
+    /// Settings that work but are probably not what a real clinic wants.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.clinic.base_url.is_local() {
+            out.push(format!(
+                "clinic.base_url is {}, which only works on this machine: links in e-mails and \
+                 the API will not reach anyone else; set it to the site's public address",
+                self.clinic.base_url
+            ));
+        }
+        if !self.rate_limit.enabled {
+            out.push(
+                "rate_limit.enabled is false: the public forms and the API have no limits".into(),
+            );
+        }
+        if let Some(smtp) = &self.mail.smtp
+            && smtp.security == SmtpSecurity::None
+            && !matches!(smtp.host.as_str(), "localhost" | "127.0.0.1" | "::1")
+        {
+            out.push(format!(
+                "mail.smtp.security is none for {}: mail and the SMTP password cross the network unencrypted",
+                smtp.host
+            ));
+        }
+        out
     }
 
     /// The database URL, defaulting to a SQLite file in the data directory.
@@ -234,7 +439,7 @@ impl Config {
         }
     }
 
-    /// The database URL with any password hidden, for logs.
+    /// The database URL with every credential hidden, for logs.
     pub fn database_url_redacted(&self) -> String {
         redact_url(&self.database_url())
     }
@@ -250,25 +455,105 @@ impl Config {
     }
 }
 
-/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
-pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
+/// Query parameters of a database URL that carry secrets.
+fn is_secret_parameter(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["password", "passwd", "secret", "token", "key"]
+        .iter()
+        .any(|s| name.contains(s))
+}
+
+/// A URL with its password and every secret query parameter replaced by
+/// `***`. A URL that does not parse is hidden whole rather than guessed at.
+pub fn redact_url(raw: &str) -> String {
+    let Ok(mut url) = Url::parse(raw) else {
+        return "[a URL that could not be parsed, hidden]".into();
     };
-    let rest = &url[scheme_end + 3..];
-    let Some(at) = rest.find('@') else {
-        return url.to_string();
-    };
-    let userinfo = &rest[..at];
-    match userinfo.find(':') {
-        Some(colon) => format!(
-            "{}{}:***{}",
-            &url[..scheme_end + 3],
-            &userinfo[..colon],
-            &rest[at..]
-        ),
-        None => url.to_string(),
+    if url.password().is_some() {
+        // Fails only for URLs that cannot hold a password at all.
+        let _ = url.set_password(Some("***"));
     }
+    if url.query().is_some() {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if is_secret_parameter(&k) {
+                    "***".to_string()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string()
+}
+
+/// Every secret a URL holds, as typed and percent-decoded, for scrubbing
+/// them out of error messages that may quote the URL.
+pub fn url_secrets(raw: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(url) = Url::parse(raw) else {
+        // Unparseable: hide everything between "://" and the host's end.
+        if let Some((_, rest)) = raw.split_once("://") {
+            out.push(rest.to_string());
+        }
+        return out;
+    };
+    // The password as the URL crate holds it (re-encoded), as it was typed,
+    // and decoded.
+    let mut passwords: Vec<String> = url.password().map(str::to_string).into_iter().collect();
+    if let Some((_, rest)) = raw.split_once("://") {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        if let Some((userinfo, _)) = authority.rsplit_once('@')
+            && let Some((_, typed)) = userinfo.split_once(':')
+        {
+            passwords.push(typed.to_string());
+        }
+    }
+    for p in passwords {
+        if let Ok(decoded) = percent_encoding::percent_decode_str(&p).decode_utf8() {
+            out.push(decoded.into_owned());
+        }
+        out.push(p);
+    }
+    for (k, v) in url.query_pairs() {
+        if is_secret_parameter(&k) && !v.is_empty() {
+            out.push(v.into_owned());
+        }
+    }
+    if let Some(q) = url.query() {
+        for part in q.split('&') {
+            if let Some((k, v)) = part.split_once('=')
+                && is_secret_parameter(k)
+                && !v.is_empty()
+            {
+                out.push(v.to_string());
+            }
+        }
+    }
+    out.retain(|s| s.len() >= 2 && s != "***");
+    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    out.dedup();
+    out
+}
+
+/// `text` with every secret of `DATABASE_URL` (from the environment) removed.
+fn redact_text(text: &str) -> String {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) => scrub(text, &url_secrets(&url)),
+        Err(_) => text.to_string(),
+    }
+}
+
+/// `text` with each of `secrets` replaced by `***`.
+pub fn scrub(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_string();
+    for s in secrets {
+        out = out.replace(s.as_str(), "***");
+    }
+    out
 }
 
 #[cfg(test)]
@@ -277,13 +562,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            redact_url("postgres://u:pw@h:5432/d"),
-            "postgres://u:***@h:5432/d"
-        );
-        assert_eq!(redact_url("postgres://u@h/d"), "postgres://u@h/d");
-        assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
+    fn every_credential_is_redacted() {
+        for (raw, shown) in [
+            ("postgres://u:pw@h:5432/d", "postgres://u:***@h:5432/d"),
+            ("postgres://u@h/d", "postgres://u@h/d"),
+            ("sqlite://data/x.db?mode=rwc", "sqlite://data/x.db?mode=rwc"),
+            // A password with '@' in it, typed unencoded: the last '@' ends it.
+            ("postgres://u:p@ss@h/d", "postgres://u:***@h/d"),
+            (
+                "postgres://u@h/d?sslmode=require&password=hunter22",
+                "postgres://u@h/d?sslmode=require&password=***",
+            ),
+            (
+                "postgres://u:a%40b@h/d?sslpassword=x1y2",
+                "postgres://u:***@h/d?sslpassword=***",
+            ),
+            (
+                "not a url with s3cret",
+                "[a URL that could not be parsed, hidden]",
+            ),
+        ] {
+            assert_eq!(redact_url(raw), shown, "{raw}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_scrubbed_from_error_text() {
+        let url = "postgres://u:p@ss%21@h/d?password=hunter22";
+        let secrets = url_secrets(url);
+        let message = format!("could not connect to {url} (p@ss! rejected, hunter22)");
+        let clean = scrub(&message, &secrets);
+        for s in ["p@ss", "hunter22", "%21"] {
+            assert!(!clean.contains(s), "{clean}");
+        }
     }
 
     #[test]
@@ -291,9 +602,15 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
                 "activepath.toml",
-                "result_ttl_days = 7\n[clinic]\nname = \"From file\"\nphone = \"1\"\n",
+                "result_ttl_days = 7\n[clinic]\nname = \"From file\"\nphone = \"1\"\n[server]\nkeep_alive_timeout = \"2m\"\n",
             )?;
             jail.set_env("ACTIVEPATH_CLINIC__PHONE", "2");
+            jail.set_env("ACTIVEPATH_RATE_LIMIT__ENABLED", "false");
+            jail.set_env("ACTIVEPATH_RATE_LIMIT__SHARE__PER_HOUR", "4");
+            jail.set_env(
+                "ACTIVEPATH_SERVER__TRUSTED_PROXIES",
+                "[10.0.0.0/8, 127.0.0.1/32]",
+            );
             jail.set_env("DATABASE_URL", "postgres://a:b@localhost/x");
             let overrides = Overrides {
                 bind: Some("127.0.0.1:9999".parse().unwrap()),
@@ -304,7 +621,15 @@ mod tests {
             assert_eq!(c.clinic.name, "From file");
             assert_eq!(c.clinic.phone, "2");
             assert_eq!(c.bind.port(), 9999);
+            assert_eq!(c.server.keep_alive_timeout, Duration::from_secs(120));
+            assert_eq!(c.server.header_read_timeout, Duration::from_secs(10));
+            assert!(!c.rate_limit.enabled);
+            assert_eq!(c.rate_limit.share.per_hour, 4);
+            assert_eq!(c.rate_limit.assessment.per_hour, 120);
+            assert_eq!(c.server.trusted_proxies.len(), 2);
             assert_eq!(c.database_url_redacted(), "postgres://a:***@localhost/x");
+            assert_eq!(c.clinic.time_zone.name(), "America/New_York");
+            assert_eq!(c.clinic.base_url.join("/a"), "http://127.0.0.1:8080/a");
             Ok(())
         });
     }
@@ -312,18 +637,50 @@ mod tests {
     #[test]
     fn mistakes_are_named() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file(
-                "activepath.toml",
-                "[clinic]\ntime_zone = \"Mars/Olympus\"\n",
-            )?;
-            let err =
-                Config::load(Path::new("activepath.toml"), &Overrides::default()).unwrap_err();
-            assert!(err.to_string().contains("clinic.time_zone"), "{err}");
-            jail.create_file("activepath.toml", "reslt_ttl_days = 3\n")?;
-            let err =
-                Config::load(Path::new("activepath.toml"), &Overrides::default()).unwrap_err();
-            assert!(err.to_string().contains("reslt_ttl_days"), "{err}");
+            for (toml, key) in [
+                ("[clinic]\ntime_zone = \"Mars/Olympus\"\n", "time_zone"),
+                ("reslt_ttl_days = 3\n", "reslt_ttl_days"),
+                ("[clinic]\nbase_url = \"ftp://x.example\"\n", "base_url"),
+                (
+                    "[clinic]\nbase_url = \"https://x.example/clinic\"\n",
+                    "base_url",
+                ),
+                (
+                    "[server]\nheader_read_timeout = \"soon\"\n",
+                    "header_read_timeout",
+                ),
+                (
+                    "[mail.smtp]\nhost = \"m\"\nsecurity = \"ssl\"\n",
+                    "security",
+                ),
+                (
+                    "[rate_limit.share]\nper_hour = 0\nburst = 1\n",
+                    "rate_limit.share",
+                ),
+            ] {
+                jail.create_file("activepath.toml", toml)?;
+                let err =
+                    Config::load(Path::new("activepath.toml"), &Overrides::default()).unwrap_err();
+                assert!(err.to_string().contains(key), "{toml}: {err}");
+            }
             Ok(())
         });
+    }
+
+    #[test]
+    fn base_url_is_an_origin() {
+        let b = BaseUrl::parse("https://Clinic.Example:443").unwrap();
+        assert_eq!(b.as_str(), "https://clinic.example");
+        assert_eq!(b.join("/x"), "https://clinic.example/x");
+        assert!(b.is_https() && !b.is_local());
+        assert!(BaseUrl::parse("http://localhost:8080").unwrap().is_local());
+        assert!(BaseUrl::parse("https://u:p@clinic.example").is_err());
+    }
+
+    #[test]
+    fn a_local_base_url_is_warned_about() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config::load(&dir.path().join("none.toml"), &Overrides::default()).unwrap();
+        assert!(c.warnings().iter().any(|w| w.contains("clinic.base_url")));
     }
 }

@@ -1,10 +1,15 @@
-//! Field-level encryption of health data at rest, and derivation of result
-//! tokens.
+//! Field-level encryption of health data at rest, result tokens, and keyed
+//! digests for every lookup value derived from personal data.
 //!
 //! One 256-bit master key, kept outside the database (config or a 0600 file in
-//! the data directory). XChaCha20-Poly1305 with a random 192-bit nonce per
-//! value: a stolen database file reveals no one. The nonce is stored in front
-//! of the ciphertext; a version byte leaves room for key rotation.
+//! the data directory), from which a key per purpose is derived.
+//! XChaCha20-Poly1305 with a random 192-bit nonce per value, bound to the
+//! table, column and row it is stored in: a stolen database file reveals no
+//! one, and an edited one cannot move a value to another person's row. The
+//! nonce is stored in front of the ciphertext; a version byte leaves room for
+//! key rotation. Stored digests (submission keys, token hashes, idempotency
+//! keys) are HMACs, so a copy of the database cannot be searched by guessing
+//! answers.
 
 use anyhow::{Context, bail};
 use base64::Engine;
@@ -98,10 +103,65 @@ fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
-/// Encrypts and decrypts stored fields; derives result tokens.
+/// What a sealed value is bound to: its table, its column and its row's
+/// stable identifier. A value copied to another row or column no longer
+/// decrypts, so a database edit cannot swap one person's data for another's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Aad(Vec<u8>);
+
+impl Aad {
+    /// `table.column` of the row identified by `row` (a value that is unique
+    /// in its table and never changes).
+    pub fn row(table: &str, column: &str, row: &str) -> Self {
+        Aad(format!("{table}.{column}/{row}").into_bytes())
+    }
+
+    /// A value with no row of its own: the key check, and values written
+    /// before rows were bound (read once, by the upgrade that re-seals them).
+    pub fn context(context: &str) -> Self {
+        Aad(context.as_bytes().to_vec())
+    }
+}
+
+/// What a keyed digest is for. Each purpose has its own key derived from
+/// the master key, so a value made for one purpose is useless for another,
+/// and nothing stored can be recomputed from guesses without the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// `assessment_results.submission_key`: finds a re-posted submission.
+    SubmissionKey,
+    /// `assessment_results.token_hash`: finds a result from its link.
+    TokenLookup,
+    /// `api_idempotency.key_hash`: an API client's Idempotency-Key.
+    IdempotencyKey,
+    /// `api_idempotency.fingerprint`: the request an Idempotency-Key was used for.
+    RequestFingerprint,
+}
+
+impl Purpose {
+    const ALL: [Purpose; 4] = [
+        Purpose::SubmissionKey,
+        Purpose::TokenLookup,
+        Purpose::IdempotencyKey,
+        Purpose::RequestFingerprint,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Purpose::SubmissionKey => "submission-key/v1",
+            Purpose::TokenLookup => "token-lookup/v1",
+            Purpose::IdempotencyKey => "idempotency-key/v1",
+            Purpose::RequestFingerprint => "request-fingerprint/v1",
+        }
+    }
+}
+
+/// Encrypts and decrypts stored fields; derives result tokens and keyed
+/// lookup digests.
 pub struct FieldCipher {
     aead: XChaCha20Poly1305,
     token_key: [u8; 32],
+    digest_keys: [[u8; 32]; Purpose::ALL.len()],
 }
 
 impl std::fmt::Debug for FieldCipher {
@@ -110,18 +170,28 @@ impl std::fmt::Debug for FieldCipher {
     }
 }
 
+fn hmac(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    for part in parts {
+        // Length-prefixed, so ("ab","c") and ("a","bc") differ.
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
 impl FieldCipher {
     pub fn new(key: &MasterKey) -> Self {
         let enc = key.derive("field-encryption/v1");
         FieldCipher {
             aead: XChaCha20Poly1305::new((&enc).into()),
             token_key: key.derive("result-token/v1"),
+            digest_keys: Purpose::ALL.map(|p| key.derive(p.label())),
         }
     }
 
-    /// Encrypts `plain`, binding it to `context` (e.g. the table and column)
-    /// so a value cannot be moved to another field undetected.
-    pub fn encrypt(&self, context: &str, plain: &[u8]) -> Vec<u8> {
+    /// Encrypts `plain`, bound to `aad`.
+    pub fn encrypt(&self, aad: &Aad, plain: &[u8]) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).expect("the operating system's random source failed");
         let sealed = self
@@ -130,7 +200,7 @@ impl FieldCipher {
                 XNonce::from_slice(&nonce),
                 Payload {
                     msg: plain,
-                    aad: context.as_bytes(),
+                    aad: &aad.0,
                 },
             )
             .expect("XChaCha20-Poly1305 encryption does not fail for in-memory buffers");
@@ -141,7 +211,7 @@ impl FieldCipher {
         out
     }
 
-    pub fn decrypt(&self, context: &str, stored: &[u8]) -> anyhow::Result<Vec<u8>> {
+    pub fn decrypt(&self, aad: &Aad, stored: &[u8]) -> anyhow::Result<Vec<u8>> {
         if stored.len() < 1 + NONCE_LEN || stored[0] != FORMAT_V1 {
             bail!("stored value is not in a known encrypted format");
         }
@@ -151,38 +221,56 @@ impl FieldCipher {
                 XNonce::from_slice(nonce),
                 Payload {
                     msg: sealed,
-                    aad: context.as_bytes(),
+                    aad: &aad.0,
                 },
             )
             .map_err(|_| {
-                anyhow::anyhow!("stored value failed authentication (wrong key or tampered)")
+                anyhow::anyhow!("stored value failed authentication (wrong key, moved or tampered)")
             })
     }
 
-    /// The public token of a result, derived from its submission key. The
-    /// same submission always yields the same token, so a re-posted form can
-    /// be sent to the result it already created without storing the token.
-    pub fn result_token(&self, submission_key: &str) -> String {
+    /// A keyed digest of `parts` for one purpose, as 64 hex digits.
+    pub fn digest(&self, purpose: Purpose, parts: &[&[u8]]) -> String {
+        let index = Purpose::ALL
+            .iter()
+            .position(|p| *p == purpose)
+            .expect("every purpose has a key");
+        hex(&hmac(&self.digest_keys[index], parts))
+    }
+
+    /// The public token of a result, derived from the digest of its
+    /// submission. The same submission always yields the same token, so a
+    /// re-posted form can be sent to the result it already created without
+    /// storing the token.
+    pub fn result_token(&self, submission: &str) -> String {
         let mut mac =
             <Hmac<Sha256> as Mac>::new_from_slice(&self.token_key).expect("any key length");
-        mac.update(submission_key.as_bytes());
+        mac.update(submission.as_bytes());
         URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    /// What the database stores for a token, so a copy of the database
+    /// cannot be used to open results through the website.
+    pub fn token_hash(&self, token: &str) -> String {
+        self.digest(Purpose::TokenLookup, &[token.as_bytes()])
     }
 }
 
-/// What the database stores for a token: its SHA-256, so a copy of the
-/// database cannot be used to open results through the website.
-pub fn token_hash(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
-}
-
-pub fn sha256_hex(parts: &[&[u8]]) -> String {
+/// A digest of `parts` that is never stored: the input to the keyed
+/// derivations of a submission (its token and its stored key).
+pub fn submission_digest(parts: &[&[u8]]) -> String {
     let mut h = Sha256::new();
     for part in parts {
         h.update((part.len() as u64).to_be_bytes());
         h.update(part);
     }
     hex(&h.finalize())
+}
+
+/// The SHA-256 of a token, as results were looked up before lookups were
+/// keyed; only the upgrade of such rows uses it.
+pub fn legacy_token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
 }
 
 /// 128 random bits, URL-safe.
@@ -193,7 +281,12 @@ pub fn random_id() -> String {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    use std::fmt::Write;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 #[cfg(test)]
@@ -201,24 +294,62 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round_trip_and_context_binding() {
+    fn round_trip_and_binding_to_the_row() {
         let c = FieldCipher::new(&MasterKey::generate());
-        let sealed = c.encrypt("t.contact", b"Jane Doe");
+        let here = Aad::row("t", "contact", "row-1");
+        let sealed = c.encrypt(&here, b"Jane Doe");
         assert!(!sealed.windows(8).any(|w| w == b"Jane Doe"));
-        assert_eq!(c.decrypt("t.contact", &sealed).unwrap(), b"Jane Doe");
-        assert!(c.decrypt("t.other", &sealed).is_err());
+        assert_eq!(c.decrypt(&here, &sealed).unwrap(), b"Jane Doe");
+        assert!(
+            c.decrypt(&Aad::row("t", "other", "row-1"), &sealed)
+                .is_err()
+        );
+        assert!(
+            c.decrypt(&Aad::row("t", "contact", "row-2"), &sealed)
+                .is_err(),
+            "a value moved to another row does not decrypt"
+        );
         let mut tampered = sealed.clone();
         *tampered.last_mut().unwrap() ^= 1;
-        assert!(c.decrypt("t.contact", &tampered).is_err());
+        assert!(c.decrypt(&here, &tampered).is_err());
         // Two encryptions of the same value differ (random nonce).
-        assert_ne!(c.encrypt("t.contact", b"x"), c.encrypt("t.contact", b"x"));
+        assert_ne!(c.encrypt(&here, b"x"), c.encrypt(&here, b"x"));
     }
 
     #[test]
     fn another_key_cannot_decrypt() {
         let a = FieldCipher::new(&MasterKey::generate());
         let b = FieldCipher::new(&MasterKey::generate());
-        assert!(b.decrypt("c", &a.encrypt("c", b"secret")).is_err());
+        let aad = Aad::context("c");
+        assert!(b.decrypt(&aad, &a.encrypt(&aad, b"secret")).is_err());
+    }
+
+    #[test]
+    fn digests_are_keyed_and_kept_apart_by_purpose() {
+        let key = MasterKey::generate();
+        let a = FieldCipher::new(&key);
+        let same = FieldCipher::new(&MasterKey::from_base64(&key.to_base64()).unwrap());
+        let other = FieldCipher::new(&MasterKey::generate());
+        let d = a.digest(Purpose::SubmissionKey, &[b"web", b"nonce", &[1, 2, 3]]);
+        assert_eq!(d.len(), 64);
+        assert_eq!(
+            d,
+            same.digest(Purpose::SubmissionKey, &[b"web", b"nonce", &[1, 2, 3]])
+        );
+        assert_ne!(
+            d,
+            other.digest(Purpose::SubmissionKey, &[b"web", b"nonce", &[1, 2, 3]])
+        );
+        assert_ne!(
+            d,
+            a.digest(Purpose::TokenLookup, &[b"web", b"nonce", &[1, 2, 3]])
+        );
+        assert_ne!(
+            a.digest(Purpose::SubmissionKey, &[b"ab", b"c"]),
+            a.digest(Purpose::SubmissionKey, &[b"a", b"bc"])
+        );
+        // Not the bare hash an attacker with the database could recompute.
+        assert_ne!(a.token_hash("t"), legacy_token_hash("t"));
     }
 
     #[test]

@@ -2,10 +2,13 @@
 //! The binary is a thin wrapper around this library; tests drive it too.
 
 pub mod app;
+pub mod assessment;
 pub mod cli;
 pub mod config;
 pub mod content;
 pub mod crypto;
+mod data_dir;
+pub mod domain;
 pub mod i18n;
 pub mod jobs;
 pub mod mail;

@@ -1,43 +1,110 @@
-//! Time: instants are stored as UTC milliseconds since the Unix epoch, and
-//! every surface renders them through the formatters here, in the clinic's
-//! time zone.
+//! Time: the clock, and every way an instant is shown.
+//!
+//! Instants are `jiff::Timestamp` everywhere (the storage layer keeps them as
+//! UTC milliseconds); every surface renders them through the formatters here,
+//! in the clinic's time zone. Handlers and jobs read the time from a [`Clock`]
+//! so that tests can set it.
 
-use jiff::Timestamp;
 use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
-pub fn now_ms() -> i64 {
-    Timestamp::now().as_millisecond()
+/// Where the time comes from: the system, or a value a test sets.
+#[derive(Clone, Debug, Default)]
+pub enum Clock {
+    #[default]
+    System,
+    /// Milliseconds since the Unix epoch, moved only by [`Clock::set`] and
+    /// [`Clock::advance`].
+    Manual(Arc<AtomicI64>),
 }
 
-fn zoned(ms: i64, tz: &str) -> jiff::ZonedDateTime {
-    let ts = Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
-    let tz = TimeZone::get(tz).unwrap_or(TimeZone::UTC);
-    ts.to_zoned_datetime(tz)
+impl Clock {
+    /// A clock stopped at `at`.
+    pub fn manual(at: Timestamp) -> Self {
+        Clock::Manual(Arc::new(AtomicI64::new(at.as_millisecond())))
+    }
+
+    pub fn now(&self) -> Timestamp {
+        match self {
+            Clock::System => Timestamp::now(),
+            Clock::Manual(ms) => from_millis(ms.load(Ordering::SeqCst)),
+        }
+    }
+
+    /// Sets a manual clock; the system clock cannot be set.
+    pub fn set(&self, at: Timestamp) {
+        match self {
+            Clock::System => panic!("the system clock cannot be set"),
+            Clock::Manual(ms) => ms.store(at.as_millisecond(), Ordering::SeqCst),
+        }
+    }
+
+    pub fn advance(&self, by: SignedDuration) {
+        self.set(after(self.now(), by));
+    }
+}
+
+/// `at + by`, saturating at the ends of jiff's range.
+pub fn after(at: Timestamp, by: SignedDuration) -> Timestamp {
+    at.checked_add(by).unwrap_or(if by.is_negative() {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    })
+}
+
+/// `at - by`, saturating.
+pub fn before(at: Timestamp, by: SignedDuration) -> Timestamp {
+    after(at, -by)
+}
+
+/// `days` whole days of 24 hours.
+pub fn days(days: u32) -> SignedDuration {
+    SignedDuration::from_hours(i64::from(days) * 24)
+}
+
+/// The storage representation: milliseconds since the epoch. Out-of-range
+/// values (which no code writes) clamp to jiff's range.
+pub fn from_millis(ms: i64) -> Timestamp {
+    Timestamp::from_millisecond(ms).unwrap_or(if ms < 0 {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    })
 }
 
 /// "November 27, 2026" in the clinic's time zone.
-pub fn format_date(ms: i64, tz: &str) -> String {
-    zoned(ms, tz).strftime("%B %-d, %Y").to_string()
+pub fn format_date(at: Timestamp, tz: &TimeZone) -> String {
+    at.to_zoned_datetime(tz.clone())
+        .strftime("%B %-d, %Y")
+        .to_string()
 }
 
-/// Today's date in the clinic's time zone.
-pub fn today(tz: &str) -> jiff::civil::Date {
-    zoned(now_ms(), tz).date()
+/// The date at `now` in the clinic's time zone.
+pub fn date_in(now: Timestamp, tz: &TimeZone) -> jiff::civil::Date {
+    now.to_zoned_datetime(tz.clone()).date()
 }
 
-/// The next midnight in the clinic's time zone, as Unix milliseconds.
-pub fn next_midnight_ms(tz: &str) -> i64 {
-    let now = zoned(now_ms(), tz);
-    now.date()
+/// The first midnight after `now` in the clinic's time zone. (A day without
+/// a midnight, where a DST change skips it, starts at its first instant.)
+pub fn next_midnight(now: Timestamp, tz: &TimeZone) -> Timestamp {
+    let zoned = now.to_zoned_datetime(tz.clone());
+    zoned
+        .date()
         .tomorrow()
         .ok()
-        .and_then(|d| d.to_zoned_datetime(now.time_zone().clone()).ok())
-        .map_or(now_ms() + 3_600_000, |z| z.timestamp().as_millisecond())
+        .and_then(|d| d.to_zoned_datetime(tz.clone()).ok())
+        .map_or_else(
+            || after(now, SignedDuration::from_hours(1)),
+            |z| z.timestamp(),
+        )
 }
 
 /// An HTTP date (`Last-Modified`): "Fri, 27 Nov 2026 11:19:22 GMT".
-pub fn http_date(ms: i64) -> String {
-    zoned(ms, "UTC")
+pub fn http_date(at: Timestamp) -> String {
+    at.to_zoned_datetime(TimeZone::UTC)
         .strftime("%a, %d %b %Y %H:%M:%S GMT")
         .to_string()
 }
@@ -47,39 +114,51 @@ pub fn format_civil(date: jiff::civil::Date) -> String {
     date.strftime("%B %-d, %Y").to_string()
 }
 
-/// RFC 3339 in UTC, for APIs and exports.
-pub fn rfc3339(ms: i64) -> String {
-    Timestamp::from_millisecond(ms)
-        .unwrap_or(Timestamp::UNIX_EPOCH)
-        .to_string()
+/// RFC 3339 in UTC to the second, for APIs and exports.
+pub fn rfc3339(at: Timestamp) -> String {
+    at.round(jiff::Unit::Second).unwrap_or(at).to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
     #[test]
     fn dates_are_in_the_clinics_zone() {
         // 2026-11-28 03:00 UTC is still the 27th in New York.
-        let ms = "2026-11-28T03:00:00Z"
-            .parse::<Timestamp>()
-            .unwrap()
-            .as_millisecond();
-        assert_eq!(format_date(ms, "America/New_York"), "November 27, 2026");
-        assert_eq!(format_date(ms, "UTC"), "November 28, 2026");
-        assert_eq!(rfc3339(ms), "2026-11-28T03:00:00Z");
-        assert_eq!(http_date(ms), "Sat, 28 Nov 2026 03:00:00 GMT");
+        let at = ts("2026-11-28T03:00:00Z");
+        let ny = TimeZone::get("America/New_York").unwrap();
+        assert_eq!(format_date(at, &ny), "November 27, 2026");
+        assert_eq!(format_date(at, &TimeZone::UTC), "November 28, 2026");
+        assert_eq!(rfc3339(at), "2026-11-28T03:00:00Z");
+        assert_eq!(http_date(at), "Sat, 28 Nov 2026 03:00:00 GMT");
     }
 
     #[test]
     fn the_next_midnight_is_a_midnight_within_a_day() {
-        for tz in ["America/New_York", "Pacific/Auckland", "UTC"] {
-            let next = next_midnight_ms(tz);
-            let now = now_ms();
-            assert!(next > now && next <= now + 25 * 3_600_000, "{tz}");
-            let z = zoned(next, tz);
-            assert_eq!((z.hour(), z.minute(), z.second()), (0, 0, 0), "{tz}");
-            assert_eq!(z.date(), today(tz).tomorrow().unwrap(), "{tz}");
+        let now = ts("2026-03-08T05:30:00Z"); // the night New York springs forward
+        for name in ["America/New_York", "Pacific/Auckland", "UTC"] {
+            let tz = TimeZone::get(name).unwrap();
+            let next = next_midnight(now, &tz);
+            assert!(next > now && next <= after(now, SignedDuration::from_hours(25)));
+            let z = next.to_zoned_datetime(tz.clone());
+            assert_eq!((z.hour(), z.minute(), z.second()), (0, 0, 0), "{name}");
+            assert_eq!(z.date(), date_in(now, &tz).tomorrow().unwrap(), "{name}");
         }
+    }
+
+    #[test]
+    fn a_manual_clock_moves_only_when_told() {
+        let clock = Clock::manual(ts("2026-01-01T00:00:00Z"));
+        assert_eq!(clock.now(), ts("2026-01-01T00:00:00Z"));
+        clock.advance(days(2));
+        assert_eq!(clock.now(), ts("2026-01-03T00:00:00Z"));
+        clock.set(ts("2025-12-31T23:59:59Z"));
+        assert_eq!(clock.now(), ts("2025-12-31T23:59:59Z"));
+        assert_eq!(from_millis(i64::MAX), Timestamp::MAX);
     }
 }

@@ -150,6 +150,7 @@ share-error-method-email = You chose e-mail: please give an e-mail address, or c
 share-error-method-phone = You chose a call or a text: please give a phone number, or choose e-mail.
 share-error-time = Please choose a time of day.
 share-error-message = Please keep your message under 2,000 characters.
+share-error-characters = This contains characters we cannot accept, such as line breaks or hidden formatting marks. Please type it again.
 share-error-consent = Please tick the box to agree, so that we can send your result.
 
 shared-title = Your result has been sent
@@ -174,6 +175,17 @@ bad-request-title = We could not read that
 bad-request-body = The form could not be read. Please go back and try again.
 too-large-body = That was more than this form accepts. Please go back and shorten it.
 link-home = Go to the home page
+too-many-title = Please wait a little
+too-many-heading = Please wait a little before sending this again
+too-many-body = This form has been sent many times from your connection in a short while, so we have paused it for about { $minutes ->
+    [one] a minute
+   *[other] { $minutes } minutes
+}. Nothing you sent before was lost. If you are at a shared computer or kiosk, the clinic's staff can help.
+too-many-crisis = If you need help now, you do not have to wait: call or text 988, or call 911 in an emergency.
+integrity-title = This result cannot be shown
+integrity-heading = We cannot show this result
+integrity-body = Something about how this result is stored is not right, so we are not showing it rather than risk showing you wrong information. This is our error, not yours.
+integrity-next = You can take the questionnaire again: it takes about two minutes. If you would like to talk it through, please call the clinic.
 link-assessment = Go to the self-assessment
 
 ## E-mail to the clinic (no health data)

@@ -1,14 +1,18 @@
-//! Background work: outbox delivery and purging expired results. Each job
-//! has a `run_once` for tests; `spawn` runs them until shutdown.
+//! Background work: outbox delivery and purges of what has expired. Each job
+//! has a `run_once(now)` that tests drive with the time they choose; `spawn`
+//! runs them with the app's clock until shutdown.
 
 use crate::mail::{Envelope, Transport};
 use crate::storage::Storage;
-use crate::time::now_ms;
+use crate::time::{Clock, after, before, days};
+use jiff::{SignedDuration, Timestamp};
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
 /// How long a claimed message is reserved for the worker that claimed it.
-const LEASE_MS: i64 = 120_000;
+const LEASE: SignedDuration = SignedDuration::from_mins(2);
+/// Delivered mail is kept this long (for diagnosis), then deleted.
+const KEEP_SENT_MAIL_DAYS: u32 = 30;
 
 #[derive(Clone, Debug)]
 pub struct OutboxWorker {
@@ -18,10 +22,11 @@ pub struct OutboxWorker {
 }
 
 impl OutboxWorker {
-    /// Delivers every message that is due. Returns how many were sent.
-    pub async fn run_once(&self) -> anyhow::Result<usize> {
+    /// Delivers every message due at `now`. Returns how many were sent.
+    #[tracing::instrument(skip_all)]
+    pub async fn run_once(&self, now: Timestamp) -> anyhow::Result<usize> {
         let mut sent = 0;
-        while let Some(mail) = self.storage.claim_mail(now_ms(), LEASE_MS).await? {
+        while let Some(mail) = self.storage.claim_mail(now, LEASE).await? {
             let envelope = Envelope {
                 to: mail.recipient.clone(),
                 subject: mail.subject.clone(),
@@ -30,18 +35,21 @@ impl OutboxWorker {
             };
             match self.transport.send(&self.from, &envelope).await {
                 Ok(()) => {
-                    self.storage.mail_sent(mail.id, now_ms()).await?;
+                    self.storage.mail_sent(mail.id, now).await?;
                     sent += 1;
                 }
                 Err(e) => {
-                    let retry_at = now_ms() + backoff_ms(mail.attempts);
                     tracing::warn!(
                         mail_id = mail.id,
                         attempts = mail.attempts,
                         "mail delivery failed, will retry: {e:#}"
                     );
                     self.storage
-                        .mail_failed(mail.id, &format!("{e:#}"), retry_at)
+                        .mail_failed(
+                            mail.id,
+                            format!("{e:#}"),
+                            after(now, backoff(mail.attempts)),
+                        )
                         .await?;
                 }
             }
@@ -51,28 +59,42 @@ impl OutboxWorker {
 }
 
 /// 30 s, 1 min, 2 min … capped at one hour; delivery is never abandoned.
-fn backoff_ms(attempts: i64) -> i64 {
-    let exp = attempts.clamp(1, 8) - 1;
-    (30_000i64 << exp).min(3_600_000)
+fn backoff(attempts: i64) -> SignedDuration {
+    let exp = (attempts.clamp(1, 8) - 1) as u32;
+    SignedDuration::from_secs(30 * 2i64.pow(exp)).min(SignedDuration::from_hours(1))
+}
+
+/// Deletes what has expired at `now`: anonymous results nobody shared,
+/// Idempotency-Keys, and delivered mail past its keeping time. Returns how
+/// many results were deleted.
+#[tracing::instrument(skip_all)]
+pub async fn purge(storage: &Storage, now: Timestamp) -> anyhow::Result<u64> {
+    let results = storage.purge_expired_results(now).await?;
+    storage.purge_expired_idempotency_keys(now).await?;
+    storage
+        .purge_sent_mail(before(now, days(KEEP_SENT_MAIL_DAYS)))
+        .await?;
+    Ok(results)
 }
 
 /// Runs the outbox worker (woken at once when mail is queued, otherwise every
 /// few seconds) and the hourly purge until `shutdown` changes.
 pub fn spawn(
     worker: OutboxWorker,
+    clock: Clock,
     wake: std::sync::Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut last_purge = 0i64;
+        let mut last_purge: Option<Timestamp> = None;
         loop {
-            if let Err(e) = worker.run_once().await {
+            let now = clock.now();
+            if let Err(e) = worker.run_once(now).await {
                 tracing::error!("outbox run failed: {e:#}");
             }
-            let now = now_ms();
-            if now - last_purge > 3_600_000 {
-                last_purge = now;
-                match worker.storage.purge(now, now - 30 * 86_400_000).await {
+            if last_purge.is_none_or(|at| now.duration_since(at) > SignedDuration::from_hours(1)) {
+                last_purge = Some(now);
+                match purge(&worker.storage, now).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(deleted = n, "purged expired results"),
                     Err(e) => tracing::error!("purge failed: {e:#}"),
@@ -89,13 +111,14 @@ pub fn spawn(
 
 #[cfg(test)]
 mod tests {
-    use super::backoff_ms;
+    use super::backoff;
+    use jiff::SignedDuration;
 
     #[test]
     fn backoff_grows_then_caps() {
-        assert_eq!(backoff_ms(1), 30_000);
-        assert_eq!(backoff_ms(2), 60_000);
-        assert_eq!(backoff_ms(3), 120_000);
-        assert_eq!(backoff_ms(50), 3_600_000);
+        assert_eq!(backoff(1), SignedDuration::from_secs(30));
+        assert_eq!(backoff(2), SignedDuration::from_secs(60));
+        assert_eq!(backoff(3), SignedDuration::from_secs(120));
+        assert_eq!(backoff(50), SignedDuration::from_hours(1));
     }
 }

@@ -3,7 +3,7 @@
 //! configured (so `serve` works out of the box), memory in tests. Messages
 //! reach a transport only through the outbox (see `jobs`).
 
-use crate::config::{Config, Smtp};
+use crate::config::{Config, Smtp, SmtpSecurity};
 use crate::i18n::Tr;
 use anyhow::Context;
 use askama::Template;
@@ -89,11 +89,20 @@ impl Transport {
         }
     }
 
+    fn kind(&self) -> &'static str {
+        match self {
+            Transport::Smtp(_) => "smtp",
+            Transport::Folder(_) => "folder",
+            Transport::Memory(_) => "memory",
+        }
+    }
+
     pub fn memory() -> (Self, Arc<Mutex<Vec<Envelope>>>) {
         let sent = Arc::new(Mutex::new(Vec::new()));
         (Transport::Memory(sent.clone()), sent)
     }
 
+    #[tracing::instrument(skip_all, fields(transport = self.kind()))]
     pub async fn send(&self, from: &str, envelope: &Envelope) -> anyhow::Result<()> {
         let build = || -> anyhow::Result<Message> {
             Ok(Message::builder()
@@ -119,11 +128,11 @@ impl Transport {
                     .with_context(|| format!("creating {}", dir.display()))?;
                 let name = format!(
                     "{}-{}.eml",
-                    crate::time::now_ms(),
+                    jiff::Timestamp::now().as_millisecond(),
                     crate::crypto::random_id()
                 );
                 let tmp = dir.join(format!(".{name}.tmp"));
-                tokio::fs::write(&tmp, &bytes)
+                write_private(&tmp, &bytes)
                     .await
                     .with_context(|| format!("writing {}", tmp.display()))?;
                 tokio::fs::rename(&tmp, dir.join(&name)).await?;
@@ -139,11 +148,24 @@ impl Transport {
     }
 }
 
+/// Writes a file only its owner can read: mail may name the clinic's
+/// patients in future messages.
+async fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(path).await?;
+    file.write_all(bytes).await?;
+    file.sync_all().await
+}
+
 fn smtp_transport(smtp: &Smtp) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
-    let builder = match smtp.security.as_str() {
-        "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)?,
-        "none" => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
-        _ => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)?,
+    let builder = match smtp.security {
+        SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)?,
+        SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
+        SmtpSecurity::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)?,
     };
     let mut builder = builder.port(smtp.port);
     if let Some(user) = &smtp.username {

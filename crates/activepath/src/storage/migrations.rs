@@ -7,17 +7,27 @@ use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 /// (version, description, SQLite SQL, PostgreSQL SQL).
-pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "assessments",
-    include_str!("../../migrations/sqlite/0001_assessments.sql"),
-    include_str!("../../migrations/postgres/0001_assessments.sql"),
-)];
+pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "assessments",
+        include_str!("../../migrations/sqlite/0001_assessments.sql"),
+        include_str!("../../migrations/postgres/0001_assessments.sql"),
+    ),
+    (
+        2,
+        "keyed_lookups",
+        include_str!("../../migrations/sqlite/0002_keyed_lookups.sql"),
+        include_str!("../../migrations/postgres/0002_keyed_lookups.sql"),
+    ),
+];
 
-pub(super) fn migrator(backend: Backend) -> Migrator {
+/// The migrations of `backend`, all of them or those up to `up_to`.
+pub(super) fn migrator(backend: Backend, up_to: Option<i64>) -> Migrator {
     Migrator::with_migrations(
         MIGRATIONS
             .iter()
+            .filter(|(version, ..)| up_to.is_none_or(|v| *version <= v))
             .map(|&(version, description, sqlite, postgres)| {
                 let sql = match backend {
                     Backend::Sqlite => sqlite,

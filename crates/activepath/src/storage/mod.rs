@@ -5,25 +5,129 @@
 //! are written once in portable SQL through sqlx's `Any` driver, with `$n`
 //! placeholders (both backends accept them); where the dialects differ the
 //! code branches on [`Backend`] explicitly.
+//!
+//! This file holds what every feature shares: the pool, the backend, the
+//! migrations, the write path ([`Storage::write`]), the typed conversions at
+//! the edge (instants, enums, flags) and the mapping of constraint violations.
+//! Each feature's queries live in a file of their own, as one `impl Storage`.
+//!
+//! Writes on SQLite go through a single writer task that commits whatever is
+//! queued together, one fsync for many requests (see `writer.rs`); on
+//! PostgreSQL, which does the same inside the server, each write is its own
+//! transaction on the pool.
 
+pub mod assessments;
+mod data_migrations;
+pub mod idempotency;
 mod migrations;
+pub mod outbox;
+pub mod triage;
+mod writer;
 
-use sqlx::AnyPool;
-use sqlx::any::AnyPoolOptions;
-use sqlx::{Executor, Row};
+use futures_util::future::BoxFuture;
+use jiff::Timestamp;
+use sqlx::any::{Any, AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::{AnyConnection, AnyPool, Connection, Database, Decode, Encode, Executor, Row, Type};
+use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
+pub use data_migrations::{SealedCase, SealedResult, SealedRows};
 pub use migrations::MIGRATIONS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[source] sqlx::Error),
+    /// A unique constraint refused the write: the row exists already.
+    #[error("the write conflicts with an existing row ({0:?})")]
+    Conflict(Constraint),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Connect(String),
+    #[error("the database is closed")]
+    Closed,
+    /// The batch this write was part of could not be committed.
+    #[error("the write was not committed: {0}")]
+    NotCommitted(String),
+    #[error("a database write panicked")]
+    Panicked,
+}
+
+impl From<sqlx::Error> for StorageError {
+    fn from(e: sqlx::Error) -> Self {
+        match constraint_violation(&e) {
+            Some(c) => StorageError::Conflict(c),
+            None if matches!(e, sqlx::Error::PoolClosed) => StorageError::Closed,
+            None => StorageError::Database(e),
+        }
+    }
 }
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// The unique constraints a feature may want to tell apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Constraint {
+    ResultSubmission,
+    ResultToken,
+    TriageResult,
+    TriageUid,
+    IdempotencyKey,
+    Other,
+}
+
+/// Each constraint as PostgreSQL names it and as SQLite reports it.
+const CONSTRAINTS: &[(Constraint, &str, &str)] = &[
+    (
+        Constraint::ResultSubmission,
+        "assessment_results_submission_key_key",
+        "assessment_results.submission_key",
+    ),
+    (
+        Constraint::ResultToken,
+        "assessment_results_token_hash_key",
+        "assessment_results.token_hash",
+    ),
+    (
+        Constraint::TriageResult,
+        "triage_cases_result_id_key",
+        "triage_cases.result_id",
+    ),
+    (
+        Constraint::TriageUid,
+        "triage_cases_uid_key",
+        "triage_cases.uid",
+    ),
+    (
+        Constraint::IdempotencyKey,
+        "api_idempotency_pkey",
+        "api_idempotency.key_hash",
+    ),
+];
+
+/// The unique constraint a database error reports, on either backend:
+/// PostgreSQL names the constraint; SQLite only says
+/// "UNIQUE constraint failed: table.column".
+pub fn constraint_violation(err: &sqlx::Error) -> Option<Constraint> {
+    let db = err.as_database_error()?;
+    if db.kind() != sqlx::error::ErrorKind::UniqueViolation {
+        return None;
+    }
+    let found = CONSTRAINTS
+        .iter()
+        .find(|(_, pg, sqlite)| match db.constraint() {
+            Some(name) => name == *pg,
+            None => db
+                .message()
+                .strip_prefix("UNIQUE constraint failed: ")
+                .is_some_and(|cols| cols == *sqlite),
+        });
+    Some(found.map_or(Constraint::Other, |(c, _, _)| *c))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -33,80 +137,200 @@ pub enum Backend {
 
 #[derive(Clone, Debug)]
 pub struct Storage {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite only: the one connection that writes.
+    writer: Option<writer::Writer>,
 }
 
-/// A result to store. Times are UTC milliseconds since the epoch.
-#[derive(Debug)]
-pub struct NewResult<'a> {
-    pub token_hash: &'a str,
-    pub submission_key: &'a str,
-    pub instrument: &'a str,
-    pub instrument_version: &'a str,
-    pub answers_sealed: &'a [u8],
-    pub total: i64,
-    pub severity: &'a str,
-    pub self_harm_flag: bool,
-    pub source: &'a str,
-    pub created_at: i64,
-    pub expires_at: i64,
-}
+/// Backend settings applied to every SQLite connection.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Inserted {
-    New,
-    /// The same submission was stored before; nothing was written.
-    Existing,
-}
+impl Storage {
+    /// Connects to `url` (`sqlite:…` or `postgres://…`). Errors never quote
+    /// the URL's password.
+    #[tracing::instrument(skip_all)]
+    pub async fn connect(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let connect_error = |e: sqlx::Error| {
+            StorageError::Connect(crate::config::scrub(
+                &format!("cannot connect to {}: {e}", crate::config::redact_url(url)),
+                &crate::config::url_secrets(url),
+            ))
+        };
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+        let (pool, writer) = match backend {
+            Backend::Sqlite => {
+                let pool = options
+                    // Readers beside the writer: WAL lets them run while it commits.
+                    .max_connections(8)
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            conn.execute(SQLITE_PRAGMAS).await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(url)
+                    .await
+                    .map_err(connect_error)?;
+                let options = AnyConnectOptions::from_str(url).map_err(connect_error)?;
+                let mut conn = AnyConnection::connect_with(&options)
+                    .await
+                    .map_err(connect_error)?;
+                // FULL: a commit is on disk before we answer, so an
+                // acknowledged write survives a crash or power cut.
+                conn.execute(SQLITE_PRAGMAS).await.map_err(connect_error)?;
+                (pool, Some(writer::Writer::start(conn)))
+            }
+            Backend::Postgres => (
+                options
+                    .max_connections(16)
+                    .connect(url)
+                    .await
+                    .map_err(connect_error)?,
+                None,
+            ),
+        };
+        Ok(Storage {
+            inner: Arc::new(Inner {
+                pool,
+                backend,
+                writer,
+            }),
+        })
+    }
 
-#[derive(Debug, Clone)]
-pub struct StoredResult {
-    pub id: i64,
-    pub instrument: String,
-    pub instrument_version: String,
-    pub answers_sealed: Vec<u8>,
-    pub total: i64,
-    pub severity: String,
-    pub self_harm_flag: bool,
-    pub created_at: i64,
-    pub expires_at: i64,
-    /// When the person shared it with the clinic, if they did.
-    pub shared_at: Option<i64>,
-}
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
+    }
 
-#[derive(Debug)]
-pub struct NewTriageCase<'a> {
-    pub result_id: i64,
-    pub urgent: bool,
-    pub contact_sealed: &'a [u8],
-    pub consent_version: &'a str,
-    pub created_at: i64,
-}
+    fn pool(&self) -> &AnyPool {
+        &self.inner.pool
+    }
 
-#[derive(Debug, Clone)]
-pub struct NewMail<'a> {
-    pub recipient: &'a str,
-    pub subject: &'a str,
-    pub body_text: &'a str,
-    pub body_html: &'a str,
-}
+    /// Applies the SQL migrations. (Data that needs the encryption key to be
+    /// upgraded is handled by [`Storage::upgrade_sealed_rows`].)
+    pub async fn migrate(&self) -> Result<()> {
+        migrations::migrator(self.inner.backend, None)
+            .run(self.pool())
+            .await?;
+        Ok(())
+    }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shared {
-    Created,
-    AlreadyShared,
-}
+    /// Applies the SQL migrations up to `version` only. For tests of upgrades.
+    #[doc(hidden)]
+    pub async fn migrate_to(&self, version: i64) -> Result<()> {
+        migrations::migrator(self.inner.backend, Some(version))
+            .run(self.pool())
+            .await?;
+        Ok(())
+    }
 
-#[derive(Debug, Clone)]
-pub struct OutboxMail {
-    pub id: i64,
-    pub recipient: String,
-    pub subject: String,
-    pub body_text: String,
-    pub body_html: String,
-    /// Attempts so far, including this one.
-    pub attempts: i64,
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(self.pool()).await?;
+        Ok(())
+    }
+
+    /// Closes the pool and the writer. Later calls fail with
+    /// [`StorageError::Closed`].
+    pub async fn close(&self) {
+        if let Some(w) = &self.inner.writer {
+            w.close().await;
+        }
+        self.pool().close().await;
+    }
+
+    /// Runs `op` as one atomic unit of writes: everything it does is
+    /// committed together, durably, before this returns `Ok`; if it fails,
+    /// nothing it did remains. `op` must only run SQL on the connection it is
+    /// given (on SQLite it runs inside the writer's batch).
+    pub(crate) async fn write<T, F>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
+    {
+        match &self.inner.writer {
+            Some(w) => w.submit(writer::Atomic::Savepoint, op).await,
+            None => {
+                let mut tx = self.pool().begin().await?;
+                let value = op(&mut tx).await?;
+                tx.commit().await?;
+                Ok(value)
+            }
+        }
+    }
+
+    /// Like [`Storage::write`] for an `op` that runs exactly one statement,
+    /// which both databases apply atomically on its own.
+    pub(crate) async fn write_statement<T, F>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
+    {
+        match &self.inner.writer {
+            Some(w) => w.submit(writer::Atomic::Statement, op).await,
+            None => {
+                let mut conn = self.pool().acquire().await?;
+                op(&mut conn).await
+            }
+        }
+    }
+
+    /// The value sealed with the master key when this database was first
+    /// used; `None` on a new database.
+    pub async fn key_check(&self) -> Result<Option<Vec<u8>>> {
+        let row = sqlx::query("SELECT sealed FROM key_check WHERE id = 1")
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get("sealed")).transpose()?)
+    }
+
+    /// Records the key check value unless another instance did first.
+    pub async fn set_key_check(&self, sealed: Vec<u8>) -> Result<()> {
+        self.write_statement(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO key_check (id, sealed) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(sealed)
+                .execute(conn)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// How many rows each table holds (for tests and diagnostics).
+    pub async fn counts(&self) -> Result<Counts> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM assessment_results) AS results, \
+                    (SELECT COUNT(*) FROM triage_cases) AS cases, \
+                    (SELECT COUNT(*) FROM mail_outbox) AS outbox, \
+                    (SELECT COUNT(*) FROM mail_outbox WHERE sent_at IS NOT NULL) AS sent, \
+                    (SELECT COUNT(*) FROM api_idempotency) AS idempotency",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok(Counts {
+            results: row.try_get("results")?,
+            triage_cases: row.try_get("cases")?,
+            outbox: row.try_get("outbox")?,
+            outbox_sent: row.try_get("sent")?,
+            idempotency_keys: row.try_get("idempotency")?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -115,297 +339,195 @@ pub struct Counts {
     pub triage_cases: i64,
     pub outbox: i64,
     pub outbox_sent: i64,
+    pub idempotency_keys: i64,
 }
 
+// Typed values at the storage edge. Each kind of value has one conversion.
+
+/// An instant, stored as BIGINT milliseconds since the Unix epoch (UTC) on
+/// both backends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TriageSummary {
-    pub result_id: i64,
-    pub urgent: bool,
+pub struct Millis(pub Timestamp);
+
+impl Type<Any> for Millis {
+    fn type_info() -> <Any as Database>::TypeInfo {
+        <i64 as Type<Any>>::type_info()
+    }
+
+    fn compatible(ty: &<Any as Database>::TypeInfo) -> bool {
+        <i64 as Type<Any>>::compatible(ty)
+    }
 }
 
-impl Storage {
-    /// Connects to `url` (`sqlite:…` or `postgres://…`).
-    pub async fn connect(url: &str) -> Result<Self> {
-        sqlx::any::install_default_drivers();
-        let backend = if url.starts_with("sqlite:") {
-            Backend::Sqlite
-        } else {
-            Backend::Postgres
-        };
-        let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
-        let pool = match backend {
-            Backend::Sqlite => {
-                options
-                    // One file, one writer at a time: a small pool avoids
-                    // lock contention; WAL lets readers run beside the writer.
-                    .max_connections(8)
-                    .after_connect(|conn, _meta| {
-                        Box::pin(async move {
-                            // FULL: a commit is on disk before we answer, so an
-                            // acknowledged result survives a crash or power cut.
-                            conn.execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                            )
-                            .await?;
-                            Ok(())
-                        })
-                    })
-                    .connect(url)
-                    .await?
-            }
-            Backend::Postgres => options.max_connections(16).connect(url).await?,
-        };
-        Ok(Storage { pool, backend })
-    }
-
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
-    pub async fn migrate(&self) -> Result<()> {
-        migrations::migrator(self.backend).run(&self.pool).await?;
-        Ok(())
-    }
-
-    pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
-
-    /// The value sealed with the master key when this database was first
-    /// used; `None` on a new database.
-    pub async fn key_check(&self) -> Result<Option<Vec<u8>>> {
-        let row = sqlx::query("SELECT sealed FROM key_check WHERE id = 1")
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| r.try_get("sealed")).transpose()?)
-    }
-
-    /// Records the key check value unless another instance did first.
-    pub async fn set_key_check(&self, sealed: &[u8]) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO key_check (id, sealed) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(sealed)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Stores a result unless the same submission is already stored.
-    pub async fn insert_result(&self, r: &NewResult<'_>) -> Result<Inserted> {
-        let done = sqlx::query(
-            "INSERT INTO assessment_results \
-             (token_hash, submission_key, instrument, instrument_version, answers, total, \
-              severity, self_harm_flag, source, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-             ON CONFLICT (submission_key) DO NOTHING",
-        )
-        .bind(r.token_hash)
-        .bind(r.submission_key)
-        .bind(r.instrument)
-        .bind(r.instrument_version)
-        .bind(r.answers_sealed)
-        .bind(r.total)
-        .bind(r.severity)
-        .bind(i64::from(r.self_harm_flag))
-        .bind(r.source)
-        .bind(r.created_at)
-        .bind(r.expires_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(if done.rows_affected() == 1 {
-            Inserted::New
-        } else {
-            Inserted::Existing
-        })
-    }
-
-    pub async fn result_by_token_hash(&self, token_hash: &str) -> Result<Option<StoredResult>> {
-        let row = sqlx::query(
-            "SELECT r.id, r.instrument, r.instrument_version, r.answers, r.total, r.severity, \
-                    r.self_harm_flag, r.created_at, r.expires_at, t.created_at AS shared_at \
-             FROM assessment_results r LEFT JOIN triage_cases t ON t.result_id = r.id \
-             WHERE r.token_hash = $1",
-        )
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|row| {
-            Ok(StoredResult {
-                id: row.try_get("id")?,
-                instrument: row.try_get("instrument")?,
-                instrument_version: row.try_get("instrument_version")?,
-                answers_sealed: row.try_get("answers")?,
-                total: row.try_get("total")?,
-                severity: row.try_get("severity")?,
-                self_harm_flag: row.try_get::<i64, _>("self_harm_flag")? != 0,
-                created_at: row.try_get("created_at")?,
-                expires_at: row.try_get("expires_at")?,
-                shared_at: row.try_get("shared_at")?,
-            })
-        })
-        .transpose()
-    }
-
-    /// Creates the triage case and queues the clinic's notification in one
-    /// transaction: both are stored, or neither.
-    pub async fn share_result(
+impl Encode<'_, Any> for Millis {
+    fn encode_by_ref(
         &self,
-        case: &NewTriageCase<'_>,
-        mail: &NewMail<'_>,
-    ) -> Result<Shared> {
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
-            "INSERT INTO triage_cases (result_id, priority, contact, consent_version, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (result_id) DO NOTHING",
-        )
-        .bind(case.result_id)
-        .bind(if case.urgent { "urgent" } else { "routine" })
-        .bind(case.contact_sealed)
-        .bind(case.consent_version)
-        .bind(case.created_at)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Ok(Shared::AlreadyShared);
-        }
-        sqlx::query(
-            "INSERT INTO mail_outbox (recipient, subject, body_text, body_html, created_at, next_attempt_at) \
-             VALUES ($1, $2, $3, $4, $5, $5)",
-        )
-        .bind(mail.recipient)
-        .bind(mail.subject)
-        .bind(mail.body_text)
-        .bind(mail.body_html)
-        .bind(case.created_at)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Shared::Created)
+        buf: &mut <Any as Database>::ArgumentBuffer,
+    ) -> Result<IsNull, BoxDynError> {
+        <i64 as Encode<Any>>::encode(self.0.as_millisecond(), buf)
+    }
+}
+
+impl<'r> Decode<'r, Any> for Millis {
+    fn decode(value: <Any as Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
+        let ms = <i64 as Decode<Any>>::decode(value)?;
+        Ok(Millis(Timestamp::from_millisecond(ms)?))
+    }
+}
+
+/// An enum stored as TEXT.
+pub trait TextEnum: Sized + Copy + Send + Sync {
+    fn as_text(self) -> &'static str;
+    fn from_text(text: &str) -> Option<Self>;
+}
+
+/// The storage form of a [`TextEnum`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Text<T>(pub T);
+
+impl<T: TextEnum> Type<Any> for Text<T> {
+    fn type_info() -> <Any as Database>::TypeInfo {
+        <str as Type<Any>>::type_info()
+    }
+}
+
+impl<T: TextEnum> Encode<'_, Any> for Text<T> {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <Any as Database>::ArgumentBuffer,
+    ) -> Result<IsNull, BoxDynError> {
+        <&str as Encode<Any>>::encode(self.0.as_text(), buf)
+    }
+}
+
+impl<'r, T: TextEnum> Decode<'r, Any> for Text<T> {
+    fn decode(value: <Any as Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
+        let text = <&str as Decode<Any>>::decode(value)?;
+        T::from_text(text)
+            .map(Text)
+            .ok_or_else(|| format!("unknown stored value {text:?}").into())
+    }
+}
+
+/// A flag, stored as BIGINT 0 or 1 (the `Any` driver has no portable boolean).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flag(pub bool);
+
+impl Type<Any> for Flag {
+    fn type_info() -> <Any as Database>::TypeInfo {
+        <i64 as Type<Any>>::type_info()
     }
 
-    /// The triage cases, highest priority first, then oldest first.
-    pub async fn triage_queue(&self) -> Result<Vec<TriageSummary>> {
-        let rows = sqlx::query(
-            "SELECT result_id, priority FROM triage_cases WHERE status <> 'closed' \
-             ORDER BY CASE priority WHEN 'urgent' THEN 0 ELSE 1 END, created_at, id",
+    fn compatible(ty: &<Any as Database>::TypeInfo) -> bool {
+        <i64 as Type<Any>>::compatible(ty)
+    }
+}
+
+impl Encode<'_, Any> for Flag {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <Any as Database>::ArgumentBuffer,
+    ) -> Result<IsNull, BoxDynError> {
+        <i64 as Encode<Any>>::encode(i64::from(self.0), buf)
+    }
+}
+
+impl<'r> Decode<'r, Any> for Flag {
+    fn decode(value: <Any as Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
+        Ok(Flag(<i64 as Decode<Any>>::decode(value)? != 0))
+    }
+}
+
+/// Reads a typed column: `get::<Millis>(row, "created_at")?.0`.
+fn get<'r, T: Decode<'r, Any> + Type<Any>>(row: &'r AnyRow, column: &str) -> sqlx::Result<T> {
+    row.try_get(column)
+}
+
+impl TextEnum for clinical::InstrumentId {
+    fn as_text(self) -> &'static str {
+        self.slug()
+    }
+
+    fn from_text(text: &str) -> Option<Self> {
+        clinical::InstrumentId::from_slug(text)
+    }
+}
+
+impl TextEnum for clinical::Severity {
+    fn as_text(self) -> &'static str {
+        self.slug()
+    }
+
+    fn from_text(text: &str) -> Option<Self> {
+        clinical::Severity::from_slug(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn sqlite() -> (tempfile::TempDir, Storage) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let storage = Storage::connect(&url).await.unwrap();
+        storage.migrate().await.unwrap();
+        (dir, storage)
+    }
+
+    #[tokio::test]
+    async fn typed_values_round_trip() {
+        let (_dir, storage) = sqlite().await;
+        let at: Timestamp = "2026-11-29T10:11:12.345Z".parse().unwrap();
+        let row = sqlx::query(
+            "SELECT $1 AS at, $2 AS instrument, $3 AS flag, CAST(NULL AS BIGINT) AS missing",
         )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(TriageSummary {
-                    result_id: row.try_get("result_id")?,
-                    urgent: row.try_get::<String, _>("priority")? == "urgent",
+        .bind(Millis(at))
+        .bind(Text(clinical::InstrumentId::Gad7))
+        .bind(Flag(true))
+        .fetch_one(storage.pool())
+        .await
+        .unwrap();
+        assert_eq!(get::<Millis>(&row, "at").unwrap().0, at);
+        assert_eq!(
+            get::<Text<clinical::InstrumentId>>(&row, "instrument")
+                .unwrap()
+                .0,
+            clinical::InstrumentId::Gad7
+        );
+        assert!(get::<Flag>(&row, "flag").unwrap().0);
+        assert_eq!(get::<Option<Millis>>(&row, "missing").unwrap(), None);
+        let bad = sqlx::query("SELECT 'phq99' AS instrument")
+            .fetch_one(storage.pool())
+            .await
+            .unwrap();
+        assert!(get::<Text<clinical::InstrumentId>>(&bad, "instrument").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_unique_violation_is_named() {
+        let (_dir, storage) = sqlite().await;
+        let insert = || {
+            storage.write_statement(|conn| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO assessment_results (token_hash, submission_key, instrument, \
+                         instrument_version, answers, total, severity, self_harm_flag, source, \
+                         created_at, expires_at) VALUES ('t', 's', 'phq9', 'v', $1, 0, \
+                         'none-minimal', 0, 'web', 0, 1)",
+                    )
+                    .bind(vec![0u8])
+                    .execute(conn)
+                    .await?;
+                    Ok(())
                 })
             })
-            .collect()
-    }
-
-    /// The sealed contact details of the case made from a result.
-    pub async fn triage_contact(&self, result_id: i64) -> Result<Option<Vec<u8>>> {
-        let row = sqlx::query("SELECT contact FROM triage_cases WHERE result_id = $1")
-            .bind(result_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| r.try_get("contact")).transpose()?)
-    }
-
-    /// Claims the oldest due message for `lease_ms`. Another worker (in this
-    /// or another instance) will not take it until the lease runs out.
-    pub async fn claim_mail(&self, now: i64, lease_ms: i64) -> Result<Option<OutboxMail>> {
-        let sql = match self.backend {
-            Backend::Sqlite => {
-                "UPDATE mail_outbox SET locked_until = $1, attempts = attempts + 1 \
-                 WHERE id = (SELECT id FROM mail_outbox WHERE sent_at IS NULL AND next_attempt_at <= $2 \
-                             AND (locked_until IS NULL OR locked_until < $2) ORDER BY id LIMIT 1) \
-                 RETURNING id, recipient, subject, body_text, body_html, attempts"
-            }
-            Backend::Postgres => {
-                "UPDATE mail_outbox SET locked_until = $1, attempts = attempts + 1 \
-                 WHERE id = (SELECT id FROM mail_outbox WHERE sent_at IS NULL AND next_attempt_at <= $2 \
-                             AND (locked_until IS NULL OR locked_until < $2) ORDER BY id LIMIT 1 \
-                             FOR UPDATE SKIP LOCKED) \
-                   AND (locked_until IS NULL OR locked_until < $2) \
-                 RETURNING id, recipient, subject, body_text, body_html, attempts"
-            }
         };
-        let row = sqlx::query(sql)
-            .bind(now + lease_ms)
-            .bind(now)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|row| {
-            Ok(OutboxMail {
-                id: row.try_get("id")?,
-                recipient: row.try_get("recipient")?,
-                subject: row.try_get("subject")?,
-                body_text: row.try_get("body_text")?,
-                body_html: row.try_get("body_html")?,
-                attempts: row.try_get("attempts")?,
-            })
-        })
-        .transpose()
-    }
-
-    pub async fn mail_sent(&self, id: i64, now: i64) -> Result<()> {
-        sqlx::query("UPDATE mail_outbox SET sent_at = $1, locked_until = NULL, last_error = NULL WHERE id = $2")
-            .bind(now)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn mail_failed(&self, id: i64, error: &str, retry_at: i64) -> Result<()> {
-        sqlx::query("UPDATE mail_outbox SET locked_until = NULL, last_error = $1, next_attempt_at = $2 WHERE id = $3")
-            .bind(error)
-            .bind(retry_at)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Deletes anonymous results past their expiry that nobody shared (a
-    /// shared result belongs to the clinic's record), and delivered mail
-    /// older than `sent_before`. Returns the number of results deleted.
-    pub async fn purge(&self, now: i64, sent_before: i64) -> Result<u64> {
-        let results = sqlx::query(
-            "DELETE FROM assessment_results WHERE expires_at < $1 \
-             AND NOT EXISTS (SELECT 1 FROM triage_cases t WHERE t.result_id = assessment_results.id)",
-        )
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        sqlx::query("DELETE FROM mail_outbox WHERE sent_at IS NOT NULL AND sent_at < $1")
-            .bind(sent_before)
-            .execute(&self.pool)
-            .await?;
-        Ok(results.rows_affected())
-    }
-
-    pub async fn counts(&self) -> Result<Counts> {
-        let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM assessment_results) AS results, \
-                    (SELECT COUNT(*) FROM triage_cases) AS cases, \
-                    (SELECT COUNT(*) FROM mail_outbox) AS outbox, \
-                    (SELECT COUNT(*) FROM mail_outbox WHERE sent_at IS NOT NULL) AS sent",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(Counts {
-            results: row.try_get("results")?,
-            triage_cases: row.try_get("cases")?,
-            outbox: row.try_get("outbox")?,
-            outbox_sent: row.try_get("sent")?,
-        })
+        insert().await.unwrap();
+        assert!(matches!(
+            insert().await,
+            Err(StorageError::Conflict(Constraint::ResultToken))
+                | Err(StorageError::Conflict(Constraint::ResultSubmission))
+        ));
     }
 }

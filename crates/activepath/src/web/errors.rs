@@ -1,16 +1,21 @@
-//! One error type for handlers, and friendly error pages. Handlers return an
-//! [`AppError`]; its response carries only a marker, and a middleware that can
-//! see the clinic's details renders the page. Internal error text is logged
-//! once and never shown.
+//! The one error path. Handlers return an [`AppError`] (pages) or an
+//! [`ApiError`] (the JSON API); a failure is logged once, here, with its
+//! whole cause chain and never with personal data, and the person gets a
+//! friendly page or an `application/problem+json` document (RFC 9457).
+//! Bare error responses (from extractors, the body limit, the timeout, a
+//! panic, the rate limits) are given their page or document by
+//! [`render_error_pages`], which can see the clinic's details.
 
 use super::layout::{Layout, html};
 use crate::app::AppState;
+use crate::assessment;
 use crate::storage::StorageError;
 use askama::Template;
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use serde_json::json;
 
 pub type Result<T, E = AppError> = std::result::Result<T, E>;
 
@@ -18,8 +23,13 @@ pub type Result<T, E = AppError> = std::result::Result<T, E>;
 pub enum AppError {
     #[error("not found")]
     NotFound,
+    /// Over a rate limit; the wait before the next request counts.
+    #[error("too many requests")]
+    TooManyRequests(std::time::Duration),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error(transparent)]
+    Assessment(#[from] assessment::Error),
     #[error("template error: {0}")]
     Render(#[from] askama::Error),
     #[error(transparent)]
@@ -27,38 +37,151 @@ pub enum AppError {
 }
 
 /// Marks a response whose body the error-page middleware should render.
-#[derive(Debug, Clone, Copy)]
-pub struct ErrorPage;
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorPage {
+    /// The page for the response's status.
+    Status,
+    /// A stored record failed its integrity check and is not shown.
+    Integrity,
+}
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let status = match self {
-            AppError::NotFound => StatusCode::NOT_FOUND,
+        let (status, page) = match self {
+            AppError::NotFound => (StatusCode::NOT_FOUND, ErrorPage::Status),
+            AppError::TooManyRequests(wait) => {
+                let mut res = marked(StatusCode::TOO_MANY_REQUESTS, ErrorPage::Status);
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, super::rate_limit::retry_after(wait));
+                return res;
+            }
+            AppError::Assessment(e @ assessment::Error::Integrity { .. }) => {
+                tracing::error!("{e}");
+                (StatusCode::INTERNAL_SERVER_ERROR, ErrorPage::Integrity)
+            }
             other => {
                 // The whole cause chain, once, inside the request's span.
                 tracing::error!("request failed: {:#}", anyhow::Error::from(other));
-                StatusCode::INTERNAL_SERVER_ERROR
+                (StatusCode::INTERNAL_SERVER_ERROR, ErrorPage::Status)
             }
         };
-        error_marker(status)
+        marked(status, page)
     }
 }
 
-/// The router's fallback. Rendered public pages never get here: [`super::App`]
-/// answers them before routing.
+fn marked(status: StatusCode, page: ErrorPage) -> Response {
+    let mut res = status.into_response();
+    res.extensions_mut().insert(page);
+    res
+}
+
+/// The router's fallback. Rendered public pages never get here: the
+/// service in front of the router answers them.
 pub async fn not_found() -> AppError {
     AppError::NotFound
 }
 
-fn error_marker(status: StatusCode) -> Response {
-    let mut res = status.into_response();
-    res.extensions_mut().insert(ErrorPage);
-    res
-}
-
 pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
-    error_marker(StatusCode::INTERNAL_SERVER_ERROR)
+    marked(StatusCode::INTERNAL_SERVER_ERROR, ErrorPage::Status)
+}
+
+/// A problem document for the JSON API. `errors` pairs a field
+/// (JSON-pointer-like, e.g. `answers[3]`) with what is wrong with it.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub title: String,
+    pub errors: Vec<(String, String)>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, title: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            title: title.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// 422 with every bad field named.
+    pub fn invalid(title: impl Into<String>, errors: Vec<(String, String)>) -> Self {
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            title: title.into(),
+            errors,
+        }
+    }
+
+    pub fn field(mut self, field: impl Into<String>, detail: impl Into<String>) -> Self {
+        self.errors.push((field.into(), detail.into()));
+        self
+    }
+
+    /// 429 for a client over its limit.
+    pub fn too_many_requests(wait: std::time::Duration) -> Response {
+        let mut res = ApiError::new(StatusCode::TOO_MANY_REQUESTS, TOO_MANY_TITLE).into_response();
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, super::rate_limit::retry_after(wait));
+        res
+    }
+}
+
+const TOO_MANY_TITLE: &str =
+    "Too many requests from this client; send again after the time in Retry-After";
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({
+            "type": "about:blank",
+            "title": self.title,
+            "status": self.status.as_u16(),
+        });
+        if !self.errors.is_empty() {
+            body["errors"] = self
+                .errors
+                .into_iter()
+                .map(|(field, detail)| json!({ "field": field, "detail": detail }))
+                .collect();
+        }
+        let mut res = (self.status, body.to_string()).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        res
+    }
+}
+
+impl From<assessment::Error> for ApiError {
+    fn from(e: assessment::Error) -> Self {
+        match e {
+            assessment::Error::KeyReused => ApiError::invalid(
+                "The Idempotency-Key was already used with a different request",
+                vec![(
+                    "Idempotency-Key".into(),
+                    "was first used with another request; use a new key for a new request".into(),
+                )],
+            ),
+            e @ assessment::Error::Integrity { .. } => {
+                tracing::error!("{e}");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "The stored result failed its integrity check and is not shown",
+                )
+            }
+            assessment::Error::Storage(e) => {
+                tracing::error!(
+                    "storing an assessment from the API failed: {:#}",
+                    anyhow::Error::from(e)
+                );
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "The assessment could not be stored; nothing was saved",
+                )
+            }
+        }
+    }
 }
 
 #[derive(Template)]
@@ -92,8 +215,16 @@ impl MessagePage {
     }
 }
 
-/// Replaces bare error responses (from handlers, extractors, the body limit,
-/// the timeout, a panic) with a friendly HTML page, or with
+/// Seconds in a `Retry-After` header, as whole minutes for people.
+fn retry_minutes(res: &Response) -> u64 {
+    res.headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(1, |s| s.div_ceil(60).max(1))
+}
+
+/// Replaces bare error responses with a friendly HTML page, or with
 /// `application/problem+json` under `/api/`.
 pub async fn render_error_pages(
     State(state): State<AppState>,
@@ -106,66 +237,86 @@ pub async fn render_error_pages(
     if !(status.is_client_error() || status.is_server_error()) {
         return res;
     }
-    let marked = res.extensions().get::<ErrorPage>().is_some();
+    let page = res.extensions().get::<ErrorPage>().copied();
     let content_type = res
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let plain = content_type.is_empty() || content_type.starts_with("text/plain");
-    if !marked && !plain {
+    if page.is_none() && !plain {
         return res;
     }
-    if api {
-        return crate::web::assessment::api::problem(
-            status,
-            status.canonical_reason().unwrap_or("Error"),
-            Vec::new(),
-        );
-    }
-    let page = match status {
-        StatusCode::NOT_FOUND => MessagePage::new(
-            &state,
-            "not-found-title",
-            "not-found-heading",
-            &["not-found-body"],
-            ("/", "link-home"),
-        ),
-        StatusCode::FORBIDDEN => MessagePage::new(
-            &state,
-            "forbidden-title",
-            "forbidden-title",
-            &["forbidden-body"],
-            ("/", "link-home"),
-        ),
-        StatusCode::PAYLOAD_TOO_LARGE => MessagePage::new(
-            &state,
-            "bad-request-title",
-            "bad-request-title",
-            &["too-large-body"],
-            ("/", "link-home"),
-        ),
-        s if s.is_client_error() => MessagePage::new(
-            &state,
-            "bad-request-title",
-            "bad-request-title",
-            &["bad-request-body"],
-            ("/", "link-home"),
-        ),
-        _ => MessagePage::new(
-            &state,
-            "error-title",
-            "error-heading",
-            &["error-body"],
-            ("/", "link-home"),
-        ),
+    let mut out = if api {
+        let title = match status {
+            StatusCode::TOO_MANY_REQUESTS => TOO_MANY_TITLE.to_string(),
+            s => s.canonical_reason().unwrap_or("Error").to_string(),
+        };
+        ApiError::new(status, title).into_response()
+    } else {
+        html(status, &error_page(&state, status, page, &res))
     };
-    let mut out = html(status, &page);
-    // Keep headers such as Allow on 405.
+    // Keep headers such as Allow on 405 and Retry-After on 429.
     for (name, value) in res.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             out.headers_mut().entry(name).or_insert(value.clone());
         }
     }
     out
+}
+
+fn error_page(
+    state: &AppState,
+    status: StatusCode,
+    page: Option<ErrorPage>,
+    res: &Response,
+) -> MessagePage {
+    let home = ("/", "link-home");
+    match (status, page) {
+        (_, Some(ErrorPage::Integrity)) => MessagePage::new(
+            state,
+            "integrity-title",
+            "integrity-heading",
+            &["integrity-body", "integrity-next"],
+            ("/assessment", "link-assessment"),
+        ),
+        (StatusCode::NOT_FOUND, _) => MessagePage::new(
+            state,
+            "not-found-title",
+            "not-found-heading",
+            &["not-found-body"],
+            home,
+        ),
+        (StatusCode::FORBIDDEN, _) => MessagePage::new(
+            state,
+            "forbidden-title",
+            "forbidden-title",
+            &["forbidden-body"],
+            home,
+        ),
+        (StatusCode::PAYLOAD_TOO_LARGE, _) => MessagePage::new(
+            state,
+            "bad-request-title",
+            "bad-request-title",
+            &["too-large-body"],
+            home,
+        ),
+        (StatusCode::TOO_MANY_REQUESTS, _) => {
+            let mut p = MessagePage::new(state, "too-many-title", "too-many-heading", &[], home);
+            let minutes = retry_minutes(res);
+            p.paragraphs = vec![
+                p.l.tr.t1("too-many-body", "minutes", minutes),
+                p.l.tr.t("too-many-crisis"),
+            ];
+            p
+        }
+        (s, _) if s.is_client_error() => MessagePage::new(
+            state,
+            "bad-request-title",
+            "bad-request-title",
+            &["bad-request-body"],
+            home,
+        ),
+        _ => MessagePage::new(state, "error-title", "error-heading", &["error-body"], home),
+    }
 }

@@ -67,7 +67,7 @@ impl Layout {
             canonical: None,
             og_type: "website",
             json_ld: None,
-            base_url: clinic.base_url.clone(),
+            base_url: clinic.base_url.as_str().to_string(),
         }
     }
 

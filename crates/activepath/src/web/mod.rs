@@ -1,10 +1,14 @@
-//! HTTP only: routing, the page layout, security headers, static assets and
-//! error pages. Each feature lives in its own folder and exports `router()`.
+//! HTTP only: routing, the accept loop, the page layout, security headers,
+//! rate limits, static assets and error pages. Each feature lives in its own
+//! folder and exports `router()`; its handlers parse input, call the
+//! feature's module (`crate::assessment`, …) and render.
 
 pub mod assessment;
-mod errors;
+pub mod errors;
 mod layout;
+pub mod rate_limit;
 mod security;
+pub mod server;
 mod site;
 pub(crate) mod static_files;
 
@@ -12,32 +16,36 @@ use crate::app::AppState;
 use axum::Router;
 use axum::extract::MatchedPath;
 use axum::http::{Request, StatusCode};
-use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-pub use errors::{AppError, Result};
+pub use errors::{ApiError, AppError, Result};
 pub use layout::Layout;
-pub use site::SiteCache;
+pub use rate_limit::RateLimits;
+pub use site::{SiteCache, publish as publish_site};
 
 /// Largest request body accepted anywhere. The biggest form (sharing a result
 /// with a 2,000-character message) is far below this.
 pub const BODY_LIMIT: usize = 32 * 1024;
 
-/// Every route but the rendered public pages, which [`App`] answers first.
+/// Every route but the rendered public pages, which [`HttpService`] answers
+/// first.
 fn router(state: AppState) -> Router {
     Router::new()
         .merge(site::router())
         .merge(assessment::router())
         .merge(static_files::router())
         .fallback(errors::not_found)
-        .layer(axum::middleware::from_fn(security::check_origin))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::check_origin,
+        ))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
+            state.config.server.request_timeout,
         ))
         .layer(CatchPanicLayer::custom(errors::panic_response))
         .layer(axum::middleware::from_fn_with_state(
@@ -68,21 +76,21 @@ fn router(state: AppState) -> Router {
 /// cached response already carries the security headers. Everything else
 /// goes through [`router`].
 #[derive(Clone)]
-pub struct App {
+pub struct HttpService {
     state: AppState,
     router: Router,
 }
 
-impl App {
+impl HttpService {
     pub fn new(state: AppState) -> Self {
-        App {
+        HttpService {
             router: router(state.clone()),
             state,
         }
     }
 }
 
-impl tower::Service<axum::extract::Request> for App {
+impl tower::Service<axum::extract::Request> for HttpService {
     type Response = axum::response::Response;
     type Error = std::convert::Infallible;
     type Future = futures_util::future::Either<

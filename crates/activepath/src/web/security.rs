@@ -2,10 +2,12 @@
 //! state-changing request.
 
 use crate::app::AppState;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use std::net::{IpAddr, SocketAddr};
+use url::Url;
 
 /// No script at all, no inline style, nothing from another origin.
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; font-src 'self'; connect-src 'self'; \
@@ -13,10 +15,7 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; font-sr
 
 pub async fn headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
-    apply(
-        &mut res,
-        state.config.clinic.base_url.starts_with("https://"),
-    );
+    apply(&mut res, state.config.clinic.base_url.is_https());
     res
 }
 
@@ -63,30 +62,102 @@ pub fn apply_to(h: &mut axum::http::HeaderMap, https: bool) {
 /// Rejects a state-changing request that a browser says came from another
 /// site (cross-site request forgery). Clients that send no `Origin` (curl,
 /// kiosks, integrations) are not browsers and pass.
-pub async fn check_origin(req: Request, next: Next) -> Response {
+///
+/// An `Origin` is accepted when it is the site's configured public origin
+/// (`clinic.base_url`: scheme, host and port), or the origin the request was
+/// addressed to (its `Host`, with the scheme a trusted proxy reports in
+/// `X-Forwarded-Proto`, else plain HTTP). Behind a proxy that rewrites
+/// `Host` to the upstream's address, the first rule is the one that holds.
+pub async fn check_origin(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }
     let h = req.headers();
-    let fetch_site = h.get("sec-fetch-site").map(|v| v.as_bytes());
-    let cross_site = fetch_site == Some(b"cross-site");
-    // With `Referrer-Policy: no-referrer` browsers send `Origin: null` even
-    // for same-origin form posts; then `Sec-Fetch-Site` has to vouch for it.
-    let origin_mismatch = match (h.get(header::ORIGIN), h.get(header::HOST)) {
-        (Some(origin), _) if origin.as_bytes() == b"null" => {
-            !matches!(fetch_site, Some(b"same-origin") | Some(b"none"))
+    let fetch_site = h
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_ascii_lowercase);
+    let cross_site = fetch_site.as_deref() == Some("cross-site");
+    let origin_ok = match h.get(header::ORIGIN).map(|v| v.to_str()) {
+        None => true,
+        // With `Referrer-Policy: no-referrer` browsers send `Origin: null`
+        // even for same-origin form posts; then `Sec-Fetch-Site` vouches.
+        Some(Ok(o)) if o.trim() == "null" => {
+            matches!(fetch_site.as_deref(), Some("same-origin" | "none"))
         }
-        (Some(origin), Some(host)) => {
-            let origin = origin.to_str().unwrap_or("");
-            let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
-            !origin_host.eq_ignore_ascii_case(host.to_str().unwrap_or(""))
+        Some(Ok(origin)) => {
+            let peer = req
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip());
+            origin_allowed(origin, &req, peer, &state)
         }
-        (Some(_), None) => true,
-        _ => false,
+        Some(Err(_)) => false,
     };
-    if cross_site || origin_mismatch {
+    if cross_site || !origin_ok {
         tracing::warn!("rejected a cross-origin form submission");
         return StatusCode::FORBIDDEN.into_response();
     }
     next.run(req).await
+}
+
+fn origin_allowed(origin: &str, req: &Request, peer: Option<IpAddr>, state: &AppState) -> bool {
+    let Ok(origin) = Url::parse(origin).map(|u| u.origin()) else {
+        return false;
+    };
+    if !origin.is_tuple() {
+        return false;
+    }
+    if origin == state.config.clinic.base_url.origin() {
+        return true;
+    }
+    let trusted_proxy = peer.is_some_and(|ip| {
+        state
+            .config
+            .server
+            .trusted_proxies
+            .iter()
+            .any(|net| net.contains(&ip))
+    });
+    let scheme = match req
+        .headers()
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(p) if trusted_proxy && p.trim().eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    };
+    let Some(host) = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    Url::parse(&format!("{scheme}://{host}")).is_ok_and(|u| u.origin() == origin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origin_of(s: &str) -> url::Origin {
+        Url::parse(s).unwrap().origin()
+    }
+
+    #[test]
+    fn origins_compare_scheme_host_and_port() {
+        assert_eq!(
+            origin_of("https://clinic.example"),
+            origin_of("https://CLINIC.example:443/")
+        );
+        assert_ne!(
+            origin_of("http://clinic.example"),
+            origin_of("https://clinic.example")
+        );
+        assert_ne!(
+            origin_of("https://clinic.example:8443"),
+            origin_of("https://clinic.example")
+        );
+    }
 }

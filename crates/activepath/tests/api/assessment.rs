@@ -1,6 +1,5 @@
 use crate::helpers::*;
-use activepath::crypto::token_hash;
-use activepath::storage::NewResult;
+use activepath::assessment::answers_aad;
 
 const FACTS_FOOTER: &str = "Developed by Drs. Robert L. Spitzer, Janet B.W. Williams, Kurt Kroenke and colleagues, with an educational grant from Pfizer Inc. No permission required to reproduce, translate, display or distribute.";
 
@@ -165,6 +164,18 @@ async fn every_band_reads_right_on_the_result_page() {
 async fn results_are_private_and_expire() {
     let app = spawn_app().await;
     let path = app.submit_phq9([1; 9], 1).await;
+    for page in [
+        path.clone(),
+        format!("{path}/share"),
+        "/assessment/result/not-a-token".into(),
+    ] {
+        let res = app.get(&page).await;
+        assert_eq!(
+            res.headers().get("x-robots-tag").unwrap(),
+            "noindex, nofollow",
+            "{page}"
+        );
+    }
     let res = app.get(&path).await;
     assert_eq!(res.headers().get("cache-control").unwrap(), "no-store");
     assert!(res.text().await.unwrap().contains("noindex"));
@@ -179,37 +190,49 @@ async fn results_are_private_and_expire() {
         404
     );
 
-    // A result past its expiry shows the expired page.
-    let token = app.state.cipher.result_token("expired-test");
-    let now = activepath::time::now_ms();
-    app.state
-        .storage
-        .insert_result(&NewResult {
-            token_hash: &token_hash(&token),
-            submission_key: "expired-test",
-            instrument: "phq9",
-            instrument_version: "phq9/en-US/1",
-            answers_sealed: &[1, 2, 3],
-            total: 3,
-            severity: "none-minimal",
-            self_harm_flag: false,
-            source: "web",
-            created_at: now - 10_000,
-            expires_at: now - 1,
-        })
-        .await
-        .unwrap();
-    let (status, html) = app.get_text(&format!("/assessment/result/{token}")).await;
+    // On the last day of its 30 the link works; after that it shows the
+    // expired page, and the purge deletes the result (it was never shared).
+    app.clock
+        .advance(jiff::SignedDuration::from_hours(30 * 24 - 1));
+    assert_eq!(app.get(&path).await.status(), 200);
+    app.clock.advance(jiff::SignedDuration::from_hours(1));
+    let (status, html) = app.get_text(&path).await;
     assert_eq!(status, 410);
     assert!(html.contains("This result has expired"));
-    // The purge removes it (it was never shared).
-    assert_eq!(app.state.storage.purge(now, now).await.unwrap(), 1);
     assert_eq!(
-        app.get(&format!("/assessment/result/{token}"))
+        activepath::jobs::purge(&app.state.storage, app.clock.now())
+            .await
+            .unwrap(),
+        0,
+        "deleted only once past its expiry"
+    );
+    app.clock.advance(jiff::SignedDuration::from_secs(1));
+    assert_eq!(
+        activepath::jobs::purge(&app.state.storage, app.clock.now())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(app.get(&path).await.status(), 404);
+}
+
+#[tokio::test]
+async fn a_shared_result_is_kept_past_its_expiry() {
+    let app = spawn_app().await;
+    let path = app.submit_phq9([1; 9], 1).await;
+    let share =
+        "name=Ana&email=ana%40example.org&contact_method=email&contact_time=any&consent=yes";
+    assert_eq!(
+        app.post_form(&format!("{path}/share"), share)
             .await
             .status(),
-        404
+        303
     );
+    app.clock.advance(jiff::SignedDuration::from_hours(31 * 24));
+    activepath::jobs::purge(&app.state.storage, app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(app.counts().await.results, 1, "the clinic's record stays");
 }
 
 #[tokio::test]
@@ -220,15 +243,19 @@ async fn answers_are_encrypted_at_rest() {
     let stored = app
         .state
         .storage
-        .result_by_token_hash(&token_hash(token))
+        .result_by_token_hash(&app.state.cipher.token_hash(token))
         .await
         .unwrap()
         .unwrap();
     assert!(!String::from_utf8_lossy(&stored.answers_sealed).contains("answers"));
+    let plain = app
+        .state
+        .cipher
+        .decrypt(&answers_aad(&stored.token_hash), &stored.answers_sealed)
+        .unwrap();
     assert!(
-        app.state
-            .cipher
-            .decrypt("assessment_results.answers", &stored.answers_sealed)
-            .is_ok()
+        String::from_utf8(plain)
+            .unwrap()
+            .contains("[3,2,1,0,3,2,1,0,0]")
     );
 }

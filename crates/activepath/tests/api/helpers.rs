@@ -1,6 +1,7 @@
 use activepath::app::{AppState, Application};
-use activepath::config::{Config, Overrides};
+use activepath::config::{BaseUrl, Config, Overrides};
 use activepath::mail::{Envelope, Transport};
+use activepath::time::Clock;
 use secrecy::SecretString;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -10,6 +11,8 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub state: AppState,
+    /// The app's clock: starts at the real time, moves only when a test says.
+    pub clock: Clock,
     pub mail: Arc<Mutex<Vec<Envelope>>>,
     pub _dir: tempfile::TempDir,
 }
@@ -55,8 +58,23 @@ pub fn test_config(data_dir: &Path, database_url: Option<String>) -> Config {
             data_dir.join("activepath.db").display()
         )
     })));
-    config.clinic.base_url = BASE_URL.into();
+    config.clinic.base_url = BaseUrl::parse(BASE_URL).unwrap();
     config
+}
+
+/// Test output is quiet unless `TEST_LOG` is set (then `RUST_LOG` filters it).
+pub fn init_test_log() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .init();
+        }
+    });
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -65,11 +83,13 @@ pub async fn spawn_app() -> TestApp {
 
 /// Spawns the app after `adjust` has changed its configuration.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    init_test_log();
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path(), fresh_database_url().await);
     adjust(&mut config);
     let (transport, mail) = Transport::memory();
-    let app = Application::build(config, Some(transport))
+    let clock = Clock::manual(jiff::Timestamp::now());
+    let app = Application::build_with(config, Some(transport), clock.clone())
         .await
         .expect("app builds");
     let base = format!("http://{}", app.local_addr());
@@ -84,6 +104,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         base,
         client,
         state,
+        clock,
         mail,
         _dir: dir,
     }
@@ -117,6 +138,18 @@ impl TestApp {
         self.client
             .post(self.url("/api/v1/assessments"))
             .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST /api/v1/assessments` with an `Idempotency-Key`.
+    pub async fn post_json_with_key(&self, key: &str, body: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/assessments"))
+            .header("content-type", "application/json")
+            .header("idempotency-key", key)
             .body(body.to_string())
             .send()
             .await

@@ -93,22 +93,157 @@ async fn bad_input_is_a_problem_document_naming_each_field() {
     assert_eq!(app.counts().await.results, 0, "nothing half-saved");
 }
 
+const GAD7_BODY: &str = r#"{"instrument":"gad7","answers":[1,1,1,1,1,1,1],"difficulty":1}"#;
+
 #[tokio::test]
-async fn an_idempotency_key_prevents_duplicates() {
+async fn an_idempotency_key_returns_the_first_response_instead_of_a_duplicate() {
     let app = spawn_app().await;
-    let send = || async {
-        app.client
-            .post(app.url("/api/v1/assessments"))
-            .header("content-type", "application/json")
-            .header("idempotency-key", "kiosk-7-0001")
-            .body(r#"{"instrument":"gad7","answers":[1,1,1,1,1,1,1],"difficulty":1}"#)
-            .send()
-            .await
-            .unwrap()
-    };
-    let a = send().await;
-    let b = send().await;
+    let key = "7f1c1e0e-6a5b-4c1e-9d2a-3b4c5d6e7f80";
+    let a = app.post_json_with_key(key, GAD7_BODY).await;
+    // The same request again, spelled differently: the same request.
+    let b = app
+        .post_json_with_key(
+            key,
+            r#"{ "difficulty": 1, "answers": [1, 1, 1, 1, 1, 1, 1], "instrument": "gad7" }"#,
+        )
+        .await;
     assert_eq!((a.status().as_u16(), b.status().as_u16()), (201, 201));
     assert_eq!(location(&a), location(&b));
+    let (a, b): (Value, Value) = (a.json().await.unwrap(), b.json().await.unwrap());
+    assert_eq!(a, b, "the same response");
+    let c = app.counts().await;
+    assert_eq!((c.results, c.idempotency_keys), (1, 1));
+}
+
+#[tokio::test]
+async fn a_key_reused_with_other_answers_is_refused_and_reveals_nothing() {
+    let app = spawn_app().await;
+    let key = activepath::crypto::random_id();
+    let first = app.post_json_with_key(&key, GAD7_BODY).await;
+    assert_eq!(first.status(), 201);
+    let first_url = location(&first);
+    let other = app
+        .post_json_with_key(
+            &key,
+            r#"{"instrument":"gad7","answers":[3,3,3,3,3,3,3],"difficulty":3}"#,
+        )
+        .await;
+    assert_eq!(other.status(), 422);
+    assert_eq!(
+        other.headers().get("content-type").unwrap(),
+        "application/problem+json"
+    );
+    assert!(other.headers().get("location").is_none());
+    let body = other.text().await.unwrap();
+    assert!(body.contains("Idempotency-Key"), "{body}");
+    assert!(!body.contains(&first_url[first_url.rfind('/').unwrap() + 1..]));
+    assert_eq!(app.counts().await.results, 1, "nothing stored");
+}
+
+#[tokio::test]
+async fn guessable_keys_are_refused_with_a_reason() {
+    let app = spawn_app().await;
+    for key in [
+        "kiosk-3-000127",
+        "kiosk-7-0001",
+        "00000000-0000-0000-0000-000000000000",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    ] {
+        let res = app.post_json_with_key(key, GAD7_BODY).await;
+        assert_eq!(res.status(), 400, "{key}");
+        assert_eq!(
+            res.headers().get("content-type").unwrap(),
+            "application/problem+json"
+        );
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["errors"][0]["field"], "Idempotency-Key", "{key}");
+        assert!(
+            body["errors"][0]["detail"]
+                .as_str()
+                .unwrap()
+                .contains("128"),
+            "{body}"
+        );
+    }
+    assert_eq!(app.counts().await.results, 0);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_is_forgotten_after_24_hours() {
+    let app = spawn_app().await;
+    let key = "01890a5d-ac96-774b-bcce-b302099a8057";
+    let first = location(&app.post_json_with_key(key, GAD7_BODY).await);
+    app.clock.advance(jiff::SignedDuration::from_hours(23));
+    assert_eq!(
+        location(&app.post_json_with_key(key, GAD7_BODY).await),
+        first
+    );
+    app.clock.advance(jiff::SignedDuration::from_hours(1));
+    let later = app.post_json_with_key(key, GAD7_BODY).await;
+    assert_eq!(later.status(), 201);
+    assert_ne!(location(&later), first, "after 24 hours the key is new");
+    assert_eq!(app.counts().await.results, 2);
+    // The purge removes the expired record; the results stay until theirs.
+    activepath::jobs::purge(&app.state.storage, app.clock.now())
+        .await
+        .unwrap();
+    let c = app.counts().await;
+    assert_eq!((c.results, c.idempotency_keys), (2, 1));
+}
+
+#[tokio::test]
+async fn concurrent_requests_with_one_key_store_one_result() {
+    let app = spawn_app().await;
+    let key = activepath::crypto::random_id();
+    let mut sends = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (client, url, key) = (
+            app.client.clone(),
+            app.url("/api/v1/assessments"),
+            key.clone(),
+        );
+        sends.spawn(async move {
+            client
+                .post(url)
+                .header("content-type", "application/json")
+                .header("idempotency-key", key)
+                .body(GAD7_BODY)
+                .send()
+                .await
+                .unwrap()
+        });
+    }
+    let mut urls = std::collections::BTreeSet::new();
+    while let Some(res) = sends.join_next().await {
+        let res = res.unwrap();
+        assert_eq!(res.status(), 201);
+        urls.insert(location(&res));
+    }
+    assert_eq!(urls.len(), 1);
     assert_eq!(app.counts().await.results, 1);
+}
+
+#[tokio::test]
+async fn duplicate_and_unknown_fields_are_422() {
+    let app = spawn_app().await;
+    for (body, field) in [
+        (
+            r#"{"instrument":"phq9","answers":[3,3,3,3,3,3,3,3,3],"answers":[0,0,0,0,0,0,0,0,0],"difficulty":0}"#,
+            "answers",
+        ),
+        (
+            r#"{"instrument":"phq9","answers":[0,0,0,0,0,0,0,0,0],"difficulty":0,"difficulty":null}"#,
+            "difficulty",
+        ),
+        (
+            r#"{"instrument":"phq9","answers":[0,0,0,0,0,0,0,0,0],"name":"Ana"}"#,
+            "name",
+        ),
+    ] {
+        let res = app.post_json(body).await;
+        assert_eq!(res.status(), 422, "{body}");
+        let problem: Value = res.json().await.unwrap();
+        assert_eq!(problem["errors"][0]["field"], field, "{body}");
+    }
+    assert_eq!(app.counts().await.results, 0);
 }

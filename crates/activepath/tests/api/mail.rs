@@ -2,10 +2,14 @@
 //! retries after a failed delivery.
 
 use crate::helpers::{fresh_database_url, test_config};
-use activepath::config::Smtp;
+use activepath::config::{Smtp, SmtpSecurity};
 use activepath::jobs::OutboxWorker;
 use activepath::mail::Transport;
-use activepath::storage::{NewMail, NewResult, NewTriageCase, Storage};
+use activepath::storage::Storage;
+use activepath::storage::assessments::{NewResult, Source};
+use activepath::storage::outbox::NewMail;
+use activepath::storage::triage::{NewTriageCase, Priority};
+use jiff::Timestamp;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -75,7 +79,7 @@ fn smtp(port: u16) -> Smtp {
         username: None,
         password: None,
         password_file: None,
-        security: "none".into(),
+        security: SmtpSecurity::None,
     }
 }
 
@@ -90,47 +94,41 @@ async fn bare_storage(dir: &std::path::Path) -> Storage {
 }
 
 /// Queues one clinic notification the way sharing a result does.
-async fn queue_notification(storage: &Storage, key: &str) {
-    let now = activepath::time::now_ms();
-    let token_hash = activepath::crypto::token_hash(key);
-    storage
-        .insert_result(&NewResult {
-            token_hash: &token_hash,
-            submission_key: key,
-            instrument: "phq9",
-            instrument_version: "phq9/en-US/1",
-            answers_sealed: &[0],
+async fn queue_notification(storage: &Storage, key: &str, now: Timestamp) {
+    let result_id = storage
+        .insert_result(NewResult {
+            token_hash: key.into(),
+            submission_key: key.into(),
+            instrument: clinical::InstrumentId::Phq9,
+            instrument_version: "phq9/en-US/1".into(),
+            answers_sealed: vec![0],
             total: 0,
-            severity: "none-minimal",
+            severity: clinical::Severity::NoneMinimal,
             self_harm_flag: false,
-            source: "api",
+            source: Source::Api,
             created_at: now,
-            expires_at: now + 60_000,
+            expires_at: now + jiff::SignedDuration::from_hours(1),
         })
         .await
-        .unwrap();
-    let result = storage
-        .result_by_token_hash(&token_hash)
-        .await
-        .unwrap()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = test_config(dir.path(), None);
     let mail = activepath::mail::new_share_notification(&config);
     storage
         .share_result(
-            &NewTriageCase {
-                result_id: result.id,
-                urgent: false,
-                contact_sealed: &[1],
-                consent_version: "test",
+            NewTriageCase {
+                uid: key.into(),
+                result_id,
+                priority: Priority::Routine,
+                contact_sealed: vec![1],
+                consent_version: "test".into(),
                 created_at: now,
             },
-            &NewMail {
-                recipient: "care@riverbend.example",
-                subject: &mail.subject,
-                body_text: &mail.text,
-                body_html: &mail.html,
+            NewMail {
+                recipient: "care@riverbend.example".into(),
+                subject: mail.subject,
+                body_text: mail.text,
+                body_html: mail.html,
             },
         )
         .await
@@ -152,9 +150,10 @@ fn smtp_worker(storage: &Storage, port: u16) -> OutboxWorker {
 async fn the_outbox_delivers_over_smtp() {
     let dir = tempfile::tempdir().unwrap();
     let storage = bare_storage(dir.path()).await;
-    queue_notification(&storage, "smtp-1").await;
+    let now = Timestamp::now();
+    queue_notification(&storage, "smtp-1", now).await;
     let (port, received) = smtp_sink(0).await;
-    assert_eq!(smtp_worker(&storage, port).run_once().await.unwrap(), 1);
+    assert_eq!(smtp_worker(&storage, port).run_once(now).await.unwrap(), 1);
     let messages = received.lock().unwrap().clone();
     assert_eq!(messages.len(), 1);
     assert!(messages[0].contains("To: care@riverbend.example"));
@@ -162,19 +161,20 @@ async fn the_outbox_delivers_over_smtp() {
     let counts = storage.counts().await.unwrap();
     assert_eq!((counts.outbox, counts.outbox_sent), (1, 1));
     // Nothing is sent twice.
-    assert_eq!(smtp_worker(&storage, port).run_once().await.unwrap(), 0);
+    assert_eq!(smtp_worker(&storage, port).run_once(now).await.unwrap(), 0);
     assert_eq!(received.lock().unwrap().len(), 1);
 }
 
 #[tokio::test]
-async fn a_refused_delivery_is_kept_and_retried_after_a_backoff() {
+async fn a_refused_delivery_is_kept_and_retried_by_the_worker_after_a_backoff() {
     let dir = tempfile::tempdir().unwrap();
     let storage = bare_storage(dir.path()).await;
-    queue_notification(&storage, "smtp-2").await;
+    let start = Timestamp::now();
+    queue_notification(&storage, "smtp-2", start).await;
     let (port, received) = smtp_sink(1).await;
     let worker = smtp_worker(&storage, port);
     assert_eq!(
-        worker.run_once().await.unwrap(),
+        worker.run_once(start).await.unwrap(),
         0,
         "the server refuses the first attempt"
     );
@@ -184,29 +184,19 @@ async fn a_refused_delivery_is_kept_and_retried_after_a_backoff() {
         (1, 0),
         "the message is kept, unsent"
     );
-    let now = activepath::time::now_ms();
-    assert!(
-        storage.claim_mail(now, 1_000).await.unwrap().is_none(),
-        "not due again before the backoff"
+    let at = |secs| start + jiff::SignedDuration::from_secs(secs);
+    assert_eq!(
+        worker.run_once(at(29)).await.unwrap(),
+        0,
+        "not due again before the 30 s backoff"
     );
-    let again = storage
-        .claim_mail(now + 31_000, 1_000)
-        .await
-        .unwrap()
-        .expect("due after 30 s");
-    assert_eq!(again.attempts, 2);
-    let envelope = activepath::mail::Envelope {
-        to: again.recipient.clone(),
-        subject: again.subject.clone(),
-        text: again.body_text.clone(),
-        html: again.body_html.clone(),
-    };
-    worker
-        .transport
-        .send(&worker.from, &envelope)
-        .await
-        .unwrap();
-    storage.mail_sent(again.id, now).await.unwrap();
+    assert!(received.lock().unwrap().is_empty());
+    assert_eq!(worker.run_once(at(31)).await.unwrap(), 1, "due after 30 s");
     assert_eq!(received.lock().unwrap().len(), 1);
     assert_eq!(storage.counts().await.unwrap().outbox_sent, 1);
+    assert_eq!(
+        worker.run_once(at(3600)).await.unwrap(),
+        0,
+        "sent once only"
+    );
 }

@@ -123,7 +123,10 @@ async fn seo_basics_on_content_pages() {
     let (status, robots) = app.get_text("/robots.txt").await;
     assert_eq!(status, 200);
     assert!(robots.contains(&format!("Sitemap: {BASE_URL}/sitemap.xml")));
-    assert!(robots.contains("Disallow: /assessment/result/"));
+    assert!(
+        !robots.contains("/assessment/result"),
+        "crawlers must reach result pages to read their noindex"
+    );
     let (status, manifest) = app.get_text("/site.webmanifest").await;
     assert_eq!(status, 200);
     let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
@@ -340,9 +343,10 @@ async fn edits_are_served_after_a_reload() {
     let app = spawn_app_with(|c| c.content_dir = Some(dir.clone())).await;
     assert_eq!(app.get("/blog/second").await.status(), 404);
     write_content(content.path(), &[("second", "2026-01-06", false, &[])]);
-    app.state
-        .site
-        .replace(activepath::content::Content::from_dir(&dir).unwrap());
+    app.state.site.publish_blocking(
+        &app.state,
+        Some(activepath::content::Content::from_dir(&dir).unwrap()),
+    );
     assert_eq!(app.get("/blog/second").await.status(), 200);
     assert_eq!(app.get("/blog/first").await.status(), 200);
 }

@@ -113,12 +113,10 @@ async fn a_different_key_is_refused_at_start() {
     let db = fresh_database_url().await;
     let mut config = test_config(dir.path(), db.clone());
     config.encryption_key = Some(format!("{}=", "A".repeat(43)).into());
-    activepath::app::Application::build(config, None)
-        .await
-        .unwrap();
+    activepath::app::Application::build(config).await.unwrap();
     let mut config = test_config(dir.path(), db);
     config.encryption_key = Some(format!("{}A=", "B".repeat(42)).into());
-    let err = activepath::app::Application::build(config, None)
+    let err = activepath::app::Application::build(config)
         .await
         .err()
         .expect("refused");

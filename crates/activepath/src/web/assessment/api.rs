@@ -1,142 +1,153 @@
 //! `POST /api/v1/assessments`: the same work as the form, for kiosks and
 //! integrations. JSON in, JSON out; every problem is reported as
-//! `application/problem+json` (RFC 9457) naming each bad field.
+//! `application/problem+json` (RFC 9457) naming each bad field. A client that
+//! may retry sends an `Idempotency-Key` (see `crate::assessment`).
 
-use super::{Source, offered, record, result_path};
 use crate::app::AppState;
+use crate::assessment::{self, IdempotencyKey, Source, offered, record, result_path};
 use crate::crypto::random_id;
 use crate::time::rfc3339;
+use crate::web::ApiError;
+use crate::web::rate_limit::{ApiRoute, RateLimit};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use clinical::{FieldError, Problem, Responses};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// A problem document. `errors` pairs a field (JSON-pointer-like, e.g.
-/// `answers[3]`) with what is wrong with it.
-pub fn problem(status: StatusCode, title: &str, errors: Vec<(String, String)>) -> Response {
-    let mut body = json!({
-        "type": "about:blank",
-        "title": title,
-        "status": status.as_u16(),
-    });
-    if !errors.is_empty() {
-        body["errors"] = errors
-            .into_iter()
-            .map(|(field, detail)| json!({ "field": field, "detail": detail }))
-            .collect();
+/// The request as sent. Unknown fields and a field given twice are refused
+/// by the parser; each value is then checked on its own so that every bad
+/// one is named.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssessmentRequest {
+    #[serde(default)]
+    instrument: Option<Value>,
+    #[serde(default)]
+    answers: Option<Value>,
+    #[serde(default)]
+    difficulty: Option<Value>,
+}
+
+fn invalid(errors: Vec<(String, String)>) -> ApiError {
+    ApiError::invalid("The assessment is not valid", errors)
+}
+
+/// A body that is JSON but not an [`AssessmentRequest`]: names the field
+/// serde complained about (its messages quote it in backticks).
+fn shape_error(e: &serde_json::Error) -> ApiError {
+    let message = e.to_string();
+    let quoted = message.split('`').nth(1).map(str::to_string);
+    let (field, detail) = match quoted {
+        Some(f) if message.starts_with("unknown field") => (f, "is not a known field"),
+        Some(f) if message.starts_with("duplicate field") => (f, "is given more than once"),
+        _ => (
+            "body".to_string(),
+            "must be a JSON object with instrument, answers and difficulty",
+        ),
+    };
+    invalid(vec![(field, detail.to_string())])
+}
+
+/// The body as a request: 400 when it is not JSON, 422 naming the field
+/// when it is JSON of the wrong shape (serde would also take an array for a
+/// struct, so anything but an object is refused first).
+fn read_request(body: &[u8]) -> Result<AssessmentRequest, ApiError> {
+    let not_json = |e: serde_json::Error| {
+        ApiError::new(StatusCode::BAD_REQUEST, "The body is not valid JSON")
+            .field("body", e.to_string())
+    };
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(not_json)?;
+        return Err(invalid(vec![(
+            "body".into(),
+            "must be a JSON object with instrument, answers and difficulty".into(),
+        )]));
     }
-    let mut res = (status, body.to_string()).into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/problem+json"),
-    );
-    res
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => shape_error(&e),
+        _ => not_json(e),
+    })
 }
 
-fn invalid(errors: Vec<(String, String)>) -> Response {
-    problem(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "The assessment is not valid",
-        errors,
-    )
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
+    let mut values = headers.get_all("idempotency-key").iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let refused = |why: &str| {
+        ApiError::new(StatusCode::BAD_REQUEST, "The Idempotency-Key is not usable")
+            .field("Idempotency-Key", why)
+    };
+    if values.next().is_some() {
+        return Err(refused("must be sent once"));
+    }
+    let raw = value.to_str().map_err(|_| refused(IdempotencyKey::RULE))?;
+    IdempotencyKey::parse(raw).map(Some).map_err(refused)
 }
 
-pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn create(
+    limit: RateLimit<ApiRoute>,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let json_content = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
     if !json_content {
-        return problem(
+        return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Send the assessment as application/json",
-            Vec::new(),
-        );
+        ));
     }
-    let idempotency_key = match headers.get("idempotency-key").map(|v| v.to_str()) {
-        None => None,
-        Some(Ok(k)) if (1..=200).contains(&k.len()) => Some(k.to_string()),
-        Some(_) => {
-            return invalid(vec![(
-                "Idempotency-Key".into(),
-                "must be 1 to 200 visible ASCII characters".into(),
-            )]);
-        }
-    };
-    let value: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => {
-            return problem(
-                StatusCode::BAD_REQUEST,
-                "The body is not valid JSON",
-                vec![("body".into(), e.to_string())],
-            );
-        }
-    };
-    let responses = match parse(&value) {
-        Ok(r) => r,
-        Err(errors) => return invalid(errors),
-    };
-    let nonce = idempotency_key.unwrap_or_else(random_id);
-    match record(&state, &responses, &nonce, Source::Api).await {
-        Ok(recorded) => {
-            let def = responses.instrument().definition();
-            let url = format!(
-                "{}{}",
-                state.config.clinic.base_url,
-                result_path(&recorded.token)
-            );
-            let body = json!({
-                "instrument": def.id.slug(),
-                "instrument_version": def.version,
-                "total": recorded.score.total,
-                "max": recorded.score.max,
-                "severity": recorded.score.severity.slug(),
-                "self_harm_flag": recorded.score.self_harm_flag,
-                "result_url": url,
-                "expires_at": rfc3339(recorded.expires_at),
-                "disclaimer": "This is a screening result, not a diagnosis.",
-            });
-            let mut res = (StatusCode::CREATED, body.to_string()).into_response();
-            let h = res.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            if let Ok(loc) = HeaderValue::from_str(&url) {
-                h.insert(header::LOCATION, loc);
-            }
-            res
-        }
-        Err(e) => {
-            tracing::error!(
-                "storing an assessment from the API failed: {:#}",
-                anyhow::Error::from(e)
-            );
-            problem(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The assessment could not be stored; nothing was saved",
-                Vec::new(),
-            )
-        }
+    let key = idempotency_key(&headers)?;
+    let request = read_request(&body)?;
+    let responses = parse(&request).map_err(invalid)?;
+    if let Err(wait) = limit.spend(&state) {
+        return Ok(ApiError::too_many_requests(wait));
     }
+    let recorded = match &key {
+        Some(key) => assessment::record_idempotent(&state, &responses, key).await?,
+        None => record(&state, &responses, &random_id(), Source::Api).await?,
+    };
+    let def = responses.instrument().definition();
+    let url = state
+        .config
+        .clinic
+        .base_url
+        .join(&result_path(&recorded.token));
+    let body = json!({
+        "instrument": def.id.slug(),
+        "instrument_version": def.version,
+        "total": recorded.score.total,
+        "max": recorded.score.max,
+        "severity": recorded.score.severity.slug(),
+        "self_harm_flag": recorded.score.self_harm_flag,
+        "result_url": url,
+        "expires_at": rfc3339(recorded.expires_at),
+        "disclaimer": "This is a screening result, not a diagnosis.",
+    });
+    let mut res = (StatusCode::CREATED, body.to_string()).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Ok(loc) = HeaderValue::from_str(&url) {
+        h.insert(header::LOCATION, loc);
+    }
+    Ok(res)
 }
 
 /// Checks the document's shape and values, collecting every problem.
-fn parse(value: &Value) -> Result<Responses, Vec<(String, String)>> {
-    let Some(obj) = value.as_object() else {
-        return Err(vec![("body".into(), "must be a JSON object".into())]);
-    };
+fn parse(request: &AssessmentRequest) -> Result<Responses, Vec<(String, String)>> {
     let mut errors = Vec::new();
-    for key in obj.keys() {
-        if !matches!(key.as_str(), "instrument" | "answers" | "difficulty") {
-            errors.push((key.clone(), "is not a known field".into()));
-        }
-    }
-    let instrument = match obj.get("instrument") {
+    let instrument = match &request.instrument {
         None => {
             errors.push((
                 "instrument".into(),
@@ -160,7 +171,7 @@ fn parse(value: &Value) -> Result<Responses, Vec<(String, String)>> {
         }
     };
     let small_int = |v: &Value| v.as_i64().filter(|n| (0..=3).contains(n));
-    let answers: Option<Vec<Option<i64>>> = match obj.get("answers") {
+    let answers: Option<Vec<Option<i64>>> = match &request.answers {
         None => {
             errors.push((
                 "answers".into(),
@@ -189,7 +200,7 @@ fn parse(value: &Value) -> Result<Responses, Vec<(String, String)>> {
             None
         }
     };
-    let difficulty = match obj.get("difficulty") {
+    let difficulty = match &request.difficulty {
         None | Some(Value::Null) => None,
         Some(v) => match small_int(v) {
             Some(n) => Some(n),
@@ -246,43 +257,65 @@ fn parse(value: &Value) -> Result<Responses, Vec<(String, String)>> {
 mod tests {
     use super::*;
 
-    fn fields(v: Value) -> Vec<String> {
-        parse(&v).unwrap_err().into_iter().map(|(f, _)| f).collect()
+    fn fields(v: &str) -> Vec<String> {
+        match read_request(v.as_bytes()) {
+            Ok(request) => parse(&request).unwrap_err(),
+            Err(e) => e.errors,
+        }
+        .into_iter()
+        .map(|(f, _)| f)
+        .collect()
     }
 
     #[test]
     fn accepts_the_documented_example() {
-        let r = parse(&json!({"instrument":"phq9","answers":[0,1,2,3,0,1,2,3,0],"difficulty":1}))
-            .unwrap();
-        assert_eq!(r.score().total, 12);
+        let request: AssessmentRequest = serde_json::from_str(
+            r#"{"instrument":"phq9","answers":[0,1,2,3,0,1,2,3,0],"difficulty":1}"#,
+        )
+        .unwrap();
+        assert_eq!(parse(&request).unwrap().score().total, 12);
     }
 
     #[test]
     fn names_each_bad_field() {
         assert_eq!(
-            fields(json!({"instrument":"phq9","answers":[0,1,"2",3,0,1,2.5,3,9],"difficulty":1})),
+            fields(r#"{"instrument":"phq9","answers":[0,1,"2",3,0,1,2.5,3,9],"difficulty":1}"#),
             ["answers[2]", "answers[6]", "answers[8]"]
         );
         assert_eq!(
-            fields(json!({"instrument":"bdi","answers":[0]})),
+            fields(r#"{"instrument":"bdi","answers":[0]}"#),
             ["instrument"]
         );
         assert_eq!(
-            fields(json!({"instrument":"gad7","answers":[1,1,1,1,1,1,1]})),
+            fields(r#"{"instrument":"gad7","answers":[1,1,1,1,1,1,1]}"#),
             ["difficulty"]
         );
         assert_eq!(
-            fields(json!({"instrument":"gad7","answers":[1,1,1]})),
+            fields(r#"{"instrument":"gad7","answers":[1,1,1]}"#),
             ["answers"]
         );
         assert_eq!(
-            fields(json!({"instrument":"gad7","answers":[0,0,0,0,0,0,0],"x":1})),
+            fields(r#"{"instrument":"gad7","answers":[0,0,0,0,0,0,0],"x":1}"#),
             ["x"]
         );
-        assert_eq!(fields(json!([1, 2])), ["body"]);
-        assert_eq!(fields(json!({})), ["instrument", "answers"]);
+        assert_eq!(fields("[1, 2]"), ["body"]);
+        assert_eq!(fields("{}"), ["instrument", "answers"]);
         assert_eq!(
-            fields(json!({"instrument":"phq2","answers":[0,0]})),
+            fields(r#"{"instrument":"phq2","answers":[0,0]}"#),
+            ["instrument"]
+        );
+    }
+
+    #[test]
+    fn a_field_given_twice_is_refused_not_overwritten() {
+        assert_eq!(
+            fields(
+                r#"{"instrument":"phq9","answers":[3,3,3,3,3,3,3,3,3],"answers":[0,0,0,0,0,0,0,0,0],"difficulty":0}"#
+            ),
+            ["answers"]
+        );
+        assert_eq!(
+            fields(r#"{"instrument":"gad7","instrument":"phq9","answers":[0,0,0,0,0,0,0]}"#),
             ["instrument"]
         );
     }

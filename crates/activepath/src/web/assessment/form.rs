@@ -1,10 +1,11 @@
 //! GET and POST of a questionnaire, and the assessment's start page.
 
-use super::{Source, offered, record, result_path};
 use crate::app::AppState;
+use crate::assessment::{Source, offered, record, result_path};
 use crate::crypto::random_id;
 use crate::i18n::Tr;
 use crate::web::layout::{Layout, html};
+use crate::web::rate_limit::{AssessmentRoute, RateLimit};
 use crate::web::{AppError, Result};
 use askama::Template;
 use axum::Form;
@@ -219,6 +220,7 @@ fn read_fields(def: &Instrument, fields: &[(String, String)]) -> RawAnswers {
 }
 
 pub async fn submit(
+    limit: RateLimit<AssessmentRoute>,
     State(state): State<AppState>,
     Path(slug): Path<String>,
     Form(fields): Form<Vec<(String, String)>>,
@@ -232,6 +234,7 @@ pub async fn submit(
             Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
         Ok(responses) => {
+            limit.spend(&state).map_err(AppError::TooManyRequests)?;
             // Without a form nonce (a hand-made post) every post is its own submission.
             let nonce = raw.submission.unwrap_or_else(random_id);
             let recorded = record(&state, &responses, &nonce, Source::Web).await?;

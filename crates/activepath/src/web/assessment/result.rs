@@ -2,20 +2,18 @@
 //! then the score on its scale, what it may and may not mean, next steps,
 //! the answers given and a way to send the result to the clinic.
 
-use super::{ANSWERS_CONTEXT, StoredAnswers, token_is_well_formed};
 use crate::app::AppState;
-use crate::crypto::token_hash;
+use crate::assessment::{Lookup, lookup};
 use crate::i18n::Tr;
-use crate::storage::StoredResult;
-use crate::time::{format_date, now_ms};
+use crate::time::format_date;
+use crate::web::Result;
 use crate::web::errors::MessagePage;
 use crate::web::layout::{Layout, html};
-use crate::web::{AppError, Result};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use clinical::{Instrument, InstrumentId, Interpretation, Severity};
+use clinical::{Instrument, Interpretation, Severity};
 
 pub struct BandRow {
     range: String,
@@ -50,34 +48,6 @@ struct ResultPage {
     shared_on: Option<String>,
 }
 
-/// Where a token leads.
-pub enum Lookup {
-    Found(StoredResult, InstrumentId),
-    Expired,
-    Missing,
-}
-
-/// Finds the result a token names, telling an expired one from a missing one.
-pub async fn lookup(state: &AppState, token: &str) -> Result<Lookup> {
-    if !token_is_well_formed(token) {
-        return Ok(Lookup::Missing);
-    }
-    let Some(found) = state
-        .storage
-        .result_by_token_hash(&token_hash(token))
-        .await?
-    else {
-        return Ok(Lookup::Missing);
-    };
-    if found.expires_at <= now_ms() {
-        return Ok(Lookup::Expired);
-    }
-    let id = InstrumentId::from_slug(&found.instrument).ok_or_else(|| {
-        anyhow::anyhow!("stored result has unknown instrument {}", found.instrument)
-    })?;
-    Ok(Lookup::Found(found, id))
-}
-
 /// The page for a token that leads nowhere usable.
 pub fn unavailable(state: &AppState, lookup: &Lookup) -> Response {
     match lookup {
@@ -105,25 +75,14 @@ pub fn unavailable(state: &AppState, lookup: &Lookup) -> Response {
 }
 
 pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response> {
-    let (stored, id) = match lookup(&state, &token).await? {
-        Lookup::Found(stored, id) => (stored, id),
+    let result = match lookup(&state, &token).await? {
+        Lookup::Found(result) => result,
         other => return Ok(unavailable(&state, &other)),
     };
-    let def = id.definition();
-    let plain = state
-        .cipher
-        .decrypt(ANSWERS_CONTEXT, &stored.answers_sealed)?;
-    let answers: StoredAnswers = serde_json::from_slice(&plain).map_err(anyhow::Error::from)?;
-    if answers.answers.len() != def.items.len() {
-        return Err(AppError::Internal(anyhow::anyhow!(
-            "stored answers do not fit {}",
-            def.version
-        )));
-    }
-    let severity = Severity::from_slug(&stored.severity)
-        .ok_or_else(|| anyhow::anyhow!("stored result has unknown severity"))?;
+    let def = result.instrument.definition();
+    let severity = result.score.severity;
     let tr = Tr::default();
-    let tz = &state.config.clinic.time_zone;
+    let tz = state.config.clinic.time_zone.tz();
     let band_label = tr.t(&format!("band-{}", severity.slug()));
     let bands = match def.interpretation {
         Interpretation::Bands(bands) => bands
@@ -139,7 +98,7 @@ pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> R
     let rows = def
         .items
         .iter()
-        .zip(&answers.answers)
+        .zip(result.responses.answers())
         .map(|(item, &value)| AnswerRow {
             number: item.number,
             text: item.text,
@@ -147,7 +106,7 @@ pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> R
             value,
         })
         .collect();
-    let difficulty = match (def.difficulty, answers.difficulty) {
+    let difficulty = match (def.difficulty, result.responses.difficulty()) {
         (Some(q), Some(v)) => Some((q.text, q.options[usize::from(v)].label)),
         _ => None,
     };
@@ -155,18 +114,22 @@ pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> R
     let l = Layout::with_title(&state, "assessment", title.clone(), title).private();
     let page = ResultPage {
         def,
-        flagged: stored.self_harm_flag,
-        total: stored.total,
+        flagged: result.score.self_harm_flag,
+        total: i64::from(result.score.total),
         max: def.max_total(),
         band_label,
         bands,
-        meaning: tr.t(&format!("meaning-{}-{}", id.slug(), severity.slug())),
+        meaning: tr.t(&format!(
+            "meaning-{}-{}",
+            result.instrument.slug(),
+            severity.slug()
+        )),
         next_steps: next_steps(&tr, severity),
         answers: rows,
         difficulty,
-        taken_on: format_date(stored.created_at, tz),
-        expires_on: format_date(stored.expires_at, tz),
-        shared_on: stored.shared_at.map(|ms| format_date(ms, tz)),
+        taken_on: format_date(result.created_at, tz),
+        expires_on: format_date(result.expires_at, tz),
+        shared_on: result.shared_at.map(|at| format_date(at, tz)),
         token,
         l,
     };

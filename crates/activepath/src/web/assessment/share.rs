@@ -1,29 +1,23 @@
-//! "Send my result to the clinic": contact details, preferences and explicit
-//! consent. Creates a triage case (urgent when the item-9 flag is set) and the
-//! clinic's notification in one transaction. Contact details are encrypted.
+//! "Send my result to the clinic": the form (contact details, preferences,
+//! explicit consent), checked field by field; `crate::assessment::share`
+//! does the rest.
 
-use super::result::{Lookup, lookup, unavailable};
-use super::result_path;
+use super::result::unavailable;
 use crate::app::AppState;
+use crate::assessment::share::{Contact, ContactMethod, ContactTime, share};
+use crate::assessment::{Lookup, lookup, result_path};
+use crate::domain::{EmailAddress, PhoneNumber, TextError, multi_line, single_line};
 use crate::i18n::Tr;
-use crate::storage::{NewMail, NewTriageCase, Shared};
-use crate::time::now_ms;
-use crate::web::Result;
+use crate::storage::triage::ShareOutcome;
 use crate::web::layout::{Layout, html};
+use crate::web::rate_limit::{RateLimit, ShareRoute};
+use crate::web::{AppError, Result};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::{Deserialize, Serialize};
-
-pub const CONTACT_CONTEXT: &str = "triage_cases.contact";
-/// Changes whenever the consent wording changes, so each case records which
-/// text the person agreed to.
-const CONSENT_VERSION: &str = "share-consent/en-US/1";
-
-const METHODS: [&str; 3] = ["email", "phone", "text"];
-const TIMES: [&str; 4] = ["any", "morning", "afternoon", "evening"];
+use serde::Deserialize;
 
 /// The form as posted; every field a string so nothing typed is lost.
 #[derive(Debug, Default, Deserialize)]
@@ -36,17 +30,6 @@ pub struct ShareForm {
     contact_time: String,
     message: String,
     consent: String,
-}
-
-/// Checked contact details, as stored (encrypted).
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-pub struct Contact {
-    pub name: String,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub contact_method: String,
-    pub contact_time: String,
-    pub message: Option<String>,
 }
 
 #[derive(Debug, Default, PartialEq)]
@@ -66,18 +49,17 @@ impl ShareErrors {
     }
 }
 
-fn valid_email(s: &str) -> bool {
-    s.len() <= 254
-        && s.parse::<lettre::Address>().is_ok()
-        && s.rsplit_once('@').is_some_and(|(_, d)| d.contains('.'))
-}
-
-fn valid_phone(s: &str) -> bool {
-    let digits = s.chars().filter(char::is_ascii_digit).count();
-    (7..=15).contains(&digits)
-        && s.chars()
-            .all(|c| c.is_ascii_digit() || " +-().".contains(c))
-        && s.chars().filter(|&c| c == '+').count() <= 1
+/// An optional field: empty is `None`, anything else must parse.
+fn optional<T, E>(
+    raw: &str,
+    parse: impl Fn(&str) -> std::result::Result<T, E>,
+) -> std::result::Result<Option<T>, E> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        Ok(None)
+    } else {
+        parse(raw).map(Some)
+    }
 }
 
 impl TryFrom<&ShareForm> for Contact {
@@ -86,54 +68,66 @@ impl TryFrom<&ShareForm> for Contact {
     /// Collects every field's problem at once.
     fn try_from(f: &ShareForm) -> std::result::Result<Self, ShareErrors> {
         let mut e = ShareErrors::default();
-        let name = f.name.trim();
-        if name.is_empty() {
-            e.name = Some("share-error-name");
-        } else if name.chars().count() > 100 {
-            e.name = Some("share-error-name-long");
-        }
-        let email = f.email.trim();
-        let phone = f.phone.trim();
-        if !email.is_empty() && !valid_email(email) {
-            e.email = Some("share-error-email");
-        }
-        if !phone.is_empty() && !valid_phone(phone) {
-            e.phone = Some("share-error-phone");
-        }
-        if email.is_empty() && phone.is_empty() {
+        let name = single_line(&f.name, 100).map_err(|err| {
+            e.name = Some(match err {
+                TextError::Empty => "share-error-name",
+                TextError::TooLong => "share-error-name-long",
+                TextError::Forbidden => "share-error-characters",
+            })
+        });
+        let email = optional(&f.email, EmailAddress::parse)
+            .map_err(|_| e.email = Some("share-error-email"));
+        let phone =
+            optional(&f.phone, PhoneNumber::parse).map_err(|_| e.phone = Some("share-error-phone"));
+        let (has_email, has_phone) = (!f.email.trim().is_empty(), !f.phone.trim().is_empty());
+        if !has_email && !has_phone {
             e.email = Some("share-error-contact");
         }
-        match f.contact_method.as_str() {
-            m if !METHODS.contains(&m) => e.method = Some("share-error-method"),
-            "email" if email.is_empty() && !phone.is_empty() => {
+        let method = ContactMethod::from_slug(&f.contact_method);
+        match method {
+            None => e.method = Some("share-error-method"),
+            Some(ContactMethod::Email) if !has_email && has_phone => {
                 e.method = Some("share-error-method-email")
             }
-            "phone" | "text" if phone.is_empty() && !email.is_empty() => {
+            Some(ContactMethod::Phone | ContactMethod::Text) if !has_phone && has_email => {
                 e.method = Some("share-error-method-phone")
             }
             _ => {}
         }
-        if !TIMES.contains(&f.contact_time.as_str()) {
+        let time = ContactTime::from_slug(&f.contact_time);
+        if time.is_none() {
             e.time = Some("share-error-time");
         }
-        if f.message.chars().count() > 2000 {
-            e.message = Some("share-error-message");
-        }
+        let message = match multi_line(&f.message, 2000) {
+            Ok(m) => Some(m),
+            Err(TextError::Empty) => None,
+            Err(TextError::TooLong) => {
+                e.message = Some("share-error-message");
+                None
+            }
+            Err(TextError::Forbidden) => {
+                e.message = Some("share-error-characters");
+                None
+            }
+        };
         if f.consent != "yes" {
             e.consent = Some("share-error-consent");
         }
-        if !e.is_empty() {
-            return Err(e);
+        match (name, email, phone, method, time) {
+            (Ok(name), Ok(email), Ok(phone), Some(contact_method), Some(contact_time))
+                if e.is_empty() =>
+            {
+                Ok(Contact {
+                    name,
+                    email: email.map(|a| a.as_str().to_string()),
+                    phone: phone.map(|p| p.as_str().to_string()),
+                    contact_method,
+                    contact_time,
+                    message,
+                })
+            }
+            _ => Err(e),
         }
-        let message = f.message.trim();
-        Ok(Contact {
-            name: name.to_string(),
-            email: (!email.is_empty()).then(|| email.to_string()),
-            phone: (!phone.is_empty()).then(|| phone.to_string()),
-            contact_method: f.contact_method.clone(),
-            contact_time: f.contact_time.clone(),
-            message: (!message.is_empty()).then(|| message.to_string()),
-        })
     }
 }
 
@@ -193,13 +187,13 @@ fn share_page(
     let l = Layout::new(state, "assessment", "share-title", "share-title").private();
     SharePage {
         consent_text: tr.t1("share-consent", "clinic", &state.config.clinic.name),
-        methods: METHODS
+        methods: ContactMethod::ALL
             .iter()
-            .map(|m| (*m, tr.t(&format!("share-method-{m}"))))
+            .map(|m| (m.slug(), tr.t(&format!("share-method-{}", m.slug()))))
             .collect(),
-        times: TIMES
+        times: ContactTime::ALL
             .iter()
-            .map(|t| (*t, tr.t(&format!("share-time-{t}"))))
+            .map(|t| (t.slug(), tr.t(&format!("share-time-{}", t.slug()))))
             .collect(),
         err_name: msg(errors.name),
         err_email: msg(errors.email),
@@ -217,11 +211,11 @@ fn share_page(
 }
 
 pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response> {
-    let stored = match lookup(&state, &token).await? {
-        Lookup::Found(stored, _) => stored,
+    let result = match lookup(&state, &token).await? {
+        Lookup::Found(result) => result,
         other => return Ok(unavailable(&state, &other)),
     };
-    if stored.shared_at.is_some() {
+    if result.shared_at.is_some() {
         return Ok(Redirect::to(&result_path(&token)).into_response());
     }
     let form = ShareForm {
@@ -233,7 +227,7 @@ pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> R
         &share_page(
             &state,
             token,
-            stored.self_harm_flag,
+            result.score.self_harm_flag,
             form,
             &ShareErrors::default(),
         ),
@@ -241,51 +235,29 @@ pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> R
 }
 
 pub async fn submit(
+    limit: RateLimit<ShareRoute>,
     State(state): State<AppState>,
     Path(token): Path<String>,
     Form(form): Form<ShareForm>,
 ) -> Result<Response> {
-    let stored = match lookup(&state, &token).await? {
-        Lookup::Found(stored, _) => stored,
+    let result = match lookup(&state, &token).await? {
+        Lookup::Found(result) => result,
         other => return Ok(unavailable(&state, &other)),
     };
     let contact = match Contact::try_from(&form) {
         Ok(contact) => contact,
         Err(errors) => {
-            let page = share_page(&state, token, stored.self_harm_flag, form, &errors);
+            let page = share_page(&state, token, result.score.self_harm_flag, form, &errors);
             return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
     };
-    let sealed = state.cipher.encrypt(
-        CONTACT_CONTEXT,
-        &serde_json::to_vec(&contact).expect("contact serializes"),
-    );
-    let mail = crate::mail::new_share_notification(&state.config);
-    let outcome = state
-        .storage
-        .share_result(
-            &NewTriageCase {
-                result_id: stored.id,
-                urgent: stored.self_harm_flag,
-                contact_sealed: &sealed,
-                consent_version: CONSENT_VERSION,
-                created_at: now_ms(),
-            },
-            &NewMail {
-                recipient: &state.config.mail.notify,
-                subject: &mail.subject,
-                body_text: &mail.text,
-                body_html: &mail.html,
-            },
-        )
-        .await?;
-    match outcome {
-        Shared::Created => {
-            state.mail_wake.notify_one();
+    limit.spend(&state).map_err(AppError::TooManyRequests)?;
+    match share(&state, &result, &contact).await? {
+        ShareOutcome::Created => {
             Ok(Redirect::to(&format!("{}/shared", result_path(&token))).into_response())
         }
         // Sent already (a second tab, a re-post): nothing new is stored.
-        Shared::AlreadyShared => Ok(Redirect::to(&result_path(&token)).into_response()),
+        ShareOutcome::AlreadyShared => Ok(Redirect::to(&result_path(&token)).into_response()),
     }
 }
 
@@ -298,11 +270,11 @@ struct SharedPage {
 
 pub async fn done(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response> {
     match lookup(&state, &token).await? {
-        Lookup::Found(stored, _) if stored.shared_at.is_some() => {
+        Lookup::Found(result) if result.shared_at.is_some() => {
             let l = Layout::new(&state, "assessment", "shared-title", "shared-title").private();
             Ok(html(StatusCode::OK, &SharedPage { l, token }))
         }
-        Lookup::Found(..) => Ok(Redirect::to(&result_path(&token)).into_response()),
+        Lookup::Found(_) => Ok(Redirect::to(&result_path(&token)).into_response()),
         other => Ok(unavailable(&state, &other)),
     }
 }
@@ -329,7 +301,14 @@ mod tests {
         assert_eq!(c.name, "Ana");
         assert_eq!(c.email.as_deref(), Some("ana@example.org"));
         assert_eq!(c.phone, None);
+        assert_eq!(c.message, None);
         assert!(Contact::try_from(&form("Ana", "", "+1 (555) 010-0123", "text")).is_ok());
+        let mut f = form("Ana", "ana@example.org", "", "email");
+        f.message = "Line one\r\nLine two\r\n".into();
+        assert_eq!(
+            Contact::try_from(&f).unwrap().message.as_deref(),
+            Some("Line one\nLine two")
+        );
     }
 
     #[test]
@@ -356,14 +335,18 @@ mod tests {
     }
 
     #[test]
-    fn bad_email_and_phone() {
-        assert!(!valid_email("ana"));
-        assert!(!valid_email("ana@localhost"));
-        assert!(!valid_email("<script>@x.org"));
-        assert!(valid_email("ana.b+x@example.co.uk"));
-        assert!(!valid_phone("123"));
-        assert!(!valid_phone("555-CALL-NOW"));
-        assert!(!valid_phone("++1 555 010 0123"));
-        assert!(valid_phone("(555) 010-0123"));
+    fn control_and_direction_characters_are_refused() {
+        for name in ["Ana\0", "Ana\r\nBcc: x", "Ana\u{202E}evil"] {
+            let e = Contact::try_from(&form(name, "ana@example.org", "", "email")).unwrap_err();
+            assert_eq!(e.name, Some("share-error-characters"), "{name:?}");
+        }
+        let e = Contact::try_from(&form("Ana", "\"<script>\"@x.org", "", "email")).unwrap_err();
+        assert_eq!(e.email, Some("share-error-email"));
+        let mut f = form("Ana", "ana@example.org", "", "email");
+        f.message = "hello\u{2066}there".into();
+        assert_eq!(
+            Contact::try_from(&f).unwrap_err().message,
+            Some("share-error-characters")
+        );
     }
 }

@@ -1,8 +1,8 @@
 //! The public site: the home page, content pages, the blog, feeds and the
 //! files search engines read. Everything here is rendered once per content
 //! change (and once a day, so posts dated in the future appear on their
-//! date), kept in memory with a gzip copy, and served with `ETag` and
-//! `Last-Modified` so revalidation costs a 304.
+//! date), never while a request waits, kept in memory with a gzip copy, and
+//! served with `ETag` and `Last-Modified` so revalidation costs a 304.
 
 mod render;
 
@@ -15,8 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -127,73 +126,58 @@ fn accepts_gzip(value: &str) -> bool {
     })
 }
 
-/// Every public page, rendered for one day.
-#[derive(Debug, Default)]
-struct Rendered {
-    /// Which content generation these pages were rendered from.
-    generation: u64,
-    /// Until when (Unix ms) these pages are current: the next midnight in
-    /// the clinic's time zone. 0 means "not rendered yet".
-    valid_until: i64,
-    pages: HashMap<String, Arc<CachedPage>>,
-}
+type Pages = HashMap<String, Arc<CachedPage>>;
 
-/// The content and its rendered pages. Shared by all requests; replaced as a
-/// whole when the content is reloaded.
-#[derive(Debug)]
+/// The content and its rendered pages, shared by all requests. Requests
+/// only read: pages are rendered by [`publish`] off the request path (at
+/// start, on SIGHUP and when the clinic's date changes) and swapped in whole.
+#[derive(Debug, Default)]
 pub struct SiteCache {
-    /// The content with its generation, bumped on every replacement.
-    content: RwLock<(u64, Arc<Content>)>,
-    /// The current generation, readable without the lock.
-    generation: AtomicU64,
-    rendered: RwLock<Arc<Rendered>>,
+    content: RwLock<Arc<Content>>,
+    pages: RwLock<Arc<Pages>>,
+    /// One render at a time, so an older render cannot replace a newer one.
+    rendering: Mutex<()>,
 }
 
 impl SiteCache {
     pub fn new(content: Content) -> Self {
         SiteCache {
-            content: RwLock::new((1, Arc::new(content))),
-            generation: AtomicU64::new(1),
-            rendered: RwLock::new(Arc::default()),
+            content: RwLock::new(Arc::new(content)),
+            ..SiteCache::default()
         }
     }
 
     pub fn content(&self) -> Arc<Content> {
-        self.content.read().expect("content lock").1.clone()
+        self.content.read().expect("content lock").clone()
     }
 
-    /// Swaps in new content; pages are rendered again on the next request.
-    pub fn replace(&self, content: Content) {
-        let mut current = self.content.write().expect("content lock");
-        *current = (current.0 + 1, Arc::new(content));
-        self.generation.store(current.0, Ordering::Release);
-    }
-
-    fn get(&self, state: &AppState, path: &str) -> Option<Arc<CachedPage>> {
-        let now = crate::time::now_ms();
-        {
-            let current = self.rendered.read().expect("render lock");
-            if now < current.valid_until
-                && current.generation == self.generation.load(Ordering::Acquire)
-            {
-                return current.pages.get(path).cloned();
-            }
-        }
-        let (generation, content) = self.content.read().expect("content lock").clone();
-        let tz = &state.config.clinic.time_zone;
-        let fresh = Rendered {
-            generation,
-            valid_until: crate::time::next_midnight_ms(tz),
-            pages: render::all(state, &content, crate::time::today(tz)),
+    /// Renders `content` (or the current content again, for a new day) as of
+    /// the clock's date and serves it from now on. Blocking: CPU work.
+    pub fn publish_blocking(&self, state: &AppState, content: Option<Content>) {
+        let _one_at_a_time = self.rendering.lock().expect("render lock");
+        let content = match content {
+            Some(c) => Arc::new(c),
+            None => self.content(),
         };
-        let page = fresh.pages.get(path).cloned();
-        let mut slot = self.rendered.write().expect("render lock");
-        // A render of older content that finishes late must not replace a
-        // newer one.
-        if slot.generation <= generation {
-            *slot = Arc::new(fresh);
-        }
-        page
+        let now = state.clock.now();
+        let today = crate::time::date_in(now, state.config.clinic.time_zone.tz());
+        let pages = Arc::new(render::all(state, &content, today, now));
+        *self.content.write().expect("content lock") = content;
+        *self.pages.write().expect("pages lock") = pages;
+    }
+
+    fn get(&self, path: &str) -> Option<Arc<CachedPage>> {
+        self.pages.read().expect("pages lock").get(path).cloned()
+    }
+}
+
+/// [`SiteCache::publish_blocking`] on a blocking thread.
+pub async fn publish(state: &AppState, content: Option<Content>) {
+    let state = state.clone();
+    let done =
+        tokio::task::spawn_blocking(move || state.site.publish_blocking(&state, content)).await;
+    if let Err(e) = done {
+        tracing::error!("rendering the site failed: {e}");
     }
 }
 
@@ -205,7 +189,7 @@ pub fn from_memory(state: &AppState, req: &Request) -> Option<Response> {
     ) {
         return None;
     }
-    let page = state.site.get(state, normalize(req.uri().path()))?;
+    let page = state.site.get(normalize(req.uri().path()))?;
     Some(page.respond(req.headers()))
 }
 

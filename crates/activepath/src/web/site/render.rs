@@ -4,7 +4,7 @@ use super::CachedPage;
 use crate::app::AppState;
 use crate::content::{Content, Document, tag_slug};
 use crate::i18n::Tr;
-use crate::time::{format_civil, http_date, now_ms};
+use crate::time::{format_civil, http_date};
 use crate::web::layout::Layout;
 use askama::Template;
 use axum::http::HeaderValue;
@@ -151,7 +151,7 @@ fn clinic_ld(state: &AppState) -> serde_json::Value {
         "@context": "https://schema.org",
         "@type": "MedicalClinic",
         "name": c.name,
-        "url": c.base_url,
+        "url": c.base_url.as_str(),
         "telephone": c.phone,
         "email": c.email,
         "address": { "@type": "PostalAddress", "streetAddress": c.address },
@@ -162,7 +162,7 @@ fn clinic_ld(state: &AppState) -> serde_json::Value {
 /// The clinic as the publisher of a page or post.
 fn publisher(state: &AppState) -> serde_json::Value {
     let c = &state.config.clinic;
-    json!({ "@type": "MedicalClinic", "name": c.name, "url": c.base_url })
+    json!({ "@type": "MedicalClinic", "name": c.name, "url": c.base_url.as_str() })
 }
 
 fn page_ld(state: &AppState, doc: &Document, url: &str) -> serde_json::Value {
@@ -200,12 +200,17 @@ fn post_ld(state: &AppState, doc: &Document, url: &str) -> serde_json::Value {
 }
 
 /// Renders the whole public site as it stands on `today`.
-pub fn all(state: &AppState, content: &Content, today: Date) -> HashMap<String, Arc<CachedPage>> {
+pub fn all(
+    state: &AppState,
+    content: &Content,
+    today: Date,
+    now: jiff::Timestamp,
+) -> HashMap<String, Arc<CachedPage>> {
     let tr = Tr::default();
     let base = state.config.clinic.base_url.as_str();
     let last_modified =
-        HeaderValue::from_str(&http_date(now_ms())).expect("an HTTP date is a valid header");
-    let https = base.starts_with("https://");
+        HeaderValue::from_str(&http_date(now)).expect("an HTTP date is a valid header");
+    let https = state.config.clinic.base_url.is_https();
     let mut out: HashMap<String, Arc<CachedPage>> = HashMap::new();
     let mut add = |path: String,
                    rendered: Result<String, askama::Error>,
@@ -409,9 +414,10 @@ pub fn all(state: &AppState, content: &Content, today: Date) -> HashMap<String, 
         "application/xml; charset=utf-8",
     );
 
-    let robots = format!(
-        "User-agent: *\nAllow: /\nDisallow: /assessment/result/\nDisallow: /api/\n\nSitemap: {base}/sitemap.xml\n"
-    );
+    // Result pages are not disallowed: a crawler must fetch one to see its
+    // `X-Robots-Tag: noindex`, which is what keeps it out of search results.
+    let robots =
+        format!("User-agent: *\nAllow: /\nDisallow: /api/\n\nSitemap: {base}/sitemap.xml\n");
     add(
         "/robots.txt".into(),
         Ok(robots),

@@ -1,0 +1,11 @@
+//! Values people type into forms, parsed once into types that can only hold
+//! valid values: text that is safe to store and show, e-mail addresses and
+//! phone numbers. Every public form and the staff portal use these.
+
+mod email;
+mod phone;
+mod text;
+
+pub use email::EmailAddress;
+pub use phone::PhoneNumber;
+pub use text::{TextError, multi_line, single_line};
