@@ -136,3 +136,25 @@ test('item 9 above zero shows the safety message before the score', async () => 
   assert.equal(pages.length, 1, 'the printed result is one page');
   await page.context().close();
 });
+
+test('a form sent too often gets a calm page with crisis help, and no axe violations', async () => {
+  const limited = await startServer({
+    ACTIVEPATH_RATE_LIMIT__ASSESSMENT__PER_HOUR: '1',
+    ACTIVEPATH_RATE_LIMIT__ASSESSMENT__BURST: '1',
+  });
+  try {
+    const page = await phonePage();
+    for (let i = 0; i < 2; i++) {
+      await page.goto(limited.base + '/assessment/gad7');
+      for (let q = 1; q <= 7; q++) await page.locator(`input[name="q${q}"][value="0"]`).check();
+      await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'See my result' }).click()]);
+    }
+    assert.match(await page.locator('h1').innerText(), /Please wait a little/);
+    assert.match(await page.locator('main').innerText(), /988/);
+    assert.equal(await page.locator('footer a[href="tel:988"]').count(), 1);
+    await expectNoAxeViolations(page, '429 page');
+    await page.context().close();
+  } finally {
+    limited.stop();
+  }
+});

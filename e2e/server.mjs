@@ -7,10 +7,11 @@ import { createInterface } from 'node:readline';
 
 const BIN = process.env.E2E_BIN ?? '../target/debug/activepath';
 
-/** Resolves to { base, dataDir, stop } once the server accepts requests. */
-export async function startServer() {
+/** Resolves to { base, dataDir, stop } once the server accepts requests.
+ *  `extraEnv` adds settings, e.g. a small rate limit. */
+export async function startServer(extraEnv = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'activepath-e2e-'));
-  const env = { ...process.env, RUST_LOG: 'warn' };
+  const env = { ...process.env, RUST_LOG: 'error', ...extraEnv };
   delete env.DATABASE_URL;
   const server = spawn(BIN, ['serve', '--bind', '127.0.0.1:0', '--data-dir', dataDir], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise((resolve, reject) => {

@@ -287,6 +287,16 @@ impl Storage {
         }
     }
 
+    /// On SQLite, how many batches the writer has committed and how many
+    /// writes they held (a measure of group commit); `None` on PostgreSQL.
+    pub fn commit_stats(&self) -> Option<(u64, u64)> {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.inner
+            .writer
+            .as_ref()
+            .map(|w| (w.stats.commits.load(Relaxed), w.stats.writes.load(Relaxed)))
+    }
+
     /// The value sealed with the master key when this database was first
     /// used; `None` on a new database.
     pub async fn key_check(&self) -> Result<Option<Vec<u8>>> {

@@ -17,7 +17,7 @@ use sqlx::{AnyConnection, Connection, Executor};
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
 /// Most writes committed together. Bounds the time one batch holds the lock.
@@ -43,8 +43,16 @@ struct Job {
     reply: oneshot::Sender<Result<Value>>,
 }
 
+/// Commits and writes so far, to see how well writes are grouped.
+#[derive(Debug, Default)]
+pub(super) struct Stats {
+    pub commits: AtomicU64,
+    pub writes: AtomicU64,
+}
+
 #[derive(Debug)]
 pub(super) struct Writer {
+    pub(super) stats: Arc<Stats>,
     queue: mpsc::Sender<Job>,
     closed: Arc<AtomicBool>,
     stop: Arc<Notify>,
@@ -58,8 +66,10 @@ impl Writer {
         let stop = Arc::new(Notify::new());
         let done = Arc::new(Mutex::new(()));
         let guard = done.clone().try_lock_owned().expect("a new mutex is free");
-        tokio::spawn(run(conn, rx, stop.clone(), guard));
+        let stats = Arc::new(Stats::default());
+        tokio::spawn(run(conn, rx, stop.clone(), guard, stats.clone()));
         Writer {
+            stats,
             queue,
             closed: Arc::new(AtomicBool::new(false)),
             stop,
@@ -103,6 +113,7 @@ async fn run(
     mut rx: mpsc::Receiver<Job>,
     stop: Arc<Notify>,
     _done: tokio::sync::OwnedMutexGuard<()>,
+    stats: Arc<Stats>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     loop {
@@ -113,6 +124,8 @@ async fn run(
                 if n == 0 {
                     break;
                 }
+                stats.writes.fetch_add(n as u64, Ordering::Relaxed);
+                stats.commits.fetch_add(1, Ordering::Relaxed);
                 commit(&mut conn, &mut batch).await;
             }
         }
@@ -182,5 +195,91 @@ async fn commit(conn: &mut AnyConnection, batch: &mut Vec<Job>) {
         };
         // A caller that gave up (its request was cancelled) is not an error.
         let _ = reply.send(outcome);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Storage, StorageError};
+    use sqlx::Executor;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_write_in_a_batch_undoes_only_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("w.db").display());
+        let storage = Storage::connect(&url).await.unwrap();
+        storage.migrate().await.unwrap();
+        let mut writes = tokio::task::JoinSet::new();
+        for i in 0..90i64 {
+            let storage = storage.clone();
+            writes.spawn(async move {
+                let outcome = storage
+                    .write(move |conn| {
+                        Box::pin(async move {
+                            // Two statements: a result (every third one a
+                            // duplicate token) and a mail that must go with it.
+                            let token = if i % 3 == 0 { "same".to_string() } else { format!("t{i}") };
+                            sqlx::query(
+                                "INSERT INTO assessment_results (token_hash, submission_key, instrument, \
+                                 instrument_version, answers, total, severity, self_harm_flag, source, \
+                                 created_at, expires_at) VALUES ($1, $2, 'phq9', 'v', $3, 0, \
+                                 'none-minimal', 0, 'web', 0, 1)",
+                            )
+                            .bind(token)
+                            .bind(format!("s{i}"))
+                            .bind(vec![0u8])
+                            .execute(&mut *conn)
+                            .await?;
+                            if i == 50 {
+                                panic!("a bug in one write");
+                            }
+                            sqlx::query(
+                                "INSERT INTO mail_outbox (recipient, subject, body_text, body_html, \
+                                 created_at, next_attempt_at) VALUES ($1, 's', 't', 'h', 0, 0)",
+                            )
+                            .bind(format!("r{i}"))
+                            .execute(&mut *conn)
+                            .await?;
+                            Ok(i)
+                        })
+                    })
+                    .await;
+                (i, outcome)
+            });
+        }
+        let mut ok = 0;
+        while let Some(done) = writes.join_next().await {
+            let (i, outcome) = done.unwrap();
+            match outcome {
+                Ok(n) => {
+                    assert_eq!(n, i);
+                    ok += 1;
+                }
+                Err(StorageError::Conflict(_)) => assert_eq!(i % 3, 0),
+                Err(StorageError::Panicked) => assert_eq!(i, 50),
+                Err(e) => panic!("write {i}: {e}"),
+            }
+        }
+        // 60 distinct tokens (less the one that panicked) and one "same".
+        assert_eq!(ok, 60);
+        let counts = storage.counts().await.unwrap();
+        assert_eq!(
+            (counts.results, counts.outbox),
+            (60, 60),
+            "each write whole or not at all"
+        );
+        let (commits, written) = storage.commit_stats().unwrap();
+        assert!(
+            written >= 90 && commits <= written,
+            "{commits} commits for {written} writes"
+        );
+        // The writer still works, and a closed storage refuses politely.
+        storage.set_key_check(vec![1]).await.unwrap();
+        storage.close().await;
+        assert!(matches!(
+            storage.set_key_check(vec![2]).await,
+            Err(StorageError::Closed)
+        ));
+        let _ = storage.pool().execute("SELECT 1").await.unwrap_err();
     }
 }

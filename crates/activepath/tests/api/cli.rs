@@ -1,7 +1,7 @@
 //! The binary's commands, run as a process.
 
 use crate::helpers::write_content;
-use crate::reliability::{spawn_server, start_with};
+use crate::reliability::{spawn_server, start_logged};
 use std::process::Command;
 use std::time::Duration;
 
@@ -67,10 +67,11 @@ async fn sighup_reloads_the_content_folder() {
     let dir = tempfile::tempdir().unwrap();
     let content = dir.path().join("content");
     write_content(&content, &[("first", "2026-01-01", false, &[])]);
-    let (mut child, base) = start_with(
+    let (mut child, base, log) = start_logged(
         &dir.path().join("data"),
         None,
         &[("ACTIVEPATH_CONTENT_DIR", content.to_str().unwrap())],
+        "",
     );
     let client = reqwest::Client::new();
     let status = |path: &'static str| {
@@ -85,31 +86,35 @@ async fn sighup_reloads_the_content_folder() {
                 .as_u16()
         }
     };
+    let hup = || {
+        Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()
+            .unwrap()
+    };
     assert_eq!(status("/blog/second").await, 404);
     write_content(&content, &[("second", "2026-01-02", false, &[])]);
     // A broken edit is refused and the old content stays.
     std::fs::write(content.join("posts/broken.md"), "no front matter").unwrap();
-    Command::new("kill")
-        .args(["-HUP", &child.id().to_string()])
-        .status()
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    hup();
+    assert!(
+        log.wait_for("content not reloaded", 1, Duration::from_secs(5))
+            .await,
+        "{}",
+        log.text()
+    );
+    assert!(log.text().contains("posts/broken.md:1:"), "{}", log.text());
     assert_eq!(status("/blog/first").await, 200);
     assert_eq!(status("/blog/second").await, 404);
     std::fs::remove_file(content.join("posts/broken.md")).unwrap();
-    Command::new("kill")
-        .args(["-HUP", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let mut ok = false;
-    for _ in 0..50 {
-        if status("/blog/second").await == 200 {
-            ok = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(ok, "the new post appears after SIGHUP");
+    hup();
+    assert!(
+        log.wait_for("SIGHUP: content reloaded", 1, Duration::from_secs(5))
+            .await,
+        "{}",
+        log.text()
+    );
+    assert_eq!(status("/blog/second").await, 200, "the new post is served");
     child.kill().ok();
     child.wait().ok();
 }
@@ -121,7 +126,10 @@ async fn nothing_personal_reaches_the_log_even_at_trace_level() {
     let (mut child, base) = spawn_server(
         &dir.path().join("data"),
         None,
-        &[("RUST_LOG", "trace")],
+        &[
+            ("RUST_LOG", "trace"),
+            ("ACTIVEPATH_SERVER__TRUSTED_PROXIES", "[127.0.0.1/32]"),
+        ],
         std::fs::File::create(&log).unwrap().into(),
     );
     let client = reqwest::Client::builder()
@@ -141,6 +149,8 @@ async fn nothing_personal_reaches_the_log_even_at_trace_level() {
     let res = client
         .post(format!("{base}{path}/share"))
         .header("content-type", "application/x-www-form-urlencoded")
+        // The client's address, which the rate limits count by.
+        .header("x-forwarded-for", "198.51.100.77")
         .body(body)
         .send()
         .await
@@ -164,6 +174,7 @@ async fn nothing_personal_reaches_the_log_even_at_trace_level() {
         "5550199887",
         "hopeless",
         "q9=2",
+        "198.51.100.77",
     ] {
         assert!(!text.contains(secret), "the log contains {secret:?}");
     }

@@ -2,8 +2,10 @@
 //! (SQLite temp file, or a new PostgreSQL database when TEST_DATABASE_URL is
 //! a postgres:// URL), mail kept in memory.
 
+mod abuse;
 mod assessment;
 mod cli;
+mod data_protection;
 mod helpers;
 mod json_api;
 mod mail;
@@ -11,3 +13,4 @@ mod public_site;
 pub mod reliability;
 mod share;
 mod site;
+mod writes;

@@ -55,6 +55,89 @@ pub fn spawn_server(
     (child, addr)
 }
 
+/// A server's log lines, read from its stderr as they come.
+#[derive(Clone, Default)]
+pub struct Log(Arc<Mutex<Vec<String>>>);
+
+impl Log {
+    /// Waits until `count` lines contain `text`, up to `within`.
+    pub async fn wait_for(&self, text: &str, count: usize, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if self.count(text) >= count {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+
+    pub fn count(&self, text: &str) -> usize {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(text))
+            .count()
+    }
+
+    pub fn text(&self) -> String {
+        self.0.lock().unwrap().join("\n")
+    }
+}
+
+/// Starts the binary with its log (at `RUST_LOG=info` unless `env` says
+/// otherwise) collected in a [`Log`]. `shell` runs first in the same shell,
+/// e.g. `ulimit -n 512`.
+pub fn start_logged(
+    data_dir: &Path,
+    database_url: Option<&str>,
+    env: &[(&str, &str)],
+    shell: &str,
+) -> (Child, String, Log) {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("{shell}\nexec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_activepath"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(url) = database_url {
+        cmd.env("DATABASE_URL", url);
+    }
+    let mut child = cmd.spawn().expect("the activepath binary starts");
+    let log = Log::default();
+    let stderr = child.stderr.take().unwrap();
+    let lines = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            lines.0.lock().unwrap().push(line);
+        }
+    });
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        addr.starts_with("http://127.0.0.1:"),
+        "unexpected first line {line:?}; log: {}",
+        log.text()
+    );
+    (child, addr, log)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_results_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
