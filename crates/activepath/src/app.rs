@@ -160,7 +160,7 @@ impl Application {
             }
         };
         let state = AppState(Arc::new(Services {
-            limits: RateLimits::new(&config.rate_limit, &config.server.trusted_proxies),
+            limits: RateLimits::new(&config.rate_limit),
             site: SiteCache::new(content),
             config,
             storage,

@@ -4,6 +4,7 @@
 //! feature's module (`crate::assessment`, …) and render.
 
 pub mod assessment;
+pub mod client;
 pub mod errors;
 mod layout;
 pub mod rate_limit;

@@ -1,9 +1,9 @@
 //! Per-client limits on the public routes that change state, so that one
 //! client cannot flood the clinic's triage queue and inbox.
 //!
-//! A client is its address: the connection's peer, or, when the peer is a
-//! configured trusted proxy, the address that proxy reports in
-//! `X-Forwarded-For`. IPv6 clients are counted per /64, the block one
+//! A client is its address (see `client.rs`): the connection's peer, or,
+//! when the peer is a configured trusted proxy, the address that proxy
+//! reports in `X-Forwarded-For`. IPv6 clients are counted per /64, the block one
 //! household or phone usually holds. The counts live in this process's
 //! memory only (a GCRA limiter per route, from `governor`): never stored,
 //! never logged, forgotten once a client has been quiet for a while.
@@ -12,14 +12,14 @@
 //! document, both with `Retry-After`. Only requests that would change
 //! something count: a form sent back with a mistake to correct does not.
 
+use super::client;
 use crate::app::AppState;
 use crate::config::{Limit, RateLimits as Config};
 use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::HeaderValue;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue};
 use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota};
-use ipnet::IpNet;
 use std::marker::PhantomData;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
@@ -42,7 +42,6 @@ type Limiter = DefaultKeyedRateLimiter<IpAddr>;
 #[derive(Debug)]
 pub struct RateLimits {
     limiters: Option<[Limiter; 3]>,
-    trusted_proxies: Vec<IpNet>,
 }
 
 fn limiter(limit: Limit) -> Limiter {
@@ -52,12 +51,11 @@ fn limiter(limit: Limit) -> Limiter {
 }
 
 impl RateLimits {
-    pub fn new(config: &Config, trusted_proxies: &[IpNet]) -> Self {
+    pub fn new(config: &Config) -> Self {
         RateLimits {
             limiters: config
                 .enabled
                 .then(|| [config.assessment, config.api, config.share].map(limiter)),
-            trusted_proxies: trusted_proxies.to_vec(),
         }
     }
 
@@ -79,68 +77,17 @@ impl RateLimits {
             limiter.shrink_to_fit();
         }
     }
-
-    /// The client a request comes from.
-    pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
-        client_address(peer, headers, &self.trusted_proxies)
-    }
 }
 
 /// IPv4 as is (also when written as IPv4-mapped IPv6); IPv6 by its /64.
 fn counted_as(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let s = v6.segments();
-                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-            }
-        },
-    }
-}
-
-/// The client's address. A trusted proxy appends the address it got the
-/// request from to `X-Forwarded-For`, so the list is read from the right,
-/// past every trusted proxy; the first other address is the client.
-/// Anything further left was written by the client and proves nothing.
-pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(&canonical(*ip)));
-    if !is_trusted(&peer) {
-        return canonical(peer);
-    }
-    let hops = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .collect::<Vec<_>>();
-    let mut client = canonical(peer);
-    for hop in hops.iter().rev() {
-        match parse_hop(hop) {
-            Some(ip) if is_trusted(&ip) => client = ip,
-            Some(ip) => return ip,
-            // Not an address: the hop before it is the last one we know.
-            None => return client,
+    match client::canonical(ip) {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
         }
-    }
-    client
-}
-
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
     }
-}
-
-/// `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1` or `[2001:db8::1]:443`.
-fn parse_hop(hop: &str) -> Option<IpAddr> {
-    hop.parse::<IpAddr>()
-        .ok()
-        .or_else(|| hop.parse::<SocketAddr>().ok().map(|s| s.ip()))
-        .map(canonical)
 }
 
 /// Which route an extractor limits.
@@ -193,7 +140,13 @@ impl<R: LimitedRoute> FromRequestParts<AppState> for RateLimit<R> {
         let client = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(peer)| state.limits.client(peer.ip(), &parts.headers));
+            .map(|ConnectInfo(peer)| {
+                client::address(
+                    peer.ip(),
+                    &parts.headers,
+                    &state.config.server.trusted_proxies,
+                )
+            });
         Ok(RateLimit {
             client,
             route: PhantomData,
@@ -211,82 +164,8 @@ pub fn retry_after(wait: Duration) -> HeaderValue {
 mod tests {
     use super::*;
 
-    fn headers(xff: &[&str]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for v in xff {
-            h.append("x-forwarded-for", v.parse().unwrap());
-        }
-        h
-    }
-
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
-    }
-
-    #[test]
-    fn the_client_is_the_first_untrusted_hop_from_the_right() {
-        let trusted: Vec<IpNet> = vec![
-            "10.0.0.0/8".parse().unwrap(),
-            "127.0.0.1/32".parse().unwrap(),
-        ];
-        // Not from a trusted proxy: the header is ignored.
-        assert_eq!(
-            client_address(ip("203.0.113.9"), &headers(&["1.1.1.1"]), &trusted),
-            ip("203.0.113.9")
-        );
-        // From a trusted proxy.
-        assert_eq!(
-            client_address(ip("127.0.0.1"), &headers(&["198.51.100.7"]), &trusted),
-            ip("198.51.100.7")
-        );
-        // Through two trusted proxies.
-        assert_eq!(
-            client_address(
-                ip("127.0.0.1"),
-                &headers(&["198.51.100.7, 10.1.2.3"]),
-                &trusted
-            ),
-            ip("198.51.100.7")
-        );
-        // A client that writes its own X-Forwarded-For cannot choose its address.
-        assert_eq!(
-            client_address(
-                ip("127.0.0.1"),
-                &headers(&["6.6.6.6, 198.51.100.7"]),
-                &trusted
-            ),
-            ip("198.51.100.7")
-        );
-        assert_eq!(
-            client_address(
-                ip("127.0.0.1"),
-                &headers(&["6.6.6.6", "198.51.100.7"]),
-                &trusted
-            ),
-            ip("198.51.100.7")
-        );
-        // Garbage stops the walk at the last known hop.
-        assert_eq!(
-            client_address(ip("10.0.0.5"), &headers(&["nonsense"]), &trusted),
-            ip("10.0.0.5")
-        );
-        assert_eq!(
-            client_address(ip("127.0.0.1"), &headers(&["[2001:db8::7]:5555"]), &trusted),
-            ip("2001:db8::7")
-        );
-        // No header from a trusted proxy: the proxy itself.
-        assert_eq!(
-            client_address(ip("127.0.0.1"), &headers(&[]), &trusted),
-            ip("127.0.0.1")
-        );
-        assert_eq!(
-            client_address(
-                ip("::ffff:127.0.0.1"),
-                &headers(&["198.51.100.7"]),
-                &trusted
-            ),
-            ip("198.51.100.7")
-        );
     }
 
     #[test]
@@ -313,7 +192,7 @@ mod tests {
                 burst: 1,
             },
         };
-        let limits = RateLimits::new(&config, &[]);
+        let limits = RateLimits::new(&config);
         let a = ip("192.0.2.1");
         assert!(limits.check(Route::Share, a).is_ok());
         let wait = limits.check(Route::Share, a).unwrap_err();
@@ -327,7 +206,7 @@ mod tests {
         );
         assert!(limits.check(Route::Assessment, a).is_ok(), "another route");
         config.enabled = false;
-        let off = RateLimits::new(&config, &[]);
+        let off = RateLimits::new(&config);
         for _ in 0..100 {
             assert!(off.check(Route::Share, a).is_ok());
         }

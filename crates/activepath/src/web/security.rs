@@ -111,14 +111,8 @@ fn origin_allowed(origin: &str, req: &Request, peer: Option<IpAddr>, state: &App
     if origin == state.config.clinic.base_url.origin() {
         return true;
     }
-    let trusted_proxy = peer.is_some_and(|ip| {
-        state
-            .config
-            .server
-            .trusted_proxies
-            .iter()
-            .any(|net| net.contains(&ip))
-    });
+    let trusted_proxy =
+        peer.is_some_and(|ip| super::client::is_trusted(ip, &state.config.server.trusted_proxies));
     let scheme = match req
         .headers()
         .get("x-forwarded-proto")

@@ -2,7 +2,7 @@
 //! forged or proxied origins, input that is not what a form should send.
 
 use crate::helpers::*;
-use crate::reliability::start_logged;
+use crate::reliability::{send_hup, start_logged};
 use activepath::config::Limit;
 use ipnet::IpNet;
 use std::time::{Duration, Instant};
@@ -48,7 +48,7 @@ async fn thousands_of_slow_clients_do_not_stop_real_requests() {
     // hundred silent connections used them all and nothing was answered.
     let (mut child, base, log) = start_logged(
         &dir.path().join("data"),
-        None,
+        fresh_database_url().await.as_deref(),
         &[
             ("ACTIVEPATH_SERVER__HEADER_READ_TIMEOUT", "3s"),
             ("ACTIVEPATH_SERVER__KEEP_ALIVE_TIMEOUT", "2s"),
@@ -406,12 +406,14 @@ async fn names_with_control_or_direction_characters_and_odd_addresses_are_refuse
 #[tokio::test]
 async fn sighup_without_a_content_folder_keeps_the_server_running() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, base, log) = start_logged(&dir.path().join("data"), None, &[], "");
+    let (mut child, base, log) = start_logged(
+        &dir.path().join("data"),
+        fresh_database_url().await.as_deref(),
+        &[],
+        "",
+    );
     for n in 1..=3 {
-        std::process::Command::new("kill")
-            .args(["-HUP", &child.id().to_string()])
-            .status()
-            .unwrap();
+        send_hup(&child);
         assert!(
             log.wait_for("SIGHUP: nothing to reload", n, Duration::from_secs(5))
                 .await,
@@ -432,7 +434,7 @@ async fn reloads_under_load_lose_no_request() {
     write_content(&content, &[("first", "2026-01-01", false, &[])]);
     let (mut child, base, log) = start_logged(
         &dir.path().join("data"),
-        None,
+        fresh_database_url().await.as_deref(),
         &[("ACTIVEPATH_CONTENT_DIR", content.to_str().unwrap())],
         "",
     );
@@ -454,10 +456,7 @@ async fn reloads_under_load_lose_no_request() {
         }));
     }
     for n in 1..=14 {
-        std::process::Command::new("kill")
-            .args(["-HUP", &child.id().to_string()])
-            .status()
-            .unwrap();
+        send_hup(&child);
         assert!(
             log.wait_for("SIGHUP: content reloaded", n, Duration::from_secs(5))
                 .await,

@@ -95,11 +95,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let base = format!("http://{}", app.local_addr());
     let state = app.state().clone();
     tokio::spawn(app.run_until(std::future::pending()));
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap();
+    let client = no_redirect_client();
     TestApp {
         base,
         client,
@@ -158,14 +154,8 @@ impl TestApp {
 
     /// Submits a PHQ-9 through the form and returns the result path.
     pub async fn submit_phq9(&self, answers: [u8; 9], difficulty: u8) -> String {
-        let mut body: Vec<String> = answers
-            .iter()
-            .enumerate()
-            .map(|(i, a)| format!("q{}={a}", i + 1))
-            .collect();
-        body.push(format!("difficulty={difficulty}"));
-        body.push(format!("submission={}", activepath::crypto::random_id()));
-        let res = self.post_form("/assessment/phq9", &body.join("&")).await;
+        let body = phq9_form(answers, difficulty, &activepath::crypto::random_id());
+        let res = self.post_form("/assessment/phq9", &body).await;
         assert_eq!(res.status(), 303);
         location(&res)
     }
@@ -173,6 +163,27 @@ impl TestApp {
     pub async fn counts(&self) -> activepath::storage::Counts {
         self.state.storage.counts().await.unwrap()
     }
+}
+
+/// The PHQ-9 form as a browser posts it, with its submission nonce.
+pub fn phq9_form(answers: [u8; 9], difficulty: u8, nonce: &str) -> String {
+    let mut body: Vec<String> = answers
+        .iter()
+        .enumerate()
+        .map(|(i, a)| format!("q{}={a}", i + 1))
+        .collect();
+    body.push(format!("difficulty={difficulty}"));
+    body.push(format!("submission={nonce}"));
+    body.join("&")
+}
+
+/// A client that shows redirects instead of following them.
+pub fn no_redirect_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
 }
 
 pub fn location(res: &reqwest::Response) -> String {

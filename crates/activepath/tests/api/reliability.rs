@@ -9,57 +9,24 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Starts the real binary on a free port; returns it and its base URL.
-pub fn start_with(
-    data_dir: &Path,
-    database_url: Option<&str>,
-    env: &[(&str, &str)],
-) -> (Child, String) {
-    spawn_server(data_dir, database_url, env, Stdio::null())
-}
-
-/// Starts the binary with `env` (which may override `RUST_LOG=warn`) and its
-/// log going to `stderr`.
-pub fn spawn_server(
-    data_dir: &Path,
-    database_url: Option<&str>,
-    env: &[(&str, &str)],
-    stderr: Stdio,
-) -> (Child, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_activepath"));
-    cmd.args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .env_remove("DATABASE_URL")
-        .env("RUST_LOG", "warn")
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(stderr);
-    if let Some(url) = database_url {
-        cmd.env("DATABASE_URL", url);
-    }
-    let mut child = cmd.spawn().expect("the activepath binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .rsplit(' ')
-        .next()
-        .expect("listening line")
-        .to_string();
-    assert!(
-        addr.starts_with("http://127.0.0.1:"),
-        "unexpected first line {line:?}"
-    );
-    (child, addr)
-}
-
 /// A server's log lines, read from its stderr as they come.
 #[derive(Clone, Default)]
-pub struct Log(Arc<Mutex<Vec<String>>>);
+pub struct Log(Arc<Mutex<Vec<String>>>, Arc<std::sync::atomic::AtomicBool>);
 
 impl Log {
+    /// Waits until the server has closed its stderr (it has exited), so the
+    /// log is complete.
+    pub async fn wait_until_closed(&self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if self.1.load(std::sync::atomic::Ordering::Acquire) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+
     /// Waits until `count` lines contain `text`, up to `within`.
     pub async fn wait_for(&self, text: &str, count: usize, within: Duration) -> bool {
         let deadline = Instant::now() + within;
@@ -119,6 +86,7 @@ pub fn start_logged(
             let Ok(line) = line else { break };
             lines.0.lock().unwrap().push(line);
         }
+        lines.1.store(true, std::sync::atomic::Ordering::Release);
     });
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
@@ -138,13 +106,22 @@ pub fn start_logged(
     (child, addr, log)
 }
 
+/// Sends SIGHUP to a server.
+pub fn send_hup(child: &Child) {
+    let sent = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_results_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let db = fresh_database_url().await;
     // A load from one address: the per-client limits would refuse most of it.
     let unlimited = [("ACTIVEPATH_RATE_LIMIT__ENABLED", "false")];
-    let (mut child, base) = start_with(dir.path(), db.as_deref(), &unlimited);
+    let (mut child, base, _log) = start_logged(dir.path(), db.as_deref(), &unlimited, "");
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(5))
@@ -217,7 +194,7 @@ async fn acknowledged_results_survive_sigkill() {
         acked.len()
     );
 
-    let (mut child, base) = start_with(dir.path(), db.as_deref(), &unlimited);
+    let (mut child, base, _log) = start_logged(dir.path(), db.as_deref(), &unlimited, "");
     for (path, total) in &acked {
         let res = client.get(format!("{base}{path}")).send().await.unwrap();
         assert_eq!(
