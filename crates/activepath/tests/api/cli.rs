@@ -20,7 +20,17 @@ fn check_config_accepts_the_defaults_and_names_what_is_wrong() {
     let data = dir.path().to_str().unwrap();
     let ok = activepath(&["check-config", "--data-dir", data], &[]);
     assert!(ok.status.success());
-    assert!(String::from_utf8_lossy(&ok.stdout).contains("configuration is valid"));
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(stdout.contains("configuration is valid"));
+    assert!(
+        stdout.contains("warning: clinic.base_url is http://127.0.0.1:8080"),
+        "a base_url that only reaches this machine is pointed out: {stdout}"
+    );
+    let public = activepath(
+        &["check-config", "--data-dir", data],
+        &[("ACTIVEPATH_CLINIC__BASE_URL", "https://clinic.example")],
+    );
+    assert!(!String::from_utf8_lossy(&public.stdout).contains("warning"));
 
     let bad = activepath(
         &["check-config", "--data-dir", data],
