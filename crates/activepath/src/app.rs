@@ -104,22 +104,12 @@ async fn verify_key(
     }
 }
 
-impl Application {
-    /// Opens the database (applying migrations) and binds the listener.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        Self::build_with(config, None, Clock::System).await
-    }
-
-    /// [`Application::build`] with another mail transport (tests use memory)
-    /// and clock (tests set it).
-    pub async fn build_with(
-        config: Config,
-        transport: Option<Transport>,
-        clock: Clock,
-    ) -> anyhow::Result<Self> {
+impl Services {
+    /// Opens the data folder, the key and the database (applying
+    /// migrations and one-time upgrades): everything but the listener.
+    /// Commands such as `activepath user add` use this too.
+    pub async fn open(config: Config, clock: Clock, content: Content) -> anyhow::Result<Self> {
         crate::data_dir::prepare(&config.data_dir)?;
-        let content = Content::load(config.content_dir.as_deref())
-            .context("the site's content has a problem")?;
         let key = master_key(&config)?;
         let storage = Storage::connect(&config.database_url()).await?;
         storage.migrate().await?;
@@ -136,9 +126,38 @@ impl Application {
                 "upgraded stored rows to keyed lookups and row-bound encryption"
             );
         }
+        Ok(Services {
+            limits: RateLimits::new(&config.rate_limit),
+            site: SiteCache::new(content),
+            config,
+            storage,
+            cipher,
+            clock,
+            mail_wake: Arc::new(Notify::new()),
+        })
+    }
+}
+
+impl Application {
+    /// Opens the database (applying migrations) and binds the listener.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with(config, None, Clock::System).await
+    }
+
+    /// [`Application::build`] with another mail transport (tests use memory)
+    /// and clock (tests set it).
+    pub async fn build_with(
+        config: Config,
+        transport: Option<Transport>,
+        clock: Clock,
+    ) -> anyhow::Result<Self> {
+        let content = Content::load(config.content_dir.as_deref())
+            .context("the site's content has a problem")?;
+        let services = Services::open(config, clock, content).await?;
+        let config = &services.config;
         let transport = match transport {
             Some(t) => t,
-            None => Transport::from_config(&config)?,
+            None => Transport::from_config(config)?,
         };
         let listener = TcpListener::bind(config.bind)
             .await
@@ -159,15 +178,7 @@ impl Application {
                 None
             }
         };
-        let state = AppState(Arc::new(Services {
-            limits: RateLimits::new(&config.rate_limit),
-            site: SiteCache::new(content),
-            config,
-            storage,
-            cipher,
-            clock,
-            mail_wake: Arc::new(Notify::new()),
-        }));
+        let state = AppState(Arc::new(services));
         web::publish_site(&state, None).await;
         for warning in state.config.warnings() {
             tracing::warn!("{warning}");

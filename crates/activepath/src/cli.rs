@@ -1,11 +1,17 @@
-//! The command line: `serve` (the default), `migrate`, `check-config`.
+//! The command line: `serve` (the default), `migrate`, `check-config`,
+//! `user add`, `user token` and `audit verify`.
 
-use crate::app::{Application, shutdown_signal};
+use crate::app::{Application, Services, shutdown_signal};
 use crate::config::{Config, Overrides};
+use crate::content::Content;
+use crate::staff::{Actor, Role, sign_in};
 use crate::storage::Storage;
+use crate::time::Clock;
+use anyhow::Context;
 use clap::{Parser, Subcommand};
+use secrecy::SecretString;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -40,6 +46,109 @@ pub enum Command {
     Migrate,
     /// Check the configuration and say what is wrong, then exit.
     CheckConfig,
+    /// Staff accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a staff account. The password comes from --password-file, or
+    /// is asked for (twice) when none is given.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// A file whose first line is the password.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// Make an API token for an account and print it, once.
+    Token {
+        #[arg(long)]
+        email: String,
+        /// What the token is for, e.g. "EHR sync".
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check that no entry of the audit trail was changed, removed or
+    /// inserted; exits non-zero naming the first one that was.
+    Verify,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RoleArg {
+    Admin,
+    Clinician,
+    Coordinator,
+    Technician,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Role {
+        match r {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Clinician => Role::Clinician,
+            RoleArg::Coordinator => Role::Coordinator,
+            RoleArg::Technician => Role::Technician,
+        }
+    }
+}
+
+/// Reads a new password: the first line of `file`, or typed at the
+/// terminal (twice, without echo).
+fn read_password(file: Option<&Path>) -> anyhow::Result<SecretString> {
+    if let Some(file) = file {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("reading the password file {}", file.display()))?;
+        return Ok(text.lines().next().unwrap_or("").to_string().into());
+    }
+    let first = prompt_hidden("New password: ")?;
+    let second = prompt_hidden("The same password again: ")?;
+    anyhow::ensure!(first == second, "the two passwords are not the same");
+    Ok(first.into())
+}
+
+/// A line from the terminal without echoing it; from a pipe, just a line.
+fn prompt_hidden(prompt: &str) -> anyhow::Result<String> {
+    use std::io::{BufRead, Write};
+    let stdin = std::io::stdin();
+    eprint!("{prompt}");
+    std::io::stderr().flush()?;
+    #[cfg(unix)]
+    let restore = {
+        use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
+        match tcgetattr(&stdin) {
+            Ok(original) => {
+                let mut quiet = original.clone();
+                quiet.local_modes.remove(LocalModes::ECHO);
+                tcsetattr(&stdin, OptionalActions::Now, &quiet)?;
+                Some(original)
+            }
+            Err(_) => None,
+        }
+    };
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    #[cfg(unix)]
+    if let Some(original) = restore {
+        rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, &original)?;
+        eprintln!();
+    }
+    read?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
 impl Cli {
@@ -69,6 +178,66 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             storage.close().await;
             println!("migrations applied to {}", config.database_url_redacted());
             Ok(())
+        }
+        Command::User { command } => {
+            let services = Services::open(config, Clock::System, Content::default()).await?;
+            let actor = Actor::command_line();
+            let done = match command {
+                UserCommand::Add {
+                    email,
+                    role,
+                    password_file,
+                } => {
+                    let password = read_password(password_file.as_deref())?;
+                    let role = Role::from(role);
+                    sign_in::add_account(&services, &actor, &email, role, password).await?;
+                    println!(
+                        "created the {} account {}",
+                        crate::storage::TextEnum::as_text(role),
+                        crate::staff::normalise_email(&email)
+                    );
+                    Ok(())
+                }
+                UserCommand::Token { email, name } => {
+                    let user = services
+                        .storage
+                        .staff_user_by_email(&crate::staff::normalise_email(&email))
+                        .await?
+                        .ok_or_else(|| anyhow::anyhow!("no account has the address {email}"))?;
+                    anyhow::ensure!(
+                        !name.trim().is_empty(),
+                        "--name must say what the token is for"
+                    );
+                    let token = sign_in::new_api_token(&services, &actor, &user, &name).await?;
+                    println!("{token}");
+                    eprintln!(
+                        "This is the only time the token is shown. It acts as {} ({}).",
+                        user.email,
+                        crate::storage::TextEnum::as_text(user.role)
+                    );
+                    Ok(())
+                }
+            };
+            services.storage.close().await;
+            done
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let services = Services::open(config, Clock::System, Content::default()).await?;
+            let verdict =
+                crate::staff::audit::verify(&services.storage, &services.cipher.audit_chain())
+                    .await;
+            services.storage.close().await;
+            match verdict? {
+                crate::staff::audit::Verdict::Intact { entries } => {
+                    println!("the audit trail is intact: {entries} entries");
+                    Ok(())
+                }
+                crate::staff::audit::Verdict::Broken { id, problem } => {
+                    anyhow::bail!("audit entry {id} {problem}")
+                }
+            }
         }
         Command::CheckConfig => {
             let content = crate::content::Content::load(config.content_dir.as_deref())?;

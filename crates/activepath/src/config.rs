@@ -47,6 +47,15 @@ enabled = true
 assessment = { per_hour = 120, burst = 30 }
 api = { per_hour = 120, burst = 30 }
 share = { per_hour = 10, burst = 3 }
+sign_in = { per_hour = 30, burst = 10 }
+staff_api = { per_hour = 3600, burst = 120 }
+
+[staff]
+require_second_factor = true
+session_idle_timeout = "30m"
+session_lifetime = "12h"
+urgent_respond_within = "4h"
+routine_respond_within = "48h"
 "#;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -75,6 +84,28 @@ pub struct Config {
     pub mail: Mail,
     pub server: Server,
     pub rate_limit: RateLimits,
+    pub staff: Staff,
+}
+
+/// The staff portal.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Staff {
+    /// Every account must use a second factor (TOTP). Only turn this off for
+    /// a demonstration; the portal then says so on every page.
+    pub require_second_factor: bool,
+    /// A session unused this long ends.
+    #[serde(deserialize_with = "duration")]
+    pub session_idle_timeout: Duration,
+    /// A session ends this long after sign-in, however busy.
+    #[serde(deserialize_with = "duration")]
+    pub session_lifetime: Duration,
+    /// How soon an urgent case (question 9 above 0) should be answered.
+    #[serde(deserialize_with = "duration")]
+    pub urgent_respond_within: Duration,
+    /// How soon a routine case should be answered.
+    #[serde(deserialize_with = "duration")]
+    pub routine_respond_within: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -281,6 +312,11 @@ pub struct RateLimits {
     pub api: Limit,
     /// `POST /assessment/result/{token}/share`: results sent to the clinic.
     pub share: Limit,
+    /// `POST /staff/login` and the second-factor form, per client address
+    /// (guesses per account are limited in the database as well).
+    pub sign_in: Limit,
+    /// `/api/v1/staff/…` requests with an API token.
+    pub staff_api: Limit,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -390,6 +426,8 @@ impl Config {
             ("assessment", self.rate_limit.assessment),
             ("api", self.rate_limit.api),
             ("share", self.rate_limit.share),
+            ("sign_in", self.rate_limit.sign_in),
+            ("staff_api", self.rate_limit.staff_api),
         ] {
             if limit.per_hour == 0 || limit.burst == 0 {
                 bail!(
@@ -410,6 +448,12 @@ impl Config {
                  the API will not reach anyone else; set it to the site's public address",
                 self.clinic.base_url
             ));
+        }
+        if !self.staff.require_second_factor {
+            out.push(
+                "staff.require_second_factor is false: staff can sign in with a password alone"
+                    .into(),
+            );
         }
         if !self.rate_limit.enabled {
             out.push(

@@ -136,14 +136,35 @@ pub enum Purpose {
     IdempotencyKey,
     /// `api_idempotency.fingerprint`: the request an Idempotency-Key was used for.
     RequestFingerprint,
+    /// `staff_sessions.id_hash`: a staff session's cookie value.
+    StaffSession,
+    /// The CSRF token of a staff session (never stored: derived again).
+    CsrfToken,
+    /// `staff_recovery_codes.code_hash`.
+    RecoveryCode,
+    /// `staff_api_tokens.token_hash`.
+    ApiToken,
+    /// `sign_in_throttle.account_key`: an e-mail address someone tried.
+    SignInAccount,
+    /// `audit_log.hash`: the chain over the audit trail.
+    AuditChain,
+    /// Single-use links e-mailed to staff (invitations, password resets).
+    EmailLink,
 }
 
 impl Purpose {
-    const ALL: [Purpose; 4] = [
+    const ALL: [Purpose; 11] = [
         Purpose::SubmissionKey,
         Purpose::TokenLookup,
         Purpose::IdempotencyKey,
         Purpose::RequestFingerprint,
+        Purpose::StaffSession,
+        Purpose::CsrfToken,
+        Purpose::RecoveryCode,
+        Purpose::ApiToken,
+        Purpose::SignInAccount,
+        Purpose::AuditChain,
+        Purpose::EmailLink,
     ];
 
     fn label(self) -> &'static str {
@@ -152,6 +173,13 @@ impl Purpose {
             Purpose::TokenLookup => "token-lookup/v1",
             Purpose::IdempotencyKey => "idempotency-key/v1",
             Purpose::RequestFingerprint => "request-fingerprint/v1",
+            Purpose::StaffSession => "staff-session/v1",
+            Purpose::CsrfToken => "csrf-token/v1",
+            Purpose::RecoveryCode => "recovery-code/v1",
+            Purpose::ApiToken => "api-token/v1",
+            Purpose::SignInAccount => "sign-in-account/v1",
+            Purpose::AuditChain => "audit-chain/v1",
+            Purpose::EmailLink => "email-link/v1",
         }
     }
 }
@@ -256,6 +284,41 @@ impl FieldCipher {
     }
 }
 
+/// Links the audit trail: each entry's hash is an HMAC, under a key the
+/// database does not hold, of the hash before it and of the entry itself.
+/// Someone who edits the database can change a row, but cannot make the
+/// chain agree again.
+#[derive(Clone)]
+pub struct AuditChain([u8; 32]);
+
+impl std::fmt::Debug for AuditChain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditChain([redacted])")
+    }
+}
+
+impl AuditChain {
+    /// The hash before the first entry.
+    pub const GENESIS: &'static str =
+        "0000000000000000000000000000000000000000000000000000000000000000";
+
+    pub fn link(&self, prev_hash: &str, entry: &[&[u8]]) -> String {
+        let mut parts: Vec<&[u8]> = vec![prev_hash.as_bytes()];
+        parts.extend_from_slice(entry);
+        hex(&hmac(&self.0, &parts))
+    }
+}
+
+impl FieldCipher {
+    pub fn audit_chain(&self) -> AuditChain {
+        let index = Purpose::ALL
+            .iter()
+            .position(|p| *p == Purpose::AuditChain)
+            .expect("every purpose has a key");
+        AuditChain(self.digest_keys[index])
+    }
+}
+
 /// A digest of `parts` that is never stored: the input to the keyed
 /// derivations of a submission (its token and its stored key).
 pub fn submission_digest(parts: &[&[u8]]) -> String {
@@ -275,9 +338,20 @@ pub fn legacy_token_hash(token: &str) -> String {
 
 /// 128 random bits, URL-safe.
 pub fn random_id() -> String {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
-    URL_SAFE_NO_PAD.encode(bytes)
+    random_token(16)
+}
+
+/// `bytes` random bytes, URL-safe base64: 32 bytes for secrets that unlock
+/// something (sessions, API tokens, e-mailed links).
+pub fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).expect("the operating system's random source failed");
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// Compares two secrets in time that does not depend on where they differ.
+pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -68,7 +68,7 @@ impl Tr {
     /// Whether `id` exists. Fluent fails a lookup whose arguments are
     /// missing, so every argument name the messages use is filled in.
     pub fn has(&self, id: &str) -> bool {
-        const NAMES: [&str; 17] = [
+        const NAMES: [&str; 22] = [
             "phone",
             "days",
             "instrument",
@@ -86,6 +86,11 @@ impl Tr {
             "tag",
             "page",
             "pages",
+            "urgent",
+            "age",
+            "id",
+            "method",
+            "outcome",
         ];
         let map: HashMap<Cow<'static, str>, FluentValue> = NAMES
             .iter()

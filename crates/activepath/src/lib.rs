@@ -12,6 +12,7 @@ pub mod domain;
 pub mod i18n;
 pub mod jobs;
 pub mod mail;
+pub mod staff;
 pub mod storage;
 pub mod time;
 pub mod web;

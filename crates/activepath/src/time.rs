@@ -82,6 +82,26 @@ pub fn format_date(at: Timestamp, tz: &TimeZone) -> String {
         .to_string()
 }
 
+/// "November 29, 2026, 3:05 PM" in the clinic's time zone.
+pub fn format_date_time(at: Timestamp, tz: &TimeZone) -> String {
+    at.to_zoned_datetime(tz.clone())
+        .strftime("%B %-d, %Y, %-I:%M %p")
+        .to_string()
+}
+
+/// How long ago, in words a glance reads: "45 min", "2 h 5 min", "3 days".
+pub fn format_age(since: Timestamp, now: Timestamp) -> String {
+    let minutes = now.duration_since(since).as_secs().max(0) / 60;
+    match minutes {
+        0..=59 => format!("{minutes} min"),
+        60..=2879 => match minutes % 60 {
+            0 => format!("{} h", minutes / 60),
+            m => format!("{} h {m} min", minutes / 60),
+        },
+        _ => format!("{} days", minutes / 1440),
+    }
+}
+
 /// The date at `now` in the clinic's time zone.
 pub fn date_in(now: Timestamp, tz: &TimeZone) -> jiff::civil::Date {
     now.to_zoned_datetime(tz.clone()).date()
@@ -149,6 +169,21 @@ mod tests {
             assert_eq!((z.hour(), z.minute(), z.second()), (0, 0, 0), "{name}");
             assert_eq!(z.date(), date_in(now, &tz).tomorrow().unwrap(), "{name}");
         }
+    }
+
+    #[test]
+    fn ages_and_times_read_at_a_glance() {
+        let at = ts("2026-11-29T15:05:00Z");
+        assert_eq!(
+            format_date_time(at, &TimeZone::get("America/New_York").unwrap()),
+            "November 29, 2026, 10:05 AM"
+        );
+        let minutes = |m: i64| after(at, SignedDuration::from_mins(m));
+        assert_eq!(format_age(at, minutes(45)), "45 min");
+        assert_eq!(format_age(at, minutes(120)), "2 h");
+        assert_eq!(format_age(at, minutes(125)), "2 h 5 min");
+        assert_eq!(format_age(at, minutes(3 * 1440 + 5)), "3 days");
+        assert_eq!(format_age(minutes(5), at), "0 min");
     }
 
     #[test]

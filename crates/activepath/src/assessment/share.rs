@@ -101,7 +101,7 @@ pub async fn share(
         &contact_aad(&uid),
         &serde_json::to_vec(contact).expect("contact serializes"),
     );
-    let mail = crate::mail::new_share_notification(&s.config);
+    let mail = crate::mail::new_share_notification(&s.config, result.score.self_harm_flag);
     let outcome = s
         .storage
         .share_result(
@@ -133,16 +133,21 @@ pub async fn share(
 
 /// The contact details of the case made from a result, for the clinic.
 pub async fn contact_of(s: &Services, result_id: i64) -> Result<Option<Contact>, Error> {
-    let Some((uid, sealed)) = s.storage.triage_contact(result_id).await? else {
-        return Ok(None);
-    };
+    match s.storage.triage_contact(result_id).await? {
+        Some((uid, sealed)) => contact_of_case(s, &uid, &sealed).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Opens a case's sealed contact details.
+pub fn contact_of_case(s: &Services, case_uid: &str, sealed: &[u8]) -> Result<Contact, Error> {
     let fail = || Error::Integrity {
-        id: result_id,
+        id: 0,
         why: "a case's contact details do not decrypt for its row",
     };
     let plain = s
         .cipher
-        .decrypt(&contact_aad(&uid), &sealed)
+        .decrypt(&contact_aad(case_uid), sealed)
         .map_err(|_| fail())?;
-    Ok(Some(serde_json::from_slice(&plain).map_err(|_| fail())?))
+    serde_json::from_slice(&plain).map_err(|_| fail())
 }

@@ -31,12 +31,25 @@ struct NewShareHtml<'a> {
     clinic_name: &'a str,
 }
 
-/// Tells the clinic that a result was shared. It carries no health data and
-/// nothing that identifies the person: only that there is something to read.
-pub fn new_share_notification(config: &Config) -> Rendered {
+/// Tells the clinic that a result was shared, and whether it is urgent. It
+/// carries no health data and nothing that identifies the person: only that
+/// there is something to read, and how soon.
+pub fn new_share_notification(config: &Config, urgent: bool) -> Rendered {
     let tr = Tr::default();
-    let subject = tr.t("mail-new-share-subject");
-    let line1 = tr.t("mail-new-share-line1");
+    let subject = tr.t(if urgent {
+        "mail-new-share-subject-urgent"
+    } else {
+        "mail-new-share-subject"
+    });
+    let line1 = if urgent {
+        format!(
+            "{} {}",
+            tr.t("mail-new-share-line1"),
+            tr.t("mail-new-share-urgent")
+        )
+    } else {
+        tr.t("mail-new-share-line1")
+    };
     let line2 = tr.t("mail-new-share-line2");
     let clinic_name = &config.clinic.name;
     let html = NewShareHtml {
@@ -222,11 +235,17 @@ mod tests {
             &crate::config::Overrides::default(),
         )
         .unwrap();
-        let m = new_share_notification(&config);
-        assert!(m.text.contains("Sign in"));
-        for word in ["PHQ", "score", "suicid", "harm", "urgent", "depress"] {
+        for urgent in [false, true] {
+            let m = new_share_notification(&config, urgent);
+            assert!(m.text.contains("Sign in"));
             let all = format!("{} {} {}", m.subject, m.text, m.html).to_lowercase();
-            assert!(!all.contains(&word.to_lowercase()), "{word}");
+            for word in [
+                "PHQ", "score", "suicid", "harm", "depress", "question", "answer",
+            ] {
+                assert!(!all.contains(&word.to_lowercase()), "{word}");
+            }
+            assert_eq!(all.contains("urgent — please review today"), urgent);
+            assert_eq!(all.contains("please review it today"), urgent);
         }
     }
 }

@@ -20,6 +20,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0002_keyed_lookups.sql"),
         include_str!("../../migrations/postgres/0002_keyed_lookups.sql"),
     ),
+    (
+        3,
+        "staff",
+        include_str!("../../migrations/sqlite/0003_staff.sql"),
+        include_str!("../../migrations/postgres/0003_staff.sql"),
+    ),
 ];
 
 /// The migrations of `backend`, all of them or those up to `up_to`.

@@ -17,10 +17,12 @@
 //! transaction on the pool.
 
 pub mod assessments;
+pub mod audit;
 mod data_migrations;
 pub mod idempotency;
 mod migrations;
 pub mod outbox;
+pub mod staff;
 pub mod triage;
 mod writer;
 
@@ -77,6 +79,7 @@ pub enum Constraint {
     TriageResult,
     TriageUid,
     IdempotencyKey,
+    StaffEmail,
     Other,
 }
 
@@ -106,6 +109,11 @@ const CONSTRAINTS: &[(Constraint, &str, &str)] = &[
         Constraint::IdempotencyKey,
         "api_idempotency_pkey",
         "api_idempotency.key_hash",
+    ),
+    (
+        Constraint::StaffEmail,
+        "staff_users_email_key",
+        "staff_users.email",
     ),
 ];
 

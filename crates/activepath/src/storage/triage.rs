@@ -1,7 +1,9 @@
 //! Triage cases: what the clinic's staff act on, highest priority first.
 
+use super::audit::{self, AuditEntry};
 use super::outbox::{self, NewMail};
 use super::{Constraint, Millis, Result, Storage, StorageError, Text, TextEnum, get};
+use crate::crypto::AuditChain;
 use jiff::Timestamp;
 use sqlx::Row;
 
@@ -95,7 +97,7 @@ impl Storage {
     pub async fn triage_queue(&self) -> Result<Vec<TriageSummary>> {
         let rows = sqlx::query(
             "SELECT uid, result_id, priority, created_at FROM triage_cases WHERE status <> 'closed' \
-             ORDER BY CASE priority WHEN 'urgent' THEN 0 ELSE 1 END, created_at, id",
+             ORDER BY priority DESC, created_at, id",
         )
         .fetch_all(self.pool())
         .await?;
@@ -122,5 +124,336 @@ impl Storage {
         Ok(row
             .map(|r| Ok::<_, sqlx::Error>((r.try_get("uid")?, r.try_get("contact")?)))
             .transpose()?)
+    }
+}
+
+/// Where a case stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseStatus {
+    New,
+    InProgress,
+    Closed,
+}
+
+impl TextEnum for CaseStatus {
+    fn as_text(self) -> &'static str {
+        match self {
+            CaseStatus::New => "new",
+            CaseStatus::InProgress => "in_progress",
+            CaseStatus::Closed => "closed",
+        }
+    }
+
+    fn from_text(text: &str) -> Option<Self> {
+        [CaseStatus::New, CaseStatus::InProgress, CaseStatus::Closed]
+            .into_iter()
+            .find(|s| s.as_text() == text)
+    }
+}
+
+/// Why a case was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// Reached, and the next step agreed.
+    Contacted,
+    /// A first consultation is booked.
+    Booked,
+    /// No answer after several attempts.
+    NoResponse,
+    /// The person did not want to go on.
+    Declined,
+    /// Better served elsewhere, and told where.
+    Referred,
+    /// The same person's case is open elsewhere in the queue.
+    Duplicate,
+}
+
+impl CloseReason {
+    pub const ALL: [CloseReason; 6] = [
+        CloseReason::Contacted,
+        CloseReason::Booked,
+        CloseReason::NoResponse,
+        CloseReason::Declined,
+        CloseReason::Referred,
+        CloseReason::Duplicate,
+    ];
+}
+
+impl TextEnum for CloseReason {
+    fn as_text(self) -> &'static str {
+        match self {
+            CloseReason::Contacted => "contacted",
+            CloseReason::Booked => "booked",
+            CloseReason::NoResponse => "no_response",
+            CloseReason::Declined => "declined",
+            CloseReason::Referred => "referred",
+            CloseReason::Duplicate => "duplicate",
+        }
+    }
+
+    fn from_text(text: &str) -> Option<Self> {
+        CloseReason::ALL.into_iter().find(|r| r.as_text() == text)
+    }
+}
+
+/// One line of the queue: the case and the score that made it.
+#[derive(Debug, Clone)]
+pub struct QueueItem {
+    pub id: i64,
+    pub priority: Priority,
+    pub status: CaseStatus,
+    pub created_at: Timestamp,
+    pub assigned_to: Option<String>,
+    pub instrument: clinical::InstrumentId,
+    pub total: i64,
+    pub severity: clinical::Severity,
+    pub self_harm_flag: bool,
+}
+
+/// A case, as stored.
+#[derive(Debug, Clone)]
+pub struct CaseRecord {
+    pub id: i64,
+    pub uid: String,
+    pub result_id: i64,
+    pub priority: Priority,
+    pub status: CaseStatus,
+    pub contact_sealed: Vec<u8>,
+    pub consent_version: String,
+    pub created_at: Timestamp,
+    pub assigned_to: Option<(i64, String)>,
+    pub version: i64,
+    pub closed_reason: Option<CloseReason>,
+}
+
+/// What happened on a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Taken,
+    Note,
+    ContactAttempt,
+    Closed,
+    Reopened,
+}
+
+impl TextEnum for EventKind {
+    fn as_text(self) -> &'static str {
+        match self {
+            EventKind::Taken => "taken",
+            EventKind::Note => "note",
+            EventKind::ContactAttempt => "contact_attempt",
+            EventKind::Closed => "closed",
+            EventKind::Reopened => "reopened",
+        }
+    }
+
+    fn from_text(text: &str) -> Option<Self> {
+        [
+            EventKind::Taken,
+            EventKind::Note,
+            EventKind::ContactAttempt,
+            EventKind::Closed,
+            EventKind::Reopened,
+        ]
+        .into_iter()
+        .find(|k| k.as_text() == text)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CaseEvent {
+    pub uid: String,
+    pub kind: EventKind,
+    /// Sealed, bound to the event's uid.
+    pub detail_sealed: Option<Vec<u8>>,
+    pub at: Timestamp,
+    pub by: Option<String>,
+}
+
+/// A change to a case, made only if the case is still at `expected_version`.
+#[derive(Debug, Clone)]
+pub struct CaseChange {
+    pub case_id: i64,
+    pub expected_version: i64,
+    pub user_id: i64,
+    pub kind: EventKind,
+    pub close_reason: Option<CloseReason>,
+    pub event_uid: String,
+    pub detail_sealed: Option<Vec<u8>>,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeOutcome {
+    Done,
+    /// Someone else changed the case first; nothing was written.
+    Stale,
+    Missing,
+}
+
+impl Storage {
+    /// A page of the open cases, urgent first, then oldest first.
+    #[tracing::instrument(skip_all)]
+    pub async fn queue(&self, limit: i64, offset: i64) -> Result<Vec<QueueItem>> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.priority, c.status, c.created_at, u.email AS assigned_email, \
+                    r.instrument, r.total, r.severity, r.self_harm_flag \
+             FROM triage_cases c \
+             JOIN assessment_results r ON r.id = c.result_id \
+             LEFT JOIN staff_users u ON u.id = c.assigned_to \
+             WHERE c.status <> 'closed' \
+             ORDER BY c.priority DESC, c.created_at, c.id LIMIT $1 OFFSET $2",
+        )
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(QueueItem {
+                    id: r.try_get("id")?,
+                    priority: get::<Text<Priority>>(r, "priority")?.0,
+                    status: get::<Text<CaseStatus>>(r, "status")?.0,
+                    created_at: get::<Millis>(r, "created_at")?.0,
+                    assigned_to: r.try_get("assigned_email")?,
+                    instrument: get::<Text<clinical::InstrumentId>>(r, "instrument")?.0,
+                    total: r.try_get("total")?,
+                    severity: get::<Text<clinical::Severity>>(r, "severity")?.0,
+                    self_harm_flag: get::<super::Flag>(r, "self_harm_flag")?.0,
+                })
+            })
+            .collect()
+    }
+
+    /// How many cases are open, and how many of those are urgent.
+    pub async fn open_cases(&self) -> Result<(i64, i64)> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS open, \
+                    COALESCE(SUM(CASE WHEN priority = 'urgent' THEN 1 ELSE 0 END), 0) AS urgent \
+             FROM triage_cases WHERE status <> 'closed'",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        // PostgreSQL's SUM of integers is BIGINT here, COUNT too.
+        Ok((row.try_get("open")?, row.try_get("urgent")?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn case(&self, id: i64) -> Result<Option<CaseRecord>> {
+        let row = sqlx::query(
+            "SELECT c.id, c.uid, c.result_id, c.priority, c.status, c.contact, c.consent_version, \
+                    c.created_at, c.assigned_to, u.email AS assigned_email, c.version, c.closed_reason \
+             FROM triage_cases c LEFT JOIN staff_users u ON u.id = c.assigned_to WHERE c.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            let assigned: Option<i64> = r.try_get("assigned_to")?;
+            let email: Option<String> = r.try_get("assigned_email")?;
+            Ok(CaseRecord {
+                id: r.try_get("id")?,
+                uid: r.try_get("uid")?,
+                result_id: r.try_get("result_id")?,
+                priority: get::<Text<Priority>>(&r, "priority")?.0,
+                status: get::<Text<CaseStatus>>(&r, "status")?.0,
+                contact_sealed: r.try_get("contact")?,
+                consent_version: r.try_get("consent_version")?,
+                created_at: get::<Millis>(&r, "created_at")?.0,
+                assigned_to: assigned.zip(email),
+                version: r.try_get("version")?,
+                closed_reason: get::<Option<Text<CloseReason>>>(&r, "closed_reason")?.map(|t| t.0),
+            })
+        })
+        .transpose()
+    }
+
+    /// A case's timeline, oldest first.
+    pub async fn case_events(&self, case_id: i64) -> Result<Vec<CaseEvent>> {
+        let rows = sqlx::query(
+            "SELECT e.uid, e.kind, e.detail, e.at, u.email FROM case_events e \
+             LEFT JOIN staff_users u ON u.id = e.user_id WHERE e.case_id = $1 ORDER BY e.at, e.id",
+        )
+        .bind(case_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CaseEvent {
+                    uid: r.try_get("uid")?,
+                    kind: get::<Text<EventKind>>(r, "kind")?.0,
+                    detail_sealed: r.try_get("detail")?,
+                    at: get::<Millis>(r, "at")?.0,
+                    by: r.try_get("email")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Applies `change` if nobody changed the case since `expected_version`,
+    /// with its timeline event and audit entry, all in one transaction.
+    #[tracing::instrument(skip_all, fields(case_id = change.case_id))]
+    pub async fn change_case(
+        &self,
+        change: CaseChange,
+        chain: &AuditChain,
+        audit_entry: AuditEntry,
+    ) -> Result<ChangeOutcome> {
+        let (backend, chain) = (self.backend(), chain.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                // $1 the time, $2 the case, $3 the version it must still be at.
+                let set = match change.kind {
+                    EventKind::Taken => "status = 'in_progress', assigned_to = $4",
+                    EventKind::Note => "status = status",
+                    EventKind::ContactAttempt => {
+                        "status = CASE status WHEN 'new' THEN 'in_progress' ELSE status END"
+                    }
+                    EventKind::Closed => "status = 'closed', closed_reason = $4",
+                    EventKind::Reopened => "status = 'in_progress', closed_reason = NULL",
+                };
+                let sql = format!(
+                    "UPDATE triage_cases SET {set}, version = version + 1, updated_at = $1 \
+                     WHERE id = $2 AND version = $3"
+                );
+                let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(Millis(change.at))
+                    .bind(change.case_id)
+                    .bind(change.expected_version);
+                let query = match change.kind {
+                    EventKind::Taken => query.bind(change.user_id),
+                    EventKind::Closed => query.bind(change.close_reason.map(Text)),
+                    _ => query,
+                };
+                let done = query.execute(&mut *conn).await?;
+                if done.rows_affected() == 0 {
+                    let exists: Option<i64> =
+                        sqlx::query_scalar("SELECT id FROM triage_cases WHERE id = $1")
+                            .bind(change.case_id)
+                            .fetch_optional(&mut *conn)
+                            .await?;
+                    return Ok(if exists.is_some() {
+                        ChangeOutcome::Stale
+                    } else {
+                        ChangeOutcome::Missing
+                    });
+                }
+                sqlx::query(
+                    "INSERT INTO case_events (uid, case_id, user_id, kind, detail, at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(change.event_uid)
+                .bind(change.case_id)
+                .bind(change.user_id)
+                .bind(Text(change.kind))
+                .bind(change.detail_sealed)
+                .bind(Millis(change.at))
+                .execute(&mut *conn)
+                .await?;
+                audit::append(conn, backend, &chain, &audit_entry).await?;
+                Ok(ChangeOutcome::Done)
+            })
+        })
+        .await
     }
 }

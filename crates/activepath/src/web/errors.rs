@@ -30,6 +30,8 @@ pub enum AppError {
     Storage(#[from] StorageError),
     #[error(transparent)]
     Assessment(#[from] assessment::Error),
+    #[error(transparent)]
+    Staff(#[from] crate::staff::Error),
     #[error("template error: {0}")]
     Render(#[from] askama::Error),
     #[error(transparent)]
@@ -55,7 +57,10 @@ impl IntoResponse for AppError {
                     .insert(header::RETRY_AFTER, super::rate_limit::retry_after(wait));
                 return res;
             }
-            AppError::Assessment(e @ assessment::Error::Integrity { .. }) => {
+            AppError::Assessment(e @ assessment::Error::Integrity { .. })
+            | AppError::Staff(crate::staff::Error::Assessment(
+                e @ assessment::Error::Integrity { .. },
+            )) => {
                 tracing::error!("{e}");
                 (StatusCode::INTERNAL_SERVER_ERROR, ErrorPage::Integrity)
             }

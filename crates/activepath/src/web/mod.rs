@@ -11,6 +11,7 @@ pub mod rate_limit;
 mod security;
 pub mod server;
 mod site;
+pub mod staff;
 pub(crate) mod static_files;
 
 use crate::app::AppState;
@@ -37,6 +38,7 @@ fn router(state: AppState) -> Router {
     Router::new()
         .merge(site::router())
         .merge(assessment::router())
+        .merge(staff::router(state.clone()))
         .merge(static_files::router())
         .fallback(errors::not_found)
         .layer(axum::middleware::from_fn_with_state(

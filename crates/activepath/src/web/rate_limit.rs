@@ -34,6 +34,10 @@ pub enum Route {
     Api,
     /// `POST /assessment/result/{token}/share`.
     Share,
+    /// Staff sign-in: password and second factor.
+    SignIn,
+    /// `/api/v1/staff/…`.
+    StaffApi,
 }
 
 type Limiter = DefaultKeyedRateLimiter<IpAddr>;
@@ -41,7 +45,7 @@ type Limiter = DefaultKeyedRateLimiter<IpAddr>;
 /// Every route's limiter; `None` when limits are turned off.
 #[derive(Debug)]
 pub struct RateLimits {
-    limiters: Option<[Limiter; 3]>,
+    limiters: Option<[Limiter; 5]>,
 }
 
 fn limiter(limit: Limit) -> Limiter {
@@ -53,9 +57,16 @@ fn limiter(limit: Limit) -> Limiter {
 impl RateLimits {
     pub fn new(config: &Config) -> Self {
         RateLimits {
-            limiters: config
-                .enabled
-                .then(|| [config.assessment, config.api, config.share].map(limiter)),
+            limiters: config.enabled.then(|| {
+                [
+                    config.assessment,
+                    config.api,
+                    config.share,
+                    config.sign_in,
+                    config.staff_api,
+                ]
+                .map(limiter)
+            }),
         }
     }
 
@@ -108,6 +119,11 @@ impl LimitedRoute for ApiRoute {
 pub struct ShareRoute;
 impl LimitedRoute for ShareRoute {
     const ROUTE: Route = Route::Share;
+}
+
+pub struct SignInRoute;
+impl LimitedRoute for SignInRoute {
+    const ROUTE: Route = Route::SignIn;
 }
 
 /// The client of a request to a limited route. Extracting it counts
@@ -190,6 +206,14 @@ mod tests {
             share: Limit {
                 per_hour: 1,
                 burst: 1,
+            },
+            sign_in: Limit {
+                per_hour: 60,
+                burst: 2,
+            },
+            staff_api: Limit {
+                per_hour: 60,
+                burst: 2,
             },
         };
         let limits = RateLimits::new(&config);

@@ -113,7 +113,7 @@ async fn queue_notification(storage: &Storage, key: &str, now: Timestamp) {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = test_config(dir.path(), None);
-    let mail = activepath::mail::new_share_notification(&config);
+    let mail = activepath::mail::new_share_notification(&config, false);
     storage
         .share_result(
             NewTriageCase {

@@ -29,7 +29,10 @@ async fn sharing_creates_an_encrypted_case_and_a_notification_without_health_dat
     let (status, done) = app.get_text(&format!("{path}/shared")).await;
     assert_eq!(status, 200);
     assert!(done.contains("Your result has been sent"));
-    assert!(done.contains("not watch for new results around the clock"));
+    assert!(
+        done.contains("Nobody at the clinic sees results in real time, even once they are sent")
+    );
+    assert_crisis_footer(&done);
 
     let c = app.counts().await;
     assert_eq!((c.triage_cases, c.outbox), (1, 1));
@@ -93,7 +96,13 @@ async fn a_flagged_result_becomes_an_urgent_case_first_in_the_queue() {
         303
     );
     let (_, form) = app.get_text(&format!("{flagged}/share")).await;
-    assert!(form.contains("as a priority"));
+    // True to what happens: first in the list, but not seen in real time,
+    // with the crisis contacts right beside that sentence.
+    let note = &form[form
+        .find("will be at the top of the clinic")
+        .expect("the urgent note")..];
+    assert!(note.contains("nobody at the clinic sees it the moment you send it"));
+    assert!(note[..note.find("</div>").unwrap()].contains("href=\"tel:988\""));
     assert_eq!(
         app.post_form(&format!("{flagged}/share"), GOOD)
             .await

@@ -1,0 +1,106 @@
+-- The staff portal: accounts, their second factor, sessions, API tokens,
+-- sign-in throttling, work on triage cases, and the audit trail.
+-- Times are UTC instants in milliseconds since the Unix epoch.
+
+CREATE TABLE staff_users (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    -- Lower-cased work address; staff addresses are not health data.
+    email TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'clinician', 'coordinator', 'technician')),
+    -- argon2id PHC string; NULL until an invitation is accepted.
+    password_hash TEXT,
+    -- TOTP secrets, sealed and bound to the user's row. The pending one
+    -- waits for its first code during enrolment.
+    totp_secret BYTEA,
+    totp_pending BYTEA,
+    -- The last time step whose code was accepted: a code works once.
+    totp_last_step BIGINT,
+    disabled_at BIGINT,
+    created_at BIGINT NOT NULL
+);
+
+-- Single-use second-factor recovery codes, as keyed digests.
+CREATE TABLE staff_recovery_codes (
+    user_id BIGINT NOT NULL REFERENCES staff_users (id) ON DELETE CASCADE,
+    code_hash TEXT NOT NULL,
+    used_at BIGINT,
+    PRIMARY KEY (user_id, code_hash)
+);
+
+CREATE TABLE staff_sessions (
+    -- Keyed digest of the random id in the cookie.
+    id_hash TEXT PRIMARY KEY,
+    user_id BIGINT NOT NULL REFERENCES staff_users (id) ON DELETE CASCADE,
+    -- 'second_factor' or 'enrol' until the second factor is done.
+    stage TEXT NOT NULL CHECK (stage IN ('second_factor', 'enrol', 'complete')),
+    created_at BIGINT NOT NULL,
+    last_seen_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+
+CREATE INDEX staff_sessions_user_id ON staff_sessions (user_id);
+
+CREATE TABLE staff_api_tokens (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    user_id BIGINT NOT NULL REFERENCES staff_users (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    -- Keyed digest of the token; the token is shown once and never stored.
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL,
+    last_used_at BIGINT,
+    revoked_at BIGINT
+);
+
+-- Failed sign-ins per account name tried (known or not), shared by every
+-- instance: each failure past the first few pushes the next try back.
+CREATE TABLE sign_in_throttle (
+    account_key TEXT PRIMARY KEY,
+    failures BIGINT NOT NULL,
+    next_attempt_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+-- Work on a case: who has it, and an optimistic-concurrency version that
+-- every change must name.
+ALTER TABLE triage_cases ADD COLUMN assigned_to BIGINT REFERENCES staff_users (id);
+ALTER TABLE triage_cases ADD COLUMN version BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE triage_cases ADD COLUMN closed_reason TEXT;
+ALTER TABLE triage_cases ADD COLUMN updated_at BIGINT;
+
+-- A case's timeline. Notes are sealed (they may hold health information),
+-- bound to the event's uid.
+CREATE TABLE case_events (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    uid TEXT NOT NULL UNIQUE,
+    case_id BIGINT NOT NULL REFERENCES triage_cases (id),
+    user_id BIGINT REFERENCES staff_users (id),
+    kind TEXT NOT NULL CHECK (kind IN ('taken', 'note', 'contact_attempt', 'closed', 'reopened')),
+    detail BYTEA,
+    at BIGINT NOT NULL
+);
+
+CREATE INDEX case_events_case_id ON case_events (case_id, at);
+
+-- Every access to health data and every change, append-only. Each entry
+-- carries an HMAC of the one before and of itself, so a changed, removed
+-- or inserted row breaks the chain (activepath audit verify).
+CREATE TABLE audit_log (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at BIGINT NOT NULL,
+    actor_id BIGINT,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    record_type TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    client_ip TEXT,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL UNIQUE
+);
+
+CREATE INDEX audit_log_actor_at ON audit_log (actor_id, at);
+CREATE INDEX audit_log_record ON audit_log (record_type, record_id, at);
+
+-- The queue: open cases, urgent first ('urgent' sorts after 'routine', so
+-- descending), then oldest first. A partial index, so closed cases cost
+-- nothing however many there are.
+CREATE INDEX triage_cases_open ON triage_cases (priority DESC, created_at, id) WHERE status <> 'closed';

@@ -1,0 +1,75 @@
+//! Who may do what. Every permission check in the portal and the staff API
+//! goes through [`allows`]: one table, deny by default.
+
+pub use crate::storage::staff::Role;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// The triage queue: priorities, scores, ages.
+    SeeQueue,
+    /// A case: the result as the person saw it, their contact details and
+    /// the case's timeline.
+    SeeCase,
+    /// Take a case, add notes, record contact attempts, close and reopen.
+    WorkCases,
+    /// Staff accounts.
+    ManageAccounts,
+    /// The audit trail.
+    SeeAudit,
+    /// One's own API tokens.
+    OwnTokens,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 6] = [
+        Permission::SeeQueue,
+        Permission::SeeCase,
+        Permission::WorkCases,
+        Permission::ManageAccounts,
+        Permission::SeeAudit,
+        Permission::OwnTokens,
+    ];
+}
+
+/// Whether `role` has `permission`. Admins run the system and see no
+/// health data; clinicians and coordinators work the queue (patient
+/// records, and clinicians' clinical notes, come with a later slice);
+/// technicians get TMS work in a later issue.
+pub fn allows(role: Role, permission: Permission) -> bool {
+    use Permission::*;
+    use Role::*;
+    matches!(
+        (role, permission),
+        (Clinician | Coordinator, SeeQueue | SeeCase | WorkCases)
+            | (Admin, ManageAccounts | SeeAudit)
+            | (_, OwnTokens)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table() {
+        let expected = |role: Role, p: Permission| match role {
+            Role::Admin => matches!(
+                p,
+                Permission::ManageAccounts | Permission::SeeAudit | Permission::OwnTokens
+            ),
+            Role::Clinician | Role::Coordinator => matches!(
+                p,
+                Permission::SeeQueue
+                    | Permission::SeeCase
+                    | Permission::WorkCases
+                    | Permission::OwnTokens
+            ),
+            Role::Technician => p == Permission::OwnTokens,
+        };
+        for role in Role::ALL {
+            for p in Permission::ALL {
+                assert_eq!(allows(role, p), expected(role, p), "{role:?} {p:?}");
+            }
+        }
+    }
+}

@@ -1,0 +1,592 @@
+//! Staff accounts, their second factor, sessions, API tokens and the
+//! sign-in throttle.
+
+use super::audit::{self, AuditEntry};
+use super::{Millis, Result, Storage, Text, TextEnum, get};
+use crate::crypto::AuditChain;
+use jiff::Timestamp;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, FromRow, Row};
+
+/// What an account may do (see `staff::roles` for the permissions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Accounts, settings, the audit log.
+    Admin,
+    /// All clinical data.
+    Clinician,
+    /// The queue, contact details, scheduling; not clinical notes.
+    Coordinator,
+    /// TMS treatment (a later issue).
+    Technician,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [
+        Role::Admin,
+        Role::Clinician,
+        Role::Coordinator,
+        Role::Technician,
+    ];
+}
+
+impl TextEnum for Role {
+    fn as_text(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Clinician => "clinician",
+            Role::Coordinator => "coordinator",
+            Role::Technician => "technician",
+        }
+    }
+
+    fn from_text(text: &str) -> Option<Self> {
+        Role::ALL.into_iter().find(|r| r.as_text() == text)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct StaffUser {
+    pub id: i64,
+    pub email: String,
+    pub role: Role,
+    pub password_hash: Option<String>,
+    /// Sealed, bound to the user's row.
+    pub totp_secret: Option<Vec<u8>>,
+    pub totp_pending: Option<Vec<u8>>,
+    pub totp_last_step: Option<i64>,
+    pub disabled_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+impl<'r> FromRow<'r, AnyRow> for StaffUser {
+    fn from_row(r: &'r AnyRow) -> sqlx::Result<Self> {
+        Ok(StaffUser {
+            id: r.try_get("id")?,
+            email: r.try_get("email")?,
+            role: get::<Text<Role>>(r, "role")?.0,
+            password_hash: r.try_get("password_hash")?,
+            totp_secret: r.try_get("totp_secret")?,
+            totp_pending: r.try_get("totp_pending")?,
+            totp_last_step: r.try_get("totp_last_step")?,
+            disabled_at: get::<Option<Millis>>(r, "disabled_at")?.map(|m| m.0),
+            created_at: get::<Millis>(r, "created_at")?.0,
+        })
+    }
+}
+
+const USER_COLUMNS: &str = "u.id, u.email, u.role, u.password_hash, u.totp_secret, u.totp_pending, \
+     u.totp_last_step, u.disabled_at, u.created_at";
+
+/// How far a session has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStage {
+    /// Password accepted; the code from the authenticator is next.
+    SecondFactor,
+    /// Password accepted; the second factor must be set up first.
+    Enrol,
+    Complete,
+}
+
+impl TextEnum for SessionStage {
+    fn as_text(self) -> &'static str {
+        match self {
+            SessionStage::SecondFactor => "second_factor",
+            SessionStage::Enrol => "enrol",
+            SessionStage::Complete => "complete",
+        }
+    }
+
+    fn from_text(text: &str) -> Option<Self> {
+        [
+            SessionStage::SecondFactor,
+            SessionStage::Enrol,
+            SessionStage::Complete,
+        ]
+        .into_iter()
+        .find(|s| s.as_text() == text)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id_hash: String,
+    pub user_id: i64,
+    pub stage: SessionStage,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id_hash: String,
+    pub user: StaffUser,
+    pub stage: SessionStage,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+async fn insert_session(conn: &mut AnyConnection, s: &NewSession) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO staff_sessions (id_hash, user_id, stage, created_at, last_seen_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $4, $5)",
+    )
+    .bind(s.id_hash.clone())
+    .bind(s.user_id)
+    .bind(Text(s.stage))
+    .bind(Millis(s.created_at))
+    .bind(Millis(s.expires_at))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// An account's failed sign-ins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttle {
+    pub failures: i64,
+    pub next_attempt_at: Timestamp,
+}
+
+/// What confirming a second factor writes, together.
+#[derive(Debug, Clone)]
+pub struct SecondFactorSetUp {
+    pub user_id: i64,
+    pub secret_sealed: Vec<u8>,
+    pub step: i64,
+    pub recovery_code_hashes: Vec<String>,
+    /// The session that did it, replaced by a new one.
+    pub old_session: String,
+    pub new_session: NewSession,
+}
+
+impl Storage {
+    /// Creates an account. An address in use is
+    /// `Err(StorageError::Conflict(Constraint::StaffEmail))`.
+    #[tracing::instrument(skip_all)]
+    pub async fn add_staff_user(
+        &self,
+        email: String,
+        role: Role,
+        password_hash: Option<String>,
+        chain: &AuditChain,
+        audit_entry: AuditEntry,
+    ) -> Result<i64> {
+        let (backend, chain) = (self.backend(), chain.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO staff_users (email, role, password_hash, created_at) \
+                     VALUES ($1, $2, $3, $4) RETURNING id",
+                )
+                .bind(email)
+                .bind(Text(role))
+                .bind(password_hash)
+                .bind(Millis(audit_entry.at))
+                .fetch_one(&mut *conn)
+                .await?;
+                let entry = AuditEntry {
+                    record_id: id.to_string(),
+                    ..audit_entry
+                };
+                audit::append(conn, backend, &chain, &entry).await?;
+                Ok(id)
+            })
+        })
+        .await
+    }
+
+    pub async fn staff_user_by_email(&self, email: &str) -> Result<Option<StaffUser>> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM staff_users u WHERE u.email = $1"
+        )))
+        .bind(email.to_string())
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    pub async fn staff_user(&self, id: i64) -> Result<Option<StaffUser>> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM staff_users u WHERE u.id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    pub async fn staff_users(&self) -> Result<Vec<StaffUser>> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM staff_users u ORDER BY u.email"
+        )))
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Keeps a new, unconfirmed second-factor secret for the account.
+    pub async fn set_totp_pending(&self, user_id: i64, sealed: Vec<u8>) -> Result<()> {
+        self.write_statement(move |conn| {
+            Box::pin(async move {
+                sqlx::query("UPDATE staff_users SET totp_pending = $1 WHERE id = $2")
+                    .bind(sealed)
+                    .bind(user_id)
+                    .execute(conn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Makes the pending secret the account's second factor, with new
+    /// recovery codes, and replaces the session, all at once.
+    #[tracing::instrument(skip_all)]
+    pub async fn confirm_second_factor(
+        &self,
+        set_up: SecondFactorSetUp,
+        chain: &AuditChain,
+        audit_entry: AuditEntry,
+    ) -> Result<()> {
+        let (backend, chain) = (self.backend(), chain.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "UPDATE staff_users SET totp_secret = $1, totp_pending = NULL, totp_last_step = $2 \
+                     WHERE id = $3",
+                )
+                .bind(set_up.secret_sealed)
+                .bind(set_up.step)
+                .bind(set_up.user_id)
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query("DELETE FROM staff_recovery_codes WHERE user_id = $1")
+                    .bind(set_up.user_id)
+                    .execute(&mut *conn)
+                    .await?;
+                for hash in set_up.recovery_code_hashes {
+                    sqlx::query(
+                        "INSERT INTO staff_recovery_codes (user_id, code_hash) VALUES ($1, $2)",
+                    )
+                    .bind(set_up.user_id)
+                    .bind(hash)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                sqlx::query("DELETE FROM staff_sessions WHERE id_hash = $1")
+                    .bind(set_up.old_session)
+                    .execute(&mut *conn)
+                    .await?;
+                insert_session(conn, &set_up.new_session).await?;
+                audit::append(conn, backend, &chain, &audit_entry).await
+            })
+        })
+        .await
+    }
+
+    /// Accepts a code's time step once: false when this step (or a later
+    /// one) was used before.
+    pub async fn use_totp_step(&self, user_id: i64, step: i64) -> Result<bool> {
+        self.write_statement(move |conn| {
+            Box::pin(async move {
+                let done = sqlx::query(
+                    "UPDATE staff_users SET totp_last_step = $1 \
+                     WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+                )
+                .bind(step)
+                .bind(user_id)
+                .execute(conn)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            })
+        })
+        .await
+    }
+
+    /// Uses up a recovery code: false when it is not the account's or was
+    /// used before.
+    pub async fn use_recovery_code(
+        &self,
+        user_id: i64,
+        hash: String,
+        now: Timestamp,
+    ) -> Result<bool> {
+        self.write_statement(move |conn| {
+            Box::pin(async move {
+                let done = sqlx::query(
+                    "UPDATE staff_recovery_codes SET used_at = $1 \
+                     WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL",
+                )
+                .bind(Millis(now))
+                .bind(user_id)
+                .bind(hash)
+                .execute(conn)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            })
+        })
+        .await
+    }
+
+    pub async fn unused_recovery_codes(&self, user_id: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM staff_recovery_codes WHERE user_id = $1 AND used_at IS NULL",
+        )
+        .bind(user_id)
+        .fetch_one(self.pool())
+        .await?)
+    }
+
+    /// Starts a session; when `replaces` is given, that session ends in the
+    /// same transaction (a new id at every step of signing in).
+    #[tracing::instrument(skip_all)]
+    pub async fn start_session(
+        &self,
+        session: NewSession,
+        replaces: Option<String>,
+        chain: &AuditChain,
+        audit_entry: Option<AuditEntry>,
+    ) -> Result<()> {
+        let (backend, chain) = (self.backend(), chain.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                if let Some(old) = replaces {
+                    sqlx::query("DELETE FROM staff_sessions WHERE id_hash = $1")
+                        .bind(old)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                insert_session(conn, &session).await?;
+                if let Some(entry) = audit_entry {
+                    audit::append(conn, backend, &chain, &entry).await?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// The session and its account.
+    #[tracing::instrument(skip_all)]
+    pub async fn session(&self, id_hash: &str) -> Result<Option<Session>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS}, s.id_hash, s.stage, s.created_at AS s_created, \
+             s.last_seen_at, s.expires_at \
+             FROM staff_sessions s JOIN staff_users u ON u.id = s.user_id WHERE s.id_hash = $1"
+        )))
+        .bind(id_hash.to_string())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            Ok(Session {
+                user: StaffUser::from_row(&r)?,
+                id_hash: r.try_get("id_hash")?,
+                stage: get::<Text<SessionStage>>(&r, "stage")?.0,
+                created_at: get::<Millis>(&r, "s_created")?.0,
+                last_seen_at: get::<Millis>(&r, "last_seen_at")?.0,
+                expires_at: get::<Millis>(&r, "expires_at")?.0,
+            })
+        })
+        .transpose()
+    }
+
+    /// Notes that a session was used at `now`.
+    pub async fn touch_session(&self, id_hash: String, now: Timestamp) -> Result<()> {
+        self.write_statement(move |conn| {
+            Box::pin(async move {
+                sqlx::query("UPDATE staff_sessions SET last_seen_at = $1 WHERE id_hash = $2")
+                    .bind(Millis(now))
+                    .bind(id_hash)
+                    .execute(conn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    pub async fn end_session(&self, id_hash: String) -> Result<()> {
+        self.write_statement(move |conn| {
+            Box::pin(async move {
+                sqlx::query("DELETE FROM staff_sessions WHERE id_hash = $1")
+                    .bind(id_hash)
+                    .execute(conn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Ends every session of the account but `keep`. Returns how many.
+    pub async fn end_other_sessions(&self, user_id: i64, keep: String) -> Result<u64> {
+        self.write_statement(move |conn| {
+            Box::pin(async move {
+                let done =
+                    sqlx::query("DELETE FROM staff_sessions WHERE user_id = $1 AND id_hash <> $2")
+                        .bind(user_id)
+                        .bind(keep)
+                        .execute(conn)
+                        .await?;
+                Ok(done.rows_affected())
+            })
+        })
+        .await
+    }
+
+    /// Deletes sessions past their end. Returns how many.
+    pub async fn purge_sessions(&self, idle_since: Timestamp, now: Timestamp) -> Result<u64> {
+        self.write_statement(move |conn| {
+            Box::pin(async move {
+                let done = sqlx::query(
+                    "DELETE FROM staff_sessions WHERE expires_at <= $1 OR last_seen_at < $2",
+                )
+                .bind(Millis(now))
+                .bind(Millis(idle_since))
+                .execute(conn)
+                .await?;
+                Ok(done.rows_affected())
+            })
+        })
+        .await
+    }
+
+    pub async fn sign_in_throttle(&self, account_key: &str) -> Result<Option<Throttle>> {
+        let row = sqlx::query(
+            "SELECT failures, next_attempt_at FROM sign_in_throttle WHERE account_key = $1",
+        )
+        .bind(account_key.to_string())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            Ok(Throttle {
+                failures: r.try_get("failures")?,
+                next_attempt_at: get::<Millis>(&r, "next_attempt_at")?.0,
+            })
+        })
+        .transpose()
+    }
+
+    /// Counts a failed attempt; `delay` gives the wait after `failures`
+    /// failures. Counted in the database (an atomic increment), so every
+    /// instance agrees; failures older than `forget_before` no longer count.
+    pub async fn sign_in_failed(
+        &self,
+        account_key: String,
+        now: Timestamp,
+        forget_before: Timestamp,
+        delay: fn(i64) -> jiff::SignedDuration,
+    ) -> Result<Throttle> {
+        self.write(move |conn| {
+            Box::pin(async move {
+                let failures: i64 = sqlx::query_scalar(
+                    "INSERT INTO sign_in_throttle (account_key, failures, next_attempt_at, updated_at) \
+                     VALUES ($1, 1, $2, $2) ON CONFLICT (account_key) DO UPDATE SET \
+                     failures = CASE WHEN sign_in_throttle.updated_at < $3 THEN 1 \
+                                     ELSE sign_in_throttle.failures + 1 END, \
+                     updated_at = excluded.updated_at \
+                     RETURNING failures",
+                )
+                .bind(account_key.clone())
+                .bind(Millis(now))
+                .bind(Millis(forget_before))
+                .fetch_one(&mut *conn)
+                .await?;
+                let next = crate::time::after(now, delay(failures));
+                sqlx::query("UPDATE sign_in_throttle SET next_attempt_at = $1 WHERE account_key = $2")
+                    .bind(Millis(next))
+                    .bind(account_key)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(Throttle {
+                    failures,
+                    next_attempt_at: next,
+                })
+            })
+        })
+        .await
+    }
+
+    pub async fn sign_in_succeeded(&self, account_key: String) -> Result<()> {
+        self.write_statement(move |conn| {
+            Box::pin(async move {
+                sqlx::query("DELETE FROM sign_in_throttle WHERE account_key = $1")
+                    .bind(account_key)
+                    .execute(conn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Stores a new API token of the account. Returns its id.
+    pub async fn add_api_token(
+        &self,
+        user_id: i64,
+        name: String,
+        token_hash: String,
+        chain: &AuditChain,
+        audit_entry: AuditEntry,
+    ) -> Result<i64> {
+        let (backend, chain) = (self.backend(), chain.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO staff_api_tokens (user_id, name, token_hash, created_at) \
+                     VALUES ($1, $2, $3, $4) RETURNING id",
+                )
+                .bind(user_id)
+                .bind(name)
+                .bind(token_hash)
+                .bind(Millis(audit_entry.at))
+                .fetch_one(&mut *conn)
+                .await?;
+                let entry = AuditEntry {
+                    record_id: id.to_string(),
+                    ..audit_entry
+                };
+                audit::append(conn, backend, &chain, &entry).await?;
+                Ok(id)
+            })
+        })
+        .await
+    }
+
+    /// The account of a token that has not been revoked, with the token's id.
+    pub async fn api_token_user(&self, token_hash: &str) -> Result<Option<(i64, StaffUser)>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS}, t.id AS token_id FROM staff_api_tokens t \
+             JOIN staff_users u ON u.id = t.user_id \
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL"
+        )))
+        .bind(token_hash.to_string())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| Ok((r.try_get("token_id")?, StaffUser::from_row(&r)?)))
+            .transpose()
+    }
+
+    /// Revokes a token of the account. Returns whether it was revoked now.
+    pub async fn revoke_api_token(
+        &self,
+        user_id: i64,
+        token_id: i64,
+        now: Timestamp,
+    ) -> Result<bool> {
+        self.write_statement(move |conn| {
+            Box::pin(async move {
+                let done = sqlx::query(
+                    "UPDATE staff_api_tokens SET revoked_at = $1 \
+                     WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
+                )
+                .bind(Millis(now))
+                .bind(token_id)
+                .bind(user_id)
+                .execute(conn)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            })
+        })
+        .await
+    }
+}

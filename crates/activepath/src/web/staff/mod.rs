@@ -1,0 +1,398 @@
+//! The staff portal (`/staff`) and the staff API (`/api/v1/staff/`).
+//!
+//! Signing in is open; everything else needs a complete session (portal) or
+//! an API token (API), checked by one middleware each, and then a
+//! permission, checked by the [`Allowed`] extractor against the one table in
+//! `staff::roles`. Every form post of a signed-in page carries the session's
+//! CSRF token, checked by the session middleware before any handler runs.
+
+mod api;
+mod case;
+mod login;
+mod queue;
+
+use crate::app::AppState;
+use crate::i18n::Tr;
+use crate::staff::sign_in::{self, Current};
+use crate::staff::{Actor, Permission, Role, allows};
+use crate::storage::staff::{SessionStage, StaffUser};
+use crate::web::static_files;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use std::marker::PhantomData;
+use std::net::SocketAddr;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+pub fn router(state: AppState) -> Router<AppState> {
+    let signing_in = Router::new()
+        .route("/staff/login", get(login::show).post(login::submit))
+        .route(
+            "/staff/login/code",
+            get(login::code_form).post(login::code_submit),
+        )
+        .route(
+            "/staff/enrol",
+            get(login::enrol_form).post(login::enrol_submit),
+        )
+        .route("/staff/enrol/qr.svg", get(login::enrol_qr));
+    let portal = Router::new()
+        .route("/staff", get(queue::page))
+        .route("/staff/cases/{id}", get(case::page))
+        .route("/staff/cases/{id}/act", post(case::act))
+        .route("/staff/sign-out", post(login::sign_out))
+        .route("/staff/sign-out-elsewhere", post(login::sign_out_elsewhere))
+        // Anything else under /staff: a session first, then "not found".
+        .route("/staff/{*rest}", get(not_found).post(not_found))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_session,
+        ));
+    let staff_api = Router::new()
+        .route("/api/v1/staff/cases", get(api::cases))
+        .route("/api/v1/staff/cases/{id}", get(api::case))
+        .route("/api/v1/staff/{*rest}", get(not_found))
+        .route_layer(axum::middleware::from_fn_with_state(state, require_token));
+    signing_in
+        .merge(portal)
+        .merge(staff_api)
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("x-robots-tag"),
+            HeaderValue::from_static("noindex, nofollow"),
+        ))
+}
+
+async fn not_found() -> crate::web::AppError {
+    crate::web::AppError::NotFound
+}
+
+/// The session cookie's name: with the `__Host-` prefix (which browsers
+/// only accept over https, from the host itself, for path /) when the site
+/// is served over https.
+fn cookie_name(state: &AppState) -> &'static str {
+    if state.config.clinic.base_url.is_https() {
+        "__Host-activepath_staff"
+    } else {
+        "activepath_staff"
+    }
+}
+
+/// `Set-Cookie` for a session: script cannot read it, no other site's
+/// request carries it, and over https it is sent over https only.
+fn session_cookie(state: &AppState, value: &str) -> HeaderValue {
+    let secure = if state.config.clinic.base_url.is_https() {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Strict{secure}",
+        cookie_name(state)
+    ))
+    .expect("a base64url value is a valid cookie")
+}
+
+fn clear_cookie(state: &AppState) -> HeaderValue {
+    let secure = if state.config.clinic.base_url.is_https() {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}",
+        cookie_name(state)
+    ))
+    .expect("a valid cookie")
+}
+
+/// The session cookie's value, if the request carries one.
+fn cookie_value(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    let name = cookie_name(state);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+        .filter(|v| v.len() == 43)
+}
+
+/// The client's address, for the audit trail.
+fn client_ip(state: &AppState, parts: &Parts) -> Option<String> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| {
+            crate::web::client::address(
+                peer.ip(),
+                &parts.headers,
+                &state.config.server.trusted_proxies,
+            )
+            .to_string()
+        })
+}
+
+/// The client's address, for the audit trail (`None` for a request that
+/// did not come over a socket).
+pub struct ClientIp(pub Option<String>);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(state, parts)))
+    }
+}
+
+/// Someone signed in: by a session (portal) or an API token.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub user: StaffUser,
+    /// The session, for the portal; `None` for an API token.
+    pub session: Option<Current>,
+    pub actor: Actor,
+}
+
+impl SignedIn {
+    pub fn can(&self, permission: Permission) -> bool {
+        allows(self.user.role, permission)
+    }
+}
+
+/// Where a local `next` address may lead after signing in: only back into
+/// the portal, never to another site.
+pub fn safe_next(next: &str) -> Option<&str> {
+    let ok = (next == "/staff" || next.starts_with("/staff/"))
+        && !next.contains("//")
+        && !next.contains('\\')
+        && next.bytes().all(|b| b.is_ascii_graphic());
+    ok.then_some(next)
+}
+
+/// Portal pages: a complete session, or a redirect to where signing in
+/// stands; form posts must carry the session's CSRF token.
+async fn require_session(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let current = match cookie_value(&state, &parts.headers) {
+        Some(cookie) => match sign_in::current(&state, &cookie).await {
+            Ok(current) => current,
+            Err(e) => return crate::web::AppError::from(e).into_response(),
+        },
+        None => None,
+    };
+    let Some(current) = current else {
+        let wanted = parts
+            .uri
+            .path_and_query()
+            .map_or("/staff", |p| p.as_str())
+            .to_string();
+        let to = match (parts.method == Method::GET, safe_next(&wanted)) {
+            (true, Some(next)) if next != "/staff" => format!(
+                "/staff/login?next={}",
+                percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
+            ),
+            _ => "/staff/login".to_string(),
+        };
+        return Redirect::to(&to).into_response();
+    };
+    match current.session.stage {
+        SessionStage::SecondFactor => return Redirect::to("/staff/login/code").into_response(),
+        SessionStage::Enrol => return Redirect::to("/staff/enrol").into_response(),
+        SessionStage::Complete => {}
+    }
+    let body = if parts.method == Method::POST {
+        let bytes = match axum::body::to_bytes(body, crate::web::BODY_LIMIT).await {
+            Ok(b) => b,
+            Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+        };
+        let sent = form_field(&bytes, "csrf");
+        if !sent.is_some_and(|t| current.cookie.csrf_matches(&state, &t)) {
+            tracing::warn!("refused a staff form without its session's CSRF token");
+            return StatusCode::FORBIDDEN.into_response();
+        }
+        Body::from(bytes)
+    } else {
+        body
+    };
+    let user = current.session.user.clone();
+    let actor = Actor {
+        user_id: Some(user.id),
+        label: user.email.clone(),
+        client_ip: client_ip(&state, &parts),
+    };
+    parts.extensions.insert(SignedIn {
+        user,
+        session: Some(current),
+        actor,
+    });
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// One field of a url-encoded form.
+fn form_field(body: &[u8], name: &str) -> Option<String> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+/// The staff API: `Authorization: Bearer <token>` of a live token of an
+/// enabled account; rate-limited per client.
+async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let unauthorized = || {
+        let mut res = crate::web::ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "Send a staff API token: Authorization: Bearer <token>",
+        )
+        .into_response();
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"activepath staff API\""),
+        );
+        res
+    };
+    let ip = client_ip(&state, &parts);
+    if let Some(client) = ip.as_deref().and_then(|ip| ip.parse().ok())
+        && let Err(wait) = state
+            .limits
+            .check(crate::web::rate_limit::Route::StaffApi, client)
+    {
+        return crate::web::ApiError::too_many_requests(wait);
+    }
+    let token = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let Some(token) = token else {
+        return unauthorized();
+    };
+    let user = match sign_in::token_user(&state, token).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return unauthorized(),
+        Err(e) => return crate::web::AppError::from(e).into_response(),
+    };
+    let actor = Actor {
+        user_id: Some(user.id),
+        label: format!("{} (API token)", user.email),
+        client_ip: ip,
+    };
+    parts.extensions.insert(SignedIn {
+        user,
+        session: None,
+        actor,
+    });
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// A permission, as a type, for [`Allowed`].
+pub trait Needs: Send + Sync + 'static {
+    const PERMISSION: Permission;
+}
+
+macro_rules! needs {
+    ($($name:ident),*) => {$(
+        pub struct $name;
+        impl Needs for $name {
+            const PERMISSION: Permission = Permission::$name;
+        }
+    )*};
+}
+
+needs!(SeeQueue, SeeCase, WorkCases);
+
+/// The signed-in person, if their role has `P`'s permission; 403 if not.
+pub struct Allowed<P>(pub SignedIn, PhantomData<P>);
+
+impl<P: Needs> FromRequestParts<AppState> for Allowed<P> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Response> {
+        let Some(signed_in) = parts.extensions.get::<SignedIn>().cloned() else {
+            // Only reachable if a route escaped the middlewares: deny.
+            return Err(StatusCode::UNAUTHORIZED.into_response());
+        };
+        if !signed_in.can(P::PERMISSION) {
+            return Err(StatusCode::FORBIDDEN.into_response());
+        }
+        Ok(Allowed(signed_in, PhantomData))
+    }
+}
+
+/// What every portal page shares.
+pub struct StaffLayout {
+    pub tr: Tr,
+    pub title: String,
+    pub css: &'static str,
+    pub icon: &'static str,
+    pub clinic_name: String,
+    /// The signed-in person's address and role, and the CSRF token for the
+    /// sign-out forms; empty while signing in.
+    pub user_email: String,
+    pub role: String,
+    pub csrf: String,
+    pub nav_queue: bool,
+    /// The second factor is not required: said on every page.
+    pub second_factor_off: bool,
+    pub section: &'static str,
+}
+
+impl StaffLayout {
+    pub fn new(
+        state: &AppState,
+        title: String,
+        who: Option<&SignedIn>,
+        section: &'static str,
+    ) -> Self {
+        let tr = Tr::default();
+        let (user_email, role, csrf, nav_queue) = match who {
+            Some(w) => (
+                w.user.email.clone(),
+                tr.t(&format!(
+                    "staff-role-{}",
+                    crate::storage::TextEnum::as_text(w.user.role)
+                )),
+                w.session
+                    .as_ref()
+                    .map(|c| c.cookie.csrf_token(state))
+                    .unwrap_or_default(),
+                w.can(Permission::SeeQueue),
+            ),
+            None => Default::default(),
+        };
+        StaffLayout {
+            title,
+            css: static_files::css_path(),
+            icon: static_files::icon_path(),
+            clinic_name: state.config.clinic.name.clone(),
+            user_email,
+            role,
+            csrf,
+            nav_queue,
+            second_factor_off: !state.config.staff.require_second_factor,
+            section,
+            tr,
+        }
+    }
+}
+
+/// Roles as people read them, for lists.
+pub fn role_label(tr: &Tr, role: Role) -> String {
+    tr.t(&format!(
+        "staff-role-{}",
+        crate::storage::TextEnum::as_text(role)
+    ))
+}

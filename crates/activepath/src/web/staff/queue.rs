@@ -1,0 +1,126 @@
+//! The triage queue: everything that needs a person, urgent first.
+
+use super::{Allowed, SeeQueue, StaffLayout};
+use crate::app::AppState;
+use crate::i18n::Tr;
+use crate::staff::cases;
+use crate::storage::triage::{CaseStatus, Priority, QueueItem};
+use crate::time::{format_age, format_date_time};
+use crate::web::layout::html;
+use crate::web::{AppError, Result};
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+
+/// Cases per page of the queue.
+pub const PAGE_SIZE: i64 = 50;
+
+pub struct Row {
+    pub id: i64,
+    pub urgent: bool,
+    pub priority: String,
+    pub age: String,
+    pub received: String,
+    pub respond_by: String,
+    pub overdue: bool,
+    pub screening: String,
+    pub status: String,
+    pub with: Option<String>,
+}
+
+pub fn status_label(tr: &Tr, status: CaseStatus) -> String {
+    tr.t(match status {
+        CaseStatus::New => "staff-status-new",
+        CaseStatus::InProgress => "staff-status-in-progress",
+        CaseStatus::Closed => "staff-status-closed",
+    })
+}
+
+pub fn priority_label(tr: &Tr, priority: Priority) -> String {
+    tr.t(match priority {
+        Priority::Urgent => "staff-priority-urgent",
+        Priority::Routine => "staff-priority-routine",
+    })
+}
+
+/// "PHQ-9 14 of 27, moderate" (with "question 9" when flagged).
+pub fn screening_words(tr: &Tr, item: &QueueItem) -> String {
+    let def = item.instrument.definition();
+    let band = tr.t(&format!("band-{}", item.severity.slug()));
+    let mut words = tr.args(
+        "staff-screening",
+        &[
+            ("instrument", def.name.to_string()),
+            ("total", item.total.to_string()),
+            ("max", def.max_total().to_string()),
+            ("band", band),
+        ],
+    );
+    if item.self_harm_flag {
+        words.push_str(&tr.t("staff-screening-item9"));
+    }
+    words
+}
+
+fn row(state: &AppState, tr: &Tr, item: &QueueItem, now: jiff::Timestamp) -> Row {
+    let tz = state.config.clinic.time_zone.tz();
+    let respond_by = cases::respond_by(state, item.priority, item.created_at);
+    Row {
+        id: item.id,
+        urgent: item.priority == Priority::Urgent,
+        priority: priority_label(tr, item.priority),
+        age: format_age(item.created_at, now),
+        received: format_date_time(item.created_at, tz),
+        respond_by: format_date_time(respond_by, tz),
+        overdue: respond_by < now,
+        screening: screening_words(tr, item),
+        status: status_label(tr, item.status),
+        with: item.assigned_to.clone(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "staff/queue.html")]
+struct QueuePage {
+    l: StaffLayout,
+    rows: Vec<Row>,
+    open: i64,
+    urgent: i64,
+    page: i64,
+    pages: i64,
+    signed_out_elsewhere: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct QueueQuery {
+    page: Option<i64>,
+    signed_out_elsewhere: Option<String>,
+}
+
+pub async fn page(
+    Allowed(who, _): Allowed<SeeQueue>,
+    State(state): State<AppState>,
+    Query(q): Query<QueueQuery>,
+) -> Result<Response> {
+    let tr = Tr::default();
+    let (open, urgent) = state.storage.open_cases().await?;
+    let pages = ((open + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let page = q.page.unwrap_or(1).clamp(1, pages);
+    let items = cases::queue(&state, &who.actor, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+        .await
+        .map_err(AppError::from)?;
+    let now = state.clock.now();
+    let page_view = QueuePage {
+        rows: items.iter().map(|i| row(&state, &tr, i, now)).collect(),
+        l: StaffLayout::new(&state, tr.t("staff-queue-title"), Some(&who), "queue"),
+        open,
+        urgent,
+        page,
+        pages,
+        signed_out_elsewhere: q.signed_out_elsewhere.is_some(),
+    };
+    Ok(html(StatusCode::OK, &page_view))
+}
