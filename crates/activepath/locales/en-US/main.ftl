@@ -359,3 +359,6 @@ staff-error-method = Please choose how you tried to reach them.
 staff-error-outcome = Please choose what happened.
 staff-error-reason = Please choose why the case is closed.
 staff-error-action = That action is not known. Please use the buttons on this page.
+staff-home-title = Staff portal
+staff-home-heading = You are signed in
+staff-home-body = The triage queue is for clinicians and coordinators. Pages for administrators (accounts, the audit log) and for TMS technicians are still to come; until then, accounts are managed with the activepath command on the server.

@@ -13,4 +13,5 @@ mod public_site;
 pub mod reliability;
 mod share;
 mod site;
+mod staff;
 mod writes;

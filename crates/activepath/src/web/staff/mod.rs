@@ -42,7 +42,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/staff/enrol/qr.svg", get(login::enrol_qr));
     let portal = Router::new()
-        .route("/staff", get(queue::page))
+        .route("/staff", get(queue::home))
         .route("/staff/cases/{id}", get(case::page))
         .route("/staff/cases/{id}/act", post(case::act))
         .route("/staff/sign-out", post(login::sign_out))
@@ -315,7 +315,7 @@ macro_rules! needs {
 needs!(SeeQueue, SeeCase, WorkCases);
 
 /// The signed-in person, if their role has `P`'s permission; 403 if not.
-pub struct Allowed<P>(pub SignedIn, PhantomData<P>);
+pub struct Allowed<P>(pub SignedIn, pub PhantomData<P>);
 
 impl<P: Needs> FromRequestParts<AppState> for Allowed<P> {
     type Rejection = Response;

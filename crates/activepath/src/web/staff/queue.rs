@@ -1,14 +1,16 @@
 //! The triage queue: everything that needs a person, urgent first.
 
-use super::{Allowed, SeeQueue, StaffLayout};
+use super::{Allowed, SeeQueue, SignedIn, StaffLayout};
 use crate::app::AppState;
 use crate::i18n::Tr;
+use crate::staff::Permission;
 use crate::staff::cases;
 use crate::storage::triage::{CaseStatus, Priority, QueueItem};
 use crate::time::{format_age, format_date_time};
 use crate::web::layout::html;
 use crate::web::{AppError, Result};
 use askama::Template;
+use axum::Extension;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -98,6 +100,31 @@ struct QueuePage {
 pub struct QueueQuery {
     page: Option<i64>,
     signed_out_elsewhere: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "staff/home.html")]
+struct HomePage {
+    l: StaffLayout,
+    signed_out_elsewhere: bool,
+}
+
+/// `/staff`: the queue for those who work it; for other roles, a page that
+/// says what the portal holds for them (and no health data).
+pub async fn home(
+    Extension(who): Extension<SignedIn>,
+    State(state): State<AppState>,
+    query: Query<QueueQuery>,
+) -> Result<Response> {
+    if who.can(Permission::SeeQueue) {
+        return page(Allowed(who, std::marker::PhantomData), State(state), query).await;
+    }
+    let tr = Tr::default();
+    let page = HomePage {
+        l: StaffLayout::new(&state, tr.t("staff-home-title"), Some(&who), "queue"),
+        signed_out_elsewhere: query.signed_out_elsewhere.is_some(),
+    };
+    Ok(html(StatusCode::OK, &page))
 }
 
 pub async fn page(

@@ -1,0 +1,1084 @@
+//! The staff portal: signing in with a second factor, sessions, CSRF, roles
+//! on every route, the queue, concurrent work on a case, the audit chain
+//! and API tokens.
+
+use crate::helpers::*;
+use activepath::staff::{Actor, Role, sign_in};
+use jiff::SignedDuration;
+use serde_json::Value;
+
+const PASSWORD: &str = "lilac-otter-harbour-quietly";
+const SHARE: &str =
+    "name=Ana+Rivera&email=ana%40example.org&contact_method=email&contact_time=any&consent=yes";
+
+/// A browser of one person: keeps the session cookie, follows nothing.
+pub struct Browser<'a> {
+    app: &'a TestApp,
+    cookie: Option<String>,
+}
+
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+impl Page {
+    /// The CSRF token of the first form on the page.
+    pub fn csrf(&self) -> String {
+        field_value(&self.body, "csrf").expect("a CSRF field")
+    }
+}
+
+/// The value of the first hidden input named `name`.
+pub fn field_value(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("name=\"{name}\" value=\""))?;
+    let rest = &html[at + name.len() + 15..];
+    Some(rest[..rest.find('"')?].to_string())
+}
+
+impl<'a> Browser<'a> {
+    pub fn new(app: &'a TestApp) -> Self {
+        Browser { app, cookie: None }
+    }
+
+    async fn keep(&mut self, res: reqwest::Response) -> Page {
+        for v in res.headers().get_all("set-cookie") {
+            let v = v.to_str().unwrap();
+            if let Some(rest) = v.strip_prefix("activepath_staff=") {
+                let value = rest.split(';').next().unwrap();
+                self.cookie =
+                    (!value.is_empty() && !v.contains("Max-Age=0")).then(|| value.to_string());
+            }
+        }
+        Page {
+            status: res.status().as_u16(),
+            location: res
+                .headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap().to_string()),
+            body: res.text().await.unwrap(),
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        let mut req = self.app.client.get(self.app.url(path));
+        if let Some(c) = &self.cookie {
+            req = req.header("cookie", format!("activepath_staff={c}"));
+        }
+        let res = req.send().await.unwrap();
+        self.keep(res).await
+    }
+
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let mut req = self
+            .app
+            .client
+            .post(self.app.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(form).unwrap());
+        if let Some(c) = &self.cookie {
+            req = req.header("cookie", format!("activepath_staff={c}"));
+        }
+        let res = req.send().await.unwrap();
+        self.keep(res).await
+    }
+}
+
+/// Creates an account, as `activepath user add` does.
+pub async fn add_staff(app: &TestApp, email: &str, role: Role) {
+    sign_in::add_account(
+        &app.state,
+        &Actor::command_line(),
+        email,
+        role,
+        PASSWORD.to_string().into(),
+    )
+    .await
+    .unwrap();
+}
+
+/// The current code of an authenticator app holding `secret`, at the app's
+/// clock. Moves the clock on a step first, since a code works once.
+fn next_code(app: &TestApp, secret: &[u8]) -> String {
+    app.clock.advance(SignedDuration::from_secs(30));
+    activepath::staff::totp::code_at(secret, app.clock.now().as_second() as u64)
+}
+
+/// Signs in for the first time: password, then setting up the second
+/// factor from the enrolment page. Returns the browser, the secret the app
+/// would hold and the recovery codes.
+pub async fn first_sign_in<'a>(
+    app: &'a TestApp,
+    email: &str,
+) -> (Browser<'a>, Vec<u8>, Vec<String>) {
+    let mut b = Browser::new(app);
+    let res = b
+        .post("/staff/login", &[("email", email), ("password", PASSWORD)])
+        .await;
+    assert_eq!(
+        (res.status, res.location.as_deref()),
+        (303, Some("/staff/enrol"))
+    );
+    let enrol = b.get("/staff/enrol").await;
+    assert_eq!(enrol.status, 200);
+    let marker = "<code class=\"secret\">";
+    let key_at = enrol.body.find(marker).unwrap() + marker.len();
+    let key: String = enrol.body[key_at..enrol.body[key_at..].find("</code>").unwrap() + key_at]
+        .split_whitespace()
+        .collect();
+    let secret = totp_rs::Secret::try_from_base32(&key)
+        .unwrap()
+        .as_bytes()
+        .to_vec();
+    let qr = b.get("/staff/enrol/qr.svg").await;
+    assert!(qr.body.contains("<svg"));
+    let code = next_code(app, &secret);
+    let done = b
+        .post("/staff/enrol", &[("csrf", &enrol.csrf()), ("code", &code)])
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    let codes: Vec<String> = done
+        .body
+        .split("<li><code>")
+        .skip(1)
+        .map(|s| s[..s.find('<').unwrap()].to_string())
+        .collect();
+    (b, secret, codes)
+}
+
+/// Signs in again: password, then a code.
+pub async fn sign_in_again<'a>(app: &'a TestApp, email: &str, secret: &[u8]) -> Browser<'a> {
+    let mut b = Browser::new(app);
+    let res = b
+        .post("/staff/login", &[("email", email), ("password", PASSWORD)])
+        .await;
+    assert_eq!(res.location.as_deref(), Some("/staff/login/code"));
+    let page = b.get("/staff/login/code").await;
+    let code = next_code(app, secret);
+    let res = b
+        .post(
+            "/staff/login/code",
+            &[("csrf", &page.csrf()), ("code", &code)],
+        )
+        .await;
+    assert_eq!(
+        (res.status, res.location.as_deref()),
+        (303, Some("/staff")),
+        "{}",
+        res.body
+    );
+    b
+}
+
+/// Shares a PHQ-9 result; returns the case id.
+pub async fn shared_case(app: &TestApp, answers: [u8; 9]) -> i64 {
+    let path = app.submit_phq9(answers, 1).await;
+    assert_eq!(
+        app.post_form(&format!("{path}/share"), SHARE)
+            .await
+            .status(),
+        303
+    );
+    let queue = app.state.storage.queue(1000, 0).await.unwrap();
+    queue.iter().map(|c| c.id).max().unwrap()
+}
+
+#[tokio::test]
+async fn signing_in_takes_a_password_and_a_code_set_up_at_first_sign_in() {
+    let app = spawn_app().await;
+    add_staff(&app, "Morgan.Ellis@riverbend.example", Role::Clinician).await;
+    let mut nobody = Browser::new(&app);
+    let res = nobody.get("/staff").await;
+    assert_eq!(
+        (res.status, res.location.as_deref()),
+        (303, Some("/staff/login"))
+    );
+    let (mut b, secret, codes) = first_sign_in(&app, "morgan.ellis@riverbend.example").await;
+    assert_eq!(codes.len(), 10);
+    assert!(codes.iter().all(|c| c.len() == 14));
+    let queue = b.get("/staff").await;
+    assert_eq!(queue.status, 200);
+    assert!(queue.body.contains("Nothing is waiting"));
+    assert!(!queue.body.contains("Demonstration setting"));
+
+    // Later sign-ins ask for a code; a wrong one, or a used one, is refused.
+    let mut again = Browser::new(&app);
+    again
+        .post(
+            "/staff/login",
+            &[
+                ("email", "morgan.ellis@riverbend.example"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    let page = again.get("/staff/login/code").await;
+    assert_eq!(
+        again.get("/staff").await.location.as_deref(),
+        Some("/staff/login/code")
+    );
+    let wrong = again
+        .post(
+            "/staff/login/code",
+            &[("csrf", &page.csrf()), ("code", "000000")],
+        )
+        .await;
+    assert_eq!(wrong.status, 422);
+    assert!(wrong.body.contains("That code is not right"));
+    // A recovery code works once, in any case and spacing.
+    let code = codes[0].to_lowercase().replace('-', " ");
+    let res = again
+        .post(
+            "/staff/login/code",
+            &[("csrf", &page.csrf()), ("code", &code)],
+        )
+        .await;
+    assert_eq!(res.location.as_deref(), Some("/staff"));
+    let mut third = Browser::new(&app);
+    third
+        .post(
+            "/staff/login",
+            &[
+                ("email", "morgan.ellis@riverbend.example"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    let page = third.get("/staff/login/code").await;
+    let res = third
+        .post(
+            "/staff/login/code",
+            &[("csrf", &page.csrf()), ("code", &codes[0])],
+        )
+        .await;
+    assert_eq!(res.status, 422, "a recovery code works only once");
+    // The authenticator's code, but not the same one twice.
+    let code = next_code(&app, &secret);
+    let ok = third
+        .post(
+            "/staff/login/code",
+            &[("csrf", &page.csrf()), ("code", &code)],
+        )
+        .await;
+    assert_eq!(ok.location.as_deref(), Some("/staff"));
+    let mut fourth = Browser::new(&app);
+    fourth
+        .post(
+            "/staff/login",
+            &[
+                ("email", "morgan.ellis@riverbend.example"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    let page = fourth.get("/staff/login/code").await;
+    let replay = fourth
+        .post(
+            "/staff/login/code",
+            &[("csrf", &page.csrf()), ("code", &code)],
+        )
+        .await;
+    assert_eq!(replay.status, 422, "a code is accepted once");
+    // Signing out ends the session.
+    let csrf = b.get("/staff").await.csrf();
+    let res = b.post("/staff/sign-out", &[("csrf", &csrf)]).await;
+    assert_eq!(res.location.as_deref(), Some("/staff/login"));
+    assert!(b.cookie.is_none());
+}
+
+#[tokio::test]
+async fn wrong_and_unknown_accounts_get_the_same_answer() {
+    let app = spawn_app().await;
+    add_staff(&app, "a@riverbend.example", Role::Coordinator).await;
+    let mut b = Browser::new(&app);
+    let wrong = b
+        .post(
+            "/staff/login",
+            &[
+                ("email", "a@riverbend.example"),
+                ("password", "not the password"),
+            ],
+        )
+        .await;
+    let unknown = b
+        .post(
+            "/staff/login",
+            &[
+                ("email", "nobody@riverbend.example"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!((wrong.status, unknown.status), (422, 422));
+    assert!(
+        wrong
+            .body
+            .contains("The e-mail address or password is not right.")
+    );
+    assert_eq!(
+        wrong.body.replace("a@riverbend.example", "X"),
+        unknown.body.replace("nobody@riverbend.example", "X")
+    );
+    assert!(b.cookie.is_none());
+}
+
+#[tokio::test]
+async fn guessing_is_slowed_per_account_across_instances_and_never_locks_out_for_good() {
+    let app = spawn_app().await;
+    add_staff(&app, "a@riverbend.example", Role::Coordinator).await;
+    // A second instance on the same database.
+    let url = app.state.config.database_url();
+    let key_file = app.state.config.key_file();
+    let other = spawn_app_with(move |c| {
+        c.database_url = Some(url.into());
+        c.encryption_key_file = Some(key_file);
+    })
+    .await;
+    let mut b = Browser::new(&app);
+    for _ in 0..4 {
+        let res = b
+            .post(
+                "/staff/login",
+                &[
+                    ("email", "a@riverbend.example"),
+                    ("password", "wrong guess"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 422);
+    }
+    // The fourth failure set a 15-second wait, which the other instance honours,
+    // even for the right password.
+    let mut elsewhere = Browser::new(&other);
+    let res = elsewhere
+        .post(
+            "/staff/login",
+            &[("email", "a@riverbend.example"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(res.status, 429, "{}", res.body);
+    assert!(
+        res.body.contains("Too many attempts. Please wait 1"),
+        "{}",
+        res.body
+    );
+    // Unknown addresses are slowed the same way, so a wait says nothing.
+    for _ in 0..4 {
+        b.post(
+            "/staff/login",
+            &[("email", "nobody@riverbend.example"), ("password", "x")],
+        )
+        .await;
+    }
+    let res = b
+        .post(
+            "/staff/login",
+            &[("email", "nobody@riverbend.example"), ("password", "x")],
+        )
+        .await;
+    assert_eq!(res.status, 429);
+    // After the wait, the owner gets in.
+    other.clock.advance(SignedDuration::from_secs(16));
+    let res = elsewhere
+        .post(
+            "/staff/login",
+            &[("email", "a@riverbend.example"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(res.location.as_deref(), Some("/staff/enrol"));
+    // However many guesses, the wait is at most 15 minutes.
+    for _ in 0..20 {
+        app.clock.advance(SignedDuration::from_mins(16));
+        b.post(
+            "/staff/login",
+            &[("email", "a@riverbend.example"), ("password", "wrong")],
+        )
+        .await;
+    }
+    let t = app
+        .state
+        .storage
+        .sign_in_throttle(&app.state.cipher.digest(
+            activepath::crypto::Purpose::SignInAccount,
+            &[b"a@riverbend.example"],
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(t.next_attempt_at.duration_since(app.clock.now()) <= SignedDuration::from_mins(15));
+}
+
+#[tokio::test]
+async fn sessions_end_after_30_idle_minutes_and_after_12_hours() {
+    let app = spawn_app().await;
+    add_staff(&app, "a@riverbend.example", Role::Coordinator).await;
+    let (mut b, secret, _) = first_sign_in(&app, "a@riverbend.example").await;
+    app.clock.advance(SignedDuration::from_mins(29));
+    assert_eq!(b.get("/staff").await.status, 200);
+    app.clock.advance(SignedDuration::from_mins(31));
+    assert_eq!(
+        b.get("/staff").await.location.as_deref(),
+        Some("/staff/login")
+    );
+    // Used every 20 minutes, a session still ends 12 hours after sign-in.
+    let mut b = sign_in_again(&app, "a@riverbend.example", &secret).await;
+    let started = app.clock.now();
+    loop {
+        app.clock.advance(SignedDuration::from_mins(20));
+        let res = b.get("/staff").await;
+        if app.clock.now().duration_since(started) < SignedDuration::from_hours(12) {
+            assert_eq!(res.status, 200);
+        } else {
+            assert_eq!(
+                res.location.as_deref(),
+                Some("/staff/login"),
+                "ended at 12 hours"
+            );
+            break;
+        }
+    }
+}
+
+#[tokio::test]
+async fn sign_in_returns_to_the_page_asked_for_but_only_inside_the_portal() {
+    let app = spawn_app().await;
+    add_staff(&app, "a@riverbend.example", Role::Coordinator).await;
+    let (_, secret, _) = first_sign_in(&app, "a@riverbend.example").await;
+    let mut b = Browser::new(&app);
+    let res = b.get("/staff/cases/7").await;
+    assert_eq!(
+        res.location.as_deref(),
+        Some("/staff/login?next=%2Fstaff%2Fcases%2F7")
+    );
+    let form = b.get("/staff/login?next=%2Fstaff%2Fcases%2F7").await;
+    assert!(form.body.contains("name=\"next\" value=\"/staff/cases/7\""));
+    let res = b
+        .post(
+            "/staff/login",
+            &[
+                ("email", "a@riverbend.example"),
+                ("password", PASSWORD),
+                ("next", "/staff/cases/7"),
+            ],
+        )
+        .await;
+    let to = res.location.unwrap();
+    assert_eq!(to, "/staff/login/code?next=%2Fstaff%2Fcases%2F7");
+    let page = b.get(&to).await;
+    let code = next_code(&app, &secret);
+    let res = b
+        .post(
+            "/staff/login/code",
+            &[
+                ("csrf", &page.csrf()),
+                ("code", &code),
+                ("next", "/staff/cases/7"),
+            ],
+        )
+        .await;
+    assert_eq!(res.location.as_deref(), Some("/staff/cases/7"));
+    for evil in [
+        "//evil.example/x",
+        "https://evil.example",
+        "/staff//evil.example",
+        "/assessment",
+    ] {
+        let mut b = Browser::new(&app);
+        let res = b
+            .post(
+                "/staff/login",
+                &[
+                    ("email", "a@riverbend.example"),
+                    ("password", PASSWORD),
+                    ("next", evil),
+                ],
+            )
+            .await;
+        assert_eq!(res.location.as_deref(), Some("/staff/login/code"), "{evil}");
+    }
+}
+
+#[tokio::test]
+async fn form_posts_without_the_sessions_csrf_token_are_refused() {
+    let app = spawn_app().await;
+    add_staff(&app, "a@riverbend.example", Role::Coordinator).await;
+    let case = shared_case(&app, [1; 9]).await;
+    let (mut b, _, _) = first_sign_in(&app, "a@riverbend.example").await;
+    let page = b.get(&format!("/staff/cases/{case}")).await;
+    let version = field_value(&page.body, "version").unwrap();
+    for csrf in ["", "wrong", &"0".repeat(64)] {
+        let res = b
+            .post(
+                &format!("/staff/cases/{case}/act"),
+                &[("csrf", csrf), ("version", &version), ("action", "take")],
+            )
+            .await;
+        assert_eq!(res.status, 403, "csrf {csrf:?}");
+    }
+    let res = b.post("/staff/sign-out", &[]).await;
+    assert_eq!(res.status, 403);
+    // Another session's token is not this one's.
+    let (mut other, _, _) = {
+        add_staff(&app, "b@riverbend.example", Role::Coordinator).await;
+        first_sign_in(&app, "b@riverbend.example").await
+    };
+    let theirs = other.get("/staff").await.csrf();
+    let res = b
+        .post(
+            &format!("/staff/cases/{case}/act"),
+            &[("csrf", &theirs), ("version", &version), ("action", "take")],
+        )
+        .await;
+    assert_eq!(res.status, 403);
+    let res = b
+        .post(
+            &format!("/staff/cases/{case}/act"),
+            &[
+                ("csrf", &page.csrf()),
+                ("version", &version),
+                ("action", "take"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+}
+
+#[tokio::test]
+async fn every_role_on_every_route() {
+    let app = spawn_app_with(|c| c.staff.require_second_factor = false).await;
+    let case = shared_case(&app, [2; 9]).await;
+    let mut browsers = Vec::new();
+    let mut tokens = Vec::new();
+    for role in Role::ALL {
+        let email = format!(
+            "{}@riverbend.example",
+            activepath::storage::TextEnum::as_text(role)
+        );
+        add_staff(&app, &email, role).await;
+        let mut b = Browser::new(&app);
+        let res = b
+            .post("/staff/login", &[("email", &email), ("password", PASSWORD)])
+            .await;
+        assert_eq!(res.location.as_deref(), Some("/staff"));
+        let home = b.get("/staff").await;
+        assert_eq!(home.status, 200, "{role:?}");
+        assert!(
+            home.body.contains("Demonstration setting"),
+            "the banner says the second factor is off"
+        );
+        let works_cases = matches!(role, Role::Clinician | Role::Coordinator);
+        assert_eq!(
+            home.body.contains(&format!("/staff/cases/{case}")),
+            works_cases,
+            "{role:?}"
+        );
+        assert_eq!(b.get("/staff/nope").await.status, 404);
+        let user = app
+            .state
+            .storage
+            .staff_user_by_email(&email)
+            .await
+            .unwrap()
+            .unwrap();
+        tokens.push((
+            role,
+            sign_in::new_api_token(&app.state, &Actor::command_line(), &user, "test")
+                .await
+                .unwrap(),
+        ));
+        browsers.push((role, b));
+    }
+
+    let page_routes = [
+        ("GET", "/staff".to_string(), None),
+        ("GET", format!("/staff/cases/{case}"), Some("case")),
+        ("POST", format!("/staff/cases/{case}/act"), Some("work")),
+        ("GET", "/staff/cases/999999".to_string(), Some("case")),
+    ];
+    for (role, b) in &mut browsers {
+        // Signed in, the sign-in page leads to the portal.
+        assert_eq!(
+            b.get("/staff/login").await.location.as_deref(),
+            Some("/staff")
+        );
+        let token = b.get("/staff").await.csrf();
+        for (method, path, needs) in &page_routes {
+            let allowed = match needs {
+                Some("queue") | Some("case") | Some("work") => {
+                    matches!(role, Role::Clinician | Role::Coordinator)
+                }
+                _ => true,
+            };
+            let res = if *method == "GET" {
+                b.get(path).await
+            } else {
+                let version = app
+                    .state
+                    .storage
+                    .case(case)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .version
+                    .to_string();
+                b.post(
+                    path,
+                    &[("csrf", &token), ("version", &version), ("action", "take")],
+                )
+                .await
+            };
+            let expected = match (allowed, path.ends_with("999999")) {
+                (false, _) => 403,
+                (true, true) => 404,
+                (true, false) if *method == "POST" => 303,
+                (true, false) => 200,
+            };
+            assert_eq!(res.status, expected, "{role:?} {method} {path}");
+        }
+    }
+    // No session: every portal route sends you to sign in.
+    let mut nobody = Browser::new(&app);
+    for (method, path, _) in &page_routes {
+        let res = if *method == "GET" {
+            nobody.get(path).await
+        } else {
+            nobody.post(path, &[]).await
+        };
+        assert_eq!(res.status, 303, "{method} {path}");
+        assert!(res.location.unwrap().starts_with("/staff/login"));
+    }
+    // The API, with each role's token, a wrong token and none.
+    for (role, token) in &tokens {
+        for (path, allowed) in [
+            (
+                "/api/v1/staff/cases".to_string(),
+                matches!(role, Role::Clinician | Role::Coordinator),
+            ),
+            (
+                format!("/api/v1/staff/cases/{case}"),
+                matches!(role, Role::Clinician | Role::Coordinator),
+            ),
+            (
+                "/api/v1/staff/cases/999999".to_string(),
+                matches!(role, Role::Clinician | Role::Coordinator),
+            ),
+        ] {
+            let res = app
+                .client
+                .get(app.url(&path))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            let expected = match (allowed, path.ends_with("999999")) {
+                (false, _) => 403,
+                (true, true) => 404,
+                (true, false) => 200,
+            };
+            assert_eq!(res.status(), expected, "{role:?} {path}");
+            assert!(
+                res.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .contains("json")
+            );
+        }
+    }
+    for auth in [None, Some("Bearer ap_wrong"), Some("Basic YTpi")] {
+        let mut req = app.client.get(app.url("/api/v1/staff/cases"));
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 401, "{auth:?}");
+        assert!(res.headers().contains_key("www-authenticate"));
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+    }
+}
+
+#[tokio::test]
+async fn the_queue_puts_urgent_cases_first_with_a_respond_by_time() {
+    let app = spawn_app().await;
+    add_staff(&app, "a@riverbend.example", Role::Coordinator).await;
+    let routine = shared_case(&app, [3, 3, 3, 3, 3, 3, 3, 3, 0]).await;
+    app.clock.advance(SignedDuration::from_mins(10));
+    let urgent = shared_case(&app, [0, 1, 0, 0, 0, 0, 0, 0, 1]).await;
+    let (mut b, _, _) = first_sign_in(&app, "a@riverbend.example").await;
+    let page = b.get("/staff").await;
+    let (u, r) = (
+        page.body.find(&format!("/staff/cases/{urgent}\"")).unwrap(),
+        page.body
+            .find(&format!("/staff/cases/{routine}\""))
+            .unwrap(),
+    );
+    assert!(
+        u < r,
+        "the urgent case is listed first though it came later"
+    );
+    assert!(
+        page.body.contains("⚠ Urgent"),
+        "urgent is said in words, not only colour"
+    );
+    assert!(page.body.contains("Open cases: 2, of which urgent: 1."));
+    assert!(page.body.contains("question 9 above"));
+    assert!(!page.body.contains("Overdue"));
+    // Past its four hours (the page used meanwhile), the urgent case is overdue.
+    for _ in 0..12 {
+        app.clock.advance(SignedDuration::from_mins(20));
+        assert_eq!(b.get("/staff").await.status, 200);
+    }
+    let page = b.get("/staff").await;
+    assert_eq!(page.body.matches(">Overdue<").count(), 1);
+
+    // The clinic's e-mail said which share was urgent, without any detail.
+    for _ in 0..100 {
+        if app.mail.lock().unwrap().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let subjects: Vec<String> = app
+        .mail
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|m| m.subject.clone())
+        .collect();
+    assert_eq!(subjects.len(), 2);
+    assert_eq!(
+        subjects
+            .iter()
+            .filter(|s| s.starts_with("Urgent — please review today"))
+            .count(),
+        1,
+        "{subjects:?}"
+    );
+
+    let token = sign_in::new_api_token(
+        &app.state,
+        &Actor::command_line(),
+        &app.state
+            .storage
+            .staff_user_by_email("a@riverbend.example")
+            .await
+            .unwrap()
+            .unwrap(),
+        "t",
+    )
+    .await
+    .unwrap();
+    let list: Value = app
+        .client
+        .get(app.url("/api/v1/staff/cases"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cases = list["cases"].as_array().unwrap();
+    assert_eq!(cases[0]["id"], urgent);
+    assert_eq!(cases[0]["priority"], "urgent");
+    assert_eq!(cases[0]["self_harm_flag"], true);
+    assert_eq!(cases[1]["severity"], "severe");
+    for field in [
+        "id",
+        "priority",
+        "status",
+        "created_at",
+        "respond_by",
+        "instrument",
+        "total",
+        "severity",
+        "self_harm_flag",
+    ] {
+        assert!(cases[0].get(field).is_some(), "{field}");
+    }
+    let created: jiff::Timestamp = cases[0]["created_at"].as_str().unwrap().parse().unwrap();
+    let respond_by: jiff::Timestamp = cases[0]["respond_by"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        respond_by.duration_since(created),
+        SignedDuration::from_hours(4)
+    );
+    let one: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/staff/cases/{urgent}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["contact"]["name"], "Ana Rivera");
+    assert_eq!(one["answers"].as_array().unwrap().len(), 9);
+    assert_eq!(one["answers"][8]["value"], 1);
+    assert_eq!(one["answers"][8]["loinc"], "44260-8");
+}
+
+#[tokio::test]
+async fn two_people_on_one_case_never_overwrite_each_other() {
+    let app = spawn_app().await;
+    add_staff(&app, "a@riverbend.example", Role::Coordinator).await;
+    add_staff(&app, "b@riverbend.example", Role::Clinician).await;
+    let case = shared_case(&app, [2; 9]).await;
+    let (mut a, _, _) = first_sign_in(&app, "a@riverbend.example").await;
+    let (mut b, _, _) = first_sign_in(&app, "b@riverbend.example").await;
+    let path = format!("/staff/cases/{case}");
+    let seen_a = a.get(&path).await;
+    let seen_b = b.get(&path).await;
+    let res = a
+        .post(
+            &format!("{path}/act"),
+            &[
+                ("csrf", &seen_a.csrf()),
+                ("version", &field_value(&seen_a.body, "version").unwrap()),
+                ("action", "take"),
+            ],
+        )
+        .await;
+    assert_eq!(res.location.as_deref(), Some(path.as_str()));
+    let note = "Called twice <b>today</b>, no answer";
+    let res = b
+        .post(
+            &format!("{path}/act"),
+            &[
+                ("csrf", &seen_b.csrf()),
+                ("version", &field_value(&seen_b.body, "version").unwrap()),
+                ("action", "note"),
+                ("text", note),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 409);
+    assert!(
+        res.body
+            .contains("This case changed while you were looking")
+    );
+    assert!(
+        res.body.contains("with <bdi>a@riverbend.example</bdi>"),
+        "the new state"
+    );
+    assert!(
+        res.body
+            .contains("Called twice &#60;b&#62;today&#60;/b&#62;, no answer"),
+        "what they typed is kept"
+    );
+    // Sent again on the version shown, it goes through.
+    let res = b
+        .post(
+            &format!("{path}/act"),
+            &[
+                ("csrf", &seen_b.csrf()),
+                ("version", &field_value(&res.body, "version").unwrap()),
+                ("action", "note"),
+                ("text", note),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    let page = a.get(&path).await;
+    assert!(page.body.contains("took the case") && page.body.contains("added a note"));
+    assert!(
+        page.body
+            .contains("<bdi>Called twice &#60;b&#62;today&#60;/b&#62;, no answer</bdi>")
+    );
+    // Bad input is explained and kept.
+    let res = a
+        .post(
+            &format!("{path}/act"),
+            &[
+                ("csrf", &page.csrf()),
+                ("version", &field_value(&page.body, "version").unwrap()),
+                ("action", "contact_attempt"),
+                ("method", "phone"),
+                ("text", "rang the mobile"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 422);
+    assert!(res.body.contains("Please choose what happened."));
+    assert!(res.body.contains("rang the mobile"));
+    assert!(res.body.contains("value=\"phone\" checked"));
+    let res = a
+        .post(
+            &format!("{path}/act"),
+            &[
+                ("csrf", &page.csrf()),
+                ("version", &field_value(&page.body, "version").unwrap()),
+                ("action", "close"),
+                ("reason", "booked"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    assert!(
+        app.state.storage.queue(10, 0).await.unwrap().is_empty(),
+        "closed cases leave the queue"
+    );
+}
+
+#[tokio::test]
+async fn every_look_and_change_is_in_an_audit_chain_that_shows_tampering() {
+    let app = spawn_app().await;
+    add_staff(&app, "a@riverbend.example", Role::Coordinator).await;
+    let case = shared_case(&app, [1; 9]).await;
+    let (mut b, _, _) = first_sign_in(&app, "a@riverbend.example").await;
+    b.get("/staff").await;
+    let page = b.get(&format!("/staff/cases/{case}")).await;
+    b.post(
+        &format!("/staff/cases/{case}/act"),
+        &[
+            ("csrf", &page.csrf()),
+            ("version", &field_value(&page.body, "version").unwrap()),
+            ("action", "take"),
+        ],
+    )
+    .await;
+    let chain = app.state.cipher.audit_chain();
+    let rows = app.state.storage.audit_rows(0, 100).await.unwrap();
+    let actions: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.entry.action.as_str(), r.entry.record_type.as_str()))
+        .collect();
+    for want in [
+        ("create", "staff_user"),
+        ("enrol_second_factor", "staff_user"),
+        ("view", "queue"),
+        ("view", "case"),
+        ("take", "case"),
+    ] {
+        assert!(actions.contains(&want), "{want:?} in {actions:?}");
+    }
+    let viewed = rows
+        .iter()
+        .find(|r| r.entry.action == "view" && r.entry.record_type == "case")
+        .unwrap();
+    assert_eq!(viewed.entry.actor, "a@riverbend.example");
+    assert_eq!(viewed.entry.record_id, case.to_string());
+    assert_eq!(viewed.entry.client_ip.as_deref(), Some("127.0.0.1"));
+    use activepath::staff::audit::{Verdict, verify};
+    assert!(matches!(
+        verify(&app.state.storage, &chain).await.unwrap(),
+        Verdict::Intact { .. }
+    ));
+
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&app.state.config.database_url())
+        .await
+        .unwrap();
+    let broken = || async { verify(&app.state.storage, &chain).await.unwrap() };
+    // Inserted, with a plausible link to the last entry.
+    let last = rows.last().unwrap();
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor_id, actor, action, record_type, record_id, client_ip, prev_hash, hash) \
+         VALUES ($1, NULL, 'x', 'view', 'case', '1', NULL, $2, $3)",
+    )
+    .bind(last.entry.at.as_millisecond())
+    .bind(last.hash.clone())
+    .bind("f".repeat(64))
+    .execute(&db)
+    .await
+    .unwrap();
+    let Verdict::Broken {
+        id: forged,
+        problem,
+    } = broken().await
+    else {
+        panic!("an insertion not noticed")
+    };
+    assert!(forged > last.id);
+    assert!(problem.contains("changed, or inserted"), "{problem}");
+    sqlx::query("DELETE FROM audit_log WHERE id = $1")
+        .bind(forged)
+        .execute(&db)
+        .await
+        .unwrap();
+    assert!(matches!(broken().await, Verdict::Intact { .. }));
+    // Changed.
+    let target = rows[2].id;
+    sqlx::query("UPDATE audit_log SET actor = 'someone else' WHERE id = $1")
+        .bind(target)
+        .execute(&db)
+        .await
+        .unwrap();
+    assert_eq!(
+        broken().await,
+        Verdict::Broken {
+            id: target,
+            problem: "its contents are not what was written (changed, or inserted)".into()
+        }
+    );
+    sqlx::query("UPDATE audit_log SET actor = $1 WHERE id = $2")
+        .bind(rows[2].entry.actor.clone())
+        .bind(target)
+        .execute(&db)
+        .await
+        .unwrap();
+    assert!(matches!(broken().await, Verdict::Intact { .. }));
+    // Removed.
+    sqlx::query("DELETE FROM audit_log WHERE id = $1")
+        .bind(target)
+        .execute(&db)
+        .await
+        .unwrap();
+    let Verdict::Broken { id, problem } = broken().await else {
+        panic!("a removal not noticed")
+    };
+    assert_eq!(id, rows[3].id);
+    assert!(
+        problem.contains(&format!("does not follow entry {}", rows[1].id)),
+        "{problem}"
+    );
+}
+
+#[tokio::test]
+async fn revoked_tokens_stop_working_and_token_use_is_audited() {
+    let app = spawn_app().await;
+    add_staff(&app, "a@riverbend.example", Role::Clinician).await;
+    let user = app
+        .state
+        .storage
+        .staff_user_by_email("a@riverbend.example")
+        .await
+        .unwrap()
+        .unwrap();
+    let token = sign_in::new_api_token(&app.state, &Actor::command_line(), &user, "EHR sync")
+        .await
+        .unwrap();
+    assert!(token.starts_with("ap_") && token.len() > 40);
+    let get = || {
+        app.client
+            .get(app.url("/api/v1/staff/cases"))
+            .bearer_auth(&token)
+            .send()
+    };
+    assert_eq!(get().await.unwrap().status(), 200);
+    let rows = app.state.storage.audit_rows(0, 100).await.unwrap();
+    assert!(rows.iter().any(|r| r.entry.actor == "a@riverbend.example (API token)" && r.entry.action == "view"));
+    let token_id: i64 = {
+        sqlx::any::install_default_drivers();
+        let db = sqlx::AnyPool::connect(&app.state.config.database_url())
+            .await
+            .unwrap();
+        let stored: String = sqlx::query_scalar("SELECT token_hash FROM staff_api_tokens")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        assert!(!stored.contains(&token[3..]), "only a digest is stored");
+        sqlx::query_scalar("SELECT id FROM staff_api_tokens")
+            .fetch_one(&db)
+            .await
+            .unwrap()
+    };
+    assert!(
+        app.state
+            .storage
+            .revoke_api_token(user.id, token_id, app.clock.now())
+            .await
+            .unwrap()
+    );
+    assert_eq!(get().await.unwrap().status(), 401);
+}
