@@ -235,7 +235,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     Ok(())
                 }
                 crate::staff::audit::Verdict::Broken { id, problem } => {
-                    anyhow::bail!("audit entry {id} {problem}")
+                    anyhow::bail!("audit entry {id}: {problem}")
                 }
             }
         }

@@ -187,3 +187,144 @@ async fn nothing_personal_reaches_the_log_even_at_trace_level() {
         assert!(!text.contains(secret), "the log contains {secret:?}");
     }
 }
+
+#[tokio::test]
+async fn accounts_tokens_and_the_audit_check_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let db = fresh_database_url().await;
+    let mut env: Vec<(&str, &str)> = Vec::new();
+    if let Some(url) = &db {
+        env.push(("DATABASE_URL", url));
+    }
+    let run = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_activepath"));
+        cmd.args(args)
+            .args(["--data-dir", data])
+            .env_remove("DATABASE_URL")
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let file = dir.path().join("pw");
+    std::fs::write(&file, "lilac-otter-harbour-quietly\n").unwrap();
+    let file = file.to_str().unwrap();
+    let add = [
+        "user",
+        "add",
+        "--email",
+        "Admin@Riverbend.example",
+        "--role",
+        "admin",
+        "--password-file",
+        file,
+    ];
+    let (ok, out, err) = run(&add, "");
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("created the admin account admin@riverbend.example"),
+        "{out}"
+    );
+    let (ok, _, err) = run(&add, "");
+    assert!(!ok && err.contains("exists already"), "{err}");
+    std::fs::write(dir.path().join("weak"), "password1234\n").unwrap();
+    let weak = dir.path().join("weak");
+    let (ok, _, err) = run(
+        &[
+            "user",
+            "add",
+            "--email",
+            "b@riverbend.example",
+            "--role",
+            "clinician",
+            "--password-file",
+            weak.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(!ok && err.contains("not strong enough"), "{err}");
+    // Asked for twice when no file is given (here through a pipe).
+    let (ok, _, err) = run(
+        &[
+            "user",
+            "add",
+            "--email",
+            "c@riverbend.example",
+            "--role",
+            "coordinator",
+        ],
+        "velvet-ladder-orbit-meadow\nvelvet-ladder-orbit-meadow\n",
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = run(
+        &[
+            "user",
+            "add",
+            "--email",
+            "d@riverbend.example",
+            "--role",
+            "coordinator",
+        ],
+        "velvet-ladder-orbit-meadow\nsomething else entirely\n",
+    );
+    assert!(!ok && err.contains("not the same"), "{err}");
+    let (ok, out, err) = run(
+        &[
+            "user",
+            "token",
+            "--email",
+            "c@riverbend.example",
+            "--name",
+            "EHR sync",
+        ],
+        "",
+    );
+    assert!(ok, "{err}");
+    assert!(out.trim().starts_with("ap_") && err.contains("only time the token is shown"));
+    let (ok, out, _) = run(&["audit", "verify"], "");
+    assert!(
+        ok && out.contains("the audit trail is intact: 3 entries"),
+        "{out}"
+    );
+
+    // Someone edits the trail: the check fails and names the entry.
+    let url = db
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{data}/activepath.db"));
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let second: i64 = sqlx::query_scalar("SELECT id FROM audit_log ORDER BY id LIMIT 1 OFFSET 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_log SET action = 'view' WHERE id = $1")
+        .bind(second)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let (ok, _, err) = run(&["audit", "verify"], "");
+    assert!(!ok, "a changed trail fails the check");
+    assert!(
+        err.contains(&format!(
+            "audit entry {second} its contents are not what was written"
+        )),
+        "{err}"
+    );
+}

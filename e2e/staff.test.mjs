@@ -1,0 +1,141 @@
+// The staff portal in a real browser: first sign-in with the second factor
+// (the test computes the authenticator's code), an urgent case worked from
+// the queue to closed, at a phone's and a desktop's size; axe-core on every
+// portal page.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { AxeBuilder } from '@axe-core/playwright';
+import { newDataDir, runCommand, startServer } from './server.mjs';
+
+const EMAIL = 'morgan.ellis@riverbend.example';
+const PASSWORD = 'lilac-otter-harbour-quietly';
+let server, base, browser, recoveryCodes;
+
+before(async () => {
+  const dataDir = newDataDir();
+  const file = join(dataDir, '..', `pw-${process.pid}`);
+  writeFileSync(file, PASSWORD + '\n');
+  runCommand(['user', 'add', '--email', EMAIL, '--role', 'clinician', '--password-file', file], dataDir);
+  server = await startServer({}, dataDir);
+  base = server.base;
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.stop();
+});
+
+function base32Decode(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of text.replace(/[\s=]/g, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const bytes = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
+  return Buffer.from(bytes);
+}
+
+/** RFC 6238: SHA-1, 6 digits, 30-second steps. */
+function totp(secret, seconds = Date.now() / 1000) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(seconds / 30)));
+  const mac = createHmac('sha1', secret).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const value = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return String(value).padStart(6, '0');
+}
+
+async function expectNoAxeViolations(page, label) {
+  const results = await new AxeBuilder({ page }).analyze();
+  const summary = results.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
+  assert.deepEqual(summary, [], `axe violations on ${label}`);
+}
+
+/** Shares a PHQ-9 with question 9 above 0, as a visitor would. */
+async function shareUrgentResult(request) {
+  const answers = { q1: '2', q2: '2', q3: '1', q4: '1', q5: '0', q6: '1', q7: '0', q8: '0', q9: '1', difficulty: '2' };
+  const res = await request.post(base + '/assessment/phq9', { form: answers, maxRedirects: 0 });
+  const path = res.headers().location;
+  const shared = await request.post(base + path + '/share', {
+    form: { name: 'Ana Rivera', email: 'ana@example.org', contact_method: 'email', contact_time: 'any', consent: 'yes' },
+    maxRedirects: 0,
+  });
+  assert.equal(shared.status(), 303);
+}
+
+test('first sign-in with the second factor, then an urgent case from the queue to closed, on a phone', async () => {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  const page = await context.newPage();
+  await shareUrgentResult(page.request);
+
+  await page.goto(base + '/staff');
+  await page.waitForURL(/\/staff\/login$/);
+  await expectNoAxeViolations(page, 'sign-in page');
+  await page.getByLabel('Work e-mail address').fill(EMAIL);
+  await page.getByLabel('Password').fill('not my password');
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Sign in' }).click()]);
+  assert.match(await page.locator('.error-summary').innerText(), /not right/);
+  await expectNoAxeViolations(page, 'sign-in page with an error');
+  await page.getByLabel('Password').fill(PASSWORD);
+  await Promise.all([page.waitForURL(/\/staff\/enrol$/), page.getByRole('button', { name: 'Sign in' }).click()]);
+  await expectNoAxeViolations(page, 'second-factor set-up');
+  const secret = base32Decode(await page.locator('code.secret').innerText());
+  await page.getByLabel(/six-digit code/).fill(totp(secret));
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Confirm' }).click()]);
+  recoveryCodes = await page.locator('.recovery-codes code').allInnerTexts();
+  assert.equal(recoveryCodes.length, 10);
+  await expectNoAxeViolations(page, 'recovery codes');
+  await Promise.all([page.waitForURL(/\/staff$/), page.getByRole('link', { name: /I have kept them/ }).click()]);
+
+  await expectNoAxeViolations(page, 'queue');
+  const first = page.locator('table.queue tbody tr').first();
+  assert.match(await first.innerText(), /Urgent/);
+  await Promise.all([page.waitForURL(/\/staff\/cases\/\d+$/), first.getByRole('link').click()]);
+  assert.match(await page.locator('main').innerText(), /Question 9/);
+  assert.match(await page.locator('main').innerText(), /Ana Rivera/);
+  await expectNoAxeViolations(page, 'case page');
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Take this case' }).click()]);
+  assert.match(await page.locator('.timeline').innerText(), /took the case/);
+  await page.getByLabel('Phone call').check();
+  await page.getByLabel('What happened').selectOption('reached');
+  await page.getByLabel('Note (optional)').fill('Spoke with her; safety plan in place; appointment tomorrow.');
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Record the attempt' }).click()]);
+  assert.match(await page.locator('.timeline').innerText(), /tried to reach them by Phone call: reached them/);
+  await page.getByLabel('Reason for closing').selectOption('contacted');
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Close the case' }).click()]);
+  assert.match(await page.locator('.facts-list').first().innerText(), /Closed/);
+  await expectNoAxeViolations(page, 'closed case');
+  await page.goto(base + '/staff');
+  assert.match(await page.locator('main').innerText(), /Nothing is waiting/);
+  await context.close();
+});
+
+test('at a desktop size: sign in with a recovery code, and a form error is explained', async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await shareUrgentResult(page.request);
+  await page.goto(base + '/staff/login');
+  await page.getByLabel('Work e-mail address').fill(EMAIL);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await Promise.all([page.waitForURL(/\/staff\/login\/code$/), page.getByRole('button', { name: 'Sign in' }).click()]);
+  await expectNoAxeViolations(page, 'code page');
+  await page.getByLabel('Code', { exact: true }).fill(recoveryCodes[1]);
+  await Promise.all([page.waitForURL(/\/staff$/), page.getByRole('button', { name: 'Continue' }).click()]);
+  await expectNoAxeViolations(page, 'queue, desktop');
+  await page.locator('table.queue tbody tr').first().getByRole('link').click();
+  await page.waitForURL(/\/staff\/cases\/\d+$/);
+  await page.getByLabel('E-mail').check();
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Record the attempt' }).click()]);
+  assert.match(await page.locator('.error-summary').innerText(), /Please choose what happened/);
+  assert.ok(await page.getByLabel('E-mail').isChecked(), 'the choice is kept');
+  await expectNoAxeViolations(page, 'case page with an error');
+  await context.close();
+});
