@@ -323,7 +323,7 @@ async fn accounts_tokens_and_the_audit_check_from_the_command_line() {
     assert!(!ok, "a changed trail fails the check");
     assert!(
         err.contains(&format!(
-            "audit entry {second} its contents are not what was written"
+            "audit entry {second}: its contents are not what was written"
         )),
         "{err}"
     );
