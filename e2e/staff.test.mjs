@@ -13,6 +13,7 @@ import { newDataDir, runCommand, startServer } from './server.mjs';
 
 const EMAIL = 'morgan.ellis@riverbend.example';
 const PASSWORD = 'lilac-otter-harbour-quietly';
+const ADMIN = 'owner@riverbend.example';
 let server, base, browser, recoveryCodes;
 
 before(async () => {
@@ -20,6 +21,7 @@ before(async () => {
   const file = join(dataDir, '..', `pw-${process.pid}`);
   writeFileSync(file, PASSWORD + '\n');
   runCommand(['user', 'add', '--email', EMAIL, '--role', 'clinician', '--password-file', file], dataDir);
+  runCommand(['user', 'add', '--email', ADMIN, '--role', 'admin', '--password-file', file], dataDir);
   server = await startServer({}, dataDir);
   base = server.base;
   browser = await chromium.launch({
@@ -137,5 +139,44 @@ test('at a desktop size: sign in with a recovery code, and a form error is expla
   assert.match(await page.locator('.error-summary').innerText(), /Please choose what happened/);
   assert.ok(await page.getByLabel('E-mail').isChecked(), 'the choice is kept');
   await expectNoAxeViolations(page, 'case page with an error');
+  await context.close();
+});
+
+test('an administrator: accounts, an invitation, the audit log and API tokens; and the forgotten-password page', async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await page.goto(base + '/staff/password-reset');
+  await expectNoAxeViolations(page, 'forgotten-password page');
+  await page.goto(base + '/staff/login');
+  await page.getByLabel('Work e-mail address').fill(ADMIN);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await Promise.all([page.waitForURL(/\/staff\/enrol$/), page.getByRole('button', { name: 'Sign in' }).click()]);
+  const secret = base32Decode(await page.locator('code.secret').innerText());
+  await page.getByLabel(/six-digit code/).fill(totp(secret));
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Confirm' }).click()]);
+  await Promise.all([page.waitForURL(/\/staff$/), page.getByRole('link', { name: /I have kept them/ }).click()]);
+  assert.match(await page.locator('main').innerText(), /You are signed in/);
+  await expectNoAxeViolations(page, 'home for an administrator');
+
+  await page.getByRole('link', { name: 'Accounts' }).click();
+  await page.waitForURL(/\/staff\/accounts$/);
+  await expectNoAxeViolations(page, 'accounts');
+  await page.getByLabel('Work e-mail address').fill('new.person@riverbend.example');
+  await page.getByLabel('Role').selectOption('coordinator');
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Send the invitation' }).click()]);
+  assert.match(await page.locator('main').innerText(), /An invitation was sent to new.person@riverbend.example/);
+  await expectNoAxeViolations(page, 'accounts after an invitation');
+
+  await page.getByRole('link', { name: 'Audit log' }).click();
+  await page.waitForURL(/\/staff\/audit$/);
+  assert.match(await page.locator('table').innerText(), /invite/);
+  await expectNoAxeViolations(page, 'audit log');
+
+  await page.getByRole('link', { name: 'API tokens' }).click();
+  await page.waitForURL(/\/staff\/tokens$/);
+  await page.getByLabel(/What it is for/).fill('Reporting');
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Make the token' }).click()]);
+  assert.match(await page.locator('code.secret').innerText(), /^ap_/);
+  await expectNoAxeViolations(page, 'API tokens with a new token');
   await context.close();
 });

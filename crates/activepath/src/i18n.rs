@@ -68,7 +68,7 @@ impl Tr {
     /// Whether `id` exists. Fluent fails a lookup whose arguments are
     /// missing, so every argument name the messages use is filled in.
     pub fn has(&self, id: &str) -> bool {
-        const NAMES: [&str; 22] = [
+        const NAMES: [&str; 26] = [
             "phone",
             "days",
             "instrument",
@@ -91,6 +91,10 @@ impl Tr {
             "id",
             "method",
             "outcome",
+            "email",
+            "why",
+            "role",
+            "name",
         ];
         let map: HashMap<Cow<'static, str>, FluentValue> = NAMES
             .iter()

@@ -51,6 +51,19 @@ CREATE TABLE staff_api_tokens (
     revoked_at BIGINT
 );
 
+-- Single-use links e-mailed to staff: an invitation (72 hours) or a
+-- password reset (30 minutes). Only a keyed digest of the link is kept.
+CREATE TABLE staff_email_links (
+    token_hash TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES staff_users (id) ON DELETE CASCADE,
+    purpose TEXT NOT NULL CHECK (purpose IN ('invite', 'reset')),
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at BIGINT
+);
+
+CREATE INDEX staff_email_links_user_id ON staff_email_links (user_id);
+
 -- Failed sign-ins per account name tried (known or not), shared by every
 -- instance: each failure past the first few pushes the next try back.
 CREATE TABLE sign_in_throttle (

@@ -23,12 +23,41 @@ pub struct Rendered {
 }
 
 #[derive(Template)]
-#[template(path = "mail_new_share.html")]
-struct NewShareHtml<'a> {
+#[template(path = "mail.html")]
+struct MailHtml<'a> {
     subject: &'a str,
-    line1: &'a str,
-    line2: &'a str,
+    paragraphs: &'a [String],
+    link: Option<(&'a str, &'a str)>,
     clinic_name: &'a str,
+}
+
+/// A message of paragraphs and at most one link, signed with the clinic's
+/// name, as text and as HTML.
+fn compose(
+    config: &Config,
+    subject: String,
+    paragraphs: Vec<String>,
+    link: Option<(String, String)>,
+) -> Rendered {
+    let clinic_name = &config.clinic.name;
+    let html = MailHtml {
+        subject: &subject,
+        paragraphs: &paragraphs,
+        link: link.as_ref().map(|(l, u)| (l.as_str(), u.as_str())),
+        clinic_name,
+    }
+    .render()
+    .expect("the mail template renders");
+    let mut text = paragraphs.join("\n\n");
+    if let Some((label, url)) = &link {
+        text.push_str(&format!("\n\n{label}:\n{url}"));
+    }
+    text.push_str(&format!("\n\n{clinic_name}\n"));
+    Rendered {
+        subject,
+        text,
+        html,
+    }
 }
 
 /// Tells the clinic that a result was shared, and whether it is urgent. It
@@ -50,22 +79,38 @@ pub fn new_share_notification(config: &Config, urgent: bool) -> Rendered {
     } else {
         tr.t("mail-new-share-line1")
     };
-    let line2 = tr.t("mail-new-share-line2");
-    let clinic_name = &config.clinic.name;
-    let html = NewShareHtml {
-        subject: &subject,
-        line1: &line1,
-        line2: &line2,
-        clinic_name,
-    }
-    .render()
-    .expect("static mail template renders");
-    let text = format!("{line1}\n\n{line2}\n\n{clinic_name}\n");
-    Rendered {
+    compose(
+        config,
         subject,
-        text,
-        html,
-    }
+        vec![line1, tr.t("mail-new-share-line2")],
+        None,
+    )
+}
+
+/// Invites someone to the staff portal: a link to choose a password.
+pub fn staff_invitation(config: &Config, url: &str) -> Rendered {
+    let tr = Tr::default();
+    compose(
+        config,
+        tr.t1("mail-invite-subject", "clinic", &config.clinic.name),
+        vec![
+            tr.t1("mail-invite-line1", "clinic", &config.clinic.name),
+            tr.t("mail-invite-line2"),
+        ],
+        Some((tr.t("mail-invite-link"), url.to_string())),
+    )
+}
+
+/// A link to choose a new staff password. Sent only to an address that has
+/// an account, and saying nothing that the request page did not.
+pub fn password_reset(config: &Config, url: &str) -> Rendered {
+    let tr = Tr::default();
+    compose(
+        config,
+        tr.t1("mail-reset-subject", "clinic", &config.clinic.name),
+        vec![tr.t("mail-reset-line1"), tr.t("mail-reset-line2")],
+        Some((tr.t("mail-reset-link"), url.to_string())),
+    )
 }
 
 /// A message as handed to a transport.

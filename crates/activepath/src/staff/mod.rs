@@ -2,6 +2,7 @@
 //! factor, sessions, API tokens), who may do what, the triage queue and the
 //! work on each case, and the audit trail of every access to health data.
 
+pub mod accounts;
 pub mod audit;
 pub mod cases;
 pub mod password;

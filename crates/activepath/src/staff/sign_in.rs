@@ -489,11 +489,18 @@ pub async fn token_user(s: &Services, token: &str) -> Result<Option<StaffUser>, 
         return Ok(None);
     }
     let hash = s.cipher.digest(Purpose::ApiToken, &[token.as_bytes()]);
-    Ok(s.storage
-        .api_token_user(&hash)
-        .await?
-        .map(|(_, user)| user)
-        .filter(|u| u.disabled_at.is_none()))
+    let Some((token_id, last_used, user)) = s.storage.api_token_user(&hash).await? else {
+        return Ok(None);
+    };
+    if user.disabled_at.is_some() {
+        return Ok(None);
+    }
+    // Noted at most once a minute, like sessions.
+    let now = s.clock.now();
+    if last_used.is_none_or(|at| now.duration_since(at) > SignedDuration::from_mins(1)) {
+        s.storage.touch_api_token(token_id, now).await?;
+    }
+    Ok(Some(user))
 }
 
 #[cfg(test)]

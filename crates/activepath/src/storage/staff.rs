@@ -149,6 +149,76 @@ pub struct Throttle {
     pub next_attempt_at: Timestamp,
 }
 
+/// What an e-mailed link is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkPurpose {
+    /// Accept an invitation: choose a password.
+    Invite,
+    /// Choose a new password.
+    Reset,
+}
+
+impl TextEnum for LinkPurpose {
+    fn as_text(self) -> &'static str {
+        match self {
+            LinkPurpose::Invite => "invite",
+            LinkPurpose::Reset => "reset",
+        }
+    }
+
+    fn from_text(text: &str) -> Option<Self> {
+        match text {
+            "invite" => Some(LinkPurpose::Invite),
+            "reset" => Some(LinkPurpose::Reset),
+            _ => None,
+        }
+    }
+}
+
+/// An e-mailed link as stored.
+#[derive(Debug, Clone)]
+pub struct EmailLink {
+    pub user: StaffUser,
+    pub purpose: LinkPurpose,
+    pub expires_at: Timestamp,
+    pub used_at: Option<Timestamp>,
+}
+
+/// A new e-mailed link: its digest, and the message that carries it.
+#[derive(Debug, Clone)]
+pub struct NewLink {
+    pub token_hash: String,
+    pub purpose: LinkPurpose,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub mail: super::outbox::NewMail,
+}
+
+async fn insert_link(conn: &mut AnyConnection, user_id: i64, link: NewLink) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO staff_email_links (token_hash, user_id, purpose, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(link.token_hash)
+    .bind(user_id)
+    .bind(Text(link.purpose))
+    .bind(Millis(link.created_at))
+    .bind(Millis(link.expires_at))
+    .execute(&mut *conn)
+    .await?;
+    super::outbox::queue(conn, link.mail, link.created_at).await
+}
+
+/// An API token of an account, for its owner's list.
+#[derive(Debug, Clone)]
+pub struct ApiTokenInfo {
+    pub id: i64,
+    pub name: String,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
 /// What confirming a second factor writes, together.
 #[derive(Debug, Clone)]
 pub struct SecondFactorSetUp {
@@ -552,18 +622,202 @@ impl Storage {
         .await
     }
 
-    /// The account of a token that has not been revoked, with the token's id.
-    pub async fn api_token_user(&self, token_hash: &str) -> Result<Option<(i64, StaffUser)>> {
+    /// Creates an account without a password and e-mails its invitation
+    /// link, in one transaction. An address in use is
+    /// `Err(StorageError::Conflict(Constraint::StaffEmail))`.
+    #[tracing::instrument(skip_all)]
+    pub async fn invite_staff_user(
+        &self,
+        email: String,
+        role: Role,
+        link: NewLink,
+        chain: &AuditChain,
+        audit_entry: AuditEntry,
+    ) -> Result<i64> {
+        let (backend, chain) = (self.backend(), chain.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO staff_users (email, role, created_at) VALUES ($1, $2, $3) RETURNING id",
+                )
+                .bind(email)
+                .bind(Text(role))
+                .bind(Millis(link.created_at))
+                .fetch_one(&mut *conn)
+                .await?;
+                insert_link(conn, id, link).await?;
+                let entry = AuditEntry {
+                    record_id: id.to_string(),
+                    ..audit_entry
+                };
+                audit::append(conn, backend, &chain, &entry).await?;
+                Ok(id)
+            })
+        })
+        .await
+    }
+
+    /// Stores a new link for an existing account and queues its e-mail.
+    pub async fn add_email_link(&self, user_id: i64, link: NewLink) -> Result<()> {
+        self.write(move |conn| Box::pin(async move { insert_link(conn, user_id, link).await }))
+            .await
+    }
+
+    pub async fn email_link(&self, token_hash: &str) -> Result<Option<EmailLink>> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {USER_COLUMNS}, t.id AS token_id FROM staff_api_tokens t \
+            "SELECT {USER_COLUMNS}, l.purpose, l.expires_at, l.used_at FROM staff_email_links l \
+             JOIN staff_users u ON u.id = l.user_id WHERE l.token_hash = $1"
+        )))
+        .bind(token_hash.to_string())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            Ok(EmailLink {
+                user: StaffUser::from_row(&r)?,
+                purpose: get::<Text<LinkPurpose>>(&r, "purpose")?.0,
+                expires_at: get::<Millis>(&r, "expires_at")?.0,
+                used_at: get::<Option<Millis>>(&r, "used_at")?.map(|m| m.0),
+            })
+        })
+        .transpose()
+    }
+
+    /// Uses a link to set the account's password, once and before it
+    /// expires; a reset also ends every session of the account. Returns
+    /// false when the link was used or has expired meanwhile.
+    #[tracing::instrument(skip_all)]
+    pub async fn set_password_with_link(
+        &self,
+        token_hash: String,
+        user_id: i64,
+        password_hash: String,
+        now: Timestamp,
+        chain: &AuditChain,
+        audit_entry: AuditEntry,
+    ) -> Result<bool> {
+        let (backend, chain) = (self.backend(), chain.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let used = sqlx::query(
+                    "UPDATE staff_email_links SET used_at = $1 \
+                     WHERE token_hash = $2 AND user_id = $3 AND used_at IS NULL AND expires_at > $1",
+                )
+                .bind(Millis(now))
+                .bind(token_hash)
+                .bind(user_id)
+                .execute(&mut *conn)
+                .await?;
+                if used.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                sqlx::query("UPDATE staff_users SET password_hash = $1 WHERE id = $2")
+                    .bind(password_hash)
+                    .bind(user_id)
+                    .execute(&mut *conn)
+                    .await?;
+                // Every session ends: whoever knew the old password is out.
+                sqlx::query("DELETE FROM staff_sessions WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut *conn)
+                    .await?;
+                audit::append(conn, backend, &chain, &audit_entry).await?;
+                Ok(true)
+            })
+        })
+        .await
+    }
+
+    /// Disables (`Some(at)`) or enables (`None`) an account. Disabling ends
+    /// its sessions at once; its tokens stop working too.
+    pub async fn set_staff_disabled(
+        &self,
+        user_id: i64,
+        disabled_at: Option<Timestamp>,
+        chain: &AuditChain,
+        audit_entry: AuditEntry,
+    ) -> Result<bool> {
+        let (backend, chain) = (self.backend(), chain.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let done = sqlx::query("UPDATE staff_users SET disabled_at = $1 WHERE id = $2")
+                    .bind(disabled_at.map(Millis))
+                    .bind(user_id)
+                    .execute(&mut *conn)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                if disabled_at.is_some() {
+                    sqlx::query("DELETE FROM staff_sessions WHERE user_id = $1")
+                        .bind(user_id)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                audit::append(conn, backend, &chain, &audit_entry).await?;
+                Ok(true)
+            })
+        })
+        .await
+    }
+
+    /// The account's API tokens, newest first.
+    pub async fn api_tokens_of(&self, user_id: i64) -> Result<Vec<ApiTokenInfo>> {
+        let rows = sqlx::query(
+            "SELECT id, name, created_at, last_used_at, revoked_at FROM staff_api_tokens \
+             WHERE user_id = $1 ORDER BY id DESC",
+        )
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ApiTokenInfo {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    created_at: get::<Millis>(r, "created_at")?.0,
+                    last_used_at: get::<Option<Millis>>(r, "last_used_at")?.map(|m| m.0),
+                    revoked_at: get::<Option<Millis>>(r, "revoked_at")?.map(|m| m.0),
+                })
+            })
+            .collect()
+    }
+
+    /// Notes that a token was used at `now`.
+    pub async fn touch_api_token(&self, token_id: i64, now: Timestamp) -> Result<()> {
+        self.write_statement(move |conn| {
+            Box::pin(async move {
+                sqlx::query("UPDATE staff_api_tokens SET last_used_at = $1 WHERE id = $2")
+                    .bind(Millis(now))
+                    .bind(token_id)
+                    .execute(conn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// The account of a token that has not been revoked, with the token's id.
+    pub async fn api_token_user(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(i64, Option<Timestamp>, StaffUser)>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS}, t.id AS token_id, t.last_used_at AS token_used FROM staff_api_tokens t \
              JOIN staff_users u ON u.id = t.user_id \
              WHERE t.token_hash = $1 AND t.revoked_at IS NULL"
         )))
         .bind(token_hash.to_string())
         .fetch_optional(self.pool())
         .await?;
-        row.map(|r| Ok((r.try_get("token_id")?, StaffUser::from_row(&r)?)))
-            .transpose()
+        row.map(|r| {
+            Ok((
+                r.try_get("token_id")?,
+                get::<Option<Millis>>(&r, "token_used")?.map(|m| m.0),
+                StaffUser::from_row(&r)?,
+            ))
+        })
+        .transpose()
     }
 
     /// Revokes a token of the account. Returns whether it was revoked now.

@@ -595,6 +595,10 @@ async fn every_role_on_every_route() {
         ("GET", format!("/staff/cases/{case}"), Some("case")),
         ("POST", format!("/staff/cases/{case}/act"), Some("work")),
         ("GET", "/staff/cases/999999".to_string(), Some("case")),
+        ("GET", "/staff/accounts".to_string(), Some("admin")),
+        ("GET", "/staff/audit".to_string(), Some("admin")),
+        ("GET", "/staff/audit.csv".to_string(), Some("admin")),
+        ("GET", "/staff/tokens".to_string(), None),
     ];
     for (role, b) in &mut browsers {
         // Signed in, the sign-in page leads to the portal.
@@ -608,6 +612,7 @@ async fn every_role_on_every_route() {
                 Some("queue") | Some("case") | Some("work") => {
                     matches!(role, Role::Clinician | Role::Coordinator)
                 }
+                Some("admin") => *role == Role::Admin,
                 _ => true,
             };
             let res = if *method == "GET" {
@@ -1081,4 +1086,370 @@ async fn revoked_tokens_stop_working_and_token_use_is_audited() {
             .unwrap()
     );
     assert_eq!(get().await.unwrap().status(), 401);
+}
+
+/// The path of the first link to `prefix` in the newest e-mail to `to`.
+async fn link_in_mail(app: &TestApp, to: &str, prefix: &str) -> String {
+    for _ in 0..200 {
+        if let Some(m) = app.mail.lock().unwrap().iter().rev().find(|m| m.to == to) {
+            let at = m.text.find(&format!("{BASE_URL}{prefix}")).expect("a link");
+            let link = &m.text[at + BASE_URL.len()..];
+            return link[..link.find(char::is_whitespace).unwrap_or(link.len())].to_string();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("no mail to {to}");
+}
+
+#[tokio::test]
+async fn an_admin_invites_someone_who_chooses_a_password_once() {
+    let app = spawn_app().await;
+    add_staff(&app, "boss@riverbend.example", Role::Admin).await;
+    let (mut admin, _, _) = first_sign_in(&app, "boss@riverbend.example").await;
+    let page = admin.get("/staff/accounts").await;
+    assert_eq!(page.status, 200);
+    let csrf = page.csrf();
+    let bad = admin
+        .post(
+            "/staff/accounts/invite",
+            &[
+                ("csrf", &csrf),
+                ("email", "not an address"),
+                ("role", "coordinator"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(
+        bad.body.contains("value=\"not an address\""),
+        "what was typed is kept"
+    );
+    let res = admin
+        .post(
+            "/staff/accounts/invite",
+            &[
+                ("csrf", &csrf),
+                ("email", "New.Person@riverbend.example"),
+                ("role", "coordinator"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 200);
+    assert!(
+        res.body
+            .contains("An invitation was sent to new.person@riverbend.example")
+    );
+    assert!(res.body.contains("Invited, no password yet"));
+    let again = admin
+        .post(
+            "/staff/accounts/invite",
+            &[
+                ("csrf", &csrf),
+                ("email", "new.person@riverbend.example"),
+                ("role", "admin"),
+            ],
+        )
+        .await;
+    assert!(again.body.contains("exists already"));
+    let link = link_in_mail(&app, "new.person@riverbend.example", "/staff/welcome/").await;
+    let mail = app
+        .mail
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|m| m.to == "new.person@riverbend.example")
+        .unwrap()
+        .clone();
+    assert!(mail.subject.contains("invited") && mail.text.contains("72 hours"));
+
+    let mut new = Browser::new(&app);
+    let form = new.get(&link).await;
+    assert_eq!(form.status, 200);
+    assert!(form.body.contains("Choose your password"));
+    let weak = new
+        .post(
+            &link,
+            &[("password", "password1234"), ("again", "password1234")],
+        )
+        .await;
+    assert_eq!(weak.status, 422);
+    assert!(weak.body.contains("too easy to guess"));
+    let mismatch = new
+        .post(
+            &link,
+            &[("password", PASSWORD), ("again", "something else")],
+        )
+        .await;
+    assert!(mismatch.body.contains("not the same"));
+    let done = new
+        .post(&link, &[("password", PASSWORD), ("again", PASSWORD)])
+        .await;
+    assert_eq!(
+        done.location.as_deref(),
+        Some("/staff/login?password_set=1")
+    );
+    assert_eq!(new.get(&link).await.status, 410, "the link works once");
+    let (_, _, codes) = first_sign_in(&app, "new.person@riverbend.example").await;
+    assert_eq!(codes.len(), 10);
+
+    // An invitation expires after 72 hours.
+    admin
+        .post(
+            "/staff/accounts/invite",
+            &[
+                ("csrf", &csrf),
+                ("email", "late@riverbend.example"),
+                ("role", "clinician"),
+            ],
+        )
+        .await;
+    let link = link_in_mail(&app, "late@riverbend.example", "/staff/welcome/").await;
+    app.clock.advance(SignedDuration::from_hours(73));
+    let mut late = Browser::new(&app);
+    let res = late.get(&link).await;
+    assert_eq!(res.status, 410);
+    assert!(res.body.contains("This link no longer works"));
+}
+
+#[tokio::test]
+async fn a_disabled_account_is_out_at_once_and_stays_out_until_enabled() {
+    let app = spawn_app().await;
+    add_staff(&app, "boss@riverbend.example", Role::Admin).await;
+    add_staff(&app, "c@riverbend.example", Role::Coordinator).await;
+    let (mut admin, _, _) = first_sign_in(&app, "boss@riverbend.example").await;
+    let (mut c, secret, _) = first_sign_in(&app, "c@riverbend.example").await;
+    let user = app
+        .state
+        .storage
+        .staff_user_by_email("c@riverbend.example")
+        .await
+        .unwrap()
+        .unwrap();
+    let token = sign_in::new_api_token(&app.state, &Actor::command_line(), &user, "t")
+        .await
+        .unwrap();
+    let api = || {
+        app.client
+            .get(app.url("/api/v1/staff/cases"))
+            .bearer_auth(&token)
+            .send()
+    };
+    assert_eq!(api().await.unwrap().status(), 200);
+    assert_eq!(c.get("/staff").await.status, 200);
+    let csrf = admin.get("/staff/accounts").await.csrf();
+    let me = app
+        .state
+        .storage
+        .staff_user_by_email("boss@riverbend.example")
+        .await
+        .unwrap()
+        .unwrap();
+    let res = admin
+        .post(
+            &format!("/staff/accounts/{}/disable", me.id),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert!(res.body.contains("cannot disable your own account"));
+    let res = admin
+        .post(
+            &format!("/staff/accounts/{}/disable", user.id),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(res.location.as_deref(), Some("/staff/accounts"));
+    assert_eq!(
+        c.get("/staff").await.location.as_deref(),
+        Some("/staff/login"),
+        "signed out at once"
+    );
+    assert_eq!(api().await.unwrap().status(), 401, "its tokens stop too");
+    let mut again = Browser::new(&app);
+    let res = again
+        .post(
+            "/staff/login",
+            &[("email", "c@riverbend.example"), ("password", PASSWORD)],
+        )
+        .await;
+    assert!(
+        res.body
+            .contains("The e-mail address or password is not right.")
+    );
+    admin
+        .post(
+            &format!("/staff/accounts/{}/enable", user.id),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    sign_in_again(&app, "c@riverbend.example", &secret).await;
+    assert_eq!(api().await.unwrap().status(), 200);
+    let rows = app.state.storage.audit_rows(0, 1000).await.unwrap();
+    assert!(
+        rows.iter()
+            .any(|r| r.entry.action == "disable" && r.entry.record_id == user.id.to_string())
+    );
+}
+
+#[tokio::test]
+async fn a_password_reset_says_nothing_about_accounts_and_ends_every_session() {
+    let app = spawn_app().await;
+    add_staff(&app, "c@riverbend.example", Role::Coordinator).await;
+    let (mut signed_in, secret, _) = first_sign_in(&app, "c@riverbend.example").await;
+    let mut b = Browser::new(&app);
+    let known = b
+        .post("/staff/password-reset", &[("email", "c@riverbend.example")])
+        .await;
+    let unknown = b
+        .post(
+            "/staff/password-reset",
+            &[("email", "nobody@riverbend.example")],
+        )
+        .await;
+    assert_eq!((known.status, unknown.status), (200, 200));
+    assert_eq!(known.body, unknown.body, "the same answer for both");
+    let link = link_in_mail(&app, "c@riverbend.example", "/staff/password-reset/").await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(
+        !app.mail
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|m| m.to == "nobody@riverbend.example"),
+        "no mail to an address without an account"
+    );
+    let new_password = "velvet-ladder-orbit-meadow";
+    let res = b
+        .post(
+            &link,
+            &[("password", new_password), ("again", new_password)],
+        )
+        .await;
+    assert_eq!(res.location.as_deref(), Some("/staff/login?password_set=1"));
+    assert_eq!(
+        signed_in.get("/staff").await.location.as_deref(),
+        Some("/staff/login"),
+        "other sessions end"
+    );
+    let old = b
+        .post(
+            "/staff/login",
+            &[("email", "c@riverbend.example"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(old.status, 422, "the old password no longer works");
+    let new = b
+        .post(
+            "/staff/login",
+            &[("email", "c@riverbend.example"), ("password", new_password)],
+        )
+        .await;
+    assert_eq!(new.location.as_deref(), Some("/staff/login/code"));
+    let _ = secret;
+    // A reset link lasts 30 minutes.
+    Browser::new(&app)
+        .post("/staff/password-reset", &[("email", "c@riverbend.example")])
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let link2 = link_in_mail(&app, "c@riverbend.example", "/staff/password-reset/").await;
+    assert_ne!(link2, link);
+    app.clock.advance(SignedDuration::from_mins(31));
+    assert_eq!(Browser::new(&app).get(&link2).await.status, 410);
+}
+
+#[tokio::test]
+async fn admins_read_and_export_the_audit_log_and_the_export_is_recorded() {
+    let app = spawn_app().await;
+    add_staff(&app, "boss@riverbend.example", Role::Admin).await;
+    add_staff(&app, "c@riverbend.example", Role::Coordinator).await;
+    let case = shared_case(&app, [1; 9]).await;
+    let (mut c, _, _) = first_sign_in(&app, "c@riverbend.example").await;
+    c.get(&format!("/staff/cases/{case}")).await;
+    let (mut admin, _, _) = first_sign_in(&app, "boss@riverbend.example").await;
+    let coordinator = app
+        .state
+        .storage
+        .staff_user_by_email("c@riverbend.example")
+        .await
+        .unwrap()
+        .unwrap();
+    let page = admin
+        .get(&format!(
+            "/staff/audit?person={}&record_type=case&record_id={case}",
+            coordinator.id
+        ))
+        .await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.body.matches("<tr><td>").count(), 1, "{}", page.body);
+    assert!(page.body.contains("<bdi>c@riverbend.example</bdi>") && page.body.contains("case 1"));
+    let bad = admin.get("/staff/audit?from=yesterday").await;
+    assert_eq!(bad.status, 422);
+    let csv = admin.get("/staff/audit.csv?record_type=case").await;
+    assert_eq!(csv.status, 200);
+    let mut lines = csv.body.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "id,at,actor_id,actor,action,record_type,record_id,client_ip,prev_hash,hash"
+    );
+    assert!(lines.any(|l| l.contains(",c@riverbend.example,view,case,")));
+    let rows = app.state.storage.audit_rows(0, 1000).await.unwrap();
+    assert!(
+        rows.iter()
+            .any(|r| r.entry.action == "export" && r.entry.record_type == "audit_log")
+    );
+}
+
+#[tokio::test]
+async fn everyone_makes_and_revokes_their_own_api_tokens() {
+    let app = spawn_app().await;
+    add_staff(&app, "c@riverbend.example", Role::Clinician).await;
+    let (mut b, _, _) = first_sign_in(&app, "c@riverbend.example").await;
+    let page = b.get("/staff/tokens").await;
+    let empty = b
+        .post("/staff/tokens", &[("csrf", &page.csrf()), ("name", "  ")])
+        .await;
+    assert_eq!(empty.status, 422);
+    let made = b
+        .post(
+            "/staff/tokens",
+            &[("csrf", &page.csrf()), ("name", "EHR sync")],
+        )
+        .await;
+    let marker = "<code class=\"secret\">";
+    let at = made
+        .body
+        .find(&format!("{marker}ap_"))
+        .expect("the token, once")
+        + marker.len();
+    let token = made.body[at..at + made.body[at..].find('<').unwrap()].to_string();
+    assert_eq!(
+        app.client
+            .get(app.url("/api/v1/staff/cases"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let list = b.get("/staff/tokens").await;
+    assert!(!list.body.contains(&token), "never shown again");
+    assert!(list.body.contains("<bdi>EHR sync</bdi>"));
+    let id = app.state.storage.api_tokens_of(1).await.unwrap()[0].id;
+    let res = b
+        .post(
+            &format!("/staff/tokens/{id}/revoke"),
+            &[("csrf", &list.csrf())],
+        )
+        .await;
+    assert_eq!(res.location.as_deref(), Some("/staff/tokens"));
+    assert_eq!(
+        app.client
+            .get(app.url("/api/v1/staff/cases"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
 }

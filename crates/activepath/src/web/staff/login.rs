@@ -35,12 +35,15 @@ struct LoginPage {
     email: String,
     next: String,
     error: Option<String>,
+    /// Arrived after choosing a password from an e-mailed link.
+    password_set: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct NextQuery {
     next: String,
+    password_set: Option<String>,
 }
 
 fn login_page(state: &AppState, email: String, next: String, error: Option<String>) -> LoginPage {
@@ -55,6 +58,7 @@ fn login_page(state: &AppState, email: String, next: String, error: Option<Strin
         email,
         next,
         error,
+        password_set: false,
     }
 }
 

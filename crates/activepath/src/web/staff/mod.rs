@@ -6,8 +6,11 @@
 //! `staff::roles`. Every form post of a signed-in page carries the session's
 //! CSRF token, checked by the session middleware before any handler runs.
 
+mod accounts;
 mod api;
+mod audit;
 mod case;
+mod links;
 mod login;
 mod queue;
 
@@ -40,11 +43,34 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/staff/enrol",
             get(login::enrol_form).post(login::enrol_submit),
         )
-        .route("/staff/enrol/qr.svg", get(login::enrol_qr));
+        .route("/staff/enrol/qr.svg", get(login::enrol_qr))
+        .route(
+            "/staff/welcome/{token}",
+            get(links::welcome_form).post(links::welcome_submit),
+        )
+        .route(
+            "/staff/password-reset",
+            get(links::reset_request_form).post(links::reset_request_submit),
+        )
+        .route(
+            "/staff/password-reset/{token}",
+            get(links::reset_form).post(links::reset_submit),
+        );
     let portal = Router::new()
         .route("/staff", get(queue::home))
         .route("/staff/cases/{id}", get(case::page))
         .route("/staff/cases/{id}/act", post(case::act))
+        .route("/staff/accounts", get(accounts::list))
+        .route("/staff/accounts/invite", post(accounts::invite))
+        .route("/staff/accounts/{id}/disable", post(accounts::disable))
+        .route("/staff/accounts/{id}/enable", post(accounts::enable))
+        .route(
+            "/staff/tokens",
+            get(accounts::tokens).post(accounts::create_token),
+        )
+        .route("/staff/tokens/{id}/revoke", post(accounts::revoke_token))
+        .route("/staff/audit", get(audit::page))
+        .route("/staff/audit.csv", get(audit::export))
         .route("/staff/sign-out", post(login::sign_out))
         .route("/staff/sign-out-elsewhere", post(login::sign_out_elsewhere))
         // Anything else under /staff: a session first, then "not found".
@@ -312,7 +338,14 @@ macro_rules! needs {
     )*};
 }
 
-needs!(SeeQueue, SeeCase, WorkCases);
+needs!(
+    SeeQueue,
+    SeeCase,
+    WorkCases,
+    ManageAccounts,
+    SeeAudit,
+    OwnTokens
+);
 
 /// The signed-in person, if their role has `P`'s permission; 403 if not.
 pub struct Allowed<P>(pub SignedIn, pub PhantomData<P>);
@@ -345,6 +378,9 @@ pub struct StaffLayout {
     pub role: String,
     pub csrf: String,
     pub nav_queue: bool,
+    pub nav_accounts: bool,
+    pub nav_audit: bool,
+    pub nav_tokens: bool,
     /// The second factor is not required: said on every page.
     pub second_factor_off: bool,
     pub section: &'static str,
@@ -358,21 +394,18 @@ impl StaffLayout {
         section: &'static str,
     ) -> Self {
         let tr = Tr::default();
-        let (user_email, role, csrf, nav_queue) = match who {
+        let (user_email, role, csrf) = match who {
             Some(w) => (
                 w.user.email.clone(),
-                tr.t(&format!(
-                    "staff-role-{}",
-                    crate::storage::TextEnum::as_text(w.user.role)
-                )),
+                role_label(&tr, w.user.role),
                 w.session
                     .as_ref()
                     .map(|c| c.cookie.csrf_token(state))
                     .unwrap_or_default(),
-                w.can(Permission::SeeQueue),
             ),
             None => Default::default(),
         };
+        let can = |p: Permission| who.is_some_and(|w| w.can(p));
         StaffLayout {
             title,
             css: static_files::css_path(),
@@ -381,7 +414,10 @@ impl StaffLayout {
             user_email,
             role,
             csrf,
-            nav_queue,
+            nav_queue: can(Permission::SeeQueue),
+            nav_accounts: can(Permission::ManageAccounts),
+            nav_audit: can(Permission::SeeAudit),
+            nav_tokens: can(Permission::OwnTokens),
             second_factor_off: !state.config.staff.require_second_factor,
             section,
             tr,

@@ -1,0 +1,199 @@
+//! Managing staff accounts: invitations by e-mail, choosing a password from
+//! an e-mailed link (after an invitation, or to reset a forgotten one), and
+//! disabling an account.
+
+use super::sign_in::{NewAccountError, password_problem};
+use super::{Actor, Error, Role, normalise_email, password};
+use crate::app::Services;
+use crate::crypto::{Purpose, random_token};
+use crate::storage::outbox::NewMail;
+use crate::storage::staff::{LinkPurpose, NewLink, StaffUser};
+use crate::storage::{Constraint, StorageError};
+use jiff::SignedDuration;
+use secrecy::{ExposeSecret, SecretString};
+
+/// How long an invitation's link works.
+pub const INVITE_LIFETIME: SignedDuration = SignedDuration::from_hours(72);
+/// How long a password-reset link works.
+pub const RESET_LIFETIME: SignedDuration = SignedDuration::from_mins(30);
+
+fn link_hash(s: &Services, token: &str) -> String {
+    s.cipher.digest(Purpose::EmailLink, &[token.as_bytes()])
+}
+
+/// A new link of `purpose`, with its message to `email`.
+fn new_link(s: &Services, purpose: LinkPurpose, email: &str) -> NewLink {
+    let token = random_token(32);
+    let now = s.clock.now();
+    let (path, lifetime) = match purpose {
+        LinkPurpose::Invite => ("/staff/welcome/", INVITE_LIFETIME),
+        LinkPurpose::Reset => ("/staff/password-reset/", RESET_LIFETIME),
+    };
+    let url = s.config.clinic.base_url.join(&format!("{path}{token}"));
+    let mail = match purpose {
+        LinkPurpose::Invite => crate::mail::staff_invitation(&s.config, &url),
+        LinkPurpose::Reset => crate::mail::password_reset(&s.config, &url),
+    };
+    NewLink {
+        token_hash: link_hash(s, &token),
+        purpose,
+        created_at: now,
+        expires_at: crate::time::after(now, lifetime),
+        mail: NewMail {
+            recipient: email.to_string(),
+            subject: mail.subject,
+            body_text: mail.text,
+            body_html: mail.html,
+        },
+    }
+}
+
+/// Creates an account for `email` with `role` and e-mails it a link to
+/// choose a password.
+pub async fn invite(
+    s: &Services,
+    actor: &Actor,
+    email: &str,
+    role: Role,
+) -> Result<i64, NewAccountError> {
+    let email = normalise_email(email);
+    crate::domain::EmailAddress::parse(&email)
+        .map_err(|_| NewAccountError::Email(email.clone()))?;
+    let link = new_link(s, LinkPurpose::Invite, &email);
+    let id = match s
+        .storage
+        .invite_staff_user(
+            email,
+            role,
+            link,
+            &s.cipher.audit_chain(),
+            actor.did("invite", "staff_user", "", s.clock.now()),
+        )
+        .await
+    {
+        Ok(id) => id,
+        Err(StorageError::Conflict(Constraint::StaffEmail)) => return Err(NewAccountError::Exists),
+        Err(e) => return Err(NewAccountError::Other(e.into())),
+    };
+    s.mail_wake.notify_one();
+    Ok(id)
+}
+
+/// Sends a password-reset link if `email` has an enabled account; does
+/// nothing otherwise. The caller answers the same either way.
+pub async fn request_reset(s: &Services, email: &str) -> Result<(), Error> {
+    let email = normalise_email(email);
+    let Some(user) = s.storage.staff_user_by_email(&email).await? else {
+        return Ok(());
+    };
+    if user.disabled_at.is_some() {
+        return Ok(());
+    }
+    s.storage
+        .add_email_link(user.id, new_link(s, LinkPurpose::Reset, &user.email))
+        .await?;
+    s.mail_wake.notify_one();
+    Ok(())
+}
+
+/// Where an e-mailed link leads.
+pub enum Link {
+    /// Usable: the account it is for.
+    Open(StaffUser, LinkPurpose),
+    /// Used before, expired, or for a disabled account.
+    Spent,
+    Unknown,
+}
+
+pub async fn open_link(s: &Services, token: &str) -> Result<Link, Error> {
+    if token.len() != 43 {
+        return Ok(Link::Unknown);
+    }
+    let Some(link) = s.storage.email_link(&link_hash(s, token)).await? else {
+        return Ok(Link::Unknown);
+    };
+    let usable = link.used_at.is_none()
+        && link.expires_at > s.clock.now()
+        && link.user.disabled_at.is_none();
+    Ok(if usable {
+        Link::Open(link.user, link.purpose)
+    } else {
+        Link::Spent
+    })
+}
+
+pub enum PasswordSet {
+    Done,
+    /// The new password does not meet the policy: why.
+    Weak(String),
+    /// The link was used, or expired, meanwhile.
+    Spent,
+}
+
+/// Sets the account's password from a link, once.
+pub async fn set_password(
+    s: &Services,
+    token: &str,
+    user: &StaffUser,
+    purpose: LinkPurpose,
+    new_password: SecretString,
+    client_ip: Option<String>,
+) -> Result<PasswordSet, Error> {
+    if let Err(p) = password::check(
+        new_password.expose_secret(),
+        &user.email,
+        &s.config.clinic.name,
+    ) {
+        return Ok(PasswordSet::Weak(password_problem(&p)));
+    }
+    let hash = password::hash(new_password).await?;
+    let actor = Actor {
+        user_id: Some(user.id),
+        label: user.email.clone(),
+        client_ip,
+    };
+    let action = match purpose {
+        LinkPurpose::Invite => "accept_invitation",
+        LinkPurpose::Reset => "reset_password",
+    };
+    let now = s.clock.now();
+    let done = s
+        .storage
+        .set_password_with_link(
+            link_hash(s, token),
+            user.id,
+            hash,
+            now,
+            &s.cipher.audit_chain(),
+            actor.did(action, "staff_user", user.id, now),
+        )
+        .await?;
+    Ok(if done {
+        PasswordSet::Done
+    } else {
+        PasswordSet::Spent
+    })
+}
+
+/// Disables an account (its sessions end at once) or enables it again.
+pub async fn set_disabled(
+    s: &Services,
+    actor: &Actor,
+    user_id: i64,
+    disabled: bool,
+) -> Result<bool, Error> {
+    let now = s.clock.now();
+    Ok(s.storage
+        .set_staff_disabled(
+            user_id,
+            disabled.then_some(now),
+            &s.cipher.audit_chain(),
+            actor.did(
+                if disabled { "disable" } else { "enable" },
+                "staff_user",
+                user_id,
+                now,
+            ),
+        )
+        .await?)
+}

@@ -1,0 +1,287 @@
+//! Administrators' pages: the accounts (invite, disable, enable), and
+//! everyone's own API tokens.
+
+use super::{Allowed, ManageAccounts, OwnTokens, StaffLayout, role_label};
+use crate::app::AppState;
+use crate::i18n::Tr;
+use crate::staff::Role;
+use crate::staff::accounts;
+use crate::staff::sign_in::{self, NewAccountError};
+use crate::storage::TextEnum;
+use crate::time::format_date_time;
+use crate::web::layout::html;
+use crate::web::{AppError, Result};
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+pub struct AccountRow {
+    id: i64,
+    email: String,
+    role: String,
+    state: String,
+    disabled: bool,
+    second_factor: bool,
+    created: String,
+    me: bool,
+}
+
+#[derive(Template)]
+#[template(path = "staff/accounts.html")]
+struct AccountsPage {
+    l: StaffLayout,
+    rows: Vec<AccountRow>,
+    roles: Vec<(&'static str, String)>,
+    form: InviteForm,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(default)]
+pub struct InviteForm {
+    email: String,
+    role: String,
+}
+
+async fn accounts_page(
+    state: &AppState,
+    who: &super::SignedIn,
+    form: InviteForm,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Result<AccountsPage> {
+    let tr = Tr::default();
+    let tz = state.config.clinic.time_zone.tz();
+    let users = state.storage.staff_users().await?;
+    let rows = users
+        .iter()
+        .map(|u| AccountRow {
+            id: u.id,
+            email: u.email.clone(),
+            role: role_label(&tr, u.role),
+            state: tr.t(match (u.disabled_at, &u.password_hash) {
+                (Some(_), _) => "staff-account-disabled",
+                (None, None) => "staff-account-invited",
+                (None, Some(_)) => "staff-account-active",
+            }),
+            disabled: u.disabled_at.is_some(),
+            second_factor: u.totp_secret.is_some(),
+            created: format_date_time(u.created_at, tz),
+            me: u.id == who.user.id,
+        })
+        .collect();
+    Ok(AccountsPage {
+        l: StaffLayout::new(state, tr.t("staff-accounts-title"), Some(who), "accounts"),
+        roles: Role::ALL
+            .iter()
+            .map(|r| (r.as_text(), role_label(&tr, *r)))
+            .collect(),
+        rows,
+        form,
+        error,
+        notice,
+    })
+}
+
+pub async fn list(
+    Allowed(who, _): Allowed<ManageAccounts>,
+    State(state): State<AppState>,
+) -> Result<Response> {
+    let page = accounts_page(&state, &who, InviteForm::default(), None, None).await?;
+    Ok(html(StatusCode::OK, &page))
+}
+
+pub async fn invite(
+    Allowed(who, _): Allowed<ManageAccounts>,
+    State(state): State<AppState>,
+    Form(form): Form<InviteForm>,
+) -> Result<Response> {
+    let tr = Tr::default();
+    let Some(role) = Role::from_text(&form.role) else {
+        let page = accounts_page(&state, &who, form, Some(tr.t("staff-invite-role")), None).await?;
+        return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page));
+    };
+    match accounts::invite(&state, &who.actor, &form.email, role).await {
+        Ok(_) => {
+            let notice = tr.t1(
+                "staff-invite-sent",
+                "email",
+                form.email.trim().to_lowercase(),
+            );
+            let page =
+                accounts_page(&state, &who, InviteForm::default(), None, Some(notice)).await?;
+            Ok(html(StatusCode::OK, &page))
+        }
+        Err(e) => {
+            let message = match e {
+                NewAccountError::Email(_) => tr.t("share-error-email"),
+                NewAccountError::Exists => tr.t("staff-invite-exists"),
+                NewAccountError::Password(_) => unreachable!("invitations carry no password"),
+                NewAccountError::Other(e) => return Err(AppError::from(e)),
+            };
+            let page = accounts_page(&state, &who, form, Some(message), None).await?;
+            Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    }
+}
+
+async fn set_disabled(
+    state: &AppState,
+    who: &super::SignedIn,
+    id: i64,
+    disabled: bool,
+) -> Result<Response> {
+    if id == who.user.id {
+        let tr = Tr::default();
+        let page = accounts_page(
+            state,
+            who,
+            InviteForm::default(),
+            Some(tr.t("staff-disable-self")),
+            None,
+        )
+        .await?;
+        return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page));
+    }
+    if !accounts::set_disabled(state, &who.actor, id, disabled)
+        .await
+        .map_err(AppError::from)?
+    {
+        return Err(AppError::NotFound);
+    }
+    Ok(Redirect::to("/staff/accounts").into_response())
+}
+
+pub async fn disable(
+    Allowed(who, _): Allowed<ManageAccounts>,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Response> {
+    set_disabled(&state, &who, id, true).await
+}
+
+pub async fn enable(
+    Allowed(who, _): Allowed<ManageAccounts>,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Response> {
+    set_disabled(&state, &who, id, false).await
+}
+
+pub struct TokenRow {
+    id: i64,
+    name: String,
+    created: String,
+    last_used: Option<String>,
+    revoked: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "staff/tokens.html")]
+struct TokensPage {
+    l: StaffLayout,
+    rows: Vec<TokenRow>,
+    new_token: Option<String>,
+    name: String,
+    error: Option<String>,
+    acts_as: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TokenForm {
+    name: String,
+}
+
+async fn tokens_page(
+    state: &AppState,
+    who: &super::SignedIn,
+    new_token: Option<String>,
+    name: String,
+    error: Option<String>,
+) -> Result<TokensPage> {
+    let tr = Tr::default();
+    let tz = state.config.clinic.time_zone.tz();
+    let rows = state
+        .storage
+        .api_tokens_of(who.user.id)
+        .await?
+        .into_iter()
+        .map(|t| TokenRow {
+            id: t.id,
+            name: t.name,
+            created: format_date_time(t.created_at, tz),
+            last_used: t.last_used_at.map(|at| format_date_time(at, tz)),
+            revoked: t.revoked_at.map(|at| format_date_time(at, tz)),
+        })
+        .collect();
+    Ok(TokensPage {
+        acts_as: tr.t1(
+            "staff-tokens-acts-as",
+            "role",
+            role_label(&tr, who.user.role),
+        ),
+        l: StaffLayout::new(state, tr.t("staff-tokens-title"), Some(who), "tokens"),
+        rows,
+        new_token,
+        name,
+        error,
+    })
+}
+
+pub async fn tokens(
+    Allowed(who, _): Allowed<OwnTokens>,
+    State(state): State<AppState>,
+) -> Result<Response> {
+    Ok(html(
+        StatusCode::OK,
+        &tokens_page(&state, &who, None, String::new(), None).await?,
+    ))
+}
+
+pub async fn create_token(
+    Allowed(who, _): Allowed<OwnTokens>,
+    State(state): State<AppState>,
+    Form(form): Form<TokenForm>,
+) -> Result<Response> {
+    let tr = Tr::default();
+    let name = match crate::domain::single_line(&form.name, 100) {
+        Ok(n) => n,
+        Err(_) => {
+            let page = tokens_page(
+                &state,
+                &who,
+                None,
+                form.name,
+                Some(tr.t("staff-token-name")),
+            )
+            .await?;
+            return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page));
+        }
+    };
+    let token = sign_in::new_api_token(&state, &who.actor, &who.user, &name)
+        .await
+        .map_err(AppError::from)?;
+    // Shown in this answer only: the database keeps a digest.
+    let page = tokens_page(&state, &who, Some(token), String::new(), None).await?;
+    Ok(html(StatusCode::OK, &page))
+}
+
+pub async fn revoke_token(
+    Allowed(who, _): Allowed<OwnTokens>,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Response> {
+    let now = state.clock.now();
+    if !state.storage.revoke_api_token(who.user.id, id, now).await? {
+        return Err(AppError::NotFound);
+    }
+    crate::staff::audit::seen(&state, who.actor.did("revoke", "api_token", id, now))
+        .await
+        .map_err(AppError::from)?;
+    Ok(Redirect::to("/staff/tokens").into_response())
+}
