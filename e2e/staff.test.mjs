@@ -139,6 +139,21 @@ test('at a desktop size: sign in with a recovery code, and a form error is expla
   assert.match(await page.locator('.error-summary').innerText(), /Please choose what happened/);
   assert.ok(await page.getByLabel('E-mail').isChecked(), 'the choice is kept');
   await expectNoAxeViolations(page, 'case page with an error');
+
+  // A patient record from the case, with the score drawn over time.
+  await Promise.all([page.waitForURL(/\/staff\/patients\/new/), page.getByRole('link', { name: 'Make a record from this case' }).click()]);
+  await expectNoAxeViolations(page, 'new patient record');
+  assert.equal(await page.getByLabel('Name').inputValue(), 'Ana Rivera');
+  await page.getByLabel('Date of birth').fill('1985-04-12');
+  await page.getByLabel('Clinical notes').fill('Two antidepressant trials this episode.');
+  await Promise.all([page.waitForURL(/\/staff\/patients\/\d+$/), page.getByRole('button', { name: 'Make the record' }).click()]);
+  assert.equal(await page.locator('svg[role="img"] circle').count(), 1);
+  await expectNoAxeViolations(page, 'patient record');
+  await Promise.all([page.waitForURL(/\/staff\/patients$/), page.getByRole('link', { name: 'Patients', exact: true }).click()]);
+  await page.getByLabel('Find a patient').fill('rivera');
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Find' }).click()]);
+  assert.match(await page.locator('main').innerText(), /Ana Rivera/);
+  await expectNoAxeViolations(page, 'patient search');
   await context.close();
 });
 

@@ -150,10 +150,16 @@ pub enum Purpose {
     AuditChain,
     /// Single-use links e-mailed to staff (invitations, password resets).
     EmailLink,
+    /// `patients.email_index`: a patient's e-mail address, for exact lookup.
+    PatientEmail,
+    /// `patients.phone_index`: a patient's phone number, for exact lookup.
+    PatientPhone,
+    /// `patient_name_words.word_hash`: a word of a patient's name.
+    PatientName,
 }
 
 impl Purpose {
-    const ALL: [Purpose; 11] = [
+    const ALL: [Purpose; 14] = [
         Purpose::SubmissionKey,
         Purpose::TokenLookup,
         Purpose::IdempotencyKey,
@@ -165,6 +171,9 @@ impl Purpose {
         Purpose::SignInAccount,
         Purpose::AuditChain,
         Purpose::EmailLink,
+        Purpose::PatientEmail,
+        Purpose::PatientPhone,
+        Purpose::PatientName,
     ];
 
     fn label(self) -> &'static str {
@@ -180,6 +189,9 @@ impl Purpose {
             Purpose::SignInAccount => "sign-in-account/v1",
             Purpose::AuditChain => "audit-chain/v1",
             Purpose::EmailLink => "email-link/v1",
+            Purpose::PatientEmail => "patient-email/v1",
+            Purpose::PatientPhone => "patient-phone/v1",
+            Purpose::PatientName => "patient-name/v1",
         }
     }
 }

@@ -73,12 +73,40 @@ CREATE TABLE sign_in_throttle (
     updated_at BIGINT NOT NULL
 );
 
+-- Patient records. Every personal field is sealed and bound to the row's
+-- uid: details (name, date of birth, contact details, referring provider)
+-- and, apart, the clinical notes that only clinicians see. Exact e-mail and
+-- phone lookups use keyed digests (blind indexes); names are found by their
+-- words' keyed digests in patient_name_words.
+CREATE TABLE patients (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    uid TEXT NOT NULL UNIQUE,
+    details BYTEA NOT NULL,
+    notes BYTEA,
+    email_index TEXT,
+    phone_index TEXT,
+    version BIGINT NOT NULL DEFAULT 1,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+CREATE INDEX patients_email_index ON patients (email_index);
+CREATE INDEX patients_phone_index ON patients (phone_index);
+
+CREATE TABLE patient_name_words (
+    patient_id BIGINT NOT NULL REFERENCES patients (id) ON DELETE CASCADE,
+    word_hash TEXT NOT NULL,
+    PRIMARY KEY (word_hash, patient_id)
+);
+
 -- Work on a case: who has it, and an optimistic-concurrency version that
 -- every change must name.
 ALTER TABLE triage_cases ADD COLUMN assigned_to BIGINT REFERENCES staff_users (id);
 ALTER TABLE triage_cases ADD COLUMN version BIGINT NOT NULL DEFAULT 1;
 ALTER TABLE triage_cases ADD COLUMN closed_reason TEXT;
 ALTER TABLE triage_cases ADD COLUMN updated_at BIGINT;
+ALTER TABLE triage_cases ADD COLUMN patient_id BIGINT REFERENCES patients (id);
+CREATE INDEX triage_cases_patient_id ON triage_cases (patient_id);
 
 -- A case's timeline. Notes are sealed (they may hold health information),
 -- bound to the event's uid.
@@ -87,7 +115,7 @@ CREATE TABLE case_events (
     uid TEXT NOT NULL UNIQUE,
     case_id BIGINT NOT NULL REFERENCES triage_cases (id),
     user_id BIGINT REFERENCES staff_users (id),
-    kind TEXT NOT NULL CHECK (kind IN ('taken', 'note', 'contact_attempt', 'closed', 'reopened')),
+    kind TEXT NOT NULL CHECK (kind IN ('taken', 'note', 'contact_attempt', 'closed', 'reopened', 'patient_linked')),
     detail BYTEA,
     at BIGINT NOT NULL
 );

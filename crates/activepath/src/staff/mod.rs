@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod audit;
 pub mod cases;
 pub mod password;
+pub mod patients;
 pub mod roles;
 pub mod sign_in;
 pub mod totp;

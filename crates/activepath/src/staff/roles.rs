@@ -12,6 +12,12 @@ pub enum Permission {
     SeeCase,
     /// Take a case, add notes, record contact attempts, close and reopen.
     WorkCases,
+    /// Patient records: details and self-assessments (not clinical notes).
+    SeePatients,
+    /// Make patient records and link cases to them.
+    EditPatients,
+    /// Read and write a patient's clinical notes.
+    ClinicalNotes,
     /// Staff accounts.
     ManageAccounts,
     /// The audit trail.
@@ -21,10 +27,13 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 6] = [
+    pub const ALL: [Permission; 9] = [
         Permission::SeeQueue,
         Permission::SeeCase,
         Permission::WorkCases,
+        Permission::SeePatients,
+        Permission::EditPatients,
+        Permission::ClinicalNotes,
         Permission::ManageAccounts,
         Permission::SeeAudit,
         Permission::OwnTokens,
@@ -32,15 +41,18 @@ impl Permission {
 }
 
 /// Whether `role` has `permission`. Admins run the system and see no
-/// health data; clinicians and coordinators work the queue (patient
-/// records, and clinicians' clinical notes, come with a later slice);
-/// technicians get TMS work in a later issue.
+/// health data; clinicians and coordinators work the queue and keep patient
+/// records; only clinicians read and write clinical notes; technicians get
+/// TMS work in a later issue.
 pub fn allows(role: Role, permission: Permission) -> bool {
     use Permission::*;
     use Role::*;
     matches!(
         (role, permission),
-        (Clinician | Coordinator, SeeQueue | SeeCase | WorkCases)
+        (
+            Clinician | Coordinator,
+            SeeQueue | SeeCase | WorkCases | SeePatients | EditPatients
+        ) | (Clinician, ClinicalNotes)
             | (Admin, ManageAccounts | SeeAudit)
             | (_, OwnTokens)
     )
@@ -57,13 +69,17 @@ mod tests {
                 p,
                 Permission::ManageAccounts | Permission::SeeAudit | Permission::OwnTokens
             ),
-            Role::Clinician | Role::Coordinator => matches!(
-                p,
-                Permission::SeeQueue
-                    | Permission::SeeCase
-                    | Permission::WorkCases
-                    | Permission::OwnTokens
-            ),
+            Role::Clinician | Role::Coordinator => {
+                matches!(
+                    p,
+                    Permission::SeeQueue
+                        | Permission::SeeCase
+                        | Permission::WorkCases
+                        | Permission::SeePatients
+                        | Permission::EditPatients
+                        | Permission::OwnTokens
+                ) || (role == Role::Clinician && p == Permission::ClinicalNotes)
+            }
             Role::Technician => p == Permission::OwnTokens,
         };
         for role in Role::ALL {

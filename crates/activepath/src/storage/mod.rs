@@ -22,6 +22,7 @@ mod data_migrations;
 pub mod idempotency;
 mod migrations;
 pub mod outbox;
+pub mod patients;
 pub mod staff;
 pub mod triage;
 mod writer;

@@ -224,6 +224,7 @@ pub struct CaseRecord {
     pub assigned_to: Option<(i64, String)>,
     pub version: i64,
     pub closed_reason: Option<CloseReason>,
+    pub patient_id: Option<i64>,
 }
 
 /// What happened on a case.
@@ -234,6 +235,7 @@ pub enum EventKind {
     ContactAttempt,
     Closed,
     Reopened,
+    PatientLinked,
 }
 
 impl TextEnum for EventKind {
@@ -244,6 +246,7 @@ impl TextEnum for EventKind {
             EventKind::ContactAttempt => "contact_attempt",
             EventKind::Closed => "closed",
             EventKind::Reopened => "reopened",
+            EventKind::PatientLinked => "patient_linked",
         }
     }
 
@@ -254,6 +257,7 @@ impl TextEnum for EventKind {
             EventKind::ContactAttempt,
             EventKind::Closed,
             EventKind::Reopened,
+            EventKind::PatientLinked,
         ]
         .into_iter()
         .find(|k| k.as_text() == text)
@@ -342,7 +346,8 @@ impl Storage {
     pub async fn case(&self, id: i64) -> Result<Option<CaseRecord>> {
         let row = sqlx::query(
             "SELECT c.id, c.uid, c.result_id, c.priority, c.status, c.contact, c.consent_version, \
-                    c.created_at, c.assigned_to, u.email AS assigned_email, c.version, c.closed_reason \
+                    c.created_at, c.assigned_to, u.email AS assigned_email, c.version, c.closed_reason, \
+                    c.patient_id \
              FROM triage_cases c LEFT JOIN staff_users u ON u.id = c.assigned_to WHERE c.id = $1",
         )
         .bind(id)
@@ -363,6 +368,7 @@ impl Storage {
                 assigned_to: assigned.zip(email),
                 version: r.try_get("version")?,
                 closed_reason: get::<Option<Text<CloseReason>>>(&r, "closed_reason")?.map(|t| t.0),
+                patient_id: r.try_get("patient_id")?,
             })
         })
         .transpose()
@@ -411,6 +417,7 @@ impl Storage {
                     }
                     EventKind::Closed => "status = 'closed', closed_reason = $4",
                     EventKind::Reopened => "status = 'in_progress', closed_reason = NULL",
+                    EventKind::PatientLinked => "status = status",
                 };
                 let sql = format!(
                     "UPDATE triage_cases SET {set}, version = version + 1, updated_at = $1 \

@@ -595,6 +595,8 @@ async fn every_role_on_every_route() {
         ("GET", format!("/staff/cases/{case}"), Some("case")),
         ("POST", format!("/staff/cases/{case}/act"), Some("work")),
         ("GET", "/staff/cases/999999".to_string(), Some("case")),
+        ("GET", "/staff/patients".to_string(), Some("queue")),
+        ("GET", "/staff/patients/new".to_string(), Some("queue")),
         ("GET", "/staff/accounts".to_string(), Some("admin")),
         ("GET", "/staff/audit".to_string(), Some("admin")),
         ("GET", "/staff/audit.csv".to_string(), Some("admin")),
@@ -1451,5 +1453,215 @@ async fn everyone_makes_and_revokes_their_own_api_tokens() {
             .unwrap()
             .status(),
         401
+    );
+}
+
+#[tokio::test]
+async fn a_patient_record_from_a_case_with_scores_over_time_and_clinicians_notes() {
+    let app = spawn_app().await;
+    add_staff(&app, "dr@riverbend.example", Role::Clinician).await;
+    add_staff(&app, "front@riverbend.example", Role::Coordinator).await;
+    let first = shared_case(&app, [2, 2, 2, 2, 1, 1, 1, 0, 0]).await;
+    let (mut dr, _, _) = first_sign_in(&app, "dr@riverbend.example").await;
+    let case_page = dr.get(&format!("/staff/cases/{first}")).await;
+    assert!(
+        case_page
+            .body
+            .contains("not linked to a patient record yet")
+    );
+    let form = dr
+        .get(&format!("/staff/patients/new?from_case={first}"))
+        .await;
+    assert!(
+        form.body.contains("value=\"Ana Rivera\"")
+            && form.body.contains("value=\"ana@example.org\"")
+    );
+    let bad = dr
+        .post(
+            "/staff/patients/new",
+            &[
+                ("csrf", &form.csrf()),
+                ("name", "Ana Rivera"),
+                ("date_of_birth", "2199-01-01"),
+                ("email", "ana@example.org"),
+                ("from_case", &first.to_string()),
+                (
+                    "case_version",
+                    &field_value(&form.body, "case_version").unwrap(),
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("date of birth in the past"));
+    assert!(bad.body.contains("value=\"2199-01-01\""), "kept as typed");
+    let made = dr
+        .post(
+            "/staff/patients/new",
+            &[
+                ("csrf", &form.csrf()),
+                ("name", "Ana Rivera"),
+                ("date_of_birth", "1985-04-12"),
+                ("email", "ana@example.org"),
+                ("phone", "+1 (555) 010-0199"),
+                ("referring_provider", "Dr. Lee, Springfield Family Practice"),
+                ("notes", "Two antidepressant trials this episode."),
+                ("from_case", &first.to_string()),
+                (
+                    "case_version",
+                    &field_value(&form.body, "case_version").unwrap(),
+                ),
+            ],
+        )
+        .await;
+    let patient_path = made.location.expect("made");
+    let page = dr.get(&patient_path).await;
+    assert!(page.body.contains("<bdi>Ana Rivera</bdi>") && page.body.contains("April 12, 1985"));
+    assert!(
+        page.body
+            .contains("Two antidepressant trials this episode.")
+    );
+    assert_eq!(page.body.matches("class=\"chart-point\"").count(), 1);
+    assert!(page.body.contains("<svg") && page.body.contains("role=\"img\""));
+    assert!(page.body.contains("PHQ-9 totals"));
+    let case_page = dr.get(&format!("/staff/cases/{first}")).await;
+    assert!(case_page.body.contains(&format!("href=\"{patient_path}\"")));
+    assert!(
+        case_page
+            .body
+            .contains("linked the case to a patient record")
+    );
+
+    // A later case from the same person: the record is offered, by e-mail.
+    let second = shared_case(&app, [1, 1, 1, 1, 0, 0, 0, 0, 0]).await;
+    let case_page = dr.get(&format!("/staff/cases/{second}")).await;
+    assert!(case_page.body.contains("Link to Ana Rivera"));
+    let patient_id = patient_path.rsplit('/').next().unwrap();
+    let linked = dr
+        .post(
+            &format!("/staff/cases/{second}/link"),
+            &[
+                ("csrf", &case_page.csrf()),
+                ("version", &field_value(&case_page.body, "version").unwrap()),
+                ("patient", patient_id),
+            ],
+        )
+        .await;
+    assert_eq!(
+        linked.location.as_deref(),
+        Some(format!("/staff/cases/{second}").as_str())
+    );
+    let page = dr.get(&patient_path).await;
+    assert_eq!(page.body.matches("class=\"chart-point\"").count(), 2);
+    assert!(page.body.contains("2 results; the latest"));
+
+    // Coordinators see the record but not the clinical notes.
+    let (mut front, _, _) = first_sign_in(&app, "front@riverbend.example").await;
+    let seen = front.get(&patient_path).await;
+    assert_eq!(seen.status, 200);
+    assert!(
+        !seen.body.contains("Two antidepressant trials") && !seen.body.contains("Clinical notes")
+    );
+    let res = front
+        .post(
+            &format!("{patient_path}/notes"),
+            &[("csrf", &seen.csrf()), ("version", "1"), ("notes", "x")],
+        )
+        .await;
+    assert_eq!(res.status, 403);
+
+    // Found by exact e-mail (any case), phone in another format, or whole words.
+    for (q, found) in [
+        ("ANA@example.org", true),
+        ("555-010-0199", true),
+        ("5550100199", true),
+        ("rivera", true),
+        ("Ana Rivera", true),
+        ("riv", false),
+        ("ana@example.com", false),
+    ] {
+        let res = front
+            .get(&format!(
+                "/staff/patients?q={}",
+                q.replace(' ', "+").replace('@', "%40")
+            ))
+            .await;
+        assert_eq!(
+            res.body.contains(&format!("href=\"{patient_path}\"")),
+            found,
+            "{q}"
+        );
+    }
+    // What is stored reveals neither the name nor the contact details.
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&app.state.config.database_url())
+        .await
+        .unwrap();
+    let row = sqlx::query("SELECT details, notes, email_index, phone_index FROM patients")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    use sqlx::Row;
+    let details: Vec<u8> = row.get("details");
+    let email_index: String = row.get("email_index");
+    assert!(!String::from_utf8_lossy(&details).contains("Rivera"));
+    assert!(!email_index.contains("ana") && email_index.len() == 64);
+    let rows = app.state.storage.audit_rows(0, 1000).await.unwrap();
+    assert!(rows.iter().any(|r| r.entry.action == "view"
+        && r.entry.record_type == "patient"
+        && r.entry.actor == "front@riverbend.example"));
+    assert!(
+        rows.iter()
+            .any(|r| r.entry.action == "search" && r.entry.record_id.is_empty()),
+        "searches are recorded without their words"
+    );
+}
+
+#[tokio::test]
+async fn a_record_is_not_made_from_a_case_that_changed_meanwhile() {
+    let app = spawn_app().await;
+    add_staff(&app, "dr@riverbend.example", Role::Clinician).await;
+    let case = shared_case(&app, [1; 9]).await;
+    let (mut dr, _, _) = first_sign_in(&app, "dr@riverbend.example").await;
+    let form = dr
+        .get(&format!("/staff/patients/new?from_case={case}"))
+        .await;
+    let page = dr.get(&format!("/staff/cases/{case}")).await;
+    dr.post(
+        &format!("/staff/cases/{case}/act"),
+        &[
+            ("csrf", &page.csrf()),
+            ("version", &field_value(&page.body, "version").unwrap()),
+            ("action", "take"),
+        ],
+    )
+    .await;
+    let res = dr
+        .post(
+            "/staff/patients/new",
+            &[
+                ("csrf", &form.csrf()),
+                ("name", "Ana Rivera"),
+                ("from_case", &case.to_string()),
+                (
+                    "case_version",
+                    &field_value(&form.body, "case_version").unwrap(),
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 409);
+    assert!(
+        res.body
+            .contains("The case changed while you were filling this in")
+    );
+    assert!(
+        app.state
+            .storage
+            .recent_patients(10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing saved"
     );
 }

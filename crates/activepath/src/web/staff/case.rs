@@ -16,7 +16,7 @@ use crate::web::layout::html;
 use crate::web::{AppError, Result};
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -86,6 +86,11 @@ struct CasePage {
     form: ActForm,
     error: Option<String>,
     stale: bool,
+    patient_id: Option<i64>,
+    see_patients: bool,
+    edit_patients: bool,
+    /// Records with the same e-mail or phone, to link the case to.
+    candidates: Vec<(i64, String, Option<String>)>,
 }
 
 fn method_label(tr: &Tr, m: ContactMethod) -> String {
@@ -124,6 +129,7 @@ fn event_row(state: &AppState, tr: &Tr, e: &cases::TimelineEntry) -> EventRow {
             EventKind::ContactAttempt => "staff-event-contact-attempt-plain",
             EventKind::Closed => "staff-event-closed",
             EventKind::Reopened => "staff-event-reopened",
+            EventKind::PatientLinked => "staff-event-patient-linked",
         }),
     };
     let note = match &e.detail {
@@ -146,6 +152,7 @@ fn case_page(
     state: &AppState,
     who: &SignedIn,
     view: &CaseView,
+    candidates: Vec<crate::staff::patients::Patient>,
     form: ActForm,
     error: Option<String>,
     stale: bool,
@@ -223,8 +230,40 @@ fn case_page(
         form,
         error,
         stale,
+        patient_id: view.record.patient_id,
+        see_patients: who.can(Permission::SeePatients),
+        edit_patients: who.can(Permission::EditPatients),
+        candidates: candidates
+            .into_iter()
+            .map(|p| {
+                (
+                    p.record.id,
+                    p.details.name,
+                    p.details.date_of_birth.map(crate::time::format_civil),
+                )
+            })
+            .collect(),
         l: StaffLayout::new(state, title, Some(who), "queue"),
     }
+}
+
+/// Records that may be this case's person, when it has none yet and the
+/// viewer may link one.
+async fn candidates(
+    state: &AppState,
+    who: &SignedIn,
+    view: &CaseView,
+) -> Result<Vec<crate::staff::patients::Patient>> {
+    if view.record.patient_id.is_some() || !who.can(Permission::EditPatients) {
+        return Ok(Vec::new());
+    }
+    crate::staff::patients::candidates(
+        state,
+        view.contact.email.as_deref(),
+        view.contact.phone.as_deref(),
+    )
+    .await
+    .map_err(AppError::from)
 }
 
 async fn open(state: &AppState, who: &SignedIn, id: i64) -> Result<CaseView> {
@@ -234,20 +273,27 @@ async fn open(state: &AppState, who: &SignedIn, id: i64) -> Result<CaseView> {
         .ok_or(AppError::NotFound)
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PageQuery {
+    /// Set when a change from another page found the case changed.
+    changed: Option<String>,
+}
+
 pub async fn page(
     Allowed(who, _): Allowed<SeeCase>,
     State(state): State<AppState>,
     Path(id): Path<i64>,
+    Query(q): Query<PageQuery>,
 ) -> Result<Response> {
     let view = open(&state, &who, id).await?;
     let form = ActForm {
         version: view.record.version,
         ..ActForm::default()
     };
-    Ok(html(
-        StatusCode::OK,
-        &case_page(&state, &who, &view, form, None, false),
-    ))
+    let found = candidates(&state, &who, &view).await?;
+    let page = case_page(&state, &who, &view, found, form, None, q.changed.is_some());
+    Ok(html(StatusCode::OK, &page))
 }
 
 /// The action a form asks for, or the message to show beside it.
@@ -286,7 +332,8 @@ pub async fn act(
         Ok(a) => a,
         Err(message) => {
             let view = open(&state, &who, id).await?;
-            let page = case_page(&state, &who, &view, form, Some(tr.t(message)), false);
+            let found = candidates(&state, &who, &view).await?;
+            let page = case_page(&state, &who, &view, found, form, Some(tr.t(message)), false);
             return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
     };
@@ -304,7 +351,8 @@ pub async fn act(
                 version: view.record.version,
                 ..form
             };
-            let page = case_page(&state, &who, &view, kept, None, true);
+            let found = candidates(&state, &who, &view).await?;
+            let page = case_page(&state, &who, &view, found, kept, None, true);
             Ok(html(StatusCode::CONFLICT, &page))
         }
     }

@@ -12,6 +12,7 @@ mod audit;
 mod case;
 mod links;
 mod login;
+mod patients;
 mod queue;
 
 use crate::app::AppState;
@@ -60,6 +61,14 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/staff", get(queue::home))
         .route("/staff/cases/{id}", get(case::page))
         .route("/staff/cases/{id}/act", post(case::act))
+        .route("/staff/cases/{id}/link", post(patients::link_case))
+        .route("/staff/patients", get(patients::list))
+        .route(
+            "/staff/patients/new",
+            get(patients::new_form).post(patients::create),
+        )
+        .route("/staff/patients/{id}", get(patients::page))
+        .route("/staff/patients/{id}/notes", post(patients::save_notes))
         .route("/staff/accounts", get(accounts::list))
         .route("/staff/accounts/invite", post(accounts::invite))
         .route("/staff/accounts/{id}/disable", post(accounts::disable))
@@ -342,6 +351,9 @@ needs!(
     SeeQueue,
     SeeCase,
     WorkCases,
+    SeePatients,
+    EditPatients,
+    ClinicalNotes,
     ManageAccounts,
     SeeAudit,
     OwnTokens
@@ -378,6 +390,7 @@ pub struct StaffLayout {
     pub role: String,
     pub csrf: String,
     pub nav_queue: bool,
+    pub nav_patients: bool,
     pub nav_accounts: bool,
     pub nav_audit: bool,
     pub nav_tokens: bool,
@@ -415,6 +428,7 @@ impl StaffLayout {
             role,
             csrf,
             nav_queue: can(Permission::SeeQueue),
+            nav_patients: can(Permission::SeePatients),
             nav_accounts: can(Permission::ManageAccounts),
             nav_audit: can(Permission::SeeAudit),
             nav_tokens: can(Permission::OwnTokens),

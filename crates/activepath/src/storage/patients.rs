@@ -1,0 +1,304 @@
+//! Patient records: sealed details and notes, blind indexes for exact
+//! e-mail and phone lookups, keyed name words, and the cases linked to them.
+
+use super::assessments::StoredResult;
+use super::audit::{self, AuditEntry};
+use super::triage::{ChangeOutcome, EventKind};
+use super::{Millis, Result, Storage, Text, get};
+use crate::crypto::AuditChain;
+use jiff::Timestamp;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, FromRow, Row};
+
+#[derive(Debug, Clone)]
+pub struct PatientRecord {
+    pub id: i64,
+    pub uid: String,
+    /// Sealed JSON of the details, bound to `uid`.
+    pub details_sealed: Vec<u8>,
+    /// Sealed clinical notes, bound to `uid`.
+    pub notes_sealed: Option<Vec<u8>>,
+    pub version: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl<'r> FromRow<'r, AnyRow> for PatientRecord {
+    fn from_row(r: &'r AnyRow) -> sqlx::Result<Self> {
+        Ok(PatientRecord {
+            id: r.try_get("id")?,
+            uid: r.try_get("uid")?,
+            details_sealed: r.try_get("details")?,
+            notes_sealed: r.try_get("notes")?,
+            version: r.try_get("version")?,
+            created_at: get::<Millis>(r, "created_at")?.0,
+            updated_at: get::<Millis>(r, "updated_at")?.0,
+        })
+    }
+}
+
+const COLUMNS: &str = "p.id, p.uid, p.details, p.notes, p.version, p.created_at, p.updated_at";
+
+/// How to find records: by a blind index, or by every word of a name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatientLookup {
+    Email(String),
+    Phone(String),
+    NameWords(Vec<String>),
+}
+
+/// A new record, sealed and indexed by the caller.
+#[derive(Debug, Clone)]
+pub struct NewPatient {
+    pub uid: String,
+    pub details_sealed: Vec<u8>,
+    pub notes_sealed: Option<Vec<u8>>,
+    pub email_index: Option<String>,
+    pub phone_index: Option<String>,
+    pub name_words: Vec<String>,
+    pub created_at: Timestamp,
+}
+
+/// A case to link to a new record, if it is still at `version`.
+#[derive(Debug, Clone)]
+pub struct LinkCase {
+    pub case_id: i64,
+    pub version: i64,
+    pub user_id: i64,
+    pub event_uid: String,
+}
+
+/// Links `link.case_id` to `patient_id` if the case is still at its
+/// version, with the timeline event. `Done` or `Stale`.
+async fn link(
+    conn: &mut AnyConnection,
+    patient_id: i64,
+    link: &LinkCase,
+    at: Timestamp,
+) -> Result<ChangeOutcome> {
+    let done = sqlx::query(
+        "UPDATE triage_cases SET patient_id = $1, version = version + 1, updated_at = $2 \
+         WHERE id = $3 AND version = $4",
+    )
+    .bind(patient_id)
+    .bind(Millis(at))
+    .bind(link.case_id)
+    .bind(link.version)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(ChangeOutcome::Stale);
+    }
+    sqlx::query(
+        "INSERT INTO case_events (uid, case_id, user_id, kind, at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(link.event_uid.clone())
+    .bind(link.case_id)
+    .bind(link.user_id)
+    .bind(Text(EventKind::PatientLinked))
+    .bind(Millis(at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(ChangeOutcome::Done)
+}
+
+impl Storage {
+    /// Stores a new record (and links a case to it), with its audit entry.
+    /// `Ok(None)` when the case changed meanwhile: nothing is stored.
+    #[tracing::instrument(skip_all)]
+    pub async fn add_patient(
+        &self,
+        new: NewPatient,
+        link_case: Option<LinkCase>,
+        chain: &AuditChain,
+        audit_entry: AuditEntry,
+    ) -> Result<Option<i64>> {
+        let (backend, chain) = (self.backend(), chain.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                if let Some(l) = &link_case {
+                    // Checked before anything is written; on PostgreSQL the
+                    // row stays locked until the link is made (SQLite's one
+                    // writer cannot be overtaken).
+                    let sql = match backend {
+                        super::Backend::Sqlite => "SELECT version FROM triage_cases WHERE id = $1",
+                        super::Backend::Postgres => {
+                            "SELECT version FROM triage_cases WHERE id = $1 FOR UPDATE"
+                        }
+                    };
+                    let version: Option<i64> = sqlx::query_scalar(sql)
+                        .bind(l.case_id)
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                    if version != Some(l.version) {
+                        return Ok(None);
+                    }
+                }
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO patients (uid, details, notes, email_index, phone_index, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+                )
+                .bind(new.uid)
+                .bind(new.details_sealed)
+                .bind(new.notes_sealed)
+                .bind(new.email_index)
+                .bind(new.phone_index)
+                .bind(Millis(new.created_at))
+                .fetch_one(&mut *conn)
+                .await?;
+                for word in new.name_words {
+                    sqlx::query(
+                        "INSERT INTO patient_name_words (patient_id, word_hash) VALUES ($1, $2) \
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(id)
+                    .bind(word)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                if let Some(l) = &link_case {
+                    link(conn, id, l, new.created_at).await?;
+                }
+                let entry = AuditEntry {
+                    record_id: id.to_string(),
+                    ..audit_entry
+                };
+                audit::append(conn, backend, &chain, &entry).await?;
+                Ok(Some(id))
+            })
+        })
+        .await
+    }
+
+    pub async fn patient(&self, id: i64) -> Result<Option<PatientRecord>> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM patients p WHERE p.id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Records found by `lookup`, newest first, at most `limit`.
+    #[tracing::instrument(skip_all)]
+    pub async fn find_patients(
+        &self,
+        lookup: PatientLookup,
+        limit: i64,
+    ) -> Result<Vec<PatientRecord>> {
+        let query = match lookup {
+            PatientLookup::Email(index) => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM patients p WHERE p.email_index = $2 ORDER BY p.id DESC LIMIT $1"
+            )))
+            .bind(limit)
+            .bind(index),
+            PatientLookup::Phone(index) => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM patients p WHERE p.phone_index = $2 ORDER BY p.id DESC LIMIT $1"
+            )))
+            .bind(limit)
+            .bind(index),
+            PatientLookup::NameWords(words) if words.is_empty() => return Ok(Vec::new()),
+            // Every word: the records holding all of them in the word index.
+            PatientLookup::NameWords(words) => {
+                let placeholders: Vec<String> = (0..words.len()).map(|i| format!("${}", i + 3)).collect();
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM patients p WHERE p.id IN ( \
+                       SELECT patient_id FROM patient_name_words WHERE word_hash IN ({}) \
+                       GROUP BY patient_id HAVING COUNT(*) = $2) \
+                     ORDER BY p.id DESC LIMIT $1",
+                    placeholders.join(", ")
+                );
+                let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(limit)
+                    .bind(words.len() as i64);
+                for w in words {
+                    query = query.bind(w);
+                }
+                query
+            }
+        };
+        Ok(query.fetch_all(self.pool()).await?)
+    }
+
+    /// The newest records.
+    pub async fn recent_patients(&self, limit: i64) -> Result<Vec<PatientRecord>> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM patients p ORDER BY p.id DESC LIMIT $1"
+        )))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Replaces the clinical notes if the record is still at `version`.
+    pub async fn set_patient_notes(
+        &self,
+        id: i64,
+        version: i64,
+        notes_sealed: Vec<u8>,
+        at: Timestamp,
+        chain: &AuditChain,
+        audit_entry: AuditEntry,
+    ) -> Result<ChangeOutcome> {
+        let (backend, chain) = (self.backend(), chain.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let done = sqlx::query(
+                    "UPDATE patients SET notes = $1, version = version + 1, updated_at = $2 \
+                     WHERE id = $3 AND version = $4",
+                )
+                .bind(notes_sealed)
+                .bind(Millis(at))
+                .bind(id)
+                .bind(version)
+                .execute(&mut *conn)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(ChangeOutcome::Stale);
+                }
+                audit::append(conn, backend, &chain, &audit_entry).await?;
+                Ok(ChangeOutcome::Done)
+            })
+        })
+        .await
+    }
+
+    /// Links a case to an existing record, if the case is still at its version.
+    pub async fn link_case_to_patient(
+        &self,
+        patient_id: i64,
+        case: LinkCase,
+        at: Timestamp,
+        chain: &AuditChain,
+        audit_entry: AuditEntry,
+    ) -> Result<ChangeOutcome> {
+        let (backend, chain) = (self.backend(), chain.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let outcome = link(conn, patient_id, &case, at).await?;
+                if outcome == ChangeOutcome::Done {
+                    audit::append(conn, backend, &chain, &audit_entry).await?;
+                }
+                Ok(outcome)
+            })
+        })
+        .await
+    }
+
+    /// The results of the cases linked to a record, oldest first, with
+    /// their case ids.
+    pub async fn patient_results(&self, patient_id: i64) -> Result<Vec<(i64, StoredResult)>> {
+        let rows = sqlx::query(
+            "SELECT c.id AS case_id, r.id, r.token_hash, r.instrument, r.instrument_version, r.answers, \
+                    r.total, r.severity, r.self_harm_flag, r.created_at, r.expires_at, c.created_at AS shared_at \
+             FROM triage_cases c JOIN assessment_results r ON r.id = c.result_id \
+             WHERE c.patient_id = $1 ORDER BY r.created_at, r.id",
+        )
+        .bind(patient_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("case_id")?, StoredResult::from_row(r)?)))
+            .collect()
+    }
+}
