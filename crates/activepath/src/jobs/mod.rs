@@ -11,6 +11,9 @@ use tokio::sync::{Notify, watch};
 
 /// How long a claimed message is reserved for the worker that claimed it.
 const LEASE: SignedDuration = SignedDuration::from_mins(2);
+/// Messages tried per turn of the worker, so that shutdown is never held up
+/// for long by a backlog.
+const BATCH: usize = 50;
 /// Delivered mail is kept this long (for diagnosis), then deleted.
 const KEEP_SENT_MAIL_DAYS: u32 = 30;
 
@@ -25,8 +28,26 @@ impl OutboxWorker {
     /// Delivers every message due at `now`. Returns how many were sent.
     #[tracing::instrument(skip_all)]
     pub async fn run_once(&self, now: Timestamp) -> anyhow::Result<usize> {
-        let mut sent = 0;
-        while let Some(mail) = self.storage.claim_mail(now, LEASE).await? {
+        let mut total = 0;
+        loop {
+            let (tried, sent) = self.deliver(now, BATCH).await?;
+            total += sent;
+            if tried < BATCH {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Tries at most `max` of the messages due at `now`. Returns how many
+    /// were tried and how many of those were sent; a failed one is put back
+    /// with a later due time.
+    pub async fn deliver(&self, now: Timestamp, max: usize) -> anyhow::Result<(usize, usize)> {
+        let (mut tried, mut sent) = (0, 0);
+        while tried < max {
+            let Some(mail) = self.storage.claim_mail(now, LEASE).await? else {
+                break;
+            };
+            tried += 1;
             let envelope = Envelope {
                 to: mail.recipient.clone(),
                 subject: mail.subject.clone(),
@@ -54,7 +75,7 @@ impl OutboxWorker {
                 }
             }
         }
-        Ok(sent)
+        Ok((tried, sent))
     }
 }
 
@@ -89,8 +110,17 @@ pub fn spawn(
         let mut last_purge: Option<Timestamp> = None;
         loop {
             let now = clock.now();
-            if let Err(e) = worker.run_once(now).await {
-                tracing::error!("outbox run failed: {e:#}");
+            // A batch at a time, so that a long backlog does not hold up
+            // shutdown: the message in hand is finished, the rest wait.
+            let more = match worker.deliver(now, BATCH).await {
+                Ok((tried, _)) => tried == BATCH,
+                Err(e) => {
+                    tracing::error!("outbox run failed: {e:#}");
+                    false
+                }
+            };
+            if *shutdown.borrow() {
+                break;
             }
             if last_purge.is_none_or(|at| now.duration_since(at) > SignedDuration::from_hours(1)) {
                 last_purge = Some(now);
@@ -99,6 +129,9 @@ pub fn spawn(
                     Ok(n) => tracing::info!(deleted = n, "purged expired results"),
                     Err(e) => tracing::error!("purge failed: {e:#}"),
                 }
+            }
+            if more {
+                continue;
             }
             tokio::select! {
                 _ = wake.notified() => {}

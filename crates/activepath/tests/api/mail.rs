@@ -200,3 +200,20 @@ async fn a_refused_delivery_is_kept_and_retried_by_the_worker_after_a_backoff() 
         "sent once only"
     );
 }
+
+#[tokio::test]
+async fn a_backlog_is_delivered_a_batch_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = bare_storage(dir.path()).await;
+    let now = Timestamp::now();
+    for key in ["batch-1", "batch-2", "batch-3"] {
+        queue_notification(&storage, key, now).await;
+    }
+    let (port, received) = smtp_sink(0).await;
+    let worker = smtp_worker(&storage, port);
+    assert_eq!(worker.deliver(now, 2).await.unwrap(), (2, 2));
+    assert_eq!(received.lock().unwrap().len(), 2, "no more than asked for");
+    assert_eq!(worker.deliver(now, 2).await.unwrap(), (1, 1));
+    assert_eq!(worker.deliver(now, 2).await.unwrap(), (0, 0));
+    assert_eq!(received.lock().unwrap().len(), 3);
+}
