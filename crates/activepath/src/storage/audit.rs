@@ -129,8 +129,10 @@ impl Storage {
     #[tracing::instrument(skip_all)]
     pub async fn audit(&self, chain: &AuditChain, entry: AuditEntry) -> Result<()> {
         let (backend, chain) = (self.backend(), chain.clone());
-        self.write(move |conn| Box::pin(async move { append(conn, backend, &chain, &entry).await }))
-            .await
+        self.write_audit(move |conn| {
+            Box::pin(async move { append(conn, backend, &chain, &entry).await })
+        })
+        .await
     }
 
     /// Up to `limit` entries after `after_id`, in order: for checking the

@@ -23,6 +23,7 @@ pub mod idempotency;
 mod migrations;
 pub mod outbox;
 pub mod patients;
+pub mod plans;
 pub mod staff;
 pub mod triage;
 mod writer;
@@ -155,6 +156,8 @@ struct Inner {
     backend: Backend,
     /// SQLite only: the one connection that writes.
     writer: Option<writer::Writer>,
+    /// PostgreSQL only: the writer of audit entries (see `writer.rs`).
+    audit_writer: Option<writer::Writer>,
 }
 
 /// Backend settings applied to every SQLite connection.
@@ -179,7 +182,7 @@ impl Storage {
             Backend::Postgres
         };
         let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
-        let (pool, writer) = match backend {
+        let (pool, writer, audit_writer) = match backend {
             Backend::Sqlite => {
                 let pool = options
                     // Readers beside the writer: WAL lets them run while it commits.
@@ -200,22 +203,25 @@ impl Storage {
                 // FULL: a commit is on disk before we answer, so an
                 // acknowledged write survives a crash or power cut.
                 conn.execute(SQLITE_PRAGMAS).await.map_err(connect_error)?;
-                (pool, Some(writer::Writer::start(conn)))
+                let writer = writer::Writer::start(writer::Source::Held(conn), "BEGIN IMMEDIATE");
+                (pool, Some(writer), None)
             }
-            Backend::Postgres => (
-                options
+            Backend::Postgres => {
+                let pool = options
                     .max_connections(16)
                     .connect(url)
                     .await
-                    .map_err(connect_error)?,
-                None,
-            ),
+                    .map_err(connect_error)?;
+                let audit = writer::Writer::start(writer::Source::Pool(pool.clone()), "BEGIN");
+                (pool, None, Some(audit))
+            }
         };
         Ok(Storage {
             inner: Arc::new(Inner {
                 pool,
                 backend,
                 writer,
+                audit_writer,
             }),
         })
     }
@@ -254,7 +260,10 @@ impl Storage {
     /// Closes the pool and the writer. Later calls fail with
     /// [`StorageError::Closed`].
     pub async fn close(&self) {
-        if let Some(w) = &self.inner.writer {
+        for w in [&self.inner.writer, &self.inner.audit_writer]
+            .into_iter()
+            .flatten()
+        {
             w.close().await;
         }
         self.pool().close().await;
@@ -277,6 +286,20 @@ impl Storage {
                 tx.commit().await?;
                 Ok(value)
             }
+        }
+    }
+
+    /// Like [`Storage::write`], for an entry appended to the audit trail
+    /// alone: on PostgreSQL such entries go through a writer of their own and
+    /// are committed together (see `writer.rs`).
+    pub(crate) async fn write_audit<T, F>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
+    {
+        match &self.inner.audit_writer {
+            Some(w) => w.submit(writer::Atomic::Savepoint, op).await,
+            None => self.write(op).await,
         }
     }
 

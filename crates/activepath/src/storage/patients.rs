@@ -39,6 +39,33 @@ impl<'r> FromRow<'r, AnyRow> for PatientRecord {
 
 const COLUMNS: &str = "p.id, p.uid, p.details, p.notes, p.version, p.created_at, p.updated_at";
 
+/// The query behind [`Storage::find_patients`]: $1 the limit, then $2 the
+/// index, or $2 the number of words and $3… the words.
+pub(super) fn find_sql(lookup: &PatientLookup) -> String {
+    let filter = match lookup {
+        PatientLookup::Email(_) => "p.email_index = $2".to_string(),
+        PatientLookup::Phone(_) => "p.phone_index = $2".to_string(),
+        // Every word: the records holding all of them in the word index.
+        PatientLookup::NameWords(words) => {
+            let placeholders: Vec<String> =
+                (0..words.len()).map(|i| format!("${}", i + 3)).collect();
+            format!(
+                "p.id IN (SELECT patient_id FROM patient_name_words WHERE word_hash IN ({}) \
+                 GROUP BY patient_id HAVING COUNT(*) = $2)",
+                placeholders.join(", ")
+            )
+        }
+    };
+    format!("SELECT {COLUMNS} FROM patients p WHERE {filter} ORDER BY p.id DESC LIMIT $1")
+}
+
+/// The results of the cases linked to a record ($1), oldest first.
+pub(super) const PATIENT_RESULTS_SQL: &str = "\
+    SELECT c.id AS case_id, r.id, r.token_hash, r.instrument, r.instrument_version, r.answers, \
+           r.total, r.severity, r.self_harm_flag, r.created_at, r.expires_at, c.created_at AS shared_at \
+    FROM triage_cases c JOIN assessment_results r ON r.id = c.result_id \
+    WHERE c.patient_id = $1 ORDER BY r.created_at, r.id";
+
 /// How to find records: by a blind index, or by every word of a name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PatientLookup {
@@ -186,31 +213,14 @@ impl Storage {
         lookup: PatientLookup,
         limit: i64,
     ) -> Result<Vec<PatientRecord>> {
-        let query = match lookup {
-            PatientLookup::Email(index) => sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM patients p WHERE p.email_index = $2 ORDER BY p.id DESC LIMIT $1"
-            )))
-            .bind(limit)
-            .bind(index),
-            PatientLookup::Phone(index) => sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM patients p WHERE p.phone_index = $2 ORDER BY p.id DESC LIMIT $1"
-            )))
-            .bind(limit)
-            .bind(index),
-            PatientLookup::NameWords(words) if words.is_empty() => return Ok(Vec::new()),
-            // Every word: the records holding all of them in the word index.
+        if matches!(&lookup, PatientLookup::NameWords(w) if w.is_empty()) {
+            return Ok(Vec::new());
+        }
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(find_sql(&lookup))).bind(limit);
+        query = match lookup {
+            PatientLookup::Email(index) | PatientLookup::Phone(index) => query.bind(index),
             PatientLookup::NameWords(words) => {
-                let placeholders: Vec<String> = (0..words.len()).map(|i| format!("${}", i + 3)).collect();
-                let sql = format!(
-                    "SELECT {COLUMNS} FROM patients p WHERE p.id IN ( \
-                       SELECT patient_id FROM patient_name_words WHERE word_hash IN ({}) \
-                       GROUP BY patient_id HAVING COUNT(*) = $2) \
-                     ORDER BY p.id DESC LIMIT $1",
-                    placeholders.join(", ")
-                );
-                let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                    .bind(limit)
-                    .bind(words.len() as i64);
+                query = query.bind(words.len() as i64);
                 for w in words {
                     query = query.bind(w);
                 }
@@ -288,15 +298,10 @@ impl Storage {
     /// The results of the cases linked to a record, oldest first, with
     /// their case ids.
     pub async fn patient_results(&self, patient_id: i64) -> Result<Vec<(i64, StoredResult)>> {
-        let rows = sqlx::query(
-            "SELECT c.id AS case_id, r.id, r.token_hash, r.instrument, r.instrument_version, r.answers, \
-                    r.total, r.severity, r.self_harm_flag, r.created_at, r.expires_at, c.created_at AS shared_at \
-             FROM triage_cases c JOIN assessment_results r ON r.id = c.result_id \
-             WHERE c.patient_id = $1 ORDER BY r.created_at, r.id",
-        )
-        .bind(patient_id)
-        .fetch_all(self.pool())
-        .await?;
+        let rows = sqlx::query(PATIENT_RESULTS_SQL)
+            .bind(patient_id)
+            .fetch_all(self.pool())
+            .await?;
         rows.iter()
             .map(|r| Ok((r.try_get("case_id")?, StoredResult::from_row(r)?)))
             .collect()

@@ -295,23 +295,45 @@ pub enum ChangeOutcome {
     Missing,
 }
 
+/// A page of the open cases ($1 rows from $2), urgent first, then oldest.
+pub(super) const QUEUE_SQL: &str = "\
+    SELECT c.id, c.priority, c.status, c.created_at, u.email AS assigned_email, \
+           r.instrument, r.total, r.severity, r.self_harm_flag \
+    FROM triage_cases c \
+    JOIN assessment_results r ON r.id = c.result_id \
+    LEFT JOIN staff_users u ON u.id = c.assigned_to \
+    WHERE c.status <> 'closed' \
+    ORDER BY c.priority DESC, c.created_at, c.id LIMIT $1 OFFSET $2";
+
+/// The number of open cases and of urgent ones among them. The statuses are
+/// named (the schema allows only these and 'closed') so that both databases
+/// count from the index on status rather than reading every case.
+pub(super) const OPEN_CASES_SQL: &str = "\
+    SELECT COUNT(*) AS open, \
+           COALESCE(SUM(CASE WHEN priority = 'urgent' THEN 1 ELSE 0 END), 0) AS urgent \
+    FROM triage_cases WHERE status IN ('new', 'in_progress')";
+
+/// One case ($1) with the e-mail of whoever holds it.
+pub(super) const CASE_SQL: &str = "\
+    SELECT c.id, c.uid, c.result_id, c.priority, c.status, c.contact, c.consent_version, \
+           c.created_at, c.assigned_to, u.email AS assigned_email, c.version, c.closed_reason, \
+           c.patient_id \
+    FROM triage_cases c LEFT JOIN staff_users u ON u.id = c.assigned_to WHERE c.id = $1";
+
+/// A case's ($1) timeline, oldest first.
+pub(super) const CASE_EVENTS_SQL: &str = "\
+    SELECT e.uid, e.kind, e.detail, e.at, u.email FROM case_events e \
+    LEFT JOIN staff_users u ON u.id = e.user_id WHERE e.case_id = $1 ORDER BY e.at, e.id";
+
 impl Storage {
     /// A page of the open cases, urgent first, then oldest first.
     #[tracing::instrument(skip_all)]
     pub async fn queue(&self, limit: i64, offset: i64) -> Result<Vec<QueueItem>> {
-        let rows = sqlx::query(
-            "SELECT c.id, c.priority, c.status, c.created_at, u.email AS assigned_email, \
-                    r.instrument, r.total, r.severity, r.self_harm_flag \
-             FROM triage_cases c \
-             JOIN assessment_results r ON r.id = c.result_id \
-             LEFT JOIN staff_users u ON u.id = c.assigned_to \
-             WHERE c.status <> 'closed' \
-             ORDER BY c.priority DESC, c.created_at, c.id LIMIT $1 OFFSET $2",
-        )
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(self.pool())
-        .await?;
+        let rows = sqlx::query(QUEUE_SQL)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(self.pool())
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(QueueItem {
@@ -331,28 +353,17 @@ impl Storage {
 
     /// How many cases are open, and how many of those are urgent.
     pub async fn open_cases(&self) -> Result<(i64, i64)> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS open, \
-                    COALESCE(SUM(CASE WHEN priority = 'urgent' THEN 1 ELSE 0 END), 0) AS urgent \
-             FROM triage_cases WHERE status <> 'closed'",
-        )
-        .fetch_one(self.pool())
-        .await?;
+        let row = sqlx::query(OPEN_CASES_SQL).fetch_one(self.pool()).await?;
         // PostgreSQL's SUM of integers is BIGINT here, COUNT too.
         Ok((row.try_get("open")?, row.try_get("urgent")?))
     }
 
     #[tracing::instrument(skip_all)]
     pub async fn case(&self, id: i64) -> Result<Option<CaseRecord>> {
-        let row = sqlx::query(
-            "SELECT c.id, c.uid, c.result_id, c.priority, c.status, c.contact, c.consent_version, \
-                    c.created_at, c.assigned_to, u.email AS assigned_email, c.version, c.closed_reason, \
-                    c.patient_id \
-             FROM triage_cases c LEFT JOIN staff_users u ON u.id = c.assigned_to WHERE c.id = $1",
-        )
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await?;
+        let row = sqlx::query(CASE_SQL)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
         row.map(|r| {
             let assigned: Option<i64> = r.try_get("assigned_to")?;
             let email: Option<String> = r.try_get("assigned_email")?;
@@ -376,13 +387,10 @@ impl Storage {
 
     /// A case's timeline, oldest first.
     pub async fn case_events(&self, case_id: i64) -> Result<Vec<CaseEvent>> {
-        let rows = sqlx::query(
-            "SELECT e.uid, e.kind, e.detail, e.at, u.email FROM case_events e \
-             LEFT JOIN staff_users u ON u.id = e.user_id WHERE e.case_id = $1 ORDER BY e.at, e.id",
-        )
-        .bind(case_id)
-        .fetch_all(self.pool())
-        .await?;
+        let rows = sqlx::query(CASE_EVENTS_SQL)
+            .bind(case_id)
+            .fetch_all(self.pool())
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(CaseEvent {

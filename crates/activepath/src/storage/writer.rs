@@ -9,11 +9,17 @@
 //! commit is on disk, so an acknowledged write survives a crash exactly as
 //! before; under load one flush serves many requests, and when idle a lone
 //! write is committed at once.
+//!
+//! PostgreSQL commits concurrent transactions together by itself, so only
+//! the audit trail goes through a writer there: its entries form one chain,
+//! appended one at a time under a lock, and grouping them turns one commit
+//! per page view into one per batch. That writer takes a connection from the
+//! pool for each batch, so a restarted server costs it nothing.
 
 use super::{Result, StorageError};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use sqlx::{AnyConnection, Connection, Executor};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -35,6 +41,14 @@ pub(super) enum Atomic {
     Savepoint,
     /// One statement, which SQLite applies or undoes on its own.
     Statement,
+}
+
+/// Where the writer's connection comes from.
+pub(super) enum Source {
+    /// One connection, kept open (SQLite's only writer).
+    Held(AnyConnection),
+    /// A connection from the pool for each batch.
+    Pool(AnyPool),
 }
 
 struct Job {
@@ -61,13 +75,14 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub(super) fn start(conn: AnyConnection) -> Self {
+    /// Starts the task. `begin` opens each batch's transaction.
+    pub(super) fn start(source: Source, begin: &'static str) -> Self {
         let (queue, rx) = mpsc::channel(QUEUE);
         let stop = Arc::new(Notify::new());
         let done = Arc::new(Mutex::new(()));
         let guard = done.clone().try_lock_owned().expect("a new mutex is free");
         let stats = Arc::new(Stats::default());
-        tokio::spawn(run(conn, rx, stop.clone(), guard, stats.clone()));
+        tokio::spawn(run(source, begin, rx, stop.clone(), guard, stats.clone()));
         Writer {
             stats,
             queue,
@@ -109,7 +124,8 @@ impl Writer {
 }
 
 async fn run(
-    mut conn: AnyConnection,
+    mut source: Source,
+    begin: &'static str,
     mut rx: mpsc::Receiver<Job>,
     stop: Arc<Notify>,
     _done: tokio::sync::OwnedMutexGuard<()>,
@@ -126,7 +142,17 @@ async fn run(
                 }
                 stats.writes.fetch_add(n as u64, Ordering::Relaxed);
                 stats.commits.fetch_add(1, Ordering::Relaxed);
-                commit(&mut conn, &mut batch).await;
+                match &mut source {
+                    Source::Held(conn) => commit(conn, begin, &mut batch).await,
+                    Source::Pool(pool) => match pool.acquire().await {
+                        Ok(mut conn) => commit(&mut conn, begin, &mut batch).await,
+                        Err(e) => {
+                            for job in batch.drain(..) {
+                                let _ = job.reply.send(Err(StorageError::NotCommitted(e.to_string())));
+                            }
+                        }
+                    },
+                }
             }
         }
     }
@@ -134,15 +160,17 @@ async fn run(
     while let Ok(job) = rx.try_recv() {
         let _ = job.reply.send(Err(StorageError::Closed));
     }
-    let _ = conn.close().await;
+    if let Source::Held(conn) = source {
+        let _ = conn.close().await;
+    }
 }
 
 /// Runs and commits one batch, then answers every caller in it.
 #[tracing::instrument(skip_all, fields(writes = batch.len()))]
-async fn commit(conn: &mut AnyConnection, batch: &mut Vec<Job>) {
+async fn commit(conn: &mut AnyConnection, begin: &'static str, batch: &mut Vec<Job>) {
     let mut answers: Vec<(oneshot::Sender<Result<Value>>, Result<Value>)> =
         Vec::with_capacity(batch.len());
-    let mut broken: Option<String> = match conn.execute("BEGIN IMMEDIATE").await {
+    let mut broken: Option<String> = match conn.execute(begin).await {
         Ok(_) => None,
         Err(e) => Some(e.to_string()),
     };
@@ -165,10 +193,10 @@ async fn commit(conn: &mut AnyConnection, batch: &mut Vec<Job>) {
         let end = match (savepoint, undo) {
             (false, _) => Ok(()),
             (true, false) => conn.execute("RELEASE write").await.map(drop),
-            (true, true) => conn
-                .execute("ROLLBACK TO write; RELEASE write")
-                .await
-                .map(drop),
+            (true, true) => match conn.execute("ROLLBACK TO write").await {
+                Ok(_) => conn.execute("RELEASE write").await.map(drop),
+                Err(e) => Err(e),
+            },
         };
         if let Err(e) = end {
             broken = Some(e.to_string());

@@ -1665,3 +1665,66 @@ async fn a_record_is_not_made_from_a_case_that_changed_meanwhile() {
         "nothing saved"
     );
 }
+
+#[tokio::test]
+async fn the_portal_pages_read_through_indexes_never_whole_tables() {
+    let app = spawn_app().await;
+    let plans = app.state.storage.page_query_plans(true).await.unwrap();
+    let shown: String = plans
+        .iter()
+        .map(|p| format!("{}:\n  {}\n", p.name, p.plan.join("\n  ")))
+        .collect();
+    assert_eq!(plans.len(), 7, "{shown}");
+    for plan in &plans {
+        assert!(plan.full_scans.is_empty(), "{shown}");
+    }
+    let queue = &plans[0];
+    assert!(
+        queue.plan.iter().any(|s| s.contains("triage_cases_open")),
+        "the queue reads only the open cases' index:\n{shown}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_entries_written_at_once_by_two_instances_form_one_intact_chain() {
+    use activepath::staff::audit::{Verdict, verify};
+    use activepath::storage::Storage;
+    use activepath::storage::audit::AuditEntry;
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database_url()
+        .await
+        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", dir.path().join("a.db").display()));
+    let first = Storage::connect(&url).await.unwrap();
+    first.migrate().await.unwrap();
+    let second = Storage::connect(&url).await.unwrap();
+    let key = activepath::crypto::MasterKey::generate();
+    let chain = activepath::crypto::FieldCipher::new(&key).audit_chain();
+    let mut writes = tokio::task::JoinSet::new();
+    for i in 0..200 {
+        let (storage, chain) = (
+            if i % 2 == 0 { &first } else { &second }.clone(),
+            chain.clone(),
+        );
+        writes.spawn(async move {
+            let entry = AuditEntry {
+                at: jiff::Timestamp::now(),
+                actor_id: None,
+                actor: format!("viewer {i}"),
+                action: "view".into(),
+                record_type: "case".into(),
+                record_id: i.to_string(),
+                client_ip: None,
+            };
+            storage.audit(&chain, entry).await.unwrap();
+        });
+    }
+    while let Some(done) = writes.join_next().await {
+        done.unwrap();
+    }
+    let rows = first.audit_rows(0, 1000).await.unwrap();
+    assert_eq!(rows.len(), 200);
+    assert_eq!(
+        verify(&second, &chain).await.unwrap(),
+        Verdict::Intact { entries: 200 }
+    );
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The staff portal at clinic-network scale: seeds each database with
+# RESULTS self-assessment results, CASES triage cases (OPEN of them still
+# open) and PATIENTS patient records through the application's own code
+# (examples/seed.rs: encrypted, indexed, audited), then loads the queue, a
+# random case and a random patient record with wrk, signed in as a
+# clinician. Prints the rate, p50 and p99 of each page on SQLite and on
+# PostgreSQL. Every page view is also written to the audit trail.
+#
+#   bash bench/staff.sh                                  # 1,000,000 / 100,000
+#   RESULTS=100000 CASES=10000 PATIENTS=1000 bash bench/staff.sh   # quicker
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RESULTS="${RESULTS:-1000000}"
+CASES="${CASES:-100000}"
+OPEN="${OPEN:-500}"
+PATIENTS="${PATIENTS:-10000}"
+DURATION="${DURATION:-10s}"
+CONNECTIONS="${CONNECTIONS:-16}"
+PORT="${PORT:-18491}"
+PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+command -v wrk >/dev/null || {
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq wrk >/dev/null
+}
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/activepath/target}"
+cargo build --release --locked --bin activepath --example seed
+BIN="$CARGO_TARGET_DIR/release/activepath"
+SEED="$CARGO_TARGET_DIR/release/examples/seed"
+
+work=$(mktemp -d)
+db="ap_bench_staff_$$"
+cleanup() {
+  [ -n "${AP_PID:-}" ] && { kill "$AP_PID" 2>/dev/null; wait "$AP_PID" 2>/dev/null; } || true
+  psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+printf 'bench-password-quietly-long\n' > "$work/pw"
+
+# bench BACKEND [DATABASE_URL]
+bench() {
+  local name=$1 url=${2:-}
+  [ -n "${AP_PID:-}" ] && { kill "$AP_PID"; wait "$AP_PID" 2>/dev/null || true; AP_PID=; }
+  rm -rf "$work/data"
+  echo "== $name: seeding $RESULTS results, $CASES cases ($OPEN open), $PATIENTS patients" >&2
+  env ${url:+DATABASE_URL="$url"} RUST_LOG=warn "$SEED" --data-dir "$work/data" \
+    --results "$RESULTS" --cases "$CASES" --open "$OPEN" --patients "$PATIENTS" >&2
+  # What autovacuum would do soon after a bulk load, then the plans the
+  # pages' queries get on this data, full scans of large tables marked.
+  [ -n "$url" ] && psql "$url" -qc ANALYZE
+  echo "== $name: query plans" >&2
+  env ${url:+DATABASE_URL="$url"} RUST_LOG=warn "$SEED" --data-dir "$work/data" --plans > "$work/plans"
+  cat "$work/plans" >&2
+  scans+=" $name:$(sed -n 's/^full scans of large tables: //p' "$work/plans")"
+  env ${url:+DATABASE_URL="$url"} RUST_LOG=error "$BIN" user add --email bench@bench.example \
+    --role clinician --password-file "$work/pw" --data-dir "$work/data" >/dev/null
+  env ${url:+DATABASE_URL="$url"} RUST_LOG=warn ACTIVEPATH_RATE_LIMIT__ENABLED=false \
+    ACTIVEPATH_STAFF__REQUIRE_SECOND_FACTOR=false \
+    "$BIN" serve --bind "127.0.0.1:$PORT" --data-dir "$work/data" > "$work/ap.log" 2>&1 &
+  AP_PID=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+  local cookie
+  cookie=$(curl -s -o /dev/null -D - "http://127.0.0.1:$PORT/staff/login" \
+    --data-urlencode email=bench@bench.example --data-urlencode "password=$(cat "$work/pw")" |
+    tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: \(activepath_staff=[^;]*\).*/\1/p')
+  [ -n "$cookie" ] || { echo "sign-in failed" >&2; cat "$work/ap.log" >&2; exit 1; }
+  for page in queue case patient; do
+    case $page in
+      queue) path=/staff; count=0 ;;
+      case) path=/staff/cases/; count=$CASES ;;
+      patient) path=/staff/patients/; count=$PATIENTS ;;
+    esac
+    COOKIE="$cookie" PAGE="$path" COUNT="$count" wrk -t2 -c"$CONNECTIONS" -d"$DURATION" \
+      -s bench/staff_page.lua "http://127.0.0.1:$PORT" > "$work/wrk.out"
+    awk -v b="$name" -v p="$page" '/Requests\/sec/ {r=$2} /^p50_ms/ {p50=$2} /^p99_ms/ {p99=$2} /^non_2xx/ {n=$2}
+         END {printf "%-11s %-8s %10s %9s %9s %8s\n", b, p, r, p50, p99, n}' "$work/wrk.out"
+  done
+}
+
+scans=
+printf '%-11s %-8s %10s %9s %9s %8s\n' backend page "req/s" "p50 ms" "p99 ms" "non-2xx"
+bench sqlite
+psql "$PG_URL" -qc "CREATE DATABASE $db" >/dev/null
+bench postgresql "${PG_URL%/*}/$db"
+echo "full scans of large tables in the pages' query plans:$scans"
