@@ -26,6 +26,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0003_staff.sql"),
         include_str!("../../migrations/postgres/0003_staff.sql"),
     ),
+    (
+        4,
+        "outbox_pending",
+        include_str!("../../migrations/sqlite/0004_outbox_pending.sql"),
+        include_str!("../../migrations/postgres/0004_outbox_pending.sql"),
+    ),
 ];
 
 /// The migrations of `backend`, all of them or those up to `up_to`.

@@ -55,6 +55,28 @@ pub(super) async fn queue(conn: &mut AnyConnection, mail: NewMail, now: Timestam
     Ok(())
 }
 
+/// Claims the message due longest ago ($2 now) that nobody holds, until $1.
+pub(super) fn claim_sql(backend: super::Backend) -> &'static str {
+    match backend {
+        super::Backend::Sqlite => {
+            "UPDATE mail_outbox SET locked_until = $1, attempts = attempts + 1 \
+             WHERE id = (SELECT id FROM mail_outbox WHERE sent_at IS NULL AND next_attempt_at <= $2 \
+                         AND (locked_until IS NULL OR locked_until < $2) \
+                         ORDER BY next_attempt_at, id LIMIT 1) \
+             RETURNING id, recipient, subject, body_text, body_html, attempts"
+        }
+        // SKIP LOCKED: instances claiming at once each get another message.
+        super::Backend::Postgres => {
+            "UPDATE mail_outbox SET locked_until = $1, attempts = attempts + 1 \
+             WHERE id = (SELECT id FROM mail_outbox WHERE sent_at IS NULL AND next_attempt_at <= $2 \
+                         AND (locked_until IS NULL OR locked_until < $2) \
+                         ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+               AND (locked_until IS NULL OR locked_until < $2) \
+             RETURNING id, recipient, subject, body_text, body_html, attempts"
+        }
+    }
+}
+
 impl Storage {
     /// Claims the oldest message due at `now` for `lease`. Another worker (in
     /// this or another instance) will not take it until the lease runs out.
@@ -64,22 +86,7 @@ impl Storage {
         now: Timestamp,
         lease: SignedDuration,
     ) -> Result<Option<OutboxMail>> {
-        let sql = match self.backend() {
-            super::Backend::Sqlite => {
-                "UPDATE mail_outbox SET locked_until = $1, attempts = attempts + 1 \
-                 WHERE id = (SELECT id FROM mail_outbox WHERE sent_at IS NULL AND next_attempt_at <= $2 \
-                             AND (locked_until IS NULL OR locked_until < $2) ORDER BY id LIMIT 1) \
-                 RETURNING id, recipient, subject, body_text, body_html, attempts"
-            }
-            super::Backend::Postgres => {
-                "UPDATE mail_outbox SET locked_until = $1, attempts = attempts + 1 \
-                 WHERE id = (SELECT id FROM mail_outbox WHERE sent_at IS NULL AND next_attempt_at <= $2 \
-                             AND (locked_until IS NULL OR locked_until < $2) ORDER BY id LIMIT 1 \
-                             FOR UPDATE SKIP LOCKED) \
-                   AND (locked_until IS NULL OR locked_until < $2) \
-                 RETURNING id, recipient, subject, body_text, body_html, attempts"
-            }
-        };
+        let sql = claim_sql(self.backend());
         let until = crate::time::after(now, lease);
         self.write_statement(move |conn| {
             Box::pin(async move {

@@ -1,9 +1,10 @@
-//! The database's own account of how it runs the staff portal's page
-//! queries: which indexes it uses, and whether any step reads a whole large
-//! table. `bench/staff.sh` prints it on clinic-network-sized data, and a test
+//! The database's own account of how it runs the queries that run all the
+//! time (the staff portal's pages, the outbox worker's claim): which indexes
+//! it uses, and whether any step reads a whole large table. `bench/staff.sh` prints it on clinic-network-sized data, and a test
 //! checks it on every run, so that a page does not quietly come to depend on
 //! a full scan.
 
+use super::outbox::claim_sql;
 use super::patients::{PATIENT_RESULTS_SQL, PatientLookup, find_sql};
 use super::triage::{CASE_EVENTS_SQL, CASE_SQL, OPEN_CASES_SQL, QUEUE_SQL};
 use super::{Backend, Result, Storage};
@@ -18,6 +19,7 @@ const LARGE_TABLES: &[&str] = &[
     "patients",
     "patient_name_words",
     "audit_log",
+    "mail_outbox",
 ];
 
 /// Indexes over part of a table (the open cases): small by design.
@@ -38,8 +40,8 @@ enum Param {
     Text,
 }
 
-/// The portal's page queries, with a value for each parameter.
-fn page_queries() -> Vec<(&'static str, String, Vec<Param>)> {
+/// The queries, with a value for each parameter.
+fn hot_queries(backend: Backend) -> Vec<(&'static str, String, Vec<Param>)> {
     use Param::{Int, Text};
     let by_name = PatientLookup::NameWords(vec![String::new()]);
     vec![
@@ -58,15 +60,20 @@ fn page_queries() -> Vec<(&'static str, String, Vec<Param>)> {
             find_sql(&by_name),
             vec![Int(50), Int(1), Text],
         ),
+        (
+            "outbox claim",
+            claim_sql(backend).into(),
+            vec![Int(1), Int(0)],
+        ),
     ]
 }
 
 impl Storage {
-    /// The plans of the portal's page queries. With `discourage_scans`, the
+    /// The plans of the queries that run on every page view and mail. With `discourage_scans`, the
     /// PostgreSQL planner is told to avoid sequential scans where it can: on
     /// a nearly empty database it rightly prefers them, and this shows which
     /// indexes it would use once the tables are large.
-    pub async fn page_query_plans(&self, discourage_scans: bool) -> Result<Vec<QueryPlan>> {
+    pub async fn query_plans(&self, discourage_scans: bool) -> Result<Vec<QueryPlan>> {
         let backend = self.backend();
         let mut tx = self.pool().begin().await?;
         if backend == Backend::Postgres && discourage_scans {
@@ -75,7 +82,7 @@ impl Storage {
                 .await?;
         }
         let mut plans = Vec::new();
-        for (name, sql, params) in page_queries() {
+        for (name, sql, params) in hot_queries(backend) {
             let explain = match backend {
                 Backend::Sqlite => format!("EXPLAIN QUERY PLAN {sql}"),
                 Backend::Postgres => format!("EXPLAIN {sql}"),

@@ -1667,14 +1667,14 @@ async fn a_record_is_not_made_from_a_case_that_changed_meanwhile() {
 }
 
 #[tokio::test]
-async fn the_portal_pages_read_through_indexes_never_whole_tables() {
+async fn the_portal_pages_and_the_outbox_read_through_indexes_never_whole_tables() {
     let app = spawn_app().await;
-    let plans = app.state.storage.page_query_plans(true).await.unwrap();
+    let plans = app.state.storage.query_plans(true).await.unwrap();
     let shown: String = plans
         .iter()
         .map(|p| format!("{}:\n  {}\n", p.name, p.plan.join("\n  ")))
         .collect();
-    assert_eq!(plans.len(), 7, "{shown}");
+    assert_eq!(plans.len(), 8, "{shown}");
     for plan in &plans {
         assert!(plan.full_scans.is_empty(), "{shown}");
     }
