@@ -9,6 +9,7 @@
 #
 #   bash bench/staff.sh                                  # 1,000,000 / 100,000
 #   RESULTS=100000 CASES=10000 PATIENTS=1000 bash bench/staff.sh   # quicker
+#   BACKENDS=postgresql bash bench/staff.sh              # one database only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RESULTS="${RESULTS:-1000000}"
@@ -49,9 +50,10 @@ bench() {
   echo "== $name: seeding $RESULTS results, $CASES cases ($OPEN open), $PATIENTS patients" >&2
   env ${url:+DATABASE_URL="$url"} RUST_LOG=warn "$SEED" --data-dir "$work/data" \
     --results "$RESULTS" --cases "$CASES" --open "$OPEN" --patients "$PATIENTS" >&2
-  # What autovacuum would do soon after a bulk load, then the plans the
-  # pages' queries get on this data, full scans of large tables marked.
-  [ -n "$url" ] && psql "$url" -qc ANALYZE
+  # What autovacuum does soon after a bulk load (a running clinic's
+  # database has long been vacuumed), then the plans the pages' queries get
+  # on this data, full scans of large tables marked.
+  [ -n "$url" ] && psql "$url" -qc "VACUUM ANALYZE"
   echo "== $name: query plans" >&2
   env ${url:+DATABASE_URL="$url"} RUST_LOG=warn "$SEED" --data-dir "$work/data" --plans > "$work/plans"
   cat "$work/plans" >&2
@@ -68,14 +70,17 @@ bench() {
     --data-urlencode email=bench@bench.example --data-urlencode "password=$(cat "$work/pw")" |
     tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: \(activepath_staff=[^;]*\).*/\1/p')
   [ -n "$cookie" ] || { echo "sign-in failed" >&2; cat "$work/ap.log" >&2; exit 1; }
-  for page in queue case patient; do
+  for page in ${PAGES:-queue case patient}; do
     case $page in
       queue) path=/staff; count=0 ;;
       case) path=/staff/cases/; count=$CASES ;;
       patient) path=/staff/patients/; count=$PATIENTS ;;
     esac
-    COOKIE="$cookie" PAGE="$path" COUNT="$count" wrk -t2 -c"$CONNECTIONS" -d"$DURATION" \
-      -s bench/staff_page.lua "http://127.0.0.1:$PORT" > "$work/wrk.out"
+    # A short warm-up first, not counted: caches filled, connections open.
+    for d in 2s "$DURATION"; do
+      COOKIE="$cookie" PAGE="$path" COUNT="$count" wrk -t2 -c"$CONNECTIONS" -d"$d" \
+        -s bench/staff_page.lua "http://127.0.0.1:$PORT" > "$work/wrk.out"
+    done
     awk -v b="$name" -v p="$page" '/Requests\/sec/ {r=$2} /^p50_ms/ {p50=$2} /^p99_ms/ {p99=$2} /^non_2xx/ {n=$2}
          END {printf "%-11s %-8s %10s %9s %9s %8s\n", b, p, r, p50, p99, n}' "$work/wrk.out"
   done
@@ -83,7 +88,13 @@ bench() {
 
 scans=
 printf '%-11s %-8s %10s %9s %9s %8s\n' backend page "req/s" "p50 ms" "p99 ms" "non-2xx"
-bench sqlite
-psql "$PG_URL" -qc "CREATE DATABASE $db" >/dev/null
-bench postgresql "${PG_URL%/*}/$db"
+for backend in ${BACKENDS:-sqlite postgresql}; do
+  case $backend in
+    sqlite) bench sqlite ;;
+    postgresql)
+      psql "$PG_URL" -qc "CREATE DATABASE $db" >/dev/null
+      bench postgresql "${PG_URL%/*}/$db"
+      ;;
+  esac
+done
 echo "full scans of large tables in the pages' query plans:$scans"
