@@ -1042,6 +1042,42 @@ async fn every_look_and_change_is_in_an_audit_chain_that_shows_tampering() {
 }
 
 #[tokio::test]
+async fn the_staff_api_is_rate_limited_per_client_also_for_bad_tokens() {
+    let app = spawn_app_with(|c| {
+        c.rate_limit.staff_api = activepath::config::Limit {
+            per_hour: 1,
+            burst: 2,
+        };
+    })
+    .await;
+    add_staff(&app, "a@riverbend.example", Role::Clinician).await;
+    let user = app
+        .state
+        .storage
+        .staff_user_by_email("a@riverbend.example")
+        .await
+        .unwrap()
+        .unwrap();
+    let token = sign_in::new_api_token(&app.state, &Actor::command_line(), &user, "EHR sync")
+        .await
+        .unwrap();
+    let get = |token: &str| {
+        app.client
+            .get(app.url("/api/v1/staff/cases"))
+            .bearer_auth(token.to_string())
+            .send()
+    };
+    assert_eq!(get("ap_guess").await.unwrap().status(), 401);
+    assert_eq!(get(&token).await.unwrap().status(), 200);
+    // The allowance is spent, by a guess as much as by real use.
+    let res = get(&token).await.unwrap();
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("retry-after"));
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    assert_eq!(get("ap_guess").await.unwrap().status(), 429);
+}
+
+#[tokio::test]
 async fn revoked_tokens_stop_working_and_token_use_is_audited() {
     let app = spawn_app().await;
     add_staff(&app, "a@riverbend.example", Role::Clinician).await;
