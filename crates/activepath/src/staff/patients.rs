@@ -63,15 +63,31 @@ pub fn phone_index(s: &Services, phone: &str) -> Option<String> {
 
 /// The words of a name, lower-cased, as keyed digests.
 pub fn name_words(s: &Services, name: &str) -> Vec<String> {
-    let mut words: Vec<String> = name
-        .to_lowercase()
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.chars().count() >= 2)
+    let mut words: Vec<String> = name_tokens(name)
+        .iter()
         .map(|w| s.cipher.digest(Purpose::PatientName, &[w.as_bytes()]))
         .collect();
     words.sort();
     words.dedup();
     words
+}
+
+/// The words of a name as searched: compatibility forms unified (NFKD),
+/// accents dropped, lower case, split at anything not a letter or digit;
+/// single letters (initials) are left out.
+fn name_tokens(name: &str) -> Vec<String> {
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_normalization::char::is_combining_mark;
+    let folded: String = name
+        .nfkd()
+        .filter(|c| !is_combining_mark(*c))
+        .collect::<String>()
+        .to_lowercase();
+    folded
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 2)
+        .map(str::to_string)
+        .collect()
 }
 
 fn open_record(s: &Services, record: PatientRecord, with_notes: bool) -> Result<Patient, Error> {
@@ -282,4 +298,21 @@ pub async fn link_case(
             actor.did("link_patient", "case", case_id, now),
         )
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::name_tokens;
+
+    #[test]
+    fn name_words_ignore_accents_case_form_and_initials() {
+        assert_eq!(name_tokens("José  O'Neill-Ruiz"), ["jose", "neill", "ruiz"]);
+        // The same name typed as decomposed characters, or in full width.
+        assert_eq!(name_tokens("Jose\u{301}"), ["jose"]);
+        assert_eq!(name_tokens("\u{ff2a}\u{ff4f}s\u{e9}"), ["jose"]);
+        assert_eq!(name_tokens("ZOË Åsa"), ["zoe", "asa"]);
+        // Other scripts are kept, lower-cased.
+        assert_eq!(name_tokens("Иван Петров"), ["иван", "петров"]);
+        assert!(name_tokens("J. K.").is_empty());
+    }
 }

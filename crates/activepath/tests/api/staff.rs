@@ -1606,13 +1606,16 @@ async fn a_patient_record_from_a_case_with_scores_over_time_and_clinicians_notes
         .await;
     assert_eq!(res.status, 403);
 
-    // Found by exact e-mail (any case), phone in another format, or whole words.
+    // Found by exact e-mail (any case), phone in another format, or whole
+    // words (accents aside).
     for (q, found) in [
         ("ANA@example.org", true),
         ("555-010-0199", true),
         ("5550100199", true),
         ("rivera", true),
         ("Ana Rivera", true),
+        // "ÁNA", accents and case folded away.
+        ("%C3%81NA", true),
         ("riv", false),
         ("ana@example.com", false),
     ] {
