@@ -126,6 +126,12 @@ impl Services {
                 "upgraded stored rows to keyed lookups and row-bound encryption"
             );
         }
+        if let Some(n) =
+            crate::staff::patients::reindex_names(&storage, FieldCipher::new(&key)).await?
+            && n > 0
+        {
+            tracing::info!(records = n, "re-indexed patient names for search");
+        }
         Ok(Services {
             limits: RateLimits::new(&config.rate_limit),
             site: SiteCache::new(content),

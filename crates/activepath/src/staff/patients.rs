@@ -12,7 +12,8 @@
 use super::{Actor, Error};
 use crate::app::Services;
 use crate::assessment::VerifiedResult;
-use crate::crypto::{Aad, Purpose, random_id};
+use crate::crypto::{Aad, FieldCipher, Purpose, random_id};
+use crate::storage::Storage;
 use crate::storage::patients::{LinkCase, NewPatient, PatientLookup, PatientRecord};
 use crate::storage::triage::ChangeOutcome;
 use jiff::civil::Date;
@@ -61,15 +62,35 @@ pub fn phone_index(s: &Services, phone: &str) -> Option<String> {
     Some(s.cipher.digest(Purpose::PatientPhone, &[tail.as_bytes()]))
 }
 
-/// The words of a name, lower-cased, as keyed digests.
-pub fn name_words(s: &Services, name: &str) -> Vec<String> {
+/// The words of a name, folded as [`name_tokens`] says, as keyed digests.
+pub fn name_words(cipher: &FieldCipher, name: &str) -> Vec<String> {
     let mut words: Vec<String> = name_tokens(name)
         .iter()
-        .map(|w| s.cipher.digest(Purpose::PatientName, &[w.as_bytes()]))
+        .map(|w| cipher.digest(Purpose::PatientName, &[w.as_bytes()]))
         .collect();
     words.sort();
     words.dedup();
     words
+}
+
+/// The name under which [`reindex_names`] is recorded as done.
+pub const REINDEX_NAMES: &str = "patient_name_words_folded";
+
+/// Recomputes every record's name words once: records made before names
+/// were folded (accents, compatibility forms) had words as typed. A record
+/// whose details do not open keeps its words (it shows the integrity error
+/// page if opened). Returns how many were re-indexed, `None` if done before.
+pub async fn reindex_names(
+    storage: &Storage,
+    cipher: FieldCipher,
+) -> anyhow::Result<Option<usize>> {
+    Ok(storage
+        .reindex_patient_names(REINDEX_NAMES, move |uid, sealed| {
+            let plain = cipher.decrypt(&aad(uid, "details"), sealed).ok()?;
+            let details: PatientDetails = serde_json::from_slice(&plain).ok()?;
+            Some(name_words(&cipher, &details.name))
+        })
+        .await?)
 }
 
 /// The words of a name as searched: compatibility forms unified (NFKD),
@@ -134,7 +155,7 @@ pub async fn create(
         notes_sealed: notes.map(|n| s.cipher.encrypt(&aad(&uid, "notes"), n.as_bytes())),
         email_index: details.email.as_deref().map(|e| email_index(s, e)),
         phone_index: details.phone.as_deref().and_then(|p| phone_index(s, p)),
-        name_words: name_words(s, &details.name),
+        name_words: name_words(&s.cipher, &details.name),
         created_at: now,
         uid,
     };
@@ -194,7 +215,7 @@ pub async fn search(s: &Services, actor: &Actor, query: &str) -> Result<Vec<Pati
             None => return Ok(Vec::new()),
         }
     } else {
-        PatientLookup::NameWords(name_words(s, query))
+        PatientLookup::NameWords(name_words(&s.cipher, query))
     };
     super::audit::seen(s, actor.did("search", "patient", "", s.clock.now())).await?;
     let found = s.storage.find_patients(lookup, 50).await?;

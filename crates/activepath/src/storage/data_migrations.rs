@@ -61,6 +61,25 @@ async fn read_all(conn: &mut AnyConnection) -> Result<SealedRows> {
     Ok(SealedRows { results, cases })
 }
 
+/// Records the upgrade `name` as done, in the transaction that does it;
+/// false when it was done before. First in that transaction, so that a second
+/// instance waits here for the first and then finds the upgrade done.
+pub(super) async fn claim(
+    conn: &mut AnyConnection,
+    name: &str,
+    now: super::Millis,
+) -> Result<bool> {
+    let claimed = sqlx::query(
+        "INSERT INTO data_migrations (name, applied_at) VALUES ($1, $2) \
+         ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(name.to_string())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(claimed.rows_affected() == 1)
+}
+
 impl Storage {
     /// Runs the upgrade `name` unless it has run before: `change` gets every
     /// sealed row and returns them as they must be stored. Returns whether it
@@ -74,17 +93,7 @@ impl Storage {
         let now = super::Millis(jiff::Timestamp::now());
         self.write(move |conn| {
             Box::pin(async move {
-                // First, so that a second instance waits here for this one
-                // and then finds the upgrade done.
-                let claimed = sqlx::query(
-                    "INSERT INTO data_migrations (name, applied_at) VALUES ($1, $2) \
-                     ON CONFLICT (name) DO NOTHING",
-                )
-                .bind(name)
-                .bind(now)
-                .execute(&mut *conn)
-                .await?;
-                if claimed.rows_affected() == 0 {
+                if !claim(conn, name, now).await? {
                     return Ok(false);
                 }
                 let before = read_all(conn).await?;

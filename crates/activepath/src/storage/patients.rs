@@ -59,6 +59,24 @@ pub(super) fn find_sql(lookup: &PatientLookup) -> String {
     format!("SELECT {COLUMNS} FROM patients p WHERE {filter} ORDER BY p.id DESC LIMIT $1")
 }
 
+async fn insert_name_words(
+    conn: &mut AnyConnection,
+    patient_id: i64,
+    words: Vec<String>,
+) -> Result<()> {
+    for word in words {
+        sqlx::query(
+            "INSERT INTO patient_name_words (patient_id, word_hash) VALUES ($1, $2) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(patient_id)
+        .bind(word)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 /// The results of the cases linked to a record ($1), oldest first.
 pub(super) const PATIENT_RESULTS_SQL: &str = "\
     SELECT c.id AS case_id, r.id, r.token_hash, r.instrument, r.instrument_version, r.answers, \
@@ -173,16 +191,7 @@ impl Storage {
                 .bind(Millis(new.created_at))
                 .fetch_one(&mut *conn)
                 .await?;
-                for word in new.name_words {
-                    sqlx::query(
-                        "INSERT INTO patient_name_words (patient_id, word_hash) VALUES ($1, $2) \
-                         ON CONFLICT DO NOTHING",
-                    )
-                    .bind(id)
-                    .bind(word)
-                    .execute(&mut *conn)
-                    .await?;
-                }
+                insert_name_words(conn, id, new.name_words).await?;
                 if let Some(l) = &link_case {
                     link(conn, id, l, new.created_at).await?;
                 }
@@ -305,5 +314,46 @@ impl Storage {
         rows.iter()
             .map(|r| Ok((r.try_get("case_id")?, StoredResult::from_row(r)?)))
             .collect()
+    }
+}
+
+impl Storage {
+    /// Rewrites every record's name words once (recorded as `name` in
+    /// `data_migrations`, so it runs once even with several instances
+    /// starting together): `words_of(uid, sealed details)` gives the new
+    /// words, or `None` to leave a record's words as they are. Returns how
+    /// many records were re-indexed, or `None` if this ran before.
+    pub async fn reindex_patient_names(
+        &self,
+        name: &'static str,
+        words_of: impl Fn(&str, &[u8]) -> Option<Vec<String>> + Send + 'static,
+    ) -> Result<Option<usize>> {
+        let now = Millis(Timestamp::now());
+        self.write(move |conn| {
+            Box::pin(async move {
+                if !super::data_migrations::claim(conn, name, now).await? {
+                    return Ok(None);
+                }
+                let rows = sqlx::query("SELECT id, uid, details FROM patients ORDER BY id")
+                    .fetch_all(&mut *conn)
+                    .await?;
+                let mut done = 0;
+                for r in &rows {
+                    let (id, uid): (i64, String) = (r.try_get("id")?, r.try_get("uid")?);
+                    let details: Vec<u8> = r.try_get("details")?;
+                    let Some(words) = words_of(&uid, &details) else {
+                        continue;
+                    };
+                    sqlx::query("DELETE FROM patient_name_words WHERE patient_id = $1")
+                        .bind(id)
+                        .execute(&mut *conn)
+                        .await?;
+                    insert_name_words(conn, id, words).await?;
+                    done += 1;
+                }
+                Ok(Some(done))
+            })
+        })
+        .await
     }
 }

@@ -307,7 +307,8 @@ async fn rows_written_before_the_upgrade_are_rekeyed_and_still_open() {
             .decrypt(&Aad::context("assessment_results.answers"), &answers)
             .is_err()
     );
-    let runs: i64 = sqlx::query("SELECT COUNT(*) AS n FROM data_migrations")
+    let runs: i64 = sqlx::query("SELECT COUNT(*) AS n FROM data_migrations WHERE name = $1")
+        .bind(activepath::assessment::upgrade::NAME)
         .fetch_one(&db)
         .await
         .unwrap()

@@ -1767,3 +1767,68 @@ async fn audit_entries_written_at_once_by_two_instances_form_one_intact_chain() 
         Verdict::Intact { entries: 200 }
     );
 }
+
+#[tokio::test]
+async fn names_indexed_before_folding_are_reindexed_once_at_start() {
+    use activepath::crypto::Purpose;
+    use activepath::staff::patients::{self, PatientDetails};
+    let app = spawn_app().await;
+    let s = &app.state;
+    let staff = Actor::command_line();
+    let details = PatientDetails {
+        name: "José Rivera".into(),
+        date_of_birth: None,
+        email: None,
+        phone: None,
+        referring_provider: None,
+    };
+    let id = patients::create(s, &staff, details, None, None)
+        .await
+        .unwrap()
+        .unwrap();
+    // As the record was indexed before names were folded: words as typed.
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&s.config.database_url())
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM patient_name_words")
+        .execute(&db)
+        .await
+        .unwrap();
+    for word in ["josé", "rivera"] {
+        sqlx::query("INSERT INTO patient_name_words (patient_id, word_hash) VALUES ($1, $2)")
+            .bind(id)
+            .bind(s.cipher.digest(Purpose::PatientName, &[word.as_bytes()]))
+            .execute(&db)
+            .await
+            .unwrap();
+    }
+    sqlx::query("DELETE FROM data_migrations WHERE name = $1")
+        .bind(patients::REINDEX_NAMES)
+        .execute(&db)
+        .await
+        .unwrap();
+    let staff = &staff;
+    let found = |q: &'static str| async move {
+        patients::search(s, staff, q)
+            .await
+            .unwrap()
+            .iter()
+            .map(|p| p.record.id)
+            .collect::<Vec<_>>()
+    };
+    assert!(found("jose").await.is_empty(), "the old words, unfolded");
+    let key = activepath::crypto::MasterKey::load(&s.config.key_file()).unwrap();
+    let cipher = || activepath::crypto::FieldCipher::new(&key);
+    assert_eq!(
+        patients::reindex_names(&s.storage, cipher()).await.unwrap(),
+        Some(1)
+    );
+    assert_eq!(found("jose").await, [id]);
+    assert_eq!(found("JOSÉ rivera").await, [id]);
+    assert_eq!(
+        patients::reindex_names(&s.storage, cipher()).await.unwrap(),
+        None,
+        "once only"
+    );
+}
