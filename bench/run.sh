@@ -18,18 +18,11 @@ NGINX_PORT="${NGINX_PORT:-18481}"
 NGINX_TUNED_PORT="${NGINX_TUNED_PORT:-18482}"
 POST="/blog/understanding-your-phq-9-score"
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-need=()
-command -v wrk >/dev/null || need+=(wrk)
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
-if [ ${#need[@]} -gt 0 ]; then
-  as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+. bench/lib.sh
+need_packages wrk:wrk nginx:nginx
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/activepath/target}"
-cargo build --release --locked --bin activepath
+build_release --bin activepath
 BIN="$CARGO_TARGET_DIR/release/activepath"
 
 work=$(mktemp -d)

@@ -21,14 +21,10 @@ CONNECTIONS="${CONNECTIONS:-16}"
 PORT="${PORT:-18491}"
 PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-command -v wrk >/dev/null || {
-  as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq wrk >/dev/null
-}
+. bench/lib.sh
+need_packages wrk:wrk
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/activepath/target}"
-cargo build --release --locked --bin activepath --example seed
+build_release --bin activepath --example seed
 BIN="$CARGO_TARGET_DIR/release/activepath"
 SEED="$CARGO_TARGET_DIR/release/examples/seed"
 
