@@ -223,6 +223,7 @@ async fn main() -> anyhow::Result<()> {
         storage: s.storage.clone(),
         transport,
         from: s.config.mail.from.clone(),
+        cipher: s.cipher.clone(),
     };
     let (now, started) = (Clock::System.now(), Instant::now());
     let mut drains = tokio::task::JoinSet::new();

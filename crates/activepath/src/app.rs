@@ -28,7 +28,7 @@ pub struct AppState(Arc<Services>);
 pub struct Services {
     pub config: Config,
     pub storage: Storage,
-    pub cipher: FieldCipher,
+    pub cipher: Arc<FieldCipher>,
     pub clock: Clock,
     /// Wakes the outbox worker when a message is queued.
     pub mail_wake: Arc<Notify>,
@@ -132,12 +132,17 @@ impl Services {
         {
             tracing::info!(records = n, "re-indexed patient names for search");
         }
+        if config.booking.seed_demo
+            && crate::booking::demo::seed(&storage, config.clinic.time_zone.name()).await?
+        {
+            tracing::info!("wrote the demo clinic's booking set-up (locations, clinicians, hours)");
+        }
         Ok(Services {
             limits: RateLimits::new(&config.rate_limit),
             site: SiteCache::new(content),
             config,
             storage,
-            cipher,
+            cipher: Arc::new(cipher),
             clock,
             mail_wake: Arc::new(Notify::new()),
         })
@@ -229,6 +234,7 @@ impl Application {
                 storage: state.storage.clone(),
                 transport,
                 from: state.config.mail.from.clone(),
+                cipher: state.cipher.clone(),
             },
             state.clock.clone(),
             state.mail_wake.clone(),

@@ -47,6 +47,7 @@ enabled = true
 assessment = { per_hour = 120, burst = 30 }
 api = { per_hour = 120, burst = 30 }
 share = { per_hour = 10, burst = 3 }
+booking = { per_hour = 20, burst = 5 }
 sign_in = { per_hour = 30, burst = 10 }
 staff_api = { per_hour = 3600, burst = 120 }
 
@@ -56,6 +57,10 @@ session_idle_timeout = "30m"
 session_lifetime = "12h"
 urgent_respond_within = "4h"
 routine_respond_within = "48h"
+
+[booking]
+reminder_before = "24h"
+seed_demo = true
 "#;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -85,6 +90,20 @@ pub struct Config {
     pub server: Server,
     pub rate_limit: RateLimits,
     pub staff: Staff,
+    pub booking: Booking,
+}
+
+/// Booking appointments.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Booking {
+    /// How long before an appointment its reminder e-mail goes out.
+    #[serde(deserialize_with = "duration")]
+    pub reminder_before: Duration,
+    /// Give a new database the demo clinic's locations, clinicians, types
+    /// and hours (so the booking pages work at once). Set to false before
+    /// the first start to begin with none.
+    pub seed_demo: bool,
 }
 
 /// The staff portal.
@@ -195,6 +214,11 @@ impl BaseUrl {
 
     pub fn as_str(&self) -> &str {
         &self.prefix
+    }
+
+    /// The host name alone (for identifiers such as a calendar UID).
+    pub fn host(&self) -> String {
+        self.url.host_str().unwrap_or("localhost").to_string()
     }
 
     pub fn origin(&self) -> url::Origin {
@@ -312,6 +336,8 @@ pub struct RateLimits {
     pub api: Limit,
     /// `POST /assessment/result/{token}/share`: results sent to the clinic.
     pub share: Limit,
+    /// Booking, moving and cancelling appointments (pages and API).
+    pub booking: Limit,
     /// `POST /staff/login` and the second-factor form, per client address
     /// (guesses per account are limited in the database as well).
     pub sign_in: Limit,

@@ -156,10 +156,12 @@ pub enum Purpose {
     PatientPhone,
     /// `patient_name_words.word_hash`: a word of a patient's name.
     PatientName,
+    /// `appointments.manage_hash`: a visitor's link to their booking.
+    BookingLink,
 }
 
 impl Purpose {
-    const ALL: [Purpose; 14] = [
+    const ALL: [Purpose; 15] = [
         Purpose::SubmissionKey,
         Purpose::TokenLookup,
         Purpose::IdempotencyKey,
@@ -174,6 +176,7 @@ impl Purpose {
         Purpose::PatientEmail,
         Purpose::PatientPhone,
         Purpose::PatientName,
+        Purpose::BookingLink,
     ];
 
     fn label(self) -> &'static str {
@@ -192,6 +195,7 @@ impl Purpose {
             Purpose::PatientEmail => "patient-email/v1",
             Purpose::PatientPhone => "patient-phone/v1",
             Purpose::PatientName => "patient-name/v1",
+            Purpose::BookingLink => "booking-link/v1",
         }
     }
 }

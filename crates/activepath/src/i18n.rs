@@ -68,7 +68,7 @@ impl Tr {
     /// Whether `id` exists. Fluent fails a lookup whose arguments are
     /// missing, so every argument name the messages use is filled in.
     pub fn has(&self, id: &str) -> bool {
-        const NAMES: [&str; 26] = [
+        const NAMES: [&str; 30] = [
             "phone",
             "days",
             "instrument",
@@ -95,6 +95,10 @@ impl Tr {
             "why",
             "role",
             "name",
+            "when",
+            "kind",
+            "place",
+            "url",
         ];
         let map: HashMap<Cow<'static, str>, FluentValue> = NAMES
             .iter()

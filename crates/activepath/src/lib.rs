@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod assessment;
+pub mod booking;
 pub mod cli;
 pub mod config;
 pub mod content;

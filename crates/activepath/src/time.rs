@@ -89,6 +89,30 @@ pub fn format_date_time(at: Timestamp, tz: &TimeZone) -> String {
         .to_string()
 }
 
+/// An appointment's time, unmistakable: "Tuesday, December 1, 2026,
+/// 9:00 AM EST" in the location's zone, with the zone's abbreviation.
+pub fn format_appointment(at: Timestamp, tz: &TimeZone) -> String {
+    at.to_zoned_datetime(tz.clone())
+        .strftime("%A, %B %-d, %Y, %-I:%M %p %Z")
+        .to_string()
+}
+
+/// A day in a list of times: "Tuesday, December 1".
+pub fn format_day(date: jiff::civil::Date) -> String {
+    date.strftime("%A, %B %-d").to_string()
+}
+
+/// A time of day: "9:00 AM", or "1:30 AM EDT" when the clock shows that
+/// time twice that day (the hour repeated when daylight saving ends).
+pub fn format_clock(at: Timestamp, tz: &TimeZone) -> String {
+    let zoned = at.to_zoned_datetime(tz.clone());
+    if tz.to_ambiguous_timestamp(zoned.datetime()).is_ambiguous() {
+        zoned.strftime("%-I:%M %p %Z").to_string()
+    } else {
+        zoned.strftime("%-I:%M %p").to_string()
+    }
+}
+
 /// How long ago, in words a glance reads: "45 min", "2 h 5 min", "3 days".
 pub fn format_age(since: Timestamp, now: Timestamp) -> String {
     let minutes = now.duration_since(since).as_secs().max(0) / 60;
@@ -184,6 +208,23 @@ mod tests {
         assert_eq!(format_age(at, minutes(125)), "2 h 5 min");
         assert_eq!(format_age(at, minutes(3 * 1440 + 5)), "3 days");
         assert_eq!(format_age(minutes(5), at), "0 min");
+    }
+
+    #[test]
+    fn appointment_times_name_their_zone_and_a_repeated_hour() {
+        let ny = TimeZone::get("America/New_York").unwrap();
+        let at = ts("2026-11-01T14:00:00Z");
+        assert_eq!(
+            format_appointment(at, &ny),
+            "Sunday, November 1, 2026, 9:00 AM EST"
+        );
+        assert_eq!(format_clock(at, &ny), "9:00 AM");
+        assert_eq!(format_clock(ts("2026-11-01T05:30:00Z"), &ny), "1:30 AM EDT");
+        assert_eq!(format_clock(ts("2026-11-01T06:30:00Z"), &ny), "1:30 AM EST");
+        assert_eq!(
+            format_day(jiff::civil::date(2026, 12, 1)),
+            "Tuesday, December 1"
+        );
     }
 
     #[test]

@@ -496,3 +496,27 @@ staff-chart-table = { $instrument }, each result
 staff-chart-date = Date
 staff-chart-score = Score
 staff-chart-band = Group
+
+## Booking e-mails
+mail-booking-hello = Hello { $name },
+mail-booking-confirmed-subject = Booked: { $kind } on { $when }
+mail-booking-confirmed = Your { $kind } at { $clinic } is booked for { $when }. A calendar invitation is attached.
+mail-booking-moved-subject = Moved: { $kind } now on { $when }
+mail-booking-moved = Your { $kind } at { $clinic } has moved to { $when }. The attached invitation updates your calendar.
+mail-booking-cancelled-subject = Cancelled: { $kind } on { $when }
+mail-booking-cancelled = Your { $kind } at { $clinic } on { $when } is cancelled. The attachment removes it from your calendar. You are welcome to book again at any time.
+mail-booking-reminder-subject = Reminder: { $kind } on { $when }
+mail-booking-reminder = This is a reminder of your { $kind } at { $clinic } on { $when }.
+mail-booking-where = Where: { $place }
+mail-booking-manage = To change or cancel it, use the link below. Please keep this e-mail private: anyone with the link can change the appointment.
+mail-booking-manage-link = Change or cancel your appointment
+mail-booking-phone = Questions? Call us on { $phone }.
+mail-booking-crisis = If you are in crisis or thinking about harming yourself, do not wait for the appointment: call or text 988 (Suicide & Crisis Lifeline), or call 911.
+mail-booking-ics-manage = To change or cancel: { $url }
+mail-booking-notice-booked-subject = New booking: { $kind }, { $when }
+mail-booking-notice-booked = A { $kind } at { $place } was booked for { $when }.
+mail-booking-notice-moved-subject = Booking moved: { $kind }, now { $when }
+mail-booking-notice-moved = A { $kind } at { $place } was moved to { $when }.
+mail-booking-notice-cancelled-subject = Booking cancelled: { $kind }, { $when }
+mail-booking-notice-cancelled = A { $kind } at { $place } on { $when } was cancelled; the time is free again.
+mail-booking-notice-private = For privacy, this e-mail does not say who booked. Sign in to the staff portal for the details.

@@ -122,6 +122,7 @@ pub async fn share(
                 subject: mail.subject,
                 body_text: mail.text,
                 body_html: mail.html,
+                sealed: None,
             },
         )
         .await?;

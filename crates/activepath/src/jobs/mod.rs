@@ -2,10 +2,12 @@
 //! has a `run_once(now)` that tests drive with the time they choose; `spawn`
 //! runs them with the app's clock until shutdown.
 
-use crate::mail::{Envelope, Transport};
+use crate::crypto::FieldCipher;
+use crate::mail::Transport;
 use crate::storage::Storage;
 use crate::time::{Clock, after, before, days};
 use jiff::{SignedDuration, Timestamp};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
@@ -22,6 +24,8 @@ pub struct OutboxWorker {
     pub storage: Storage,
     pub transport: Transport,
     pub from: String,
+    /// Opens sealed (personal) messages.
+    pub cipher: Arc<FieldCipher>,
 }
 
 impl OutboxWorker {
@@ -48,13 +52,11 @@ impl OutboxWorker {
                 break;
             };
             tried += 1;
-            let envelope = Envelope {
-                to: mail.recipient.clone(),
-                subject: mail.subject.clone(),
-                text: mail.body_text.clone(),
-                html: mail.body_html.clone(),
+            let sent_now = match crate::mail::open(&self.cipher, &mail) {
+                Ok(envelope) => self.transport.send(&self.from, &envelope).await,
+                Err(e) => Err(e),
             };
-            match self.transport.send(&self.from, &envelope).await {
+            match sent_now {
                 Ok(()) => {
                     self.storage.mail_sent(mail.id, now).await?;
                     sent += 1;

@@ -3,14 +3,22 @@
 //! configured (so `serve` works out of the box), memory in tests. Messages
 //! reach a transport only through the outbox (see `jobs`).
 
+pub mod booking;
+
+pub use booking::BookingMail;
+
 use crate::config::{Config, Smtp, SmtpSecurity};
+use crate::crypto::{Aad, FieldCipher, random_id};
 use crate::i18n::Tr;
+use crate::storage::outbox::{NewMail, OutboxMail, SealedMail};
 use anyhow::Context;
 use askama::Template;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -33,7 +41,7 @@ struct MailHtml<'a> {
 
 /// A message of paragraphs and at most one link, signed with the clinic's
 /// name, as text and as HTML.
-fn compose(
+pub(crate) fn compose(
     config: &Config,
     subject: String,
     paragraphs: Vec<String>,
@@ -114,12 +122,68 @@ pub fn password_reset(config: &Config, url: &str) -> Rendered {
 }
 
 /// A message as handed to a transport.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {
     pub to: String,
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// An iCalendar object sent with the message (an invitation or its
+    /// cancellation).
+    #[serde(default)]
+    pub calendar: Option<Calendar>,
+}
+
+/// An RFC 5545 object and its iTIP method (RFC 5546): `REQUEST` for an
+/// invitation or a change, `CANCEL` for a cancellation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calendar {
+    pub method: String,
+    pub ics: String,
+}
+
+/// What a sealed outbox message is bound to.
+fn sealed_mail_aad(uid: &str) -> Aad {
+    Aad::row("mail_outbox", "sealed", uid)
+}
+
+/// Queues a message to a person (a visitor's booking) sealed whole, the
+/// recipient included, so the outbox holds no readable personal data.
+pub fn seal(cipher: &FieldCipher, envelope: &Envelope) -> NewMail {
+    let uid = random_id();
+    let sealed = cipher.encrypt(
+        &sealed_mail_aad(&uid),
+        &serde_json::to_vec(envelope).expect("an envelope serializes"),
+    );
+    NewMail {
+        recipient: String::new(),
+        subject: String::new(),
+        body_text: String::new(),
+        body_html: String::new(),
+        sealed: Some(SealedMail { uid, sealed }),
+    }
+}
+
+/// The message a claimed outbox row holds, opened if it is sealed.
+pub fn open(cipher: &FieldCipher, mail: &OutboxMail) -> anyhow::Result<Envelope> {
+    match &mail.sealed {
+        None => Ok(Envelope {
+            to: mail.recipient.clone(),
+            subject: mail.subject.clone(),
+            text: mail.body_text.clone(),
+            html: mail.body_html.clone(),
+            calendar: None,
+        }),
+        Some(s) => {
+            let plain = cipher
+                .decrypt(&sealed_mail_aad(&s.uid), &s.sealed)
+                .with_context(|| {
+                    format!("outbox message {} does not decrypt for its row", mail.id)
+                })?;
+            serde_json::from_slice(&plain)
+                .with_context(|| format!("outbox message {} is not a message", mail.id))
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -170,10 +234,7 @@ impl Transport {
                     .parse::<Mailbox>()
                     .context("invalid recipient")?)
                 .subject(envelope.subject.clone())
-                .multipart(MultiPart::alternative_plain_html(
-                    envelope.text.clone(),
-                    envelope.html.clone(),
-                ))?)
+                .multipart(body(envelope)?)?)
         };
         match self {
             Transport::Smtp(smtp) => {
@@ -204,6 +265,24 @@ impl Transport {
         }
         Ok(())
     }
+}
+
+/// Text and HTML as alternatives; with a calendar object, that pair and the
+/// object as an `invite.ics` attachment whose content type carries the
+/// method, which is how mail programs recognise an invitation.
+fn body(envelope: &Envelope) -> anyhow::Result<MultiPart> {
+    let text = MultiPart::alternative_plain_html(envelope.text.clone(), envelope.html.clone());
+    let Some(calendar) = &envelope.calendar else {
+        return Ok(text);
+    };
+    let content_type = ContentType::parse(&format!(
+        "text/calendar; charset=utf-8; method={}",
+        calendar.method
+    ))
+    .context("calendar content type")?;
+    Ok(MultiPart::mixed()
+        .multipart(text)
+        .singlepart(Attachment::new("invite.ics".into()).body(calendar.ics.clone(), content_type)))
 }
 
 /// Writes a file only its owner can read: mail may name the clinic's
@@ -255,6 +334,7 @@ mod tests {
             subject: "Hello".into(),
             text: "plain body".into(),
             html: "<p>html body</p>".into(),
+            calendar: None,
         };
         transport
             .send("Clinic <no-reply@clinic.example>", &envelope)

@@ -44,6 +44,7 @@ fn new_link(s: &Services, purpose: LinkPurpose, email: &str) -> NewLink {
             subject: mail.subject,
             body_text: mail.text,
             body_html: mail.html,
+            sealed: None,
         },
     }
 }

@@ -32,6 +32,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0004_outbox_pending.sql"),
         include_str!("../../migrations/postgres/0004_outbox_pending.sql"),
     ),
+    (
+        5,
+        "booking",
+        include_str!("../../migrations/sqlite/0005_booking.sql"),
+        include_str!("../../migrations/postgres/0005_booking.sql"),
+    ),
 ];
 
 /// The migrations of `backend`, all of them or those up to `up_to`.

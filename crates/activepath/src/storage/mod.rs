@@ -18,6 +18,7 @@
 
 pub mod assessments;
 pub mod audit;
+pub mod booking;
 mod data_migrations;
 pub mod idempotency;
 mod migrations;
@@ -82,8 +83,14 @@ pub enum Constraint {
     TriageUid,
     IdempotencyKey,
     StaffEmail,
+    /// Two active appointment blocks on one resource would overlap.
+    ResourceBusy,
     Other,
 }
+
+/// The no-overlap guarantee on appointment blocks, as each backend reports
+/// it: PostgreSQL's exclusion constraint, SQLite's trigger.
+const NO_OVERLAP: &str = "appointment_blocks_no_overlap";
 
 /// Each constraint as PostgreSQL names it and as SQLite reports it.
 const CONSTRAINTS: &[(Constraint, &str, &str)] = &[
@@ -124,6 +131,11 @@ const CONSTRAINTS: &[(Constraint, &str, &str)] = &[
 /// "UNIQUE constraint failed: table.column".
 pub fn constraint_violation(err: &sqlx::Error) -> Option<Constraint> {
     let db = err.as_database_error()?;
+    if db.code().as_deref() == Some("23P01") && db.constraint() == Some(NO_OVERLAP)
+        || db.message() == NO_OVERLAP
+    {
+        return Some(Constraint::ResourceBusy);
+    }
     if db.kind() != sqlx::error::ErrorKind::UniqueViolation {
         return None;
     }

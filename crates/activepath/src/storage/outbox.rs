@@ -12,6 +12,15 @@ pub struct NewMail {
     pub subject: String,
     pub body_text: String,
     pub body_html: String,
+    /// A personal message, sealed whole (recipient included) and bound to
+    /// its uid; the plain fields above are then empty.
+    pub sealed: Option<SealedMail>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedMail {
+    pub uid: String,
+    pub sealed: Vec<u8>,
 }
 
 #[derive(Debug, Clone)]
@@ -21,6 +30,7 @@ pub struct OutboxMail {
     pub subject: String,
     pub body_text: String,
     pub body_html: String,
+    pub sealed: Option<SealedMail>,
     /// Attempts so far, including this one.
     pub attempts: i64,
 }
@@ -33,6 +43,10 @@ impl<'r> FromRow<'r, AnyRow> for OutboxMail {
             subject: row.try_get("subject")?,
             body_text: row.try_get("body_text")?,
             body_html: row.try_get("body_html")?,
+            sealed: match (row.try_get("uid")?, row.try_get("sealed")?) {
+                (Some(uid), Some(sealed)) => Some(SealedMail { uid, sealed }),
+                _ => None,
+            },
             attempts: row.try_get("attempts")?,
         })
     }
@@ -42,14 +56,16 @@ impl<'r> FromRow<'r, AnyRow> for OutboxMail {
 /// the change the mail is about.
 pub(super) async fn queue(conn: &mut AnyConnection, mail: NewMail, now: Timestamp) -> Result<()> {
     sqlx::query(
-        "INSERT INTO mail_outbox (recipient, subject, body_text, body_html, created_at, next_attempt_at) \
-         VALUES ($1, $2, $3, $4, $5, $5)",
+        "INSERT INTO mail_outbox (recipient, subject, body_text, body_html, created_at, \
+         next_attempt_at, uid, sealed) VALUES ($1, $2, $3, $4, $5, $5, $6, $7)",
     )
     .bind(mail.recipient)
     .bind(mail.subject)
     .bind(mail.body_text)
     .bind(mail.body_html)
     .bind(Millis(now))
+    .bind(mail.sealed.as_ref().map(|s| s.uid.clone()))
+    .bind(mail.sealed.map(|s| s.sealed))
     .execute(conn)
     .await?;
     Ok(())
@@ -63,7 +79,7 @@ pub(super) fn claim_sql(backend: super::Backend) -> &'static str {
              WHERE id = (SELECT id FROM mail_outbox WHERE sent_at IS NULL AND next_attempt_at <= $2 \
                          AND (locked_until IS NULL OR locked_until < $2) \
                          ORDER BY next_attempt_at, id LIMIT 1) \
-             RETURNING id, recipient, subject, body_text, body_html, attempts"
+             RETURNING id, recipient, subject, body_text, body_html, uid, sealed, attempts"
         }
         // SKIP LOCKED: instances claiming at once each get another message.
         super::Backend::Postgres => {
@@ -72,7 +88,7 @@ pub(super) fn claim_sql(backend: super::Backend) -> &'static str {
                          AND (locked_until IS NULL OR locked_until < $2) \
                          ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
                AND (locked_until IS NULL OR locked_until < $2) \
-             RETURNING id, recipient, subject, body_text, body_html, attempts"
+             RETURNING id, recipient, subject, body_text, body_html, uid, sealed, attempts"
         }
     }
 }

@@ -38,6 +38,9 @@ pub enum Route {
     SignIn,
     /// `/api/v1/staff/…`.
     StaffApi,
+    /// Booking, moving or cancelling an appointment (`/book…`,
+    /// `POST /api/v1/bookings`).
+    Booking,
 }
 
 type Limiter = DefaultKeyedRateLimiter<IpAddr>;
@@ -45,7 +48,7 @@ type Limiter = DefaultKeyedRateLimiter<IpAddr>;
 /// Every route's limiter; `None` when limits are turned off.
 #[derive(Debug)]
 pub struct RateLimits {
-    limiters: Option<[Limiter; 5]>,
+    limiters: Option<[Limiter; 6]>,
 }
 
 fn limiter(limit: Limit) -> Limiter {
@@ -64,6 +67,7 @@ impl RateLimits {
                     config.share,
                     config.sign_in,
                     config.staff_api,
+                    config.booking,
                 ]
                 .map(limiter)
             }),
@@ -119,6 +123,11 @@ impl LimitedRoute for ApiRoute {
 pub struct ShareRoute;
 impl LimitedRoute for ShareRoute {
     const ROUTE: Route = Route::Share;
+}
+
+pub struct BookingRoute;
+impl LimitedRoute for BookingRoute {
+    const ROUTE: Route = Route::Booking;
 }
 
 pub struct SignInRoute;
@@ -212,6 +221,10 @@ mod tests {
                 burst: 2,
             },
             staff_api: Limit {
+                per_hour: 60,
+                burst: 2,
+            },
+            booking: Limit {
                 per_hour: 60,
                 burst: 2,
             },

@@ -129,6 +129,7 @@ async fn queue_notification(storage: &Storage, key: &str, now: Timestamp) {
                 subject: mail.subject,
                 body_text: mail.text,
                 body_html: mail.html,
+                sealed: None,
             },
         )
         .await
@@ -143,6 +144,9 @@ fn smtp_worker(storage: &Storage, port: u16) -> OutboxWorker {
         storage: storage.clone(),
         transport: Transport::from_config(&config).unwrap(),
         from: config.mail.from,
+        cipher: std::sync::Arc::new(activepath::crypto::FieldCipher::new(
+            &activepath::crypto::MasterKey::generate(),
+        )),
     }
 }
 

@@ -1,0 +1,778 @@
+//! Booking a first consultation against the clinic's real availability:
+//! the set-up (locations, resources, appointment types, hours), the free
+//! times ([`slots`]), booking, the visitor's manage link (cancel or move),
+//! reminders, and the calendar invitations that go with each ([`ics`]).
+//!
+//! A booking is checked against the same rules that offered the time
+//! ([`slots::Schedule::check`]) and then written with its blocks on each
+//! resource; the database refuses overlapping blocks (see
+//! `storage/booking.rs`), so of two requests racing for one time exactly one
+//! wins, on any number of app instances.
+
+pub mod demo;
+pub mod ics;
+pub mod slots;
+
+use crate::app::Services;
+use crate::crypto::{Aad, Purpose, random_id, random_token};
+use crate::mail::{self, BookingMail};
+use crate::storage::booking::{
+    AppointmentChange, AppointmentRow, BlockRow, ChangeKind, NewAppointment, Setup,
+};
+use crate::storage::{Constraint, StorageError};
+use jiff::civil::{Date, Weekday};
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+use slots::{Busy, Exception, ExceptionKind, Resource, ResourceKind, Schedule, Slot, Timing};
+
+/// Changes whenever the booking consent wording changes.
+pub const CONSENT_VERSION: &str = "booking-consent/en-US/1";
+
+/// How many days of free times one request may ask for.
+pub const MAX_RANGE_DAYS: i64 = 31;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("{0} failed its integrity check")]
+    Integrity(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Location {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub address: String,
+    pub phone: String,
+    pub map_url: String,
+    pub tz: TimeZone,
+}
+
+#[derive(Debug, Clone)]
+pub struct AppointmentType {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub timing: Timing,
+    pub public: bool,
+}
+
+/// The active set-up, as the public site and the API offer it.
+#[derive(Debug, Clone, Default)]
+pub struct Catalogue {
+    pub locations: Vec<Location>,
+    pub types: Vec<AppointmentType>,
+    resources: Vec<(Resource, String)>,
+    /// (location, resource, weekly hours).
+    hours: Vec<(i64, slots::WeeklyHours)>,
+}
+
+fn weekday(iso: i64) -> Option<Weekday> {
+    Weekday::from_monday_one_offset(i8::try_from(iso).ok()?).ok()
+}
+
+fn minutes(m: i64) -> SignedDuration {
+    SignedDuration::from_mins(m)
+}
+
+impl Catalogue {
+    pub fn from_setup(setup: Setup) -> Self {
+        let locations = setup
+            .locations
+            .into_iter()
+            .filter(|l| l.active)
+            .filter_map(|l| {
+                let tz = match TimeZone::get(&l.time_zone) {
+                    Ok(tz) => tz,
+                    Err(_) => {
+                        tracing::error!(location = %l.slug, "unknown time zone {:?}: location not offered", l.time_zone);
+                        return None;
+                    }
+                };
+                Some(Location {
+                    id: l.id,
+                    slug: l.slug,
+                    name: l.name,
+                    address: l.address,
+                    phone: l.phone,
+                    map_url: l.map_url,
+                    tz,
+                })
+            })
+            .collect();
+        let resources: Vec<(Resource, String)> = setup
+            .resources
+            .into_iter()
+            .filter(|r| r.active)
+            .filter_map(|r| {
+                Some((
+                    Resource {
+                        id: r.id,
+                        kind: ResourceKind::from_slug(&r.kind)?,
+                    },
+                    r.name,
+                ))
+            })
+            .collect();
+        let types = setup
+            .types
+            .into_iter()
+            .filter(|t| t.active)
+            .map(|t| AppointmentType {
+                id: t.id,
+                slug: t.slug,
+                name: t.name,
+                description: t.description,
+                timing: Timing {
+                    duration: minutes(t.duration_minutes),
+                    buffer_before: minutes(t.buffer_before_minutes),
+                    buffer_after: minutes(t.buffer_after_minutes),
+                    step: minutes(t.step_minutes),
+                    min_notice: minutes(t.min_notice_minutes),
+                    horizon_days: u16::try_from(t.horizon_days).unwrap_or(0),
+                    needs: t
+                        .needs
+                        .iter()
+                        .filter_map(|k| ResourceKind::from_slug(k))
+                        .collect(),
+                },
+                public: t.public_booking,
+            })
+            .collect();
+        let hours = setup
+            .hours
+            .into_iter()
+            .filter_map(|h| {
+                Some((
+                    h.location_id,
+                    slots::WeeklyHours {
+                        resource: h.resource_id,
+                        weekday: weekday(h.weekday)?,
+                        start: u16::try_from(h.start_minute).ok()?,
+                        end: u16::try_from(h.end_minute).ok()?,
+                    },
+                ))
+            })
+            .collect();
+        Catalogue {
+            locations,
+            types,
+            resources,
+            hours,
+        }
+    }
+
+    pub async fn load(s: &Services) -> Result<Self, Error> {
+        Ok(Self::from_setup(s.storage.booking_setup().await?))
+    }
+
+    pub fn location(&self, slug: &str) -> Option<&Location> {
+        self.locations.iter().find(|l| l.slug == slug)
+    }
+
+    pub fn location_by_id(&self, id: i64) -> Option<&Location> {
+        self.locations.iter().find(|l| l.id == id)
+    }
+
+    /// An appointment type visitors may book themselves.
+    pub fn public_type(&self, slug: &str) -> Option<&AppointmentType> {
+        self.types.iter().find(|t| t.public && t.slug == slug)
+    }
+
+    pub fn type_by_id(&self, id: i64) -> Option<&AppointmentType> {
+        self.types.iter().find(|t| t.id == id)
+    }
+
+    pub fn resource_name(&self, id: i64) -> Option<&str> {
+        self.resources
+            .iter()
+            .find(|(r, _)| r.id == id)
+            .map(|(_, n)| n.as_str())
+    }
+
+    /// The resources that keep hours at `location`.
+    fn resources_at(&self, location: i64) -> Vec<Resource> {
+        self.resources
+            .iter()
+            .map(|(r, _)| *r)
+            .filter(|r| {
+                self.hours
+                    .iter()
+                    .any(|(l, h)| *l == location && h.resource == r.id)
+            })
+            .collect()
+    }
+
+    /// Whether `kind` can ever take place at `location`: a resource of each
+    /// kind it needs keeps hours there.
+    pub fn offered_at(&self, kind: &AppointmentType, location: &Location) -> bool {
+        let here = self.resources_at(location.id);
+        !kind.timing.needs.is_empty()
+            && kind
+                .timing
+                .needs
+                .iter()
+                .all(|k| here.iter().any(|r| r.kind == *k))
+    }
+
+    /// The locations where `kind` can be booked.
+    pub fn locations_for<'a>(&'a self, kind: &'a AppointmentType) -> Vec<&'a Location> {
+        self.locations
+            .iter()
+            .filter(|l| self.offered_at(kind, l))
+            .collect()
+    }
+}
+
+/// Everything that decides free times of one type at one location over a
+/// range of dates, read from the database.
+struct Rules {
+    resources: Vec<Resource>,
+    hours: Vec<slots::WeeklyHours>,
+    exceptions: Vec<Exception>,
+    busy: Vec<Busy>,
+}
+
+impl Rules {
+    async fn load(
+        s: &Services,
+        cat: &Catalogue,
+        location: &Location,
+        from: Date,
+        to: Date,
+        except: Option<i64>,
+    ) -> Result<Rules, Error> {
+        let resources = cat.resources_at(location.id);
+        let hours = cat
+            .hours
+            .iter()
+            .filter(|(l, _)| *l == location.id)
+            .map(|(_, h)| *h)
+            .collect();
+        let exceptions = s
+            .storage
+            .booking_exceptions(location.id, &from.to_string(), &to.to_string())
+            .await?
+            .into_iter()
+            .filter_map(|e| {
+                Some(Exception {
+                    resource: e.resource_id,
+                    date: e.day.parse().ok()?,
+                    span: match (e.start_minute, e.end_minute) {
+                        (Some(a), Some(b)) => {
+                            Some((u16::try_from(a).ok()?, u16::try_from(b).ok()?))
+                        }
+                        _ => None,
+                    },
+                    kind: if e.kind == "open" {
+                        ExceptionKind::Open
+                    } else {
+                        ExceptionKind::Closed
+                    },
+                })
+            })
+            .collect();
+        let window_start = slots::local_instant(&location.tz, from, 0);
+        let window_end = slots::local_instant(&location.tz, to, slots::END_OF_DAY);
+        let ids: Vec<i64> = resources.iter().map(|r| r.id).collect();
+        let busy = s
+            .storage
+            .busy_blocks(
+                &ids,
+                crate::time::before(window_start, crate::time::days(1)),
+                crate::time::after(window_end, crate::time::days(1)),
+                except,
+            )
+            .await?
+            .into_iter()
+            .map(|b| Busy {
+                resource: b.resource_id,
+                from: b.from,
+                until: b.until,
+            })
+            .collect();
+        Ok(Rules {
+            resources,
+            hours,
+            exceptions,
+            busy,
+        })
+    }
+
+    fn schedule<'a>(&'a self, tz: &'a TimeZone, timing: &'a Timing) -> Schedule<'a> {
+        Schedule {
+            tz,
+            timing,
+            resources: &self.resources,
+            hours: &self.hours,
+            exceptions: &self.exceptions,
+            busy: &self.busy,
+        }
+    }
+}
+
+/// The free times of `kind` at `location` starting on `from..=to` (at most
+/// [`MAX_RANGE_DAYS`] days are looked at).
+pub async fn free_slots(
+    s: &Services,
+    cat: &Catalogue,
+    kind: &AppointmentType,
+    location: &Location,
+    from: Date,
+    to: Date,
+) -> Result<Vec<Slot>, Error> {
+    let to = to.min(
+        from.checked_add(jiff::Span::new().days(MAX_RANGE_DAYS - 1))
+            .unwrap_or(to),
+    );
+    if to < from {
+        return Ok(Vec::new());
+    }
+    let rules = Rules::load(s, cat, location, from, to, None).await?;
+    Ok(rules
+        .schedule(&location.tz, &kind.timing)
+        .slots(from, to, s.clock.now()))
+}
+
+/// What a visitor gives when booking; sealed with the appointment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Details {
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    pub reason: Option<String>,
+}
+
+/// Who booked, for the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Web,
+    Api,
+    Staff,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Source::Web => "web",
+            Source::Api => "api",
+            Source::Staff => "staff",
+        }
+    }
+}
+
+/// Why a booking was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum BookError {
+    /// The time is not one the rules offer (outside hours, too soon, …).
+    #[error("that time is not offered")]
+    NotOffered(slots::Unavailable),
+    /// The time was free a moment ago and someone else took it: here are the
+    /// nearest free times.
+    #[error("that time was just taken")]
+    Taken { nearest: Vec<Slot> },
+    #[error(transparent)]
+    Failed(#[from] Error),
+}
+
+impl From<StorageError> for BookError {
+    fn from(e: StorageError) -> Self {
+        BookError::Failed(e.into())
+    }
+}
+
+/// A booking made: what to show and the manage link's secret.
+#[derive(Debug, Clone)]
+pub struct Booked {
+    pub uid: String,
+    pub manage_token: String,
+    pub start: Timestamp,
+    pub end: Timestamp,
+}
+
+fn details_aad(uid: &str) -> Aad {
+    Aad::row("appointments", "details", uid)
+}
+
+/// The visitor's manage link.
+pub fn manage_url(s: &Services, token: &str) -> String {
+    s.config
+        .clinic
+        .base_url
+        .join(&format!("/book/manage/{token}"))
+}
+
+fn blocks(slot: &Slot, timing: &Timing) -> Vec<BlockRow> {
+    let (from, until) = slot.blocked(timing);
+    slot.resources
+        .iter()
+        .map(|&resource_id| BlockRow {
+            resource_id,
+            from,
+            until,
+        })
+        .collect()
+}
+
+/// When a reminder for an appointment at `start` is due, if it is still
+/// worth sending: not when the booking is made within the reminder window.
+fn reminder_due(s: &Services, start: Timestamp, now: Timestamp) -> Option<Timestamp> {
+    let lead = SignedDuration::try_from(s.config.booking.reminder_before).ok()?;
+    let due = crate::time::before(start, lead);
+    (due > now).then_some(due)
+}
+
+/// How many times a booking is tried when another one takes a resource it
+/// chose at the same moment, before the time is reported taken. With one
+/// resource of each kind, the first conflict is final.
+const ATTEMPTS: usize = 3;
+
+/// Books `kind` at `location` at `start` for the person in `details`, with
+/// the confirmation (and its invitation) to them and a notice to the clinic,
+/// all in one transaction.
+#[tracing::instrument(skip_all)]
+pub async fn book(
+    s: &Services,
+    cat: &Catalogue,
+    kind: &AppointmentType,
+    location: &Location,
+    start: Timestamp,
+    details: &Details,
+    source: Source,
+) -> Result<Booked, BookError> {
+    let date = start.to_zoned_datetime(location.tz.clone()).date();
+    for _ in 0..ATTEMPTS {
+        let now = s.clock.now();
+        let rules = Rules::load(s, cat, location, date, date, None).await?;
+        let schedule = rules.schedule(&location.tz, &kind.timing);
+        let slot = match schedule.check(start, now) {
+            Ok(slot) => slot,
+            Err(why) => {
+                let free = Schedule {
+                    busy: &[],
+                    ..schedule.clone()
+                };
+                return Err(if free.check(start, now).is_ok() {
+                    BookError::Taken {
+                        nearest: nearest(s, cat, kind, location, start).await?,
+                    }
+                } else {
+                    BookError::NotOffered(why)
+                });
+            }
+        };
+        let uid = random_id();
+        let token = random_token(32);
+        let sealed = s.cipher.encrypt(
+            &details_aad(&uid),
+            &serde_json::to_vec(details).expect("details serialize"),
+        );
+        let view = BookingMail {
+            uid: &uid,
+            sequence: 0,
+            kind,
+            location,
+            start: slot.start,
+            end: slot.end,
+            details,
+            manage_url: &manage_url(s, &token),
+            now,
+        };
+        let mails = vec![
+            mail::seal(&s.cipher, &mail::booking::confirmation(&s.config, &view)),
+            mail::booking::clinic_notice(&s.config, &view, mail::booking::Notice::Booked),
+        ];
+        let new = NewAppointment {
+            uid: uid.clone(),
+            type_id: kind.id,
+            location_id: location.id,
+            starts_at: slot.start,
+            ends_at: slot.end,
+            source: source.as_str().into(),
+            details: sealed,
+            consent_version: CONSENT_VERSION.into(),
+            manage_hash: s.cipher.digest(Purpose::BookingLink, &[token.as_bytes()]),
+            reminder_due_at: reminder_due(s, slot.start, now),
+            created_at: now,
+            blocks: blocks(&slot, &kind.timing),
+        };
+        match s.storage.insert_appointment(new, mails).await {
+            Ok(_) => {
+                s.mail_wake.notify_one();
+                return Ok(Booked {
+                    uid,
+                    manage_token: token,
+                    start: slot.start,
+                    end: slot.end,
+                });
+            }
+            // Someone took a resource this slot chose: look again.
+            Err(StorageError::Conflict(Constraint::ResourceBusy)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(BookError::Taken {
+        nearest: nearest(s, cat, kind, location, start).await?,
+    })
+}
+
+/// The free times nearest to `around` (up to a week either side).
+pub async fn nearest(
+    s: &Services,
+    cat: &Catalogue,
+    kind: &AppointmentType,
+    location: &Location,
+    around: Timestamp,
+) -> Result<Vec<Slot>, Error> {
+    let date = around.to_zoned_datetime(location.tz.clone()).date();
+    let week = jiff::Span::new().days(7);
+    let rules = Rules::load(
+        s,
+        cat,
+        location,
+        date.checked_sub(week).unwrap_or(date),
+        date.checked_add(week).unwrap_or(date),
+        None,
+    )
+    .await?;
+    Ok(rules
+        .schedule(&location.tz, &kind.timing)
+        .nearest(around, s.clock.now(), 7, 6))
+}
+
+/// A booking as its manage link shows it.
+#[derive(Debug, Clone)]
+pub struct Appointment {
+    pub row: AppointmentRow,
+    pub details: Details,
+}
+
+impl Appointment {
+    pub fn is_cancelled(&self) -> bool {
+        self.row.status == "cancelled"
+    }
+}
+
+fn open_details(s: &Services, row: &AppointmentRow) -> Result<Details, Error> {
+    let fail = || Error::Integrity(format!("appointment {}'s details", row.id));
+    let plain = s
+        .cipher
+        .decrypt(&details_aad(&row.uid), &row.details)
+        .map_err(|_| fail())?;
+    serde_json::from_slice(&plain).map_err(|_| fail())
+}
+
+/// The booking a manage link's token opens.
+pub async fn by_token(s: &Services, token: &str) -> Result<Option<Appointment>, Error> {
+    if token.len() > 100 {
+        return Ok(None);
+    }
+    let hash = s.cipher.digest(Purpose::BookingLink, &[token.as_bytes()]);
+    match s.storage.appointment_by_manage_hash(&hash).await? {
+        Some(row) => Ok(Some(Appointment {
+            details: open_details(s, &row)?,
+            row,
+        })),
+        None => Ok(None),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    /// The type or location is no longer offered.
+    #[error("this appointment can no longer be changed online")]
+    NotChangeable,
+    /// Changed or cancelled by someone else since it was read.
+    #[error("this appointment changed meanwhile")]
+    Stale,
+    #[error(transparent)]
+    Book(#[from] BookError),
+}
+
+impl From<Error> for ChangeError {
+    fn from(e: Error) -> Self {
+        ChangeError::Book(BookError::Failed(e))
+    }
+}
+
+impl From<StorageError> for ChangeError {
+    fn from(e: StorageError) -> Self {
+        ChangeError::Book(e.into())
+    }
+}
+
+/// The parts of the catalogue an appointment refers to.
+fn parts<'a>(
+    cat: &'a Catalogue,
+    a: &Appointment,
+) -> Result<(&'a AppointmentType, &'a Location), ChangeError> {
+    Ok((
+        cat.type_by_id(a.row.type_id)
+            .ok_or(ChangeError::NotChangeable)?,
+        cat.location_by_id(a.row.location_id)
+            .ok_or(ChangeError::NotChangeable)?,
+    ))
+}
+
+/// Cancels a booking: frees its time at once and sends the cancellation
+/// (`METHOD:CANCEL`, same UID) to the person and a notice to the clinic.
+pub async fn cancel(
+    s: &Services,
+    cat: &Catalogue,
+    a: &Appointment,
+    token: &str,
+) -> Result<(), ChangeError> {
+    let (kind, location) = parts(cat, a)?;
+    let now = s.clock.now();
+    let view = BookingMail {
+        uid: &a.row.uid,
+        sequence: a.row.sequence + 1,
+        kind,
+        location,
+        start: a.row.starts_at,
+        end: a.row.ends_at,
+        details: &a.details,
+        manage_url: &manage_url(s, token),
+        now,
+    };
+    let mails = vec![
+        mail::seal(&s.cipher, &mail::booking::cancellation(&s.config, &view)),
+        mail::booking::clinic_notice(&s.config, &view, mail::booking::Notice::Cancelled),
+    ];
+    let change = AppointmentChange {
+        id: a.row.id,
+        expected_sequence: a.row.sequence,
+        at: now,
+        what: ChangeKind::Cancel,
+    };
+    if !s.storage.change_appointment(change, mails).await? {
+        return Err(ChangeError::Stale);
+    }
+    s.mail_wake.notify_one();
+    Ok(())
+}
+
+/// Moves a booking to `start`, checked like a new booking; the invitation
+/// is sent again with a higher SEQUENCE.
+pub async fn reschedule(
+    s: &Services,
+    cat: &Catalogue,
+    a: &Appointment,
+    token: &str,
+    start: Timestamp,
+) -> Result<Timestamp, ChangeError> {
+    let (kind, location) = parts(cat, a)?;
+    let date = start.to_zoned_datetime(location.tz.clone()).date();
+    for _ in 0..ATTEMPTS {
+        let now = s.clock.now();
+        // Its own current time does not stand in its way.
+        let rules = Rules::load(s, cat, location, date, date, Some(a.row.id)).await?;
+        let schedule = rules.schedule(&location.tz, &kind.timing);
+        let slot = match schedule.check(start, now) {
+            Ok(slot) => slot,
+            Err(why) => {
+                let free = Schedule {
+                    busy: &[],
+                    ..schedule.clone()
+                };
+                return Err(if free.check(start, now).is_ok() {
+                    BookError::Taken {
+                        nearest: nearest(s, cat, kind, location, start).await?,
+                    }
+                } else {
+                    BookError::NotOffered(why)
+                }
+                .into());
+            }
+        };
+        let view = BookingMail {
+            uid: &a.row.uid,
+            sequence: a.row.sequence + 1,
+            kind,
+            location,
+            start: slot.start,
+            end: slot.end,
+            details: &a.details,
+            manage_url: &manage_url(s, token),
+            now,
+        };
+        let mails = vec![
+            mail::seal(&s.cipher, &mail::booking::rescheduled(&s.config, &view)),
+            mail::booking::clinic_notice(&s.config, &view, mail::booking::Notice::Moved),
+        ];
+        let change = AppointmentChange {
+            id: a.row.id,
+            expected_sequence: a.row.sequence,
+            at: now,
+            what: ChangeKind::Move {
+                starts_at: slot.start,
+                ends_at: slot.end,
+                blocks: blocks(&slot, &kind.timing),
+                reminder_due_at: reminder_due(s, slot.start, now),
+            },
+        };
+        match s.storage.change_appointment(change, mails).await {
+            Ok(true) => {
+                s.mail_wake.notify_one();
+                return Ok(slot.start);
+            }
+            Ok(false) => return Err(ChangeError::Stale),
+            Err(StorageError::Conflict(Constraint::ResourceBusy)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(BookError::Taken {
+        nearest: nearest(s, cat, kind, location, start).await?,
+    }
+    .into())
+}
+
+/// Queues the reminders due at `now`. Each goes out once, even with several
+/// instances running this at the same moment (the claim is a conditional
+/// update in the transaction that queues the mail). Returns how many.
+#[tracing::instrument(skip_all)]
+pub async fn send_reminders(s: &Services, now: Timestamp) -> Result<usize, Error> {
+    let due = s.storage.due_reminders(now, 100).await?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let cat = Catalogue::load(s).await?;
+    let mut queued = 0;
+    for row in due {
+        let (Some(kind), Some(location)) = (
+            cat.type_by_id(row.type_id),
+            cat.location_by_id(row.location_id),
+        ) else {
+            continue;
+        };
+        let details = open_details(s, &row)?;
+        // The reminder carries no manage link: the token is not stored, and
+        // the confirmation holds it.
+        let view = BookingMail {
+            uid: &row.uid,
+            sequence: row.sequence,
+            kind,
+            location,
+            start: row.starts_at,
+            end: row.ends_at,
+            details: &details,
+            manage_url: "",
+            now,
+        };
+        let mail = mail::seal(&s.cipher, &mail::booking::reminder(&s.config, &view));
+        if s.storage
+            .queue_reminder(row.id, row.sequence, now, mail)
+            .await?
+        {
+            queued += 1;
+        }
+    }
+    if queued > 0 {
+        s.mail_wake.notify_one();
+    }
+    Ok(queued)
+}

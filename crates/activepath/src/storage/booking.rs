@@ -1,0 +1,656 @@
+//! Booking: the clinic's set-up (locations, resources, appointment types,
+//! hours, exceptions) and appointments with the blocks they hold on each
+//! resource. The no-overlap guarantee lives in the schema (migration 0005):
+//! an insert or change that would double-book fails with
+//! [`Constraint::ResourceBusy`](super::Constraint::ResourceBusy), whatever
+//! the caller checked before.
+
+use super::outbox::{self, NewMail};
+use super::{Flag, Millis, Result, Storage, get};
+use jiff::Timestamp;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, FromRow, Row};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocationRow {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub address: String,
+    pub phone: String,
+    pub map_url: String,
+    pub time_zone: String,
+    pub position: i64,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceRow {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub kind: String,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeRow {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub duration_minutes: i64,
+    pub buffer_before_minutes: i64,
+    pub buffer_after_minutes: i64,
+    pub step_minutes: i64,
+    pub min_notice_minutes: i64,
+    pub horizon_days: i64,
+    pub public_booking: bool,
+    pub position: i64,
+    pub active: bool,
+    /// Resource kinds, one of each needed.
+    pub needs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoursRow {
+    pub resource_id: i64,
+    pub location_id: i64,
+    /// ISO weekday, 1 = Monday.
+    pub weekday: i64,
+    pub start_minute: i64,
+    pub end_minute: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExceptionRow {
+    pub location_id: i64,
+    pub resource_id: Option<i64>,
+    /// YYYY-MM-DD.
+    pub day: String,
+    pub start_minute: Option<i64>,
+    pub end_minute: Option<i64>,
+    /// 'closed' or 'open'.
+    pub kind: String,
+    pub note: String,
+}
+
+/// The time an appointment holds a resource, buffers included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockRow {
+    pub resource_id: i64,
+    pub from: Timestamp,
+    pub until: Timestamp,
+}
+
+/// Everything the clinic has set up, active or not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Setup {
+    pub locations: Vec<LocationRow>,
+    pub resources: Vec<ResourceRow>,
+    pub types: Vec<TypeRow>,
+    pub hours: Vec<HoursRow>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAppointment {
+    pub uid: String,
+    pub type_id: i64,
+    pub location_id: i64,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    pub source: String,
+    pub details: Vec<u8>,
+    pub consent_version: String,
+    pub manage_hash: String,
+    pub reminder_due_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub blocks: Vec<BlockRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppointmentRow {
+    pub id: i64,
+    pub uid: String,
+    pub type_id: i64,
+    pub location_id: i64,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    /// 'booked' or 'cancelled'.
+    pub status: String,
+    pub source: String,
+    pub details: Vec<u8>,
+    pub consent_version: String,
+    pub sequence: i64,
+    pub reminder_due_at: Option<Timestamp>,
+    pub reminder_sent_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub cancelled_at: Option<Timestamp>,
+}
+
+const APPOINTMENT_COLUMNS: &str = "id, uid, type_id, location_id, starts_at, ends_at, status, \
+     source, details, consent_version, sequence, reminder_due_at, reminder_sent_at, created_at, \
+     cancelled_at";
+
+impl<'r> FromRow<'r, AnyRow> for AppointmentRow {
+    fn from_row(row: &'r AnyRow) -> sqlx::Result<Self> {
+        Ok(AppointmentRow {
+            id: row.try_get("id")?,
+            uid: row.try_get("uid")?,
+            type_id: row.try_get("type_id")?,
+            location_id: row.try_get("location_id")?,
+            starts_at: get::<Millis>(row, "starts_at")?.0,
+            ends_at: get::<Millis>(row, "ends_at")?.0,
+            status: row.try_get("status")?,
+            source: row.try_get("source")?,
+            details: get(row, "details")?,
+            consent_version: row.try_get("consent_version")?,
+            sequence: row.try_get("sequence")?,
+            reminder_due_at: get::<Option<Millis>>(row, "reminder_due_at")?.map(|m| m.0),
+            reminder_sent_at: get::<Option<Millis>>(row, "reminder_sent_at")?.map(|m| m.0),
+            created_at: get::<Millis>(row, "created_at")?.0,
+            cancelled_at: get::<Option<Millis>>(row, "cancelled_at")?.map(|m| m.0),
+        })
+    }
+}
+
+/// A change to an appointment, applied only if nobody changed it since it
+/// was read (its `sequence` is still `expected_sequence`).
+#[derive(Debug, Clone)]
+pub struct AppointmentChange {
+    pub id: i64,
+    pub expected_sequence: i64,
+    pub at: Timestamp,
+    pub what: ChangeKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum ChangeKind {
+    Cancel,
+    Move {
+        starts_at: Timestamp,
+        ends_at: Timestamp,
+        blocks: Vec<BlockRow>,
+        reminder_due_at: Option<Timestamp>,
+    },
+}
+
+/// The demo clinic's set-up, written once into an empty database.
+#[derive(Debug, Clone, Default)]
+pub struct SeedSetup {
+    pub locations: Vec<LocationRow>,
+    pub resources: Vec<ResourceRow>,
+    pub types: Vec<TypeRow>,
+    /// Rows whose ids are positions in the vectors above.
+    pub hours: Vec<HoursRow>,
+}
+
+async fn insert_blocks(conn: &mut AnyConnection, id: i64, blocks: &[BlockRow]) -> Result<()> {
+    for b in blocks {
+        sqlx::query(
+            "INSERT INTO appointment_blocks (appointment_id, resource_id, blocked_from, blocked_until) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(b.resource_id)
+        .bind(Millis(b.from))
+        .bind(Millis(b.until))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+fn location(r: &AnyRow) -> sqlx::Result<LocationRow> {
+    Ok(LocationRow {
+        id: r.try_get("id")?,
+        slug: r.try_get("slug")?,
+        name: r.try_get("name")?,
+        address: r.try_get("address")?,
+        phone: r.try_get("phone")?,
+        map_url: r.try_get("map_url")?,
+        time_zone: r.try_get("time_zone")?,
+        position: r.try_get("position")?,
+        active: get::<Flag>(r, "active")?.0,
+    })
+}
+
+impl Storage {
+    /// The clinic's whole booking set-up. Small (tens of rows), read per
+    /// request; nothing is cached, so every instance sees a change at once.
+    pub async fn booking_setup(&self) -> Result<Setup> {
+        let mut conn = self.pool().acquire().await?;
+        let locations = sqlx::query(
+            "SELECT id, slug, name, address, phone, map_url, time_zone, position, active \
+             FROM booking_locations ORDER BY position, id",
+        )
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(location)
+        .collect::<sqlx::Result<_>>()?;
+        let resources = sqlx::query(
+            "SELECT id, slug, name, kind, active FROM booking_resources ORDER BY kind, name, id",
+        )
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(ResourceRow {
+                id: r.try_get("id")?,
+                slug: r.try_get("slug")?,
+                name: r.try_get("name")?,
+                kind: r.try_get("kind")?,
+                active: get::<Flag>(r, "active")?.0,
+            })
+        })
+        .collect::<sqlx::Result<_>>()?;
+        let needs: Vec<(i64, String)> =
+            sqlx::query("SELECT type_id, kind FROM booking_type_needs ORDER BY type_id, kind")
+                .fetch_all(&mut *conn)
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get("type_id")?, r.try_get("kind")?)))
+                .collect::<sqlx::Result<_>>()?;
+        let types = sqlx::query(
+            "SELECT id, slug, name, description, duration_minutes, buffer_before_minutes, \
+             buffer_after_minutes, step_minutes, min_notice_minutes, horizon_days, \
+             public_booking, position, active FROM booking_types ORDER BY position, id",
+        )
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            let id: i64 = r.try_get("id")?;
+            Ok(TypeRow {
+                id,
+                slug: r.try_get("slug")?,
+                name: r.try_get("name")?,
+                description: r.try_get("description")?,
+                duration_minutes: r.try_get("duration_minutes")?,
+                buffer_before_minutes: r.try_get("buffer_before_minutes")?,
+                buffer_after_minutes: r.try_get("buffer_after_minutes")?,
+                step_minutes: r.try_get("step_minutes")?,
+                min_notice_minutes: r.try_get("min_notice_minutes")?,
+                horizon_days: r.try_get("horizon_days")?,
+                public_booking: get::<Flag>(r, "public_booking")?.0,
+                position: r.try_get("position")?,
+                active: get::<Flag>(r, "active")?.0,
+                needs: needs
+                    .iter()
+                    .filter(|(t, _)| *t == id)
+                    .map(|(_, k)| k.clone())
+                    .collect(),
+            })
+        })
+        .collect::<sqlx::Result<_>>()?;
+        let hours = sqlx::query(
+            "SELECT resource_id, location_id, weekday, start_minute, end_minute FROM booking_hours \
+             ORDER BY location_id, resource_id, weekday, start_minute",
+        )
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(HoursRow {
+                resource_id: r.try_get("resource_id")?,
+                location_id: r.try_get("location_id")?,
+                weekday: r.try_get("weekday")?,
+                start_minute: r.try_get("start_minute")?,
+                end_minute: r.try_get("end_minute")?,
+            })
+        })
+        .collect::<sqlx::Result<_>>()?;
+        Ok(Setup {
+            locations,
+            resources,
+            types,
+            hours,
+        })
+    }
+
+    /// The exceptions at `location_id` on the days `from..=to` (YYYY-MM-DD).
+    pub async fn booking_exceptions(
+        &self,
+        location_id: i64,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<ExceptionRow>> {
+        Ok(sqlx::query(
+            "SELECT location_id, resource_id, day, start_minute, end_minute, kind, note \
+             FROM booking_exceptions WHERE location_id = $1 AND day >= $2 AND day <= $3 \
+             ORDER BY day, id",
+        )
+        .bind(location_id)
+        .bind(from.to_string())
+        .bind(to.to_string())
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(ExceptionRow {
+                location_id: r.try_get("location_id")?,
+                resource_id: r.try_get("resource_id")?,
+                day: r.try_get("day")?,
+                start_minute: r.try_get("start_minute")?,
+                end_minute: r.try_get("end_minute")?,
+                kind: r.try_get("kind")?,
+                note: r.try_get("note")?,
+            })
+        })
+        .collect::<sqlx::Result<_>>()?)
+    }
+
+    /// The active blocks on `resources` that overlap `from..until`. No block
+    /// is longer than a day (an appointment of at most 12 hours and buffers
+    /// of at most 4 hours each), which bounds the index range read.
+    pub async fn busy_blocks(
+        &self,
+        resources: &[i64],
+        from: Timestamp,
+        until: Timestamp,
+        except_appointment: Option<i64>,
+    ) -> Result<Vec<BlockRow>> {
+        if resources.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = (0..resources.len())
+            .map(|i| format!("${}", i + 5))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT resource_id, blocked_from, blocked_until FROM appointment_blocks \
+             WHERE active = 1 AND blocked_from >= $1 AND blocked_from < $2 AND blocked_until > $3 \
+             AND appointment_id <> $4 AND resource_id IN ({list}) ORDER BY blocked_from"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(Millis(crate::time::before(from, crate::time::days(1))))
+            .bind(Millis(until))
+            .bind(Millis(from))
+            .bind(except_appointment.unwrap_or(0));
+        for r in resources {
+            query = query.bind(*r);
+        }
+        Ok(query
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(BlockRow {
+                    resource_id: r.try_get("resource_id")?,
+                    from: get::<Millis>(r, "blocked_from")?.0,
+                    until: get::<Millis>(r, "blocked_until")?.0,
+                })
+            })
+            .collect::<sqlx::Result<_>>()?)
+    }
+
+    /// Books: the appointment, its blocks and its mail in one transaction.
+    /// Fails with `Conflict(ResourceBusy)`, writing nothing, when a block
+    /// would overlap another.
+    #[tracing::instrument(skip_all)]
+    pub async fn insert_appointment(&self, new: NewAppointment, mail: Vec<NewMail>) -> Result<i64> {
+        self.write(move |conn| {
+            Box::pin(async move {
+                let id: i64 = sqlx::query(
+                    "INSERT INTO appointments (uid, type_id, location_id, starts_at, ends_at, status, \
+                     source, details, consent_version, manage_hash, reminder_due_at, created_at, \
+                     updated_at) VALUES ($1, $2, $3, $4, $5, 'booked', $6, $7, $8, $9, $10, $11, $11) \
+                     RETURNING id",
+                )
+                .bind(new.uid)
+                .bind(new.type_id)
+                .bind(new.location_id)
+                .bind(Millis(new.starts_at))
+                .bind(Millis(new.ends_at))
+                .bind(new.source)
+                .bind(new.details)
+                .bind(new.consent_version)
+                .bind(new.manage_hash)
+                .bind(new.reminder_due_at.map(Millis))
+                .bind(Millis(new.created_at))
+                .fetch_one(&mut *conn)
+                .await?
+                .try_get("id")?;
+                insert_blocks(conn, id, &new.blocks).await?;
+                for m in mail {
+                    outbox::queue(conn, m, new.created_at).await?;
+                }
+                Ok(id)
+            })
+        })
+        .await
+    }
+
+    pub async fn appointment_by_manage_hash(&self, hash: &str) -> Result<Option<AppointmentRow>> {
+        let sql = format!("SELECT {APPOINTMENT_COLUMNS} FROM appointments WHERE manage_hash = $1");
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(hash.to_string())
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    pub async fn appointment_by_uid(&self, uid: &str) -> Result<Option<AppointmentRow>> {
+        let sql = format!("SELECT {APPOINTMENT_COLUMNS} FROM appointments WHERE uid = $1");
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(uid.to_string())
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// Cancels or moves an appointment with its mail, in one transaction.
+    /// Returns false, changing nothing, when the appointment was changed
+    /// (or cancelled) since it was read. A move that would double-book fails
+    /// with `Conflict(ResourceBusy)`.
+    #[tracing::instrument(skip_all, fields(appointment = change.id))]
+    pub async fn change_appointment(
+        &self,
+        change: AppointmentChange,
+        mail: Vec<NewMail>,
+    ) -> Result<bool> {
+        self.write(move |conn| {
+            Box::pin(async move {
+                let AppointmentChange {
+                    id,
+                    expected_sequence,
+                    at,
+                    what,
+                } = change;
+                let updated = match &what {
+                    ChangeKind::Cancel => {
+                        sqlx::query(
+                            "UPDATE appointments SET status = 'cancelled', cancelled_at = $1, \
+                             updated_at = $1, sequence = sequence + 1 \
+                             WHERE id = $2 AND sequence = $3 AND status = 'booked'",
+                        )
+                        .bind(Millis(at))
+                        .bind(id)
+                        .bind(expected_sequence)
+                        .execute(&mut *conn)
+                        .await?
+                    }
+                    ChangeKind::Move {
+                        starts_at,
+                        ends_at,
+                        reminder_due_at,
+                        ..
+                    } => {
+                        sqlx::query(
+                            "UPDATE appointments SET starts_at = $1, ends_at = $2, \
+                             reminder_due_at = $3, reminder_sent_at = NULL, updated_at = $4, \
+                             sequence = sequence + 1 \
+                             WHERE id = $5 AND sequence = $6 AND status = 'booked'",
+                        )
+                        .bind(Millis(*starts_at))
+                        .bind(Millis(*ends_at))
+                        .bind(reminder_due_at.map(Millis))
+                        .bind(Millis(at))
+                        .bind(id)
+                        .bind(expected_sequence)
+                        .execute(&mut *conn)
+                        .await?
+                    }
+                };
+                if updated.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                // The old blocks are released first, so a move may overlap
+                // its own former time.
+                sqlx::query("DELETE FROM appointment_blocks WHERE appointment_id = $1")
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await?;
+                if let ChangeKind::Move { blocks, .. } = &what {
+                    insert_blocks(conn, id, blocks).await?;
+                }
+                for m in mail {
+                    outbox::queue(conn, m, at).await?;
+                }
+                Ok(true)
+            })
+        })
+        .await
+    }
+
+    /// Booked appointments whose reminder is due at `now`, oldest first.
+    pub async fn due_reminders(&self, now: Timestamp, limit: i64) -> Result<Vec<AppointmentRow>> {
+        let sql = format!(
+            "SELECT {APPOINTMENT_COLUMNS} FROM appointments \
+             WHERE reminder_due_at <= $1 AND reminder_sent_at IS NULL AND status = 'booked' \
+             ORDER BY reminder_due_at, id LIMIT $2"
+        );
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(Millis(now))
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// Marks the reminder of appointment `id` (at `sequence`) as sent and
+    /// queues it, unless another worker did first or the appointment changed:
+    /// then false, and nothing is queued. Each reminder goes out once.
+    pub async fn queue_reminder(
+        &self,
+        id: i64,
+        sequence: i64,
+        now: Timestamp,
+        mail: NewMail,
+    ) -> Result<bool> {
+        self.write(move |conn| {
+            Box::pin(async move {
+                let claimed = sqlx::query(
+                    "UPDATE appointments SET reminder_sent_at = $1 WHERE id = $2 AND sequence = $3 \
+                     AND reminder_sent_at IS NULL AND status = 'booked'",
+                )
+                .bind(Millis(now))
+                .bind(id)
+                .bind(sequence)
+                .execute(&mut *conn)
+                .await?;
+                if claimed.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                outbox::queue(conn, mail, now).await?;
+                Ok(true)
+            })
+        })
+        .await
+    }
+
+    /// Writes `seed` as the clinic's booking set-up, once (recorded as the
+    /// data migration `name`), and only into a database with no locations.
+    /// Returns whether it did.
+    pub async fn seed_booking(&self, name: &'static str, seed: SeedSetup) -> Result<bool> {
+        let now = Millis(Timestamp::now());
+        self.write(move |conn| {
+            Box::pin(async move {
+                if !super::data_migrations::claim(conn, name, now).await? {
+                    return Ok(false);
+                }
+                let existing: i64 = sqlx::query("SELECT COUNT(*) AS n FROM booking_locations")
+                    .fetch_one(&mut *conn)
+                    .await?
+                    .try_get("n")?;
+                if existing > 0 {
+                    return Ok(false);
+                }
+                let mut location_ids = Vec::new();
+                for l in &seed.locations {
+                    let id: i64 = sqlx::query(
+                        "INSERT INTO booking_locations (slug, name, address, phone, map_url, \
+                         time_zone, position) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                    )
+                    .bind(l.slug.clone())
+                    .bind(l.name.clone())
+                    .bind(l.address.clone())
+                    .bind(l.phone.clone())
+                    .bind(l.map_url.clone())
+                    .bind(l.time_zone.clone())
+                    .bind(l.position)
+                    .fetch_one(&mut *conn)
+                    .await?
+                    .try_get("id")?;
+                    location_ids.push(id);
+                }
+                let mut resource_ids = Vec::new();
+                for r in &seed.resources {
+                    let id: i64 = sqlx::query(
+                        "INSERT INTO booking_resources (slug, name, kind) VALUES ($1, $2, $3) \
+                         RETURNING id",
+                    )
+                    .bind(r.slug.clone())
+                    .bind(r.name.clone())
+                    .bind(r.kind.clone())
+                    .fetch_one(&mut *conn)
+                    .await?
+                    .try_get("id")?;
+                    resource_ids.push(id);
+                }
+                for t in &seed.types {
+                    let id: i64 = sqlx::query(
+                        "INSERT INTO booking_types (slug, name, description, duration_minutes, \
+                         buffer_before_minutes, buffer_after_minutes, step_minutes, \
+                         min_notice_minutes, horizon_days, public_booking, position) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+                    )
+                    .bind(t.slug.clone())
+                    .bind(t.name.clone())
+                    .bind(t.description.clone())
+                    .bind(t.duration_minutes)
+                    .bind(t.buffer_before_minutes)
+                    .bind(t.buffer_after_minutes)
+                    .bind(t.step_minutes)
+                    .bind(t.min_notice_minutes)
+                    .bind(t.horizon_days)
+                    .bind(Flag(t.public_booking))
+                    .bind(t.position)
+                    .fetch_one(&mut *conn)
+                    .await?
+                    .try_get("id")?;
+                    for kind in &t.needs {
+                        sqlx::query("INSERT INTO booking_type_needs (type_id, kind) VALUES ($1, $2)")
+                            .bind(id)
+                            .bind(kind.clone())
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                }
+                for h in &seed.hours {
+                    sqlx::query(
+                        "INSERT INTO booking_hours (resource_id, location_id, weekday, start_minute, \
+                         end_minute) VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(resource_ids[h.resource_id as usize])
+                    .bind(location_ids[h.location_id as usize])
+                    .bind(h.weekday)
+                    .bind(h.start_minute)
+                    .bind(h.end_minute)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                Ok(true)
+            })
+        })
+        .await
+    }
+}
