@@ -243,12 +243,14 @@ impl Application {
         #[cfg(unix)]
         let reloader = tokio::spawn(reload_on_sighup(state.clone(), hangup));
         let upkeep = tokio::spawn(upkeep(state.clone()));
+        let reminders = tokio::spawn(reminders(state.clone()));
         web::server::serve(listener, HttpService::new(state.clone()), limits, shutdown).await;
         let _ = stop_tx.send(true);
         let _ = worker.await;
         #[cfg(unix)]
         reloader.abort();
         upkeep.abort();
+        reminders.abort();
         state.storage.close().await;
         Ok(())
     }
@@ -312,6 +314,19 @@ async fn reload_on_sighup(state: AppState, hangup: Option<tokio::signal::unix::S
                 tracing::error!("SIGHUP: content not reloaded, keeping the previous version: {e}")
             }
             Err(e) => tracing::error!("SIGHUP: reading the content failed: {e}"),
+        }
+    }
+}
+
+/// Every minute: queue the appointment reminders that are due. Several
+/// instances may run this at once; each reminder is still sent once.
+async fn reminders(state: AppState) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        match crate::booking::send_reminders(&state, state.clock.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(reminders = n, "queued appointment reminders"),
+            Err(e) => tracing::error!("appointment reminders failed: {e:#}"),
         }
     }
 }

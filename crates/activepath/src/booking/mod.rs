@@ -776,3 +776,66 @@ pub async fn send_reminders(s: &Services, now: Timestamp) -> Result<usize, Error
     }
     Ok(queued)
 }
+
+/// The person's details as typed (a form or an API request).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RawDetails {
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    pub reason: String,
+    pub consent: bool,
+}
+
+/// A field of [`RawDetails`] and the message (a Fluent id) for what is
+/// wrong with it.
+pub type FieldProblem = (&'static str, &'static str);
+
+/// Checks every field at once; all problems are reported together.
+pub fn parse_details(raw: &RawDetails) -> Result<Details, Vec<FieldProblem>> {
+    use crate::domain::{EmailAddress, PhoneNumber, TextError, multi_line, single_line};
+    let mut problems = Vec::new();
+    let name = single_line(&raw.name, 100)
+        .map_err(|e| {
+            problems.push((
+                "name",
+                match e {
+                    TextError::Empty => "book-error-name",
+                    TextError::TooLong => "book-error-name-long",
+                    TextError::Forbidden => "book-error-characters",
+                },
+            ))
+        })
+        .ok();
+    let email = EmailAddress::parse(raw.email.trim())
+        .map_err(|_| problems.push(("email", "book-error-email")))
+        .ok();
+    let phone = PhoneNumber::parse(raw.phone.trim())
+        .map_err(|_| problems.push(("phone", "book-error-phone")))
+        .ok();
+    let reason = match multi_line(&raw.reason, 1000) {
+        Ok(r) => Some(r),
+        Err(TextError::Empty) => None,
+        Err(TextError::TooLong) => {
+            problems.push(("reason", "book-error-reason"));
+            None
+        }
+        Err(TextError::Forbidden) => {
+            problems.push(("reason", "book-error-characters"));
+            None
+        }
+    };
+    if !raw.consent {
+        problems.push(("consent", "book-error-consent"));
+    }
+    match (name, email, phone) {
+        (Some(name), Some(email), Some(phone)) if problems.is_empty() => Ok(Details {
+            name,
+            email: email.as_str().to_string(),
+            phone: phone.as_str().to_string(),
+            reason,
+        }),
+        _ => Err(problems),
+    }
+}

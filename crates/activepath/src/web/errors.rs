@@ -98,6 +98,9 @@ pub struct ApiError {
     pub status: StatusCode,
     pub title: String,
     pub errors: Vec<(String, String)>,
+    /// Extension members (RFC 9457 §3.2), e.g. the free times offered
+    /// when the one asked for was taken.
+    pub extensions: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl ApiError {
@@ -106,6 +109,7 @@ impl ApiError {
             status,
             title: title.into(),
             errors: Vec::new(),
+            extensions: Vec::new(),
         }
     }
 
@@ -115,7 +119,13 @@ impl ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             title: title.into(),
             errors,
+            extensions: Vec::new(),
         }
+    }
+
+    pub fn with(mut self, member: &'static str, value: serde_json::Value) -> Self {
+        self.extensions.push((member, value));
+        self
     }
 
     pub fn field(mut self, field: impl Into<String>, detail: impl Into<String>) -> Self {
@@ -148,6 +158,9 @@ impl IntoResponse for ApiError {
                 .into_iter()
                 .map(|(field, detail)| json!({ "field": field, "detail": detail }))
                 .collect();
+        }
+        for (member, value) in self.extensions {
+            body[member] = value;
         }
         let mut res = (self.status, body.to_string()).into_response();
         res.headers_mut().insert(

@@ -4,8 +4,10 @@
 //! feature's module (`crate::assessment`, …) and render.
 
 pub mod assessment;
+pub mod booking;
 pub mod client;
 pub mod errors;
+pub mod json;
 mod layout;
 pub mod rate_limit;
 mod security;
@@ -38,6 +40,7 @@ fn router(state: AppState) -> Router {
     Router::new()
         .merge(site::router())
         .merge(assessment::router())
+        .merge(booking::router())
         .merge(staff::router(state.clone()))
         .merge(static_files::router())
         .fallback(errors::not_found)

@@ -11,15 +11,6 @@ use activepath::storage::Storage;
 use sqlx::Row;
 use std::time::Duration;
 
-/// A connection of the test's own to the app's database, for looking at
-/// and tampering with what is stored.
-async fn raw(app: &TestApp) -> sqlx::AnyPool {
-    sqlx::any::install_default_drivers();
-    sqlx::AnyPool::connect(&app.state.config.database_url())
-        .await
-        .unwrap()
-}
-
 fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(data)

@@ -239,3 +239,39 @@ pub fn internal_links(html: &str) -> Vec<String> {
         .map(|href| href.split('#').next().unwrap().replace("&amp;", "&"))
         .collect()
 }
+
+/// Waits until the app has handed `n` messages to its (memory) transport.
+pub async fn wait_for_mail(app: &TestApp, n: usize) {
+    for _ in 0..100 {
+        if app.mail.lock().unwrap().len() >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "mail did not arrive: {} of {n}",
+        app.mail.lock().unwrap().len()
+    );
+}
+
+/// A connection of the test's own to the app's database, for looking at
+/// and tampering with what is stored.
+pub async fn raw(app: &TestApp) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::AnyPool::connect(&app.state.config.database_url())
+        .await
+        .unwrap()
+}
+
+/// A second app instance on `app`'s database and key, as a second server
+/// behind a load balancer would be.
+pub async fn second_instance(app: &TestApp, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let url = app.state.config.database_url();
+    let key_file = app.state.config.key_file();
+    spawn_app_with(move |c| {
+        c.database_url = Some(url.into());
+        c.encryption_key_file = Some(key_file);
+        adjust(c);
+    })
+    .await
+}

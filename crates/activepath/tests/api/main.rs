@@ -4,6 +4,7 @@
 
 mod abuse;
 mod assessment;
+mod booking;
 mod cli;
 mod data_protection;
 mod helpers;

@@ -4,16 +4,6 @@ use std::time::Duration;
 
 const GOOD: &str = "name=Ana+Rivera&email=ana%40example.org&phone=&contact_method=email&contact_time=morning&message=Please+call+after+5&consent=yes";
 
-async fn wait_for_mail(app: &TestApp, n: usize) {
-    for _ in 0..100 {
-        if app.mail.lock().unwrap().len() >= n {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("mail did not arrive");
-}
-
 #[tokio::test]
 async fn sharing_creates_an_encrypted_case_and_a_notification_without_health_data() {
     let app = spawn_app().await;

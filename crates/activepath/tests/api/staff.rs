@@ -344,13 +344,7 @@ async fn guessing_is_slowed_per_account_across_instances_and_never_locks_out_for
     let app = spawn_app().await;
     add_staff(&app, "a@riverbend.example", Role::Coordinator).await;
     // A second instance on the same database.
-    let url = app.state.config.database_url();
-    let key_file = app.state.config.key_file();
-    let other = spawn_app_with(move |c| {
-        c.database_url = Some(url.into());
-        c.encryption_key_file = Some(key_file);
-    })
-    .await;
+    let other = second_instance(&app, |_| {}).await;
     let mut b = Browser::new(&app);
     for _ in 0..4 {
         let res = b

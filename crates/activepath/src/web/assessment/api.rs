@@ -7,8 +7,8 @@ use crate::app::AppState;
 use crate::assessment::{self, IdempotencyKey, Source, offered, record, result_path};
 use crate::crypto::random_id;
 use crate::time::rfc3339;
-use crate::web::ApiError;
 use crate::web::rate_limit::{ApiRoute, RateLimit};
+use crate::web::{ApiError, json};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -35,41 +35,12 @@ fn invalid(errors: Vec<(String, String)>) -> ApiError {
     ApiError::invalid("The assessment is not valid", errors)
 }
 
-/// A body that is JSON but not an [`AssessmentRequest`]: names the field
-/// serde complained about (its messages quote it in backticks).
-fn shape_error(e: &serde_json::Error) -> ApiError {
-    let message = e.to_string();
-    let quoted = message.split('`').nth(1).map(str::to_string);
-    let (field, detail) = match quoted {
-        Some(f) if message.starts_with("unknown field") => (f, "is not a known field"),
-        Some(f) if message.starts_with("duplicate field") => (f, "is given more than once"),
-        _ => (
-            "body".to_string(),
-            "must be a JSON object with instrument, answers and difficulty",
-        ),
-    };
-    invalid(vec![(field, detail.to_string())])
-}
-
-/// The body as a request: 400 when it is not JSON, 422 naming the field
-/// when it is JSON of the wrong shape (serde would also take an array for a
-/// struct, so anything but an object is refused first).
 fn read_request(body: &[u8]) -> Result<AssessmentRequest, ApiError> {
-    let not_json = |e: serde_json::Error| {
-        ApiError::new(StatusCode::BAD_REQUEST, "The body is not valid JSON")
-            .field("body", e.to_string())
-    };
-    if body.trim_ascii_start().first() != Some(&b'{') {
-        serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(not_json)?;
-        return Err(invalid(vec![(
-            "body".into(),
-            "must be a JSON object with instrument, answers and difficulty".into(),
-        )]));
-    }
-    serde_json::from_slice(body).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => shape_error(&e),
-        _ => not_json(e),
-    })
+    json::read(
+        body,
+        "The assessment is not valid",
+        "must be a JSON object with instrument, answers and difficulty",
+    )
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
@@ -94,17 +65,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let json_content = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-    if !json_content {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Send the assessment as application/json",
-        ));
-    }
+    json::require_json(&headers, "Send the assessment as application/json")?;
     let key = idempotency_key(&headers)?;
     let request = read_request(&body)?;
     let responses = parse(&request).map_err(invalid)?;

@@ -4,6 +4,7 @@
 
 pub mod api;
 mod form;
+pub use form::ErrorLink;
 mod result;
 mod share;
 

@@ -1,0 +1,296 @@
+//! The booking API for widgets on partner sites. `GET /api/v1/slots` lists
+//! free times; `POST /api/v1/bookings` books one: 201 with the booking and
+//! its manage URL, 409 with the nearest free times when it was just taken,
+//! 422 (`application/problem+json`) naming each bad field.
+
+use crate::app::AppState;
+use crate::booking::{self, BookError, Catalogue, RawDetails, Source, slots::Slot};
+use crate::i18n::Tr;
+use crate::web::rate_limit::{BookingRoute, RateLimit};
+use crate::web::{ApiError, json};
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// RFC 3339 with the location's offset: `2026-12-01T09:00:00-05:00`.
+fn with_offset(at: Timestamp, tz: &TimeZone) -> String {
+    at.to_zoned_datetime(tz.clone())
+        .strftime("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string()
+}
+
+fn slots_json(slots: &[Slot], tz: &TimeZone) -> Value {
+    slots
+        .iter()
+        .map(|s| json!({ "start": with_offset(s.start, tz), "end": with_offset(s.end, tz) }))
+        .collect()
+}
+
+fn failed(e: booking::Error) -> ApiError {
+    tracing::error!("booking failed: {:#}", anyhow::Error::from(e));
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "The request could not be completed; nothing was changed",
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SlotsQuery {
+    appointment_type: Option<String>,
+    location: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// The type and location a request names, with every problem collected.
+fn choose<'a>(
+    cat: &'a Catalogue,
+    kind: Option<&str>,
+    location: Option<&str>,
+    errors: &mut Vec<(String, String)>,
+) -> Option<(&'a booking::AppointmentType, &'a booking::Location)> {
+    let kind = match kind {
+        None => {
+            errors.push(("appointment_type".into(), "is required".into()));
+            None
+        }
+        Some(k) => {
+            let found = cat.public_type(k);
+            if found.is_none() {
+                errors.push((
+                    "appointment_type".into(),
+                    "is not an appointment type that can be booked online".into(),
+                ));
+            }
+            found
+        }
+    };
+    let location = match location {
+        None => {
+            errors.push(("location".into(), "is required".into()));
+            None
+        }
+        Some(l) => {
+            let found = cat.location(l);
+            if found.is_none() {
+                errors.push(("location".into(), "is not a location of the clinic".into()));
+            }
+            found
+        }
+    };
+    let (kind, location) = (kind?, location?);
+    if !cat.offered_at(kind, location) {
+        errors.push((
+            "location".into(),
+            "does not offer this appointment type".into(),
+        ));
+        return None;
+    }
+    Some((kind, location))
+}
+
+fn date(raw: Option<&str>, field: &str, errors: &mut Vec<(String, String)>) -> Option<Date> {
+    match raw.map(|r| r.parse::<Date>()) {
+        None => {
+            errors.push((field.into(), "is required, as YYYY-MM-DD".into()));
+            None
+        }
+        Some(Err(_)) => {
+            errors.push((field.into(), "must be a date as YYYY-MM-DD".into()));
+            None
+        }
+        Some(Ok(d)) => Some(d),
+    }
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    let mut res = (status, body.to_string()).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+/// `GET /api/v1/slots?appointment_type=…&location=…&from=…&to=…`: free
+/// times starting on the dates `from` to `to` (at most 31 days), in the
+/// location's calendar.
+pub async fn slots(
+    State(state): State<AppState>,
+    Query(query): Query<SlotsQuery>,
+) -> Result<Response, ApiError> {
+    let cat = Catalogue::load(&state).await.map_err(failed)?;
+    let mut errors = Vec::new();
+    let chosen = choose(
+        &cat,
+        query.appointment_type.as_deref(),
+        query.location.as_deref(),
+        &mut errors,
+    );
+    let from = date(query.from.as_deref(), "from", &mut errors);
+    let to = date(query.to.as_deref(), "to", &mut errors);
+    if let (Some(f), Some(t)) = (from, to) {
+        if t < f {
+            errors.push(("to".into(), "must not be before from".into()));
+        } else if f.until(t).map_or(true, |span| {
+            i64::from(span.get_days()) >= booking::MAX_RANGE_DAYS
+        }) {
+            errors.push((
+                "to".into(),
+                format!("must be within {} days of from", booking::MAX_RANGE_DAYS),
+            ));
+        }
+    }
+    let (Some((kind, location)), Some(from), Some(to), true) =
+        (chosen, from, to, errors.is_empty())
+    else {
+        return Err(ApiError::invalid("The request is not valid", errors));
+    };
+    let slots = booking::free_slots(&state, &cat, kind, location, from, to)
+        .await
+        .map_err(failed)?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "appointment_type": kind.slug,
+            "location": location.slug,
+            "time_zone": location.tz.iana_name().unwrap_or("UTC"),
+            "duration_minutes": kind.timing.duration.as_mins(),
+            "slots": slots_json(&slots, &location.tz),
+        }),
+    ))
+}
+
+/// The request as sent: unknown fields are refused, each value is checked.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BookingRequest {
+    #[serde(default)]
+    appointment_type: Option<String>,
+    #[serde(default)]
+    location: Option<String>,
+    #[serde(default)]
+    start: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    consent: Option<bool>,
+}
+
+const INVALID: &str = "The booking is not valid";
+
+/// `POST /api/v1/bookings`.
+pub async fn create(
+    limit: RateLimit<BookingRoute>,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    json::require_json(&headers, "Send the booking as application/json")?;
+    let request: BookingRequest = json::read(
+        &body,
+        INVALID,
+        "must be a JSON object with appointment_type, location, start, name, email, phone and consent",
+    )?;
+    let cat = Catalogue::load(&state).await.map_err(failed)?;
+    let mut errors = Vec::new();
+    let chosen = choose(
+        &cat,
+        request.appointment_type.as_deref(),
+        request.location.as_deref(),
+        &mut errors,
+    );
+    let start = match request.start.as_deref().map(str::parse::<Timestamp>) {
+        None => {
+            errors.push((
+                "start".into(),
+                "is required, as RFC 3339 with an offset".into(),
+            ));
+            None
+        }
+        Some(Err(_)) => {
+            errors.push((
+                "start".into(),
+                "must be a time as RFC 3339 with an offset, e.g. 2026-12-01T09:00:00-05:00".into(),
+            ));
+            None
+        }
+        Some(Ok(t)) => Some(t),
+    };
+    let raw = RawDetails {
+        name: request.name.unwrap_or_default(),
+        email: request.email.unwrap_or_default(),
+        phone: request.phone.unwrap_or_default(),
+        reason: request.reason.unwrap_or_default(),
+        consent: request.consent == Some(true),
+    };
+    let tr = Tr::default();
+    let details = booking::parse_details(&raw)
+        .map_err(|problems| {
+            errors.extend(
+                problems
+                    .iter()
+                    .map(|(field, key)| ((*field).to_string(), tr.t(key))),
+            )
+        })
+        .ok();
+    let (Some((kind, location)), Some(start), Some(details), true) =
+        (chosen, start, details, errors.is_empty())
+    else {
+        return Err(ApiError::invalid(INVALID, errors));
+    };
+    if let Err(wait) = limit.spend(&state) {
+        return Ok(ApiError::too_many_requests(wait));
+    }
+    match booking::book(&state, &cat, kind, location, start, &details, Source::Api).await {
+        Ok(booked) => Ok(json_response(
+            StatusCode::CREATED,
+            &json!({
+                "id": booked.uid,
+                "status": "booked",
+                "appointment_type": kind.slug,
+                "location": location.slug,
+                "start": with_offset(booked.start, &location.tz),
+                "end": with_offset(booked.end, &location.tz),
+                "manage_url": booking::manage_url(&state, &booked.manage_token),
+            }),
+        )),
+        Err(BookError::Taken { nearest }) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "That time was just taken; the nearest free times are listed",
+        )
+        .with("nearest", slots_json(&nearest, &location.tz))),
+        Err(BookError::NotOffered(why)) => Err(ApiError::invalid(
+            INVALID,
+            vec![(
+                "start".into(),
+                match why {
+                    booking::slots::Unavailable::TooSoon => {
+                        "is sooner than the notice this appointment type needs"
+                    }
+                    booking::slots::Unavailable::TooFar => {
+                        "is further ahead than this appointment type can be booked"
+                    }
+                    booking::slots::Unavailable::NotOffered => {
+                        "is not one of the free times; ask /api/v1/slots for them"
+                    }
+                }
+                .into(),
+            )],
+        )),
+        Err(BookError::Failed(e)) => Err(failed(e)),
+    }
+}

@@ -1,0 +1,44 @@
+//! Booking over HTTP: the visitor's pages under `/book` and the JSON API
+//! for booking widgets on partner sites (`/api/v1/slots`,
+//! `/api/v1/bookings`). What they do is in `crate::booking`.
+
+pub mod api;
+mod pages;
+
+use crate::app::AppState;
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue};
+use axum::routing::{get, post};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+pub fn router() -> Router<AppState> {
+    // A booking's own pages are reached by a secret link: never indexed.
+    let private = Router::new()
+        .route("/book/manage/{token}", get(pages::manage))
+        .route(
+            "/book/manage/{token}/cancel",
+            get(pages::cancel_confirm).post(pages::cancel),
+        )
+        .route(
+            "/book/manage/{token}/move",
+            get(pages::move_times).post(pages::move_submit),
+        )
+        .route(
+            "/book/manage/{token}/move/confirm",
+            get(pages::move_confirm),
+        )
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("x-robots-tag"),
+            HeaderValue::from_static("noindex, nofollow"),
+        ));
+    Router::new()
+        .route("/book", get(pages::index))
+        .route("/book/{kind}/{location}", get(pages::times))
+        .route(
+            "/book/{kind}/{location}/details",
+            get(pages::details).post(pages::submit),
+        )
+        .merge(private)
+        .route("/api/v1/slots", get(api::slots))
+        .route("/api/v1/bookings", post(api::create))
+}

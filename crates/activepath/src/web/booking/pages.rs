@@ -1,0 +1,661 @@
+//! The visitor's booking pages, without JavaScript: choose what and where
+//! (`/book`), a week of free times, the details form, then the booking's
+//! own page behind its manage link, from which it can be moved or
+//! cancelled. Every time shown is a link; every change is a POST.
+
+use crate::app::AppState;
+use crate::booking::{
+    self, AppointmentType, BookError, Catalogue, ChangeError, Location, RawDetails, Source,
+};
+use crate::i18n::Tr;
+use crate::time::{format_appointment, format_clock, format_day};
+use crate::web::assessment::ErrorLink;
+use crate::web::layout::{Layout, html};
+use crate::web::rate_limit::{BookingRoute, RateLimit};
+use crate::web::{AppError, Result};
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::Deserialize;
+
+/// Days shown at a time.
+const WEEK: i64 = 7;
+
+fn minutes_label(tr: &Tr, kind: &AppointmentType) -> String {
+    tr.t1(
+        "book-minutes",
+        "minutes",
+        kind.timing.duration.as_mins().to_string(),
+    )
+}
+
+struct Choice {
+    slug: String,
+    name: String,
+    duration: String,
+    description: String,
+    /// (link, label) per location that offers it.
+    locations: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "booking/index.html")]
+struct IndexPage {
+    l: Layout,
+    choices: Vec<Choice>,
+}
+
+pub async fn index(State(state): State<AppState>) -> Result<Response> {
+    let cat = Catalogue::load(&state).await.map_err(anyhow::Error::from)?;
+    let tr = Tr::default();
+    let choices = cat
+        .types
+        .iter()
+        .filter(|t| t.public)
+        .filter_map(|t| {
+            let locations: Vec<_> = cat
+                .locations_for(t)
+                .into_iter()
+                .map(|l| {
+                    (
+                        format!("/book/{}/{}", t.slug, l.slug),
+                        tr.t1("book-see-times", "place", &l.name),
+                    )
+                })
+                .collect();
+            (!locations.is_empty()).then(|| Choice {
+                slug: t.slug.clone(),
+                name: t.name.clone(),
+                duration: minutes_label(&tr, t),
+                description: t.description.clone(),
+                locations,
+            })
+        })
+        .collect();
+    let l = Layout::new(&state, "book", "book-title", "book-description").at("/book");
+    Ok(html(StatusCode::OK, &IndexPage { l, choices }))
+}
+
+/// The type and location named in a path, or 404.
+fn chosen<'a>(
+    cat: &'a Catalogue,
+    kind: &str,
+    location: &str,
+) -> Result<(&'a AppointmentType, &'a Location)> {
+    let kind = cat.public_type(kind).ok_or(AppError::NotFound)?;
+    let location = cat
+        .location(location)
+        .filter(|l| cat.offered_at(kind, l))
+        .ok_or(AppError::NotFound)?;
+    Ok((kind, location))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct WeekQuery {
+    week: Option<String>,
+}
+
+struct Day {
+    label: String,
+    /// (link, label).
+    times: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "booking/times.html")]
+struct TimesPage {
+    l: Layout,
+    heading: String,
+    zone_note: String,
+    days: Vec<Day>,
+    earlier: Option<String>,
+    later: Option<String>,
+    back: String,
+}
+
+/// The first day of the week asked for: today when none (or one in the
+/// past) is asked for.
+fn week_start(query: &WeekQuery, today: Date) -> Date {
+    query
+        .week
+        .as_deref()
+        .and_then(|w| w.parse::<Date>().ok())
+        .filter(|d| *d >= today)
+        .unwrap_or(today)
+}
+
+fn add_days(date: Date, days: i64) -> Date {
+    date.checked_add(jiff::Span::new().days(days))
+        .unwrap_or(date)
+}
+
+/// A week of free times, each a link made by `link(start)`.
+async fn week_of_times(
+    state: &AppState,
+    cat: &Catalogue,
+    kind: &AppointmentType,
+    location: &Location,
+    query: &WeekQuery,
+    base: &str,
+    link: impl Fn(Timestamp) -> String,
+) -> Result<(Vec<Day>, Option<String>, Option<String>)> {
+    let today = crate::time::date_in(state.clock.now(), &location.tz);
+    let from = week_start(query, today);
+    let to = add_days(from, WEEK - 1);
+    let slots = booking::free_slots(state, cat, kind, location, from, to)
+        .await
+        .map_err(anyhow::Error::from)?;
+    let mut days = Vec::new();
+    let mut date = from;
+    while date <= to {
+        let times = slots
+            .iter()
+            .filter(|s| s.start.to_zoned_datetime(location.tz.clone()).date() == date)
+            .map(|s| (link(s.start), format_clock(s.start, &location.tz)))
+            .collect();
+        days.push(Day {
+            label: format_day(date),
+            times,
+        });
+        date = add_days(date, 1);
+    }
+    let last_day = add_days(today, i64::from(kind.timing.horizon_days));
+    let earlier = (from > today).then(|| {
+        let back = add_days(from, -WEEK).max(today);
+        format!("{base}?week={back}")
+    });
+    let later = (to < last_day).then(|| format!("{base}?week={}", add_days(from, WEEK)));
+    Ok((days, earlier, later))
+}
+
+fn zone_note(tr: &Tr, location: &Location) -> String {
+    tr.t1(
+        "book-zone-note",
+        "place",
+        location.tz.iana_name().unwrap_or("UTC"),
+    )
+}
+
+pub async fn times(
+    State(state): State<AppState>,
+    Path((kind, location)): Path<(String, String)>,
+    Query(query): Query<WeekQuery>,
+) -> Result<Response> {
+    let cat = Catalogue::load(&state).await.map_err(anyhow::Error::from)?;
+    let (kind, location) = chosen(&cat, &kind, &location)?;
+    let base = format!("/book/{}/{}", kind.slug, location.slug);
+    let (days, earlier, later) =
+        week_of_times(&state, &cat, kind, location, &query, &base, |start| {
+            format!("{base}/details?start={}", crate::time::rfc3339(start))
+        })
+        .await?;
+    let tr = Tr::default();
+    let heading = tr.t2(
+        "book-times-heading",
+        "kind",
+        &kind.name,
+        "place",
+        &location.name,
+    );
+    let l = Layout::with_title(&state, "book", heading.clone(), heading.clone()).private();
+    Ok(html(
+        StatusCode::OK,
+        &TimesPage {
+            zone_note: zone_note(&tr, location),
+            heading,
+            days,
+            earlier,
+            later,
+            back: "/book".into(),
+            l,
+        },
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct StartQuery {
+    start: String,
+}
+
+/// The form as posted: strings, so nothing typed is lost.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DetailsForm {
+    start: String,
+    name: String,
+    email: String,
+    phone: String,
+    reason: String,
+    consent: String,
+}
+
+#[derive(Template)]
+#[template(path = "booking/details.html")]
+struct DetailsPage {
+    l: Layout,
+    action: String,
+    summary: String,
+    form: DetailsForm,
+    errors: Vec<ErrorLink>,
+    err: std::collections::HashMap<&'static str, String>,
+    consent_text: String,
+    /// "That time was just taken" and the nearest free times.
+    taken: Option<Vec<(String, String)>>,
+    /// The time cannot be booked at all (too soon, not offered).
+    not_offered: bool,
+    times_link: String,
+}
+
+impl DetailsPage {
+    fn error(&self, field: &str) -> Option<&String> {
+        self.err.get(field)
+    }
+}
+
+fn summary(tr: &Tr, kind: &AppointmentType, location: &Location, start: Timestamp) -> String {
+    tr.args(
+        "book-summary",
+        &[
+            ("kind", kind.name.clone()),
+            ("place", location.name.clone()),
+            ("when", format_appointment(start, &location.tz)),
+        ],
+    )
+}
+
+fn details_page(
+    state: &AppState,
+    kind: &AppointmentType,
+    location: &Location,
+    start: Timestamp,
+    form: DetailsForm,
+    problems: &[booking::FieldProblem],
+) -> DetailsPage {
+    let tr = Tr::default();
+    let base = format!("/book/{}/{}", kind.slug, location.slug);
+    let l = Layout::new(state, "book", "book-details-title", "book-details-title").private();
+    DetailsPage {
+        action: format!("{base}/details"),
+        summary: summary(&tr, kind, location, start),
+        errors: problems
+            .iter()
+            .map(|(field, key)| ErrorLink {
+                anchor: (*field).into(),
+                message: tr.t(key),
+            })
+            .collect(),
+        err: problems
+            .iter()
+            .map(|(field, key)| (*field, tr.t(key)))
+            .collect(),
+        consent_text: tr.t1("book-consent", "clinic", &state.config.clinic.name),
+        taken: None,
+        not_offered: false,
+        times_link: base,
+        form,
+        l,
+    }
+}
+
+fn parse_start(raw: &str) -> Option<Timestamp> {
+    raw.trim().parse::<Timestamp>().ok()
+}
+
+pub async fn details(
+    State(state): State<AppState>,
+    Path((kind, location)): Path<(String, String)>,
+    Query(query): Query<StartQuery>,
+) -> Result<Response> {
+    let cat = Catalogue::load(&state).await.map_err(anyhow::Error::from)?;
+    let (kind, location) = chosen(&cat, &kind, &location)?;
+    let Some(start) = parse_start(&query.start) else {
+        return Ok(Redirect::to(&format!("/book/{}/{}", kind.slug, location.slug)).into_response());
+    };
+    let form = DetailsForm {
+        start: crate::time::rfc3339(start),
+        ..DetailsForm::default()
+    };
+    let page = details_page(&state, kind, location, start, form, &[]);
+    Ok(html(StatusCode::OK, &page))
+}
+
+/// The nearest free times as links to their details form.
+fn time_links(
+    location: &Location,
+    slots: &[booking::slots::Slot],
+    base: impl Fn(Timestamp) -> String,
+) -> Vec<(String, String)> {
+    slots
+        .iter()
+        .map(|s| (base(s.start), format_appointment(s.start, &location.tz)))
+        .collect()
+}
+
+pub async fn submit(
+    limit: RateLimit<BookingRoute>,
+    State(state): State<AppState>,
+    Path((kind, location)): Path<(String, String)>,
+    Form(form): Form<DetailsForm>,
+) -> Result<Response> {
+    let cat = Catalogue::load(&state).await.map_err(anyhow::Error::from)?;
+    let (kind, location) = chosen(&cat, &kind, &location)?;
+    let base = format!("/book/{}/{}", kind.slug, location.slug);
+    let Some(start) = parse_start(&form.start) else {
+        return Ok(Redirect::to(&base).into_response());
+    };
+    let raw = RawDetails {
+        name: form.name.clone(),
+        email: form.email.clone(),
+        phone: form.phone.clone(),
+        reason: form.reason.clone(),
+        consent: form.consent == "yes",
+    };
+    let details = match booking::parse_details(&raw) {
+        Ok(d) => d,
+        Err(problems) => {
+            let page = details_page(&state, kind, location, start, form, &problems);
+            return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page));
+        }
+    };
+    limit.spend(&state).map_err(AppError::TooManyRequests)?;
+    match booking::book(&state, &cat, kind, location, start, &details, Source::Web).await {
+        Ok(booked) => Ok(Redirect::to(&format!(
+            "/book/manage/{}?done=booked",
+            booked.manage_token
+        ))
+        .into_response()),
+        Err(BookError::Taken { nearest }) => {
+            let mut page = details_page(&state, kind, location, start, form, &[]);
+            page.taken = Some(time_links(location, &nearest, |s| {
+                format!("{base}/details?start={}", crate::time::rfc3339(s))
+            }));
+            Ok(html(StatusCode::CONFLICT, &page))
+        }
+        Err(BookError::NotOffered(_)) => {
+            let mut page = details_page(&state, kind, location, start, form, &[]);
+            page.not_offered = true;
+            Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+        Err(BookError::Failed(e)) => Err(anyhow::Error::from(e).into()),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DoneQuery {
+    done: String,
+}
+
+#[derive(Template)]
+#[template(path = "booking/manage.html")]
+struct ManagePage {
+    l: Layout,
+    token: String,
+    /// "booked", "moved", "cancelled" or "" (how the person got here).
+    done: String,
+    cancelled: bool,
+    past: bool,
+    kind: String,
+    when: String,
+    place: String,
+    address: String,
+    map_url: String,
+    name: String,
+}
+
+/// The booking behind a manage link, or a 404 page.
+async fn open(state: &AppState, token: &str) -> Result<(booking::Appointment, Catalogue)> {
+    let appointment = booking::by_token(state, token)
+        .await
+        .map_err(anyhow::Error::from)?
+        .ok_or(AppError::NotFound)?;
+    let cat = Catalogue::load(state).await.map_err(anyhow::Error::from)?;
+    Ok((appointment, cat))
+}
+
+pub async fn manage(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Query(query): Query<DoneQuery>,
+) -> Result<Response> {
+    let (a, cat) = open(&state, &token).await?;
+    let location = cat.location_by_id(a.row.location_id);
+    let tz = location.map_or(state.config.clinic.time_zone.tz().clone(), |l| l.tz.clone());
+    let l = Layout::new(&state, "book", "book-manage-title", "book-manage-title").private();
+    let page = ManagePage {
+        done: match query.done.as_str() {
+            d @ ("booked" | "moved" | "cancelled") => d.to_string(),
+            _ => String::new(),
+        },
+        cancelled: a.is_cancelled(),
+        past: a.row.starts_at <= state.clock.now(),
+        kind: cat
+            .type_by_id(a.row.type_id)
+            .map_or_else(String::new, |t| t.name.clone()),
+        when: format_appointment(a.row.starts_at, &tz),
+        place: location.map_or_else(String::new, |l| l.name.clone()),
+        address: location.map_or_else(String::new, |l| l.address.clone()),
+        map_url: location.map_or_else(String::new, |l| l.map_url.clone()),
+        name: a.details.name.clone(),
+        token,
+        l,
+    };
+    Ok(html(StatusCode::OK, &page))
+}
+
+#[derive(Template)]
+#[template(path = "booking/change.html")]
+struct ChangePage {
+    l: Layout,
+    heading: String,
+    lead: String,
+    action: String,
+    start: String,
+    button: String,
+    back: String,
+    /// Shown above the form: why the change did not go through.
+    problem: Option<String>,
+    taken: Option<Vec<(String, String)>>,
+}
+
+fn manage_path(token: &str) -> String {
+    format!("/book/manage/{token}")
+}
+
+/// `GET /book/manage/{token}/cancel`: are you sure?
+pub async fn cancel_confirm(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response> {
+    let (a, cat) = open(&state, &token).await?;
+    if a.is_cancelled() || a.row.starts_at <= state.clock.now() {
+        return Ok(Redirect::to(&manage_path(&token)).into_response());
+    }
+    let tr = Tr::default();
+    let tz = cat
+        .location_by_id(a.row.location_id)
+        .map_or(state.config.clinic.time_zone.tz().clone(), |l| l.tz.clone());
+    let l = Layout::new(&state, "book", "book-cancel-title", "book-cancel-title").private();
+    let page = ChangePage {
+        heading: tr.t("book-cancel-title"),
+        lead: tr.t1(
+            "book-cancel-lead",
+            "when",
+            format_appointment(a.row.starts_at, &tz),
+        ),
+        action: format!("{}/cancel", manage_path(&token)),
+        start: String::new(),
+        button: tr.t("book-cancel-button"),
+        back: manage_path(&token),
+        problem: None,
+        taken: None,
+        l,
+    };
+    Ok(html(StatusCode::OK, &page))
+}
+
+fn change_failed(e: ChangeError) -> Result<String> {
+    let tr = Tr::default();
+    match e {
+        ChangeError::NotChangeable => Ok(tr.t("book-change-not-online")),
+        ChangeError::Stale => Ok(tr.t("book-change-stale")),
+        ChangeError::Book(BookError::NotOffered(_)) => Ok(tr.t("book-error-not-offered")),
+        ChangeError::Book(BookError::Taken { .. }) => Ok(tr.t("book-taken")),
+        ChangeError::Book(BookError::Failed(e)) => Err(anyhow::Error::from(e).into()),
+    }
+}
+
+/// `POST /book/manage/{token}/cancel`.
+pub async fn cancel(
+    limit: RateLimit<BookingRoute>,
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response> {
+    let (a, cat) = open(&state, &token).await?;
+    if a.is_cancelled() {
+        return Ok(Redirect::to(&manage_path(&token)).into_response());
+    }
+    limit.spend(&state).map_err(AppError::TooManyRequests)?;
+    match booking::cancel(&state, &cat, &a, &token).await {
+        Ok(()) => {
+            Ok(Redirect::to(&format!("{}?done=cancelled", manage_path(&token))).into_response())
+        }
+        Err(e) => {
+            let problem = change_failed(e)?;
+            let tr = Tr::default();
+            let l = Layout::new(&state, "book", "book-cancel-title", "book-cancel-title").private();
+            let page = ChangePage {
+                heading: tr.t("book-cancel-title"),
+                lead: String::new(),
+                action: format!("{}/cancel", manage_path(&token)),
+                start: String::new(),
+                button: tr.t("book-cancel-button"),
+                back: manage_path(&token),
+                problem: Some(problem),
+                taken: None,
+                l,
+            };
+            Ok(html(StatusCode::CONFLICT, &page))
+        }
+    }
+}
+
+/// `GET /book/manage/{token}/move`: a week of other times.
+pub async fn move_times(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Query(query): Query<WeekQuery>,
+) -> Result<Response> {
+    let (a, cat) = open(&state, &token).await?;
+    if a.is_cancelled() {
+        return Ok(Redirect::to(&manage_path(&token)).into_response());
+    }
+    let (Some(kind), Some(location)) = (
+        cat.type_by_id(a.row.type_id),
+        cat.location_by_id(a.row.location_id),
+    ) else {
+        return Ok(Redirect::to(&manage_path(&token)).into_response());
+    };
+    let base = format!("{}/move", manage_path(&token));
+    let (days, earlier, later) =
+        week_of_times(&state, &cat, kind, location, &query, &base, |start| {
+            format!("{base}/confirm?start={}", crate::time::rfc3339(start))
+        })
+        .await?;
+    let tr = Tr::default();
+    let heading = tr.t("book-move-title");
+    let l = Layout::with_title(&state, "book", heading.clone(), heading.clone()).private();
+    Ok(html(
+        StatusCode::OK,
+        &TimesPage {
+            zone_note: zone_note(&tr, location),
+            heading,
+            days,
+            earlier,
+            later,
+            back: manage_path(&token),
+            l,
+        },
+    ))
+}
+
+fn move_page(state: &AppState, token: &str, location: &Location, start: Timestamp) -> ChangePage {
+    let tr = Tr::default();
+    let l = Layout::new(state, "book", "book-move-title", "book-move-title").private();
+    ChangePage {
+        heading: tr.t("book-move-title"),
+        lead: tr.t1(
+            "book-move-lead",
+            "when",
+            format_appointment(start, &location.tz),
+        ),
+        action: format!("{}/move", manage_path(token)),
+        start: crate::time::rfc3339(start),
+        button: tr.t("book-move-button"),
+        back: format!("{}/move", manage_path(token)),
+        problem: None,
+        taken: None,
+        l,
+    }
+}
+
+/// `GET /book/manage/{token}/move/confirm?start=…`.
+pub async fn move_confirm(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Query(query): Query<StartQuery>,
+) -> Result<Response> {
+    let (a, cat) = open(&state, &token).await?;
+    let (Some(location), Some(start), false) = (
+        cat.location_by_id(a.row.location_id),
+        parse_start(&query.start),
+        a.is_cancelled(),
+    ) else {
+        return Ok(Redirect::to(&manage_path(&token)).into_response());
+    };
+    Ok(html(
+        StatusCode::OK,
+        &move_page(&state, &token, location, start),
+    ))
+}
+
+/// `POST /book/manage/{token}/move`.
+pub async fn move_submit(
+    limit: RateLimit<BookingRoute>,
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Form(form): Form<StartQuery>,
+) -> Result<Response> {
+    let (a, cat) = open(&state, &token).await?;
+    let (Some(location), Some(start)) = (
+        cat.location_by_id(a.row.location_id),
+        parse_start(&form.start),
+    ) else {
+        return Ok(Redirect::to(&manage_path(&token)).into_response());
+    };
+    limit.spend(&state).map_err(AppError::TooManyRequests)?;
+    match booking::reschedule(&state, &cat, &a, &token, start).await {
+        Ok(_) => Ok(Redirect::to(&format!("{}?done=moved", manage_path(&token))).into_response()),
+        Err(e) => {
+            let nearest = match &e {
+                ChangeError::Book(BookError::Taken { nearest }) => Some(nearest.clone()),
+                _ => None,
+            };
+            let mut page = move_page(&state, &token, location, start);
+            page.problem = Some(change_failed(e)?);
+            if let Some(nearest) = nearest {
+                let base = format!("{}/move", manage_path(&token));
+                page.taken = Some(time_links(location, &nearest, |s| {
+                    format!("{base}/confirm?start={}", crate::time::rfc3339(s))
+                }));
+            }
+            Ok(html(StatusCode::CONFLICT, &page))
+        }
+    }
+}

@@ -1,0 +1,610 @@
+//! Booking: the demo clinic's free times, booking through the pages and the
+//! API, the manage link (move, cancel), the e-mails and their invitations,
+//! reminders, and the no-double-booking guarantee under concurrent requests
+//! from two app instances.
+
+use crate::helpers::*;
+use serde_json::{Value, json};
+use sqlx::Row;
+
+async fn slots(app: &TestApp, kind: &str, location: &str, days: i64) -> Vec<Value> {
+    let today = activepath::time::date_in(app.clock.now(), app.state.config.clinic.time_zone.tz());
+    let to = today.checked_add(jiff::Span::new().days(days)).unwrap();
+    let res = app
+        .get(&format!(
+            "/api/v1/slots?appointment_type={kind}&location={location}&from={today}&to={to}"
+        ))
+        .await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    body["slots"].as_array().unwrap().clone()
+}
+
+async fn post_booking(app: &TestApp, body: &Value) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/bookings"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+fn booking(kind: &str, location: &str, start: &str) -> Value {
+    json!({
+        "appointment_type": kind,
+        "location": location,
+        "start": start,
+        "name": "Zoë Example",
+        "email": "zoe@example.com",
+        "phone": "+1 555 010 4477",
+        "reason": "Low mood since spring",
+        "consent": true,
+    })
+}
+
+/// The path of a manage URL.
+fn manage_path(url: &str) -> String {
+    url.strip_prefix(BASE_URL).unwrap().to_string()
+}
+
+fn mails_to(app: &TestApp, to: &str) -> Vec<activepath::mail::Envelope> {
+    app.mail
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|m| m.to == to)
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn a_visitor_books_a_time_through_the_pages_and_gets_an_invitation() {
+    let app = spawn_app().await;
+    let (status, page) = app.get_text("/book").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Initial consultation (in person)"));
+    assert!(page.contains("/book/initial-consultation/main"));
+    assert!(
+        !page.contains("TMS mapping"),
+        "staff-only types are not offered"
+    );
+    assert_crisis_footer(&page);
+
+    let (status, times) = app.get_text("/book/initial-consultation/main").await;
+    assert_eq!(status, 200);
+    assert!(times.contains("America/New_York"));
+    let link = times
+        .split("href=\"")
+        .map(|s| s.split('"').next().unwrap())
+        .find(|h| h.contains("/details?start="))
+        .expect("a free time this week or a later one")
+        .replace("&amp;", "&");
+    let start = link.split("start=").nth(1).unwrap().to_string();
+    let (status, form) = app.get_text(&link).await;
+    assert_eq!(status, 200);
+    assert!(form.contains("Book this time"));
+
+    // Mistakes are explained beside each field, and what was typed is kept.
+    let bad = format!("start={start}&name=Zo%C3%AB&email=not-an-address&phone=&reason=&consent=");
+    let res = app
+        .post_form("/book/initial-consultation/main/details", &bad)
+        .await;
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Please enter an e-mail address"));
+    assert!(body.contains("Please enter a phone number"));
+    assert!(body.contains("Please tick the box"));
+    assert!(body.contains("value=\"Zoë\"") && body.contains("value=\"not-an-address\""));
+    assert!(mails_to(&app, "zoe@example.com").is_empty());
+
+    let good = format!(
+        "start={start}&name=Zo%C3%AB+Example&email=zoe%40example.com&phone=%2B1+555+010+4477&reason=&consent=yes"
+    );
+    let res = app
+        .post_form("/book/initial-consultation/main/details", &good)
+        .await;
+    assert_eq!(res.status(), 303);
+    let manage = location(&res);
+    assert!(manage.starts_with("/book/manage/") && manage.ends_with("?done=booked"));
+    let (status, page) = app.get_text(&manage).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("You are booked"));
+    assert!(page.contains("Zoë Example") && page.contains("Riverbend main clinic"));
+
+    // The same time cannot be booked twice: the form says so kindly and
+    // offers the nearest free times.
+    let again = app
+        .post_form("/book/initial-consultation/main/details", &good)
+        .await;
+    assert_eq!(again.status(), 409);
+    let body = again.text().await.unwrap();
+    assert!(
+        body.contains("someone booked that time a moment ago"),
+        "{body}"
+    );
+    assert!(body.contains("/details?start="));
+
+    wait_for_mail(&app, 2).await;
+    let to_person = mails_to(&app, "zoe@example.com");
+    assert_eq!(to_person.len(), 1);
+    let confirmation = &to_person[0];
+    assert!(
+        confirmation
+            .subject
+            .starts_with("Booked: Initial consultation")
+    );
+    assert!(
+        confirmation
+            .text
+            .contains(&format!("{BASE_URL}/book/manage/"))
+    );
+    assert!(confirmation.text.contains("988"));
+    let calendar = confirmation.calendar.as_ref().expect("an invitation");
+    assert_eq!(calendar.method, "REQUEST");
+    assert!(calendar.ics.contains("DTSTART;TZID=America/New_York:"));
+    // The clinic's notice names no one.
+    let notice = mails_to(&app, &app.state.config.mail.notify);
+    assert_eq!(notice.len(), 1);
+    let all = format!(
+        "{} {} {}",
+        notice[0].subject, notice[0].text, notice[0].html
+    );
+    for private in ["Zoë", "zoe@example.com", "4477", "Low mood"] {
+        assert!(!all.contains(private), "{private}");
+    }
+    assert!(notice[0].calendar.is_none());
+}
+
+#[tokio::test]
+async fn personal_mail_and_booking_details_are_sealed_at_rest() {
+    let app = spawn_app().await;
+    let start = slots(&app, "phone-consultation", "main", 14).await[0]["start"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let res = post_booking(&app, &booking("phone-consultation", "main", &start)).await;
+    assert_eq!(res.status(), 201);
+    let db = raw(&app).await;
+    // Read before the worker may have sent (and later purged) anything.
+    let rows = sqlx::query("SELECT recipient, subject, body_text, sealed FROM mail_outbox")
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    let mut sealed = 0;
+    for r in &rows {
+        let text = format!(
+            "{} {} {}",
+            r.get::<String, _>("recipient"),
+            r.get::<String, _>("subject"),
+            r.get::<String, _>("body_text")
+        );
+        for private in ["Zoë", "zoe@example.com", "4477", "Low mood"] {
+            assert!(!text.contains(private), "{private} in the outbox");
+        }
+        if let Some(bytes) = r.get::<Option<Vec<u8>>, _>("sealed") {
+            assert!(!String::from_utf8_lossy(&bytes).contains("zoe@"));
+            sealed += 1;
+        }
+    }
+    assert_eq!(sealed, 1, "the person's confirmation is sealed");
+    let details: Vec<u8> = sqlx::query("SELECT details FROM appointments")
+        .fetch_one(&db)
+        .await
+        .unwrap()
+        .get("details");
+    assert!(!String::from_utf8_lossy(&details).contains("Zo"));
+    // And the sealed message reaches the person whole.
+    wait_for_mail(&app, 2).await;
+    assert_eq!(mails_to(&app, "zoe@example.com").len(), 1);
+}
+
+#[tokio::test]
+async fn the_manage_link_moves_and_cancels_and_the_calendar_follows() {
+    let app = spawn_app().await;
+    let free = slots(&app, "phone-consultation", "north", 21).await;
+    assert!(free.len() >= 3, "Friday mornings at the north office");
+    let first = free[0]["start"].as_str().unwrap().to_string();
+    let later = free[2]["start"].as_str().unwrap().to_string();
+    let res = post_booking(&app, &booking("phone-consultation", "north", &first)).await;
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    assert_eq!(created["start"], first);
+    assert_eq!(created["status"], "booked");
+    let manage = manage_path(created["manage_url"].as_str().unwrap());
+    assert!(
+        !slots(&app, "phone-consultation", "north", 21)
+            .await
+            .iter()
+            .any(|s| s["start"] == first),
+        "a booked time is no longer offered"
+    );
+
+    // Move: a confirmation step, then the POST.
+    let later_utc = activepath::time::rfc3339(later.parse().unwrap());
+    let (status, page) = app
+        .get_text(&format!("{manage}/move/confirm?start={later_utc}"))
+        .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Yes, move it"));
+    let res = app
+        .post_form(&format!("{manage}/move"), &format!("start={later_utc}"))
+        .await;
+    assert_eq!(res.status(), 303);
+    assert!(location(&res).ends_with("?done=moved"));
+    let offered = slots(&app, "phone-consultation", "north", 21).await;
+    assert!(
+        offered.iter().any(|s| s["start"] == first),
+        "the old time is free again"
+    );
+    assert!(!offered.iter().any(|s| s["start"] == later));
+
+    // Cancel: asked first, then done; the time is free again.
+    let (status, page) = app.get_text(&format!("{manage}/cancel")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Yes, cancel it"));
+    let res = app.post_form(&format!("{manage}/cancel"), "").await;
+    assert_eq!(res.status(), 303);
+    let (_, page) = app.get_text(&location(&res)).await;
+    assert!(page.contains("Your appointment is cancelled"));
+    assert!(
+        slots(&app, "phone-consultation", "north", 21)
+            .await
+            .iter()
+            .any(|s| s["start"] == later)
+    );
+    // A cancelled booking cannot be moved.
+    let res = app
+        .post_form(&format!("{manage}/move"), &format!("start={later_utc}"))
+        .await;
+    assert_ne!(res.status(), 303, "a cancelled booking stays cancelled");
+
+    wait_for_mail(&app, 6).await;
+    let to_person = mails_to(&app, "zoe@example.com");
+    let invites: Vec<_> = to_person
+        .iter()
+        .map(|m| m.calendar.clone().expect("each carries the calendar"))
+        .collect();
+    assert_eq!(
+        invites
+            .iter()
+            .map(|c| c.method.as_str())
+            .collect::<Vec<_>>(),
+        ["REQUEST", "REQUEST", "CANCEL"]
+    );
+    let uid = |ics: &str| {
+        ics.lines()
+            .find_map(|l| l.strip_prefix("UID:"))
+            .unwrap()
+            .to_string()
+    };
+    assert!(invites.iter().all(|c| uid(&c.ics) == uid(&invites[0].ics)));
+    for (i, c) in invites.iter().enumerate() {
+        assert!(c.ics.contains(&format!("SEQUENCE:{i}\r\n")), "{}", c.ics);
+    }
+    parse_with_icalendar(&invites.iter().map(|c| c.ics.clone()).collect::<Vec<_>>());
+}
+
+/// Checks each object with Python's `icalendar` (Debian's
+/// python3-icalendar), a standard parser independent of ours: one VEVENT,
+/// a start in the clinic's zone, and the fields a calendar needs.
+fn parse_with_icalendar(objects: &[String]) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut paths = Vec::new();
+    for (i, ics) in objects.iter().enumerate() {
+        let path = dir.path().join(format!("{i}.ics"));
+        std::fs::write(&path, ics).unwrap();
+        paths.push(path.display().to_string());
+    }
+    let script = r#"
+import sys
+from icalendar import Calendar
+for path in sys.argv[1:]:
+    cal = Calendar.from_ical(open(path, 'rb').read())
+    assert cal['METHOD'] in ('REQUEST', 'CANCEL'), cal['METHOD']
+    events = [c for c in cal.walk('VEVENT')]
+    assert len(events) == 1
+    e = events[0]
+    start = e.decoded('DTSTART')
+    assert start.tzinfo is not None, 'a start with its zone'
+    assert e.decoded('DTEND') > start
+    for field in ('UID', 'DTSTAMP', 'SUMMARY', 'ORGANIZER', 'ATTENDEE', 'SEQUENCE'):
+        assert field in e, field
+    assert len(list(cal.walk('VTIMEZONE'))) == 1
+    print(path, e['UID'], start.isoformat(), e['SEQUENCE'])
+"#;
+    let out = std::process::Command::new("/usr/bin/python3")
+        .arg("-c")
+        .arg(script)
+        .args(&paths)
+        .output()
+        .expect("/usr/bin/python3 runs (apt-get install python3-icalendar)");
+    assert!(
+        out.status.success(),
+        "icalendar refused an invitation: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        objects.len()
+    );
+}
+
+#[tokio::test]
+async fn a_hand_edited_request_cannot_get_round_the_rules() {
+    let app = spawn_app().await;
+    let free = slots(&app, "initial-consultation", "main", 14).await;
+    let first: jiff::Timestamp = free[0]["start"].as_str().unwrap().parse().unwrap();
+    let off_step = activepath::time::rfc3339(first + jiff::SignedDuration::from_mins(10));
+    let too_soon = activepath::time::rfc3339(app.clock.now() + jiff::SignedDuration::from_hours(1));
+    let far = activepath::time::rfc3339(app.clock.now() + activepath::time::days(200));
+    for start in [off_step, too_soon, far, "2026-12-06T03:00:00Z".to_string()] {
+        let res = post_booking(&app, &booking("initial-consultation", "main", &start)).await;
+        assert_eq!(res.status(), 422, "{start}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["errors"][0]["field"], "start", "{body}");
+    }
+    // Staff-only types and unknown places are refused by name.
+    let res = post_booking(
+        &app,
+        &booking("tms-mapping", "main", free[0]["start"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    let res = post_booking(&app, &booking("initial-consultation", "mars", "x")).await;
+    let body: Value = res.json().await.unwrap();
+    let fields: Vec<_> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(fields, ["location", "start"]);
+    // Shape, type and media type.
+    let res = post_booking(
+        &app,
+        &json!({"appointment_type": "initial-consultation", "colour": "red"}),
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["errors"][0]["field"], "colour");
+    let res = app
+        .client
+        .post(app.url("/api/v1/bookings"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 415);
+    let res = app
+        .client
+        .post(app.url("/api/v1/bookings"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    // The slots API names its bad parameters.
+    let res = app
+        .get("/api/v1/slots?appointment_type=phone-consultation&location=main&from=2026-13-01&to=2026-12-01")
+        .await;
+    assert_eq!(res.status(), 422);
+    let res = app
+        .get("/api/v1/slots?appointment_type=phone-consultation&location=main&from=2027-01-01&to=2027-03-01")
+        .await;
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["errors"][0]["field"], "to");
+    let counts = raw(&app).await;
+    let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM appointments")
+        .fetch_one(&counts)
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(n, 0, "nothing was booked");
+}
+
+#[tokio::test]
+async fn fifty_requests_for_one_time_make_exactly_one_booking_even_on_two_instances() {
+    let unlimited = |c: &mut activepath::config::Config| c.rate_limit.enabled = false;
+    let app = spawn_app_with(unlimited).await;
+    // PostgreSQL: two instances share the database (the exclusion constraint
+    // decides). SQLite: one instance, its single writer decides.
+    let postgres = app.state.config.database_url().starts_with("postgres");
+    let other = if postgres {
+        Some(second_instance(&app, unlimited).await)
+    } else {
+        None
+    };
+    // The north office has one clinician: one booking fills a time.
+    let start = slots(&app, "initial-consultation", "north", 21).await[0]["start"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut requests = tokio::task::JoinSet::new();
+    for i in 0..50 {
+        let target = match (&other, i % 2) {
+            (Some(o), 1) => (o.client.clone(), o.url("/api/v1/bookings")),
+            _ => (app.client.clone(), app.url("/api/v1/bookings")),
+        };
+        let mut body = booking("initial-consultation", "north", &start);
+        body["email"] = json!(format!("person{i}@example.com"));
+        requests.spawn(async move {
+            target
+                .0
+                .post(target.1)
+                .header("content-type", "application/json")
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+    }
+    let mut statuses = Vec::new();
+    while let Some(done) = requests.join_next().await {
+        statuses.push(done.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        49,
+        "{statuses:?}"
+    );
+    let db = raw(&app).await;
+    let row = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM appointments) AS a, \
+                (SELECT COUNT(*) FROM appointment_blocks) AS b, \
+                (SELECT COUNT(*) FROM mail_outbox) AS m",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    // Nothing half-written by the 49 that lost: one appointment, one block,
+    // its two messages.
+    assert_eq!(
+        (
+            row.get::<i64, _>("a"),
+            row.get::<i64, _>("b"),
+            row.get::<i64, _>("m")
+        ),
+        (1, 1, 2)
+    );
+}
+
+#[tokio::test]
+async fn the_database_itself_refuses_overlapping_blocks() {
+    let app = spawn_app().await;
+    let start = slots(&app, "phone-consultation", "north", 21).await[0]["start"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        post_booking(&app, &booking("phone-consultation", "north", &start))
+            .await
+            .status(),
+        201
+    );
+    // Whatever the application checks, a second block over the same time on
+    // the same resource is refused by the schema.
+    let db = raw(&app).await;
+    let row = sqlx::query(
+        "SELECT appointment_id, resource_id, blocked_from, blocked_until FROM appointment_blocks",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    let copy = sqlx::query(
+        "INSERT INTO appointments (uid, type_id, location_id, starts_at, ends_at, status, source, \
+         details, consent_version, manage_hash, created_at, updated_at) \
+         SELECT 'x', type_id, location_id, starts_at, ends_at, status, source, details, \
+         consent_version, 'other', created_at, updated_at FROM appointments",
+    )
+    .execute(&db)
+    .await;
+    assert!(copy.is_ok());
+    let new_id: i64 = sqlx::query("SELECT id FROM appointments WHERE uid = 'x'")
+        .fetch_one(&db)
+        .await
+        .unwrap()
+        .get("id");
+    let overlap = sqlx::query(
+        "INSERT INTO appointment_blocks (appointment_id, resource_id, blocked_from, blocked_until) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(new_id)
+    .bind(row.get::<i64, _>("resource_id"))
+    .bind(row.get::<i64, _>("blocked_from") + 60_000)
+    .bind(row.get::<i64, _>("blocked_until") + 60_000)
+    .execute(&db)
+    .await;
+    let err = overlap.expect_err("an overlapping block is refused");
+    assert_eq!(
+        activepath::storage::constraint_violation(&err),
+        Some(activepath::storage::Constraint::ResourceBusy),
+        "{err}"
+    );
+    // Touching (one ends as the other starts) is allowed.
+    sqlx::query(
+        "INSERT INTO appointment_blocks (appointment_id, resource_id, blocked_from, blocked_until) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(new_id)
+    .bind(row.get::<i64, _>("resource_id"))
+    .bind(row.get::<i64, _>("blocked_until"))
+    .bind(row.get::<i64, _>("blocked_until") + 60_000)
+    .execute(&db)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn each_reminder_goes_out_once_even_with_two_instances_running_the_job() {
+    let app = spawn_app().await;
+    let other = second_instance(&app, |_| {}).await;
+    // A time more than two days ahead: one booked within a day of its start
+    // gets no reminder (the confirmation has just been sent).
+    let two_days = app.clock.now() + activepath::time::days(2);
+    let start = slots(&app, "phone-consultation", "main", 30)
+        .await
+        .iter()
+        .map(|s| s["start"].as_str().unwrap().to_string())
+        .find(|s| s.parse::<jiff::Timestamp>().unwrap() > two_days)
+        .unwrap();
+    let res = post_booking(&app, &booking("phone-consultation", "main", &start)).await;
+    assert_eq!(res.status(), 201);
+    let start: jiff::Timestamp = start.parse().unwrap();
+    let before_due = start - jiff::SignedDuration::from_hours(25);
+    let due = start - jiff::SignedDuration::from_hours(23);
+    assert_eq!(
+        activepath::booking::send_reminders(&app.state, before_due)
+            .await
+            .unwrap(),
+        0,
+        "not due a day and an hour before"
+    );
+    // The day before: both instances' clocks (their outbox workers send
+    // what is due by their clock).
+    app.clock.set(due);
+    other.clock.set(due);
+    let (a, b) = tokio::join!(
+        activepath::booking::send_reminders(&app.state, due),
+        activepath::booking::send_reminders(&other.state, due),
+    );
+    assert_eq!(a.unwrap() + b.unwrap(), 1, "one reminder between both");
+    assert_eq!(
+        activepath::booking::send_reminders(&app.state, due)
+            .await
+            .unwrap(),
+        0,
+        "and never again"
+    );
+    // Either instance's worker may deliver it.
+    let reminders = || {
+        mails_to(&app, "zoe@example.com")
+            .into_iter()
+            .chain(mails_to(&other, "zoe@example.com"))
+            .filter(|m| m.subject.starts_with("Reminder:"))
+            .collect::<Vec<_>>()
+    };
+    for _ in 0..100 {
+        if !reminders().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let reminders = reminders();
+    assert_eq!(reminders.len(), 1);
+    assert!(
+        !reminders[0].text.contains("/book/manage/"),
+        "no manage link in a reminder"
+    );
+}
