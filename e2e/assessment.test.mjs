@@ -2,8 +2,7 @@
 // viewport, keyboard only; axe-core on every page of the flow.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
-import { AxeBuilder } from '@axe-core/playwright';
+import { expectNoAxeViolations, launchChromium, phonePage as newPhonePage } from './browser.mjs';
 import { startServer } from './server.mjs';
 
 let server, base, browser;
@@ -11,11 +10,7 @@ let server, base, browser;
 before(async () => {
   server = await startServer();
   base = server.base;
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -23,18 +18,7 @@ after(async () => {
   server?.stop();
 });
 
-async function phonePage() {
-  const context = await browser.newContext({
-    viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2,
-  });
-  return context.newPage();
-}
-
-async function expectNoAxeViolations(page, label) {
-  const results = await new AxeBuilder({ page }).analyze();
-  const summary = results.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
-  assert.deepEqual(summary, [], `axe violations on ${label}`);
-}
+const phonePage = () => newPhonePage(browser);
 
 /** Presses Tab until the focused element satisfies `pred` (bounded). */
 async function tabUntil(page, pred, arg) {

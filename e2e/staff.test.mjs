@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import { AxeBuilder } from '@axe-core/playwright';
+import { expectNoAxeViolations, launchChromium } from './browser.mjs';
 import { newDataDir, runCommand, startServer } from './server.mjs';
 
 const EMAIL = 'morgan.ellis@riverbend.example';
@@ -24,11 +23,7 @@ before(async () => {
   runCommand(['user', 'add', '--email', ADMIN, '--role', 'admin', '--password-file', file], dataDir);
   server = await startServer({}, dataDir);
   base = server.base;
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -55,11 +50,6 @@ function totp(secret, seconds = Date.now() / 1000) {
   return String(value).padStart(6, '0');
 }
 
-async function expectNoAxeViolations(page, label) {
-  const results = await new AxeBuilder({ page }).analyze();
-  const summary = results.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
-  assert.deepEqual(summary, [], `axe violations on ${label}`);
-}
 
 /** Shares a PHQ-9 with question 9 above 0, as a visitor would. */
 async function shareUrgentResult(request) {
