@@ -107,6 +107,27 @@ test('first sign-in with the second factor, then an urgent case from the queue t
   await expectNoAxeViolations(page, 'closed case');
   await page.goto(base + '/staff');
   assert.match(await page.locator('main').innerText(), /Nothing is waiting/);
+
+  // The calendar: book a phone consultation for someone who called.
+  await Promise.all([page.waitForURL(/\/staff\/calendar/), page.getByRole('link', { name: 'Calendar' }).click()]);
+  await expectNoAxeViolations(page, 'calendar');
+  await page.getByLabel('Book an appointment:').selectOption('phone-consultation');
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Choose a time' }).click()]);
+  await expectNoAxeViolations(page, 'times to book');
+  let times = page.locator('.slot-list a');
+  for (let week = 0; week < 3 && (await times.count()) === 0; week++) {
+    await Promise.all([page.waitForLoadState('load'), page.getByRole('link', { name: 'Later times' }).click()]);
+    times = page.locator('.slot-list a');
+  }
+  await Promise.all([page.waitForLoadState('load'), times.first().click()]);
+  await expectNoAxeViolations(page, 'booking form');
+  await page.getByLabel('Your name').fill('Ravi Patel');
+  await page.getByLabel('E-mail address (for the confirmation)').fill('ravi@example.com');
+  await page.getByLabel('Phone number').fill('555 010 2323');
+  await page.getByLabel(/The person agreed/).check();
+  await Promise.all([page.waitForURL(/\/staff\/appointments\//), page.getByRole('button', { name: 'Book this time' }).click()]);
+  assert.match(await page.locator('main').innerText(), /Ravi Patel/);
+  await expectNoAxeViolations(page, 'appointment');
   await context.close();
 });
 

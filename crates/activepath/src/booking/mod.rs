@@ -207,6 +207,14 @@ impl Catalogue {
             .collect()
     }
 
+    /// The resources that keep hours at `location`, with their names.
+    pub fn resources_here(&self, location: i64) -> Vec<(i64, String)> {
+        self.resources_at(location)
+            .into_iter()
+            .filter_map(|r| Some((r.id, self.resource_name(r.id)?.to_string())))
+            .collect()
+    }
+
     /// Whether `kind` can ever take place at `location`: a resource of each
     /// kind it needs keeps hours there.
     pub fn offered_at(&self, kind: &AppointmentType, location: &Location) -> bool {
@@ -566,6 +574,46 @@ fn open_details(s: &Services, row: &AppointmentRow) -> Result<Details, Error> {
     serde_json::from_slice(&plain).map_err(|_| fail())
 }
 
+/// A booking by its uid (for staff).
+pub async fn by_uid(s: &Services, uid: &str) -> Result<Option<Appointment>, Error> {
+    match s.storage.appointment_by_uid(uid).await? {
+        Some(row) => Ok(Some(Appointment {
+            details: open_details(s, &row)?,
+            row,
+        })),
+        None => Ok(None),
+    }
+}
+
+/// The bookings at `location` starting on the dates `from..=to`, cancelled
+/// ones included, in time order, each with the resources it holds.
+pub async fn between(
+    s: &Services,
+    location: &Location,
+    from: Date,
+    to: Date,
+) -> Result<Vec<(Appointment, Vec<i64>)>, Error> {
+    let rows = s
+        .storage
+        .appointments_between(
+            location.id,
+            slots::local_instant(&location.tz, from, 0),
+            slots::local_instant(&location.tz, to, slots::END_OF_DAY),
+        )
+        .await?;
+    rows.into_iter()
+        .map(|(row, resources)| {
+            Ok((
+                Appointment {
+                    details: open_details(s, &row)?,
+                    row,
+                },
+                resources,
+            ))
+        })
+        .collect()
+}
+
 /// The booking a manage link's token opens.
 pub async fn by_token(s: &Services, token: &str) -> Result<Option<Appointment>, Error> {
     if token.len() > 100 {
@@ -620,11 +668,14 @@ fn parts<'a>(
 
 /// Cancels a booking: frees its time at once and sends the cancellation
 /// (`METHOD:CANCEL`, same UID) to the person and a notice to the clinic.
+///
+/// `token` is the manage link's secret when the person uses it; `None`
+/// when staff act (the token is not stored, so no link can be sent).
 pub async fn cancel(
     s: &Services,
     cat: &Catalogue,
     a: &Appointment,
-    token: &str,
+    token: Option<&str>,
 ) -> Result<(), ChangeError> {
     let (kind, location) = parts(cat, a)?;
     let now = s.clock.now();
@@ -636,7 +687,7 @@ pub async fn cancel(
         start: a.row.starts_at,
         end: a.row.ends_at,
         details: &a.details,
-        manage_url: &manage_url(s, token),
+        manage_url: &token.map(|t| manage_url(s, t)).unwrap_or_default(),
         now,
     };
     let mails = vec![
@@ -662,7 +713,7 @@ pub async fn reschedule(
     s: &Services,
     cat: &Catalogue,
     a: &Appointment,
-    token: &str,
+    token: Option<&str>,
     start: Timestamp,
 ) -> Result<Timestamp, ChangeError> {
     let (kind, location) = parts(cat, a)?;
@@ -697,7 +748,7 @@ pub async fn reschedule(
             start: slot.start,
             end: slot.end,
             details: &a.details,
-            manage_url: &manage_url(s, token),
+            manage_url: &token.map(|t| manage_url(s, t)).unwrap_or_default(),
             now,
         };
         let mails = vec![

@@ -88,7 +88,11 @@ impl BookingMail<'_> {
             tr.t1("mail-booking-where", "place", self.place()),
         ];
         if with_link {
-            paragraphs.push(tr.t("mail-booking-manage"));
+            paragraphs.push(tr.t(if self.manage_url.is_empty() {
+                "mail-booking-manage-earlier"
+            } else {
+                "mail-booking-manage"
+            }));
         }
         paragraphs.push(tr.t1("mail-booking-phone", "phone", &config.clinic.phone));
         paragraphs.push(tr.t("mail-booking-crisis"));

@@ -3,6 +3,7 @@
 //! work on each case, and the audit trail of every access to health data.
 
 pub mod accounts;
+pub mod appointments;
 pub mod audit;
 pub mod cases;
 pub mod password;

@@ -24,10 +24,14 @@ pub enum Permission {
     SeeAudit,
     /// One's own API tokens.
     OwnTokens,
+    /// The appointment calendar: who is booked when, and their details.
+    SeeSchedule,
+    /// Book, move and cancel appointments for people.
+    ManageSchedule,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 9] = [
+    pub const ALL: [Permission; 11] = [
         Permission::SeeQueue,
         Permission::SeeCase,
         Permission::WorkCases,
@@ -37,13 +41,15 @@ impl Permission {
         Permission::ManageAccounts,
         Permission::SeeAudit,
         Permission::OwnTokens,
+        Permission::SeeSchedule,
+        Permission::ManageSchedule,
     ];
 }
 
 /// Whether `role` has `permission`. Admins run the system and see no
-/// health data; clinicians and coordinators work the queue and keep patient
-/// records; only clinicians read and write clinical notes; technicians get
-/// TMS work in a later issue.
+/// health data; clinicians and coordinators work the queue, keep patient
+/// records and the appointment calendar; only clinicians read and write
+/// clinical notes; technicians get TMS work in a later issue.
 pub fn allows(role: Role, permission: Permission) -> bool {
     use Permission::*;
     use Role::*;
@@ -51,7 +57,13 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         (role, permission),
         (
             Clinician | Coordinator,
-            SeeQueue | SeeCase | WorkCases | SeePatients | EditPatients
+            SeeQueue
+                | SeeCase
+                | WorkCases
+                | SeePatients
+                | EditPatients
+                | SeeSchedule
+                | ManageSchedule
         ) | (Clinician, ClinicalNotes)
             | (Admin, ManageAccounts | SeeAudit)
             | (_, OwnTokens)
@@ -77,6 +89,8 @@ mod tests {
                         | Permission::WorkCases
                         | Permission::SeePatients
                         | Permission::EditPatients
+                        | Permission::SeeSchedule
+                        | Permission::ManageSchedule
                         | Permission::OwnTokens
                 ) || (role == Role::Clinician && p == Permission::ClinicalNotes)
             }

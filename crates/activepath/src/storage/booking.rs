@@ -438,6 +438,52 @@ impl Storage {
             .await?)
     }
 
+    /// The appointments at `location_id` starting in `from..until`, in time
+    /// order, each with the resources it holds (none once cancelled).
+    pub async fn appointments_between(
+        &self,
+        location_id: i64,
+        from: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<(AppointmentRow, Vec<i64>)>> {
+        let sql = format!(
+            "SELECT {APPOINTMENT_COLUMNS} FROM appointments \
+             WHERE location_id = $1 AND starts_at >= $2 AND starts_at < $3 \
+             ORDER BY starts_at, id LIMIT 2000"
+        );
+        let rows: Vec<AppointmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(location_id)
+            .bind(Millis(from))
+            .bind(Millis(until))
+            .fetch_all(self.pool())
+            .await?;
+        let blocks: Vec<(i64, i64)> = sqlx::query(
+            "SELECT b.appointment_id, b.resource_id FROM appointment_blocks b \
+             JOIN appointments a ON a.id = b.appointment_id \
+             WHERE a.location_id = $1 AND a.starts_at >= $2 AND a.starts_at < $3 \
+             ORDER BY b.appointment_id, b.resource_id",
+        )
+        .bind(location_id)
+        .bind(Millis(from))
+        .bind(Millis(until))
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("appointment_id")?, r.try_get("resource_id")?)))
+        .collect::<sqlx::Result<_>>()?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let held = blocks
+                    .iter()
+                    .filter(|(a, _)| *a == row.id)
+                    .map(|(_, r)| *r)
+                    .collect();
+                (row, held)
+            })
+            .collect())
+    }
+
     /// Cancels or moves an appointment with its mail, in one transaction.
     /// Returns false, changing nothing, when the appointment was changed
     /// (or cancelled) since it was read. A move that would double-book fails

@@ -4,6 +4,8 @@
 //! from two app instances.
 
 use crate::helpers::*;
+use crate::staff::{Browser, PASSWORD, add_staff, field_value};
+use activepath::staff::Role;
 use serde_json::{Value, json};
 use sqlx::Row;
 
@@ -607,4 +609,166 @@ async fn each_reminder_goes_out_once_even_with_two_instances_running_the_job() {
         !reminders[0].text.contains("/book/manage/"),
         "no manage link in a reminder"
     );
+}
+
+#[tokio::test]
+async fn staff_book_move_and_cancel_from_the_calendar_by_the_same_rules() {
+    let app = spawn_app_with(|c| c.staff.require_second_factor = false).await;
+    add_staff(&app, "desk@riverbend.example", Role::Coordinator).await;
+    add_staff(&app, "owner@riverbend.example", Role::Admin).await;
+    let mut admin = Browser::new(&app);
+    admin
+        .post(
+            "/staff/login",
+            &[("email", "owner@riverbend.example"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(
+        admin.get("/staff/calendar").await.status,
+        403,
+        "admins see no bookings"
+    );
+    let mut b = Browser::new(&app);
+    b.post(
+        "/staff/login",
+        &[("email", "desk@riverbend.example"), ("password", PASSWORD)],
+    )
+    .await;
+    let calendar = b.get("/staff/calendar?location=north").await;
+    assert_eq!(calendar.status, 200);
+    assert!(
+        calendar.body.contains("TMS mapping session")
+            || calendar.body.contains("Phone consultation")
+    );
+
+    // Staff-only types can be booked by staff, by the same rules.
+    let times = b
+        .get("/staff/calendar/book?type=phone-consultation&location=north")
+        .await;
+    assert_eq!(times.status, 200);
+    let first = slots(&app, "phone-consultation", "north", 21).await[0]["start"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let start = activepath::time::rfc3339(first.parse().unwrap());
+    let form = b
+        .get(&format!(
+            "/staff/calendar/book/details?type=phone-consultation&location=north&start={start}"
+        ))
+        .await;
+    assert_eq!(form.status, 200);
+    let csrf = form.csrf();
+    let fields = |consent: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("type", "phone-consultation".to_string()),
+            ("location", "north".to_string()),
+            ("start", start.clone()),
+            ("name", "Ravi Patel".to_string()),
+            ("email", "ravi@example.com".to_string()),
+            ("phone", "555 010 2323".to_string()),
+            ("reason", String::new()),
+            ("consent", consent.to_string()),
+        ]
+    };
+    let missing_consent = fields("");
+    let pairs: Vec<(&str, &str)> = missing_consent
+        .iter()
+        .map(|(k, v)| (*k, v.as_str()))
+        .collect();
+    let res = b.post("/staff/calendar/book/details", &pairs).await;
+    assert_eq!(res.status, 422);
+    assert!(res.body.contains("Please tick the box"));
+    let good = fields("yes");
+    let pairs: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = b.post("/staff/calendar/book/details", &pairs).await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let page_path = res.location.unwrap();
+    let uid = page_path.rsplit('/').next().unwrap().to_string();
+    // The public site no longer offers that time, and a second booking of
+    // it by staff is refused too.
+    assert!(
+        !slots(&app, "phone-consultation", "north", 21)
+            .await
+            .iter()
+            .any(|s| s["start"] == first)
+    );
+    let again = b.post("/staff/calendar/book/details", &pairs).await;
+    assert_eq!(again.status, 409);
+
+    let page = b.get(&page_path).await;
+    assert!(page.body.contains("Ravi Patel") && page.body.contains("ravi@example.com"));
+    assert!(page.body.contains("by the clinic"));
+    let calendar = b
+        .get(&format!(
+            "/staff/calendar?location=north&date={}",
+            &first[..10]
+        ))
+        .await;
+    assert!(
+        calendar
+            .body
+            .contains(&format!("/staff/appointments/{uid}"))
+    );
+    assert!(calendar.body.contains("Ravi Patel"));
+
+    // Move it; a stale form (an old sequence) is refused with the new state.
+    let sequence = field_value(&page.body, "sequence").unwrap();
+    let later = slots(&app, "phone-consultation", "north", 21).await[1]["start"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let later = activepath::time::rfc3339(later.parse().unwrap());
+    let moved = b
+        .post(
+            &format!("/staff/appointments/{uid}/move"),
+            &[("csrf", &csrf), ("sequence", &sequence), ("start", &later)],
+        )
+        .await;
+    assert_eq!(moved.status, 303, "{}", moved.body);
+    let stale = b
+        .post(
+            &format!("/staff/appointments/{uid}/cancel"),
+            &[("csrf", &csrf), ("sequence", &sequence)],
+        )
+        .await;
+    assert_eq!(stale.status, 409);
+    assert!(stale.body.contains("changed while you were looking"));
+    let now_sequence = field_value(&stale.body, "sequence").unwrap();
+    let cancelled = b
+        .post(
+            &format!("/staff/appointments/{uid}/cancel"),
+            &[("csrf", &csrf), ("sequence", &now_sequence)],
+        )
+        .await;
+    assert_eq!(cancelled.status, 303);
+    assert!(b.get(&page_path).await.body.contains("Cancelled"));
+
+    // The person got the confirmation, the move (no manage link: staff
+    // cannot send one) and the cancellation, one calendar entry throughout.
+    wait_for_mail(&app, 6).await;
+    let to_person = mails_to(&app, "ravi@example.com");
+    let methods: Vec<_> = to_person
+        .iter()
+        .map(|m| m.calendar.as_ref().unwrap().method.clone())
+        .collect();
+    assert_eq!(methods, ["REQUEST", "REQUEST", "CANCEL"]);
+    assert!(
+        to_person[1]
+            .text
+            .contains("link in your first confirmation")
+    );
+    // Every look and change is in the audit trail.
+    let db = raw(&app).await;
+    let actions: Vec<String> =
+        sqlx::query("SELECT action FROM audit_log WHERE record_type = 'appointment' ORDER BY id")
+            .fetch_all(&db)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get("action"))
+            .collect();
+    for action in ["create", "view", "move", "cancel"] {
+        assert!(actions.iter().any(|a| a == action), "{action}: {actions:?}");
+    }
 }

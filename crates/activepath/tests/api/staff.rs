@@ -7,7 +7,7 @@ use activepath::staff::{Actor, Role, sign_in};
 use jiff::SignedDuration;
 use serde_json::Value;
 
-const PASSWORD: &str = "lilac-otter-harbour-quietly";
+pub const PASSWORD: &str = "lilac-otter-harbour-quietly";
 const SHARE: &str =
     "name=Ana+Rivera&email=ana%40example.org&contact_method=email&contact_time=any&consent=yes";
 
@@ -595,6 +595,13 @@ async fn every_role_on_every_route() {
         ("GET", "/staff/cases/999999".to_string(), Some("case")),
         ("GET", "/staff/patients".to_string(), Some("queue")),
         ("GET", "/staff/patients/new".to_string(), Some("queue")),
+        ("GET", "/staff/calendar".to_string(), Some("queue")),
+        (
+            "GET",
+            "/staff/calendar/book?type=phone-consultation&location=main".to_string(),
+            Some("queue"),
+        ),
+        ("GET", "/staff/appointments/nope".to_string(), Some("case")),
         ("GET", "/staff/accounts".to_string(), Some("admin")),
         ("GET", "/staff/audit".to_string(), Some("admin")),
         ("GET", "/staff/audit.csv".to_string(), Some("admin")),
@@ -633,7 +640,8 @@ async fn every_role_on_every_route() {
                 )
                 .await
             };
-            let expected = match (allowed, path.ends_with("999999")) {
+            let missing = path.ends_with("999999") || path.ends_with("/nope");
+            let expected = match (allowed, missing) {
                 (false, _) => 403,
                 (true, true) => 404,
                 (true, false) if *method == "POST" => 303,

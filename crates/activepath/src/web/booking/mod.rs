@@ -3,7 +3,7 @@
 //! `/api/v1/bookings`). What they do is in `crate::booking`.
 
 pub mod api;
-mod pages;
+pub(crate) mod pages;
 
 use crate::app::AppState;
 use axum::Router;

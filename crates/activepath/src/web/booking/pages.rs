@@ -97,13 +97,13 @@ fn chosen<'a>(
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct WeekQuery {
-    week: Option<String>,
+    pub week: Option<String>,
 }
 
-struct Day {
-    label: String,
+pub(crate) struct Day {
+    pub label: String,
     /// (link, label).
-    times: Vec<(String, String)>,
+    pub times: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -129,13 +129,13 @@ fn week_start(query: &WeekQuery, today: Date) -> Date {
         .unwrap_or(today)
 }
 
-fn add_days(date: Date, days: i64) -> Date {
+pub(crate) fn add_days(date: Date, days: i64) -> Date {
     date.checked_add(jiff::Span::new().days(days))
         .unwrap_or(date)
 }
 
 /// A week of free times, each a link made by `link(start)`.
-async fn week_of_times(
+pub(crate) async fn week_of_times(
     state: &AppState,
     cat: &Catalogue,
     kind: &AppointmentType,
@@ -173,7 +173,7 @@ async fn week_of_times(
     Ok((days, earlier, later))
 }
 
-fn zone_note(tr: &Tr, location: &Location) -> String {
+pub(crate) fn zone_note(tr: &Tr, location: &Location) -> String {
     tr.t1(
         "book-zone-note",
         "place",
@@ -220,7 +220,7 @@ pub async fn times(
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct StartQuery {
-    start: String,
+    pub start: String,
 }
 
 /// The form as posted: strings, so nothing typed is lost.
@@ -303,7 +303,7 @@ fn details_page(
     }
 }
 
-fn parse_start(raw: &str) -> Option<Timestamp> {
+pub(crate) fn parse_start(raw: &str) -> Option<Timestamp> {
     raw.trim().parse::<Timestamp>().ok()
 }
 
@@ -326,7 +326,7 @@ pub async fn details(
 }
 
 /// The nearest free times as links to their details form.
-fn time_links(
+pub(crate) fn time_links(
     location: &Location,
     slots: &[booking::slots::Slot],
     base: impl Fn(Timestamp) -> String,
@@ -522,7 +522,7 @@ pub async fn cancel(
         return Ok(Redirect::to(&manage_path(&token)).into_response());
     }
     limit.spend(&state).map_err(AppError::TooManyRequests)?;
-    match booking::cancel(&state, &cat, &a, &token).await {
+    match booking::cancel(&state, &cat, &a, Some(&token)).await {
         Ok(()) => {
             Ok(Redirect::to(&format!("{}?done=cancelled", manage_path(&token))).into_response())
         }
@@ -640,7 +640,7 @@ pub async fn move_submit(
         return Ok(Redirect::to(&manage_path(&token)).into_response());
     };
     limit.spend(&state).map_err(AppError::TooManyRequests)?;
-    match booking::reschedule(&state, &cat, &a, &token, start).await {
+    match booking::reschedule(&state, &cat, &a, Some(&token), start).await {
         Ok(_) => Ok(Redirect::to(&format!("{}?done=moved", manage_path(&token))).into_response()),
         Err(e) => {
             let nearest = match &e {

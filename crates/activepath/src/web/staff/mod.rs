@@ -9,6 +9,7 @@
 mod accounts;
 mod api;
 mod audit;
+mod calendar;
 mod case;
 mod links;
 mod login;
@@ -69,6 +70,18 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/staff/patients/{id}", get(patients::page))
         .route("/staff/patients/{id}/notes", post(patients::save_notes))
+        .route("/staff/calendar", get(calendar::page))
+        .route("/staff/calendar/book", get(calendar::book_times))
+        .route(
+            "/staff/calendar/book/details",
+            get(calendar::book_form).post(calendar::book_submit),
+        )
+        .route("/staff/appointments/{uid}", get(calendar::appointment))
+        .route("/staff/appointments/{uid}/cancel", post(calendar::cancel))
+        .route(
+            "/staff/appointments/{uid}/move",
+            get(calendar::move_times).post(calendar::move_submit),
+        )
         .route("/staff/accounts", get(accounts::list))
         .route("/staff/accounts/invite", post(accounts::invite))
         .route("/staff/accounts/{id}/disable", post(accounts::disable))
@@ -356,7 +369,9 @@ needs!(
     ClinicalNotes,
     ManageAccounts,
     SeeAudit,
-    OwnTokens
+    OwnTokens,
+    SeeSchedule,
+    ManageSchedule
 );
 
 /// The signed-in person, if their role has `P`'s permission; 403 if not.
@@ -391,6 +406,7 @@ pub struct StaffLayout {
     pub csrf: String,
     pub nav_queue: bool,
     pub nav_patients: bool,
+    pub nav_calendar: bool,
     pub nav_accounts: bool,
     pub nav_audit: bool,
     pub nav_tokens: bool,
@@ -429,6 +445,7 @@ impl StaffLayout {
             csrf,
             nav_queue: can(Permission::SeeQueue),
             nav_patients: can(Permission::SeePatients),
+            nav_calendar: can(Permission::SeeSchedule),
             nav_accounts: can(Permission::ManageAccounts),
             nav_audit: can(Permission::SeeAudit),
             nav_tokens: can(Permission::OwnTokens),

@@ -1,0 +1,715 @@
+//! The appointment calendar: a day or a week at a location (optionally one
+//! resource), each booking's page, and booking, moving or cancelling for
+//! someone. The rules and the no-overlap guarantee are the public site's.
+
+use super::{Allowed, ManageSchedule, SeeSchedule, SignedIn, StaffLayout};
+use crate::app::AppState;
+use crate::booking::{
+    self, AppointmentType, BookError, Catalogue, ChangeError, Location, RawDetails,
+};
+use crate::i18n::Tr;
+use crate::staff::appointments;
+use crate::time::{format_appointment, format_clock, format_day};
+use crate::web::assessment::ErrorLink;
+use crate::web::booking::pages::{
+    Day, WeekQuery, add_days, parse_start, time_links, week_of_times, zone_note,
+};
+use crate::web::layout::html;
+use crate::web::{AppError, Result};
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use jiff::civil::Date;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+async fn catalogue(state: &AppState) -> Result<Catalogue> {
+    Ok(Catalogue::load(state).await.map_err(anyhow::Error::from)?)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CalendarQuery {
+    location: Option<String>,
+    date: Option<String>,
+    view: Option<String>,
+    resource: Option<i64>,
+}
+
+struct Entry {
+    uid: String,
+    time: String,
+    kind: String,
+    with: String,
+    name: String,
+    cancelled: bool,
+}
+
+struct CalendarDay {
+    label: String,
+    entries: Vec<Entry>,
+}
+
+#[derive(Template)]
+#[template(path = "staff/calendar.html")]
+struct CalendarPage {
+    l: StaffLayout,
+    heading: String,
+    zone: String,
+    /// (link, label, current).
+    locations: Vec<(String, String, bool)>,
+    resources: Vec<(String, String, bool)>,
+    views: Vec<(String, String, bool)>,
+    earlier: String,
+    later: String,
+    days: Vec<CalendarDay>,
+    can_book: bool,
+    location_slug: String,
+    week: String,
+    types: Vec<(String, String)>,
+}
+
+pub async fn page(
+    Allowed(who, _): Allowed<SeeSchedule>,
+    State(state): State<AppState>,
+    Query(q): Query<CalendarQuery>,
+) -> Result<Response> {
+    let cat = catalogue(&state).await?;
+    let Some(location) = q
+        .location
+        .as_deref()
+        .and_then(|l| cat.location(l))
+        .or(cat.locations.first())
+    else {
+        let tr = Tr::default();
+        let l = StaffLayout::new(&state, tr.t("staff-calendar-title"), Some(&who), "calendar");
+        return Ok(html(
+            StatusCode::OK,
+            &CalendarPage {
+                heading: tr.t("staff-calendar-no-locations"),
+                zone: String::new(),
+                locations: Vec::new(),
+                resources: Vec::new(),
+                views: Vec::new(),
+                earlier: String::new(),
+                later: String::new(),
+                days: Vec::new(),
+                can_book: false,
+                location_slug: String::new(),
+                week: String::new(),
+                types: Vec::new(),
+                l,
+            },
+        ));
+    };
+    let tr = Tr::default();
+    let today = crate::time::date_in(state.clock.now(), &location.tz);
+    let date = q
+        .date
+        .as_deref()
+        .and_then(|d| d.parse::<Date>().ok())
+        .unwrap_or(today);
+    let week = q.view.as_deref() != Some("day");
+    let span = if week { 7 } else { 1 };
+    let to = add_days(date, span - 1);
+    let entries = appointments::calendar(&state, &who.actor, location, date, to).await?;
+    let link = |location: &str, date: Date, view: &str, resource: Option<i64>| {
+        let mut l = format!("/staff/calendar?location={location}&date={date}&view={view}");
+        if let Some(r) = resource {
+            l.push_str(&format!("&resource={r}"));
+        }
+        l
+    };
+    let view = if week { "week" } else { "day" };
+    let mut days = Vec::new();
+    let mut d = date;
+    while d <= to {
+        let on_day = entries
+            .iter()
+            .filter(|(a, held)| {
+                a.row
+                    .starts_at
+                    .to_zoned_datetime(location.tz.clone())
+                    .date()
+                    == d
+                    && q.resource.is_none_or(|r| held.contains(&r))
+            })
+            .map(|(a, held)| Entry {
+                uid: a.row.uid.clone(),
+                time: format!(
+                    "{} – {}",
+                    format_clock(a.row.starts_at, &location.tz),
+                    format_clock(a.row.ends_at, &location.tz)
+                ),
+                kind: cat
+                    .type_by_id(a.row.type_id)
+                    .map_or_else(String::new, |t| t.name.clone()),
+                with: held
+                    .iter()
+                    .filter_map(|r| cat.resource_name(*r))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                name: a.details.name.clone(),
+                cancelled: a.is_cancelled(),
+            })
+            .collect();
+        days.push(CalendarDay {
+            label: format_day(d),
+            entries: on_day,
+        });
+        d = add_days(d, 1);
+    }
+    let here = cat.resources_here(location.id);
+    let l = StaffLayout::new(&state, tr.t("staff-calendar-title"), Some(&who), "calendar");
+    Ok(html(
+        StatusCode::OK,
+        &CalendarPage {
+            heading: tr.t1("staff-calendar-heading", "place", &location.name),
+            zone: zone_note(&tr, location),
+            locations: cat
+                .locations
+                .iter()
+                .map(|x| {
+                    (
+                        link(&x.slug, date, view, None),
+                        x.name.clone(),
+                        x.id == location.id,
+                    )
+                })
+                .collect(),
+            resources: std::iter::once((
+                link(&location.slug, date, view, None),
+                tr.t("staff-calendar-everyone"),
+                q.resource.is_none(),
+            ))
+            .chain(here.iter().map(|(id, name)| {
+                (
+                    link(&location.slug, date, view, Some(*id)),
+                    name.clone(),
+                    q.resource == Some(*id),
+                )
+            }))
+            .collect(),
+            views: [
+                ("day", "staff-calendar-day"),
+                ("week", "staff-calendar-week"),
+            ]
+            .into_iter()
+            .map(|(v, key)| {
+                (
+                    link(&location.slug, date, v, q.resource),
+                    tr.t(key),
+                    v == view,
+                )
+            })
+            .collect(),
+            earlier: link(&location.slug, add_days(date, -span), view, q.resource),
+            later: link(&location.slug, add_days(date, span), view, q.resource),
+            days,
+            can_book: who.can(crate::staff::Permission::ManageSchedule),
+            location_slug: location.slug.clone(),
+            week: date.to_string(),
+            types: cat
+                .types
+                .iter()
+                .filter(|t| cat.offered_at(t, location))
+                .map(|t| (t.slug.clone(), t.name.clone()))
+                .collect(),
+            l,
+        },
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct BookQuery {
+    #[serde(rename = "type")]
+    kind: String,
+    location: String,
+    week: Option<String>,
+    start: Option<String>,
+}
+
+/// Any active type (staff-only ones too) offered at the location.
+fn chosen<'a>(
+    cat: &'a Catalogue,
+    kind: &str,
+    location: &str,
+) -> Result<(&'a AppointmentType, &'a Location)> {
+    let kind = cat
+        .types
+        .iter()
+        .find(|t| t.slug == kind)
+        .ok_or(AppError::NotFound)?;
+    let location = cat
+        .location(location)
+        .filter(|l| cat.offered_at(kind, l))
+        .ok_or(AppError::NotFound)?;
+    Ok((kind, location))
+}
+
+#[derive(Template)]
+#[template(path = "staff/times.html")]
+struct TimesPage {
+    l: StaffLayout,
+    heading: String,
+    zone: String,
+    days: Vec<Day>,
+    earlier: Option<String>,
+    later: Option<String>,
+    back: String,
+}
+
+fn book_base(kind: &AppointmentType, location: &Location) -> String {
+    format!(
+        "/staff/calendar/book?type={}&location={}",
+        kind.slug, location.slug
+    )
+}
+
+pub async fn book_times(
+    Allowed(who, _): Allowed<ManageSchedule>,
+    State(state): State<AppState>,
+    Query(q): Query<BookQuery>,
+) -> Result<Response> {
+    let cat = catalogue(&state).await?;
+    let (kind, location) = chosen(&cat, &q.kind, &q.location)?;
+    let base = book_base(kind, location);
+    let week = WeekQuery {
+        week: q.week.clone(),
+    };
+    // The public pages' week links add "?week=": here the base has a query.
+    let (days, earlier, later) =
+        week_of_times(&state, &cat, kind, location, &week, &base, |start| {
+            format!(
+                "/staff/calendar/book/details?type={}&location={}&start={}",
+                kind.slug,
+                location.slug,
+                crate::time::rfc3339(start)
+            )
+        })
+        .await?;
+    let fix = |l: Option<String>| l.map(|l| l.replacen("?week=", "&week=", 1));
+    let tr = Tr::default();
+    let heading = tr.t2(
+        "book-times-heading",
+        "kind",
+        &kind.name,
+        "place",
+        &location.name,
+    );
+    let l = StaffLayout::new(&state, heading.clone(), Some(&who), "calendar");
+    Ok(html(
+        StatusCode::OK,
+        &TimesPage {
+            zone: zone_note(&tr, location),
+            heading,
+            days,
+            earlier: fix(earlier),
+            later: fix(later),
+            back: format!("/staff/calendar?location={}", location.slug),
+            l,
+        },
+    ))
+}
+
+/// The booking form as posted.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct BookForm {
+    #[serde(rename = "type")]
+    kind: String,
+    location: String,
+    start: String,
+    name: String,
+    email: String,
+    phone: String,
+    reason: String,
+    consent: String,
+}
+
+#[derive(Template)]
+#[template(path = "staff/book.html")]
+struct BookPage {
+    l: StaffLayout,
+    summary: String,
+    form: BookForm,
+    errors: Vec<ErrorLink>,
+    err: HashMap<&'static str, String>,
+    problem: Option<String>,
+    taken: Option<Vec<(String, String)>>,
+}
+
+impl BookPage {
+    fn error(&self, field: &str) -> Option<&String> {
+        self.err.get(field)
+    }
+}
+
+fn book_page(
+    state: &AppState,
+    who: &SignedIn,
+    kind: &AppointmentType,
+    location: &Location,
+    start: jiff::Timestamp,
+    form: BookForm,
+    problems: &[booking::FieldProblem],
+) -> BookPage {
+    let tr = Tr::default();
+    BookPage {
+        l: StaffLayout::new(state, tr.t("staff-book-title"), Some(who), "calendar"),
+        summary: tr.args(
+            "book-summary",
+            &[
+                ("kind", kind.name.clone()),
+                ("place", location.name.clone()),
+                ("when", format_appointment(start, &location.tz)),
+            ],
+        ),
+        errors: problems
+            .iter()
+            .map(|(f, k)| ErrorLink {
+                anchor: (*f).into(),
+                message: tr.t(k),
+            })
+            .collect(),
+        err: problems.iter().map(|(f, k)| (*f, tr.t(k))).collect(),
+        problem: None,
+        taken: None,
+        form,
+    }
+}
+
+pub async fn book_form(
+    Allowed(who, _): Allowed<ManageSchedule>,
+    State(state): State<AppState>,
+    Query(q): Query<BookQuery>,
+) -> Result<Response> {
+    let cat = catalogue(&state).await?;
+    let (kind, location) = chosen(&cat, &q.kind, &q.location)?;
+    let Some(start) = q.start.as_deref().and_then(parse_start) else {
+        return Ok(Redirect::to(&book_base(kind, location)).into_response());
+    };
+    let form = BookForm {
+        kind: kind.slug.clone(),
+        location: location.slug.clone(),
+        start: crate::time::rfc3339(start),
+        ..BookForm::default()
+    };
+    Ok(html(
+        StatusCode::OK,
+        &book_page(&state, &who, kind, location, start, form, &[]),
+    ))
+}
+
+pub async fn book_submit(
+    Allowed(who, _): Allowed<ManageSchedule>,
+    State(state): State<AppState>,
+    Form(form): Form<BookForm>,
+) -> Result<Response> {
+    let cat = catalogue(&state).await?;
+    let (kind, location) = chosen(&cat, &form.kind, &form.location)?;
+    let Some(start) = parse_start(&form.start) else {
+        return Ok(Redirect::to(&book_base(kind, location)).into_response());
+    };
+    let raw = RawDetails {
+        name: form.name.clone(),
+        email: form.email.clone(),
+        phone: form.phone.clone(),
+        reason: form.reason.clone(),
+        consent: form.consent == "yes",
+    };
+    let details = match booking::parse_details(&raw) {
+        Ok(d) => d,
+        Err(problems) => {
+            let page = book_page(&state, &who, kind, location, start, form, &problems);
+            return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page));
+        }
+    };
+    match appointments::book(&state, &who.actor, &cat, kind, location, start, &details).await? {
+        Ok(booked) => {
+            Ok(Redirect::to(&format!("/staff/appointments/{}", booked.uid)).into_response())
+        }
+        Err(refused) => {
+            let tr = Tr::default();
+            let mut page = book_page(&state, &who, kind, location, start, form, &[]);
+            let status = match refused {
+                BookError::Taken { nearest } => {
+                    page.problem = Some(tr.t("book-taken"));
+                    page.taken = Some(time_links(location, &nearest, |s| {
+                        format!(
+                            "/staff/calendar/book/details?type={}&location={}&start={}",
+                            kind.slug,
+                            location.slug,
+                            crate::time::rfc3339(s)
+                        )
+                    }));
+                    StatusCode::CONFLICT
+                }
+                _ => {
+                    page.problem = Some(tr.t("book-error-not-offered"));
+                    StatusCode::UNPROCESSABLE_ENTITY
+                }
+            };
+            Ok(html(status, &page))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "staff/appointment.html")]
+struct AppointmentPage {
+    l: StaffLayout,
+    uid: String,
+    sequence: i64,
+    kind: String,
+    when: String,
+    place: String,
+    with: String,
+    status: String,
+    cancelled: bool,
+    name: String,
+    email: String,
+    phone: String,
+    reason: Option<String>,
+    source: String,
+    booked_at: String,
+    can_change: bool,
+    problem: Option<String>,
+}
+
+async fn open(state: &AppState, who: &SignedIn, uid: &str) -> Result<booking::Appointment> {
+    appointments::open(state, &who.actor, uid)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+fn appointment_page(
+    state: &AppState,
+    who: &SignedIn,
+    cat: &Catalogue,
+    a: &booking::Appointment,
+    held: &[i64],
+) -> AppointmentPage {
+    let tr = Tr::default();
+    let location = cat.location_by_id(a.row.location_id);
+    let tz = location.map_or(state.config.clinic.time_zone.tz().clone(), |l| l.tz.clone());
+    AppointmentPage {
+        l: StaffLayout::new(
+            state,
+            tr.t("staff-appointment-title"),
+            Some(who),
+            "calendar",
+        ),
+        uid: a.row.uid.clone(),
+        sequence: a.row.sequence,
+        kind: cat
+            .type_by_id(a.row.type_id)
+            .map_or_else(String::new, |t| t.name.clone()),
+        when: format_appointment(a.row.starts_at, &tz),
+        place: location.map_or_else(String::new, |l| l.name.clone()),
+        with: held
+            .iter()
+            .filter_map(|r| cat.resource_name(*r))
+            .collect::<Vec<_>>()
+            .join(", "),
+        status: tr.t(if a.is_cancelled() {
+            "staff-appointment-cancelled"
+        } else {
+            "staff-appointment-booked"
+        }),
+        cancelled: a.is_cancelled(),
+        name: a.details.name.clone(),
+        email: a.details.email.clone(),
+        phone: a.details.phone.clone(),
+        reason: a.details.reason.clone(),
+        source: tr.t(&format!("staff-appointment-source-{}", a.row.source)),
+        booked_at: crate::time::format_date_time(a.row.created_at, &tz),
+        can_change: who.can(crate::staff::Permission::ManageSchedule)
+            && !a.is_cancelled()
+            && a.row.starts_at > state.clock.now(),
+        problem: None,
+    }
+}
+
+/// The resources a booking holds (none once cancelled).
+async fn held(state: &AppState, cat: &Catalogue, a: &booking::Appointment) -> Result<Vec<i64>> {
+    let Some(location) = cat.location_by_id(a.row.location_id) else {
+        return Ok(Vec::new());
+    };
+    let day = a
+        .row
+        .starts_at
+        .to_zoned_datetime(location.tz.clone())
+        .date();
+    Ok(booking::between(state, location, day, day)
+        .await
+        .map_err(anyhow::Error::from)?
+        .into_iter()
+        .find(|(x, _)| x.row.id == a.row.id)
+        .map(|(_, r)| r)
+        .unwrap_or_default())
+}
+
+pub async fn appointment(
+    Allowed(who, _): Allowed<SeeSchedule>,
+    State(state): State<AppState>,
+    Path(uid): Path<String>,
+) -> Result<Response> {
+    let a = open(&state, &who, &uid).await?;
+    let cat = catalogue(&state).await?;
+    let held = held(&state, &cat, &a).await?;
+    Ok(html(
+        StatusCode::OK,
+        &appointment_page(&state, &who, &cat, &a, &held),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ChangeForm {
+    sequence: i64,
+    start: String,
+}
+
+fn refused(e: ChangeError) -> String {
+    let tr = Tr::default();
+    tr.t(match e {
+        ChangeError::NotChangeable => "book-change-not-online",
+        ChangeError::Stale => "staff-appointment-stale",
+        ChangeError::Book(BookError::Taken { .. }) => "book-taken-short",
+        ChangeError::Book(_) => "book-error-not-offered",
+    })
+}
+
+pub async fn cancel(
+    Allowed(who, _): Allowed<ManageSchedule>,
+    State(state): State<AppState>,
+    Path(uid): Path<String>,
+    Form(form): Form<ChangeForm>,
+) -> Result<Response> {
+    let a = open(&state, &who, &uid).await?;
+    let cat = catalogue(&state).await?;
+    // Acting on the version the person saw: a booking changed meanwhile is
+    // shown again instead.
+    let outcome = if a.row.sequence != form.sequence {
+        Err(ChangeError::Stale)
+    } else {
+        appointments::cancel(&state, &who.actor, &cat, &a).await?
+    };
+    match outcome {
+        Ok(()) => Ok(Redirect::to(&format!("/staff/appointments/{uid}")).into_response()),
+        Err(e) => {
+            let a = open(&state, &who, &uid).await?;
+            let held = held(&state, &cat, &a).await?;
+            let mut page = appointment_page(&state, &who, &cat, &a, &held);
+            page.problem = Some(refused(e));
+            Ok(html(StatusCode::CONFLICT, &page))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "staff/move.html")]
+struct MovePage {
+    l: StaffLayout,
+    heading: String,
+    zone: String,
+    days: Vec<Day>,
+    earlier: Option<String>,
+    later: Option<String>,
+    uid: String,
+    sequence: i64,
+    /// A chosen time to confirm: (RFC 3339, words).
+    confirm: Option<(String, String)>,
+    problem: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct MoveQuery {
+    week: Option<String>,
+    start: Option<String>,
+}
+
+pub async fn move_times(
+    Allowed(who, _): Allowed<ManageSchedule>,
+    State(state): State<AppState>,
+    Path(uid): Path<String>,
+    Query(q): Query<MoveQuery>,
+) -> Result<Response> {
+    let a = open(&state, &who, &uid).await?;
+    let cat = catalogue(&state).await?;
+    let (Some(kind), Some(location), false) = (
+        cat.type_by_id(a.row.type_id),
+        cat.location_by_id(a.row.location_id),
+        a.is_cancelled(),
+    ) else {
+        return Ok(Redirect::to(&format!("/staff/appointments/{uid}")).into_response());
+    };
+    let base = format!("/staff/appointments/{uid}/move");
+    let (days, earlier, later) = week_of_times(
+        &state,
+        &cat,
+        kind,
+        location,
+        &WeekQuery {
+            week: q.week.clone(),
+        },
+        &base,
+        |start| format!("{base}?start={}", crate::time::rfc3339(start)),
+    )
+    .await?;
+    let tr = Tr::default();
+    let confirm = q
+        .start
+        .as_deref()
+        .and_then(parse_start)
+        .map(|s| (crate::time::rfc3339(s), format_appointment(s, &location.tz)));
+    let heading = tr.t("book-move-title");
+    Ok(html(
+        StatusCode::OK,
+        &MovePage {
+            l: StaffLayout::new(&state, heading.clone(), Some(&who), "calendar"),
+            heading,
+            zone: zone_note(&tr, location),
+            days,
+            earlier,
+            later,
+            uid,
+            sequence: a.row.sequence,
+            confirm,
+            problem: None,
+        },
+    ))
+}
+
+pub async fn move_submit(
+    Allowed(who, _): Allowed<ManageSchedule>,
+    State(state): State<AppState>,
+    Path(uid): Path<String>,
+    Form(form): Form<ChangeForm>,
+) -> Result<Response> {
+    let a = open(&state, &who, &uid).await?;
+    let cat = catalogue(&state).await?;
+    let Some(start) = parse_start(&form.start) else {
+        return Ok(Redirect::to(&format!("/staff/appointments/{uid}/move")).into_response());
+    };
+    let outcome = if a.row.sequence != form.sequence {
+        Err(ChangeError::Stale)
+    } else {
+        appointments::reschedule(&state, &who.actor, &cat, &a, start).await?
+    };
+    match outcome {
+        Ok(()) => Ok(Redirect::to(&format!("/staff/appointments/{uid}")).into_response()),
+        Err(e) => {
+            let a = open(&state, &who, &uid).await?;
+            let held = held(&state, &cat, &a).await?;
+            let mut page = appointment_page(&state, &who, &cat, &a, &held);
+            page.problem = Some(refused(e));
+            Ok(html(StatusCode::CONFLICT, &page))
+        }
+    }
+}
