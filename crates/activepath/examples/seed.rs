@@ -170,6 +170,7 @@ async fn main() -> anyhow::Result<()> {
                 contact_method: ContactMethod::Email,
                 contact_time: ContactTime::Any,
                 message: None,
+                days: Vec::new(),
             };
             share(&s, &result, &contact).await.expect("shared");
             // Case ids follow sharing order closely enough for a benchmark.

@@ -6,6 +6,7 @@ pub mod assessment;
 pub mod booking;
 pub mod cli;
 pub mod config;
+pub mod contact;
 pub mod content;
 pub mod crypto;
 mod data_dir;

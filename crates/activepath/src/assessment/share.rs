@@ -6,7 +6,7 @@ use super::{Error, VerifiedResult};
 use crate::app::Services;
 use crate::crypto::{Aad, random_id};
 use crate::storage::outbox::NewMail;
-use crate::storage::triage::{NewTriageCase, Priority, ShareOutcome};
+use crate::storage::triage::{CaseKind, NewTriageCase, Priority, ShareOutcome};
 use serde::{Deserialize, Serialize};
 
 /// Changes whenever the consent wording changes, so each case records which
@@ -81,6 +81,9 @@ pub struct Contact {
     pub contact_method: ContactMethod,
     pub contact_time: ContactTime,
     pub message: Option<String>,
+    /// Days that suit a call back ("monday" … "saturday"); empty when any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub days: Vec<String>,
 }
 
 /// What a case's sealed contact details are bound to.
@@ -107,7 +110,8 @@ pub async fn share(
         .share_result(
             NewTriageCase {
                 uid,
-                result_id: result.id,
+                kind: CaseKind::Assessment,
+                result_id: Some(result.id),
                 priority: if result.score.self_harm_flag {
                     Priority::Urgent
                 } else {

@@ -19,6 +19,7 @@ use crate::mail::{self, BookingMail};
 use crate::storage::booking::{
     AppointmentChange, AppointmentRow, BlockRow, ChangeKind, NewAppointment, Setup,
 };
+use crate::storage::triage::{CaseKind, NewTriageCase, Priority};
 use crate::storage::{Constraint, StorageError};
 use jiff::civil::{Date, Weekday};
 use jiff::tz::TimeZone;
@@ -434,6 +435,35 @@ fn reminder_due(s: &Services, start: Timestamp, now: Timestamp) -> Option<Timest
     (due > now).then_some(due)
 }
 
+/// The staff queue's case for a booking the public made: someone checks
+/// it and prepares the first visit. Its contact details are sealed to the
+/// case like every other case's.
+fn queue_case(s: &Services, details: &Details, now: Timestamp) -> NewTriageCase {
+    use crate::assessment::share::{Contact, ContactMethod, ContactTime, contact_aad};
+    let uid = random_id();
+    let contact = Contact {
+        name: details.name.clone(),
+        email: Some(details.email.clone()),
+        phone: Some(details.phone.clone()),
+        contact_method: ContactMethod::Phone,
+        contact_time: ContactTime::Any,
+        message: details.reason.clone(),
+        days: Vec::new(),
+    };
+    NewTriageCase {
+        contact_sealed: s.cipher.encrypt(
+            &contact_aad(&uid),
+            &serde_json::to_vec(&contact).expect("contact serializes"),
+        ),
+        uid,
+        kind: CaseKind::Booking,
+        result_id: None,
+        priority: Priority::Routine,
+        consent_version: CONSENT_VERSION.into(),
+        created_at: now,
+    }
+}
+
 /// How many times a booking is tried when another one takes a resource it
 /// chose at the same moment, before the time is reported taken. With one
 /// resource of each kind, the first conflict is final.
@@ -507,6 +537,7 @@ pub async fn book(
             reminder_due_at: reminder_due(s, slot.start, now),
             created_at: now,
             blocks: blocks(&slot, &kind.timing),
+            case: (source != Source::Staff).then(|| queue_case(s, details, now)),
         };
         match s.storage.insert_appointment(new, mails).await {
             Ok(_) => {
@@ -572,6 +603,17 @@ fn open_details(s: &Services, row: &AppointmentRow) -> Result<Details, Error> {
         .decrypt(&details_aad(&row.uid), &row.details)
         .map_err(|_| fail())?;
     serde_json::from_slice(&plain).map_err(|_| fail())
+}
+
+/// A booking by its row id (for a booking's case).
+pub async fn by_id(s: &Services, id: i64) -> Result<Option<Appointment>, Error> {
+    match s.storage.appointment_by_id(id).await? {
+        Some(row) => Ok(Some(Appointment {
+            details: open_details(s, &row)?,
+            row,
+        })),
+        None => Ok(None),
+    }
 }
 
 /// A booking by its uid (for staff).

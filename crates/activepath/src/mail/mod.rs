@@ -95,6 +95,24 @@ pub fn new_share_notification(config: &Config, urgent: bool) -> Rendered {
     )
 }
 
+/// Tells the clinic a message or a call-back request came in, with nothing
+/// that identifies the person or says what they wrote.
+pub fn contact_notification(config: &Config, request: crate::contact::Request) -> Rendered {
+    let tr = Tr::default();
+    let (subject, line) = match request {
+        crate::contact::Request::Message => ("mail-new-message-subject", "mail-new-message-line1"),
+        crate::contact::Request::Callback => {
+            ("mail-new-callback-subject", "mail-new-callback-line1")
+        }
+    };
+    compose(
+        config,
+        tr.t(subject),
+        vec![tr.t(line), tr.t("mail-new-contact-line2")],
+        None,
+    )
+}
+
 /// Invites someone to the staff portal: a link to choose a password.
 pub fn staff_invitation(config: &Config, url: &str) -> Rendered {
     let tr = Tr::default();

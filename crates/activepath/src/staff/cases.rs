@@ -114,7 +114,10 @@ pub struct TimelineEntry {
 #[derive(Debug, Clone)]
 pub struct CaseView {
     pub record: CaseRecord,
-    pub result: VerifiedResult,
+    /// The result, for a self-assessment case.
+    pub result: Option<VerifiedResult>,
+    /// The appointment, for a booking case.
+    pub appointment: Option<crate::booking::Appointment>,
     pub contact: Contact,
     pub timeline: Vec<TimelineEntry>,
     pub respond_by: Timestamp,
@@ -131,7 +134,16 @@ pub async fn open(s: &Services, actor: &Actor, id: i64) -> Result<Option<CaseVie
         return Ok(None);
     };
     super::audit::seen(s, actor.did("view", "case", id, s.clock.now())).await?;
-    let result = crate::assessment::verified(s, record.result_id).await?;
+    let result = match record.result_id {
+        Some(result_id) => Some(crate::assessment::verified(s, result_id).await?),
+        None => None,
+    };
+    let appointment = match record.appointment_id {
+        Some(id) => crate::booking::by_id(s, id)
+            .await
+            .map_err(|e| Error::Internal(e.into()))?,
+        None => None,
+    };
     let contact = contact_of_case(s, &record.uid, &record.contact_sealed)?;
     let mut timeline = Vec::new();
     for event in s.storage.case_events(id).await? {
@@ -159,6 +171,7 @@ pub async fn open(s: &Services, actor: &Actor, id: i64) -> Result<Option<CaseVie
         respond_by: respond_by(s, record.priority, record.created_at),
         record,
         result,
+        appointment,
         contact,
         timeline,
     }))

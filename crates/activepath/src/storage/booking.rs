@@ -106,6 +106,8 @@ pub struct NewAppointment {
     pub reminder_due_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub blocks: Vec<BlockRow>,
+    /// The staff queue's case for it (bookings made by the public).
+    pub case: Option<super::triage::NewTriageCase>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -413,6 +415,9 @@ impl Storage {
                 .await?
                 .try_get("id")?;
                 insert_blocks(conn, id, &new.blocks).await?;
+                if let Some(case) = new.case {
+                    super::triage::insert_case(conn, case, Some(id)).await?;
+                }
                 for m in mail {
                     outbox::queue(conn, m, new.created_at).await?;
                 }
@@ -426,6 +431,14 @@ impl Storage {
         let sql = format!("SELECT {APPOINTMENT_COLUMNS} FROM appointments WHERE manage_hash = $1");
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(hash.to_string())
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    pub async fn appointment_by_id(&self, id: i64) -> Result<Option<AppointmentRow>> {
+        let sql = format!("SELECT {APPOINTMENT_COLUMNS} FROM appointments WHERE id = $1");
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(id)
             .fetch_optional(self.pool())
             .await?)
     }

@@ -38,7 +38,17 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0005_booking.sql"),
         include_str!("../../migrations/postgres/0005_booking.sql"),
     ),
+    (
+        6,
+        "case_kinds",
+        include_str!("../../migrations/sqlite/0006_case_kinds.sql"),
+        include_str!("../../migrations/postgres/0006_case_kinds.sql"),
+    ),
 ];
+
+/// Migrations that manage their own transaction on SQLite (a table rebuild
+/// must turn foreign keys off, which SQLite ignores inside a transaction).
+const SQLITE_OWN_TRANSACTION: &[i64] = &[6];
 
 /// The migrations of `backend`, all of them or those up to `up_to`.
 pub(super) fn migrator(backend: Backend, up_to: Option<i64>) -> Migrator {
@@ -56,7 +66,7 @@ pub(super) fn migrator(backend: Backend, up_to: Option<i64>) -> Migrator {
                     description.into(),
                     MigrationType::Simple,
                     sql.into_sql_str(),
-                    false,
+                    backend == Backend::Sqlite && SQLITE_OWN_TRANSACTION.contains(&version),
                 )
             })
             .collect(),

@@ -31,12 +31,49 @@ impl TextEnum for Priority {
     }
 }
 
+/// What brought a case to the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseKind {
+    /// A self-assessment result sent to the clinic.
+    Assessment,
+    /// A message through the contact form.
+    Message,
+    /// A request to be called back.
+    Callback,
+    /// A first consultation booked on the site or through the API.
+    Booking,
+}
+
+impl TextEnum for CaseKind {
+    fn as_text(self) -> &'static str {
+        match self {
+            CaseKind::Assessment => "assessment",
+            CaseKind::Message => "message",
+            CaseKind::Callback => "callback",
+            CaseKind::Booking => "booking",
+        }
+    }
+
+    fn from_text(text: &str) -> Option<Self> {
+        [
+            CaseKind::Assessment,
+            CaseKind::Message,
+            CaseKind::Callback,
+            CaseKind::Booking,
+        ]
+        .into_iter()
+        .find(|k| k.as_text() == text)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct NewTriageCase {
     /// A stable identifier, made by the application; the sealed contact
     /// details are bound to it.
     pub uid: String,
-    pub result_id: i64,
+    pub kind: CaseKind,
+    /// The result, for an assessment case.
+    pub result_id: Option<i64>,
     pub priority: Priority,
     pub contact_sealed: Vec<u8>,
     /// Which consent wording the person agreed to.
@@ -54,9 +91,32 @@ pub enum ShareOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TriageSummary {
     pub uid: String,
-    pub result_id: i64,
+    pub result_id: Option<i64>,
     pub priority: Priority,
     pub created_at: Timestamp,
+}
+
+/// Inserts a case on `conn`; `appointment_id` for a booking case.
+pub(super) async fn insert_case(
+    conn: &mut sqlx::AnyConnection,
+    case: NewTriageCase,
+    appointment_id: Option<i64>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO triage_cases (uid, kind, result_id, appointment_id, priority, contact, \
+         consent_version, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(case.uid)
+    .bind(Text(case.kind))
+    .bind(case.result_id)
+    .bind(appointment_id)
+    .bind(Text(case.priority))
+    .bind(case.contact_sealed)
+    .bind(case.consent_version)
+    .bind(Millis(case.created_at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 impl Storage {
@@ -67,19 +127,9 @@ impl Storage {
         let outcome = self
             .write(move |conn| {
                 Box::pin(async move {
-                    sqlx::query(
-                        "INSERT INTO triage_cases (uid, result_id, priority, contact, consent_version, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(case.uid)
-                    .bind(case.result_id)
-                    .bind(Text(case.priority))
-                    .bind(case.contact_sealed)
-                    .bind(case.consent_version)
-                    .bind(Millis(case.created_at))
-                    .execute(&mut *conn)
-                    .await?;
-                    outbox::queue(conn, mail, case.created_at).await
+                    let at = case.created_at;
+                    insert_case(conn, case, None).await?;
+                    outbox::queue(conn, mail, at).await
                 })
             })
             .await;
@@ -90,6 +140,20 @@ impl Storage {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Opens a case that is not about a result (a message, a call-back
+    /// request) with the clinic's notification, in one transaction.
+    #[tracing::instrument(skip_all)]
+    pub async fn open_case(&self, case: NewTriageCase, mail: NewMail) -> Result<()> {
+        self.write(move |conn| {
+            Box::pin(async move {
+                let at = case.created_at;
+                insert_case(conn, case, None).await?;
+                outbox::queue(conn, mail, at).await
+            })
+        })
+        .await
     }
 
     /// The open triage cases, highest priority first, then oldest first.
@@ -204,6 +268,14 @@ pub struct QueueItem {
     pub status: CaseStatus,
     pub created_at: Timestamp,
     pub assigned_to: Option<String>,
+    pub kind: CaseKind,
+    /// The score, for an assessment case.
+    pub screening: Option<Screening>,
+}
+
+/// The score behind an assessment case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Screening {
     pub instrument: clinical::InstrumentId,
     pub total: i64,
     pub severity: clinical::Severity,
@@ -215,7 +287,9 @@ pub struct QueueItem {
 pub struct CaseRecord {
     pub id: i64,
     pub uid: String,
-    pub result_id: i64,
+    pub kind: CaseKind,
+    pub result_id: Option<i64>,
+    pub appointment_id: Option<i64>,
     pub priority: Priority,
     pub status: CaseStatus,
     pub contact_sealed: Vec<u8>,
@@ -297,10 +371,10 @@ pub enum ChangeOutcome {
 
 /// A page of the open cases ($1 rows from $2), urgent first, then oldest.
 pub(super) const QUEUE_SQL: &str = "\
-    SELECT c.id, c.priority, c.status, c.created_at, u.email AS assigned_email, \
+    SELECT c.id, c.kind, c.priority, c.status, c.created_at, u.email AS assigned_email, \
            r.instrument, r.total, r.severity, r.self_harm_flag \
     FROM triage_cases c \
-    JOIN assessment_results r ON r.id = c.result_id \
+    LEFT JOIN assessment_results r ON r.id = c.result_id \
     LEFT JOIN staff_users u ON u.id = c.assigned_to \
     WHERE c.status <> 'closed' \
     ORDER BY c.priority DESC, c.created_at, c.id LIMIT $1 OFFSET $2";
@@ -315,7 +389,7 @@ pub(super) const OPEN_CASES_SQL: &str = "\
 
 /// One case ($1) with the e-mail of whoever holds it.
 pub(super) const CASE_SQL: &str = "\
-    SELECT c.id, c.uid, c.result_id, c.priority, c.status, c.contact, c.consent_version, \
+    SELECT c.id, c.uid, c.kind, c.result_id, c.appointment_id, c.priority, c.status, c.contact, c.consent_version, \
            c.created_at, c.assigned_to, u.email AS assigned_email, c.version, c.closed_reason, \
            c.patient_id \
     FROM triage_cases c LEFT JOIN staff_users u ON u.id = c.assigned_to WHERE c.id = $1";
@@ -342,10 +416,16 @@ impl Storage {
                     status: get::<Text<CaseStatus>>(r, "status")?.0,
                     created_at: get::<Millis>(r, "created_at")?.0,
                     assigned_to: r.try_get("assigned_email")?,
-                    instrument: get::<Text<clinical::InstrumentId>>(r, "instrument")?.0,
-                    total: r.try_get("total")?,
-                    severity: get::<Text<clinical::Severity>>(r, "severity")?.0,
-                    self_harm_flag: get::<super::Flag>(r, "self_harm_flag")?.0,
+                    kind: get::<Text<CaseKind>>(r, "kind")?.0,
+                    screening: match get::<Option<Text<clinical::InstrumentId>>>(r, "instrument")? {
+                        None => None,
+                        Some(Text(instrument)) => Some(Screening {
+                            instrument,
+                            total: r.try_get("total")?,
+                            severity: get::<Text<clinical::Severity>>(r, "severity")?.0,
+                            self_harm_flag: get::<super::Flag>(r, "self_harm_flag")?.0,
+                        }),
+                    },
                 })
             })
             .collect()
@@ -370,7 +450,9 @@ impl Storage {
             Ok(CaseRecord {
                 id: r.try_get("id")?,
                 uid: r.try_get("uid")?,
+                kind: get::<Text<CaseKind>>(&r, "kind")?.0,
                 result_id: r.try_get("result_id")?,
+                appointment_id: r.try_get("appointment_id")?,
                 priority: get::<Text<Priority>>(&r, "priority")?.0,
                 status: get::<Text<CaseStatus>>(&r, "status")?.0,
                 contact_sealed: r.try_get("contact")?,

@@ -6,6 +6,7 @@
 pub mod assessment;
 pub mod booking;
 pub mod client;
+mod contact;
 pub mod errors;
 pub mod json;
 mod layout;
@@ -41,6 +42,7 @@ fn router(state: AppState) -> Router {
         .merge(site::router())
         .merge(assessment::router())
         .merge(booking::router())
+        .merge(contact::router())
         .merge(staff::router(state.clone()))
         .merge(static_files::router())
         .fallback(errors::not_found)

@@ -118,7 +118,8 @@ async fn queue_notification(storage: &Storage, key: &str, now: Timestamp) {
         .share_result(
             NewTriageCase {
                 uid: key.into(),
-                result_id,
+                kind: activepath::storage::triage::CaseKind::Assessment,
+                result_id: Some(result_id),
                 priority: Priority::Routine,
                 contact_sealed: vec![1],
                 consent_version: "test".into(),

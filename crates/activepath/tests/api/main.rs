@@ -6,6 +6,7 @@ mod abuse;
 mod assessment;
 mod booking;
 mod cli;
+mod contact;
 mod data_protection;
 mod helpers;
 mod json_api;

@@ -32,7 +32,7 @@ async fn sharing_creates_an_encrypted_case_and_a_notification_without_health_dat
     let (_, sealed) = app
         .state
         .storage
-        .triage_contact(queue[0].result_id)
+        .triage_contact(queue[0].result_id.unwrap())
         .await
         .unwrap()
         .unwrap();
@@ -40,10 +40,11 @@ async fn sharing_creates_an_encrypted_case_and_a_notification_without_health_dat
         !String::from_utf8_lossy(&sealed).contains("Ana"),
         "contact details are encrypted"
     );
-    let contact = activepath::assessment::share::contact_of(&app.state, queue[0].result_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let contact =
+        activepath::assessment::share::contact_of(&app.state, queue[0].result_id.unwrap())
+            .await
+            .unwrap()
+            .unwrap();
     assert_eq!(contact.name, "Ana Rivera");
     assert_eq!(contact.email.as_deref(), Some("ana@example.org"));
 

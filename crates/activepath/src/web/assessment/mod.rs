@@ -6,7 +6,7 @@ pub mod api;
 mod form;
 pub use form::ErrorLink;
 mod result;
-mod share;
+pub(crate) mod share;
 
 use crate::app::AppState;
 use axum::Router;

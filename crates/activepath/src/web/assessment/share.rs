@@ -20,27 +20,27 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 /// The form as posted; every field a string so nothing typed is lost.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]
 pub struct ShareForm {
-    name: String,
-    email: String,
-    phone: String,
-    contact_method: String,
-    contact_time: String,
-    message: String,
-    consent: String,
+    pub(crate) name: String,
+    pub(crate) email: String,
+    pub(crate) phone: String,
+    pub(crate) contact_method: String,
+    pub(crate) contact_time: String,
+    pub(crate) message: String,
+    pub(crate) consent: String,
 }
 
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct ShareErrors {
-    name: Option<&'static str>,
-    email: Option<&'static str>,
-    phone: Option<&'static str>,
-    method: Option<&'static str>,
-    time: Option<&'static str>,
-    message: Option<&'static str>,
-    consent: Option<&'static str>,
+    pub(crate) name: Option<&'static str>,
+    pub(crate) email: Option<&'static str>,
+    pub(crate) phone: Option<&'static str>,
+    pub(crate) method: Option<&'static str>,
+    pub(crate) time: Option<&'static str>,
+    pub(crate) message: Option<&'static str>,
+    pub(crate) consent: Option<&'static str>,
 }
 
 impl ShareErrors {
@@ -124,6 +124,7 @@ impl TryFrom<&ShareForm> for Contact {
                     contact_method,
                     contact_time,
                     message,
+                    days: Vec::new(),
                 })
             }
             _ => Err(e),

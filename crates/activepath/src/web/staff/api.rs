@@ -47,10 +47,12 @@ pub async fn cases(
                 "status": i.status.as_text(),
                 "created_at": rfc3339(i.created_at),
                 "respond_by": rfc3339(cases::respond_by(&state, i.priority, i.created_at)),
-                "instrument": i.instrument.slug(),
-                "total": i.total,
-                "severity": i.severity.slug(),
-                "self_harm_flag": i.self_harm_flag,
+                "kind": i.kind.as_text(),
+                // Null for cases that are not a self-assessment.
+                "instrument": i.screening.map(|x| x.instrument.slug()),
+                "total": i.screening.map(|x| x.total),
+                "severity": i.screening.map(|x| x.severity.slug()),
+                "self_harm_flag": i.screening.map(|x| x.self_harm_flag),
                 "assigned_to": i.assigned_to,
             })
         })
@@ -69,28 +71,15 @@ pub async fn case(
         .await
         .map_err(failed)?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "No case with that id"))?;
-    let def = view.result.instrument.definition();
-    let answers: Vec<Value> = def
-        .items
-        .iter()
-        .zip(view.result.responses.answers())
-        .map(|(item, &value)| {
-            json!({
-                "item": item.number,
-                "loinc": item.loinc,
-                "value": value,
-                "answer": item.options[usize::from(value)].label,
-            })
-        })
-        .collect();
     let c = &view.contact;
     let timeline: Vec<Value> = view
         .timeline
         .iter()
         .map(|e| json!({ "kind": e.kind.as_text(), "at": rfc3339(e.at), "by": e.by, "detail": e.detail }))
         .collect();
-    Ok(Json(json!({
+    let mut body = json!({
         "id": view.record.id,
+        "kind": view.record.kind.as_text(),
         "priority": view.record.priority.as_text(),
         "status": view.record.status.as_text(),
         "version": view.record.version,
@@ -99,14 +88,6 @@ pub async fn case(
         "assigned_to": view.record.assigned_to.as_ref().map(|(_, email)| email),
         "closed_reason": view.record.closed_reason.map(|r| r.as_text()),
         "consent_version": view.record.consent_version,
-        "instrument": view.result.instrument.slug(),
-        "instrument_version": def.version,
-        "total": view.result.score.total,
-        "severity": view.result.score.severity.slug(),
-        "self_harm_flag": view.result.score.self_harm_flag,
-        "answers": answers,
-        "difficulty": view.result.responses.difficulty(),
-        "taken_at": rfc3339(view.result.created_at),
         "contact": {
             "name": c.name,
             "email": c.email,
@@ -114,7 +95,46 @@ pub async fn case(
             "contact_method": c.contact_method.slug(),
             "contact_time": c.contact_time.slug(),
             "message": c.message,
+            "preferred_days": c.days,
         },
         "timeline": timeline,
-    })))
+        // Null unless the case is a self-assessment.
+        "instrument": null,
+        "total": null,
+        "severity": null,
+        "self_harm_flag": null,
+    });
+    if let Some(result) = &view.result {
+        let def = result.instrument.definition();
+        let answers: Vec<Value> = def
+            .items
+            .iter()
+            .zip(result.responses.answers())
+            .map(|(item, &value)| {
+                json!({
+                    "item": item.number,
+                    "loinc": item.loinc,
+                    "value": value,
+                    "answer": item.options[usize::from(value)].label,
+                })
+            })
+            .collect();
+        body["instrument"] = json!(result.instrument.slug());
+        body["instrument_version"] = json!(def.version);
+        body["total"] = json!(result.score.total);
+        body["severity"] = json!(result.score.severity.slug());
+        body["self_harm_flag"] = json!(result.score.self_harm_flag);
+        body["answers"] = json!(answers);
+        body["difficulty"] = json!(result.responses.difficulty());
+        body["taken_at"] = json!(rfc3339(result.created_at));
+    }
+    if let Some(a) = &view.appointment {
+        body["appointment"] = json!({
+            "id": a.row.uid,
+            "start": rfc3339(a.row.starts_at),
+            "end": rfc3339(a.row.ends_at),
+            "status": a.row.status,
+        });
+    }
+    Ok(Json(body))
 }

@@ -10,7 +10,9 @@ use crate::i18n::Tr;
 use crate::staff::Permission;
 use crate::staff::cases::{self, Action, AttemptOutcome, CaseView, Detail};
 use crate::storage::TextEnum;
-use crate::storage::triage::{CaseStatus, ChangeOutcome, CloseReason, EventKind, Priority};
+use crate::storage::triage::{
+    CaseKind, CaseStatus, ChangeOutcome, CloseReason, EventKind, Priority,
+};
 use crate::time::{format_age, format_date_time};
 use crate::web::layout::html;
 use crate::web::{AppError, Result};
@@ -26,6 +28,49 @@ pub struct AnswerRow {
     text: &'static str,
     label: &'static str,
     value: u8,
+}
+
+/// The result behind a self-assessment case, as the person saw it.
+pub struct ScoreView {
+    instrument: &'static str,
+    total: u8,
+    max: u8,
+    band: String,
+    flagged: bool,
+    taken_on: String,
+    answers: Vec<AnswerRow>,
+    difficulty: Option<(&'static str, &'static str)>,
+}
+
+fn score_view(
+    tr: &Tr,
+    tz: &jiff::tz::TimeZone,
+    result: &crate::assessment::VerifiedResult,
+) -> ScoreView {
+    let def = result.instrument.definition();
+    ScoreView {
+        instrument: def.name,
+        total: result.score.total,
+        max: def.max_total(),
+        band: tr.t(&format!("band-{}", result.score.severity.slug())),
+        flagged: result.score.self_harm_flag,
+        taken_on: format_date_time(result.created_at, tz),
+        answers: def
+            .items
+            .iter()
+            .zip(result.responses.answers())
+            .map(|(item, &value)| AnswerRow {
+                number: item.number,
+                text: item.text,
+                label: item.options[usize::from(value)].label,
+                value,
+            })
+            .collect(),
+        difficulty: match (def.difficulty, result.responses.difficulty()) {
+            (Some(q), Some(v)) => Some((q.text, q.options[usize::from(v)].label)),
+            _ => None,
+        },
+    }
 }
 
 pub struct EventRow {
@@ -64,20 +109,20 @@ struct CasePage {
     assigned_to: Option<String>,
     mine: bool,
     can_work: bool,
-    instrument: &'static str,
-    total: u8,
-    max: u8,
-    band: String,
-    flagged: bool,
-    taken_on: String,
-    answers: Vec<AnswerRow>,
-    difficulty: Option<(&'static str, &'static str)>,
+    kind: String,
+    /// The timeline's first line: how the case came in (a Fluent id).
+    received_event: &'static str,
+    score: Option<ScoreView>,
+    /// A booking case: (the appointment's uid, what and when).
+    appointment: Option<(String, String)>,
     name: String,
     email: Option<String>,
     phone: Option<String>,
     method: String,
     time: String,
     message: Option<String>,
+    /// Days that suit a call back, as words.
+    days: String,
     consent_version: String,
     timeline: Vec<EventRow>,
     methods: Vec<(&'static str, String)>,
@@ -160,22 +205,6 @@ fn case_page(
     let tr = Tr::default();
     let tz = state.config.clinic.time_zone.tz();
     let now = state.clock.now();
-    let def = view.result.instrument.definition();
-    let answers = def
-        .items
-        .iter()
-        .zip(view.result.responses.answers())
-        .map(|(item, &value)| AnswerRow {
-            number: item.number,
-            text: item.text,
-            label: item.options[usize::from(value)].label,
-            value,
-        })
-        .collect();
-    let difficulty = match (def.difficulty, view.result.responses.difficulty()) {
-        (Some(q), Some(v)) => Some((q.text, q.options[usize::from(v)].label)),
-        _ => None,
-    };
     let title = tr.t1("staff-case-title", "id", view.record.id);
     CasePage {
         id: view.record.id,
@@ -195,20 +224,33 @@ fn case_page(
             .is_some_and(|(id, _)| *id == who.user.id),
         assigned_to: view.record.assigned_to.as_ref().map(|(_, e)| e.clone()),
         can_work: who.can(Permission::WorkCases),
-        instrument: def.name,
-        total: view.result.score.total,
-        max: def.max_total(),
-        band: tr.t(&format!("band-{}", view.result.score.severity.slug())),
-        flagged: view.result.score.self_harm_flag,
-        taken_on: format_date_time(view.result.created_at, tz),
-        answers,
-        difficulty,
+        kind: super::queue::kind_label(&tr, view.record.kind),
+        received_event: match view.record.kind {
+            CaseKind::Assessment => "staff-event-shared",
+            CaseKind::Message => "staff-event-message",
+            CaseKind::Callback => "staff-event-callback",
+            CaseKind::Booking => "staff-event-booked",
+        },
+        score: view.result.as_ref().map(|r| score_view(&tr, tz, r)),
+        appointment: view.appointment.as_ref().map(|a| {
+            (
+                a.row.uid.clone(),
+                crate::time::format_appointment(a.row.starts_at, tz),
+            )
+        }),
         name: view.contact.name.clone(),
         email: view.contact.email.clone(),
         phone: view.contact.phone.clone(),
         method: method_label(&tr, view.contact.contact_method),
         time: time_label(&tr, view.contact.contact_time),
         message: view.contact.message.clone(),
+        days: view
+            .contact
+            .days
+            .iter()
+            .map(|d| tr.t(&format!("contact-day-{d}")))
+            .collect::<Vec<_>>()
+            .join(", "),
         consent_version: view.record.consent_version.clone(),
         timeline: view
             .timeline

@@ -5,7 +5,7 @@ use crate::app::AppState;
 use crate::i18n::Tr;
 use crate::staff::Permission;
 use crate::staff::cases;
-use crate::storage::triage::{CaseStatus, Priority, QueueItem};
+use crate::storage::triage::{CaseKind, CaseStatus, Priority, QueueItem};
 use crate::time::{format_age, format_date_time};
 use crate::web::layout::html;
 use crate::web::{AppError, Result};
@@ -47,23 +47,36 @@ pub fn priority_label(tr: &Tr, priority: Priority) -> String {
     })
 }
 
-/// "PHQ-9 14 of 27, moderate" (with "question 9" when flagged).
+/// What came in: "PHQ-9 14 of 27, moderate" (with "question 9" when
+/// flagged) for a self-assessment; "Message", "Call-back request" or "New
+/// booking" otherwise.
 pub fn screening_words(tr: &Tr, item: &QueueItem) -> String {
-    let def = item.instrument.definition();
-    let band = tr.t(&format!("band-{}", item.severity.slug()));
+    let Some(score) = item.screening else {
+        return kind_label(tr, item.kind);
+    };
+    let def = score.instrument.definition();
+    let band = tr.t(&format!("band-{}", score.severity.slug()));
     let mut words = tr.args(
         "staff-screening",
         &[
             ("instrument", def.name.to_string()),
-            ("total", item.total.to_string()),
+            ("total", score.total.to_string()),
             ("max", def.max_total().to_string()),
             ("band", band),
         ],
     );
-    if item.self_harm_flag {
+    if score.self_harm_flag {
         words.push_str(&tr.t("staff-screening-item9"));
     }
     words
+}
+
+/// A case's kind as people read it.
+pub fn kind_label(tr: &Tr, kind: CaseKind) -> String {
+    tr.t(&format!(
+        "staff-kind-{}",
+        crate::storage::TextEnum::as_text(kind)
+    ))
 }
 
 fn row(state: &AppState, tr: &Tr, item: &QueueItem, now: jiff::Timestamp) -> Row {
