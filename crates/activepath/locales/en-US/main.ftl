@@ -159,6 +159,9 @@ shared-heading = Thank you. Your result has been sent
 shared-body = { $clinic }'s team has your result and will contact you the way you asked.
 shared-not-monitored = Nobody at the clinic sees results in real time, even once they are sent, and the clinic is not open around the clock. If you need help before we reach you:
 shared-back = Back to my result
+shared-book-heading = Choose a time now, if you like
+shared-book-body = You do not have to wait for our call: you can book a first consultation yourself, at a time that suits you.
+share-or-book = Would you rather choose a time yourself?
 
 ## Errors and other pages
 
@@ -540,6 +543,7 @@ book-none = Online booking is not available right now. Please call us on { $phon
 book-minutes = { $minutes } minutes
 book-see-times = See times at { $place }
 book-nothing-fits = Nothing fits, or you would rather talk first?
+home-book = Book a consultation
 book-call-us = call us on { $phone }
 book-ask-callback = Ask us to call you
 book-or = or

@@ -772,3 +772,39 @@ async fn staff_book_move_and_cancel_from_the_calendar_by_the_same_rules() {
         assert!(actions.iter().any(|a| a == action), "{action}: {actions:?}");
     }
 }
+
+#[tokio::test]
+async fn the_home_and_treatment_pages_and_a_shared_result_offer_booking() {
+    let app = spawn_app().await;
+    for path in [
+        "/",
+        "/tms",
+        "/tms-results",
+        "/treatment-resistant-depression",
+        "/psychotherapy",
+        "/medication-management",
+    ] {
+        let (status, page) = app.get_text(path).await;
+        assert_eq!(status, 200);
+        assert!(
+            page.contains("href=\"/book\">Book a consultation</a>"),
+            "{path} ends with a booking call to action"
+        );
+    }
+    let (_, contact) = app.get_text("/contact").await;
+    assert!(
+        contact.contains("href=\"/contact/message\"")
+            && contact.contains("href=\"/book/callback\"")
+    );
+    let path = app.submit_phq9([1; 9], 1).await;
+    let (_, form) = app.get_text(&format!("{path}/share")).await;
+    assert!(form.contains("href=\"/book\""));
+    let res = app
+        .post_form(
+            &format!("{path}/share"),
+            "name=Ana&email=ana%40example.org&phone=&contact_method=email&contact_time=any&message=&consent=yes",
+        )
+        .await;
+    let (_, done) = app.get_text(&location(&res)).await;
+    assert!(done.contains("href=\"/book\""));
+}
