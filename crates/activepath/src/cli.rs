@@ -56,6 +56,13 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Send a test e-mail now, with the mail settings, and say plainly what
+    /// is wrong if it does not go.
+    SendTestEmail {
+        /// Where to send it; the clinic's notification address when not given.
+        #[arg(long)]
+        to: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -237,6 +244,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 crate::staff::audit::Verdict::Broken { id, problem } => {
                     anyhow::bail!("audit entry {id}: {problem}")
                 }
+            }
+        }
+        Command::SendTestEmail { to } => {
+            let to = to.unwrap_or_else(|| config.mail.notify.clone());
+            let transport = crate::mail::Transport::from_config(&config)?;
+            let envelope = crate::mail::test_message(&config, &to);
+            match transport.send(&config.mail.from, &envelope).await {
+                Ok(()) => {
+                    match &config.mail.smtp {
+                        Some(smtp) => println!(
+                            "sent a test e-mail to {to} through {}:{}",
+                            smtp.host, smtp.port
+                        ),
+                        None => println!(
+                            "SMTP is not configured: the test e-mail was written to {} \
+                             (set [mail.smtp] to send real mail)",
+                            config.mail_dir().display()
+                        ),
+                    }
+                    Ok(())
+                }
+                Err(e) => Err(anyhow::anyhow!(crate::mail::explain(&config, &e))),
             }
         }
         Command::CheckConfig => {

@@ -62,18 +62,26 @@ impl OutboxWorker {
                     sent += 1;
                 }
                 Err(e) => {
-                    tracing::warn!(
-                        mail_id = mail.id,
-                        attempts = mail.attempts,
-                        "mail delivery failed, will retry: {e:#}"
-                    );
-                    self.storage
-                        .mail_failed(
-                            mail.id,
-                            format!("{e:#}"),
-                            after(now, backoff(mail.attempts)),
-                        )
-                        .await?;
+                    let error = crate::mail::redact_addresses(&format!("{e:#}"));
+                    if crate::mail::is_permanent(&e) || mail.attempts >= MAX_ATTEMPTS {
+                        tracing::error!(
+                            mail_id = mail.id,
+                            attempts = mail.attempts,
+                            "mail delivery failed for good: {error}"
+                        );
+                        self.storage
+                            .mail_failed_for_good(mail.id, error, now)
+                            .await?;
+                    } else {
+                        tracing::warn!(
+                            mail_id = mail.id,
+                            attempts = mail.attempts,
+                            "mail delivery failed, will retry: {error}"
+                        );
+                        self.storage
+                            .mail_failed(mail.id, error, after(now, backoff(mail.attempts)))
+                            .await?;
+                    }
                 }
             }
         }
@@ -81,7 +89,11 @@ impl OutboxWorker {
     }
 }
 
-/// 30 s, 1 min, 2 min … capped at one hour; delivery is never abandoned.
+/// Attempts before a message is given up on: with the backoff below, about
+/// a day of trying. A message given up on is shown to staff, who can retry.
+const MAX_ATTEMPTS: i64 = 24;
+
+/// 30 s, 1 min, 2 min … capped at one hour.
 fn backoff(attempts: i64) -> SignedDuration {
     let exp = (attempts.clamp(1, 8) - 1) as u32;
     SignedDuration::from_secs(30 * 2i64.pow(exp)).min(SignedDuration::from_hours(1))

@@ -139,6 +139,102 @@ pub fn password_reset(config: &Config, url: &str) -> Rendered {
     )
 }
 
+/// The message `activepath send-test-email` sends.
+pub fn test_message(config: &Config, to: &str) -> Envelope {
+    let tr = Tr::default();
+    let r = compose(
+        config,
+        tr.t1("mail-test-subject", "clinic", &config.clinic.name),
+        vec![tr.t("mail-test-line1")],
+        None,
+    );
+    Envelope {
+        to: to.to_string(),
+        subject: r.subject,
+        text: r.text,
+        html: r.html,
+        calendar: None,
+    }
+}
+
+/// An error text with every e-mail address in it replaced: delivery errors
+/// are stored and shown to staff, and a server's reply may quote the
+/// recipient of a sealed, personal message.
+pub fn redact_addresses(text: &str) -> String {
+    text.split_inclusive(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\'' | ','))
+        .map(|word| {
+            let end = word
+                .find(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\'' | ','))
+                .unwrap_or(word.len());
+            let (token, rest) = word.split_at(end);
+            if token.contains('@') {
+                format!("[address]{rest}")
+            } else {
+                word.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Whether a delivery failure will not go away by trying again: the server
+/// refused the message for good (a 5xx reply), or the message cannot be
+/// built (an address that is not one).
+pub fn is_permanent(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<lettre::transport::smtp::Error>()
+            .is_some_and(|s| s.is_permanent())
+            || cause
+                .downcast_ref::<lettre::address::AddressError>()
+                .is_some()
+            || cause.downcast_ref::<lettre::error::Error>().is_some()
+    })
+}
+
+/// A delivery failure in words an operator can act on: what happened, and
+/// which setting to look at.
+pub fn explain(config: &Config, e: &anyhow::Error) -> String {
+    let Some(smtp) = &config.mail.smtp else {
+        return format!(
+            "could not write the test e-mail to {}: {e:#}. Check that the data folder is writable.",
+            config.mail_dir().display()
+        );
+    };
+    let server = format!("{}:{}", smtp.host, smtp.port);
+    let smtp_error = e
+        .chain()
+        .find_map(|c| c.downcast_ref::<lettre::transport::smtp::Error>());
+    let hint = match smtp_error {
+        Some(s) if s.is_tls() => format!(
+            "the TLS handshake with {server} failed. Check mail.smtp.security: \"starttls\" \
+             usually goes with port 587, \"tls\" with port 465, and the server's certificate \
+             must be valid for {}",
+            smtp.host
+        ),
+        Some(s) if s.is_timeout() => format!(
+            "{server} did not answer in time. Check mail.smtp.host and mail.smtp.port, and \
+             that this machine may connect to it (firewall)"
+        ),
+        Some(s) if s.status().is_some_and(|c| c.to_string().starts_with("535")) => {
+            "the server refused the user name or password. Check mail.smtp.username and \
+             mail.smtp.password (or password_file)"
+                .to_string()
+        }
+        Some(s) if s.is_permanent() => format!(
+            "{server} refused the message for good ({s}). Check mail.from (the server may not \
+             allow that sender) and the recipient address"
+        ),
+        Some(s) if s.is_transient() => {
+            format!("{server} refused the message for now ({s}); the outbox would try again later")
+        }
+        Some(_) | None => format!(
+            "could not talk to {server}. Check mail.smtp.host and mail.smtp.port, and that an \
+             SMTP server is listening there"
+        ),
+    };
+    format!("the test e-mail was not sent: {hint}.\n  cause: {e:#}")
+}
+
 /// A message as handed to a transport.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {
@@ -342,6 +438,19 @@ fn smtp_transport(smtp: &Smtp) -> anyhow::Result<AsyncSmtpTransport<Tokio1Execut
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_are_taken_out_of_errors() {
+        assert_eq!(
+            redact_addresses("550 5.1.1 <zoe@example.com>: Recipient address rejected"),
+            "550 5.1.1 <[address]>: Recipient address rejected"
+        );
+        assert_eq!(
+            redact_addresses("invalid recipient zoe@x, also 'a@b'"),
+            "invalid recipient [address], also '[address]'"
+        );
+        assert_eq!(redact_addresses("connection refused"), "connection refused");
+    }
 
     #[tokio::test]
     async fn the_folder_transport_writes_a_complete_message() {

@@ -28,10 +28,13 @@ pub enum Permission {
     SeeSchedule,
     /// Book, move and cancel appointments for people.
     ManageSchedule,
+    /// The mail delivery log: what went out, what is retrying, what failed
+    /// for good (retry or dismiss it).
+    SeeMailLog,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 12] = [
         Permission::SeeQueue,
         Permission::SeeCase,
         Permission::WorkCases,
@@ -43,13 +46,15 @@ impl Permission {
         Permission::OwnTokens,
         Permission::SeeSchedule,
         Permission::ManageSchedule,
+        Permission::SeeMailLog,
     ];
 }
 
 /// Whether `role` has `permission`. Admins run the system and see no
 /// health data; clinicians and coordinators work the queue, keep patient
 /// records and the appointment calendar; only clinicians read and write
-/// clinical notes; technicians get TMS work in a later issue.
+/// clinical notes; admins and coordinators watch mail delivery (it carries
+/// confirmations to patients); technicians get TMS work in a later issue.
 pub fn allows(role: Role, permission: Permission) -> bool {
     use Permission::*;
     use Role::*;
@@ -65,7 +70,8 @@ pub fn allows(role: Role, permission: Permission) -> bool {
                 | SeeSchedule
                 | ManageSchedule
         ) | (Clinician, ClinicalNotes)
-            | (Admin, ManageAccounts | SeeAudit)
+            | (Admin, ManageAccounts | SeeAudit | SeeMailLog)
+            | (Coordinator, SeeMailLog)
             | (_, OwnTokens)
     )
 }
@@ -79,7 +85,10 @@ mod tests {
         let expected = |role: Role, p: Permission| match role {
             Role::Admin => matches!(
                 p,
-                Permission::ManageAccounts | Permission::SeeAudit | Permission::OwnTokens
+                Permission::ManageAccounts
+                    | Permission::SeeAudit
+                    | Permission::SeeMailLog
+                    | Permission::OwnTokens
             ),
             Role::Clinician | Role::Coordinator => {
                 matches!(
@@ -93,6 +102,7 @@ mod tests {
                         | Permission::ManageSchedule
                         | Permission::OwnTokens
                 ) || (role == Role::Clinician && p == Permission::ClinicalNotes)
+                    || (role == Role::Coordinator && p == Permission::SeeMailLog)
             }
             Role::Technician => p == Permission::OwnTokens,
         };

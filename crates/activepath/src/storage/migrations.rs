@@ -44,6 +44,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0006_case_kinds.sql"),
         include_str!("../../migrations/postgres/0006_case_kinds.sql"),
     ),
+    (
+        7,
+        "mail_delivery",
+        include_str!("../../migrations/sqlite/0007_mail_delivery.sql"),
+        include_str!("../../migrations/postgres/0007_mail_delivery.sql"),
+    ),
 ];
 
 /// Migrations that manage their own transaction on SQLite (a table rebuild

@@ -281,3 +281,58 @@ async fn cases_shared_before_kinds_existed_are_kept_as_self_assessments() {
         Some(activepath::storage::Constraint::TriageResult)
     );
 }
+
+#[tokio::test]
+async fn mail_that_failed_for_good_raises_an_alert_for_those_who_watch_delivery() {
+    let app = spawn_app_with(|c| c.staff.require_second_factor = false).await;
+    app.post_form(
+        "/contact/message",
+        "name=Ana&email=ana%40example.org&phone=&contact_method=email&message=Hi&consent=yes",
+    )
+    .await;
+    wait_for_mail(&app, 1).await;
+    // As if the server had refused it for good.
+    let db = raw(&app).await;
+    sqlx::query(
+        "UPDATE mail_outbox SET sent_at = NULL, failed_at = 1, last_error = '550 no such mailbox'",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    let mut desk = coordinator(&app).await;
+    let home = desk.get("/staff").await;
+    assert!(
+        home.body.contains("E-mail that could not be delivered: 1."),
+        "{}",
+        home.body
+    );
+    let log = desk.get("/staff/mail").await;
+    assert_eq!(log.status, 200);
+    assert!(log.body.contains("550 no such mailbox") && log.body.contains("Try again"));
+    let csrf = log.csrf();
+    let id: i64 = sqlx::query("SELECT id FROM mail_outbox")
+        .fetch_one(&db)
+        .await
+        .unwrap()
+        .get("id");
+    let res = desk
+        .post(&format!("/staff/mail/{id}/dismiss"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(res.status, 303);
+    assert!(
+        !desk
+            .get("/staff")
+            .await
+            .body
+            .contains("could not be delivered")
+    );
+    // Clinicians do not watch delivery: no alert, no log.
+    add_staff(&app, "doc@riverbend.example", Role::Clinician).await;
+    let mut doc = Browser::new(&app);
+    doc.post(
+        "/staff/login",
+        &[("email", "doc@riverbend.example"), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(doc.get("/staff/mail").await.status, 403);
+}

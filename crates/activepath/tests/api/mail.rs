@@ -18,6 +18,14 @@ use tokio::net::TcpListener;
 /// Accepts SMTP sessions; the first `reject` messages get a temporary
 /// failure at DATA, later ones are kept.
 async fn smtp_sink(reject: usize) -> (u16, Arc<Mutex<Vec<String>>>) {
+    smtp_sink_refusing_with(reject, b"451 try again later\r\n").await
+}
+
+/// An SMTP server that refuses the first `reject` messages with `refusal`.
+async fn smtp_sink_refusing_with(
+    reject: usize,
+    refusal: &'static [u8],
+) -> (u16, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let received: Arc<Mutex<Vec<String>>> = Arc::default();
@@ -42,9 +50,7 @@ async fn smtp_sink(reject: usize) -> (u16, Arc<Mutex<Vec<String>>>) {
                     let reply: &[u8] = match verb.as_str() {
                         "EHLO" | "HELO" => b"250-sink\r\n250 8BITMIME\r\n",
                         "MAIL" | "RCPT" | "RSET" | "NOOP" => b"250 OK\r\n",
-                        "DATA" if rejected.fetch_add(1, Ordering::SeqCst) < reject => {
-                            b"451 try again later\r\n"
-                        }
+                        "DATA" if rejected.fetch_add(1, Ordering::SeqCst) < reject => refusal,
                         "DATA" => {
                             write.write_all(b"354 go ahead\r\n").await.unwrap();
                             let mut message = String::new();
@@ -221,4 +227,148 @@ async fn a_backlog_is_delivered_a_batch_at_a_time() {
     assert_eq!(worker.deliver(now, 2).await.unwrap(), (1, 1));
     assert_eq!(worker.deliver(now, 2).await.unwrap(), (0, 0));
     assert_eq!(received.lock().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_message_refused_for_good_is_not_retried_and_staff_can_send_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = bare_storage(dir.path()).await;
+    let start = Timestamp::now();
+    queue_notification(&storage, "smtp-550", start).await;
+    let (port, received) = smtp_sink_refusing_with(
+        1,
+        b"550 5.1.1 <care@riverbend.example>: no such mailbox\r\n",
+    )
+    .await;
+    let worker = smtp_worker(&storage, port);
+    assert_eq!(worker.run_once(start).await.unwrap(), 0);
+    assert_eq!(
+        storage.failed_mail().await.unwrap(),
+        1,
+        "failed for good at once"
+    );
+    let later = start + jiff::SignedDuration::from_hours(2);
+    assert_eq!(
+        worker.run_once(later).await.unwrap(),
+        0,
+        "not retried by itself"
+    );
+    let log = storage.mail_log(i64::MAX, 10).await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert!(log[0].failed_at.is_some() && log[0].sent_at.is_none());
+    let error = log[0].last_error.clone().unwrap();
+    assert!(error.contains("550") && !error.contains("care@"), "{error}");
+    // Someone retries it: delivered, and the alert is gone.
+    assert!(storage.retry_mail(log[0].id, later).await.unwrap());
+    assert_eq!(storage.failed_mail().await.unwrap(), 0);
+    assert_eq!(worker.run_once(later).await.unwrap(), 1);
+    assert_eq!(received.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_message_still_refused_after_a_day_of_tries_is_given_up_and_can_be_dismissed() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = bare_storage(dir.path()).await;
+    let mut now = Timestamp::now();
+    queue_notification(&storage, "smtp-451", now).await;
+    let (port, received) = smtp_sink(usize::MAX).await;
+    let worker = smtp_worker(&storage, port);
+    let mut tries = 0;
+    while storage.failed_mail().await.unwrap() == 0 {
+        assert_eq!(worker.run_once(now).await.unwrap(), 0);
+        tries += 1;
+        assert!(tries <= 30, "given up on at last");
+        now += jiff::SignedDuration::from_hours(1);
+    }
+    assert_eq!(tries, 24);
+    assert!(received.lock().unwrap().is_empty());
+    let id = storage.mail_log(i64::MAX, 1).await.unwrap()[0].id;
+    assert!(storage.dismiss_mail(id, now).await.unwrap());
+    assert_eq!(
+        storage.failed_mail().await.unwrap(),
+        0,
+        "dismissed: no more alert"
+    );
+    assert!(!storage.dismiss_mail(id, now).await.unwrap());
+}
+
+#[tokio::test]
+async fn send_test_email_sends_now_or_says_what_to_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_string();
+    let run = move |env: &[(&str, String)]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_activepath"))
+            .args([
+                "send-test-email",
+                "--to",
+                "it@riverbend.example",
+                "--data-dir",
+                &data,
+            ])
+            .env_remove("DATABASE_URL")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .output()
+            .unwrap()
+    };
+    // No SMTP: written to the mail folder, and said so.
+    let out = run(&[]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("SMTP is not configured"));
+
+    let smtp_env = |port: u16| {
+        vec![
+            ("ACTIVEPATH_MAIL__SMTP__HOST", "127.0.0.1".to_string()),
+            ("ACTIVEPATH_MAIL__SMTP__PORT", port.to_string()),
+            ("ACTIVEPATH_MAIL__SMTP__SECURITY", "none".to_string()),
+        ]
+    };
+    let (port, received) = smtp_sink(0).await;
+    let out = tokio::task::spawn_blocking({
+        let run = run.clone();
+        move || run(&smtp_env(port))
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("127.0.0.1:{port}")));
+    let got = received.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert!(got[0].contains("To: it@riverbend.example") && got[0].contains("Test e-mail"));
+
+    // Nothing listening: the error names the setting to check.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let out = tokio::task::spawn_blocking({
+        let run = run.clone();
+        move || run(&smtp_env(closed))
+    })
+    .await
+    .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("could not talk to 127.0.0.1:{closed}"))
+            && err.contains("mail.smtp.host"),
+        "{err}"
+    );
+    // Refused for good: says so, and what to check.
+    let (port, _) = smtp_sink_refusing_with(1, b"554 5.7.1 sender not allowed\r\n").await;
+    let out = tokio::task::spawn_blocking({
+        let run = run.clone();
+        move || run(&smtp_env(port))
+    })
+    .await
+    .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("refused the message for good") && err.contains("mail.from"),
+        "{err}"
+    );
 }

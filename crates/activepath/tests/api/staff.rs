@@ -604,6 +604,7 @@ async fn every_role_on_every_route() {
         ("GET", "/staff/appointments/nope".to_string(), Some("case")),
         ("GET", "/staff/accounts".to_string(), Some("admin")),
         ("GET", "/staff/audit".to_string(), Some("admin")),
+        ("GET", "/staff/mail".to_string(), Some("mail")),
         ("GET", "/staff/audit.csv".to_string(), Some("admin")),
         ("GET", "/staff/tokens".to_string(), None),
     ];
@@ -620,6 +621,7 @@ async fn every_role_on_every_route() {
                     matches!(role, Role::Clinician | Role::Coordinator)
                 }
                 Some("admin") => *role == Role::Admin,
+                Some("mail") => matches!(role, Role::Admin | Role::Coordinator),
                 _ => true,
             };
             let res = if *method == "GET" {

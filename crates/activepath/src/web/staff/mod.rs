@@ -13,6 +13,7 @@ mod calendar;
 mod case;
 mod links;
 mod login;
+mod mail_log;
 mod patients;
 mod queue;
 
@@ -82,6 +83,9 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/staff/appointments/{uid}/move",
             get(calendar::move_times).post(calendar::move_submit),
         )
+        .route("/staff/mail", get(mail_log::page))
+        .route("/staff/mail/{id}/retry", post(mail_log::retry))
+        .route("/staff/mail/{id}/dismiss", post(mail_log::dismiss))
         .route("/staff/accounts", get(accounts::list))
         .route("/staff/accounts/invite", post(accounts::invite))
         .route("/staff/accounts/{id}/disable", post(accounts::disable))
@@ -209,6 +213,9 @@ pub struct SignedIn {
     /// The session, for the portal; `None` for an API token.
     pub session: Option<Current>,
     pub actor: Actor,
+    /// Messages that failed for good, for those who watch delivery: the
+    /// portal shows an alert on every page while there are any.
+    pub failed_mail: i64,
 }
 
 impl SignedIn {
@@ -278,10 +285,19 @@ async fn require_session(State(state): State<AppState>, req: Request, next: Next
         label: user.email.clone(),
         client_ip: client_ip(&state, &parts),
     };
+    let failed_mail = if allows(user.role, Permission::SeeMailLog) {
+        match state.storage.failed_mail().await {
+            Ok(n) => n,
+            Err(e) => return crate::web::AppError::from(e).into_response(),
+        }
+    } else {
+        0
+    };
     parts.extensions.insert(SignedIn {
         user,
         session: Some(current),
         actor,
+        failed_mail,
     });
     next.run(Request::from_parts(parts, body)).await
 }
@@ -342,6 +358,7 @@ async fn require_token(State(state): State<AppState>, req: Request, next: Next) 
         user,
         session: None,
         actor,
+        failed_mail: 0,
     });
     next.run(Request::from_parts(parts, body)).await
 }
@@ -371,7 +388,8 @@ needs!(
     SeeAudit,
     OwnTokens,
     SeeSchedule,
-    ManageSchedule
+    ManageSchedule,
+    SeeMailLog
 );
 
 /// The signed-in person, if their role has `P`'s permission; 403 if not.
@@ -410,6 +428,9 @@ pub struct StaffLayout {
     pub nav_accounts: bool,
     pub nav_audit: bool,
     pub nav_tokens: bool,
+    pub nav_mail: bool,
+    /// Messages that failed for good (an alert on every page).
+    pub failed_mail: i64,
     /// The second factor is not required: said on every page.
     pub second_factor_off: bool,
     pub section: &'static str,
@@ -449,6 +470,8 @@ impl StaffLayout {
             nav_accounts: can(Permission::ManageAccounts),
             nav_audit: can(Permission::SeeAudit),
             nav_tokens: can(Permission::OwnTokens),
+            nav_mail: can(Permission::SeeMailLog),
+            failed_mail: who.map_or(0, |w| w.failed_mail),
             second_factor_off: !state.config.staff.require_second_factor,
             section,
             tr,
