@@ -204,5 +204,16 @@ test('an administrator: accounts, an invitation, the audit log and API tokens; a
   await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Make the token' }).click()]);
   assert.match(await page.locator('code.secret').innerText(), /^ap_/);
   await expectNoAxeViolations(page, 'API tokens with a new token');
+
+  // The booking set-up and the mail delivery log, with a form error.
+  await Promise.all([page.waitForURL(/\/staff\/booking-setup$/), page.getByRole('link', { name: 'Booking set-up' }).click()]);
+  await expectNoAxeViolations(page, 'booking set-up');
+  await page.locator('#hours-start').fill('13:00');
+  await page.locator('#hours-end').fill('09:00');
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Add weekly hours' }).click()]);
+  assert.match(await page.locator('.error-summary').innerText(), /end must be after the start/);
+  await expectNoAxeViolations(page, 'booking set-up with an error');
+  await Promise.all([page.waitForURL(/\/staff\/mail$/), page.getByRole('link', { name: 'Mail', exact: true }).click()]);
+  await expectNoAxeViolations(page, 'mail delivery log');
   await context.close();
 });

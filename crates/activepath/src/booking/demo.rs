@@ -76,6 +76,7 @@ fn kind(
 fn weekdays(resource: i64, location: i64, days: &[i64], start: i64, end: i64) -> Vec<HoursRow> {
     days.iter()
         .map(|&weekday| HoursRow {
+            id: 0,
             resource_id: resource,
             location_id: location,
             weekday,

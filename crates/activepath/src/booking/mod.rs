@@ -11,6 +11,7 @@
 
 pub mod demo;
 pub mod ics;
+pub mod setup;
 pub mod slots;
 
 use crate::app::Services;

@@ -118,3 +118,27 @@ async fn audit_change(
         Err(refused) => Ok(Err(refused)),
     }
 }
+
+/// Stores a change to the booking set-up, recorded in the audit trail.
+pub async fn change_setup(
+    s: &Services,
+    actor: &Actor,
+    change: crate::storage::booking::SetupChange,
+) -> Result<i64, Error> {
+    use crate::storage::booking::SetupChange as C;
+    let what = match &change {
+        C::Location(l) => format!("location {}", if l.id == 0 { &l.slug } else { &l.name }),
+        C::Resource(r) => format!("resource {}", if r.id == 0 { &r.slug } else { &r.name }),
+        C::Type(t) => format!(
+            "appointment type {}",
+            if t.id == 0 { &t.slug } else { &t.name }
+        ),
+        C::Hours(h) => format!("hours of resource {}", h.resource_id),
+        C::Exception(e) => format!("exception on {}", e.day),
+        C::RemoveHours(id) => format!("hours {id} removed"),
+        C::RemoveException(id) => format!("exception {id} removed"),
+    };
+    let id = s.storage.save_setup(change).await?;
+    super::audit::seen(s, actor.did("change", "booking_setup", what, s.clock.now())).await?;
+    Ok(id)
+}

@@ -31,10 +31,13 @@ pub enum Permission {
     /// The mail delivery log: what went out, what is retrying, what failed
     /// for good (retry or dismiss it).
     SeeMailLog,
+    /// The booking set-up: locations, resources, appointment types, hours
+    /// and exceptions.
+    SetUpBooking,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 13] = [
         Permission::SeeQueue,
         Permission::SeeCase,
         Permission::WorkCases,
@@ -47,6 +50,7 @@ impl Permission {
         Permission::SeeSchedule,
         Permission::ManageSchedule,
         Permission::SeeMailLog,
+        Permission::SetUpBooking,
     ];
 }
 
@@ -70,8 +74,8 @@ pub fn allows(role: Role, permission: Permission) -> bool {
                 | SeeSchedule
                 | ManageSchedule
         ) | (Clinician, ClinicalNotes)
-            | (Admin, ManageAccounts | SeeAudit | SeeMailLog)
-            | (Coordinator, SeeMailLog)
+            | (Admin, ManageAccounts | SeeAudit | SeeMailLog | SetUpBooking)
+            | (Coordinator, SeeMailLog | SetUpBooking)
             | (_, OwnTokens)
     )
 }
@@ -88,6 +92,7 @@ mod tests {
                 Permission::ManageAccounts
                     | Permission::SeeAudit
                     | Permission::SeeMailLog
+                    | Permission::SetUpBooking
                     | Permission::OwnTokens
             ),
             Role::Clinician | Role::Coordinator => {
@@ -102,7 +107,8 @@ mod tests {
                         | Permission::ManageSchedule
                         | Permission::OwnTokens
                 ) || (role == Role::Clinician && p == Permission::ClinicalNotes)
-                    || (role == Role::Coordinator && p == Permission::SeeMailLog)
+                    || (role == Role::Coordinator
+                        && matches!(p, Permission::SeeMailLog | Permission::SetUpBooking))
             }
             Role::Technician => p == Permission::OwnTokens,
         };

@@ -54,6 +54,8 @@ pub struct TypeRow {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HoursRow {
+    /// 0 before it is stored.
+    pub id: i64,
     pub resource_id: i64,
     pub location_id: i64,
     /// ISO weekday, 1 = Monday.
@@ -64,6 +66,8 @@ pub struct HoursRow {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExceptionRow {
+    /// 0 before it is stored.
+    pub id: i64,
     pub location_id: i64,
     pub resource_id: Option<i64>,
     /// YYYY-MM-DD.
@@ -177,6 +181,18 @@ pub enum ChangeKind {
     },
 }
 
+/// One change to the clinic's booking set-up.
+#[derive(Debug, Clone)]
+pub enum SetupChange {
+    Location(LocationRow),
+    Resource(ResourceRow),
+    Type(TypeRow),
+    Hours(HoursRow),
+    Exception(ExceptionRow),
+    RemoveHours(i64),
+    RemoveException(i64),
+}
+
 /// The demo clinic's set-up, written once into an empty database.
 #[derive(Debug, Clone, Default)]
 pub struct SeedSetup {
@@ -287,7 +303,7 @@ impl Storage {
         })
         .collect::<sqlx::Result<_>>()?;
         let hours = sqlx::query(
-            "SELECT resource_id, location_id, weekday, start_minute, end_minute FROM booking_hours \
+            "SELECT id, resource_id, location_id, weekday, start_minute, end_minute FROM booking_hours \
              ORDER BY location_id, resource_id, weekday, start_minute",
         )
         .fetch_all(&mut *conn)
@@ -295,6 +311,7 @@ impl Storage {
         .iter()
         .map(|r| {
             Ok(HoursRow {
+                id: r.try_get("id")?,
                 resource_id: r.try_get("resource_id")?,
                 location_id: r.try_get("location_id")?,
                 weekday: r.try_get("weekday")?,
@@ -319,7 +336,7 @@ impl Storage {
         to: &str,
     ) -> Result<Vec<ExceptionRow>> {
         Ok(sqlx::query(
-            "SELECT location_id, resource_id, day, start_minute, end_minute, kind, note \
+            "SELECT id, location_id, resource_id, day, start_minute, end_minute, kind, note \
              FROM booking_exceptions WHERE location_id = $1 AND day >= $2 AND day <= $3 \
              ORDER BY day, id",
         )
@@ -331,6 +348,7 @@ impl Storage {
         .iter()
         .map(|r| {
             Ok(ExceptionRow {
+                id: r.try_get("id")?,
                 location_id: r.try_get("location_id")?,
                 resource_id: r.try_get("resource_id")?,
                 day: r.try_get("day")?,
@@ -614,6 +632,193 @@ impl Storage {
             })
         })
         .await
+    }
+
+    /// Adds a location, a resource or an appointment type (with what it
+    /// needs), or changes one (`id` > 0). A slug used twice is refused with
+    /// `Conflict(Other)`.
+    pub async fn save_setup(&self, change: SetupChange) -> Result<i64> {
+        self.write(move |conn| {
+            Box::pin(async move {
+                match change {
+                    SetupChange::Location(l) if l.id == 0 => Ok(sqlx::query(
+                        "INSERT INTO booking_locations (slug, name, address, phone, map_url, time_zone, \
+                         position, active) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                    )
+                    .bind(l.slug)
+                    .bind(l.name)
+                    .bind(l.address)
+                    .bind(l.phone)
+                    .bind(l.map_url)
+                    .bind(l.time_zone)
+                    .bind(l.position)
+                    .bind(Flag(l.active))
+                    .fetch_one(&mut *conn)
+                    .await?
+                    .try_get("id")?),
+                    SetupChange::Location(l) => {
+                        sqlx::query(
+                            "UPDATE booking_locations SET name = $1, address = $2, phone = $3, \
+                             map_url = $4, time_zone = $5, active = $6 WHERE id = $7",
+                        )
+                        .bind(l.name)
+                        .bind(l.address)
+                        .bind(l.phone)
+                        .bind(l.map_url)
+                        .bind(l.time_zone)
+                        .bind(Flag(l.active))
+                        .bind(l.id)
+                        .execute(&mut *conn)
+                        .await?;
+                        Ok(l.id)
+                    }
+                    SetupChange::Resource(r) if r.id == 0 => Ok(sqlx::query(
+                        "INSERT INTO booking_resources (slug, name, kind, active) VALUES ($1, $2, $3, $4) \
+                         RETURNING id",
+                    )
+                    .bind(r.slug)
+                    .bind(r.name)
+                    .bind(r.kind)
+                    .bind(Flag(r.active))
+                    .fetch_one(&mut *conn)
+                    .await?
+                    .try_get("id")?),
+                    SetupChange::Resource(r) => {
+                        sqlx::query("UPDATE booking_resources SET name = $1, active = $2 WHERE id = $3")
+                            .bind(r.name)
+                            .bind(Flag(r.active))
+                            .bind(r.id)
+                            .execute(&mut *conn)
+                            .await?;
+                        Ok(r.id)
+                    }
+                    SetupChange::Type(t) => {
+                        let id: i64 = if t.id == 0 {
+                            sqlx::query(
+                                "INSERT INTO booking_types (slug, name, description, duration_minutes, \
+                                 buffer_before_minutes, buffer_after_minutes, step_minutes, \
+                                 min_notice_minutes, horizon_days, public_booking, position, active) \
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+                            )
+                            .bind(t.slug)
+                            .bind(t.name)
+                            .bind(t.description)
+                            .bind(t.duration_minutes)
+                            .bind(t.buffer_before_minutes)
+                            .bind(t.buffer_after_minutes)
+                            .bind(t.step_minutes)
+                            .bind(t.min_notice_minutes)
+                            .bind(t.horizon_days)
+                            .bind(Flag(t.public_booking))
+                            .bind(t.position)
+                            .bind(Flag(t.active))
+                            .fetch_one(&mut *conn)
+                            .await?
+                            .try_get("id")?
+                        } else {
+                            sqlx::query(
+                                "UPDATE booking_types SET name = $1, description = $2, \
+                                 duration_minutes = $3, buffer_before_minutes = $4, \
+                                 buffer_after_minutes = $5, step_minutes = $6, min_notice_minutes = $7, \
+                                 horizon_days = $8, public_booking = $9, active = $10 WHERE id = $11",
+                            )
+                            .bind(t.name)
+                            .bind(t.description)
+                            .bind(t.duration_minutes)
+                            .bind(t.buffer_before_minutes)
+                            .bind(t.buffer_after_minutes)
+                            .bind(t.step_minutes)
+                            .bind(t.min_notice_minutes)
+                            .bind(t.horizon_days)
+                            .bind(Flag(t.public_booking))
+                            .bind(Flag(t.active))
+                            .bind(t.id)
+                            .execute(&mut *conn)
+                            .await?;
+                            sqlx::query("DELETE FROM booking_type_needs WHERE type_id = $1")
+                                .bind(t.id)
+                                .execute(&mut *conn)
+                                .await?;
+                            t.id
+                        };
+                        for kind in t.needs {
+                            sqlx::query("INSERT INTO booking_type_needs (type_id, kind) VALUES ($1, $2)")
+                                .bind(id)
+                                .bind(kind)
+                                .execute(&mut *conn)
+                                .await?;
+                        }
+                        Ok(id)
+                    }
+                    SetupChange::Hours(h) => Ok(sqlx::query(
+                        "INSERT INTO booking_hours (resource_id, location_id, weekday, start_minute, \
+                         end_minute) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                    )
+                    .bind(h.resource_id)
+                    .bind(h.location_id)
+                    .bind(h.weekday)
+                    .bind(h.start_minute)
+                    .bind(h.end_minute)
+                    .fetch_one(&mut *conn)
+                    .await?
+                    .try_get("id")?),
+                    SetupChange::Exception(e) => Ok(sqlx::query(
+                        "INSERT INTO booking_exceptions (location_id, resource_id, day, start_minute, \
+                         end_minute, kind, note) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                    )
+                    .bind(e.location_id)
+                    .bind(e.resource_id)
+                    .bind(e.day)
+                    .bind(e.start_minute)
+                    .bind(e.end_minute)
+                    .bind(e.kind)
+                    .bind(e.note)
+                    .fetch_one(&mut *conn)
+                    .await?
+                    .try_get("id")?),
+                    SetupChange::RemoveHours(id) => {
+                        sqlx::query("DELETE FROM booking_hours WHERE id = $1")
+                            .bind(id)
+                            .execute(&mut *conn)
+                            .await?;
+                        Ok(id)
+                    }
+                    SetupChange::RemoveException(id) => {
+                        sqlx::query("DELETE FROM booking_exceptions WHERE id = $1")
+                            .bind(id)
+                            .execute(&mut *conn)
+                            .await?;
+                        Ok(id)
+                    }
+                }
+            })
+        })
+        .await
+    }
+
+    /// The exceptions at every location from `from` (YYYY-MM-DD) on.
+    pub async fn upcoming_exceptions(&self, from: &str) -> Result<Vec<ExceptionRow>> {
+        Ok(sqlx::query(
+            "SELECT id, location_id, resource_id, day, start_minute, end_minute, kind, note \
+             FROM booking_exceptions WHERE day >= $1 ORDER BY day, id LIMIT 500",
+        )
+        .bind(from.to_string())
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(ExceptionRow {
+                id: r.try_get("id")?,
+                location_id: r.try_get("location_id")?,
+                resource_id: r.try_get("resource_id")?,
+                day: r.try_get("day")?,
+                start_minute: r.try_get("start_minute")?,
+                end_minute: r.try_get("end_minute")?,
+                kind: r.try_get("kind")?,
+                note: r.try_get("note")?,
+            })
+        })
+        .collect::<sqlx::Result<_>>()?)
     }
 
     /// Writes `seed` as the clinic's booking set-up, once (recorded as the

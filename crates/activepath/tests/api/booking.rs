@@ -808,3 +808,197 @@ async fn the_home_and_treatment_pages_and_a_shared_result_offer_booking() {
     let (_, done) = app.get_text(&location(&res)).await;
     assert!(done.contains("href=\"/book\""));
 }
+
+#[tokio::test]
+async fn the_clinic_changes_its_hours_types_and_holidays_and_the_offered_times_follow() {
+    let app = spawn_app_with(|c| c.staff.require_second_factor = false).await;
+    add_staff(&app, "desk@riverbend.example", Role::Coordinator).await;
+    add_staff(&app, "doc@riverbend.example", Role::Clinician).await;
+    let mut doc = Browser::new(&app);
+    doc.post(
+        "/staff/login",
+        &[("email", "doc@riverbend.example"), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(doc.get("/staff/booking-setup").await.status, 403);
+    let mut b = Browser::new(&app);
+    b.post(
+        "/staff/login",
+        &[("email", "desk@riverbend.example"), ("password", PASSWORD)],
+    )
+    .await;
+    let page = b.get("/staff/booking-setup").await;
+    assert_eq!(page.status, 200);
+    let csrf = page.csrf();
+    let setup = app.state.storage.booking_setup().await.unwrap();
+    let north = setup
+        .locations
+        .iter()
+        .find(|l| l.slug == "north")
+        .unwrap()
+        .id;
+    let rivera = setup
+        .resources
+        .iter()
+        .find(|r| r.slug == "dr-rivera")
+        .unwrap()
+        .id;
+
+    // The north office's first Friday with times becomes a holiday.
+    let free = slots(&app, "initial-consultation", "north", 21).await;
+    let day = free[0]["start"].as_str().unwrap()[..10].to_string();
+    let north_s = north.to_string();
+    let res = b
+        .post(
+            "/staff/booking-setup/exception",
+            &[
+                ("csrf", &csrf),
+                ("location", &north_s),
+                ("resource", ""),
+                ("day", &day),
+                ("start", ""),
+                ("end", ""),
+                ("kind", "closed"),
+                ("note", "Holiday"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let after = slots(&app, "initial-consultation", "north", 21).await;
+    assert!(
+        !after
+            .iter()
+            .any(|s| s["start"].as_str().unwrap().starts_with(&day))
+    );
+
+    // A mistake is explained beside its field, and what was typed is kept.
+    let rivera_s = rivera.to_string();
+    let res = b
+        .post(
+            "/staff/booking-setup/hours",
+            &[
+                ("csrf", &csrf),
+                ("resource", &rivera_s),
+                ("location", &north_s),
+                ("weekday", "6"),
+                ("start", "13:00"),
+                ("end", "09:00"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 422);
+    assert!(res.body.contains("The end must be after the start"));
+    assert!(
+        res.body
+            .contains("id=\"hours-start\" name=\"start\" type=\"time\" value=\"13:00\"")
+    );
+    // Saturday mornings at the north office.
+    let res = b
+        .post(
+            "/staff/booking-setup/hours",
+            &[
+                ("csrf", &csrf),
+                ("resource", &rivera_s),
+                ("location", &north_s),
+                ("weekday", "6"),
+                ("start", "09:00"),
+                ("end", "12:00"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    let saturday = slots(&app, "phone-consultation", "north", 21)
+        .await
+        .iter()
+        .any(|s| {
+            let t: jiff::Timestamp = s["start"].as_str().unwrap().parse().unwrap();
+            t.to_zoned_datetime(app.state.config.clinic.time_zone.tz().clone())
+                .weekday()
+                == jiff::civil::Weekday::Saturday
+        });
+    assert!(saturday, "Saturday times are offered");
+
+    // A new public type appears on /book; turning it off hides it.
+    let res = b
+        .post(
+            "/staff/booking-setup/type",
+            &[
+                ("csrf", &csrf),
+                ("slug", "follow-up"),
+                ("name", "Follow-up visit"),
+                ("description", "A shorter visit."),
+                ("duration_minutes", "30"),
+                ("buffer_before_minutes", "0"),
+                ("buffer_after_minutes", "0"),
+                ("step_minutes", "30"),
+                ("min_notice_minutes", "60"),
+                ("horizon_days", "30"),
+                ("needs", "clinician"),
+                ("public_booking", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    assert!(app.get_text("/book").await.1.contains("Follow-up visit"));
+    let again = b
+        .post(
+            "/staff/booking-setup/type",
+            &[
+                ("csrf", &csrf),
+                ("slug", "follow-up"),
+                ("name", "Again"),
+                ("duration_minutes", "30"),
+                ("buffer_before_minutes", "0"),
+                ("buffer_after_minutes", "0"),
+                ("step_minutes", "30"),
+                ("min_notice_minutes", "60"),
+                ("horizon_days", "30"),
+                ("needs", "clinician"),
+            ],
+        )
+        .await;
+    assert_eq!(again.status, 422);
+    assert!(again.body.contains("already used"));
+    let id = app
+        .state
+        .storage
+        .booking_setup()
+        .await
+        .unwrap()
+        .types
+        .iter()
+        .find(|t| t.slug == "follow-up")
+        .unwrap()
+        .id;
+    let res = b
+        .post(
+            &format!("/staff/booking-setup/type/{id}"),
+            &[
+                ("csrf", &csrf),
+                ("name", "Follow-up visit"),
+                ("duration_minutes", "30"),
+                ("buffer_before_minutes", "0"),
+                ("buffer_after_minutes", "0"),
+                ("step_minutes", "30"),
+                ("min_notice_minutes", "60"),
+                ("horizon_days", "30"),
+                ("needs", "clinician"),
+                ("public_booking", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    assert!(
+        !app.get_text("/book").await.1.contains("Follow-up visit"),
+        "not ticked 'in use'"
+    );
+    // Each change is in the audit trail.
+    let db = raw(&app).await;
+    let n: i64 =
+        sqlx::query("SELECT COUNT(*) AS n FROM audit_log WHERE record_type = 'booking_setup'")
+            .fetch_one(&db)
+            .await
+            .unwrap()
+            .get("n");
+    assert_eq!(n, 4);
+}

@@ -605,6 +605,7 @@ async fn every_role_on_every_route() {
         ("GET", "/staff/accounts".to_string(), Some("admin")),
         ("GET", "/staff/audit".to_string(), Some("admin")),
         ("GET", "/staff/mail".to_string(), Some("mail")),
+        ("GET", "/staff/booking-setup".to_string(), Some("mail")),
         ("GET", "/staff/audit.csv".to_string(), Some("admin")),
         ("GET", "/staff/tokens".to_string(), None),
     ];

@@ -16,6 +16,7 @@ mod login;
 mod mail_log;
 mod patients;
 mod queue;
+mod setup;
 
 use crate::app::AppState;
 use crate::i18n::Tr;
@@ -83,6 +84,9 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/staff/appointments/{uid}/move",
             get(calendar::move_times).post(calendar::move_submit),
         )
+        .route("/staff/booking-setup", get(setup::page))
+        .route("/staff/booking-setup/{what}", post(setup::add))
+        .route("/staff/booking-setup/{what}/{id}", post(setup::change))
         .route("/staff/mail", get(mail_log::page))
         .route("/staff/mail/{id}/retry", post(mail_log::retry))
         .route("/staff/mail/{id}/dismiss", post(mail_log::dismiss))
@@ -389,7 +393,8 @@ needs!(
     OwnTokens,
     SeeSchedule,
     ManageSchedule,
-    SeeMailLog
+    SeeMailLog,
+    SetUpBooking
 );
 
 /// The signed-in person, if their role has `P`'s permission; 403 if not.
@@ -429,6 +434,7 @@ pub struct StaffLayout {
     pub nav_audit: bool,
     pub nav_tokens: bool,
     pub nav_mail: bool,
+    pub nav_setup: bool,
     /// Messages that failed for good (an alert on every page).
     pub failed_mail: i64,
     /// The second factor is not required: said on every page.
@@ -471,6 +477,7 @@ impl StaffLayout {
             nav_audit: can(Permission::SeeAudit),
             nav_tokens: can(Permission::OwnTokens),
             nav_mail: can(Permission::SeeMailLog),
+            nav_setup: can(Permission::SetUpBooking),
             failed_mail: who.map_or(0, |w| w.failed_mail),
             second_factor_off: !state.config.staff.require_second_factor,
             section,
