@@ -15,7 +15,6 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 pub type Result<T, E = AppError> = std::result::Result<T, E>;
 
@@ -98,9 +97,9 @@ pub struct ApiError {
     pub status: StatusCode,
     pub title: String,
     pub errors: Vec<(String, String)>,
-    /// Extension members (RFC 9457 §3.2), e.g. the free times offered
-    /// when the one asked for was taken.
-    pub extensions: Vec<(&'static str, serde_json::Value)>,
+    /// An extension member (RFC 9457 §3.2): the free times offered when
+    /// the one asked for was taken.
+    pub nearest: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -109,7 +108,7 @@ impl ApiError {
             status,
             title: title.into(),
             errors: Vec::new(),
-            extensions: Vec::new(),
+            nearest: None,
         }
     }
 
@@ -119,12 +118,12 @@ impl ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             title: title.into(),
             errors,
-            extensions: Vec::new(),
+            nearest: None,
         }
     }
 
-    pub fn with(mut self, member: &'static str, value: serde_json::Value) -> Self {
-        self.extensions.push((member, value));
+    pub fn with_nearest(mut self, times: serde_json::Value) -> Self {
+        self.nearest = Some(times);
         self
     }
 
@@ -145,24 +144,49 @@ impl ApiError {
 const TOO_MANY_TITLE: &str =
     "Too many requests from this client; send again after the time in Retry-After";
 
+/// A problem document (RFC 9457), as every API error is answered.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// Always "about:blank": the status and title say what happened.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub title: String,
+    pub status: u16,
+    /// Each bad field and what is wrong with it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// When a booking's time was just taken: the nearest free times.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<crate::web::booking::api::SlotJson>>)]
+    pub nearest: Option<serde_json::Value>,
+}
+
+/// One bad field of a request.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    /// The field, e.g. `answers[3]` or `start`.
+    pub field: String,
+    pub detail: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({
-            "type": "about:blank",
-            "title": self.title,
-            "status": self.status.as_u16(),
-        });
-        if !self.errors.is_empty() {
-            body["errors"] = self
+        let body = Problem {
+            kind: "about:blank",
+            title: self.title,
+            status: self.status.as_u16(),
+            errors: self
                 .errors
                 .into_iter()
-                .map(|(field, detail)| json!({ "field": field, "detail": detail }))
-                .collect();
-        }
-        for (member, value) in self.extensions {
-            body[member] = value;
-        }
-        let mut res = (self.status, body.to_string()).into_response();
+                .map(|(field, detail)| FieldError { field, detail })
+                .collect(),
+            nearest: self.nearest,
+        };
+        let mut res = (
+            self.status,
+            serde_json::to_string(&body).expect("a problem serializes"),
+        )
+            .into_response();
         res.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),

@@ -10,6 +10,7 @@ mod contact;
 pub mod errors;
 pub mod json;
 mod layout;
+mod openapi;
 pub mod rate_limit;
 mod security;
 pub mod server;
@@ -45,6 +46,7 @@ fn router(state: AppState) -> Router {
         .merge(contact::router())
         .merge(staff::router(state.clone()))
         .merge(static_files::router())
+        .route("/api/openapi.json", axum::routing::get(openapi::serve))
         .fallback(errors::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

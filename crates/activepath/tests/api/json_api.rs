@@ -247,3 +247,87 @@ async fn duplicate_and_unknown_fields_are_422() {
     }
     assert_eq!(app.counts().await.results, 0);
 }
+
+/// The properties an OpenAPI component schema declares.
+fn declared(doc: &serde_json::Value, schema: &str) -> std::collections::BTreeSet<String> {
+    doc["components"]["schemas"][schema]["properties"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{schema} is described"))
+        .keys()
+        .cloned()
+        .collect()
+}
+
+fn keys(v: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    v.as_object().unwrap().keys().cloned().collect()
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_api_route_as_it_answers() {
+    let app = spawn_app().await;
+    let res = app.get("/api/openapi.json").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/json");
+    let doc: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    for (path, method) in [
+        ("/api/v1/assessments", "post"),
+        ("/api/v1/slots", "get"),
+        ("/api/v1/bookings", "post"),
+        ("/api/v1/staff/cases", "get"),
+        ("/api/v1/staff/cases/{id}", "get"),
+    ] {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} in {paths:?}"
+        );
+    }
+    assert_eq!(
+        paths.len(),
+        5,
+        "no route undocumented, none invented: {paths:?}"
+    );
+    assert_eq!(
+        doc["components"]["securitySchemes"]["staff_token"]["scheme"],
+        "bearer"
+    );
+    // Every reference resolves.
+    let text = doc.to_string();
+    for reference in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = reference.split('"').next().unwrap();
+        assert!(doc["components"]["schemas"][name].is_object(), "{name}");
+    }
+    // What the API answers is what the document says.
+    let created: serde_json::Value = app
+        .post_json(r#"{"instrument":"phq9","answers":[1,1,1,1,1,1,1,1,1],"difficulty":1}"#)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(keys(&created), declared(&doc, "AssessmentCreated"));
+    let problem: serde_json::Value = app
+        .post_json(r#"{"instrument":"phq7"}"#)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(keys(&problem).is_subset(&declared(&doc, "Problem")));
+    let today = activepath::time::date_in(app.clock.now(), app.state.config.clinic.time_zone.tz());
+    let slots: serde_json::Value = app
+        .get(&format!(
+            "/api/v1/slots?appointment_type=phone-consultation&location=main&from={today}&to={}",
+            today.checked_add(jiff::Span::new().days(14)).unwrap()
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(keys(&slots), declared(&doc, "SlotsResponse"));
+    assert_eq!(keys(&slots["slots"][0]), declared(&doc, "SlotJson"));
+}

@@ -7,6 +7,7 @@ use crate::app::AppState;
 use crate::assessment::{self, IdempotencyKey, Source, offered, record, result_path};
 use crate::crypto::random_id;
 use crate::time::rfc3339;
+use crate::web::errors::Problem as ProblemDocument;
 use crate::web::rate_limit::{ApiRoute, RateLimit};
 use crate::web::{ApiError, json};
 use axum::body::Bytes;
@@ -15,20 +16,49 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use clinical::{FieldError, Problem, Responses};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 /// The request as sent. Unknown fields and a field given twice are refused
 /// by the parser; each value is then checked on its own so that every bad
 /// one is named.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct AssessmentRequest {
+pub struct AssessmentRequest {
+    /// `phq9` or `gad7`.
     #[serde(default)]
+    #[schema(value_type = String, example = "phq9")]
     instrument: Option<Value>,
+    /// One answer per question, in order, each 0 ("Not at all") to 3
+    /// ("Nearly every day"): 9 for the PHQ-9, 7 for the GAD-7.
     #[serde(default)]
+    #[schema(value_type = Vec<u8>, example = json!([1, 2, 1, 0, 1, 1, 0, 1, 0]))]
     answers: Option<Value>,
+    /// The closing question on how difficult the problems made daily life,
+    /// 0 to 3; optional.
     #[serde(default)]
+    #[schema(value_type = Option<u8>, example = 1)]
     difficulty: Option<Value>,
+}
+
+/// A screening result, recorded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AssessmentCreated {
+    pub instrument: &'static str,
+    /// The version of the instrument's text and scoring used.
+    pub instrument_version: &'static str,
+    pub total: u8,
+    pub max: u8,
+    /// The band of the total, e.g. `moderate`.
+    pub severity: &'static str,
+    /// True when question 9 (thoughts of self-harm) was answered above "Not
+    /// at all": show crisis help at once.
+    pub self_harm_flag: bool,
+    /// The person's private result page (also in `Location`).
+    pub result_url: String,
+    pub expires_at: String,
+    pub disclaimer: &'static str,
 }
 
 fn invalid(errors: Vec<(String, String)>) -> ApiError {
@@ -59,6 +89,23 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiErr
     IdempotencyKey::parse(raw).map(Some).map_err(refused)
 }
 
+/// `POST /api/v1/assessments`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/assessments",
+    tag = "self-assessment",
+    summary = "Score a PHQ-9 or GAD-7",
+    description = "Records an anonymous screening result and returns its score, band and the item-9 flag. A screening result, never a diagnosis.",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Send the same key to retry safely: the first result is returned again")),
+    request_body(content = AssessmentRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Recorded", body = AssessmentCreated),
+        (status = 400, description = "The body is not JSON, or the Idempotency-Key is not usable", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not declared as application/json", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing or wrong; each is named", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests from this client; see Retry-After", body = ProblemDocument, content_type = "application/problem+json"),
+    )
+)]
 pub async fn create(
     limit: RateLimit<ApiRoute>,
     State(state): State<AppState>,
@@ -82,18 +129,22 @@ pub async fn create(
         .clinic
         .base_url
         .join(&result_path(&recorded.token));
-    let body = json!({
-        "instrument": def.id.slug(),
-        "instrument_version": def.version,
-        "total": recorded.score.total,
-        "max": recorded.score.max,
-        "severity": recorded.score.severity.slug(),
-        "self_harm_flag": recorded.score.self_harm_flag,
-        "result_url": url,
-        "expires_at": rfc3339(recorded.expires_at),
-        "disclaimer": "This is a screening result, not a diagnosis.",
-    });
-    let mut res = (StatusCode::CREATED, body.to_string()).into_response();
+    let body = AssessmentCreated {
+        instrument: def.id.slug(),
+        instrument_version: def.version,
+        total: recorded.score.total,
+        max: recorded.score.max,
+        severity: recorded.score.severity.slug(),
+        self_harm_flag: recorded.score.self_harm_flag,
+        result_url: url.clone(),
+        expires_at: rfc3339(recorded.expires_at),
+        disclaimer: "This is a screening result, not a diagnosis.",
+    };
+    let mut res = (
+        StatusCode::CREATED,
+        serde_json::to_string(&body).expect("a result serializes"),
+    )
+        .into_response();
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

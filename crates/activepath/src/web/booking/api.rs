@@ -6,6 +6,7 @@
 use crate::app::AppState;
 use crate::booking::{self, BookError, Catalogue, RawDetails, Source, slots::Slot};
 use crate::i18n::Tr;
+use crate::web::errors::Problem;
 use crate::web::rate_limit::{BookingRoute, RateLimit};
 use crate::web::{ApiError, json};
 use axum::body::Bytes;
@@ -15,8 +16,9 @@ use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
 /// RFC 3339 with the location's offset: `2026-12-01T09:00:00-05:00`.
 fn with_offset(at: Timestamp, tz: &TimeZone) -> String {
@@ -25,11 +27,53 @@ fn with_offset(at: Timestamp, tz: &TimeZone) -> String {
         .to_string()
 }
 
-fn slots_json(slots: &[Slot], tz: &TimeZone) -> Value {
+/// A free time.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlotJson {
+    /// RFC 3339 with the location's offset, e.g. `2026-12-01T09:00:00-05:00`.
+    pub start: String,
+    pub end: String,
+}
+
+fn slot_list(slots: &[Slot], tz: &TimeZone) -> Vec<SlotJson> {
     slots
         .iter()
-        .map(|s| json!({ "start": with_offset(s.start, tz), "end": with_offset(s.end, tz) }))
+        .map(|s| SlotJson {
+            start: with_offset(s.start, tz),
+            end: with_offset(s.end, tz),
+        })
         .collect()
+}
+
+fn slots_json(slots: &[Slot], tz: &TimeZone) -> Value {
+    serde_json::to_value(slot_list(slots, tz)).expect("slots serialize")
+}
+
+/// The free times of one appointment type at one location.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlotsResponse {
+    pub appointment_type: String,
+    pub location: String,
+    /// The location's IANA time zone.
+    pub time_zone: String,
+    pub duration_minutes: i64,
+    pub slots: Vec<SlotJson>,
+}
+
+/// A booking made.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookingCreated {
+    /// The booking's identifier (also its calendar invitation's UID).
+    pub id: String,
+    /// Always "booked".
+    pub status: &'static str,
+    pub appointment_type: String,
+    pub location: String,
+    pub start: String,
+    pub end: String,
+    /// The person's private link to change or cancel the booking. Give it
+    /// to them only; anyone with it can change the booking.
+    pub manage_url: String,
 }
 
 fn failed(e: booking::Error) -> ApiError {
@@ -40,12 +84,17 @@ fn failed(e: booking::Error) -> ApiError {
     )
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 pub struct SlotsQuery {
+    /// An appointment type visitors may book, e.g. `initial-consultation`.
     appointment_type: Option<String>,
+    /// A location, e.g. `main`.
     location: Option<String>,
+    /// First day, YYYY-MM-DD, in the location's calendar.
     from: Option<String>,
+    /// Last day, YYYY-MM-DD; at most 31 days after `from`.
     to: Option<String>,
 }
 
@@ -110,8 +159,12 @@ fn date(raw: Option<&str>, field: &str, errors: &mut Vec<(String, String)>) -> O
     }
 }
 
-fn json_response(status: StatusCode, body: &Value) -> Response {
-    let mut res = (status, body.to_string()).into_response();
+fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
+    let mut res = (
+        status,
+        serde_json::to_string(body).expect("a response serializes"),
+    )
+        .into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -122,6 +175,17 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
 /// `GET /api/v1/slots?appointment_type=…&location=…&from=…&to=…`: free
 /// times starting on the dates `from` to `to` (at most 31 days), in the
 /// location's calendar.
+#[utoipa::path(
+    get,
+    path = "/api/v1/slots",
+    tag = "booking",
+    summary = "Free times of an appointment type at a location",
+    params(SlotsQuery),
+    responses(
+        (status = 200, description = "The free times, in time order", body = SlotsResponse),
+        (status = 422, description = "A parameter is missing or wrong; each is named", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn slots(
     State(state): State<AppState>,
     Query(query): Query<SlotsQuery>,
@@ -158,34 +222,43 @@ pub async fn slots(
         .map_err(failed)?;
     Ok(json_response(
         StatusCode::OK,
-        &json!({
-            "appointment_type": kind.slug,
-            "location": location.slug,
-            "time_zone": location.tz.iana_name().unwrap_or("UTC"),
-            "duration_minutes": kind.timing.duration.as_mins(),
-            "slots": slots_json(&slots, &location.tz),
-        }),
+        &SlotsResponse {
+            appointment_type: kind.slug.clone(),
+            location: location.slug.clone(),
+            time_zone: location.tz.iana_name().unwrap_or("UTC").to_string(),
+            duration_minutes: kind.timing.duration.as_mins(),
+            slots: slot_list(&slots, &location.tz),
+        },
     ))
 }
 
-/// The request as sent: unknown fields are refused, each value is checked.
-#[derive(Debug, Deserialize)]
+/// A booking request: unknown fields are refused, each value is checked.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct BookingRequest {
+pub struct BookingRequest {
+    /// An appointment type visitors may book.
     #[serde(default)]
+    #[schema(example = "initial-consultation")]
     appointment_type: Option<String>,
     #[serde(default)]
+    #[schema(example = "main")]
     location: Option<String>,
+    /// One of the free times from `/api/v1/slots`, RFC 3339 with offset.
     #[serde(default)]
+    #[schema(example = "2026-12-01T09:00:00-05:00")]
     start: Option<String>,
     #[serde(default)]
     name: Option<String>,
+    /// Where the confirmation and its calendar invitation go.
     #[serde(default)]
     email: Option<String>,
     #[serde(default)]
     phone: Option<String>,
+    /// Optional, up to 1,000 characters.
     #[serde(default)]
     reason: Option<String>,
+    /// Must be true: the person agreed that the clinic stores these details
+    /// to arrange the appointment.
     #[serde(default)]
     consent: Option<bool>,
 }
@@ -193,6 +266,22 @@ struct BookingRequest {
 const INVALID: &str = "The booking is not valid";
 
 /// `POST /api/v1/bookings`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/bookings",
+    tag = "booking",
+    summary = "Book a free time",
+    description = "Checked against the same rules that offered the time. Of several requests for one time, exactly one is booked; the others get 409 with the nearest free times. The person is e-mailed a confirmation with a calendar invitation and their manage link.",
+    request_body(content = BookingRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Booked", body = BookingCreated),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The time was just taken; `nearest` lists the nearest free times", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not declared as application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing or wrong (or the time is not offered); each is named", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests from this client; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn create(
     limit: RateLimit<BookingRoute>,
     State(state): State<AppState>,
@@ -258,21 +347,21 @@ pub async fn create(
     match booking::book(&state, &cat, kind, location, start, &details, Source::Api).await {
         Ok(booked) => Ok(json_response(
             StatusCode::CREATED,
-            &json!({
-                "id": booked.uid,
-                "status": "booked",
-                "appointment_type": kind.slug,
-                "location": location.slug,
-                "start": with_offset(booked.start, &location.tz),
-                "end": with_offset(booked.end, &location.tz),
-                "manage_url": booking::manage_url(&state, &booked.manage_token),
-            }),
+            &BookingCreated {
+                status: "booked",
+                appointment_type: kind.slug.clone(),
+                location: location.slug.clone(),
+                start: with_offset(booked.start, &location.tz),
+                end: with_offset(booked.end, &location.tz),
+                manage_url: booking::manage_url(&state, &booked.manage_token),
+                id: booked.uid,
+            },
         )),
         Err(BookError::Taken { nearest }) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "That time was just taken; the nearest free times are listed",
         )
-        .with("nearest", slots_json(&nearest, &location.tz))),
+        .with_nearest(slots_json(&nearest, &location.tz))),
         Err(BookError::NotOffered(why)) => Err(ApiError::invalid(
             INVALID,
             vec![(

@@ -7,16 +7,21 @@ use crate::staff::cases;
 use crate::storage::TextEnum;
 use crate::time::rfc3339;
 use crate::web::ApiError;
+use crate::web::errors::Problem;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 pub struct Paging {
+    /// Cases per page, 1 to 500 (100 when not given).
     limit: Option<i64>,
+    /// Cases to skip.
     offset: Option<i64>,
 }
 
@@ -28,113 +33,242 @@ fn failed(e: crate::staff::Error) -> ApiError {
     )
 }
 
+/// One case in the queue. The score fields are null unless the case is a
+/// self-assessment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseSummary {
+    pub id: i64,
+    /// `assessment`, `message`, `callback` or `booking`.
+    pub kind: &'static str,
+    /// `urgent` (question 9 above 0) or `routine`.
+    pub priority: &'static str,
+    /// `new`, `in_progress` or `closed`.
+    pub status: &'static str,
+    pub created_at: String,
+    pub respond_by: String,
+    pub instrument: Option<&'static str>,
+    pub total: Option<i64>,
+    pub severity: Option<&'static str>,
+    pub self_harm_flag: Option<bool>,
+    /// The e-mail of the staff member who took it.
+    pub assigned_to: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseList {
+    /// Urgent first, then oldest first.
+    pub cases: Vec<CaseSummary>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// `GET /api/v1/staff/cases`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/staff/cases",
+    tag = "staff",
+    summary = "The triage queue",
+    params(Paging),
+    security(("staff_token" = [])),
+    responses(
+        (status = 200, description = "Open cases, urgent first, then oldest", body = CaseList),
+        (status = 401, description = "No valid API token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's role may not see the queue"),
+        (status = 429, description = "Too many requests from this client", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn cases(
     Allowed(who, _): Allowed<SeeQueue>,
     State(state): State<AppState>,
     Query(p): Query<Paging>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CaseList>, ApiError> {
     let limit = p.limit.unwrap_or(100).clamp(1, 500);
     let offset = p.offset.unwrap_or(0).max(0);
     let items = cases::queue(&state, &who.actor, limit, offset)
         .await
         .map_err(failed)?;
-    let list: Vec<Value> = items
+    let cases = items
         .iter()
-        .map(|i| {
-            json!({
-                "id": i.id,
-                "priority": i.priority.as_text(),
-                "status": i.status.as_text(),
-                "created_at": rfc3339(i.created_at),
-                "respond_by": rfc3339(cases::respond_by(&state, i.priority, i.created_at)),
-                "kind": i.kind.as_text(),
-                // Null for cases that are not a self-assessment.
-                "instrument": i.screening.map(|x| x.instrument.slug()),
-                "total": i.screening.map(|x| x.total),
-                "severity": i.screening.map(|x| x.severity.slug()),
-                "self_harm_flag": i.screening.map(|x| x.self_harm_flag),
-                "assigned_to": i.assigned_to,
-            })
+        .map(|i| CaseSummary {
+            id: i.id,
+            kind: i.kind.as_text(),
+            priority: i.priority.as_text(),
+            status: i.status.as_text(),
+            created_at: rfc3339(i.created_at),
+            respond_by: rfc3339(cases::respond_by(&state, i.priority, i.created_at)),
+            instrument: i.screening.map(|x| x.instrument.slug()),
+            total: i.screening.map(|x| x.total),
+            severity: i.screening.map(|x| x.severity.slug()),
+            self_harm_flag: i.screening.map(|x| x.self_harm_flag),
+            assigned_to: i.assigned_to.clone(),
         })
         .collect();
-    Ok(Json(
-        json!({ "cases": list, "limit": limit, "offset": offset }),
-    ))
+    Ok(Json(CaseList {
+        cases,
+        limit,
+        offset,
+    }))
 }
 
+/// How to reach the person, as they gave it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactDetails {
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// `email`, `phone` or `text`.
+    pub contact_method: &'static str,
+    /// `any`, `morning`, `afternoon` or `evening`.
+    pub contact_time: &'static str,
+    pub message: Option<String>,
+    /// For a call back: the weekdays that suit them (empty: any).
+    pub preferred_days: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Answer {
+    pub item: u8,
+    pub loinc: &'static str,
+    /// 0 to 3.
+    pub value: u8,
+    pub answer: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineEvent {
+    /// `taken`, `note`, `contact_attempt`, `closed`, `reopened` or
+    /// `patient_linked`.
+    pub kind: &'static str,
+    pub at: String,
+    pub by: Option<String>,
+    /// A note's text, or a contact attempt's method, outcome and note.
+    #[schema(value_type = Option<Object>)]
+    pub detail: Option<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseAppointment {
+    pub id: String,
+    pub start: String,
+    pub end: String,
+    /// `booked` or `cancelled`.
+    pub status: String,
+}
+
+/// A case in full. The score fields are null unless it is a
+/// self-assessment; `appointment` is there for a booking.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseDetail {
+    pub id: i64,
+    pub kind: &'static str,
+    pub priority: &'static str,
+    pub status: &'static str,
+    /// Send it back when changing the case in the portal: a stale version
+    /// is refused.
+    pub version: i64,
+    pub created_at: String,
+    pub respond_by: String,
+    pub assigned_to: Option<String>,
+    pub closed_reason: Option<&'static str>,
+    /// The version of the consent wording the person agreed to.
+    pub consent_version: String,
+    pub contact: ContactDetails,
+    pub timeline: Vec<TimelineEvent>,
+    pub instrument: Option<&'static str>,
+    pub instrument_version: Option<&'static str>,
+    pub total: Option<u8>,
+    pub severity: Option<&'static str>,
+    pub self_harm_flag: Option<bool>,
+    pub answers: Option<Vec<Answer>>,
+    pub difficulty: Option<u8>,
+    pub taken_at: Option<String>,
+    pub appointment: Option<CaseAppointment>,
+}
+
+/// `GET /api/v1/staff/cases/{id}` (each read is audited).
+#[utoipa::path(
+    get,
+    path = "/api/v1/staff/cases/{id}",
+    tag = "staff",
+    summary = "One case, with contact details and answers",
+    params(("id" = i64, Path, description = "The case's id")),
+    security(("staff_token" = [])),
+    responses(
+        (status = 200, description = "The case; the read is recorded in the audit trail", body = CaseDetail),
+        (status = 401, description = "No valid API token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's role may not see cases"),
+        (status = 404, description = "No case with that id", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn case(
     Allowed(who, _): Allowed<SeeCase>,
     State(state): State<AppState>,
     Path(id): Path<i64>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CaseDetail>, ApiError> {
     let view = cases::open(&state, &who.actor, id)
         .await
         .map_err(failed)?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "No case with that id"))?;
     let c = &view.contact;
-    let timeline: Vec<Value> = view
-        .timeline
-        .iter()
-        .map(|e| json!({ "kind": e.kind.as_text(), "at": rfc3339(e.at), "by": e.by, "detail": e.detail }))
-        .collect();
-    let mut body = json!({
-        "id": view.record.id,
-        "kind": view.record.kind.as_text(),
-        "priority": view.record.priority.as_text(),
-        "status": view.record.status.as_text(),
-        "version": view.record.version,
-        "created_at": rfc3339(view.record.created_at),
-        "respond_by": rfc3339(view.respond_by),
-        "assigned_to": view.record.assigned_to.as_ref().map(|(_, email)| email),
-        "closed_reason": view.record.closed_reason.map(|r| r.as_text()),
-        "consent_version": view.record.consent_version,
-        "contact": {
-            "name": c.name,
-            "email": c.email,
-            "phone": c.phone,
-            "contact_method": c.contact_method.slug(),
-            "contact_time": c.contact_time.slug(),
-            "message": c.message,
-            "preferred_days": c.days,
+    let result = view.result.as_ref();
+    let def = result.map(|r| r.instrument.definition());
+    Ok(Json(CaseDetail {
+        id: view.record.id,
+        kind: view.record.kind.as_text(),
+        priority: view.record.priority.as_text(),
+        status: view.record.status.as_text(),
+        version: view.record.version,
+        created_at: rfc3339(view.record.created_at),
+        respond_by: rfc3339(view.respond_by),
+        assigned_to: view.record.assigned_to.as_ref().map(|(_, e)| e.clone()),
+        closed_reason: view.record.closed_reason.map(|r| r.as_text()),
+        consent_version: view.record.consent_version.clone(),
+        contact: ContactDetails {
+            name: c.name.clone(),
+            email: c.email.clone(),
+            phone: c.phone.clone(),
+            contact_method: c.contact_method.slug(),
+            contact_time: c.contact_time.slug(),
+            message: c.message.clone(),
+            preferred_days: c.days.clone(),
         },
-        "timeline": timeline,
-        // Null unless the case is a self-assessment.
-        "instrument": null,
-        "total": null,
-        "severity": null,
-        "self_harm_flag": null,
-    });
-    if let Some(result) = &view.result {
-        let def = result.instrument.definition();
-        let answers: Vec<Value> = def
-            .items
+        timeline: view
+            .timeline
             .iter()
-            .zip(result.responses.answers())
-            .map(|(item, &value)| {
-                json!({
-                    "item": item.number,
-                    "loinc": item.loinc,
-                    "value": value,
-                    "answer": item.options[usize::from(value)].label,
-                })
+            .map(|e| TimelineEvent {
+                kind: e.kind.as_text(),
+                at: rfc3339(e.at),
+                by: e.by.clone(),
+                detail: e
+                    .detail
+                    .as_ref()
+                    .map(|d| serde_json::to_value(d).expect("a detail serializes")),
             })
-            .collect();
-        body["instrument"] = json!(result.instrument.slug());
-        body["instrument_version"] = json!(def.version);
-        body["total"] = json!(result.score.total);
-        body["severity"] = json!(result.score.severity.slug());
-        body["self_harm_flag"] = json!(result.score.self_harm_flag);
-        body["answers"] = json!(answers);
-        body["difficulty"] = json!(result.responses.difficulty());
-        body["taken_at"] = json!(rfc3339(result.created_at));
-    }
-    if let Some(a) = &view.appointment {
-        body["appointment"] = json!({
-            "id": a.row.uid,
-            "start": rfc3339(a.row.starts_at),
-            "end": rfc3339(a.row.ends_at),
-            "status": a.row.status,
-        });
-    }
-    Ok(Json(body))
+            .collect(),
+        instrument: result.map(|r| r.instrument.slug()),
+        instrument_version: def.map(|d| d.version),
+        total: result.map(|r| r.score.total),
+        severity: result.map(|r| r.score.severity.slug()),
+        self_harm_flag: result.map(|r| r.score.self_harm_flag),
+        answers: result.zip(def).map(|(r, d)| {
+            d.items
+                .iter()
+                .zip(r.responses.answers())
+                .map(|(item, &value)| Answer {
+                    item: item.number,
+                    loinc: item.loinc,
+                    value,
+                    answer: item.options[usize::from(value)].label,
+                })
+                .collect()
+        }),
+        difficulty: result.and_then(|r| r.responses.difficulty()),
+        taken_at: result.map(|r| rfc3339(r.created_at)),
+        appointment: view.appointment.as_ref().map(|a| CaseAppointment {
+            id: a.row.uid.clone(),
+            start: rfc3339(a.row.starts_at),
+            end: rfc3339(a.row.ends_at),
+            status: a.row.status.clone(),
+        }),
+    }))
 }

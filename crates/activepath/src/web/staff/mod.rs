@@ -7,7 +7,7 @@
 //! CSRF token, checked by the session middleware before any handler runs.
 
 mod accounts;
-mod api;
+pub(crate) mod api;
 mod audit;
 mod calendar;
 mod case;

@@ -1,0 +1,77 @@
+//! `GET /api/openapi.json`: the OpenAPI 3.1 document of every API route,
+//! generated at compile time from the handlers' `#[utoipa::path]`
+//! attributes and the request and response types themselves, so it says
+//! what the code does.
+
+use crate::app::AppState;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use std::sync::OnceLock;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "activepath API",
+        description = "The self-assessment, booking and staff APIs of an activepath clinic site. Errors are application/problem+json (RFC 9457) naming each bad field. Results are screening results, not diagnoses.",
+    ),
+    paths(
+        crate::web::assessment::api::create,
+        crate::web::booking::api::slots,
+        crate::web::booking::api::create,
+        crate::web::staff::api::cases,
+        crate::web::staff::api::case,
+    ),
+    tags(
+        (name = "self-assessment", description = "Score a PHQ-9 or GAD-7, for kiosks and integrations"),
+        (name = "booking", description = "Free times and booking, for widgets on partner sites"),
+        (name = "staff", description = "The triage queue, with a staff API token"),
+    ),
+    modifiers(&StaffToken),
+)]
+struct ApiDoc;
+
+/// The staff API's `Authorization: Bearer <token>`.
+struct StaffToken;
+
+impl Modify for StaffToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "staff_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A token from `activepath user token` or the portal's API tokens page",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document, made once.
+pub fn document() -> &'static str {
+    static DOC: OnceLock<String> = OnceLock::new();
+    DOC.get_or_init(|| {
+        ApiDoc::openapi()
+            .to_pretty_json()
+            .expect("the OpenAPI document serializes")
+    })
+}
+
+pub async fn serve(_: axum::extract::State<AppState>) -> Response {
+    let mut res = document().into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    res
+}
