@@ -333,7 +333,7 @@ async fn reminders(state: AppState) {
 
 /// Every few minutes: forget rate-limit counts of quiet clients, and render
 /// the site again when the clinic's date has changed (so posts dated today
-/// appear).
+/// appear) or its locations have (another instance may have saved them).
 async fn upkeep(state: AppState) {
     let tz = state.config.clinic.time_zone.tz().clone();
     let mut rendered_for = crate::time::date_in(state.clock.now(), &tz);
@@ -346,7 +346,9 @@ async fn upkeep(state: AppState) {
         tokio::time::sleep(wait).await;
         state.limits.forget_quiet_clients();
         let today = crate::time::date_in(state.clock.now(), &tz);
-        if today != rendered_for {
+        // A new day, or locations changed on another instance: render again.
+        let places_changed = *state.site.places() != web::places(&state).await;
+        if today != rendered_for || places_changed {
             web::publish_site(&state, None).await;
             rendered_for = today;
         }

@@ -768,3 +768,6 @@ setup-error-zone = This is not a known time zone. Use a name like America/New_Yo
 setup-error-date = Please enter a date as YYYY-MM-DD.
 setup-error-needs = Please choose at least one kind of resource.
 setup-error-open = Extra hours need a person, room or chair, and a start and end time.
+footer-map = Map of { $place }
+contact-places = Our locations
+contact-places-hours = Appointments are offered:

@@ -28,6 +28,8 @@ pub struct Layout {
     pub og_type: &'static str,
     /// schema.org data, already serialised and safe to embed.
     pub json_ld: Option<String>,
+    /// The clinic's locations, for the footer and the contact page.
+    pub places: std::sync::Arc<Vec<super::site::Place>>,
     base_url: String,
 }
 
@@ -67,6 +69,7 @@ impl Layout {
             canonical: None,
             og_type: "website",
             json_ld: None,
+            places: state.site.places(),
             base_url: clinic.base_url.as_str().to_string(),
         }
     }

@@ -30,7 +30,7 @@ use tower_http::trace::TraceLayer;
 pub use errors::{ApiError, AppError, Result};
 pub use layout::Layout;
 pub use rate_limit::RateLimits;
-pub use site::{SiteCache, publish as publish_site};
+pub use site::{Place, SiteCache, places, publish as publish_site};
 
 /// Largest request body accepted anywhere. The biggest form (sharing a result
 /// with a 2,000-character message) is far below this.

@@ -1002,3 +1002,55 @@ async fn the_clinic_changes_its_hours_types_and_holidays_and_the_offered_times_f
             .get("n");
     assert_eq!(n, 4);
 }
+
+#[tokio::test]
+async fn the_footer_and_the_contact_page_list_the_locations_from_the_set_up() {
+    let app = spawn_app_with(|c| c.staff.require_second_factor = false).await;
+    let (_, home) = app.get_text("/").await;
+    assert!(home.contains("Riverbend main clinic") && home.contains("Riverbend north office"));
+    assert!(home.contains("Map of Riverbend north office"));
+    let (_, contact) = app.get_text("/contact").await;
+    // The main clinic: the TMS chair 8-18 on weekdays spans the clinicians'
+    // hours; the north office: Dr. Rivera 9-13 on Fridays.
+    assert!(
+        contact.contains("Monday–Friday: 8:00 AM–6:00 PM"),
+        "{contact}"
+    );
+    assert!(contact.contains("Friday: 9:00 AM–1:00 PM"));
+    // Taking the north office out of use takes it off every page.
+    add_staff(&app, "desk@riverbend.example", Role::Coordinator).await;
+    let mut b = Browser::new(&app);
+    b.post(
+        "/staff/login",
+        &[("email", "desk@riverbend.example"), ("password", PASSWORD)],
+    )
+    .await;
+    let csrf = b.get("/staff/booking-setup").await.csrf();
+    let north = app
+        .state
+        .storage
+        .booking_setup()
+        .await
+        .unwrap()
+        .locations
+        .into_iter()
+        .find(|l| l.slug == "north")
+        .unwrap();
+    let res = b
+        .post(
+            &format!("/staff/booking-setup/location/{}", north.id),
+            &[
+                ("csrf", &csrf),
+                ("name", &north.name),
+                ("address", &north.address),
+                ("phone", ""),
+                ("map_url", &north.map_url),
+                ("time_zone", &north.time_zone),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let (_, home) = app.get_text("/").await;
+    assert!(!home.contains("Riverbend north office"));
+    assert!(!app.get_text("/book").await.1.contains("north office"));
+}

@@ -134,6 +134,9 @@ type Pages = HashMap<String, Arc<CachedPage>>;
 #[derive(Debug, Default)]
 pub struct SiteCache {
     content: RwLock<Arc<Content>>,
+    /// The clinic's locations from the booking set-up, for every page's
+    /// footer and the contact page.
+    places: RwLock<Arc<Vec<Place>>>,
     pages: RwLock<Arc<Pages>>,
     /// One render at a time, so an older render cannot replace a newer one.
     rendering: Mutex<()>,
@@ -149,6 +152,10 @@ impl SiteCache {
 
     pub fn content(&self) -> Arc<Content> {
         self.content.read().expect("content lock").clone()
+    }
+
+    pub fn places(&self) -> Arc<Vec<Place>> {
+        self.places.read().expect("places lock").clone()
     }
 
     /// Renders `content` (or the current content again, for a new day) as of
@@ -171,8 +178,91 @@ impl SiteCache {
     }
 }
 
-/// [`SiteCache::publish_blocking`] on a blocking thread.
+/// A location as the public pages show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub name: String,
+    pub address: String,
+    pub map_url: String,
+    /// "Monday–Thursday: 9:00 AM–6:00 PM": when appointments are offered.
+    pub hours: Vec<String>,
+}
+
+/// The active locations with the hours appointments are offered there.
+pub async fn places(state: &AppState) -> Vec<Place> {
+    let setup = match state.storage.booking_setup().await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("reading the locations failed: {e:#}");
+            return Vec::new();
+        }
+    };
+    let tr = crate::i18n::Tr::default();
+    let clock = |m: i64| {
+        let t = jiff::civil::Time::new((m / 60 % 24) as i8, (m % 60) as i8, 0, 0)
+            .unwrap_or(jiff::civil::Time::MIN);
+        t.strftime("%-I:%M %p").to_string()
+    };
+    setup
+        .locations
+        .iter()
+        .filter(|l| l.active)
+        .map(|l| {
+            // Per weekday, from the earliest start to the latest end.
+            let spans: Vec<Option<(i64, i64)>> = (1..=7)
+                .map(|day| {
+                    setup
+                        .hours
+                        .iter()
+                        .filter(|h| h.location_id == l.id && h.weekday == day)
+                        .filter(|h| {
+                            setup
+                                .resources
+                                .iter()
+                                .any(|r| r.id == h.resource_id && r.active)
+                        })
+                        .fold(None, |acc: Option<(i64, i64)>, h| {
+                            Some(acc.map_or((h.start_minute, h.end_minute), |(a, b)| {
+                                (a.min(h.start_minute), b.max(h.end_minute))
+                            }))
+                        })
+                })
+                .collect();
+            let mut hours = Vec::new();
+            let mut day = 0;
+            while day < 7 {
+                let Some((a, b)) = spans[day] else {
+                    day += 1;
+                    continue;
+                };
+                let mut last = day;
+                while last + 1 < 7 && spans[last + 1] == spans[day] {
+                    last += 1;
+                }
+                let name = |d: usize| tr.t(&format!("setup-weekday-{}", d + 1));
+                let days = if last == day {
+                    name(day)
+                } else {
+                    format!("{}–{}", name(day), name(last))
+                };
+                hours.push(format!("{days}: {}–{}", clock(a), clock(b)));
+                day = last + 1;
+            }
+            Place {
+                name: l.name.clone(),
+                address: l.address.clone(),
+                map_url: l.map_url.clone(),
+                hours,
+            }
+        })
+        .collect()
+}
+
+/// [`SiteCache::publish_blocking`] on a blocking thread, after reading the
+/// locations again.
 pub async fn publish(state: &AppState, content: Option<Content>) {
+    let fresh = places(state).await;
+    *state.site.places.write().expect("places lock") = Arc::new(fresh);
     let state = state.clone();
     let done =
         tokio::task::spawn_blocking(move || state.site.publish_blocking(&state, content)).await;

@@ -312,7 +312,11 @@ async fn save(
         Err(problems) => return render(state, who, form, p, &problems, false).await,
     };
     match change_setup(state, &who.actor, change).await {
-        Ok(_) => Ok(Redirect::to("/staff/booking-setup?saved").into_response()),
+        Ok(_) => {
+            // The footer and the contact page list the locations.
+            crate::web::publish_site(state, None).await;
+            Ok(Redirect::to("/staff/booking-setup?saved").into_response())
+        }
         Err(crate::staff::Error::Storage(StorageError::Conflict(
             Constraint::Other | Constraint::StaffEmail,
         ))) => {
