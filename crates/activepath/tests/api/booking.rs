@@ -1054,3 +1054,43 @@ async fn the_footer_and_the_contact_page_list_the_locations_from_the_set_up() {
     assert!(!home.contains("Riverbend north office"));
     assert!(!app.get_text("/book").await.1.contains("north office"));
 }
+
+#[tokio::test]
+async fn a_visitor_elsewhere_sees_each_time_in_their_own_zone_too() {
+    let app = spawn_app().await;
+    let (_, plain) = app.get_text("/book/phone-consultation/main").await;
+    assert!(!plain.contains("yours)"));
+    let (_, page) = app
+        .get_text("/book/phone-consultation/main?tz=America/Los_Angeles")
+        .await;
+    assert!(page.contains("In brackets: your time (America/Los_Angeles)"));
+    // Eastern 9:00 AM is Pacific 6:00 AM, whatever the week.
+    let week = page.split("?week=").nth(1).map(|w| w[..10].to_string());
+    let page = match (page.contains("9:00 AM ("), week) {
+        (true, _) => page,
+        (false, Some(w)) => {
+            app.get_text(&format!(
+                "/book/phone-consultation/main?week={w}&tz=America/Los_Angeles"
+            ))
+            .await
+            .1
+        }
+        (false, None) => panic!("no times"),
+    };
+    let at_nine = page.split("9:00 AM (").nth(1).expect("a 9:00 AM time");
+    assert!(
+        at_nine.starts_with("Mon 6:00 AM yours)") || at_nine[4..].starts_with("6:00 AM yours)"),
+        "{at_nine:.40}"
+    );
+    assert!(
+        page.contains("tz=America/Los_Angeles\">Later times"),
+        "week links keep the zone"
+    );
+    // A zone not on the list, or the clinic's own, changes nothing.
+    for tz in ["Mars/Base", "America/New_York"] {
+        let (_, page) = app
+            .get_text(&format!("/book/phone-consultation/main?tz={tz}"))
+            .await;
+        assert!(!page.contains("yours)"), "{tz}");
+    }
+}

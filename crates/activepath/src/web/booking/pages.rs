@@ -20,6 +20,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::Timestamp;
 use jiff::civil::Date;
+use jiff::tz::TimeZone;
 use serde::Deserialize;
 
 /// Days shown at a time.
@@ -98,6 +99,9 @@ fn chosen<'a>(
 #[serde(default)]
 pub struct WeekQuery {
     pub week: Option<String>,
+    /// The visitor's own time zone, when they name one that differs from
+    /// the clinic's: each time is then also shown in theirs.
+    pub tz: Option<String>,
 }
 
 pub(crate) struct Day {
@@ -112,6 +116,12 @@ struct TimesPage {
     l: Layout,
     heading: String,
     zone_note: String,
+    /// The visitor's chosen zone, named, when it differs; the choices.
+    their_zone: Option<String>,
+    zones: Vec<(&'static str, bool)>,
+    /// Where the zone form sends (this page), and the week it shows.
+    action: String,
+    week: String,
     days: Vec<Day>,
     earlier: Option<String>,
     later: Option<String>,
@@ -150,13 +160,30 @@ pub(crate) async fn week_of_times(
     let slots = booking::free_slots(state, cat, kind, location, from, to)
         .await
         .map_err(anyhow::Error::from)?;
+    let theirs = visitor_zone(query, location);
     let mut days = Vec::new();
     let mut date = from;
     while date <= to {
         let times = slots
             .iter()
             .filter(|s| s.start.to_zoned_datetime(location.tz.clone()).date() == date)
-            .map(|s| (link(s.start), format_clock(s.start, &location.tz)))
+            .map(|s| {
+                let here = format_clock(s.start, &location.tz);
+                let label = match &theirs {
+                    Some((_, tz)) => Tr::default().t2(
+                        "book-time-both",
+                        "when",
+                        here,
+                        "place",
+                        s.start
+                            .to_zoned_datetime(tz.clone())
+                            .strftime("%a %-I:%M %p")
+                            .to_string(),
+                    ),
+                    None => here,
+                };
+                (link(s.start), label)
+            })
             .collect();
         days.push(Day {
             label: format_day(date),
@@ -165,12 +192,39 @@ pub(crate) async fn week_of_times(
         date = add_days(date, 1);
     }
     let last_day = add_days(today, i64::from(kind.timing.horizon_days));
+    let zone = theirs.map_or_else(String::new, |(name, _)| format!("&tz={name}"));
     let earlier = (from > today).then(|| {
         let back = add_days(from, -WEEK).max(today);
-        format!("{base}?week={back}")
+        format!("{base}?week={back}{zone}")
     });
-    let later = (to < last_day).then(|| format!("{base}?week={}", add_days(from, WEEK)));
+    let later = (to < last_day).then(|| format!("{base}?week={}{zone}", add_days(from, WEEK)));
     Ok((days, earlier, later))
+}
+
+/// Time zones a visitor may pick to see the times in their own.
+pub const VISITOR_ZONES: [&str; 12] = [
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+    "America/Halifax",
+    "America/St_Johns",
+    "America/Puerto_Rico",
+    "Europe/London",
+    "UTC",
+];
+
+/// The visitor's zone, if they chose one of [`VISITOR_ZONES`] other than
+/// the location's.
+fn visitor_zone(query: &WeekQuery, location: &Location) -> Option<(&'static str, TimeZone)> {
+    let name = VISITOR_ZONES
+        .into_iter()
+        .find(|z| Some(*z) == query.tz.as_deref())?;
+    (Some(name) != location.tz.iana_name())
+        .then(|| TimeZone::get(name).ok().map(|tz| (name, tz)))?
 }
 
 pub(crate) fn zone_note(tr: &Tr, location: &Location) -> String {
@@ -203,10 +257,18 @@ pub async fn times(
         &location.name,
     );
     let l = Layout::with_title(&state, "book", heading.clone(), heading.clone()).private();
+    let theirs = visitor_zone(&query, location).map(|(name, _)| name);
     Ok(html(
         StatusCode::OK,
         &TimesPage {
             zone_note: zone_note(&tr, location),
+            their_zone: theirs.map(|z| tr.t1("book-zone-theirs", "place", z)),
+            zones: VISITOR_ZONES
+                .into_iter()
+                .map(|z| (z, Some(z) == query.tz.as_deref()))
+                .collect(),
+            action: base.clone(),
+            week: query.week.clone().unwrap_or_default(),
             heading,
             days,
             earlier,
@@ -575,6 +637,10 @@ pub async fn move_times(
         StatusCode::OK,
         &TimesPage {
             zone_note: zone_note(&tr, location),
+            their_zone: None,
+            zones: Vec::new(),
+            action: String::new(),
+            week: String::new(),
             heading,
             days,
             earlier,

@@ -279,6 +279,7 @@ pub async fn book_times(
     let base = book_base(kind, location);
     let week = WeekQuery {
         week: q.week.clone(),
+        tz: None,
     };
     // The public pages' week links add "?week=": here the base has a query.
     let (days, earlier, later) =
@@ -657,6 +658,7 @@ pub async fn move_times(
         location,
         &WeekQuery {
             week: q.week.clone(),
+            tz: None,
         },
         &base,
         |start| format!("{base}?start={}", crate::time::rfc3339(start)),
