@@ -465,6 +465,37 @@ fn queue_case(s: &Services, details: &Details, now: Timestamp) -> NewTriageCase 
     }
 }
 
+/// The slot at `start` if the rules offer it now; otherwise why not: taken
+/// (it would be free but for other bookings; with the nearest free times),
+/// or not offered at all.
+async fn offered(
+    s: &Services,
+    cat: &Catalogue,
+    kind: &AppointmentType,
+    location: &Location,
+    rules: &Rules,
+    start: Timestamp,
+    now: Timestamp,
+) -> Result<Slot, BookError> {
+    let schedule = rules.schedule(&location.tz, &kind.timing);
+    match schedule.check(start, now) {
+        Ok(slot) => Ok(slot),
+        Err(why) => {
+            let free = Schedule {
+                busy: &[],
+                ..schedule
+            };
+            Err(if free.check(start, now).is_ok() {
+                BookError::Taken {
+                    nearest: nearest(s, cat, kind, location, start).await?,
+                }
+            } else {
+                BookError::NotOffered(why)
+            })
+        }
+    }
+}
+
 /// How many times a booking is tried when another one takes a resource it
 /// chose at the same moment, before the time is reported taken. With one
 /// resource of each kind, the first conflict is final.
@@ -487,23 +518,7 @@ pub async fn book(
     for _ in 0..ATTEMPTS {
         let now = s.clock.now();
         let rules = Rules::load(s, cat, location, date, date, None).await?;
-        let schedule = rules.schedule(&location.tz, &kind.timing);
-        let slot = match schedule.check(start, now) {
-            Ok(slot) => slot,
-            Err(why) => {
-                let free = Schedule {
-                    busy: &[],
-                    ..schedule.clone()
-                };
-                return Err(if free.check(start, now).is_ok() {
-                    BookError::Taken {
-                        nearest: nearest(s, cat, kind, location, start).await?,
-                    }
-                } else {
-                    BookError::NotOffered(why)
-                });
-            }
-        };
+        let slot = offered(s, cat, kind, location, &rules, start, now).await?;
         let uid = random_id();
         let token = random_token(32);
         let sealed = s.cipher.encrypt(
@@ -765,24 +780,7 @@ pub async fn reschedule(
         let now = s.clock.now();
         // Its own current time does not stand in its way.
         let rules = Rules::load(s, cat, location, date, date, Some(a.row.id)).await?;
-        let schedule = rules.schedule(&location.tz, &kind.timing);
-        let slot = match schedule.check(start, now) {
-            Ok(slot) => slot,
-            Err(why) => {
-                let free = Schedule {
-                    busy: &[],
-                    ..schedule.clone()
-                };
-                return Err(if free.check(start, now).is_ok() {
-                    BookError::Taken {
-                        nearest: nearest(s, cat, kind, location, start).await?,
-                    }
-                } else {
-                    BookError::NotOffered(why)
-                }
-                .into());
-            }
-        };
+        let slot = offered(s, cat, kind, location, &rules, start, now).await?;
         let view = BookingMail {
             uid: &a.row.uid,
             sequence: a.row.sequence + 1,

@@ -219,6 +219,103 @@ async fn insert_blocks(conn: &mut AnyConnection, id: i64, blocks: &[BlockRow]) -
     Ok(())
 }
 
+fn exception(r: &AnyRow) -> sqlx::Result<ExceptionRow> {
+    Ok(ExceptionRow {
+        id: r.try_get("id")?,
+        location_id: r.try_get("location_id")?,
+        resource_id: r.try_get("resource_id")?,
+        day: r.try_get("day")?,
+        start_minute: r.try_get("start_minute")?,
+        end_minute: r.try_get("end_minute")?,
+        kind: r.try_get("kind")?,
+        note: r.try_get("note")?,
+    })
+}
+
+async fn insert_location(conn: &mut AnyConnection, l: &LocationRow) -> Result<i64> {
+    Ok(sqlx::query(
+        "INSERT INTO booking_locations (slug, name, address, phone, map_url, time_zone, \
+         position, active) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(l.slug.clone())
+    .bind(l.name.clone())
+    .bind(l.address.clone())
+    .bind(l.phone.clone())
+    .bind(l.map_url.clone())
+    .bind(l.time_zone.clone())
+    .bind(l.position)
+    .bind(Flag(l.active))
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("id")?)
+}
+
+async fn insert_resource(conn: &mut AnyConnection, r: &ResourceRow) -> Result<i64> {
+    Ok(sqlx::query(
+        "INSERT INTO booking_resources (slug, name, kind, active) VALUES ($1, $2, $3, $4) \
+         RETURNING id",
+    )
+    .bind(r.slug.clone())
+    .bind(r.name.clone())
+    .bind(r.kind.clone())
+    .bind(Flag(r.active))
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("id")?)
+}
+
+async fn insert_needs(conn: &mut AnyConnection, type_id: i64, needs: &[String]) -> Result<()> {
+    for kind in needs {
+        sqlx::query("INSERT INTO booking_type_needs (type_id, kind) VALUES ($1, $2)")
+            .bind(type_id)
+            .bind(kind.clone())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn insert_type(conn: &mut AnyConnection, t: &TypeRow) -> Result<i64> {
+    let id: i64 = sqlx::query(
+        "INSERT INTO booking_types (slug, name, description, duration_minutes, \
+         buffer_before_minutes, buffer_after_minutes, step_minutes, min_notice_minutes, \
+         horizon_days, public_booking, position, active) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+    )
+    .bind(t.slug.clone())
+    .bind(t.name.clone())
+    .bind(t.description.clone())
+    .bind(t.duration_minutes)
+    .bind(t.buffer_before_minutes)
+    .bind(t.buffer_after_minutes)
+    .bind(t.step_minutes)
+    .bind(t.min_notice_minutes)
+    .bind(t.horizon_days)
+    .bind(Flag(t.public_booking))
+    .bind(t.position)
+    .bind(Flag(t.active))
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("id")?;
+    insert_needs(conn, id, &t.needs).await?;
+    Ok(id)
+}
+
+async fn insert_hours(conn: &mut AnyConnection, h: &HoursRow) -> Result<i64> {
+    Ok(sqlx::query(
+        "INSERT INTO booking_hours (resource_id, location_id, weekday, start_minute, end_minute) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(h.resource_id)
+    .bind(h.location_id)
+    .bind(h.weekday)
+    .bind(h.start_minute)
+    .bind(h.end_minute)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("id")?)
+}
+
 fn location(r: &AnyRow) -> sqlx::Result<LocationRow> {
     Ok(LocationRow {
         id: r.try_get("id")?,
@@ -346,18 +443,7 @@ impl Storage {
         .fetch_all(self.pool())
         .await?
         .iter()
-        .map(|r| {
-            Ok(ExceptionRow {
-                id: r.try_get("id")?,
-                location_id: r.try_get("location_id")?,
-                resource_id: r.try_get("resource_id")?,
-                day: r.try_get("day")?,
-                start_minute: r.try_get("start_minute")?,
-                end_minute: r.try_get("end_minute")?,
-                kind: r.try_get("kind")?,
-                note: r.try_get("note")?,
-            })
-        })
+        .map(exception)
         .collect::<sqlx::Result<_>>()?)
     }
 
@@ -641,21 +727,7 @@ impl Storage {
         self.write(move |conn| {
             Box::pin(async move {
                 match change {
-                    SetupChange::Location(l) if l.id == 0 => Ok(sqlx::query(
-                        "INSERT INTO booking_locations (slug, name, address, phone, map_url, time_zone, \
-                         position, active) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-                    )
-                    .bind(l.slug)
-                    .bind(l.name)
-                    .bind(l.address)
-                    .bind(l.phone)
-                    .bind(l.map_url)
-                    .bind(l.time_zone)
-                    .bind(l.position)
-                    .bind(Flag(l.active))
-                    .fetch_one(&mut *conn)
-                    .await?
-                    .try_get("id")?),
+                    SetupChange::Location(l) if l.id == 0 => insert_location(conn, &l).await,
                     SetupChange::Location(l) => {
                         sqlx::query(
                             "UPDATE booking_locations SET name = $1, address = $2, phone = $3, \
@@ -672,17 +744,7 @@ impl Storage {
                         .await?;
                         Ok(l.id)
                     }
-                    SetupChange::Resource(r) if r.id == 0 => Ok(sqlx::query(
-                        "INSERT INTO booking_resources (slug, name, kind, active) VALUES ($1, $2, $3, $4) \
-                         RETURNING id",
-                    )
-                    .bind(r.slug)
-                    .bind(r.name)
-                    .bind(r.kind)
-                    .bind(Flag(r.active))
-                    .fetch_one(&mut *conn)
-                    .await?
-                    .try_get("id")?),
+                    SetupChange::Resource(r) if r.id == 0 => insert_resource(conn, &r).await,
                     SetupChange::Resource(r) => {
                         sqlx::query("UPDATE booking_resources SET name = $1, active = $2 WHERE id = $3")
                             .bind(r.name)
@@ -692,76 +754,35 @@ impl Storage {
                             .await?;
                         Ok(r.id)
                     }
+                    SetupChange::Type(t) if t.id == 0 => insert_type(conn, &t).await,
                     SetupChange::Type(t) => {
-                        let id: i64 = if t.id == 0 {
-                            sqlx::query(
-                                "INSERT INTO booking_types (slug, name, description, duration_minutes, \
-                                 buffer_before_minutes, buffer_after_minutes, step_minutes, \
-                                 min_notice_minutes, horizon_days, public_booking, position, active) \
-                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-                            )
-                            .bind(t.slug)
-                            .bind(t.name)
-                            .bind(t.description)
-                            .bind(t.duration_minutes)
-                            .bind(t.buffer_before_minutes)
-                            .bind(t.buffer_after_minutes)
-                            .bind(t.step_minutes)
-                            .bind(t.min_notice_minutes)
-                            .bind(t.horizon_days)
-                            .bind(Flag(t.public_booking))
-                            .bind(t.position)
-                            .bind(Flag(t.active))
-                            .fetch_one(&mut *conn)
-                            .await?
-                            .try_get("id")?
-                        } else {
-                            sqlx::query(
-                                "UPDATE booking_types SET name = $1, description = $2, \
-                                 duration_minutes = $3, buffer_before_minutes = $4, \
-                                 buffer_after_minutes = $5, step_minutes = $6, min_notice_minutes = $7, \
-                                 horizon_days = $8, public_booking = $9, active = $10 WHERE id = $11",
-                            )
-                            .bind(t.name)
-                            .bind(t.description)
-                            .bind(t.duration_minutes)
-                            .bind(t.buffer_before_minutes)
-                            .bind(t.buffer_after_minutes)
-                            .bind(t.step_minutes)
-                            .bind(t.min_notice_minutes)
-                            .bind(t.horizon_days)
-                            .bind(Flag(t.public_booking))
-                            .bind(Flag(t.active))
+                        sqlx::query(
+                            "UPDATE booking_types SET name = $1, description = $2, \
+                             duration_minutes = $3, buffer_before_minutes = $4, \
+                             buffer_after_minutes = $5, step_minutes = $6, min_notice_minutes = $7, \
+                             horizon_days = $8, public_booking = $9, active = $10 WHERE id = $11",
+                        )
+                        .bind(t.name.clone())
+                        .bind(t.description.clone())
+                        .bind(t.duration_minutes)
+                        .bind(t.buffer_before_minutes)
+                        .bind(t.buffer_after_minutes)
+                        .bind(t.step_minutes)
+                        .bind(t.min_notice_minutes)
+                        .bind(t.horizon_days)
+                        .bind(Flag(t.public_booking))
+                        .bind(Flag(t.active))
+                        .bind(t.id)
+                        .execute(&mut *conn)
+                        .await?;
+                        sqlx::query("DELETE FROM booking_type_needs WHERE type_id = $1")
                             .bind(t.id)
                             .execute(&mut *conn)
                             .await?;
-                            sqlx::query("DELETE FROM booking_type_needs WHERE type_id = $1")
-                                .bind(t.id)
-                                .execute(&mut *conn)
-                                .await?;
-                            t.id
-                        };
-                        for kind in t.needs {
-                            sqlx::query("INSERT INTO booking_type_needs (type_id, kind) VALUES ($1, $2)")
-                                .bind(id)
-                                .bind(kind)
-                                .execute(&mut *conn)
-                                .await?;
-                        }
-                        Ok(id)
+                        insert_needs(conn, t.id, &t.needs).await?;
+                        Ok(t.id)
                     }
-                    SetupChange::Hours(h) => Ok(sqlx::query(
-                        "INSERT INTO booking_hours (resource_id, location_id, weekday, start_minute, \
-                         end_minute) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                    )
-                    .bind(h.resource_id)
-                    .bind(h.location_id)
-                    .bind(h.weekday)
-                    .bind(h.start_minute)
-                    .bind(h.end_minute)
-                    .fetch_one(&mut *conn)
-                    .await?
-                    .try_get("id")?),
+                    SetupChange::Hours(h) => insert_hours(conn, &h).await,
                     SetupChange::Exception(e) => Ok(sqlx::query(
                         "INSERT INTO booking_exceptions (location_id, resource_id, day, start_minute, \
                          end_minute, kind, note) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
@@ -806,18 +827,7 @@ impl Storage {
         .fetch_all(self.pool())
         .await?
         .iter()
-        .map(|r| {
-            Ok(ExceptionRow {
-                id: r.try_get("id")?,
-                location_id: r.try_get("location_id")?,
-                resource_id: r.try_get("resource_id")?,
-                day: r.try_get("day")?,
-                start_minute: r.try_get("start_minute")?,
-                end_minute: r.try_get("end_minute")?,
-                kind: r.try_get("kind")?,
-                note: r.try_get("note")?,
-            })
-        })
+        .map(exception)
         .collect::<sqlx::Result<_>>()?)
     }
 
@@ -840,77 +850,22 @@ impl Storage {
                 }
                 let mut location_ids = Vec::new();
                 for l in &seed.locations {
-                    let id: i64 = sqlx::query(
-                        "INSERT INTO booking_locations (slug, name, address, phone, map_url, \
-                         time_zone, position) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-                    )
-                    .bind(l.slug.clone())
-                    .bind(l.name.clone())
-                    .bind(l.address.clone())
-                    .bind(l.phone.clone())
-                    .bind(l.map_url.clone())
-                    .bind(l.time_zone.clone())
-                    .bind(l.position)
-                    .fetch_one(&mut *conn)
-                    .await?
-                    .try_get("id")?;
-                    location_ids.push(id);
+                    location_ids.push(insert_location(conn, l).await?);
                 }
                 let mut resource_ids = Vec::new();
                 for r in &seed.resources {
-                    let id: i64 = sqlx::query(
-                        "INSERT INTO booking_resources (slug, name, kind) VALUES ($1, $2, $3) \
-                         RETURNING id",
-                    )
-                    .bind(r.slug.clone())
-                    .bind(r.name.clone())
-                    .bind(r.kind.clone())
-                    .fetch_one(&mut *conn)
-                    .await?
-                    .try_get("id")?;
-                    resource_ids.push(id);
+                    resource_ids.push(insert_resource(conn, r).await?);
                 }
                 for t in &seed.types {
-                    let id: i64 = sqlx::query(
-                        "INSERT INTO booking_types (slug, name, description, duration_minutes, \
-                         buffer_before_minutes, buffer_after_minutes, step_minutes, \
-                         min_notice_minutes, horizon_days, public_booking, position) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
-                    )
-                    .bind(t.slug.clone())
-                    .bind(t.name.clone())
-                    .bind(t.description.clone())
-                    .bind(t.duration_minutes)
-                    .bind(t.buffer_before_minutes)
-                    .bind(t.buffer_after_minutes)
-                    .bind(t.step_minutes)
-                    .bind(t.min_notice_minutes)
-                    .bind(t.horizon_days)
-                    .bind(Flag(t.public_booking))
-                    .bind(t.position)
-                    .fetch_one(&mut *conn)
-                    .await?
-                    .try_get("id")?;
-                    for kind in &t.needs {
-                        sqlx::query("INSERT INTO booking_type_needs (type_id, kind) VALUES ($1, $2)")
-                            .bind(id)
-                            .bind(kind.clone())
-                            .execute(&mut *conn)
-                            .await?;
-                    }
+                    insert_type(conn, t).await?;
                 }
                 for h in &seed.hours {
-                    sqlx::query(
-                        "INSERT INTO booking_hours (resource_id, location_id, weekday, start_minute, \
-                         end_minute) VALUES ($1, $2, $3, $4, $5)",
-                    )
-                    .bind(resource_ids[h.resource_id as usize])
-                    .bind(location_ids[h.location_id as usize])
-                    .bind(h.weekday)
-                    .bind(h.start_minute)
-                    .bind(h.end_minute)
-                    .execute(&mut *conn)
-                    .await?;
+                    let h = HoursRow {
+                        resource_id: resource_ids[h.resource_id as usize],
+                        location_id: location_ids[h.location_id as usize],
+                        ..*h
+                    };
+                    insert_hours(conn, &h).await?;
                 }
                 Ok(true)
             })

@@ -585,6 +585,27 @@ fn refused(e: ChangeError) -> String {
     })
 }
 
+/// Back to the booking's page after a change; if it was refused, the page
+/// as the booking is now, saying why.
+async fn after_change(
+    state: &AppState,
+    who: &SignedIn,
+    cat: &Catalogue,
+    uid: &str,
+    outcome: std::result::Result<(), ChangeError>,
+) -> Result<Response> {
+    match outcome {
+        Ok(()) => Ok(Redirect::to(&format!("/staff/appointments/{uid}")).into_response()),
+        Err(e) => {
+            let a = open(state, who, uid).await?;
+            let held = held(state, cat, &a).await?;
+            let mut page = appointment_page(state, who, cat, &a, &held);
+            page.problem = Some(refused(e));
+            Ok(html(StatusCode::CONFLICT, &page))
+        }
+    }
+}
+
 pub async fn cancel(
     Allowed(who, _): Allowed<ManageSchedule>,
     State(state): State<AppState>,
@@ -600,16 +621,7 @@ pub async fn cancel(
     } else {
         appointments::cancel(&state, &who.actor, &cat, &a).await?
     };
-    match outcome {
-        Ok(()) => Ok(Redirect::to(&format!("/staff/appointments/{uid}")).into_response()),
-        Err(e) => {
-            let a = open(&state, &who, &uid).await?;
-            let held = held(&state, &cat, &a).await?;
-            let mut page = appointment_page(&state, &who, &cat, &a, &held);
-            page.problem = Some(refused(e));
-            Ok(html(StatusCode::CONFLICT, &page))
-        }
-    }
+    after_change(&state, &who, &cat, &uid, outcome).await
 }
 
 #[derive(Template)]
@@ -704,14 +716,5 @@ pub async fn move_submit(
     } else {
         appointments::reschedule(&state, &who.actor, &cat, &a, start).await?
     };
-    match outcome {
-        Ok(()) => Ok(Redirect::to(&format!("/staff/appointments/{uid}")).into_response()),
-        Err(e) => {
-            let a = open(&state, &who, &uid).await?;
-            let held = held(&state, &cat, &a).await?;
-            let mut page = appointment_page(&state, &who, &cat, &a, &held);
-            page.problem = Some(refused(e));
-            Ok(html(StatusCode::CONFLICT, &page))
-        }
-    }
+    after_change(&state, &who, &cat, &uid, outcome).await
 }
