@@ -621,26 +621,25 @@ fn open_details(s: &Services, row: &AppointmentRow) -> Result<Details, Error> {
     serde_json::from_slice(&plain).map_err(|_| fail())
 }
 
-/// A booking by its row id (for a booking's case).
-pub async fn by_id(s: &Services, id: i64) -> Result<Option<Appointment>, Error> {
-    match s.storage.appointment_by_id(id).await? {
-        Some(row) => Ok(Some(Appointment {
+/// A stored booking with its details opened.
+fn opened(s: &Services, row: Option<AppointmentRow>) -> Result<Option<Appointment>, Error> {
+    row.map(|row| {
+        Ok(Appointment {
             details: open_details(s, &row)?,
             row,
-        })),
-        None => Ok(None),
-    }
+        })
+    })
+    .transpose()
+}
+
+/// A booking by its row id (for a booking's case).
+pub async fn by_id(s: &Services, id: i64) -> Result<Option<Appointment>, Error> {
+    opened(s, s.storage.appointment_by_id(id).await?)
 }
 
 /// A booking by its uid (for staff).
 pub async fn by_uid(s: &Services, uid: &str) -> Result<Option<Appointment>, Error> {
-    match s.storage.appointment_by_uid(uid).await? {
-        Some(row) => Ok(Some(Appointment {
-            details: open_details(s, &row)?,
-            row,
-        })),
-        None => Ok(None),
-    }
+    opened(s, s.storage.appointment_by_uid(uid).await?)
 }
 
 /// The bookings at `location` starting on the dates `from..=to`, cancelled
@@ -678,13 +677,7 @@ pub async fn by_token(s: &Services, token: &str) -> Result<Option<Appointment>, 
         return Ok(None);
     }
     let hash = s.cipher.digest(Purpose::BookingLink, &[token.as_bytes()]);
-    match s.storage.appointment_by_manage_hash(&hash).await? {
-        Some(row) => Ok(Some(Appointment {
-            details: open_details(s, &row)?,
-            row,
-        })),
-        None => Ok(None),
-    }
+    opened(s, s.storage.appointment_by_manage_hash(&hash).await?)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -531,26 +531,31 @@ impl Storage {
         .await
     }
 
-    pub async fn appointment_by_manage_hash(&self, hash: &str) -> Result<Option<AppointmentRow>> {
-        let sql = format!("SELECT {APPOINTMENT_COLUMNS} FROM appointments WHERE manage_hash = $1");
+    /// The appointment whose `column` (a unique text column) is `value`.
+    async fn appointment_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Option<AppointmentRow>> {
+        let sql = format!("SELECT {APPOINTMENT_COLUMNS} FROM appointments WHERE {column} = $1");
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(hash.to_string())
+            .bind(value.to_string())
             .fetch_optional(self.pool())
             .await?)
+    }
+
+    pub async fn appointment_by_manage_hash(&self, hash: &str) -> Result<Option<AppointmentRow>> {
+        self.appointment_where("manage_hash", hash).await
+    }
+
+    pub async fn appointment_by_uid(&self, uid: &str) -> Result<Option<AppointmentRow>> {
+        self.appointment_where("uid", uid).await
     }
 
     pub async fn appointment_by_id(&self, id: i64) -> Result<Option<AppointmentRow>> {
         let sql = format!("SELECT {APPOINTMENT_COLUMNS} FROM appointments WHERE id = $1");
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(id)
-            .fetch_optional(self.pool())
-            .await?)
-    }
-
-    pub async fn appointment_by_uid(&self, uid: &str) -> Result<Option<AppointmentRow>> {
-        let sql = format!("SELECT {APPOINTMENT_COLUMNS} FROM appointments WHERE uid = $1");
-        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(uid.to_string())
             .fetch_optional(self.pool())
             .await?)
     }
