@@ -142,3 +142,23 @@ test('a form sent too often gets a calm page with crisis help, and no axe violat
     limited.stop();
   }
 });
+
+test('no page scrolls sideways at 320 px (WCAG 1.4.10 reflow)', async () => {
+  const context = await browser.newContext({ viewport: { width: 320, height: 640 } });
+  const page = await context.newPage();
+  // A result page and its share form, too.
+  const answers = { q1: '2', q2: '2', q3: '1', q4: '1', q5: '0', q6: '1', q7: '0', q8: '0', q9: '0', difficulty: '2' };
+  const res = await page.request.post(base + '/assessment/phq9', { form: answers, maxRedirects: 0 });
+  const result = res.headers().location;
+  const paths = ['/', '/assessment', '/assessment/phq9', '/tms', '/tms-results', '/contact', '/contact/message',
+    '/book', '/book/initial-consultation/main', '/book/callback', '/privacy', '/blog', '/blog/tag/tms',
+    '/blog/understanding-your-phq-9-score', result, result + '/share', '/staff/login'];
+  const wide = [];
+  for (const path of paths) {
+    await page.goto(base + path);
+    const [scroll, client] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+    if (scroll > client) wide.push(`${path}: ${scroll} > ${client}`);
+  }
+  assert.deepEqual(wide, [], 'pages wider than the screen');
+  await context.close();
+});

@@ -68,7 +68,7 @@ impl Tr {
     /// Whether `id` exists. Fluent fails a lookup whose arguments are
     /// missing, so every argument name the messages use is filled in.
     pub fn has(&self, id: &str) -> bool {
-        const NAMES: [&str; 30] = [
+        const NAMES: [&str; 31] = [
             "phone",
             "days",
             "instrument",
@@ -99,6 +99,7 @@ impl Tr {
             "kind",
             "place",
             "url",
+            "within",
         ];
         let map: HashMap<Cow<'static, str>, FluentValue> = NAMES
             .iter()

@@ -113,6 +113,17 @@ pub fn format_clock(at: Timestamp, tz: &TimeZone) -> String {
     }
 }
 
+/// A configured length of time in words: "4 hours", "48 hours", "5 days".
+pub fn format_duration(d: std::time::Duration) -> String {
+    let hours = d.as_secs().div_ceil(3600).max(1);
+    let tr = crate::i18n::Tr::default();
+    if hours < 72 || hours % 24 != 0 {
+        tr.t1("duration-hours", "count", hours)
+    } else {
+        tr.t1("duration-days", "count", hours / 24)
+    }
+}
+
 /// How long ago, in words a glance reads: "45 min", "2 h 5 min", "3 days".
 pub fn format_age(since: Timestamp, now: Timestamp) -> String {
     let minutes = now.duration_since(since).as_secs().max(0) / 60;
@@ -225,6 +236,14 @@ mod tests {
             format_day(jiff::civil::date(2026, 12, 1)),
             "Tuesday, December 1"
         );
+    }
+
+    #[test]
+    fn durations_read_as_hours_or_days() {
+        let h = |n: u64| std::time::Duration::from_secs(n * 3600);
+        assert_eq!(format_duration(h(4)), "4 hours");
+        assert_eq!(format_duration(h(48)), "48 hours");
+        assert_eq!(format_duration(h(120)), "5 days");
     }
 
     #[test]

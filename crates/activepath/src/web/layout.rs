@@ -101,10 +101,19 @@ pub fn phone_uri(phone: &str) -> String {
         .collect()
 }
 
-/// Renders a template as an HTML response with `status`.
+/// Renders a template as an HTML response with `status`. A form shown again
+/// because of mistakes (422) or a conflict (409) has its title start with
+/// "Error: ", so that screen-reader users hear it first.
 pub fn html(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
-        Ok(body) => {
+        Ok(mut body) => {
+            if matches!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY | StatusCode::CONFLICT
+            ) {
+                let prefix = format!("<title>{} ", Tr::default().t("title-error-prefix"));
+                body = body.replacen("<title>", &prefix, 1);
+            }
             let mut res = (status, body).into_response();
             res.headers_mut().insert(
                 header::CONTENT_TYPE,

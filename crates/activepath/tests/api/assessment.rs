@@ -117,7 +117,7 @@ async fn a_valid_form_stores_one_result_and_a_repost_finds_it() {
     let (status, html) = app.get_text(&path).await;
     assert_eq!(status, 200);
     assert!(html.contains("<span class=\"big-number\">7</span>"));
-    assert!(html.contains("7 out of 27"));
+    assert!(shows_score(&html, 7, 27));
     assert!(html.contains("Screening result: Mild"));
     assert!(html.contains("not a diagnosis"));
     assert!(html.contains(FACTS_FOOTER));

@@ -275,3 +275,11 @@ pub async fn second_instance(app: &TestApp, adjust: impl FnOnce(&mut Config)) ->
     })
     .await
 }
+
+/// Whether a result page shows the score `total` of `max`, once: the big
+/// number, then "out of max".
+pub fn shows_score(html: &str, total: u32, max: u32) -> bool {
+    html.contains(&format!(
+        "<span class=\"big-number\">{total}</span> <span>out of {max}</span>"
+    ))
+}

@@ -17,7 +17,7 @@ async fn creates_a_result_and_answers_201() {
     let path = location.strip_prefix(BASE_URL).unwrap();
     let (status, html) = app.get_text(path).await;
     assert_eq!(status, 200);
-    assert!(html.contains("12 out of 27"));
+    assert!(shows_score(&html, 12, 27));
     assert_eq!(app.counts().await.results, 1);
 
     let res = app

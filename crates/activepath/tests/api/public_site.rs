@@ -355,3 +355,43 @@ async fn edits_are_served_after_a_reload() {
     assert_eq!(app.get("/blog/second").await.status(), 200);
     assert_eq!(app.get("/blog/first").await.status(), 200);
 }
+
+#[tokio::test]
+async fn what_a_walk_through_the_flows_found_is_fixed() {
+    let app = spawn_app().await;
+    let (_, home) = app.get_text("/").await;
+    assert!(
+        home.contains(r#"<link rel="alternate" type="application/atom+xml" href="/blog/feed.xml""#)
+    );
+    assert!(home.contains(r#"href="/assessment/phq9">Take the online depression self-assessment"#));
+    assert!(home.contains("href=\"/assessment\">Or choose another questionnaire"));
+    let (_, tag) = app.get_text("/blog/tag/tms").await;
+    assert!(tag.contains("Posts about TMS"), "the tag's own name");
+    // A form sent back with mistakes says so in its title first.
+    let res = app.post_form("/assessment/phq9", "q1=1").await;
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("<title>Error: "), "{}", &body[..400]);
+    assert!(body.contains("Please check the following"));
+    // The printed result names the clinic and how to reach it; the score is
+    // there once.
+    let path = app.submit_phq9([1, 1, 1, 1, 1, 1, 1, 1, 0], 1).await;
+    let (_, result) = app.get_text(&path).await;
+    assert!(result.contains(&format!(
+        "<p class=\"print-only small\">{} · {} · {}</p>",
+        app.state.config.clinic.name,
+        app.state.config.clinic.address,
+        app.state.config.clinic.phone
+    )));
+    assert!(shows_score(&result, 8, 27));
+    assert!(!result.contains("8 out of 27"));
+    // The sent page says when the clinic aims to reply.
+    let res = app
+        .post_form(
+            &format!("{path}/share"),
+            "name=Ana&email=ana%40example.org&phone=&contact_method=email&contact_time=any&message=&consent=yes",
+        )
+        .await;
+    let (_, sent) = app.get_text(&location(&res)).await;
+    assert!(sent.contains("aims to contact you within 48 hours"));
+}

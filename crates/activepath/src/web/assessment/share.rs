@@ -267,13 +267,34 @@ pub async fn submit(
 struct SharedPage {
     l: Layout,
     token: String,
+    /// "The clinic aims to contact you within 48 hours …", from the
+    /// configured response times.
+    reply_within: String,
 }
 
 pub async fn done(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response> {
     match lookup(&state, &token).await? {
         Lookup::Found(result) if result.shared_at.is_some() => {
             let l = Layout::new(&state, "assessment", "shared-title", "shared-title").private();
-            Ok(html(StatusCode::OK, &SharedPage { l, token }))
+            let staff = &state.config.staff;
+            let within = if result.score.self_harm_flag {
+                staff.urgent_respond_within
+            } else {
+                staff.routine_respond_within
+            };
+            let reply_within = Tr::default().t1(
+                "shared-reply-within",
+                "within",
+                crate::time::format_duration(within),
+            );
+            Ok(html(
+                StatusCode::OK,
+                &SharedPage {
+                    l,
+                    token,
+                    reply_within,
+                },
+            ))
         }
         Lookup::Found(_) => Ok(Redirect::to(&result_path(&token)).into_response()),
         other => Ok(unavailable(&state, &other)),
