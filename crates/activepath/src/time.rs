@@ -117,7 +117,7 @@ pub fn format_clock(at: Timestamp, tz: &TimeZone) -> String {
 pub fn format_duration(d: std::time::Duration) -> String {
     let hours = d.as_secs().div_ceil(3600).max(1);
     let tr = crate::i18n::Tr::default();
-    if hours < 72 || hours % 24 != 0 {
+    if hours < 72 || !hours.is_multiple_of(24) {
         tr.t1("duration-hours", "count", hours)
     } else {
         tr.t1("duration-days", "count", hours / 24)
