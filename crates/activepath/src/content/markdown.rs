@@ -1,13 +1,32 @@
 //! Markdown to HTML, then sanitised: the clinic may paste raw HTML, but no
 //! script, style, frame or event handler ever reaches a page.
 
-use pulldown_cmark::{Options, Parser, html};
+use pulldown_cmark::{Event, Options, Parser, Tag, html};
+
+const OPTIONS: Options = Options::ENABLE_TABLES
+    .union(Options::ENABLE_STRIKETHROUGH)
+    .union(Options::ENABLE_SMART_PUNCTUATION)
+    .union(Options::ENABLE_HEADING_ATTRIBUTES);
+
+/// The links to this site (starting with one `/`) in `markdown`: the path
+/// without query or fragment, and the line (from 0) it is on.
+pub fn local_links(markdown: &str) -> Vec<(String, usize)> {
+    Parser::new_ext(markdown, OPTIONS)
+        .into_offset_iter()
+        .filter_map(|(event, range)| match event {
+            Event::Start(Tag::Link { dest_url, .. })
+                if dest_url.starts_with('/') && !dest_url.starts_with("//") =>
+            {
+                let path = dest_url.split(['?', '#']).next().unwrap_or("").to_string();
+                Some((path, markdown[..range.start].matches('\n').count()))
+            }
+            _ => None,
+        })
+        .collect()
+}
 
 pub fn render(markdown: &str) -> String {
-    let options = Options::ENABLE_TABLES
-        | Options::ENABLE_STRIKETHROUGH
-        | Options::ENABLE_SMART_PUNCTUATION
-        | Options::ENABLE_HEADING_ATTRIBUTES;
+    let options = OPTIONS;
     let mut out = String::with_capacity(markdown.len() * 3 / 2);
     html::push_html(&mut out, Parser::new_ext(markdown, options));
     // Images in the text load only when scrolled to.

@@ -93,6 +93,9 @@ pub struct Document {
     pub reading_minutes: u32,
     /// Where it came from, for error messages.
     pub source: String,
+    /// Links to other places on this site (path, line in the file), checked
+    /// once every file is read.
+    pub links: Vec<(String, usize)>,
 }
 
 impl Document {
@@ -184,6 +187,25 @@ const EMBEDDED: &[(&str, &str)] = &[
     ),
 ];
 
+/// Addresses the application serves, which content may link to.
+const APP_PATHS: &[&str] = &[
+    "/assessment",
+    "/assessment/phq9",
+    "/assessment/gad7",
+    "/book",
+    "/book/callback",
+    "/contact/message",
+    "/blog",
+    "/blog/feed.xml",
+    "/sitemap.xml",
+    "/staff",
+    "/staff/login",
+    "/api/openapi.json",
+];
+
+/// Address prefixes the application answers below (booking steps, assets).
+const APP_PREFIXES: &[&str] = &["/book/", "/static/", "/blog/page/"];
+
 impl Content {
     /// The clinic's folder when one is configured, else the demo content.
     pub fn load(dir: Option<&Path>) -> Result<Self, ContentError> {
@@ -254,6 +276,7 @@ impl Content {
                 Kind::Post => content.posts.push(doc),
             }
         }
+        content.check_links()?;
         if !content.pages.iter().any(|p| p.slug == "home" && !p.draft) {
             return Err(ContentError {
                 file: "pages/home.md".into(),
@@ -265,6 +288,47 @@ impl Content {
             .posts
             .sort_by(|a, b| b.date.cmp(&a.date).then_with(|| a.slug.cmp(&b.slug)));
         Ok(content)
+    }
+
+    /// Every link to this site leads to a page, a post, a tag or a place the
+    /// application serves; the first that does not is an error naming the
+    /// file and line.
+    fn check_links(&self) -> Result<(), ContentError> {
+        let tags: HashSet<String> = self
+            .posts
+            .iter()
+            .filter(|p| !p.draft)
+            .flat_map(|p| p.tags.iter().map(|t| tag_slug(t)))
+            .collect();
+        let exists = |path: &str| {
+            let path = path.trim_end_matches('/');
+            APP_PATHS.contains(&path)
+                || APP_PREFIXES.iter().any(|p| path.starts_with(p))
+                || path.is_empty()
+                || path
+                    .strip_prefix('/')
+                    .is_some_and(|slug| self.page(slug).is_some())
+                || path
+                    .strip_prefix("/blog/tag/")
+                    .is_some_and(|t| tags.contains(t))
+                || path
+                    .strip_prefix("/blog/")
+                    .is_some_and(|slug| self.posts.iter().any(|p| p.slug == slug && !p.draft))
+        };
+        for doc in self.pages.iter().chain(&self.posts).filter(|d| !d.draft) {
+            for (path, line) in &doc.links {
+                if !exists(path) {
+                    return Err(ContentError {
+                        file: doc.source.clone(),
+                        line: *line,
+                        message: format!(
+                            "the link to {path} leads nowhere: no page, post or tag has that address"
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn page(&self, slug: &str) -> Option<&Document> {
@@ -304,6 +368,9 @@ fn parse(name: &str, kind: Kind, text: &str) -> Result<Document, ContentError> {
     };
     let (front, body) = (&rest[..end + 1], &rest[end + 4..]);
     let body = body.trim_start_matches(['\r', '\n']);
+    // The file's line on which the body starts.
+    let body_line = text.len() - body.len();
+    let body_line = 1 + text[..body_line].matches('\n').count();
     let fm: FrontMatter = toml::from_str(front).map_err(|e| {
         // Line 1 is the opening +++; the front matter starts on line 2.
         let line = e.span().map_or(2, |s| {
@@ -359,6 +426,11 @@ fn parse(name: &str, kind: Kind, text: &str) -> Result<Document, ContentError> {
             "hero.alt must describe the image".into(),
         ));
     }
+    let cta_line = fm
+        .cta_href
+        .as_ref()
+        .filter(|h| h.starts_with('/'))
+        .map(|h| (h.clone(), line_of("cta_href")));
     let cta = match (fm.cta_text, fm.cta_href) {
         (Some(t), Some(h)) => Some((t, h)),
         (None, None) => None,
@@ -400,6 +472,11 @@ fn parse(name: &str, kind: Kind, text: &str) -> Result<Document, ContentError> {
         html: markdown::render(body),
         reading_minutes: (words as u32).div_ceil(200).max(1),
         source: name.to_string(),
+        links: markdown::local_links(body)
+            .into_iter()
+            .map(|(path, line)| (path, body_line + line))
+            .chain(cta_line)
+            .collect(),
     })
 }
 

@@ -152,3 +152,18 @@ fn tag_slugs() {
     assert_eq!(tag_slug(" TMS "), "tms");
     assert_eq!(tag_slug("Self care & you!"), "self-care-you");
 }
+
+#[test]
+fn a_link_to_a_page_that_does_not_exist_is_an_error_with_file_and_line() {
+    let text = "+++\ntitle = \"T\"\nslug = \"about\"\nsummary = \"s\"\ndate = 2026-01-01\n+++\n\nSee [home](/), [the test](/assessment/phq9?x=1),\n[booking](/book/initial-consultation/main) and [us](/about#team).\n\nBut [this](/old-page) moved.\n";
+    let e = one("pages/about.md", text).unwrap_err();
+    assert_eq!(e.file, "pages/about.md");
+    assert_eq!(e.line, 11, "{e:?}");
+    assert!(e.message.contains("/old-page"), "{}", e.message);
+    let fixed = text.replace("/old-page", "https://example.org/old-page");
+    assert!(one("pages/about.md", &fixed).is_ok());
+    // A call to action is checked too.
+    let cta = "+++\ntitle = \"T\"\nslug = \"x\"\nsummary = \"s\"\ndate = 2026-01-01\ncta_text = \"Go\"\ncta_href = \"/nowhere\"\n+++\nBody\n";
+    let e = one("pages/x.md", cta).unwrap_err();
+    assert_eq!(e.line, 7);
+}
