@@ -560,6 +560,19 @@ impl Storage {
             .await?)
     }
 
+    /// The resources an appointment holds (none once cancelled).
+    pub async fn appointment_resources(&self, id: i64) -> Result<Vec<i64>> {
+        Ok(sqlx::query(
+            "SELECT resource_id FROM appointment_blocks WHERE appointment_id = $1 ORDER BY resource_id",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| r.try_get("resource_id"))
+        .collect::<sqlx::Result<_>>()?)
+    }
+
     /// The appointments at `location_id` starting in `from..until`, in time
     /// order, each with the resources it holds (none once cancelled).
     pub async fn appointments_between(

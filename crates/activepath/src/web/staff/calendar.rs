@@ -536,22 +536,8 @@ fn appointment_page(
 }
 
 /// The resources a booking holds (none once cancelled).
-async fn held(state: &AppState, cat: &Catalogue, a: &booking::Appointment) -> Result<Vec<i64>> {
-    let Some(location) = cat.location_by_id(a.row.location_id) else {
-        return Ok(Vec::new());
-    };
-    let day = a
-        .row
-        .starts_at
-        .to_zoned_datetime(location.tz.clone())
-        .date();
-    Ok(booking::between(state, location, day, day)
-        .await
-        .map_err(anyhow::Error::from)?
-        .into_iter()
-        .find(|(x, _)| x.row.id == a.row.id)
-        .map(|(_, r)| r)
-        .unwrap_or_default())
+async fn held(state: &AppState, a: &booking::Appointment) -> Result<Vec<i64>> {
+    Ok(state.storage.appointment_resources(a.row.id).await?)
 }
 
 pub async fn appointment(
@@ -561,7 +547,7 @@ pub async fn appointment(
 ) -> Result<Response> {
     let a = open(&state, &who, &uid).await?;
     let cat = catalogue(&state).await?;
-    let held = held(&state, &cat, &a).await?;
+    let held = held(&state, &a).await?;
     Ok(html(
         StatusCode::OK,
         &appointment_page(&state, &who, &cat, &a, &held),
@@ -598,7 +584,7 @@ async fn after_change(
         Ok(()) => Ok(Redirect::to(&format!("/staff/appointments/{uid}")).into_response()),
         Err(e) => {
             let a = open(state, who, uid).await?;
-            let held = held(state, cat, &a).await?;
+            let held = held(state, &a).await?;
             let mut page = appointment_page(state, who, cat, &a, &held);
             page.problem = Some(refused(e));
             Ok(html(StatusCode::CONFLICT, &page))
