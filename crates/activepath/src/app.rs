@@ -36,6 +36,8 @@ pub struct Services {
     pub site: SiteCache,
     /// Per-client limits on the public forms and the API.
     pub limits: RateLimits,
+    /// Logo, icons, colours and the stylesheet made from them.
+    pub theme: Arc<crate::theme::Theme>,
 }
 
 impl std::ops::Deref for AppState {
@@ -109,6 +111,7 @@ impl Services {
     /// migrations and one-time upgrades): everything but the listener.
     /// Commands such as `activepath user add` use this too.
     pub async fn open(config: Config, clock: Clock, content: Content) -> anyhow::Result<Self> {
+        let theme = crate::theme::Theme::build(&config.theme)?;
         crate::data_dir::prepare(&config.data_dir)?;
         let key = master_key(&config)?;
         let storage = Storage::connect(&config.database_url()).await?;
@@ -139,6 +142,7 @@ impl Services {
         }
         Ok(Services {
             limits: RateLimits::new(&config.rate_limit),
+            theme: Arc::new(theme),
             site: SiteCache::new(content),
             config,
             storage,
@@ -162,7 +166,10 @@ impl Application {
         transport: Option<Transport>,
         clock: Clock,
     ) -> anyhow::Result<Self> {
-        let content = Content::load(config.content_dir.as_deref())
+        let content = Content::load(
+            config.content_dir.as_deref(),
+            &crate::content::Facts::of(&config.clinic),
+        )
             .context("the site's content has a problem")?;
         let services = Services::open(config, clock, content).await?;
         let config = &services.config;
@@ -297,7 +304,8 @@ async fn reload_on_sighup(state: AppState, hangup: Option<tokio::signal::unix::S
         };
         let read = {
             let dir = dir.clone();
-            tokio::task::spawn_blocking(move || Content::load(Some(&dir))).await
+            let facts = crate::content::Facts::of(&state.config.clinic);
+            tokio::task::spawn_blocking(move || Content::load(Some(&dir), &facts)).await
         };
         match read {
             Ok(Ok(content)) => {

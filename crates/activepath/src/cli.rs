@@ -269,7 +269,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::CheckConfig => {
-            let content = crate::content::Content::load(config.content_dir.as_deref())?;
+            let content = crate::content::Content::load(
+                config.content_dir.as_deref(),
+                &crate::content::Facts::of(&config.clinic),
+            )?;
             println!("configuration is valid");
             println!(
                 "  content:   {} ({} pages, {} posts)",

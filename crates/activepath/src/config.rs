@@ -18,7 +18,7 @@ use std::time::Duration;
 use url::Url;
 
 /// Every default, in the same shape as `activepath.toml`.
-const DEFAULTS: &str = r#"
+const DEFAULTS: &str = r##"
 bind = "127.0.0.1:8080"
 data_dir = "data"
 result_ttl_days = 30
@@ -30,6 +30,7 @@ email = "care@riverbend.example"
 address = "120 Example Avenue, Suite 4, Springfield, ST 00000"
 time_zone = "America/New_York"
 base_url = "http://127.0.0.1:8080"
+hours = ["monday-friday 8:30-17:30", "thursday 8:30-19:00"]
 
 [mail]
 from = "Riverbend Mood Clinic <no-reply@riverbend.example>"
@@ -61,7 +62,12 @@ routine_respond_within = "48h"
 [booking]
 reminder_before = "24h"
 seed_demo = true
-"#;
+
+[theme]
+show_name = true
+primary_color = "#1f5f8b"
+accent_color = "#9c4a1a"
+"##;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -91,6 +97,54 @@ pub struct Config {
     pub rate_limit: RateLimits,
     pub staff: Staff,
     pub booking: Booking,
+    pub theme: ThemeConfig,
+}
+
+/// The clinic's look. Paths are read at start; colours are checked for
+/// contrast (see `crate::theme`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThemeConfig {
+    /// An SVG or PNG shown in the header; the built-in demo logo if unset.
+    pub logo: Option<PathBuf>,
+    /// A square SVG or PNG for browser tabs and home screens; the logo if unset.
+    pub icon: Option<PathBuf>,
+    /// Show the clinic's name beside the logo (turn off when the logo spells it).
+    pub show_name: bool,
+    /// Links, buttons and focus rings. `#rrggbb`.
+    #[serde(deserialize_with = "text")]
+    pub primary_color: String,
+    /// The lead button, the current-page marker and the home page's band.
+    #[serde(deserialize_with = "text")]
+    pub accent_color: String,
+    /// The family name of `fonts`; system fonts when there are none.
+    pub font_family: Option<String>,
+    #[serde(default)]
+    pub fonts: Vec<FontFile>,
+}
+
+/// One self-hosted WOFF2 file of the theme's font family.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FontFile {
+    pub file: PathBuf,
+    #[serde(default = "normal_weight")]
+    pub weight: u16,
+    #[serde(default)]
+    pub italic: bool,
+}
+
+impl ThemeConfig {
+    /// The demo clinic's theme, as the built-in configuration sets it.
+    pub fn demo() -> ThemeConfig {
+        Figment::from(Toml::string(DEFAULTS))
+            .extract_inner("theme")
+            .expect("the built-in configuration is valid")
+    }
+}
+
+fn normal_weight() -> u16 {
+    400
 }
 
 /// Booking appointments.
@@ -142,6 +196,127 @@ pub struct Clinic {
     pub time_zone: ClinicTimeZone,
     /// The public address of the site, used in links sent by e-mail and API.
     pub base_url: BaseUrl,
+    /// When the phone and front desk are open, per weekday, in `time_zone`.
+    #[serde(default)]
+    pub hours: OpeningHours,
+}
+
+impl Clinic {
+    /// `+1 (555) 010-0123` -> `+15550100123` for `tel:` links.
+    pub fn phone_uri(&self) -> String {
+        self.phone
+            .chars()
+            .filter(|c| c.is_ascii_digit() || *c == '+')
+            .collect()
+    }
+
+    /// The demo clinic of the built-in configuration.
+    pub fn demo() -> Clinic {
+        Figment::from(Toml::string(DEFAULTS))
+            .extract_inner("clinic")
+            .expect("the built-in configuration is valid")
+    }
+}
+
+/// Opening hours per weekday as minutes after midnight, Monday first. In
+/// TOML, a list of lines, each days then hours:
+/// `hours = ["monday-friday 8:30-17:30", "thursday 8:30-19:00"]`; two spans
+/// as `"saturday 9:00-12:00, 13:00-15:00"`. A later line replaces an earlier
+/// one for its days; a day no line names is closed. (A list, not a table,
+/// so that the clinic's file replaces the demo's hours instead of merging.)
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpeningHours {
+    pub days: [Vec<(u16, u16)>; 7],
+}
+
+pub const WEEKDAYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+impl OpeningHours {
+    /// Parses one day's value: "closed", or spans "H:MM-H:MM" separated by commas.
+    pub fn parse_day(raw: &str) -> Result<Vec<(u16, u16)>, String> {
+        let raw = raw.trim();
+        if raw.eq_ignore_ascii_case("closed") || raw.is_empty() {
+            return Ok(Vec::new());
+        }
+        let clock = |t: &str| -> Option<u16> {
+            let (h, m) = t.trim().split_once(':')?;
+            let (h, m) = (h.parse::<u16>().ok()?, m.parse::<u16>().ok()?);
+            (h <= 24 && m < 60 && h * 60 + m <= 24 * 60).then_some(h * 60 + m)
+        };
+        let mut spans = Vec::new();
+        for span in raw.split(',') {
+            let parsed = span
+                .split_once(['-', '\u{2013}'])
+                .and_then(|(a, b)| Some((clock(a)?, clock(b)?)));
+            match parsed {
+                Some((a, b)) if a < b => spans.push((a, b)),
+                _ => {
+                    return Err(format!(
+                        "{:?} is not a span like \"8:30-17:30\" (24-hour clock, start before end); \
+                         a day without hours is \"closed\"",
+                        span.trim()
+                    ));
+                }
+            }
+        }
+        spans.sort_unstable();
+        if spans.windows(2).any(|w| w[0].1 > w[1].0) {
+            return Err(format!("{raw:?}: the spans overlap"));
+        }
+        Ok(spans)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.days.iter().all(Vec::is_empty)
+    }
+}
+
+impl OpeningHours {
+    /// Reads one line: "monday-friday 8:30-17:30", "sat closed".
+    pub fn apply_line(&mut self, line: &str) -> Result<(), String> {
+        let line = line.trim();
+        let (days, spans) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+        let day = |name: &str| {
+            let name = name.trim().to_ascii_lowercase();
+            WEEKDAYS
+                .iter()
+                .position(|w| name.len() >= 3 && w.starts_with(&name))
+        };
+        let range = match days.split_once(['-', '\u{2013}']) {
+            Some((a, b)) => day(a).zip(day(b)),
+            None => day(days).map(|d| (d, d)),
+        };
+        let Some((first, last)) = range.filter(|(a, b)| a <= b) else {
+            return Err(format!(
+                "{line:?} must start with a weekday or a range of them, like \"monday-friday\""
+            ));
+        };
+        let spans = Self::parse_day(spans).map_err(|e| format!("{line:?}: {e}"))?;
+        for d in first..=last {
+            self.days[d] = spans.clone();
+        }
+        Ok(())
+    }
+}
+
+impl<'de> Deserialize<'de> for OpeningHours {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut hours = OpeningHours::default();
+        for line in Vec::<String>::deserialize(d)? {
+            hours
+                .apply_line(&line)
+                .map_err(|e| serde::de::Error::custom(format!("clinic.hours: {e}")))?;
+        }
+        Ok(hours)
+    }
 }
 
 /// The clinic's IANA time zone, looked up once at start.

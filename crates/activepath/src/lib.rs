@@ -2,6 +2,7 @@
 //! The binary is a thin wrapper around this library; tests drive it too.
 
 pub mod app;
+pub mod assets;
 pub mod assessment;
 pub mod booking;
 pub mod cli;
@@ -16,5 +17,6 @@ pub mod jobs;
 pub mod mail;
 pub mod staff;
 pub mod storage;
+pub mod theme;
 pub mod time;
 pub mod web;

@@ -113,6 +113,48 @@ pub fn format_clock(at: Timestamp, tz: &TimeZone) -> String {
     }
 }
 
+/// Weekly hours (minutes after midnight, Monday first) as lines a glance
+/// reads: "Monday–Wednesday: 8:30 AM–5:30 PM". Days with the same hours are
+/// joined; closed days are listed as closed when `closed` is set, else left out.
+pub fn format_week(days: &[Vec<(u16, u16)>; 7], closed: bool) -> Vec<String> {
+    let tr = crate::i18n::Tr::default();
+    let clock = |m: u16| {
+        jiff::civil::Time::new((m / 60 % 24) as i8, (m % 60) as i8, 0, 0)
+            .unwrap_or(jiff::civil::Time::MIN)
+            .strftime("%-I:%M %p")
+            .to_string()
+    };
+    let name = |d: usize| tr.t(&format!("setup-weekday-{}", d + 1));
+    let mut lines = Vec::new();
+    let mut day = 0;
+    while day < 7 {
+        let mut last = day;
+        while last + 1 < 7 && days[last + 1] == days[day] {
+            last += 1;
+        }
+        let spans = &days[day];
+        if !spans.is_empty() || closed {
+            let when = if last == day {
+                name(day)
+            } else {
+                format!("{}\u{2013}{}", name(day), name(last))
+            };
+            let hours = if spans.is_empty() {
+                tr.t("hours-closed")
+            } else {
+                spans
+                    .iter()
+                    .map(|&(a, b)| format!("{}\u{2013}{}", clock(a), clock(b)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            lines.push(format!("{when}: {hours}"));
+        }
+        day = last + 1;
+    }
+    lines
+}
+
 /// A configured length of time in words: "4 hours", "48 hours", "5 days".
 pub fn format_duration(d: std::time::Duration) -> String {
     let hours = d.as_secs().div_ceil(3600).max(1);

@@ -14,7 +14,12 @@
 //! ## Markdown from here
 //! ```
 
+mod facts;
 mod markdown;
+pub mod media;
+
+pub use facts::Facts;
+pub use media::{Image, Media};
 
 use jiff::civil::Date;
 use serde::Deserialize;
@@ -44,11 +49,44 @@ pub enum Kind {
     Post,
 }
 
+/// A page's lead image, as front matter writes it:
+/// `hero = { src = "media/room.jpg", alt = "A quiet treatment room" }`.
+/// `alt = ""` says the image is decoration only.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct HeroRef {
+    src: String,
+    alt: String,
+}
+
+/// A page's lead image, found in the media folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hero {
-    pub src: String,
+    pub image: std::sync::Arc<Image>,
     pub alt: String,
+}
+
+impl Hero {
+    /// Markup for the image at the top of a page: fetched first.
+    pub fn html(&self, sizes: &str) -> String {
+        self.image.html(&self.alt, sizes, true)
+    }
+
+    /// Markup for a smaller copy further down (a card): loaded lazily.
+    pub fn thumbnail(&self, sizes: &str) -> String {
+        self.image.html("", sizes, false)
+    }
+}
+
+/// A page's place in the site's menu: `menu = { order = 3, label = "TMS" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Menu {
+    /// Lower comes first.
+    pub order: i32,
+    /// The menu's words; the page's title when left out.
+    #[serde(default)]
+    pub label: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -67,10 +105,12 @@ struct FrontMatter {
     tags: Vec<String>,
     #[serde(default)]
     draft: bool,
-    hero: Option<Hero>,
+    hero: Option<HeroRef>,
     /// An optional call to action (the home page's lead button).
     cta_text: Option<String>,
     cta_href: Option<String>,
+    /// Pages only: shown in the site's menu.
+    menu: Option<Menu>,
 }
 
 /// One page or post, parsed and rendered to sanitised HTML.
@@ -89,6 +129,7 @@ pub struct Document {
     pub draft: bool,
     pub hero: Option<Hero>,
     pub cta: Option<(String, String)>,
+    pub menu: Option<Menu>,
     pub html: String,
     pub reading_minutes: u32,
     /// Where it came from, for error messages.
@@ -124,6 +165,7 @@ const RESERVED: &[&str] = &[
     "sitemap.xml",
     "robots.txt",
     "favicon.ico",
+    "media",
     "site.webmanifest",
     "staff",
 ];
@@ -134,7 +176,13 @@ pub struct Content {
     pub pages: Vec<Document>,
     /// Newest first.
     pub posts: Vec<Document>,
+    /// The images of the media folder.
+    pub media: Media,
 }
+
+/// The demo clinic's images, compiled into the binary. Where each comes from
+/// and its licence: `content/media/SOURCES.md`.
+const EMBEDDED_MEDIA: &[(&str, &[u8])] = &[];
 
 /// The demo clinic's content, compiled into the binary. A test checks that
 /// every file under `content/` is listed here.
@@ -208,24 +256,50 @@ const APP_PREFIXES: &[&str] = &["/book/", "/static/", "/blog/page/"];
 
 impl Content {
     /// The clinic's folder when one is configured, else the demo content.
-    pub fn load(dir: Option<&Path>) -> Result<Self, ContentError> {
+    /// `facts` fill the `{{ clinic.… }}` placeholders.
+    pub fn load(dir: Option<&Path>, facts: &Facts) -> Result<Self, ContentError> {
         match dir {
-            Some(dir) => Self::from_dir(dir),
-            None => Self::embedded(),
+            Some(dir) => Self::from_dir(dir, facts),
+            None => Self::embedded(facts),
         }
     }
 
-    pub fn embedded() -> Result<Self, ContentError> {
-        Self::from_files(
+    pub fn embedded(facts: &Facts) -> Result<Self, ContentError> {
+        Self::from_parts(
             EMBEDDED
                 .iter()
                 .map(|(name, text)| (name.to_string(), text.to_string()))
                 .collect(),
+            EMBEDDED_MEDIA
+                .iter()
+                .map(|(name, bytes)| (name.to_string(), bytes.to_vec()))
+                .collect(),
+            facts,
         )
     }
 
-    /// Reads `dir/pages/*.md` and `dir/posts/*.md`.
-    pub fn from_dir(dir: &Path) -> Result<Self, ContentError> {
+    /// Reads `dir/pages/*.md`, `dir/posts/*.md` and the images in `dir/media/`
+    /// (a folder that may be missing).
+    pub fn from_dir(dir: &Path, facts: &Facts) -> Result<Self, ContentError> {
+        let mut media = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(dir.join("media")) {
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let image = path.extension().is_some_and(|e| {
+                    ["jpg", "jpeg", "png", "webp"]
+                        .iter()
+                        .any(|x| e.eq_ignore_ascii_case(x))
+                });
+                if image {
+                    let bytes = std::fs::read(&path).map_err(|e| ContentError {
+                        file: path.display().to_string(),
+                        line: 0,
+                        message: format!("cannot read the file: {e}"),
+                    })?;
+                    media.push((entry.file_name().to_string_lossy().into_owned(), bytes));
+                }
+            }
+        }
         let mut files = Vec::new();
         for sub in ["pages", "posts"] {
             let folder = dir.join(sub);
@@ -249,13 +323,30 @@ impl Content {
                 }
             }
         }
-        Self::from_files(files)
+        Self::from_parts(files, media, facts)
     }
 
     /// Parses every file; the first problem found is returned.
-    pub fn from_files(mut files: Vec<(String, String)>) -> Result<Self, ContentError> {
+    pub fn from_files(files: Vec<(String, String)>, facts: &Facts) -> Result<Self, ContentError> {
+        Self::from_parts(files, Vec::new(), facts)
+    }
+
+    /// Markdown files and images (name in `media/`, bytes).
+    pub fn from_parts(
+        mut files: Vec<(String, String)>,
+        media: Vec<(String, Vec<u8>)>,
+        facts: &Facts,
+    ) -> Result<Self, ContentError> {
         files.sort();
-        let mut content = Content::default();
+        let media = Media::build(media).map_err(|(name, message)| ContentError {
+            file: format!("media/{name}"),
+            line: 0,
+            message,
+        })?;
+        let mut content = Content {
+            media,
+            ..Content::default()
+        };
         let mut seen = HashSet::new();
         for (name, text) in &files {
             let kind = if name.starts_with("posts/") {
@@ -263,7 +354,7 @@ impl Content {
             } else {
                 Kind::Page
             };
-            let doc = parse(name, kind, text)?;
+            let doc = parse(name, kind, text, facts, &content.media)?;
             if !seen.insert((doc.kind == Kind::Post, doc.slug.clone())) {
                 return Err(ContentError {
                     file: name.clone(),
@@ -345,9 +436,35 @@ impl Content {
     pub fn published_pages(&self) -> impl Iterator<Item = &Document> {
         self.pages.iter().filter(|p| !p.draft)
     }
+
+    /// The pages that asked for a place in the menu, in order: (label, path).
+    pub fn menu(&self) -> Vec<(String, String)> {
+        let mut items: Vec<(&Menu, &Document)> = self
+            .published_pages()
+            .filter_map(|p| Some((p.menu.as_ref()?, p)))
+            .collect();
+        items.sort_by(|a, b| a.0.order.cmp(&b.0.order).then(a.1.slug.cmp(&b.1.slug)));
+        items
+            .into_iter()
+            .map(|(m, p)| {
+                let label = if m.label.trim().is_empty() {
+                    p.title.clone()
+                } else {
+                    m.label.trim().to_string()
+                };
+                (label, p.path())
+            })
+            .collect()
+    }
 }
 
-fn parse(name: &str, kind: Kind, text: &str) -> Result<Document, ContentError> {
+fn parse(
+    name: &str,
+    kind: Kind,
+    text: &str,
+    facts: &Facts,
+    media: &Media,
+) -> Result<Document, ContentError> {
     let err = |line: usize, message: String| ContentError {
         file: name.to_string(),
         line,
@@ -418,14 +535,16 @@ fn parse(name: &str, kind: Kind, text: &str) -> Result<Document, ContentError> {
             return Err(err(line_of(field), format!("{field} must not be empty")));
         }
     }
-    if let Some(hero) = &fm.hero
-        && hero.alt.trim().is_empty()
-    {
-        return Err(err(
-            line_of("hero"),
-            "hero.alt must describe the image".into(),
-        ));
-    }
+    let hero = match fm.hero {
+        None => None,
+        Some(h) => Some(Hero {
+            image: media
+                .get(&h.src)
+                .ok_or_else(|| err(line_of("hero"), media::missing(&h.src, media)))?
+                .clone(),
+            alt: h.alt.trim().to_string(),
+        }),
+    };
     let cta_line = fm
         .cta_href
         .as_ref()
@@ -441,6 +560,16 @@ fn parse(name: &str, kind: Kind, text: &str) -> Result<Document, ContentError> {
             ));
         }
     };
+    if kind == Kind::Post && fm.menu.is_some() {
+        return Err(err(
+            line_of("menu"),
+            "menu is for pages; posts are listed on the blog".into(),
+        ));
+    }
+    let body = facts
+        .insert(body)
+        .map_err(|(line, message)| err(body_line + line, message))?;
+    let body = body.as_str();
     let words = body.split_whitespace().count();
     Ok(Document {
         kind,
@@ -467,9 +596,11 @@ fn parse(name: &str, kind: Kind, text: &str) -> Result<Document, ContentError> {
             .filter(|t| !t.is_empty())
             .collect(),
         draft: fm.draft,
-        hero: fm.hero,
+        hero,
         cta,
-        html: markdown::render(body),
+        menu: fm.menu,
+        html: markdown::render(body, media)
+            .map_err(|(line, message)| err(body_line + line, message))?,
         reading_minutes: (words as u32).div_ceil(200).max(1),
         source: name.to_string(),
         links: markdown::local_links(body)

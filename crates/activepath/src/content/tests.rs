@@ -7,16 +7,16 @@ fn one(name: &str, text: &str) -> Result<Content, ContentError> {
     if name != "pages/home.md" {
         files.push(("pages/home.md".into(), home.into()));
     }
-    Content::from_files(files)
+    Content::from_files(files, &Facts::demo())
 }
 
 #[test]
 fn the_demo_content_loads_and_every_file_is_embedded() {
-    let content = Content::embedded().unwrap();
+    let content = Content::embedded(&Facts::demo()).unwrap();
     assert!(content.page("home").is_some());
     assert!(content.posts.len() >= 4);
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("content");
-    let from_disk = Content::from_dir(&dir).unwrap();
+    let from_disk = Content::from_dir(&dir, &Facts::demo()).unwrap();
     assert_eq!(
         from_disk.pages, content.pages,
         "a file under content/pages is missing from EMBEDDED"
@@ -27,11 +27,25 @@ fn the_demo_content_loads_and_every_file_is_embedded() {
     );
 }
 
+/// [`one`] with an image `media/x.png` in the media folder.
+fn with_image(name: &str, text: &str) -> Result<Content, ContentError> {
+    let home =
+        "+++\ntitle = \"Home\"\nslug = \"home\"\nsummary = \"s\"\ndate = 2026-01-01\n+++\nHi\n";
+    Content::from_parts(
+        vec![
+            (name.to_string(), text.to_string()),
+            ("pages/home.md".into(), home.into()),
+        ],
+        vec![("x.png".into(), media::tests::png(64, 48))],
+        &Facts::demo(),
+    )
+}
+
 #[test]
 fn a_post_parses_with_all_its_fields() {
-    let c = one(
+    let c = with_image(
         "posts/p.md",
-        "+++\ntitle = \"T\"\nslug = \"p\"\nsummary = \"S\"\ndate = 2026-02-03\nupdated = 2026-03-04\nauthor = \"A\"\nreviewer = \"Dr R\"\nreviewed = 2026-03-05\ntags = [\"TMS\", \" \"]\nhero = { src = \"/static/x.jpg\", alt = \"A chair\" }\n+++\n\n## Hello\n\nSome *words* here.\n",
+        "+++\ntitle = \"T\"\nslug = \"p\"\nsummary = \"S\"\ndate = 2026-02-03\nupdated = 2026-03-04\nauthor = \"A\"\nreviewer = \"Dr R\"\nreviewed = 2026-03-05\ntags = [\"TMS\", \" \"]\nhero = { src = \"media/x.png\", alt = \"A chair\" }\n+++\n\n## Hello\n\nSome *words* here.\n",
     )
     .unwrap();
     let p = &c.posts[0];
@@ -40,7 +54,10 @@ fn a_post_parses_with_all_its_fields() {
     assert_eq!(p.modified(), jiff::civil::date(2026, 3, 4));
     assert_eq!(p.reviewer.as_deref(), Some("Dr R"));
     assert_eq!(p.tags, ["TMS"]);
-    assert_eq!(p.hero.as_ref().unwrap().alt, "A chair");
+    let hero = p.hero.as_ref().unwrap();
+    assert_eq!(hero.alt, "A chair");
+    assert!(hero.html("100vw").contains("fetchpriority=\"high\""));
+    assert!(hero.html("100vw").contains("alt=\"A chair\""));
     assert!(p.html.contains("<h2>Hello</h2>") && p.html.contains("<em>words</em>"));
     assert_eq!(p.reading_minutes, 1);
     assert_eq!(p.path(), "/blog/p");
@@ -87,8 +104,14 @@ fn broken_front_matter_names_the_file_and_line() {
     .unwrap_err();
     assert!(e.message.contains("a-z"));
 
-    let e = one("posts/x.md", "+++\ntitle = \"T\"\nslug = \"x\"\nsummary = \"S\"\ndate = 2026-01-01\nhero = { src = \"a.jpg\", alt = \"\" }\n+++\n").unwrap_err();
-    assert!(e.message.contains("hero.alt"));
+    // A hero needs its alt text (empty for decoration) and an image that is there.
+    let e = with_image("posts/x.md", "+++\ntitle = \"T\"\nslug = \"x\"\nsummary = \"S\"\ndate = 2026-01-01\nhero = { src = \"media/x.png\" }\n+++\n").unwrap_err();
+    assert!(e.message.contains("missing field `alt`"), "{e}");
+    assert_eq!(e.line, 6);
+    with_image("posts/x.md", "+++\ntitle = \"T\"\nslug = \"x\"\nsummary = \"S\"\ndate = 2026-01-01\nhero = { src = \"media/x.png\", alt = \"\" }\n+++\n").unwrap();
+    let e = with_image("posts/x.md", "+++\ntitle = \"T\"\nslug = \"x\"\nsummary = \"S\"\ndate = 2026-01-01\nhero = { src = \"media/y.png\", alt = \"Y\" }\n+++\n").unwrap_err();
+    assert!(e.message.contains("no such image (it holds x.png)"), "{e}");
+    assert_eq!(e.line, 6);
     assert_eq!(
         e.to_string(),
         format!("posts/x.md:{}: {}", e.line, e.message)
@@ -97,7 +120,7 @@ fn broken_front_matter_names_the_file_and_line() {
 
 #[test]
 fn a_home_page_is_required_and_slugs_are_unique() {
-    let e = Content::from_files(vec![]).unwrap_err();
+    let e = Content::from_files(vec![], &Facts::demo()).unwrap_err();
     assert!(e.message.contains("home"));
     let post = "+++\ntitle = \"T\"\nslug = \"same\"\nsummary = \"S\"\ndate = 2026-01-01\n+++\n";
     let home = "+++\ntitle = \"Home\"\nslug = \"home\"\nsummary = \"s\"\ndate = 2026-01-01\n+++\n";
@@ -105,7 +128,7 @@ fn a_home_page_is_required_and_slugs_are_unique() {
         ("posts/a.md".into(), post.into()),
         ("posts/b.md".into(), post.into()),
         ("pages/home.md".into(), home.into()),
-    ])
+    ], &Facts::demo())
     .unwrap_err();
     assert!(e.message.contains("used twice"));
 }
@@ -131,7 +154,7 @@ fn drafts_and_future_posts_are_not_published() {
         post("draft", "2026-01-02", true),
         post("future", "2026-12-25", false),
         home,
-    ])
+    ], &Facts::demo())
     .unwrap();
     let today = jiff::civil::date(2026, 11, 27);
     let visible: Vec<&str> = c.published_posts(today).map(|p| p.slug.as_str()).collect();

@@ -1,7 +1,8 @@
 //! What every page shares: the translator, the clinic's details for the
 //! header and the crisis footer, the page title and the asset addresses.
 
-use super::static_files;
+use crate::theme::Theme;
+use std::sync::Arc;
 use crate::app::AppState;
 use crate::i18n::Tr;
 use askama::Template;
@@ -21,8 +22,14 @@ pub struct Layout {
     pub clinic_phone: String,
     pub clinic_phone_uri: String,
     pub clinic_address: String,
-    pub css: &'static str,
-    pub icon: &'static str,
+    pub theme: Arc<Theme>,
+    /// The site's menu.
+    pub menu: Arc<super::site::Nav>,
+    /// This page's path, to mark its menu entry as current.
+    pub path: String,
+    /// The clinic's opening hours, one line per run of days.
+    pub hours: Vec<String>,
+    pub clinic_email: String,
     /// Absolute URL of this page, for `<link rel=canonical>` and Open Graph.
     pub canonical: Option<String>,
     pub og_type: &'static str,
@@ -62,10 +69,13 @@ impl Layout {
             noindex: false,
             clinic_name: clinic.name.clone(),
             clinic_phone: clinic.phone.clone(),
-            clinic_phone_uri: phone_uri(&clinic.phone),
+            clinic_phone_uri: clinic.phone_uri(),
             clinic_address: clinic.address.clone(),
-            css: static_files::css_path(),
-            icon: static_files::icon_path(),
+            theme: state.theme.clone(),
+            menu: state.site.menu(),
+            path: String::new(),
+            hours: crate::time::format_week(&clinic.hours.days, true),
+            clinic_email: clinic.email.clone(),
             canonical: None,
             og_type: "website",
             json_ld: None,
@@ -77,6 +87,7 @@ impl Layout {
     /// Sets the page's canonical address from its path.
     pub fn at(mut self, path: &str) -> Self {
         self.canonical = Some(format!("{}{path}", self.base_url));
+        self.path = path.to_string();
         self
     }
 
@@ -87,18 +98,16 @@ impl Layout {
         self
     }
 
+    /// Whether a menu entry leads to this page.
+    pub fn is_current(&self, item: &super::site::NavItem) -> bool {
+        (!self.path.is_empty() && self.path == item.path)
+            || (!item.section.is_empty() && self.section == item.section)
+    }
+
     pub fn private(mut self) -> Self {
         self.noindex = true;
         self
     }
-}
-
-/// `+1 (555) 010-0123` -> `+15550100123` for `tel:` links.
-pub fn phone_uri(phone: &str) -> String {
-    phone
-        .chars()
-        .filter(|c| c.is_ascii_digit() || *c == '+')
-        .collect()
 }
 
 /// Renders a template as an HTML response with `status`. A form shown again

@@ -350,7 +350,10 @@ async fn edits_are_served_after_a_reload() {
     write_content(content.path(), &[("second", "2026-01-06", false, &[])]);
     app.state.site.publish_blocking(
         &app.state,
-        Some(activepath::content::Content::from_dir(&dir).unwrap()),
+        Some(activepath::content::Content::from_dir(
+            &dir,
+            &activepath::content::Facts::demo(),
+        ).unwrap()),
     );
     assert_eq!(app.get("/blog/second").await.status(), 200);
     assert_eq!(app.get("/blog/first").await.status(), 200);

@@ -137,6 +137,8 @@ pub struct SiteCache {
     /// The clinic's locations from the booking set-up, for every page's
     /// footer and the contact page.
     places: RwLock<Arc<Vec<Place>>>,
+    /// The site's menu, from the content.
+    menu: RwLock<Arc<Nav>>,
     pages: RwLock<Arc<Pages>>,
     /// One render at a time, so an older render cannot replace a newer one.
     rendering: Mutex<()>,
@@ -145,6 +147,7 @@ pub struct SiteCache {
 impl SiteCache {
     pub fn new(content: Content) -> Self {
         SiteCache {
+            menu: RwLock::new(Arc::new(Nav::of(&content))),
             content: RwLock::new(Arc::new(content)),
             ..SiteCache::default()
         }
@@ -152,6 +155,15 @@ impl SiteCache {
 
     pub fn content(&self) -> Arc<Content> {
         self.content.read().expect("content lock").clone()
+    }
+
+    pub fn menu(&self) -> Arc<Nav> {
+        self.menu.read().expect("menu lock").clone()
+    }
+
+    /// A file made from the content's images.
+    pub fn media(&self, path: &str) -> Option<Arc<crate::assets::Asset>> {
+        self.content().media.assets.get(path).cloned()
     }
 
     pub fn places(&self) -> Arc<Vec<Place>> {
@@ -166,6 +178,8 @@ impl SiteCache {
             Some(c) => Arc::new(c),
             None => self.content(),
         };
+        // The menu first: the pages rendered below show it.
+        *self.menu.write().expect("menu lock") = Arc::new(Nav::of(&content));
         let now = state.clock.now();
         let today = crate::time::date_in(now, state.config.clinic.time_zone.tz());
         let pages = Arc::new(render::all(state, &content, today, now));
@@ -175,6 +189,64 @@ impl SiteCache {
 
     fn get(&self, path: &str) -> Option<Arc<CachedPage>> {
         self.pages.read().expect("pages lock").get(path).cloned()
+    }
+}
+
+/// One entry of the site's menu.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NavItem {
+    pub label: String,
+    pub path: String,
+    /// For the application's own pages: the section that marks it current.
+    pub section: &'static str,
+}
+
+/// The menu: the pages the clinic put in it (front matter `menu`), then
+/// the blog, booking and contact, which are always there.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Nav {
+    pub items: Vec<NavItem>,
+    /// Whether the footer's pages exist in the content.
+    pub privacy: bool,
+    pub accessibility: bool,
+}
+
+impl Nav {
+    pub fn of(content: &Content) -> Nav {
+        let tr = crate::i18n::Tr::default();
+        let mut items: Vec<NavItem> = content
+            .menu()
+            .into_iter()
+            .map(|(label, path)| NavItem {
+                label,
+                path,
+                section: "",
+            })
+            .collect();
+        // Without a contact page, the message form is the way to write.
+        let contact = if content.page("contact").is_some() {
+            "/contact"
+        } else {
+            "/contact/message"
+        };
+        for (id, path, section) in [
+            ("nav-blog", "/blog", "blog"),
+            ("nav-book", "/book", "book"),
+            ("nav-contact", contact, "contact"),
+        ] {
+            if !items.iter().any(|i| i.path == path) {
+                items.push(NavItem {
+                    label: tr.t(id),
+                    path: path.into(),
+                    section,
+                });
+            }
+        }
+        Nav {
+            items,
+            privacy: content.page("privacy").is_some(),
+            accessibility: content.page("accessibility").is_some(),
+        }
     }
 }
 
@@ -197,57 +269,33 @@ pub async fn places(state: &AppState) -> Vec<Place> {
             return Vec::new();
         }
     };
-    let tr = crate::i18n::Tr::default();
-    let clock = |m: i64| {
-        let t = jiff::civil::Time::new((m / 60 % 24) as i8, (m % 60) as i8, 0, 0)
-            .unwrap_or(jiff::civil::Time::MIN);
-        t.strftime("%-I:%M %p").to_string()
-    };
     setup
         .locations
         .iter()
         .filter(|l| l.active)
         .map(|l| {
             // Per weekday, from the earliest start to the latest end.
-            let spans: Vec<Option<(i64, i64)>> = (1..=7)
-                .map(|day| {
-                    setup
-                        .hours
-                        .iter()
-                        .filter(|h| h.location_id == l.id && h.weekday == day)
-                        .filter(|h| {
-                            setup
-                                .resources
-                                .iter()
-                                .any(|r| r.id == h.resource_id && r.active)
-                        })
-                        .fold(None, |acc: Option<(i64, i64)>, h| {
-                            Some(acc.map_or((h.start_minute, h.end_minute), |(a, b)| {
-                                (a.min(h.start_minute), b.max(h.end_minute))
-                            }))
-                        })
-                })
-                .collect();
-            let mut hours = Vec::new();
-            let mut day = 0;
-            while day < 7 {
-                let Some((a, b)) = spans[day] else {
-                    day += 1;
-                    continue;
-                };
-                let mut last = day;
-                while last + 1 < 7 && spans[last + 1] == spans[day] {
-                    last += 1;
-                }
-                let name = |d: usize| tr.t(&format!("setup-weekday-{}", d + 1));
-                let days = if last == day {
-                    name(day)
-                } else {
-                    format!("{}–{}", name(day), name(last))
-                };
-                hours.push(format!("{days}: {}–{}", clock(a), clock(b)));
-                day = last + 1;
-            }
+            let days: [Vec<(u16, u16)>; 7] = std::array::from_fn(|i| {
+                setup
+                    .hours
+                    .iter()
+                    .filter(|h| h.location_id == l.id && h.weekday == i as i64 + 1)
+                    .filter(|h| {
+                        setup
+                            .resources
+                            .iter()
+                            .any(|r| r.id == h.resource_id && r.active)
+                    })
+                    .fold(None, |acc: Option<(i64, i64)>, h| {
+                        Some(acc.map_or((h.start_minute, h.end_minute), |(a, b)| {
+                            (a.min(h.start_minute), b.max(h.end_minute))
+                        }))
+                    })
+                    .map(|(a, b)| (a.clamp(0, 1440) as u16, b.clamp(0, 1440) as u16))
+                    .into_iter()
+                    .collect()
+            });
+            let hours = crate::time::format_week(&days, false);
             Place {
                 name: l.name.clone(),
                 address: l.address.clone(),

@@ -128,7 +128,6 @@ fn reviewed_line(tr: &Tr, doc: &Document) -> Option<String> {
 fn section_of(slug: &str) -> &'static str {
     match slug {
         "home" => "home",
-        "tms" | "tms-results" => "tms",
         "contact" => "contact",
         _ => "",
     }
@@ -156,7 +155,43 @@ fn clinic_ld(state: &AppState) -> serde_json::Value {
         "email": c.email,
         "address": { "@type": "PostalAddress", "streetAddress": c.address },
         "medicalSpecialty": "Psychiatric",
+        "logo": c.base_url.join(&state.theme.logo.path),
+        "openingHoursSpecification": opening_hours(&c.hours),
     })
+}
+
+/// schema.org opening hours: one entry per run of weekdays with the same span.
+fn opening_hours(hours: &crate::config::OpeningHours) -> Vec<serde_json::Value> {
+    const DAYS: [&str; 7] = [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ];
+    let clock = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
+    let mut by_span: Vec<((u16, u16), Vec<&str>)> = Vec::new();
+    for (day, spans) in hours.days.iter().enumerate() {
+        for &span in spans {
+            match by_span.iter_mut().find(|(s, _)| *s == span) {
+                Some((_, days)) => days.push(DAYS[day]),
+                None => by_span.push((span, vec![DAYS[day]])),
+            }
+        }
+    }
+    by_span
+        .into_iter()
+        .map(|((opens, closes), days)| {
+            json!({
+                "@type": "OpeningHoursSpecification",
+                "dayOfWeek": days,
+                "opens": clock(opens),
+                "closes": clock(closes),
+            })
+        })
+        .collect()
 }
 
 /// The clinic as the publisher of a page or post.
@@ -430,8 +465,10 @@ pub fn all(
         "start_url": "/",
         "display": "browser",
         "background_color": "#fbfaf7",
-        "theme_color": "#1f5f8b",
-        "icons": [{ "src": crate::web::static_files::icon_path(), "sizes": "any", "type": "image/svg+xml" }],
+        "theme_color": state.theme.theme_color(),
+        "icons": state.theme.manifest_icons.iter().map(|i| json!({
+            "src": i.path, "sizes": i.sizes, "type": i.content_type,
+        })).collect::<Vec<_>>(),
     });
     add(
         "/site.webmanifest".into(),

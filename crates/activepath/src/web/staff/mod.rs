@@ -23,7 +23,6 @@ use crate::i18n::Tr;
 use crate::staff::sign_in::{self, Current};
 use crate::staff::{Actor, Permission, Role, allows};
 use crate::storage::staff::{SessionStage, StaffUser};
-use crate::web::static_files;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
@@ -419,8 +418,7 @@ impl<P: Needs> FromRequestParts<AppState> for Allowed<P> {
 pub struct StaffLayout {
     pub tr: Tr,
     pub title: String,
-    pub css: &'static str,
-    pub icon: &'static str,
+    pub theme: std::sync::Arc<crate::theme::Theme>,
     pub clinic_name: String,
     /// The signed-in person's address and role, and the CSRF token for the
     /// sign-out forms; empty while signing in.
@@ -464,8 +462,7 @@ impl StaffLayout {
         let can = |p: Permission| who.is_some_and(|w| w.can(p));
         StaffLayout {
             title,
-            css: static_files::css_path(),
-            icon: static_files::icon_path(),
+            theme: state.theme.clone(),
             clinic_name: state.config.clinic.name.clone(),
             user_email,
             role,
