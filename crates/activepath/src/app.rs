@@ -170,7 +170,7 @@ impl Application {
             config.content_dir.as_deref(),
             &crate::content::Facts::of(&config.clinic),
         )
-            .context("the site's content has a problem")?;
+        .context("the site's content has a problem")?;
         let services = Services::open(config, clock, content).await?;
         let config = &services.config;
         let transport = match transport {

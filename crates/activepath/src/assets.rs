@@ -11,6 +11,8 @@ pub struct Asset {
     /// `/static/app.1a2b3c4d5e.css`
     pub path: String,
     pub body: axum::body::Bytes,
+    /// A gzip copy, for text (stylesheets, drawings); images are compressed already.
+    pub gzip: Option<axum::body::Bytes>,
     pub content_type: &'static str,
 }
 
@@ -25,9 +27,18 @@ impl Asset {
     ) -> Asset {
         let hash = Sha256::digest(&body);
         let short: String = hash.iter().take(5).map(|b| format!("{b:02x}")).collect();
+        let gzip =
+            (content_type.starts_with("text/") || content_type == "image/svg+xml").then(|| {
+                use flate2::{Compression, write::GzEncoder};
+                use std::io::Write;
+                let mut gz = GzEncoder::new(Vec::new(), Compression::best());
+                gz.write_all(&body).expect("writing to memory");
+                gz.finish().expect("writing to memory").into()
+            });
         Asset {
             path: format!("{prefix}/{stem}.{short}.{ext}"),
             body: body.into(),
+            gzip,
             content_type,
         }
     }

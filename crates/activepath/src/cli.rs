@@ -273,15 +273,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 config.content_dir.as_deref(),
                 &crate::content::Facts::of(&config.clinic),
             )?;
+            let theme = crate::theme::Theme::build(&config.theme)?;
             println!("configuration is valid");
             println!(
-                "  content:   {} ({} pages, {} posts)",
+                "  content:   {} ({} pages, {} posts, {} images)",
                 config
                     .content_dir
                     .as_ref()
                     .map_or("built-in demo".into(), |d| d.display().to_string()),
                 content.pages.len(),
-                content.posts.len()
+                content.posts.len(),
+                content.media.names().len()
+            );
+            println!(
+                "  theme:     {} and {} pass WCAG AA contrast; logo {}",
+                theme.palette.primary,
+                theme.palette.accent,
+                config
+                    .theme
+                    .logo
+                    .as_ref()
+                    .map_or("built-in demo".into(), |p| p.display().to_string())
             );
             println!("  bind:      {}", config.bind);
             println!("  data dir:  {}", config.data_dir.display());

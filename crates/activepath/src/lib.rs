@@ -2,8 +2,8 @@
 //! The binary is a thin wrapper around this library; tests drive it too.
 
 pub mod app;
-pub mod assets;
 pub mod assessment;
+pub mod assets;
 pub mod booking;
 pub mod cli;
 pub mod config;

@@ -231,6 +231,7 @@ home-contact-heading = Talk to our team
 home-contact-body = Questions about treatment, or ready to book a first consultation? Call us, or send a message with your self-assessment result.
 home-contact-link = Contact and opening hours
 home-recent-posts = Recent posts
+home-treatments = How we can help
 home-all-posts = All posts
 read-more = Read more
 read-more-about = {" "}about “{ $title }”

@@ -82,7 +82,10 @@ impl Facts {
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#') {
+        if matches!(
+            c,
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#'
+        ) {
             out.push('\\');
         }
         out.push(c);
@@ -105,9 +108,15 @@ mod tests {
         let out = facts
             .insert("Call {{ clinic.phone_link }} at {{clinic.address}}.\n\n{{ clinic.hours }}\n{{ other }}")
             .unwrap();
-        assert!(out.contains("[+1 (555) 777-0000](tel:+15557770000)"), "{out}");
+        assert!(
+            out.contains("[+1 (555) 777-0000](tel:+15557770000)"),
+            "{out}"
+        );
         assert!(out.contains("1 \\*Main\\* St"), "{out}");
-        assert!(out.contains("- Monday–Friday: 9:00 AM–5:00 PM\n- Saturday–Sunday: Closed"), "{out}");
+        assert!(
+            out.contains("- Monday–Friday: 9:00 AM–5:00 PM\n- Saturday–Sunday: Closed"),
+            "{out}"
+        );
         assert!(out.ends_with("{{ other }}"), "{out}");
     }
 
@@ -115,6 +124,9 @@ mod tests {
     fn an_unknown_fact_is_an_error_with_its_line() {
         let (line, message) = Facts::demo().insert("a\nb {{ clinic.fax }}").unwrap_err();
         assert_eq!(line, 1);
-        assert!(message.contains("clinic.fax") && message.contains("phone"), "{message}");
+        assert!(
+            message.contains("clinic.fax") && message.contains("phone"),
+            "{message}"
+        );
     }
 }

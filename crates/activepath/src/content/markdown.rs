@@ -121,10 +121,16 @@ mod tests {
         let html = render("Text\n\n![A quiet room & a chair](media/room.png)", &media).unwrap();
         assert!(html.contains("<picture>"), "{html}");
         assert!(html.contains("loading=\"lazy\""), "{html}");
-        assert!(html.contains("alt=\"A quiet room &amp; a chair\""), "{html}");
+        assert!(
+            html.contains("alt=\"A quiet room &amp; a chair\""),
+            "{html}"
+        );
         assert!(html.contains("width=\"1000\" height=\"500\""), "{html}");
         assert!(html.contains(" 480w, /media/room-960."), "{html}");
-        assert!(html.contains("sizes=\"(min-width: 48rem) 46rem, 100vw\""), "{html}");
+        assert!(
+            html.contains("sizes=\"(min-width: 48rem) 46rem, 100vw\""),
+            "{html}"
+        );
 
         // Decoration says so; no alt at all is an error with the line.
         let html = render("![](media/room.png \"decorative\")", &media).unwrap();

@@ -162,7 +162,9 @@ impl Media {
             for asset in &done.1 {
                 media.assets.add(asset.clone());
             }
-            media.images.insert(done.0.name.clone(), Arc::new(done.0.clone()));
+            media
+                .images
+                .insert(done.0.name.clone(), Arc::new(done.0.clone()));
         }
         Ok(media)
     }
@@ -210,9 +212,19 @@ pub fn process(name: &str, bytes: &[u8]) -> anyhow::Result<(Image, Vec<Asset>)> 
         .rsplit_once('.')
         .map_or(name, |(s, _)| s)
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
-    let mut widths: Vec<u32> = WIDTHS.iter().copied().filter(|w| *w < img.width()).collect();
+    let mut widths: Vec<u32> = WIDTHS
+        .iter()
+        .copied()
+        .filter(|w| *w < img.width())
+        .collect();
     widths.push(img.width());
     let mut assets = Vec::new();
     let mut variants = Vec::new();
@@ -286,7 +298,8 @@ pub mod tests {
 
     /// A JPEG of `w` x `h` carrying EXIF: an orientation and a made-up GPS note.
     fn jpeg_with_exif(w: u32, h: u32, orientation: u16) -> Vec<u8> {
-        let img = DynamicImage::ImageRgb8(image::RgbImage::from_pixel(w, h, image::Rgb([200, 80, 40])));
+        let img =
+            DynamicImage::ImageRgb8(image::RgbImage::from_pixel(w, h, image::Rgb([200, 80, 40])));
         let jpeg = encode_jpeg(&img).unwrap();
         let mut tiff = b"II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0".to_vec();
         tiff.extend(orientation.to_le_bytes());
@@ -309,8 +322,15 @@ pub mod tests {
         let widths: Vec<(u32, u32)> = img.variants.iter().map(|v| (v.width, v.height)).collect();
         assert_eq!(widths, [(480, 240), (960, 480), (1000, 500)]);
         for v in &img.variants {
-            assert!(v.fallback.starts_with("/media/treatment-room-"), "{}", v.fallback);
-            assert!(v.fallback.ends_with(".jpg"), "an opaque image falls back to JPEG");
+            assert!(
+                v.fallback.starts_with("/media/treatment-room-"),
+                "{}",
+                v.fallback
+            );
+            assert!(
+                v.fallback.ends_with(".jpg"),
+                "an opaque image falls back to JPEG"
+            );
         }
         // Every named file exists, with a name that changes with its bytes.
         for v in &img.variants {
@@ -347,7 +367,9 @@ pub mod tests {
 
     #[test]
     fn transparent_images_fall_back_to_png_and_broken_files_are_refused() {
-        let img = image::RgbaImage::from_fn(40, 40, |x, _| image::Rgba([0, 0, 0, if x < 20 { 0 } else { 255 }]));
+        let img = image::RgbaImage::from_fn(40, 40, |x, _| {
+            image::Rgba([0, 0, 0, if x < 20 { 0 } else { 255 }])
+        });
         let bytes = encode_png(&DynamicImage::ImageRgba8(img)).unwrap();
         let (img, _) = process("mark.png", &bytes).unwrap();
         assert!(img.variants[0].fallback.ends_with(".png"));

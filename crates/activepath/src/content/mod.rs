@@ -111,6 +111,9 @@ struct FrontMatter {
     cta_href: Option<String>,
     /// Pages only: shown in the site's menu.
     menu: Option<Menu>,
+    /// Pages shown as cards on this page (slugs), e.g. the home page's treatments.
+    #[serde(default)]
+    cards: Vec<String>,
 }
 
 /// One page or post, parsed and rendered to sanitised HTML.
@@ -130,6 +133,8 @@ pub struct Document {
     pub hero: Option<Hero>,
     pub cta: Option<(String, String)>,
     pub menu: Option<Menu>,
+    /// Slugs of the pages shown as cards, checked to exist.
+    pub cards: Vec<String>,
     pub html: String,
     pub reading_minutes: u32,
     /// Where it came from, for error messages.
@@ -182,7 +187,28 @@ pub struct Content {
 
 /// The demo clinic's images, compiled into the binary. Where each comes from
 /// and its licence: `content/media/SOURCES.md`.
-const EMBEDDED_MEDIA: &[(&str, &[u8])] = &[];
+const EMBEDDED_MEDIA: &[(&str, &[u8])] = &[
+    (
+        "treatment-room.png",
+        include_bytes!("../../content/media/treatment-room.png"),
+    ),
+    (
+        "tms-chair.png",
+        include_bytes!("../../content/media/tms-chair.png"),
+    ),
+    (
+        "therapy-room.png",
+        include_bytes!("../../content/media/therapy-room.png"),
+    ),
+    (
+        "medication-review.png",
+        include_bytes!("../../content/media/medication-review.png"),
+    ),
+    (
+        "path-ahead.png",
+        include_bytes!("../../content/media/path-ahead.png"),
+    ),
+];
 
 /// The demo clinic's content, compiled into the binary. A test checks that
 /// every file under `content/` is listed here.
@@ -550,6 +576,11 @@ fn parse(
         .as_ref()
         .filter(|h| h.starts_with('/'))
         .map(|h| (h.clone(), line_of("cta_href")));
+    let cards_lines: Vec<(String, usize)> = fm
+        .cards
+        .iter()
+        .map(|slug| (format!("/{slug}"), line_of("cards")))
+        .collect();
     let cta = match (fm.cta_text, fm.cta_href) {
         (Some(t), Some(h)) => Some((t, h)),
         (None, None) => None,
@@ -599,6 +630,7 @@ fn parse(
         hero,
         cta,
         menu: fm.menu,
+        cards: fm.cards,
         html: markdown::render(body, media)
             .map_err(|(line, message)| err(body_line + line, message))?,
         reading_minutes: (words as u32).div_ceil(200).max(1),
@@ -607,6 +639,7 @@ fn parse(
             .into_iter()
             .map(|(path, line)| (path, body_line + line))
             .chain(cta_line)
+            .chain(cards_lines)
             .collect(),
     })
 }

@@ -25,6 +25,11 @@ fn the_demo_content_loads_and_every_file_is_embedded() {
         from_disk.posts, content.posts,
         "a file under content/posts is missing from EMBEDDED"
     );
+    assert_eq!(
+        from_disk.media.names(),
+        content.media.names(),
+        "an image under content/media is missing from EMBEDDED_MEDIA"
+    );
 }
 
 /// [`one`] with an image `media/x.png` in the media folder.
@@ -124,11 +129,14 @@ fn a_home_page_is_required_and_slugs_are_unique() {
     assert!(e.message.contains("home"));
     let post = "+++\ntitle = \"T\"\nslug = \"same\"\nsummary = \"S\"\ndate = 2026-01-01\n+++\n";
     let home = "+++\ntitle = \"Home\"\nslug = \"home\"\nsummary = \"s\"\ndate = 2026-01-01\n+++\n";
-    let e = Content::from_files(vec![
-        ("posts/a.md".into(), post.into()),
-        ("posts/b.md".into(), post.into()),
-        ("pages/home.md".into(), home.into()),
-    ], &Facts::demo())
+    let e = Content::from_files(
+        vec![
+            ("posts/a.md".into(), post.into()),
+            ("posts/b.md".into(), post.into()),
+            ("pages/home.md".into(), home.into()),
+        ],
+        &Facts::demo(),
+    )
     .unwrap_err();
     assert!(e.message.contains("used twice"));
 }
@@ -148,13 +156,16 @@ fn drafts_and_future_posts_are_not_published() {
         "+++\ntitle = \"Home\"\nslug = \"home\"\nsummary = \"s\"\ndate = 2026-01-01\n+++\n"
             .to_string(),
     );
-    let c = Content::from_files(vec![
-        post("old", "2026-01-01", false),
-        post("new", "2026-06-01", false),
-        post("draft", "2026-01-02", true),
-        post("future", "2026-12-25", false),
-        home,
-    ], &Facts::demo())
+    let c = Content::from_files(
+        vec![
+            post("old", "2026-01-01", false),
+            post("new", "2026-06-01", false),
+            post("draft", "2026-01-02", true),
+            post("future", "2026-12-25", false),
+            home,
+        ],
+        &Facts::demo(),
+    )
     .unwrap();
     let today = jiff::civil::date(2026, 11, 27);
     let visible: Vec<&str> = c.published_posts(today).map(|p| p.slug.as_str()).collect();

@@ -13,7 +13,9 @@ impl Rgb {
     pub fn parse(raw: &str) -> Result<Rgb, String> {
         let s = raw.trim();
         let bad = || {
-            format!("{raw:?} is not a colour this site can check; write it as #rrggbb (e.g. #1f5f8b)")
+            format!(
+                "{raw:?} is not a colour this site can check; write it as #rrggbb (e.g. #1f5f8b)"
+            )
         };
         if let Some(hex) = s.strip_prefix('#') {
             let digit = |i: usize| u8::from_str_radix(hex.get(i..i + 1)?, 16).ok();
@@ -56,7 +58,8 @@ impl Rgb {
 
     /// `self` moved `amount` (0..=1) of the way to `other`.
     pub fn mix(self, other: Rgb, amount: f64) -> Rgb {
-        let m = |a: u8, b: u8| (f64::from(a) + (f64::from(b) - f64::from(a)) * amount).round() as u8;
+        let m =
+            |a: u8, b: u8| (f64::from(a) + (f64::from(b) - f64::from(a)) * amount).round() as u8;
         Rgb(m(self.0, other.0), m(self.1, other.1), m(self.2, other.2))
     }
 }

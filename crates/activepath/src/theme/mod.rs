@@ -50,14 +50,70 @@ impl Palette {
         };
         // (setting, what is drawn, on what, foreground, background, needed)
         let pairs = [
-            ("primary_color", "links and headings", "the page background", p.primary, PAGE, 4.5),
-            ("primary_color", "links", "the footer", p.primary, FOOTER, 4.5),
-            ("primary_color", "white button text", "primary_color", WHITE, p.primary, 4.5),
-            ("primary_color", "the focus ring (primary_color, darkened)", "the page background", p.primary_dark, PAGE, 3.0),
-            ("primary_color", "text", "a chosen answer (primary_color, lightened)", INK, p.tint, 4.5),
-            ("accent_color", "button text", "accent_color", p.on_accent, p.accent, 4.5),
-            ("accent_color", "the current-page marker", "the white header", p.accent, WHITE, 3.0),
-            ("accent_color", "text", "the home page's band (accent_color, lightened)", INK, p.accent_tint, 4.5),
+            (
+                "primary_color",
+                "links and headings",
+                "the page background",
+                p.primary,
+                PAGE,
+                4.5,
+            ),
+            (
+                "primary_color",
+                "links",
+                "the footer",
+                p.primary,
+                FOOTER,
+                4.5,
+            ),
+            (
+                "primary_color",
+                "white button text",
+                "primary_color",
+                WHITE,
+                p.primary,
+                4.5,
+            ),
+            (
+                "primary_color",
+                "the focus ring (primary_color, darkened)",
+                "the page background",
+                p.primary_dark,
+                PAGE,
+                3.0,
+            ),
+            (
+                "primary_color",
+                "text",
+                "a chosen answer (primary_color, lightened)",
+                INK,
+                p.tint,
+                4.5,
+            ),
+            (
+                "accent_color",
+                "button text",
+                "accent_color",
+                p.on_accent,
+                p.accent,
+                4.5,
+            ),
+            (
+                "accent_color",
+                "the current-page marker",
+                "the white header",
+                p.accent,
+                WHITE,
+                3.0,
+            ),
+            (
+                "accent_color",
+                "text",
+                "the home page's band (accent_color, lightened)",
+                INK,
+                p.accent_tint,
+                4.5,
+            ),
         ];
         let failures: Vec<String> = pairs
             .iter()
@@ -122,7 +178,9 @@ impl Theme {
         let accent = Rgb::parse(&cfg.accent_color)
             .map_err(|e| anyhow::anyhow!("theme.accent_color: {e}"))?;
         let palette = Palette::new(primary, accent).map_err(|e| {
-            anyhow::anyhow!("the theme's colours are too hard to read; pick darker or lighter ones:\n{e}")
+            anyhow::anyhow!(
+                "the theme's colours are too hard to read; pick darker or lighter ones:\n{e}"
+            )
         })?;
         let mut assets = Assets::default();
 
@@ -142,11 +200,25 @@ impl Theme {
             (None, Some(path)) => (read(path, "theme.logo")?, is_svg(path)),
             (None, None) => (DEMO_ICON.to_vec(), true),
         };
-        let key = if cfg.icon.is_some() { "theme.icon" } else { "theme.logo" };
+        let key = if cfg.icon.is_some() {
+            "theme.icon"
+        } else {
+            "theme.logo"
+        };
         let (favicon, manifest_icons, apple_touch_icon) = if icon_svg {
             check_svg(&icon_bytes).map_err(|e| anyhow::anyhow!("{key}: {e}"))?;
-            let path = assets.add(Asset::hashed("/static", "icon", "svg", icon_bytes, "image/svg+xml"));
-            let icon = Icon { path, sizes: "any".into(), content_type: "image/svg+xml" };
+            let path = assets.add(Asset::hashed(
+                "/static",
+                "icon",
+                "svg",
+                icon_bytes,
+                "image/svg+xml",
+            ));
+            let icon = Icon {
+                path,
+                sizes: "any".into(),
+                content_type: "image/svg+xml",
+            };
             (icon.clone(), vec![icon], None)
         } else {
             png_icons(&mut assets, &icon_bytes).map_err(|e| anyhow::anyhow!("{key}: {e}"))?
@@ -158,7 +230,9 @@ impl Theme {
                 anyhow::bail!("theme.font_family: name the family the font files belong to");
             };
             if family.contains(['"', '\\', ';', '{', '}', '<']) {
-                anyhow::bail!("theme.font_family: {family:?} may not hold quotes, braces or semicolons");
+                anyhow::bail!(
+                    "theme.font_family: {family:?} may not hold quotes, braces or semicolons"
+                );
             }
             for (i, font) in cfg.fonts.iter().enumerate() {
                 let bytes = read(&font.file, &format!("theme.fonts[{i}].file"))?;
@@ -169,9 +243,18 @@ impl Theme {
                     );
                 }
                 if !(100..=900).contains(&font.weight) {
-                    anyhow::bail!("theme.fonts[{i}].weight: {} is not between 100 and 900", font.weight);
+                    anyhow::bail!(
+                        "theme.fonts[{i}].weight: {} is not between 100 and 900",
+                        font.weight
+                    );
                 }
-                let path = assets.add(Asset::hashed("/static", "font", "woff2", bytes, "font/woff2"));
+                let path = assets.add(Asset::hashed(
+                    "/static",
+                    "font",
+                    "woff2",
+                    bytes,
+                    "font/woff2",
+                ));
                 let _ = writeln!(
                     css,
                     "@font-face{{font-family:\"{family}\";src:url({path}) format(\"woff2\");font-weight:{};font-style:{};font-display:swap}}",
@@ -179,7 +262,10 @@ impl Theme {
                     if font.italic { "italic" } else { "normal" }
                 );
             }
-            let _ = writeln!(css, "body{{font-family:\"{family}\",system-ui,-apple-system,\"Segoe UI\",Roboto,Arial,sans-serif}}");
+            let _ = writeln!(
+                css,
+                "body{{font-family:\"{family}\",system-ui,-apple-system,\"Segoe UI\",Roboto,Arial,sans-serif}}"
+            );
         }
         let p = &palette;
         let _ = writeln!(
@@ -190,7 +276,13 @@ impl Theme {
         // The base sheet's own :root (neutrals) comes after and does not
         // name the theme's variables.
         let css = format!("{css}{BASE_CSS}");
-        let css = assets.add(Asset::hashed("/static", "app", "css", css.into_bytes(), "text/css; charset=utf-8"));
+        let css = assets.add(Asset::hashed(
+            "/static",
+            "app",
+            "css",
+            css.into_bytes(),
+            "text/css; charset=utf-8",
+        ));
         Ok(Theme {
             assets,
             css,
@@ -213,7 +305,8 @@ fn read(path: &Path, key: &str) -> anyhow::Result<Vec<u8>> {
 }
 
 fn is_svg(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg"))
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("svg"))
 }
 
 /// An SVG must be a plain drawing: it is served from this site, so nothing
@@ -224,9 +317,20 @@ fn check_svg(bytes: &[u8]) -> Result<(), String> {
     if !lower.contains("<svg") {
         return Err("the file is not an SVG drawing".into());
     }
-    for bad in ["<script", "javascript:", "<foreignobject", "<iframe", "<!entity", "href=\"http", "href='http", "url(http"] {
+    for bad in [
+        "<script",
+        "javascript:",
+        "<foreignobject",
+        "<iframe",
+        "<!entity",
+        "href=\"http",
+        "href='http",
+        "url(http",
+    ] {
         if lower.contains(bad) {
-            return Err(format!("the SVG holds {bad:?}; a logo may only draw (no scripts, no outside files)"));
+            return Err(format!(
+                "the SVG holds {bad:?}; a logo may only draw (no scripts, no outside files)"
+            ));
         }
     }
     let mut rest = lower.as_str();
@@ -250,7 +354,10 @@ fn svg_size(text: &str) -> Option<(f64, f64)> {
         Some(&tag[i..i + tag[i..].find('"')?])
     };
     if let Some(vb) = attr("viewBox") {
-        let n: Vec<f64> = vb.split([' ', ',']).filter_map(|v| v.parse().ok()).collect();
+        let n: Vec<f64> = vb
+            .split([' ', ','])
+            .filter_map(|v| v.parse().ok())
+            .collect();
         if let [_, _, w, h] = n[..] {
             return (w > 0.0 && h > 0.0).then_some((w, h));
         }
@@ -262,18 +369,35 @@ fn svg_size(text: &str) -> Option<(f64, f64)> {
 fn svg_logo(assets: &mut Assets, bytes: Vec<u8>) -> anyhow::Result<Logo> {
     check_svg(&bytes).map_err(|e| anyhow::anyhow!(e))?;
     let text = String::from_utf8_lossy(&bytes);
-    let (w, h) = svg_size(&text)
-        .ok_or_else(|| anyhow::anyhow!("the SVG needs a viewBox (or width and height) so the page can reserve its space"))?;
+    let (w, h) = svg_size(&text).ok_or_else(|| {
+        anyhow::anyhow!(
+            "the SVG needs a viewBox (or width and height) so the page can reserve its space"
+        )
+    })?;
     let width = ((w / h) * f64::from(LOGO_HEIGHT)).round().clamp(1.0, 400.0) as u32;
-    let path = assets.add(Asset::hashed("/static", "logo", "svg", bytes, "image/svg+xml"));
-    Ok(Logo { path, width, height: LOGO_HEIGHT })
+    let path = assets.add(Asset::hashed(
+        "/static",
+        "logo",
+        "svg",
+        bytes,
+        "image/svg+xml",
+    ));
+    Ok(Logo {
+        path,
+        width,
+        height: LOGO_HEIGHT,
+    })
 }
 
 fn png_logo(assets: &mut Assets, bytes: &[u8]) -> anyhow::Result<Logo> {
     let img = crate::content::media::decode(bytes)?;
     // Twice the display height, for sharp edges on high-density screens.
     let img = if img.height() > LOGO_HEIGHT * 2 {
-        img.resize(u32::MAX, LOGO_HEIGHT * 2, image::imageops::FilterType::Lanczos3)
+        img.resize(
+            u32::MAX,
+            LOGO_HEIGHT * 2,
+            image::imageops::FilterType::Lanczos3,
+        )
     } else {
         img
     };
@@ -282,11 +406,18 @@ fn png_logo(assets: &mut Assets, bytes: &[u8]) -> anyhow::Result<Logo> {
         .clamp(1.0, 400.0) as u32;
     let png = crate::content::media::encode_png(&img)?;
     let path = assets.add(Asset::hashed("/static", "logo", "png", png, "image/png"));
-    Ok(Logo { path, width, height: LOGO_HEIGHT })
+    Ok(Logo {
+        path,
+        width,
+        height: LOGO_HEIGHT,
+    })
 }
 
 /// Square PNG icons, the picture centred on a transparent square.
-fn png_icons(assets: &mut Assets, bytes: &[u8]) -> anyhow::Result<(Icon, Vec<Icon>, Option<String>)> {
+fn png_icons(
+    assets: &mut Assets,
+    bytes: &[u8],
+) -> anyhow::Result<(Icon, Vec<Icon>, Option<String>)> {
     let img = crate::content::media::decode(bytes)?;
     let mut make = |size: u32| -> anyhow::Result<Icon> {
         let fitted = img.resize(size, size, image::imageops::FilterType::Lanczos3);
@@ -298,8 +429,18 @@ fn png_icons(assets: &mut Assets, bytes: &[u8]) -> anyhow::Result<(Icon, Vec<Ico
             i64::from((size - fitted.height()) / 2),
         );
         let png = crate::content::media::encode_png(&image::DynamicImage::ImageRgba8(square))?;
-        let path = assets.add(Asset::hashed("/static", &format!("icon-{size}"), "png", png, "image/png"));
-        Ok(Icon { path, sizes: format!("{size}x{size}"), content_type: "image/png" })
+        let path = assets.add(Asset::hashed(
+            "/static",
+            &format!("icon-{size}"),
+            "png",
+            png,
+            "image/png",
+        ));
+        Ok(Icon {
+            path,
+            sizes: format!("{size}x{size}"),
+            content_type: "image/png",
+        })
     };
     let favicon = make(32)?;
     let apple = make(180)?;

@@ -16,7 +16,11 @@ fn file(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> std::path::PathBuf
 #[test]
 fn the_demo_theme_makes_one_hashed_stylesheet_from_its_colours() {
     let t = theme(|_| {}).unwrap();
-    assert!(t.css.starts_with("/static/app.") && t.css.ends_with(".css"), "{}", t.css);
+    assert!(
+        t.css.starts_with("/static/app.") && t.css.ends_with(".css"),
+        "{}",
+        t.css
+    );
     let css = t.assets.get(&t.css).unwrap();
     let text = std::str::from_utf8(&css.body).unwrap();
     assert!(text.starts_with(":root{--primary:#1f5f8b;"), "{text}");
@@ -35,11 +39,17 @@ fn a_colour_too_light_for_white_button_text_is_refused_with_the_pair_and_ratio()
     let e = theme(|c| c.primary_color = "#77aadd".into())
         .unwrap_err()
         .to_string();
-    assert!(e.contains("theme.primary_color: white button text (#ffffff) on primary_color (#77aadd)"), "{e}");
+    assert!(
+        e.contains("theme.primary_color: white button text (#ffffff) on primary_color (#77aadd)"),
+        "{e}"
+    );
     assert!(e.contains("needs at least 4.5:1"), "{e}");
     assert!(e.contains(":1;"), "the ratio is given: {e}");
     // Links on the page fail too, and are listed as well.
-    assert!(e.contains("links and headings (#77aadd) on the page background"), "{e}");
+    assert!(
+        e.contains("links and headings (#77aadd) on the page background"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -47,36 +57,56 @@ fn an_accent_too_pale_for_the_current_page_marker_is_refused() {
     let e = theme(|c| c.accent_color = "#ffd9a0".into())
         .unwrap_err()
         .to_string();
-    assert!(e.contains("theme.accent_color: the current-page marker (#ffd9a0) on the white header"), "{e}");
+    assert!(
+        e.contains("theme.accent_color: the current-page marker (#ffd9a0) on the white header"),
+        "{e}"
+    );
     assert!(e.contains("needs at least 3:1"), "{e}");
 }
 
 #[test]
 fn every_checked_pair_passes_for_a_range_of_dark_primaries() {
-    for hex in ["#000000", "#1f5f8b", "#2d5a27", "#6b2d5c", "#8a1c1c", "#334155"] {
+    for hex in [
+        "#000000", "#1f5f8b", "#2d5a27", "#6b2d5c", "#8a1c1c", "#334155",
+    ] {
         let p = Palette::new(Rgb::parse(hex).unwrap(), Rgb::parse("#9c4a1a").unwrap());
         assert!(p.is_ok(), "{hex}: {p:?}");
     }
     // A dark accent gets white text, a light-enough one dark text.
     let dark = Palette::new(WHITE.mix(BLACK, 0.9), Rgb::parse("#9c4a1a").unwrap()).unwrap();
     assert_eq!(dark.on_accent, WHITE);
-    let mid = Palette::new(Rgb::parse("#1f5f8b").unwrap(), Rgb::parse("#c77c02").unwrap()).unwrap();
+    let mid = Palette::new(
+        Rgb::parse("#1f5f8b").unwrap(),
+        Rgb::parse("#c77c02").unwrap(),
+    )
+    .unwrap();
     assert_eq!(mid.on_accent, INK);
 }
 
 #[test]
 fn unreadable_colour_text_names_the_setting() {
-    let e = theme(|c| c.accent_color = "orange".into()).unwrap_err().to_string();
-    assert!(e.starts_with("theme.accent_color:") && e.contains("#rrggbb"), "{e}");
+    let e = theme(|c| c.accent_color = "orange".into())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("theme.accent_color:") && e.contains("#rrggbb"),
+        "{e}"
+    );
 }
 
 #[test]
 fn an_svg_logo_that_could_run_anything_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     for (name, svg) in [
-        ("a.svg", r#"<svg viewBox="0 0 10 10"><script>alert(1)</script></svg>"#),
+        (
+            "a.svg",
+            r#"<svg viewBox="0 0 10 10"><script>alert(1)</script></svg>"#,
+        ),
         ("b.svg", r#"<svg viewBox="0 0 10 10" onload="x()"></svg>"#),
-        ("c.svg", r#"<svg viewBox="0 0 10 10"><image href="https://x.example/a.png"/></svg>"#),
+        (
+            "c.svg",
+            r#"<svg viewBox="0 0 10 10"><image href="https://x.example/a.png"/></svg>"#,
+        ),
         ("d.svg", "just text"),
     ] {
         let path = file(&dir, name, svg.as_bytes());
@@ -92,7 +122,11 @@ fn an_svg_logo_that_could_run_anything_is_refused() {
 #[test]
 fn a_png_logo_gives_square_png_icons() {
     let dir = tempfile::tempdir().unwrap();
-    let png = file(&dir, "logo.png", &crate::content::media::tests::png(400, 200));
+    let png = file(
+        &dir,
+        "logo.png",
+        &crate::content::media::tests::png(400, 200),
+    );
     let t = theme(|c| c.logo = Some(png)).unwrap();
     assert_eq!((t.logo.width, t.logo.height), (88, 44));
     assert_eq!(t.favicon.sizes, "32x32");
@@ -112,7 +146,11 @@ fn fonts_must_be_woff2_and_get_a_font_face() {
     let bad = file(&dir, "a.ttf", b"\0\x01\0\0rest");
     let e = theme(|c| {
         c.font_family = Some("Atkinson".into());
-        c.fonts = vec![FontFile { file: bad, weight: 400, italic: false }];
+        c.fonts = vec![FontFile {
+            file: bad,
+            weight: 400,
+            italic: false,
+        }];
     })
     .unwrap_err()
     .to_string();
@@ -121,14 +159,30 @@ fn fonts_must_be_woff2_and_get_a_font_face() {
     let good = file(&dir, "a.woff2", b"wOF2 not really a font");
     let t = theme(|c| {
         c.font_family = Some("Atkinson".into());
-        c.fonts = vec![FontFile { file: good.clone(), weight: 700, italic: false }];
+        c.fonts = vec![FontFile {
+            file: good.clone(),
+            weight: 700,
+            italic: false,
+        }];
     })
     .unwrap();
     let css = String::from_utf8(t.assets.get(&t.css).unwrap().body.to_vec()).unwrap();
-    assert!(css.contains("@font-face{font-family:\"Atkinson\";src:url(/static/font."), "{css}");
-    assert!(css.contains("font-weight:700;font-style:normal;font-display:swap"), "{css}");
-    let e = theme(|c| c.fonts = vec![FontFile { file: good, weight: 400, italic: false }])
-        .unwrap_err()
-        .to_string();
+    assert!(
+        css.contains("@font-face{font-family:\"Atkinson\";src:url(/static/font."),
+        "{css}"
+    );
+    assert!(
+        css.contains("font-weight:700;font-style:normal;font-display:swap"),
+        "{css}"
+    );
+    let e = theme(|c| {
+        c.fonts = vec![FontFile {
+            file: good,
+            weight: 400,
+            italic: false,
+        }]
+    })
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("theme.font_family"), "{e}");
 }

@@ -1,13 +1,13 @@
 //! What every page shares: the translator, the clinic's details for the
 //! header and the crisis footer, the page title and the asset addresses.
 
-use crate::theme::Theme;
-use std::sync::Arc;
 use crate::app::AppState;
 use crate::i18n::Tr;
+use crate::theme::Theme;
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub struct Layout {

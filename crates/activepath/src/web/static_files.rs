@@ -6,7 +6,7 @@ use crate::app::AppState;
 use crate::assets::Asset;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
@@ -18,7 +18,7 @@ pub fn router() -> Router<AppState> {
             "/favicon.ico",
             get(|State(state): State<AppState>| async move {
                 match state.theme.assets.get(&state.theme.favicon.path) {
-                    Some(icon) => respond(icon, "public, max-age=86400"),
+                    Some(icon) => respond(icon, "public, max-age=86400", &HeaderMap::new()),
                     None => super::AppError::NotFound.into_response(),
                 }
             }),
@@ -27,23 +27,45 @@ pub fn router() -> Router<AppState> {
 
 const FOREVER: &str = "public, max-age=31536000, immutable";
 
-async fn theme_file(State(state): State<AppState>, Path(file): Path<String>) -> Response {
+async fn theme_file(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    req: HeaderMap,
+) -> Response {
     match state.theme.assets.get(&format!("/static/{file}")) {
-        Some(asset) => respond(asset, FOREVER),
+        Some(asset) => respond(asset, FOREVER, &req),
         None => super::AppError::NotFound.into_response(),
     }
 }
 
-async fn media_file(State(state): State<AppState>, Path(file): Path<String>) -> Response {
+async fn media_file(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    req: HeaderMap,
+) -> Response {
     match state.site.media(&format!("/media/{file}")) {
-        Some(asset) => respond(&asset, FOREVER),
+        Some(asset) => respond(&asset, FOREVER, &req),
         None => super::AppError::NotFound.into_response(),
     }
 }
 
-fn respond(asset: &Asset, cache: &'static str) -> Response {
-    let mut res = asset.body.clone().into_response();
+fn respond(asset: &Asset, cache: &'static str, req: &HeaderMap) -> Response {
+    let gzip = asset.gzip.as_ref().filter(|_| {
+        req.get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(super::site::accepts_gzip)
+    });
+    let mut res = match gzip {
+        Some(gz) => gz.clone().into_response(),
+        None => asset.body.clone().into_response(),
+    };
     let h = res.headers_mut();
+    if asset.gzip.is_some() {
+        h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    if gzip.is_some() {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(asset.content_type),

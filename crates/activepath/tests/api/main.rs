@@ -5,6 +5,7 @@
 mod abuse;
 mod assessment;
 mod booking;
+mod brand;
 mod cli;
 mod contact;
 mod data_protection;

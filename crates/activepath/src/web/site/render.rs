@@ -39,11 +39,21 @@ impl PostItem {
     }
 }
 
+/// A page shown as a card on the home page.
+struct Card {
+    path: String,
+    title: String,
+    summary: String,
+    /// The page's hero, small and lazily loaded.
+    image: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "site/home.html")]
 struct HomePage<'a> {
     l: Layout,
     doc: &'a Document,
+    cards: Vec<Card>,
     recent: Vec<PostItem>,
 }
 
@@ -278,7 +288,30 @@ pub fn all(
         if doc.slug == "home" {
             let l = l.with_json_ld(&clinic_ld(state));
             let recent = posts.iter().take(3).map(|p| PostItem::of(p)).collect();
-            add(path, HomePage { l, doc, recent }.render(), HTML);
+            let cards = doc
+                .cards
+                .iter()
+                .filter_map(|slug| content.page(slug))
+                .map(|p| Card {
+                    path: p.path(),
+                    title: p.title.clone(),
+                    summary: p.summary.clone(),
+                    image: p.hero.as_ref().map(|h| {
+                        h.thumbnail("(min-width: 64rem) 17rem, (min-width: 40rem) 50vw, 100vw")
+                    }),
+                })
+                .collect();
+            add(
+                path,
+                HomePage {
+                    l,
+                    doc,
+                    cards,
+                    recent,
+                }
+                .render(),
+                HTML,
+            );
         } else {
             let ld = if doc.slug == "contact" {
                 clinic_ld(state)
