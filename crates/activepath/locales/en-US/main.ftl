@@ -232,6 +232,7 @@ home-contact-body = Questions about treatment, or ready to book a first consulta
 home-contact-link = Contact and opening hours
 home-recent-posts = Recent posts
 home-treatments = How we can help
+insurance-plans = Plans we work with
 home-all-posts = All posts
 read-more = Read more
 read-more-about = {" "}about “{ $title }”

@@ -26,6 +26,20 @@ pub fn local_links(markdown: &str) -> Vec<(String, usize)> {
         .collect()
 }
 
+/// The words of `markdown`, without markup (for search engines' answers).
+pub fn plain_text(markdown: &str) -> String {
+    let mut out = String::new();
+    for event in Parser::new_ext(markdown, OPTIONS) {
+        match event {
+            Event::Text(t) | Event::Code(t) => out.push_str(&t),
+            Event::SoftBreak | Event::HardBreak => out.push(' '),
+            Event::End(TagEnd::Paragraph | TagEnd::Item) => out.push(' '),
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// Sizes of an image in the text: the text column is at most 46rem wide.
 const PROSE_SIZES: &str = "(min-width: 48rem) 46rem, 100vw";
 

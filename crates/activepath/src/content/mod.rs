@@ -59,6 +59,19 @@ struct HeroRef {
     alt: String,
 }
 
+impl HeroRef {
+    /// The image in the media folder, or what is wrong with the reference.
+    fn find(&self, media: &Media) -> Result<Hero, String> {
+        Ok(Hero {
+            image: media
+                .get(&self.src)
+                .ok_or_else(|| media::missing(&self.src, media))?
+                .clone(),
+            alt: self.alt.trim().to_string(),
+        })
+    }
+}
+
 /// A page's lead image, found in the media folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hero {
@@ -87,6 +100,73 @@ pub struct Menu {
     /// The menu's words; the page's title when left out.
     #[serde(default)]
     pub label: String,
+    /// `header` (the default) or `footer`, for pages a visitor looks for
+    /// less often.
+    #[serde(default)]
+    pub place: MenuPlace,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MenuPlace {
+    #[default]
+    Header,
+    Footer,
+}
+
+/// What a page is, beyond its Markdown: `type = "team"` lists people,
+/// `"faq"` questions and answers, `"insurance"` the plans accepted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PageType {
+    #[default]
+    Page,
+    Team,
+    Faq,
+    Insurance,
+}
+
+/// One person on a team page, as front matter writes it (`[[people]]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PersonRef {
+    name: String,
+    /// "MD", "PMHNP-BC", "LCSW".
+    #[serde(default)]
+    credentials: String,
+    role: String,
+    bio: String,
+    photo: Option<HeroRef>,
+    /// A physician (schema.org `Physician`); otherwise a `Person`.
+    #[serde(default)]
+    physician: bool,
+}
+
+/// One person of the team.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub name: String,
+    pub credentials: String,
+    pub role: String,
+    pub bio: String,
+    pub photo: Option<Hero>,
+    pub physician: bool,
+}
+
+/// A question and its answer (`[[questions]]`, the answer in Markdown).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuestionRef {
+    question: String,
+    answer: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Question {
+    pub question: String,
+    /// The answer as sanitised HTML, and as plain text for search engines.
+    pub answer_html: String,
+    pub answer_text: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -114,6 +194,15 @@ struct FrontMatter {
     /// Pages shown as cards on this page (slugs), e.g. the home page's treatments.
     #[serde(default)]
     cards: Vec<String>,
+    #[serde(default, rename = "type")]
+    page_type: PageType,
+    #[serde(default)]
+    people: Vec<PersonRef>,
+    #[serde(default)]
+    questions: Vec<QuestionRef>,
+    /// Insurance pages: the plans the clinic accepts.
+    #[serde(default)]
+    plans: Vec<String>,
 }
 
 /// One page or post, parsed and rendered to sanitised HTML.
@@ -135,6 +224,10 @@ pub struct Document {
     pub menu: Option<Menu>,
     /// Slugs of the pages shown as cards, checked to exist.
     pub cards: Vec<String>,
+    pub page_type: PageType,
+    pub people: Vec<Person>,
+    pub questions: Vec<Question>,
+    pub plans: Vec<String>,
     pub html: String,
     pub reading_minutes: u32,
     /// Where it came from, for error messages.
@@ -208,6 +301,18 @@ const EMBEDDED_MEDIA: &[(&str, &[u8])] = &[
         "path-ahead.png",
         include_bytes!("../../content/media/path-ahead.png"),
     ),
+    (
+        "portrait-a.png",
+        include_bytes!("../../content/media/portrait-a.png"),
+    ),
+    (
+        "portrait-b.png",
+        include_bytes!("../../content/media/portrait-b.png"),
+    ),
+    (
+        "portrait-c.png",
+        include_bytes!("../../content/media/portrait-c.png"),
+    ),
 ];
 
 /// The demo clinic's content, compiled into the binary. A test checks that
@@ -222,6 +327,12 @@ const EMBEDDED: &[(&str, &str)] = &[
     (
         "pages/tms-results.md",
         include_str!("../../content/pages/tms-results.md"),
+    ),
+    ("pages/team.md", include_str!("../../content/pages/team.md")),
+    ("pages/faq.md", include_str!("../../content/pages/faq.md")),
+    (
+        "pages/insurance.md",
+        include_str!("../../content/pages/insurance.md"),
     ),
     (
         "pages/psychotherapy.md",
@@ -464,10 +575,10 @@ impl Content {
     }
 
     /// The pages that asked for a place in the menu, in order: (label, path).
-    pub fn menu(&self) -> Vec<(String, String)> {
+    pub fn menu(&self, place: MenuPlace) -> Vec<(String, String)> {
         let mut items: Vec<(&Menu, &Document)> = self
             .published_pages()
-            .filter_map(|p| Some((p.menu.as_ref()?, p)))
+            .filter_map(|p| Some((p.menu.as_ref().filter(|m| m.place == place)?, p)))
             .collect();
         items.sort_by(|a, b| a.0.order.cmp(&b.0.order).then(a.1.slug.cmp(&b.1.slug)));
         items
@@ -561,21 +672,17 @@ fn parse(
             return Err(err(line_of(field), format!("{field} must not be empty")));
         }
     }
-    let hero = match fm.hero {
-        None => None,
-        Some(h) => Some(Hero {
-            image: media
-                .get(&h.src)
-                .ok_or_else(|| err(line_of("hero"), media::missing(&h.src, media)))?
-                .clone(),
-            alt: h.alt.trim().to_string(),
-        }),
-    };
+    let hero = fm
+        .hero
+        .as_ref()
+        .map(|h| h.find(media).map_err(|m| err(line_of("hero"), m)))
+        .transpose()?;
     let cta_line = fm
         .cta_href
         .as_ref()
         .filter(|h| h.starts_with('/'))
         .map(|h| (h.clone(), line_of("cta_href")));
+    let (people, questions) = typed_parts(&fm, kind, media, facts, &err, &line_of)?;
     let cards_lines: Vec<(String, usize)> = fm
         .cards
         .iter()
@@ -631,6 +738,15 @@ fn parse(
         cta,
         menu: fm.menu,
         cards: fm.cards,
+        page_type: fm.page_type,
+        people,
+        questions,
+        plans: fm
+            .plans
+            .into_iter()
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect(),
         html: markdown::render(body, media)
             .map_err(|(line, message)| err(body_line + line, message))?,
         reading_minutes: (words as u32).div_ceil(200).max(1),
@@ -642,6 +758,94 @@ fn parse(
             .chain(cards_lines)
             .collect(),
     })
+}
+
+/// The team's people and the FAQ's answers, checked against the page's type.
+fn typed_parts(
+    fm: &FrontMatter,
+    kind: Kind,
+    media: &Media,
+    facts: &Facts,
+    err: &dyn Fn(usize, String) -> ContentError,
+    line_of: &dyn Fn(&str) -> usize,
+) -> Result<(Vec<Person>, Vec<Question>), ContentError> {
+    let wrong = |field: &str, wanted: &str| {
+        err(
+            line_of(field),
+            format!("{field} belongs on a page with type = \"{wanted}\""),
+        )
+    };
+    if kind == Kind::Post && fm.page_type != PageType::Page {
+        return Err(err(line_of("type"), "type is for pages, not posts".into()));
+    }
+    if !fm.people.is_empty() && fm.page_type != PageType::Team {
+        return Err(wrong("[[people]]", "team"));
+    }
+    if !fm.questions.is_empty() && fm.page_type != PageType::Faq {
+        return Err(wrong("[[questions]]", "faq"));
+    }
+    if !fm.plans.is_empty() && fm.page_type != PageType::Insurance {
+        return Err(wrong("plans", "insurance"));
+    }
+    match fm.page_type {
+        PageType::Team if fm.people.is_empty() => {
+            return Err(err(
+                line_of("type"),
+                "a team page lists its people as [[people]] (name, role, bio)".into(),
+            ));
+        }
+        PageType::Faq if fm.questions.is_empty() => {
+            return Err(err(
+                line_of("type"),
+                "an FAQ page lists [[questions]] (question, answer)".into(),
+            ));
+        }
+        _ => {}
+    }
+    let mut people = Vec::new();
+    for p in &fm.people {
+        for (field, value) in [("name", &p.name), ("role", &p.role), ("bio", &p.bio)] {
+            if value.trim().is_empty() {
+                return Err(err(
+                    line_of("[[people]]"),
+                    format!("each person needs a {field}"),
+                ));
+            }
+        }
+        let photo = p
+            .photo
+            .as_ref()
+            .map(|h| h.find(media).map_err(|m| err(line_of("photo"), m)))
+            .transpose()?;
+        people.push(Person {
+            name: p.name.trim().into(),
+            credentials: p.credentials.trim().into(),
+            role: p.role.trim().into(),
+            bio: p.bio.trim().into(),
+            photo,
+            physician: p.physician,
+        });
+    }
+    let mut questions = Vec::new();
+    for q in &fm.questions {
+        if q.question.trim().is_empty() || q.answer.trim().is_empty() {
+            return Err(err(
+                line_of("[[questions]]"),
+                "each question needs its question and answer".into(),
+            ));
+        }
+        let answer = facts
+            .insert(&q.answer)
+            .map_err(|(_, m)| err(line_of("[[questions]]"), m))?;
+        let answer_html =
+            markdown::render(&answer, media).map_err(|(_, m)| err(line_of("[[questions]]"), m))?;
+        questions.push(Question {
+            question: q.question.trim().into(),
+            answer_text: markdown::plain_text(&answer),
+            answer_html,
+        });
+    }
+    Ok((people, questions))
 }
 
 /// A tag as it appears in URLs: "Treatment-resistant depression" -> "treatment-resistant-depression".

@@ -1,4 +1,5 @@
 use super::*;
+use crate::content::MenuPlace;
 
 fn one(name: &str, text: &str) -> Result<Content, ContentError> {
     let home =
@@ -200,4 +201,88 @@ fn a_link_to_a_page_that_does_not_exist_is_an_error_with_file_and_line() {
     let cta = "+++\ntitle = \"T\"\nslug = \"x\"\nsummary = \"s\"\ndate = 2026-01-01\ncta_text = \"Go\"\ncta_href = \"/nowhere\"\n+++\nBody\n";
     let e = one("pages/x.md", cta).unwrap_err();
     assert_eq!(e.line, 7);
+}
+
+#[test]
+fn team_faq_and_insurance_pages_carry_their_parts_and_refuse_misplaced_ones() {
+    let team = "+++\ntitle = \"Team\"\nslug = \"team\"\nsummary = \"S\"\ndate = 2026-01-01\ntype = \"team\"\n\n[[people]]\nname = \"Dr A\"\ncredentials = \"MD\"\nrole = \"Psychiatrist\"\nbio = \"Sees people.\"\nphysician = true\nphoto = { src = \"media/x.png\", alt = \"\" }\n+++\nHi\n";
+    let c = with_image("pages/team.md", team).unwrap();
+    let p = &c.page("team").unwrap().people[0];
+    assert_eq!(
+        (p.name.as_str(), p.credentials.as_str(), p.physician),
+        ("Dr A", "MD", true)
+    );
+    assert!(p.photo.is_some());
+
+    let faq = "+++\ntitle = \"FAQ\"\nslug = \"faq\"\nsummary = \"S\"\ndate = 2026-01-01\ntype = \"faq\"\n\n[[questions]]\nquestion = \"Why?\"\nanswer = \"Call {{ clinic.phone }}, *any* day.\"\n+++\n";
+    let c = one("pages/faq.md", faq).unwrap();
+    let q = &c.page("faq").unwrap().questions[0];
+    assert_eq!(q.answer_text, "Call +1 555 010 0123, any day.");
+    assert!(q.answer_html.contains("<em>any</em>"), "{}", q.answer_html);
+
+    // Parts on the wrong type, or a typed page without its parts, are errors.
+    for (text, wanted) in [
+        ("type = \"team\"\n", "a team page lists its people"),
+        ("type = \"faq\"\n", "an FAQ page lists [[questions]]"),
+        (
+            "plans = [\"A\"]\n",
+            "plans belongs on a page with type = \"insurance\"",
+        ),
+        (
+            "\n[[people]]\nname = \"A\"\nrole = \"R\"\nbio = \"B\"\n",
+            "[[people]] belongs on a page with type = \"team\"",
+        ),
+        (
+            "type = \"team\"\n\n[[people]]\nname = \"A\"\nrole = \"\"\nbio = \"B\"\n",
+            "each person needs a role",
+        ),
+        ("type = \"brochure\"\n", "unknown variant"),
+    ] {
+        let file = format!(
+            "+++\ntitle = \"T\"\nslug = \"t\"\nsummary = \"S\"\ndate = 2026-01-01\n{text}+++\n"
+        );
+        let e = one("pages/t.md", &file).unwrap_err();
+        assert!(e.message.contains(wanted), "{text}: {e}");
+        assert!(e.line >= 2, "{e}");
+    }
+}
+
+#[test]
+fn the_menu_lists_pages_by_order_in_their_place() {
+    let page = |slug: &str, menu: &str| {
+        (
+            format!("pages/{slug}.md"),
+            format!(
+                "+++\ntitle = \"Title {slug}\"\nslug = \"{slug}\"\nsummary = \"S\"\ndate = 2026-01-01\n{menu}\n+++\n"
+            ),
+        )
+    };
+    let c = Content::from_files(
+        vec![
+            page("home", ""),
+            page("b", "menu = { order = 2, label = \"Bee\" }"),
+            page("a", "menu = { order = 1 }"),
+            page("f", "menu = { order = 0, place = \"footer\" }"),
+            page("none", ""),
+        ],
+        &Facts::demo(),
+    )
+    .unwrap();
+    assert_eq!(
+        c.menu(MenuPlace::Header),
+        [
+            ("Title a".to_string(), "/a".to_string()),
+            ("Bee".into(), "/b".into())
+        ]
+    );
+    assert_eq!(
+        c.menu(MenuPlace::Footer),
+        [("Title f".to_string(), "/f".to_string())]
+    );
+    let e = one(
+        "posts/p.md",
+        "+++\ntitle = \"T\"\nslug = \"p\"\nsummary = \"S\"\ndate = 2026-01-01\nmenu = { order = 1 }\n+++\n",
+    )
+    .unwrap_err();
+    assert!(e.message.contains("menu is for pages"), "{e}");
 }

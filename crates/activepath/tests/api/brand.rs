@@ -28,7 +28,7 @@ async fn the_clinics_facts_come_from_configuration_and_every_page_follows() {
     for path in ["/", "/contact", "/tms", "/blog", "/assessment", "/book"] {
         let (status, html) = app.get_text(path).await;
         assert_eq!(status, 200, "{path}");
-        let header = between(&html, "<div class=\"topbar\">", "</header>");
+        let header = between(&html, "<header", "</header>");
         assert!(
             header.contains("href=\"tel:+15557771234\">Call +1 555 777 1234"),
             "{path}"
@@ -136,14 +136,7 @@ async fn the_menu_comes_from_front_matter_and_the_assessment_and_contact_stay() 
     let links: Vec<String> = internal_links(nav);
     assert_eq!(
         links,
-        [
-            "/fees",
-            "/team",
-            "/blog",
-            "/book",
-            "/contact/message",
-            "/assessment"
-        ],
+        ["/fees", "/team", "/book", "/contact/message", "/assessment"],
         "menu pages by order, then the fixed entries; no contact page, so its form"
     );
     assert!(
@@ -295,4 +288,65 @@ async fn the_theme_colours_the_stylesheet_and_unreadable_colours_stop_start_up()
         "{e}"
     );
     assert!(e.contains("WCAG AA needs at least 4.5:1"), "{e}");
+}
+
+fn json_ld(html: &str) -> serde_json::Value {
+    let ld = value_after_tag(html, "<script type=\"application/ld+json\">", "</script>");
+    serde_json::from_str(ld).unwrap()
+}
+
+fn value_after_tag<'a>(html: &'a str, open: &str, close: &str) -> &'a str {
+    let at = html.find(open).unwrap() + open.len();
+    &html[at..at + html[at..].find(close).unwrap()]
+}
+
+#[tokio::test]
+async fn team_faq_and_insurance_pages_show_their_parts_to_people_and_search_engines() {
+    let app = spawn_app().await;
+    let (status, team) = app.get_text("/team").await;
+    assert_eq!(status, 200);
+    assert!(team.contains("<h2>Dr. Sam Rivera, MD</h2>"));
+    assert!(team.contains("<p class=\"role\">Psychotherapist</p>"));
+    let ld = json_ld(&team);
+    let people = ld["mainEntity"].as_array().unwrap();
+    assert_eq!(people.len(), 4);
+    assert_eq!(people[0]["@type"], "Physician");
+    assert_eq!(people[0]["name"], "Dr. Sam Rivera");
+    assert!(
+        people[0]["image"]
+            .as_str()
+            .unwrap()
+            .contains("/media/portrait-a-")
+    );
+    assert_eq!(people[3]["@type"], "Person");
+    assert_eq!(people[3]["jobTitle"], "Psychotherapist");
+
+    let (_, faq) = app.get_text("/faq").await;
+    let ld = json_ld(&faq);
+    assert_eq!(ld["@type"], "FAQPage");
+    let questions = ld["mainEntity"].as_array().unwrap();
+    assert_eq!(questions.len(), 6);
+    assert_eq!(
+        questions[0]["name"],
+        "Is the online self-assessment a diagnosis?"
+    );
+    assert!(
+        questions[1]["acceptedAnswer"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("+1 555 010 0123")
+    );
+    assert!(faq.contains("<h2 id=\"q1\">Is the online self-assessment a diagnosis?</h2>"));
+
+    let (_, insurance) = app.get_text("/insurance").await;
+    assert!(insurance.contains("<h2 id=\"plans-heading\">Plans we work with</h2>"));
+    assert!(insurance.contains("<li>Medicare</li>"));
+    // Team and FAQ sit in the footer's menu, insurance in the header's.
+    let footer = between(&insurance, "<footer", "</footer>");
+    assert!(footer.contains("href=\"/team\"") && footer.contains(">FAQ</a>"));
+    let nav = between(&insurance, "<nav", "</nav>");
+    assert!(
+        nav.contains("<a href=\"/insurance\" aria-current=\"page\">Insurance</a>"),
+        "{nav}"
+    );
 }

@@ -394,7 +394,7 @@ async fn what_a_walk_through_the_flows_found_is_fixed() {
     let path = app.submit_phq9([1, 1, 1, 1, 1, 1, 1, 1, 0], 1).await;
     let (_, result) = app.get_text(&path).await;
     assert!(result.contains(&format!(
-        "<p class=\"print-only small\">{} · {} · {}</p>",
+        "<p class=\"print-only small\">{} · {} · {} · Monday–Wednesday: 8:30 AM–5:30 PM; ",
         app.state.config.clinic.name,
         app.state.config.clinic.address,
         app.state.config.clinic.phone

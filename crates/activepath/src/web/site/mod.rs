@@ -206,6 +206,8 @@ pub struct NavItem {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Nav {
     pub items: Vec<NavItem>,
+    /// Pages the clinic placed in the footer's menu.
+    pub footer: Vec<NavItem>,
     /// Whether the footer's pages exist in the content.
     pub privacy: bool,
     pub accessibility: bool,
@@ -214,15 +216,18 @@ pub struct Nav {
 impl Nav {
     pub fn of(content: &Content) -> Nav {
         let tr = crate::i18n::Tr::default();
-        let mut items: Vec<NavItem> = content
-            .menu()
-            .into_iter()
-            .map(|(label, path)| NavItem {
-                label,
-                path,
-                section: "",
-            })
-            .collect();
+        let pages = |place| {
+            content
+                .menu(place)
+                .into_iter()
+                .map(|(label, path)| NavItem {
+                    label,
+                    path,
+                    section: "",
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut items = pages(crate::content::MenuPlace::Header);
         // Without a contact page, the message form is the way to write.
         let contact = if content.page("contact").is_some() {
             "/contact"
@@ -230,7 +235,6 @@ impl Nav {
             "/contact/message"
         };
         for (id, path, section) in [
-            ("nav-blog", "/blog", "blog"),
             ("nav-book", "/book", "book"),
             ("nav-contact", contact, "contact"),
         ] {
@@ -244,6 +248,7 @@ impl Nav {
         }
         Nav {
             items,
+            footer: pages(crate::content::MenuPlace::Footer),
             privacy: content.page("privacy").is_some(),
             accessibility: content.page("accessibility").is_some(),
         }

@@ -229,6 +229,57 @@ fn page_ld(state: &AppState, doc: &Document, url: &str) -> serde_json::Value {
     v
 }
 
+/// A team page names its people (schema.org `Physician` or `Person`); an
+/// FAQ page is an `FAQPage` with each question and its answer.
+fn typed_ld(state: &AppState, doc: &Document, mut ld: serde_json::Value) -> serde_json::Value {
+    use crate::content::PageType;
+    let base = &state.config.clinic.base_url;
+    match doc.page_type {
+        PageType::Team => {
+            let people: Vec<serde_json::Value> = doc
+                .people
+                .iter()
+                .map(|p| {
+                    let mut v = json!({
+                        "@type": if p.physician { "Physician" } else { "Person" },
+                        "name": p.name,
+                        "description": p.bio,
+                    });
+                    if p.physician {
+                        v["medicalSpecialty"] = json!("Psychiatric");
+                    } else {
+                        v["jobTitle"] = json!(p.role);
+                        v["worksFor"] = publisher(state);
+                    }
+                    if !p.credentials.is_empty() {
+                        v["honorificSuffix"] = json!(p.credentials);
+                    }
+                    if let Some(photo) = &p.photo
+                        && let Some(largest) = photo.image.variants.last()
+                    {
+                        v["image"] = json!(base.join(&largest.fallback));
+                    }
+                    v
+                })
+                .collect();
+            ld["mainEntity"] = json!(people);
+            ld
+        }
+        PageType::Faq => json!({
+            "@context": "https://schema.org",
+            "@type": "FAQPage",
+            "name": doc.title,
+            "url": ld["url"],
+            "mainEntity": doc.questions.iter().map(|q| json!({
+                "@type": "Question",
+                "name": q.question,
+                "acceptedAnswer": { "@type": "Answer", "text": q.answer_text },
+            })).collect::<Vec<_>>(),
+        }),
+        _ => ld,
+    }
+}
+
 fn post_ld(state: &AppState, doc: &Document, url: &str) -> serde_json::Value {
     json!({
         "@context": "https://schema.org",
@@ -316,7 +367,7 @@ pub fn all(
             let ld = if doc.slug == "contact" {
                 clinic_ld(state)
             } else {
-                page_ld(state, doc, &url)
+                typed_ld(state, doc, page_ld(state, doc, &url))
             };
             let page = ContentPage {
                 l: l.with_json_ld(&ld),
