@@ -56,6 +56,11 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The site's content.
+    Content {
+        #[command(subcommand)]
+        command: ContentCommand,
+    },
     /// Send a test e-mail now, with the mail settings, and say plainly what
     /// is wrong if it does not go.
     SendTestEmail {
@@ -85,6 +90,16 @@ pub enum UserCommand {
         /// What the token is for, e.g. "EHR sync".
         #[arg(long)]
         name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContentCommand {
+    /// Write the demo content (pages, posts, images) and an example
+    /// activepath.toml into DIR, as a starting point for the clinic's own.
+    Export {
+        /// An empty (or new) folder.
+        dir: PathBuf,
     },
 }
 
@@ -169,6 +184,20 @@ impl Cli {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    // Needs no configuration: it is how a clinic gets its first one.
+    if let Some(Command::Content {
+        command: ContentCommand::Export { dir },
+    }) = &cli.command
+    {
+        let written = crate::content::export(dir)?;
+        println!(
+            "wrote {} files to {}; start the site from them with:\n  activepath --config {} serve",
+            written.len(),
+            dir.display(),
+            dir.join("activepath.toml").display()
+        );
+        return Ok(());
+    }
     let config = cli.config()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
@@ -246,6 +275,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Content { .. } => unreachable!("handled before the configuration is read"),
         Command::SendTestEmail { to } => {
             let to = to.unwrap_or_else(|| config.mail.notify.clone());
             let transport = crate::mail::Transport::from_config(&config)?;

@@ -586,14 +586,48 @@ impl Config {
         if file.exists() {
             figment = figment.merge(Toml::file_exact(file));
         }
-        let config: Config = figment
+        let figment = figment
             .merge(Env::prefixed("ACTIVEPATH_").ignore(&["config"]).split("__"))
             .merge(Env::raw().only(&["database_url"]))
-            .merge(Serialized::defaults(overrides))
+            .merge(Serialized::defaults(overrides));
+        let mut config: Config = figment
             .extract()
             .map_err(|e| anyhow::anyhow!("configuration error: {}", redact_text(&e.to_string())))?;
+        config.resolve_paths(&figment);
         config.validate()?;
         Ok(config)
+    }
+
+    /// Paths written in a configuration file are relative to that file's
+    /// folder (so a clinic's folder can move as a whole); paths from the
+    /// environment or the command line stay relative to the working folder.
+    fn resolve_paths(&mut self, figment: &Figment) {
+        use figment::value::magic::RelativePathBuf;
+        let path = |key: &str| {
+            figment
+                .extract_inner::<Option<RelativePathBuf>>(key)
+                .ok()
+                .flatten()
+                .map(|p| p.relative())
+        };
+        if let Some(p) = path("content_dir") {
+            self.content_dir = Some(p);
+        }
+        if let Some(p) = path("theme.logo") {
+            self.theme.logo = Some(p);
+        }
+        if let Some(p) = path("theme.icon") {
+            self.theme.icon = Some(p);
+        }
+        #[derive(Deserialize)]
+        struct Font {
+            file: RelativePathBuf,
+        }
+        if let Ok(fonts) = figment.extract_inner::<Vec<Font>>("theme.fonts") {
+            for (font, rel) in self.theme.fonts.iter_mut().zip(fonts) {
+                font.file = rel.file.relative();
+            }
+        }
     }
 
     /// Fails fast, saying what to set.

@@ -372,6 +372,51 @@ const EMBEDDED: &[(&str, &str)] = &[
     ),
 ];
 
+/// Writes the demo content (pages, posts, images and where they come from)
+/// and an example configuration into `dir`, as a clinic's starting point.
+/// Refuses to replace a file that is already there. Returns what it wrote.
+pub fn export(dir: &Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    let mut files: Vec<(String, &[u8])> = EMBEDDED
+        .iter()
+        .map(|(name, text)| (name.to_string(), text.as_bytes()))
+        .collect();
+    files.extend(
+        EMBEDDED_MEDIA
+            .iter()
+            .map(|(name, bytes)| (format!("media/{name}"), *bytes)),
+    );
+    files.push((
+        "media/SOURCES.md".into(),
+        include_bytes!("../../content/media/SOURCES.md"),
+    ));
+    files.push((
+        "media/logo.svg".into(),
+        include_bytes!("../../static/logo.svg"),
+    ));
+    files.push((
+        "activepath.toml".into(),
+        include_bytes!("../../content/activepath.example.toml"),
+    ));
+    if let Some((name, _)) = files.iter().find(|(name, _)| dir.join(name).exists()) {
+        anyhow::bail!(
+            "{} is already there; export into an empty folder (nothing was written)",
+            dir.join(name).display()
+        );
+    }
+    let mut written = Vec::new();
+    for (name, bytes) in files {
+        let path = dir.join(&name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", parent.display()))?;
+        }
+        std::fs::write(&path, bytes)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
 /// Addresses the application serves, which content may link to.
 const APP_PATHS: &[&str] = &[
     "/assessment",

@@ -1,6 +1,8 @@
 //! The binary's commands, run as a process.
 
-use crate::helpers::{fresh_database_url, no_redirect_client, write_content};
+use crate::helpers::{
+    BASE_URL, fresh_database_url, internal_links, no_redirect_client, spawn_app, write_content,
+};
 use crate::reliability::{send_hup, start_logged};
 use std::process::Command;
 use std::time::Duration;
@@ -327,4 +329,97 @@ async fn accounts_tokens_and_the_audit_check_from_the_command_line() {
         )),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn content_export_then_serve_from_the_folder_gives_the_same_site() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("our clinic");
+    let arg = folder.to_str().unwrap();
+    let done = activepath(&["content", "export", arg], &[]);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let said = String::from_utf8_lossy(&done.stdout);
+    assert!(
+        said.contains("activepath --config") && said.contains("serve"),
+        "{said}"
+    );
+    for file in [
+        "activepath.toml",
+        "pages/home.md",
+        "pages/team.md",
+        "posts/understanding-your-phq-9-score.md",
+        "media/treatment-room.png",
+        "media/SOURCES.md",
+    ] {
+        assert!(folder.join(file).is_file(), "{file}");
+    }
+    // A second export would overwrite the clinic's edits: refused, nothing written.
+    std::fs::write(folder.join("pages/home.md"), "edited").unwrap();
+    let again = activepath(&["content", "export", arg], &[]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already there"));
+    assert_eq!(
+        std::fs::read_to_string(folder.join("pages/home.md")).unwrap(),
+        "edited"
+    );
+    std::fs::remove_dir_all(&folder).unwrap();
+    assert!(
+        activepath(&["content", "export", arg], &[])
+            .status
+            .success()
+    );
+
+    // Started from another folder: the configuration's paths are its own folder's.
+    let config = folder.join("activepath.toml");
+    let (mut child, base, log) = start_logged(
+        &dir.path().join("data"),
+        fresh_database_url().await.as_deref(),
+        &[
+            ("ACTIVEPATH_CONFIG", config.to_str().unwrap()),
+            ("ACTIVEPATH_CLINIC__BASE_URL", BASE_URL),
+        ],
+        "cd /",
+    );
+    let built_in = spawn_app().await;
+    let client = no_redirect_client();
+    for path in [
+        "/",
+        "/tms",
+        "/team",
+        "/faq",
+        "/insurance",
+        "/contact",
+        "/blog",
+        "/blog/understanding-your-phq-9-score",
+    ] {
+        let exported = client.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(exported.status(), 200, "{path}: {}", log.text());
+        let exported = exported.text().await.unwrap();
+        let (_, original) = built_in.get_text(path).await;
+        assert!(
+            exported == original,
+            "{path} differs from the built-in site"
+        );
+    }
+    let (_, home) = built_in.get_text("/").await;
+    let images = home
+        .split(" src=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().to_string());
+    let files: Vec<String> = internal_links(&home)
+        .into_iter()
+        .chain(images)
+        .filter(|l| l.starts_with("/media/") || l.starts_with("/static/"))
+        .collect();
+    assert!(files.iter().any(|f| f.starts_with("/media/")), "{files:?}");
+    for link in &files {
+        let res = client.get(format!("{base}{link}")).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{link}");
+    }
+    child.kill().ok();
+    child.wait().ok();
 }
