@@ -38,6 +38,8 @@ pub struct Services {
     pub limits: RateLimits,
     /// Logo, icons, colours and the stylesheet made from them.
     pub theme: Arc<crate::theme::Theme>,
+    /// Page views and funnel steps not yet stored.
+    pub figures: crate::figures::Counter,
 }
 
 impl std::ops::Deref for AppState {
@@ -143,6 +145,7 @@ impl Services {
         Ok(Services {
             limits: RateLimits::new(&config.rate_limit),
             theme: Arc::new(theme),
+            figures: Default::default(),
             site: SiteCache::new(content),
             config,
             storage,
@@ -251,6 +254,7 @@ impl Application {
         let reloader = tokio::spawn(reload_on_sighup(state.clone(), hangup));
         let upkeep = tokio::spawn(upkeep(state.clone()));
         let reminders = tokio::spawn(reminders(state.clone()));
+        let figures = tokio::spawn(crate::figures::keep_storing(state.clone()));
         web::server::serve(listener, HttpService::new(state.clone()), limits, shutdown).await;
         let _ = stop_tx.send(true);
         let _ = worker.await;
@@ -258,6 +262,8 @@ impl Application {
         reloader.abort();
         upkeep.abort();
         reminders.abort();
+        figures.abort();
+        crate::figures::flush(&state).await;
         state.storage.close().await;
         Ok(())
     }
@@ -358,6 +364,13 @@ async fn upkeep(state: AppState) {
         let places_changed = *state.site.places() != web::places(&state).await;
         if today != rendered_for || places_changed {
             web::publish_site(&state, None).await;
+            if today != rendered_for {
+                // Site figures are kept for a little over a year.
+                let first = today.saturating_sub(jiff::Span::new().days(400));
+                if let Err(e) = state.storage.purge_site_counts(&first.to_string()).await {
+                    tracing::warn!("forgetting old site figures failed: {e}");
+                }
+            }
             rendered_for = today;
         }
     }

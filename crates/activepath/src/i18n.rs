@@ -68,7 +68,7 @@ impl Tr {
     /// Whether `id` exists. Fluent fails a lookup whose arguments are
     /// missing, so every argument name the messages use is filled in.
     pub fn has(&self, id: &str) -> bool {
-        const NAMES: [&str; 31] = [
+        const NAMES: [&str; 35] = [
             "phone",
             "days",
             "instrument",
@@ -100,6 +100,10 @@ impl Tr {
             "place",
             "url",
             "within",
+            "from",
+            "to",
+            "peak",
+            "day",
         ];
         let map: HashMap<Cow<'static, str>, FluentValue> = NAMES
             .iter()

@@ -12,6 +12,7 @@ pub mod content;
 pub mod crypto;
 mod data_dir;
 pub mod domain;
+pub mod figures;
 pub mod i18n;
 pub mod jobs;
 pub mod mail;

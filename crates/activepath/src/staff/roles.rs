@@ -34,10 +34,12 @@ pub enum Permission {
     /// The booking set-up: locations, resources, appointment types, hours
     /// and exceptions.
     SetUpBooking,
+    /// The site's figures: page views and funnel counts (no personal data).
+    SeeSiteFigures,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 14] = [
         Permission::SeeQueue,
         Permission::SeeCase,
         Permission::WorkCases,
@@ -51,6 +53,7 @@ impl Permission {
         Permission::ManageSchedule,
         Permission::SeeMailLog,
         Permission::SetUpBooking,
+        Permission::SeeSiteFigures,
     ];
 }
 
@@ -74,7 +77,10 @@ pub fn allows(role: Role, permission: Permission) -> bool {
                 | SeeSchedule
                 | ManageSchedule
         ) | (Clinician, ClinicalNotes)
-            | (Admin, ManageAccounts | SeeAudit | SeeMailLog | SetUpBooking)
+            | (
+                Admin,
+                ManageAccounts | SeeAudit | SeeMailLog | SetUpBooking | SeeSiteFigures
+            )
             | (Coordinator, SeeMailLog | SetUpBooking)
             | (_, OwnTokens)
     )
@@ -93,6 +99,7 @@ mod tests {
                     | Permission::SeeAudit
                     | Permission::SeeMailLog
                     | Permission::SetUpBooking
+                    | Permission::SeeSiteFigures
                     | Permission::OwnTokens
             ),
             Role::Clinician | Role::Coordinator => {

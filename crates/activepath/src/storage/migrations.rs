@@ -50,6 +50,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0007_mail_delivery.sql"),
         include_str!("../../migrations/postgres/0007_mail_delivery.sql"),
     ),
+    (
+        8,
+        "site_counts",
+        include_str!("../../migrations/sqlite/0008_site_counts.sql"),
+        include_str!("../../migrations/postgres/0008_site_counts.sql"),
+    ),
 ];
 
 /// Migrations that manage their own transaction on SQLite (a table rebuild

@@ -20,6 +20,7 @@ pub mod assessments;
 pub mod audit;
 pub mod booking;
 mod data_migrations;
+pub mod figures;
 pub mod idempotency;
 mod migrations;
 pub mod outbox;

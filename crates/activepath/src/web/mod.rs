@@ -8,6 +8,7 @@ pub mod booking;
 pub mod client;
 mod contact;
 pub mod errors;
+mod figures;
 pub mod json;
 mod layout;
 mod openapi;
@@ -48,6 +49,10 @@ fn router(state: AppState) -> Router {
         .merge(static_files::router())
         .route("/api/openapi.json", axum::routing::get(openapi::serve))
         .fallback(errors::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            figures::count,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             security::check_origin,

@@ -1112,3 +1112,29 @@ async fn a_visitor_elsewhere_sees_each_time_in_their_own_zone_too() {
         assert!(!page.contains("yours)"), "{tz}");
     }
 }
+
+#[tokio::test]
+async fn an_online_booking_is_counted_as_a_step_of_the_site_figures() {
+    let app = spawn_app().await;
+    let start = slots(&app, "phone-consultation", "main", 14).await[0]["start"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let res = post_booking(&app, &booking("phone-consultation", "main", &start)).await;
+    assert_eq!(res.status(), 201);
+    // A time in the past is refused: not a booking, not counted.
+    let res = post_booking(
+        &app,
+        &booking("phone-consultation", "main", "2020-01-06T15:00:00Z"),
+    )
+    .await;
+    assert_ne!(res.status(), 201);
+    activepath::figures::flush(&app.state).await;
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count FROM site_counts WHERE kind = 'step' AND name = 'booking_made'",
+    )
+    .fetch_one(&raw(&app).await)
+    .await
+    .unwrap();
+    assert_eq!(n, 1);
+}

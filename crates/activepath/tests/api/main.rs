@@ -9,6 +9,7 @@ mod brand;
 mod cli;
 mod contact;
 mod data_protection;
+mod figures;
 mod helpers;
 mod json_api;
 mod mail;

@@ -607,6 +607,7 @@ async fn every_role_on_every_route() {
         ("GET", "/staff/mail".to_string(), Some("mail")),
         ("GET", "/staff/booking-setup".to_string(), Some("mail")),
         ("GET", "/staff/audit.csv".to_string(), Some("admin")),
+        ("GET", "/staff/figures".to_string(), Some("admin")),
         ("GET", "/staff/tokens".to_string(), None),
     ];
     for (role, b) in &mut browsers {

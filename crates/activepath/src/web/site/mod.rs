@@ -34,6 +34,8 @@ pub struct CachedPage {
     plain_headers: HeaderMap,
     gzip_headers: HeaderMap,
     not_modified_headers: HeaderMap,
+    /// A page people read (not a feed, sitemap or manifest): counted as a view.
+    html: bool,
 }
 
 impl CachedPage {
@@ -76,6 +78,7 @@ impl CachedPage {
             plain_headers,
             gzip_headers,
             not_modified_headers,
+            html: content_type.starts_with("text/html"),
         }
     }
 
@@ -332,7 +335,12 @@ pub fn from_memory(state: &AppState, req: &Request) -> Option<Response> {
     ) {
         return None;
     }
-    let page = state.site.get(normalize(req.uri().path()))?;
+    let path = normalize(req.uri().path());
+    let page = state.site.get(path)?;
+    if page.html && req.method() == axum::http::Method::GET {
+        let day = crate::time::date_in(state.clock.now(), state.config.clinic.time_zone.tz());
+        state.figures.view(day, path);
+    }
     Some(page.respond(req.headers()))
 }
 

@@ -11,6 +11,7 @@ pub(crate) mod api;
 mod audit;
 mod calendar;
 mod case;
+mod figures;
 mod links;
 mod login;
 mod mail_log;
@@ -87,6 +88,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/staff/booking-setup/{what}", post(setup::add))
         .route("/staff/booking-setup/{what}/{id}", post(setup::change))
         .route("/staff/mail", get(mail_log::page))
+        .route("/staff/figures", get(figures::page))
         .route("/staff/mail/{id}/retry", post(mail_log::retry))
         .route("/staff/mail/{id}/dismiss", post(mail_log::dismiss))
         .route("/staff/accounts", get(accounts::list))
@@ -393,7 +395,8 @@ needs!(
     SeeSchedule,
     ManageSchedule,
     SeeMailLog,
-    SetUpBooking
+    SetUpBooking,
+    SeeSiteFigures
 );
 
 /// The signed-in person, if their role has `P`'s permission; 403 if not.
@@ -432,6 +435,7 @@ pub struct StaffLayout {
     pub nav_audit: bool,
     pub nav_tokens: bool,
     pub nav_mail: bool,
+    pub nav_figures: bool,
     pub nav_setup: bool,
     /// Messages that failed for good (an alert on every page).
     pub failed_mail: i64,
@@ -474,6 +478,7 @@ impl StaffLayout {
             nav_audit: can(Permission::SeeAudit),
             nav_tokens: can(Permission::OwnTokens),
             nav_mail: can(Permission::SeeMailLog),
+            nav_figures: can(Permission::SeeSiteFigures),
             nav_setup: can(Permission::SetUpBooking),
             failed_mail: who.map_or(0, |w| w.failed_mail),
             second_factor_off: !state.config.staff.require_second_factor,
