@@ -48,6 +48,7 @@ test('every page type has no axe violations and the crisis footer', async () => 
   const page = await phonePage();
   for (const path of ['/', '/assessment', '/assessment/phq9', '/assessment/gad7', '/no-such-page',
     '/tms', '/tms-results', '/contact', '/contact/message', '/book', '/book/callback', '/privacy', '/accessibility', '/blog', '/blog/tag/tms',
+    '/team', '/faq', '/insurance', '/psychotherapy', '/medication-management', '/treatment-resistant-depression',
     '/blog/5-benefits-of-talk-therapy-for-depression', '/blog/understanding-your-phq-9-score']) {
     await page.goto(base + path);
     await expectNoAxeViolations(page, path);
@@ -152,6 +153,7 @@ test('no page scrolls sideways at 320 px (WCAG 1.4.10 reflow)', async () => {
   const res = await page.request.post(base + '/assessment/phq9', { form: answers, maxRedirects: 0 });
   const result = res.headers().location;
   const paths = ['/', '/assessment', '/assessment/phq9', '/tms', '/tms-results', '/contact', '/contact/message',
+    '/team', '/faq', '/insurance', '/psychotherapy', '/medication-management', '/treatment-resistant-depression', '/accessibility',
     '/book', '/book/initial-consultation/main', '/book/callback', '/privacy', '/blog', '/blog/tag/tms',
     '/blog/understanding-your-phq-9-score', result, result + '/share', '/staff/login'];
   const wide = [];
@@ -162,4 +164,25 @@ test('no page scrolls sideways at 320 px (WCAG 1.4.10 reflow)', async () => {
   }
   assert.deepEqual(wide, [], 'pages wider than the screen');
   await context.close();
+});
+
+test('wide screens get one header row and the clinic picture beside the lead; phones keep the self-assessment above the fold', async () => {
+  const wide = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await wide.newPage();
+  await page.goto(base + '/');
+  const box = async (selector) => page.locator(selector).first().boundingBox();
+  const [brand, nav, lead, picture] = [await box('.brand'), await box('.site-header nav'), await box('.hero-text h1'), await box('.hero-media img')];
+  assert.ok(Math.abs(brand.y + brand.height / 2 - (nav.y + nav.height / 2)) < 12, `logo and menu share a row: ${JSON.stringify([brand, nav])}`);
+  assert.ok(picture.x > lead.x + lead.width - 1 && picture.y < lead.y + lead.height, 'the picture sits beside the lead');
+  assert.ok(await page.locator('.cards .card-item').count() >= 4, 'treatments as cards');
+  const readable = await page.locator('.prose').first().boundingBox();
+  assert.ok(readable.width <= 46 * 17 + 1, `text stays in a readable column (${readable.width}px)`);
+  await wide.close();
+
+  const phone = await phonePage();
+  await phone.goto(base + '/');
+  const cta = await phone.getByRole('link', { name: 'Take the online depression self-assessment' }).boundingBox();
+  const height = phone.viewportSize().height;
+  assert.ok(cta.y + cta.height <= height, `the self-assessment button is above the fold (${cta.y + cta.height} > ${height})`);
+  await phone.context().close();
 });

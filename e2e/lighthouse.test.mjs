@@ -1,5 +1,6 @@
-// Lighthouse (with Debian's Chromium) on the home page, a post and the PHQ-9
-// form: accessibility 100, SEO 100, best practices at least 95.
+// Lighthouse (with Debian's Chromium) on the home page, a post, the team page
+// and the PHQ-9 form, with the demo images in place: accessibility 100, SEO
+// 100, best practices and performance at least 95.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -50,12 +51,13 @@ function lighthouse(url, outFile) {
   return { scores, failing };
 }
 
-for (const path of ['/', '/blog/understanding-your-phq-9-score', '/assessment/phq9']) {
+for (const path of ['/', '/blog/understanding-your-phq-9-score', '/team', '/assessment/phq9']) {
   test(`Lighthouse on ${path}`, () => {
     const { scores, failing } = lighthouse(server.base + path, join(server.dataDir, 'lh.json'));
     console.log(`# lighthouse ${path} ${JSON.stringify(scores)}`);
     assert.equal(scores.accessibility, 100, `accessibility on ${path}: ${failing}`);
     assert.equal(scores.seo, 100, `SEO on ${path}: ${failing}`);
     assert.ok(scores['best-practices'] >= 95, `best practices on ${path}: ${failing}`);
+    assert.ok(scores.performance >= 95, `performance on ${path}: ${failing}`);
   });
 }

@@ -205,6 +205,11 @@ test('an administrator: accounts, an invitation, the audit log and API tokens; a
   assert.match(await page.locator('code.secret').innerText(), /^ap_/);
   await expectNoAxeViolations(page, 'API tokens with a new token');
 
+  // The site's figures: a drawn chart and its numbers.
+  await Promise.all([page.waitForURL(/\/staff\/figures$/), page.getByRole('link', { name: 'Site figures' }).click()]);
+  assert.equal(await page.locator('svg[role="img"]').count(), 1);
+  await expectNoAxeViolations(page, 'site figures');
+
   // The booking set-up and the mail delivery log, with a form error.
   await Promise.all([page.waitForURL(/\/staff\/booking-setup$/), page.getByRole('link', { name: 'Booking set-up' }).click()]);
   await expectNoAxeViolations(page, 'booking set-up');
