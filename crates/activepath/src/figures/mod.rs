@@ -178,8 +178,18 @@ mod tests {
         c.step(d, Step::BookingMade);
         let mut taken = c.take();
         taken.sort_by(|a, b| (&a.day, &a.name).cmp(&(&b.day, &b.name)));
-        assert_eq!(taken.len(), 3);
-        assert_eq!((taken[1].name.as_str(), taken[1].count), ("/tms", 2));
+        let got: Vec<(&str, &str, &str, i64)> = taken
+            .iter()
+            .map(|t| (t.day.as_str(), t.kind.as_str(), t.name.as_str(), t.count))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("2026-12-07", VIEW, "/tms", 2),
+                ("2026-12-07", STEP, "booking_made", 1),
+                ("2026-12-08", VIEW, "/tms", 1),
+            ]
+        );
         assert!(c.take().is_empty(), "taken once");
         c.put_back(taken.clone());
         c.view(d, "/tms");
