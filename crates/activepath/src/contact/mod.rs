@@ -14,15 +14,8 @@ use crate::storage::triage::{CaseKind, NewTriageCase, Priority};
 /// Changes whenever the contact consent wording changes.
 pub const CONSENT_VERSION: &str = "contact-consent/en-US/1";
 
-/// The days a call back may be asked for.
-pub const DAYS: [&str; 6] = [
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-];
+/// The days a call back may be asked for: Monday to Saturday.
+pub const DAYS: &[&str] = crate::config::WEEKDAYS.split_at(6).0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Request {
