@@ -22,11 +22,12 @@ use utoipa::{Modify, OpenApi};
         crate::web::booking::api::create,
         crate::web::staff::api::cases,
         crate::web::staff::api::case,
+        crate::web::staff::api::create_patient,
     ),
     tags(
         (name = "self-assessment", description = "Score a PHQ-9 or GAD-7, for kiosks and integrations"),
         (name = "booking", description = "Free times and booking, for widgets on partner sites"),
-        (name = "staff", description = "The triage queue, with a staff API token"),
+        (name = "staff", description = "The triage queue and patient records, with a staff API token"),
     ),
     modifiers(&StaffToken),
 )]

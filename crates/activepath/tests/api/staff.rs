@@ -1803,3 +1803,94 @@ async fn names_indexed_before_folding_are_reindexed_once_at_start() {
         "once only"
     );
 }
+
+#[tokio::test]
+async fn the_api_makes_patient_records_with_the_portals_checks_and_audits_it() {
+    let app = spawn_app().await;
+    add_staff(&app, "desk@riverbend.example", Role::Coordinator).await;
+    add_staff(&app, "root@riverbend.example", Role::Admin).await;
+    let (token, _) = api_token(&app, "desk@riverbend.example").await;
+    let (admin, _) = api_token(&app, "root@riverbend.example").await;
+    let post = |token: String, body: &'static str| {
+        let req = app
+            .client
+            .post(app.url("/api/v1/staff/patients"))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body);
+        async move { req.send().await.unwrap() }
+    };
+    let res = post(
+        token.clone(),
+        r#"{"name": "Ana Rivera", "date_of_birth": "1980-04-02", "email": "ana@example.com", "phone": "+1 555 010 7788"}"#,
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    let id = res.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    // The record is there, sealed, and findable as in the portal.
+    let (mut desk, _, _) = first_sign_in(&app, "desk@riverbend.example").await;
+    let page = desk.get(&format!("/staff/patients/{id}")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Ana Rivera") && page.body.contains("1980"));
+    let db = raw(&app).await;
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT details FROM patients WHERE id = $1")
+        .bind(id)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert!(!stored.windows(5).any(|w| w == b"Rivera"));
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'create' AND record_type = 'patient'",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+
+    // Each bad field is named; nothing is made.
+    let res = post(
+        token.clone(),
+        r#"{"name": "", "date_of_birth": "2999-01-01", "email": "not-an-address"}"#,
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let problem: Value = res.json().await.unwrap();
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["name", "date_of_birth", "email"]);
+    let res = post(token.clone(), r#"{"name": "No Birthday"}"#).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("date_of_birth"));
+    let res = post(
+        token.clone(),
+        r#"{"name": "A", "date_of_birth": "1980-01-01", "notes": "x"}"#,
+    )
+    .await;
+    assert_eq!(res.status(), 422, "unknown fields are refused");
+    // An admin sees no health data and makes no records; no token, no entry.
+    assert_eq!(
+        post(admin, r#"{"name": "X", "date_of_birth": "1980-01-01"}"#)
+            .await
+            .status(),
+        403
+    );
+    let res = app
+        .client
+        .post(app.url("/api/v1/staff/patients"))
+        .header("content-type", "application/json")
+        .body(r#"{"name": "X", "date_of_birth": "1980-01-01"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM patients")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+}

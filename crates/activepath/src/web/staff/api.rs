@@ -1,7 +1,7 @@
 //! The staff API: the queue and a case, as JSON, for integrations with an
 //! API token. The same permissions and the same audit trail as the portal.
 
-use super::{Allowed, SeeCase, SeeQueue};
+use super::{Allowed, EditPatients, SeeCase, SeeQueue};
 use crate::app::AppState;
 use crate::staff::cases;
 use crate::storage::TextEnum;
@@ -23,6 +23,94 @@ pub struct Paging {
     limit: Option<i64>,
     /// Cases to skip.
     offset: Option<i64>,
+}
+
+/// A record made: its id.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Created {
+    pub id: i64,
+}
+
+/// A patient record to make. Only what identifies the person: clinical
+/// notes are written in the portal.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPatient {
+    /// 1 to 100 characters.
+    pub name: Option<String>,
+    /// `YYYY-MM-DD`, not in the future.
+    pub date_of_birth: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// `POST /api/v1/staff/patients`: the same checks as the portal's form.
+#[utoipa::path(
+    post,
+    path = "/api/v1/staff/patients",
+    tag = "staff",
+    summary = "Make a patient record",
+    request_body = NewPatient,
+    security(("staff_token" = [])),
+    responses(
+        (status = 201, description = "Made; the creation is in the audit trail", body = Created),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid API token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's role may not make patient records"),
+        (status = 415, description = "The body is not declared as JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing or wrong; each is named", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_patient(
+    Allowed(who, _): Allowed<EditPatients>,
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Created>), ApiError> {
+    const INVALID: &str = "The patient record has mistakes";
+    crate::web::json::require_json(&headers, "Send the record as application/json")?;
+    let request: NewPatient = crate::web::json::read(
+        &body,
+        INVALID,
+        "must be a JSON object with name and date_of_birth, and optionally email and phone",
+    )?;
+    let mut form = super::patients::PatientForm::default();
+    form.name = request.name.unwrap_or_default();
+    form.date_of_birth = request.date_of_birth.unwrap_or_default();
+    form.email = request.email.unwrap_or_default();
+    form.phone = request.phone.unwrap_or_default();
+    let tr = crate::i18n::Tr::default();
+    let today = crate::time::date_in(state.clock.now(), state.config.clinic.time_zone.tz());
+    let mut errors = Vec::new();
+    if form.date_of_birth.trim().is_empty() {
+        errors.push((
+            "date_of_birth".to_string(),
+            "is required, as YYYY-MM-DD".to_string(),
+        ));
+    }
+    let details =
+        match super::patients::parse(&tr, &form, today, false) {
+            Ok((details, _)) => Some(details),
+            Err(e) => {
+                errors.extend(e.pairs().into_iter().filter(|(f, _)| {
+                    !(f == "date_of_birth" && form.date_of_birth.trim().is_empty())
+                }));
+                None
+            }
+        };
+    let details = match details {
+        Some(d) if errors.is_empty() => d,
+        _ => return Err(ApiError::invalid(INVALID, errors)),
+    };
+    let id = crate::staff::patients::create(&state, &who.actor, details, None, None)
+        .await
+        .map_err(failed)?
+        .ok_or_else(|| {
+            failed(crate::staff::Error::Integrity(
+                "a new record without a case".into(),
+            ))
+        })?;
+    Ok((StatusCode::CREATED, Json(Created { id })))
 }
 
 fn failed(e: crate::staff::Error) -> ApiError {

@@ -113,6 +113,7 @@ pub fn router(state: AppState) -> Router<AppState> {
     let staff_api = Router::new()
         .route("/api/v1/staff/cases", get(api::cases))
         .route("/api/v1/staff/cases/{id}", get(api::case))
+        .route("/api/v1/staff/patients", post(api::create_patient))
         .route("/api/v1/staff/{*rest}", get(not_found))
         .route_layer(axum::middleware::from_fn_with_state(state, require_token));
     signing_in

@@ -86,10 +86,10 @@ pub async fn list(
 #[derive(Debug, Default, Deserialize, Clone)]
 #[serde(default)]
 pub struct PatientForm {
-    name: String,
-    date_of_birth: String,
-    email: String,
-    phone: String,
+    pub(super) name: String,
+    pub(super) date_of_birth: String,
+    pub(super) email: String,
+    pub(super) phone: String,
     referring_provider: String,
     notes: String,
     from_case: String,
@@ -107,6 +107,21 @@ pub struct FormErrors {
 }
 
 impl FormErrors {
+    /// Each bad field with its message, for the API.
+    pub(super) fn pairs(&self) -> Vec<(String, String)> {
+        [
+            ("name", &self.name),
+            ("date_of_birth", &self.date_of_birth),
+            ("email", &self.email),
+            ("phone", &self.phone),
+            ("referring_provider", &self.referring_provider),
+            ("notes", &self.notes),
+        ]
+        .into_iter()
+        .filter_map(|(field, message)| Some((field.to_string(), message.clone()?)))
+        .collect()
+    }
+
     fn any(&self) -> bool {
         self.name.is_some()
             || self.date_of_birth.is_some()
@@ -117,8 +132,8 @@ impl FormErrors {
     }
 }
 
-/// Checks every field at once.
-fn parse(
+/// Checks every field at once (the portal's form and the API).
+pub(super) fn parse(
     tr: &Tr,
     form: &PatientForm,
     today: Date,
