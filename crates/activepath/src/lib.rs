@@ -20,4 +20,5 @@ pub mod staff;
 pub mod storage;
 pub mod theme;
 pub mod time;
+pub mod tms;
 pub mod web;

@@ -36,10 +36,17 @@ pub enum Permission {
     SetUpBooking,
     /// The site's figures: page views and funnel counts (no personal data).
     SeeSiteFigures,
+    /// TMS courses: their plan, status and treatment records.
+    SeeCourses,
+    /// Start a TMS course and change its plan.
+    ManageCourses,
+    /// Record treatment on a course: motor thresholds (sessions and
+    /// check-ins to come).
+    RecordTreatment,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 14] = [
+    pub const ALL: [Permission; 17] = [
         Permission::SeeQueue,
         Permission::SeeCase,
         Permission::WorkCases,
@@ -54,6 +61,9 @@ impl Permission {
         Permission::SeeMailLog,
         Permission::SetUpBooking,
         Permission::SeeSiteFigures,
+        Permission::SeeCourses,
+        Permission::ManageCourses,
+        Permission::RecordTreatment,
     ];
 }
 
@@ -76,7 +86,9 @@ pub fn allows(role: Role, permission: Permission) -> bool {
                 | EditPatients
                 | SeeSchedule
                 | ManageSchedule
-        ) | (Clinician, ClinicalNotes)
+        ) | (Clinician, ClinicalNotes | ManageCourses)
+            | (Clinician | Coordinator | Technician, SeeCourses)
+            | (Clinician | Technician, RecordTreatment)
             | (
                 Admin,
                 ManageAccounts | SeeAudit | SeeMailLog | SetUpBooking | SeeSiteFigures
@@ -113,11 +125,21 @@ mod tests {
                         | Permission::SeeSchedule
                         | Permission::ManageSchedule
                         | Permission::OwnTokens
-                ) || (role == Role::Clinician && p == Permission::ClinicalNotes)
+                ) || (role == Role::Clinician
+                    && matches!(
+                        p,
+                        Permission::ClinicalNotes
+                            | Permission::ManageCourses
+                            | Permission::RecordTreatment
+                    ))
+                    || p == Permission::SeeCourses
                     || (role == Role::Coordinator
                         && matches!(p, Permission::SeeMailLog | Permission::SetUpBooking))
             }
-            Role::Technician => p == Permission::OwnTokens,
+            Role::Technician => matches!(
+                p,
+                Permission::OwnTokens | Permission::SeeCourses | Permission::RecordTreatment
+            ),
         };
         for role in Role::ALL {
             for p in Permission::ALL {

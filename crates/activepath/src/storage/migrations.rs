@@ -56,6 +56,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0008_site_counts.sql"),
         include_str!("../../migrations/postgres/0008_site_counts.sql"),
     ),
+    (
+        9,
+        "tms_courses",
+        include_str!("../../migrations/sqlite/0009_tms_courses.sql"),
+        include_str!("../../migrations/postgres/0009_tms_courses.sql"),
+    ),
 ];
 
 /// Migrations that manage their own transaction on SQLite (a table rebuild

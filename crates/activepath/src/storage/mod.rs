@@ -27,6 +27,7 @@ pub mod outbox;
 pub mod patients;
 pub mod plans;
 pub mod staff;
+pub mod tms;
 pub mod triage;
 mod writer;
 

@@ -23,11 +23,15 @@ use utoipa::{Modify, OpenApi};
         crate::web::staff::api::cases,
         crate::web::staff::api::case,
         crate::web::staff::api::create_patient,
+        crate::web::tms::api::start,
+        crate::web::tms::api::motor_threshold,
+        crate::web::tms::api::course,
     ),
     tags(
         (name = "self-assessment", description = "Score a PHQ-9 or GAD-7, for kiosks and integrations"),
         (name = "booking", description = "Free times and booking, for widgets on partner sites"),
         (name = "staff", description = "The triage queue and patient records, with a staff API token"),
+        (name = "tms", description = "TMS treatment courses, with a staff API token"),
     ),
     modifiers(&StaffToken),
 )]

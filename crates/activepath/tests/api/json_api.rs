@@ -283,6 +283,9 @@ async fn the_openapi_document_describes_every_api_route_as_it_answers() {
         ("/api/v1/staff/cases", "get"),
         ("/api/v1/staff/cases/{id}", "get"),
         ("/api/v1/staff/patients", "post"),
+        ("/api/v1/staff/patients/{id}/courses", "post"),
+        ("/api/v1/staff/courses/{id}", "get"),
+        ("/api/v1/staff/courses/{id}/motor-thresholds", "post"),
     ] {
         assert!(
             doc["paths"][path][method].is_object(),
@@ -291,7 +294,7 @@ async fn the_openapi_document_describes_every_api_route_as_it_answers() {
     }
     assert_eq!(
         paths.len(),
-        6,
+        9,
         "no route undocumented, none invented: {paths:?}"
     );
     assert_eq!(

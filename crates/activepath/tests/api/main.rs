@@ -18,4 +18,5 @@ pub mod reliability;
 mod share;
 mod site;
 mod staff;
+mod tms;
 mod writes;

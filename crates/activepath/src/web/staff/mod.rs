@@ -114,6 +114,18 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/api/v1/staff/cases", get(api::cases))
         .route("/api/v1/staff/cases/{id}", get(api::case))
         .route("/api/v1/staff/patients", post(api::create_patient))
+        .route(
+            "/api/v1/staff/patients/{id}/courses",
+            post(crate::web::tms::api::start),
+        )
+        .route(
+            "/api/v1/staff/courses/{id}",
+            get(crate::web::tms::api::course),
+        )
+        .route(
+            "/api/v1/staff/courses/{id}/motor-thresholds",
+            post(crate::web::tms::api::motor_threshold),
+        )
         .route("/api/v1/staff/{*rest}", get(not_found))
         .route_layer(axum::middleware::from_fn_with_state(state, require_token));
     signing_in
@@ -397,7 +409,10 @@ needs!(
     ManageSchedule,
     SeeMailLog,
     SetUpBooking,
-    SeeSiteFigures
+    SeeSiteFigures,
+    SeeCourses,
+    ManageCourses,
+    RecordTreatment
 );
 
 /// The signed-in person, if their role has `P`'s permission; 403 if not.

@@ -1,0 +1,169 @@
+//! TMS treatment courses: their plans and the motor thresholds determined
+//! for them. Every write carries its audit entry in the same transaction.
+
+use super::audit::{self, AuditEntry};
+use super::{Millis, Result, Storage, get};
+use crate::crypto::AuditChain;
+use jiff::Timestamp;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// A course as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CourseRecord {
+    pub id: i64,
+    pub uid: String,
+    pub patient_id: i64,
+    pub protocol: String,
+    pub planned_sessions: i64,
+    /// `YYYY-MM-DD`.
+    pub start_date: String,
+    /// `planned`, `active`, `paused`, `completed` or `stopped`.
+    pub status: String,
+    pub created_at: Timestamp,
+    pub version: i64,
+}
+
+impl CourseRecord {
+    fn from_row(r: &AnyRow) -> sqlx::Result<Self> {
+        Ok(CourseRecord {
+            id: r.try_get("id")?,
+            uid: r.try_get("uid")?,
+            patient_id: r.try_get("patient_id")?,
+            protocol: r.try_get("protocol")?,
+            planned_sessions: r.try_get("planned_sessions")?,
+            start_date: r.try_get("start_date")?,
+            status: r.try_get("status")?,
+            created_at: get::<Millis>(r, "created_at")?.0,
+            version: r.try_get("version")?,
+        })
+    }
+}
+
+/// A course to store.
+#[derive(Debug, Clone)]
+pub struct NewCourse {
+    pub uid: String,
+    pub patient_id: i64,
+    pub protocol: String,
+    pub planned_sessions: i64,
+    pub start_date: String,
+    pub created_by: Option<i64>,
+    pub created_at: Timestamp,
+}
+
+/// A motor threshold to store.
+#[derive(Debug, Clone)]
+pub struct NewMotorThreshold {
+    pub course_id: i64,
+    pub determined_at: Timestamp,
+    pub percent_output: i64,
+    pub recorded_by: Option<i64>,
+    pub created_at: Timestamp,
+}
+
+/// A motor threshold: the device output (percent) that evokes a motor
+/// response, determined on a date; session intensities are a percentage of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MotorThreshold {
+    pub id: i64,
+    pub determined_at: Timestamp,
+    pub percent_output: i64,
+}
+
+impl Storage {
+    /// Stores a course in status `planned`, with its audit entry.
+    #[tracing::instrument(skip_all)]
+    pub async fn add_course(
+        &self,
+        new: NewCourse,
+        chain: &AuditChain,
+        audit_entry: AuditEntry,
+    ) -> Result<i64> {
+        let (backend, chain) = (self.backend(), chain.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO tms_courses (uid, patient_id, protocol, planned_sessions, start_date, status, created_by, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, 'planned', $6, $7, $7) RETURNING id",
+                )
+                .bind(new.uid)
+                .bind(new.patient_id)
+                .bind(new.protocol)
+                .bind(new.planned_sessions)
+                .bind(new.start_date)
+                .bind(new.created_by)
+                .bind(Millis(new.created_at))
+                .fetch_one(&mut *conn)
+                .await?;
+                let entry = AuditEntry {
+                    record_id: id.to_string(),
+                    ..audit_entry
+                };
+                audit::append(conn, backend, &chain, &entry).await?;
+                Ok(id)
+            })
+        })
+        .await
+    }
+
+    pub async fn course(&self, id: i64) -> Result<Option<CourseRecord>> {
+        let row = sqlx::query(
+            "SELECT id, uid, patient_id, protocol, planned_sessions, start_date, status, created_at, version \
+             FROM tms_courses WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| CourseRecord::from_row(&r)).transpose()?)
+    }
+
+    /// Records a motor threshold for a course, with its audit entry.
+    #[tracing::instrument(skip_all)]
+    pub async fn add_motor_threshold(
+        &self,
+        new: NewMotorThreshold,
+        chain: &AuditChain,
+        audit_entry: AuditEntry,
+    ) -> Result<i64> {
+        let (backend, chain) = (self.backend(), chain.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO tms_motor_thresholds (course_id, determined_at, percent_output, recorded_by, created_at) \
+                     VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                )
+                .bind(new.course_id)
+                .bind(Millis(new.determined_at))
+                .bind(new.percent_output)
+                .bind(new.recorded_by)
+                .bind(Millis(new.created_at))
+                .fetch_one(&mut *conn)
+                .await?;
+                audit::append(conn, backend, &chain, &audit_entry).await?;
+                Ok(id)
+            })
+        })
+        .await
+    }
+
+    /// A course's motor thresholds, oldest first.
+    pub async fn motor_thresholds(&self, course_id: i64) -> Result<Vec<MotorThreshold>> {
+        let rows = sqlx::query(
+            "SELECT id, determined_at, percent_output FROM tms_motor_thresholds \
+             WHERE course_id = $1 ORDER BY determined_at, id",
+        )
+        .bind(course_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(MotorThreshold {
+                    id: r.try_get("id")?,
+                    determined_at: get::<Millis>(r, "determined_at")?.0,
+                    percent_output: r.try_get("percent_output")?,
+                })
+            })
+            .collect()
+    }
+}

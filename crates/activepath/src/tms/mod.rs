@@ -1,0 +1,197 @@
+//! TMS treatment courses, without HTTP: starting a course for a patient on
+//! a protocol (`clinical::protocol`), recording motor thresholds, and
+//! reading a course. Checks are made here, once, for the portal and the API
+//! alike; every change and every read is in the audit trail.
+//!
+//! Still to come (issue 10): sessions with their hard stops, check-ins with
+//! response and remission (`clinical::mbc`), series booking, authorizations
+//! and alerts.
+
+use crate::app::Services;
+use crate::crypto::random_id;
+use crate::staff::{Actor, Error};
+use crate::storage::tms::{CourseRecord, MotorThreshold, NewCourse, NewMotorThreshold};
+use jiff::Timestamp;
+use jiff::civil::Date;
+
+/// What a course is started with, as typed.
+#[derive(Debug, Clone, Default)]
+pub struct CoursePlan {
+    pub protocol: Option<String>,
+    pub planned_sessions: Option<i64>,
+    pub start_date: Option<String>,
+}
+
+/// The most sessions a course may plan.
+pub const MAX_SESSIONS: i64 = 200;
+
+/// Each field that is wrong, with what to do.
+pub type FieldErrors = Vec<(String, String)>;
+
+/// Starts a course (status `planned`) for patient `patient_id`. `Ok(Err)`
+/// names each bad field; `Ok(Ok(None))`: no such patient.
+pub async fn start_course(
+    s: &Services,
+    actor: &Actor,
+    patient_id: i64,
+    plan: CoursePlan,
+) -> Result<Result<Option<i64>, FieldErrors>, Error> {
+    let mut errors = FieldErrors::new();
+    let protocol = match plan.protocol.as_deref().map(str::trim) {
+        Some(id) => match clinical::protocol::built_in(id) {
+            Some(p) => Some(p),
+            None => {
+                let ids: Vec<&str> = clinical::protocol::BUILT_IN.iter().map(|p| p.id).collect();
+                errors.push((
+                    "protocol".into(),
+                    format!("must be one of {}", ids.join(", ")),
+                ));
+                None
+            }
+        },
+        None => {
+            errors.push(("protocol".into(), "is required".into()));
+            None
+        }
+    };
+    let planned = match (plan.planned_sessions, protocol) {
+        (Some(n), _) if (1..=MAX_SESSIONS).contains(&n) => Some(n),
+        (Some(_), _) => {
+            errors.push((
+                "planned_sessions".into(),
+                format!("must be from 1 to {MAX_SESSIONS}"),
+            ));
+            None
+        }
+        (None, Some(p)) => Some(i64::from(p.default_planned_sessions)),
+        (None, None) => None,
+    };
+    let today = crate::time::date_in(s.clock.now(), s.config.clinic.time_zone.tz());
+    let start = match plan.start_date.as_deref().map(str::trim) {
+        None | Some("") => {
+            errors.push(("start_date".into(), "is required, as YYYY-MM-DD".into()));
+            None
+        }
+        Some(raw) => match raw.parse::<Date>() {
+            Ok(d) if d.year() >= 2000 && d <= today.saturating_add(jiff::Span::new().years(1)) => {
+                Some(d)
+            }
+            Ok(_) => {
+                errors.push((
+                    "start_date".into(),
+                    "must be within a year from today".into(),
+                ));
+                None
+            }
+            Err(_) => {
+                errors.push(("start_date".into(), "must be a date as YYYY-MM-DD".into()));
+                None
+            }
+        },
+    };
+    let (Some(protocol), Some(planned), Some(start)) = (protocol, planned, start) else {
+        return Ok(Err(errors));
+    };
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    if s.storage.patient(patient_id).await?.is_none() {
+        return Ok(Ok(None));
+    }
+    let now = s.clock.now();
+    let id = s
+        .storage
+        .add_course(
+            NewCourse {
+                uid: random_id(),
+                patient_id,
+                protocol: protocol.id.into(),
+                planned_sessions: planned,
+                start_date: start.to_string(),
+                created_by: actor.user_id,
+                created_at: now,
+            },
+            &s.cipher.audit_chain(),
+            actor.did("create", "tms_course", "", now),
+        )
+        .await?;
+    Ok(Ok(Some(id)))
+}
+
+/// Records a motor threshold for course `course_id`: `percent_output` of
+/// the device, determined at `determined_at` (not in the future). `Ok(Err)`
+/// names each bad field; `Ok(Ok(None))`: no such course.
+pub async fn record_motor_threshold(
+    s: &Services,
+    actor: &Actor,
+    course_id: i64,
+    determined_at: Option<&str>,
+    percent_output: Option<i64>,
+) -> Result<Result<Option<i64>, FieldErrors>, Error> {
+    let now = s.clock.now();
+    let mut errors = FieldErrors::new();
+    let at = match determined_at.map(str::parse::<Timestamp>) {
+        Some(Ok(t)) if t <= now => Some(t),
+        Some(Ok(_)) => {
+            errors.push(("determined_at".into(), "must not be in the future".into()));
+            None
+        }
+        _ => {
+            errors.push((
+                "determined_at".into(),
+                "is required, as RFC 3339 with an offset".into(),
+            ));
+            None
+        }
+    };
+    let percent = match percent_output {
+        Some(p) if (1..=100).contains(&p) => Some(p),
+        _ => {
+            errors.push((
+                "percent_output".into(),
+                "must be a whole percentage of the device's output, 1 to 100".into(),
+            ));
+            None
+        }
+    };
+    let (Some(at), Some(percent)) = (at, percent) else {
+        return Ok(Err(errors));
+    };
+    if s.storage.course(course_id).await?.is_none() {
+        return Ok(Ok(None));
+    }
+    let id = s
+        .storage
+        .add_motor_threshold(
+            NewMotorThreshold {
+                course_id,
+                determined_at: at,
+                percent_output: percent,
+                recorded_by: actor.user_id,
+                created_at: now,
+            },
+            &s.cipher.audit_chain(),
+            actor.did("record motor threshold", "tms_course", course_id, now),
+        )
+        .await?;
+    Ok(Ok(Some(id)))
+}
+
+/// A course with its motor thresholds.
+#[derive(Debug, Clone)]
+pub struct Course {
+    pub record: CourseRecord,
+    pub motor_thresholds: Vec<MotorThreshold>,
+}
+
+/// A course, the read recorded first.
+pub async fn open(s: &Services, actor: &Actor, id: i64) -> Result<Option<Course>, Error> {
+    let Some(record) = s.storage.course(id).await? else {
+        return Ok(None);
+    };
+    crate::staff::audit::seen(s, actor.did("view", "tms_course", id, s.clock.now())).await?;
+    Ok(Some(Course {
+        motor_thresholds: s.storage.motor_thresholds(id).await?,
+        record,
+    }))
+}

@@ -1,0 +1,221 @@
+//! `POST /api/v1/staff/patients/{id}/courses`,
+//! `POST /api/v1/staff/courses/{id}/motor-thresholds` and
+//! `GET /api/v1/staff/courses/{id}`: the same checks and audit trail as the
+//! portal will use (`crate::tms`).
+
+use crate::app::AppState;
+use crate::time::rfc3339;
+use crate::tms::{self, CoursePlan};
+use crate::web::ApiError;
+use crate::web::errors::Problem;
+use crate::web::json;
+use crate::web::staff::{Allowed, ManageCourses, RecordTreatment, SeeCourses};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+fn failed(e: crate::staff::Error) -> ApiError {
+    tracing::error!("the courses API failed: {e:#}");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "The request could not be answered",
+    )
+}
+
+/// Made: its id.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Created {
+    pub id: i64,
+}
+
+/// A course to start.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCourse {
+    /// `10hz`, `itbs`, `accelerated-itbs` or `custom`.
+    pub protocol: Option<String>,
+    /// 1 to 200; the protocol's usual number (36, or 50 for accelerated iTBS) when left out.
+    pub planned_sessions: Option<i64>,
+    /// `YYYY-MM-DD`.
+    pub start_date: Option<String>,
+}
+
+/// `POST /api/v1/staff/patients/{id}/courses`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/staff/patients/{id}/courses",
+    tag = "tms",
+    summary = "Start a TMS course for a patient",
+    params(("id" = i64, Path, description = "The patient's id")),
+    request_body = NewCourse,
+    security(("staff_token" = [])),
+    responses(
+        (status = 201, description = "Started, in status planned; recorded in the audit trail", body = Created),
+        (status = 401, description = "No valid API token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only clinicians start courses"),
+        (status = 404, description = "No patient with that id", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing or wrong; each is named", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn start(
+    Allowed(who, _): Allowed<ManageCourses>,
+    State(state): State<AppState>,
+    Path(patient_id): Path<i64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Created>), ApiError> {
+    const INVALID: &str = "The course has mistakes";
+    json::require_json(&headers, "Send the course as application/json")?;
+    let request: NewCourse = json::read(
+        &body,
+        INVALID,
+        "must be a JSON object with protocol, planned_sessions and start_date",
+    )?;
+    let plan = CoursePlan {
+        protocol: request.protocol,
+        planned_sessions: request.planned_sessions,
+        start_date: request.start_date,
+    };
+    match tms::start_course(&state, &who.actor, patient_id, plan)
+        .await
+        .map_err(failed)?
+    {
+        Ok(Some(id)) => Ok((StatusCode::CREATED, Json(Created { id }))),
+        Ok(None) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "No patient with that id",
+        )),
+        Err(errors) => Err(ApiError::invalid(INVALID, errors)),
+    }
+}
+
+/// A motor threshold determined for a course.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMotorThreshold {
+    /// When it was determined: RFC 3339 with an offset, not in the future.
+    pub determined_at: Option<String>,
+    /// The device's output that evoked the motor response, 1 to 100 (%).
+    pub percent_output: Option<i64>,
+}
+
+/// `POST /api/v1/staff/courses/{id}/motor-thresholds`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/staff/courses/{id}/motor-thresholds",
+    tag = "tms",
+    summary = "Record a motor threshold for a course",
+    params(("id" = i64, Path, description = "The course's id")),
+    request_body = NewMotorThreshold,
+    security(("staff_token" = [])),
+    responses(
+        (status = 201, description = "Recorded; in the audit trail", body = Created),
+        (status = 401, description = "No valid API token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only clinicians and technicians record treatment"),
+        (status = 404, description = "No course with that id", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing or wrong; each is named", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn motor_threshold(
+    Allowed(who, _): Allowed<RecordTreatment>,
+    State(state): State<AppState>,
+    Path(course_id): Path<i64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Created>), ApiError> {
+    const INVALID: &str = "The motor threshold has mistakes";
+    json::require_json(&headers, "Send the motor threshold as application/json")?;
+    let request: NewMotorThreshold = json::read(
+        &body,
+        INVALID,
+        "must be a JSON object with determined_at and percent_output",
+    )?;
+    match tms::record_motor_threshold(
+        &state,
+        &who.actor,
+        course_id,
+        request.determined_at.as_deref(),
+        request.percent_output,
+    )
+    .await
+    .map_err(failed)?
+    {
+        Ok(Some(id)) => Ok((StatusCode::CREATED, Json(Created { id }))),
+        Ok(None) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "No course with that id",
+        )),
+        Err(errors) => Err(ApiError::invalid(INVALID, errors)),
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MotorThresholdView {
+    pub determined_at: String,
+    pub percent_output: i64,
+}
+
+/// A course's plan and status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CourseView {
+    pub id: i64,
+    pub patient_id: i64,
+    pub protocol: String,
+    pub protocol_name: String,
+    pub planned_sessions: i64,
+    pub start_date: String,
+    /// `planned`, `active`, `paused`, `completed` or `stopped`.
+    pub status: String,
+    pub created_at: String,
+    /// Oldest first.
+    pub motor_thresholds: Vec<MotorThresholdView>,
+}
+
+/// `GET /api/v1/staff/courses/{id}` (each read is audited).
+#[utoipa::path(
+    get,
+    path = "/api/v1/staff/courses/{id}",
+    tag = "tms",
+    summary = "A TMS course: its plan, status and motor thresholds",
+    params(("id" = i64, Path, description = "The course's id")),
+    security(("staff_token" = [])),
+    responses(
+        (status = 200, description = "The course; the read is recorded in the audit trail", body = CourseView),
+        (status = 401, description = "No valid API token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's role may not see courses"),
+        (status = 404, description = "No course with that id", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn course(
+    Allowed(who, _): Allowed<SeeCourses>,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<CourseView>, ApiError> {
+    let c = tms::open(&state, &who.actor, id)
+        .await
+        .map_err(failed)?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "No course with that id"))?;
+    let r = c.record;
+    Ok(Json(CourseView {
+        id: r.id,
+        patient_id: r.patient_id,
+        protocol_name: clinical::protocol::built_in(&r.protocol)
+            .map_or_else(|| r.protocol.clone(), |p| p.name.to_string()),
+        protocol: r.protocol,
+        planned_sessions: r.planned_sessions,
+        start_date: r.start_date,
+        status: r.status,
+        created_at: rfc3339(r.created_at),
+        motor_thresholds: c
+            .motor_thresholds
+            .iter()
+            .map(|m| MotorThresholdView {
+                determined_at: rfc3339(m.determined_at),
+                percent_output: m.percent_output,
+            })
+            .collect(),
+    }))
+}
