@@ -203,7 +203,7 @@ pub fn process(name: &str, bytes: &[u8]) -> anyhow::Result<(Image, Vec<Asset>)> 
     }
     let img = decode(bytes).map_err(|e| anyhow::anyhow!("not a JPEG, PNG or WebP image ({e})"))?;
     let img = if img.width() > MAX_WIDTH {
-        img.resize(MAX_WIDTH, u32::MAX, image::imageops::FilterType::Lanczos3)
+        img.resize(MAX_WIDTH, u32::MAX, image::imageops::FilterType::CatmullRom)
     } else {
         img
     };
@@ -228,11 +228,15 @@ pub fn process(name: &str, bytes: &[u8]) -> anyhow::Result<(Image, Vec<Asset>)> 
     widths.push(img.width());
     let mut assets = Vec::new();
     let mut variants = Vec::new();
+    // Lossless WebP beats JPEG on drawings and flat colour, and loses badly
+    // on photographs: it is tried on the narrowest width, and made for the
+    // others only if it won there.
+    let mut try_webp = true;
     for width in widths {
         let scaled = if width == img.width() {
             img.clone()
         } else {
-            img.resize(width, u32::MAX, image::imageops::FilterType::Lanczos3)
+            img.resize(width, u32::MAX, image::imageops::FilterType::CatmullRom)
         };
         let stem = format!("{stem}-{width}");
         let fallback = if transparent {
@@ -240,11 +244,15 @@ pub fn process(name: &str, bytes: &[u8]) -> anyhow::Result<(Image, Vec<Asset>)> 
         } else {
             Asset::hashed("/media", &stem, "jpg", encode_jpeg(&scaled)?, "image/jpeg")
         };
-        let webp = encode_webp(&scaled)?;
-        // Lossless WebP beats JPEG on drawings and flat colour, not always
-        // on photographs: it is offered only where it is smaller.
-        let webp = (webp.len() < fallback.body.len())
-            .then(|| Asset::hashed("/media", &stem, "webp", webp, "image/webp"));
+        let webp = if try_webp {
+            let webp = encode_webp(&scaled)?;
+            (webp.len() < fallback.body.len())
+                .then(|| Asset::hashed("/media", &stem, "webp", webp, "image/webp"))
+        } else {
+            None
+        };
+        // Offered only where it is smaller.
+        try_webp = webp.is_some();
         variants.push(Variant {
             width: scaled.width(),
             height: scaled.height(),
