@@ -96,6 +96,35 @@ impl Responses {
         }
     }
 
+    /// [`Responses::parse`] for a repeat measurement in treatment, where
+    /// the difficulty question may be left out: every item is still
+    /// required and checked, and the difficulty is checked when given. The
+    /// difficulty is not part of the total, so the score is the same.
+    pub fn parse_repeat(
+        instrument: InstrumentId,
+        answers: &[Option<i64>],
+        difficulty: Option<i64>,
+    ) -> Result<Self, Vec<(FieldError, Problem)>> {
+        Self::parse(instrument, answers, difficulty).or_else(|errors| {
+            let only_difficulty_missing =
+                difficulty.is_none() && errors == [(FieldError::Difficulty, Problem::Missing)];
+            if only_difficulty_missing {
+                Ok(Responses {
+                    instrument,
+                    answers: answers.iter().map(|a| a.unwrap_or(0) as u8).collect(),
+                    difficulty: None,
+                })
+            } else {
+                Err(errors
+                    .into_iter()
+                    .filter(|e| {
+                        difficulty.is_some() || *e != (FieldError::Difficulty, Problem::Missing)
+                    })
+                    .collect())
+            }
+        })
+    }
+
     pub fn instrument(&self) -> InstrumentId {
         self.instrument
     }
@@ -173,6 +202,46 @@ fn phq9_syndrome(answers: &[u8]) -> Syndrome {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_repeat_measurement_may_leave_out_only_the_difficulty_question() {
+        use crate::InstrumentId;
+        let items = |v: [i64; 9]| v.map(Some);
+        let r = Responses::parse_repeat(
+            InstrumentId::Phq9,
+            &items([1, 1, 1, 1, 1, 1, 1, 1, 2]),
+            None,
+        )
+        .unwrap();
+        let score = r.score();
+        assert_eq!((score.total, score.self_harm_flag), (10, true));
+        assert_eq!(r.difficulty(), None);
+        // The same score as with the difficulty answered.
+        let full = Responses::parse(
+            InstrumentId::Phq9,
+            &items([1, 1, 1, 1, 1, 1, 1, 1, 2]),
+            Some(1),
+        )
+        .unwrap();
+        assert_eq!(full.score(), score);
+        // Items are still all required and checked; a given difficulty is checked.
+        let mut missing = items([1; 9]).to_vec();
+        missing[3] = None;
+        assert_eq!(
+            Responses::parse_repeat(InstrumentId::Phq9, &missing, None).unwrap_err(),
+            [(FieldError::Item(4), Problem::Missing)],
+            "the difficulty is not reported missing"
+        );
+        assert!(
+            Responses::parse_repeat(
+                InstrumentId::Phq9,
+                &items([4, 0, 0, 0, 0, 0, 0, 0, 0]),
+                None
+            )
+            .is_err()
+        );
+        assert!(Responses::parse_repeat(InstrumentId::Phq9, &items([1; 9]), Some(9)).is_err());
+    }
     use super::*;
     use proptest::prelude::*;
 

@@ -95,6 +95,21 @@ pub fn new_share_notification(config: &Config, urgent: bool) -> Rendered {
     )
 }
 
+/// Tells the clinic a course has an urgent case (a check-in with question 9
+/// above 0), with nothing that identifies the person or their answers.
+pub fn course_alert_notification(config: &Config) -> Rendered {
+    let tr = Tr::default();
+    compose(
+        config,
+        tr.t("mail-course-alert-subject"),
+        vec![
+            tr.t("mail-course-alert-line1"),
+            tr.t("mail-new-share-line2"),
+        ],
+        None,
+    )
+}
+
 /// Tells the clinic a message or a call-back request came in, with nothing
 /// that identifies the person or says what they wrote.
 pub fn contact_notification(config: &Config, request: crate::contact::Request) -> Rendered {

@@ -111,6 +111,15 @@ fn name_tokens(name: &str) -> Vec<String> {
         .collect()
 }
 
+/// A record's details (not its notes), for work on the patient's behalf
+/// that is itself audited (a course's urgent case). `None`: no such record.
+pub async fn details(s: &Services, id: i64) -> Result<Option<PatientDetails>, Error> {
+    match s.storage.patient(id).await? {
+        Some(record) => Ok(Some(open_record(s, record, false)?.details)),
+        None => Ok(None),
+    }
+}
+
 fn open_record(s: &Services, record: PatientRecord, with_notes: bool) -> Result<Patient, Error> {
     let fail = || Error::Integrity(format!("patient record {}", record.id));
     let plain = s

@@ -62,11 +62,17 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0009_tms_courses.sql"),
         include_str!("../../migrations/postgres/0009_tms_courses.sql"),
     ),
+    (
+        10,
+        "tms_check_ins",
+        include_str!("../../migrations/sqlite/0010_tms_check_ins.sql"),
+        include_str!("../../migrations/postgres/0010_tms_check_ins.sql"),
+    ),
 ];
 
 /// Migrations that manage their own transaction on SQLite (a table rebuild
 /// must turn foreign keys off, which SQLite ignores inside a transaction).
-const SQLITE_OWN_TRANSACTION: &[i64] = &[6];
+const SQLITE_OWN_TRANSACTION: &[i64] = &[6, 10];
 
 /// The migrations of `backend`, all of them or those up to `up_to`.
 pub(super) fn migrator(backend: Backend, up_to: Option<i64>) -> Migrator {

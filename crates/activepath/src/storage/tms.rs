@@ -2,7 +2,9 @@
 //! for them. Every write carries its audit entry in the same transaction.
 
 use super::audit::{self, AuditEntry};
-use super::{Millis, Result, Storage, get};
+use super::outbox::{self, NewMail};
+use super::triage::NewTriageCase;
+use super::{Millis, Result, Storage, Text, get};
 use crate::crypto::AuditChain;
 use jiff::Timestamp;
 use sqlx::Row;
@@ -162,6 +164,119 @@ impl Storage {
                     id: r.try_get("id")?,
                     determined_at: get::<Millis>(r, "determined_at")?.0,
                     percent_output: r.try_get("percent_output")?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// A PHQ-9 check-in to store: answers sealed by the caller.
+#[derive(Debug, Clone)]
+pub struct NewCheckIn {
+    pub uid: String,
+    pub course_id: i64,
+    pub taken_at: Timestamp,
+    pub total: i64,
+    pub self_harm_flag: bool,
+    pub answers_sealed: Vec<u8>,
+    pub recorded_by: Option<i64>,
+    pub created_at: Timestamp,
+}
+
+/// The urgent case a check-in opens, with the clinic's notification.
+#[derive(Debug, Clone)]
+pub struct UrgentCase {
+    pub case: NewTriageCase,
+    pub patient_id: i64,
+    pub mail: NewMail,
+}
+
+/// A check-in as stored (without its answers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckInRecord {
+    pub id: i64,
+    pub taken_at: Timestamp,
+    pub total: i64,
+    pub self_harm_flag: bool,
+    pub case_id: Option<i64>,
+}
+
+impl Storage {
+    /// Stores a check-in; with `urgent`, opens the course's urgent case and
+    /// queues the clinic's notification, all in one transaction with the
+    /// audit entry. Returns the check-in's id and the case's.
+    #[tracing::instrument(skip_all)]
+    pub async fn add_check_in(
+        &self,
+        new: NewCheckIn,
+        urgent: Option<UrgentCase>,
+        chain: &AuditChain,
+        audit_entry: AuditEntry,
+    ) -> Result<(i64, Option<i64>)> {
+        let (backend, chain) = (self.backend(), chain.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let case_id = match urgent {
+                    None => None,
+                    Some(u) => {
+                        let at = u.case.created_at;
+                        let id: i64 = sqlx::query_scalar(
+                            "INSERT INTO triage_cases (uid, kind, course_id, patient_id, priority, contact, \
+                             consent_version, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                        )
+                        .bind(u.case.uid)
+                        .bind(Text(u.case.kind))
+                        .bind(new.course_id)
+                        .bind(u.patient_id)
+                        .bind(Text(u.case.priority))
+                        .bind(u.case.contact_sealed)
+                        .bind(u.case.consent_version)
+                        .bind(Millis(at))
+                        .fetch_one(&mut *conn)
+                        .await?;
+                        outbox::queue(conn, u.mail, at).await?;
+                        Some(id)
+                    }
+                };
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO tms_check_ins (uid, course_id, instrument, taken_at, total, self_harm_flag, answers, case_id, recorded_by, created_at) \
+                     VALUES ($1, $2, 'phq9', $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                )
+                .bind(new.uid)
+                .bind(new.course_id)
+                .bind(Millis(new.taken_at))
+                .bind(new.total)
+                .bind(i64::from(new.self_harm_flag))
+                .bind(new.answers_sealed)
+                .bind(case_id)
+                .bind(new.recorded_by)
+                .bind(Millis(new.created_at))
+                .fetch_one(&mut *conn)
+                .await?;
+                audit::append(conn, backend, &chain, &audit_entry).await?;
+                Ok((id, case_id))
+            })
+        })
+        .await
+    }
+
+    /// A course's check-ins in the order taken.
+    pub async fn check_ins(&self, course_id: i64) -> Result<Vec<CheckInRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, taken_at, total, self_harm_flag, case_id FROM tms_check_ins \
+             WHERE course_id = $1 ORDER BY taken_at, id",
+        )
+        .bind(course_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CheckInRecord {
+                    id: r.try_get("id")?,
+                    taken_at: get::<Millis>(r, "taken_at")?.0,
+                    total: r.try_get("total")?,
+                    self_harm_flag: r.try_get::<i64, _>("self_harm_flag")? != 0,
+                    case_id: r.try_get("case_id")?,
                 })
             })
             .collect()

@@ -42,6 +42,8 @@ pub enum CaseKind {
     Callback,
     /// A first consultation booked on the site or through the API.
     Booking,
+    /// An urgent matter in a TMS course: a check-in with question 9 above 0.
+    Course,
 }
 
 impl TextEnum for CaseKind {
@@ -51,6 +53,7 @@ impl TextEnum for CaseKind {
             CaseKind::Message => "message",
             CaseKind::Callback => "callback",
             CaseKind::Booking => "booking",
+            CaseKind::Course => "course",
         }
     }
 
@@ -60,6 +63,7 @@ impl TextEnum for CaseKind {
             CaseKind::Message,
             CaseKind::Callback,
             CaseKind::Booking,
+            CaseKind::Course,
         ]
         .into_iter()
         .find(|k| k.as_text() == text)

@@ -10,7 +10,10 @@
 use crate::app::Services;
 use crate::crypto::random_id;
 use crate::staff::{Actor, Error};
-use crate::storage::tms::{CourseRecord, MotorThreshold, NewCourse, NewMotorThreshold};
+use crate::storage::tms::{
+    CheckInRecord, CourseRecord, MotorThreshold, NewCheckIn, NewCourse, NewMotorThreshold,
+    UrgentCase,
+};
 use jiff::Timestamp;
 use jiff::civil::Date;
 
@@ -177,11 +180,159 @@ pub async fn record_motor_threshold(
     Ok(Ok(Some(id)))
 }
 
-/// A course with its motor thresholds.
+/// A check-in recorded: its id, score, and the urgent case it opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedIn {
+    pub id: i64,
+    pub total: u8,
+    pub self_harm_flag: bool,
+    pub urgent_case: Option<i64>,
+}
+
+/// Records a PHQ-9 check-in on course `course_id` (the first is the
+/// baseline). Question 9 above 0 opens an urgent case for the clinicians at
+/// once, with the clinic's notification, in the same transaction.
+/// `Ok(Err)` names each bad field; `Ok(Ok(None))`: no such course.
+pub async fn check_in(
+    s: &Services,
+    actor: &Actor,
+    course_id: i64,
+    instrument: Option<&str>,
+    answers: &[Option<i64>],
+    difficulty: Option<i64>,
+    taken_at: Option<&str>,
+) -> Result<Result<Option<CheckedIn>, FieldErrors>, Error> {
+    let now = s.clock.now();
+    let mut errors = FieldErrors::new();
+    if instrument != Some("phq9") {
+        errors.push(("instrument".into(), "must be phq9".into()));
+    }
+    let taken = match taken_at.map(str::parse::<Timestamp>) {
+        None => Some(now),
+        Some(Ok(t)) if t <= now => Some(t),
+        Some(Ok(_)) => {
+            errors.push(("taken_at".into(), "must not be in the future".into()));
+            None
+        }
+        Some(Err(_)) => {
+            errors.push(("taken_at".into(), "must be RFC 3339 with an offset".into()));
+            None
+        }
+    };
+    let responses =
+        clinical::Responses::parse_repeat(clinical::InstrumentId::Phq9, answers, difficulty)
+            .map_err(|problems| {
+                for (field, problem) in problems {
+                    let name = match field {
+                        clinical::FieldError::Item(n) => format!("answers[{}]", n - 1),
+                        clinical::FieldError::Difficulty => "difficulty".into(),
+                    };
+                    let what = match problem {
+                        clinical::Problem::Missing => "is required",
+                        clinical::Problem::OutOfRange => {
+                            "is not one of the question's answers (0 to 3)"
+                        }
+                    };
+                    errors.push((name, what.into()));
+                }
+            })
+            .ok();
+    let (Some(responses), Some(taken)) = (responses, taken) else {
+        return Ok(Err(errors));
+    };
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let Some(course) = s.storage.course(course_id).await? else {
+        return Ok(Ok(None));
+    };
+    let score = responses.score();
+    let uid = random_id();
+    let answers_sealed = s.cipher.encrypt(
+        &crate::crypto::Aad::row("tms_check_ins", "answers", &uid),
+        responses.answers(),
+    );
+    let urgent = if score.self_harm_flag {
+        let details = crate::staff::patients::details(s, course.patient_id)
+            .await?
+            .ok_or_else(|| Error::Integrity(format!("course {course_id} without its patient")))?;
+        let contact = crate::assessment::share::Contact {
+            contact_method: if details.phone.is_some() {
+                crate::assessment::share::ContactMethod::Phone
+            } else {
+                crate::assessment::share::ContactMethod::Email
+            },
+            name: details.name,
+            email: details.email,
+            phone: details.phone,
+            contact_time: crate::assessment::share::ContactTime::Any,
+            message: None,
+            days: Vec::new(),
+        };
+        let case_uid = random_id();
+        let mail = crate::mail::course_alert_notification(&s.config);
+        Some(UrgentCase {
+            case: crate::storage::triage::NewTriageCase {
+                contact_sealed: s.cipher.encrypt(
+                    &crate::assessment::share::contact_aad(&case_uid),
+                    &serde_json::to_vec(&contact).expect("contact serializes"),
+                ),
+                uid: case_uid,
+                kind: crate::storage::triage::CaseKind::Course,
+                result_id: None,
+                priority: crate::storage::triage::Priority::Urgent,
+                consent_version: "treatment".into(),
+                created_at: now,
+            },
+            patient_id: course.patient_id,
+            mail: crate::storage::outbox::NewMail {
+                recipient: s.config.mail.notify.clone(),
+                subject: mail.subject,
+                body_text: mail.text,
+                body_html: mail.html,
+                sealed: None,
+            },
+        })
+    } else {
+        None
+    };
+    let (id, urgent_case) = s
+        .storage
+        .add_check_in(
+            NewCheckIn {
+                uid,
+                course_id,
+                taken_at: taken,
+                total: i64::from(score.total),
+                self_harm_flag: score.self_harm_flag,
+                answers_sealed,
+                recorded_by: actor.user_id,
+                created_at: now,
+            },
+            urgent,
+            &s.cipher.audit_chain(),
+            actor.did("record check-in", "tms_course", course_id, now),
+        )
+        .await?;
+    if urgent_case.is_some() {
+        s.mail_wake.notify_one();
+    }
+    Ok(Ok(Some(CheckedIn {
+        id,
+        total: score.total,
+        self_harm_flag: score.self_harm_flag,
+        urgent_case,
+    })))
+}
+
+/// A course with its motor thresholds and check-ins.
 #[derive(Debug, Clone)]
 pub struct Course {
     pub record: CourseRecord,
     pub motor_thresholds: Vec<MotorThreshold>,
+    /// In the order taken; the first is the baseline.
+    pub check_ins: Vec<CheckInRecord>,
+    pub progress: clinical::mbc::Progress,
 }
 
 /// A course, the read recorded first.
@@ -190,8 +341,23 @@ pub async fn open(s: &Services, actor: &Actor, id: i64) -> Result<Option<Course>
         return Ok(None);
     };
     crate::staff::audit::seen(s, actor.did("view", "tms_course", id, s.clock.now())).await?;
+    let check_ins = s.storage.check_ins(id).await?;
+    // Sessions are not recorded yet: every check-in counts as taken before
+    // any, so the early non-response flag cannot be raised until they are.
+    let progress = clinical::mbc::progress(
+        &check_ins
+            .iter()
+            .map(|c| clinical::mbc::CheckIn {
+                total: c.total.clamp(0, 27) as u8,
+                sessions_done: 0,
+            })
+            .collect::<Vec<_>>(),
+        clinical::mbc::DEFAULT_EARLY_NON_RESPONSE_SESSION,
+    );
     Ok(Some(Course {
         motor_thresholds: s.storage.motor_thresholds(id).await?,
+        check_ins,
+        progress,
         record,
     }))
 }

@@ -25,6 +25,7 @@ use utoipa::{Modify, OpenApi};
         crate::web::staff::api::create_patient,
         crate::web::tms::api::start,
         crate::web::tms::api::motor_threshold,
+        crate::web::tms::api::check_in,
         crate::web::tms::api::course,
     ),
     tags(

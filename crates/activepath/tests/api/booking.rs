@@ -50,16 +50,6 @@ fn manage_path(url: &str) -> String {
     url.strip_prefix(BASE_URL).unwrap().to_string()
 }
 
-fn mails_to(app: &TestApp, to: &str) -> Vec<activepath::mail::Envelope> {
-    app.mail
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|m| m.to == to)
-        .cloned()
-        .collect()
-}
-
 #[tokio::test]
 async fn a_visitor_books_a_time_through_the_pages_and_gets_an_invitation() {
     let app = spawn_app().await;

@@ -241,6 +241,17 @@ pub fn internal_links(html: &str) -> Vec<String> {
 }
 
 /// Waits until the app has handed `n` messages to its (memory) transport.
+/// The e-mails sent to `to` so far.
+pub fn mails_to(app: &TestApp, to: &str) -> Vec<activepath::mail::Envelope> {
+    app.mail
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|m| m.to == to)
+        .cloned()
+        .collect()
+}
+
 pub async fn wait_for_mail(app: &TestApp, n: usize) {
     for _ in 0..100 {
         if app.mail.lock().unwrap().len() >= n {

@@ -286,6 +286,7 @@ async fn the_openapi_document_describes_every_api_route_as_it_answers() {
         ("/api/v1/staff/patients/{id}/courses", "post"),
         ("/api/v1/staff/courses/{id}", "get"),
         ("/api/v1/staff/courses/{id}/motor-thresholds", "post"),
+        ("/api/v1/staff/courses/{id}/check-ins", "post"),
     ] {
         assert!(
             doc["paths"][path][method].is_object(),
@@ -294,7 +295,7 @@ async fn the_openapi_document_describes_every_api_route_as_it_answers() {
     }
     assert_eq!(
         paths.len(),
-        9,
+        10,
         "no route undocumented, none invented: {paths:?}"
     );
     assert_eq!(

@@ -202,3 +202,177 @@ async fn a_clinician_starts_a_course_and_a_technician_records_the_motor_threshol
         ["create", "record motor threshold", "view", "view", "view"]
     );
 }
+
+#[tokio::test]
+async fn check_ins_give_response_and_remission_and_question_9_opens_an_urgent_case_at_once() {
+    let app = spawn_app().await;
+    let t = tokens(&app).await;
+    let (_, made) = send(
+        &app,
+        &t.coordinator,
+        "POST",
+        "/api/v1/staff/patients",
+        Some(json!({"name": "Ben Okafor", "date_of_birth": "1975-09-30", "phone": "+1 555 010 4455"})),
+    )
+    .await;
+    let patient = made["id"].as_i64().unwrap();
+    let (_, made) = send(
+        &app,
+        &t.clinician,
+        "POST",
+        &format!("/api/v1/staff/patients/{patient}/courses"),
+        Some(json!({"protocol": "itbs", "start_date": "2026-12-14"})),
+    )
+    .await;
+    let course = made["id"].as_i64().unwrap();
+    let path = format!("/api/v1/staff/courses/{course}");
+    let check_ins = format!("{path}/check-ins");
+
+    // Each bad field is named.
+    let (status, problem) = send(
+        &app,
+        &t.technician,
+        "POST",
+        &check_ins,
+        Some(json!({"instrument": "gad7", "answers": [1, 1, 1, null, 1, 1, 1, 9, 0]})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(fields(&problem), ["instrument", "answers[3]", "answers[7]"]);
+    assert_eq!(
+        send(
+            &app,
+            &t.coordinator,
+            "POST",
+            &check_ins,
+            Some(json!({"instrument": "phq9", "answers": [0, 0, 0, 0, 0, 0, 0, 0, 0]}))
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        send(
+            &app,
+            &t.technician,
+            "POST",
+            "/api/v1/staff/courses/999999/check-ins",
+            Some(json!({"instrument": "phq9", "answers": [0, 0, 0, 0, 0, 0, 0, 0, 0]}))
+        )
+        .await
+        .0,
+        404
+    );
+
+    // Baseline 20 (question 9 at 0), then 9: a response, 55% fewer symptoms.
+    let (status, first) = send(
+        &app,
+        &t.technician,
+        "POST",
+        &check_ins,
+        Some(
+            json!({"instrument": "phq9", "answers": [3, 3, 2, 2, 3, 2, 3, 2, 0], "difficulty": 2}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        (first["total"].as_i64(), first["self_harm_flag"].as_bool()),
+        (Some(20), Some(false))
+    );
+    assert!(first["urgent_case_id"].is_null());
+    let (_, view) = send(&app, &t.clinician, "GET", &path, None).await;
+    assert_eq!(view["baseline_total"], 20);
+    assert!(view["latest_total"].is_null());
+    assert_eq!(view["category"], "insufficient-data");
+    send(
+        &app,
+        &t.technician,
+        "POST",
+        &check_ins,
+        Some(json!({"instrument": "phq9", "answers": [1, 1, 1, 1, 2, 1, 1, 1, 0]})),
+    )
+    .await;
+    let (_, view) = send(&app, &t.clinician, "GET", &path, None).await;
+    assert_eq!(
+        (
+            view["baseline_total"].as_i64(),
+            view["latest_total"].as_i64()
+        ),
+        (Some(20), Some(9))
+    );
+    assert_eq!(view["percent_change"], -55.0);
+    assert_eq!(view["category"], "response");
+    assert_eq!(view["minimal_important_improvement"], true);
+    assert_eq!(view["check_ins"].as_array().unwrap().len(), 2);
+    assert!(
+        app.state.storage.queue(50, 0).await.unwrap().is_empty(),
+        "no case without question 9"
+    );
+
+    // Question 9 above 0: an urgent case at once, first in the queue, for the
+    // patient, and the clinic told without a name or an answer.
+    let (status, flagged) = send(
+        &app,
+        &t.technician,
+        "POST",
+        &check_ins,
+        Some(
+            json!({"instrument": "phq9", "answers": [1, 1, 1, 1, 1, 1, 0, 0, 1], "difficulty": 1}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(flagged["self_harm_flag"], true);
+    let case = flagged["urgent_case_id"].as_i64().expect("an urgent case");
+    let (status, list) = send(&app, &t.clinician, "GET", "/api/v1/staff/cases", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(list["cases"][0]["id"], case);
+    assert_eq!(list["cases"][0]["kind"], "course");
+    assert_eq!(list["cases"][0]["priority"], "urgent");
+    let (_, detail) = send(
+        &app,
+        &t.clinician,
+        "GET",
+        &format!("/api/v1/staff/cases/{case}"),
+        None,
+    )
+    .await;
+    assert_eq!(detail["contact"]["name"], "Ben Okafor");
+    assert_eq!(detail["contact"]["phone"], "+1 555 010 4455");
+    wait_for_mail(&app, 1).await;
+    let notice = mails_to(&app, &app.state.config.mail.notify);
+    assert_eq!(notice.len(), 1);
+    assert!(notice[0].subject.starts_with("Urgent"));
+    let all = format!(
+        "{} {} {}",
+        notice[0].subject, notice[0].text, notice[0].html
+    );
+    assert!(!all.contains("Ben") && !all.contains("Okafor") && !all.contains("4455"));
+    let db = raw(&app).await;
+    let (course_of_case, patient_of_case): (Option<i64>, Option<i64>) =
+        sqlx::query_as("SELECT course_id, patient_id FROM triage_cases WHERE id = $1")
+            .bind(case)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(
+        (course_of_case, patient_of_case),
+        (Some(course), Some(patient))
+    );
+    // The answers are sealed; the check-in names its case.
+    let (answers, case_of_check_in): (Vec<u8>, Option<i64>) =
+        sqlx::query_as("SELECT answers, case_id FROM tms_check_ins WHERE self_harm_flag = 1")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_ne!(answers, vec![1, 1, 1, 1, 1, 1, 0, 0, 1]);
+    assert_eq!(case_of_check_in, Some(case));
+
+    // The case page in the portal says what happened.
+    let (mut doc, _, _) = crate::staff::first_sign_in(&app, "doc@riverbend.example").await;
+    let page = doc.get(&format!("/staff/cases/{case}")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("TMS course: urgent"), "{}", page.body);
+    assert!(page.body.contains("answered question 9"));
+}

@@ -126,7 +126,8 @@ fn failed(e: crate::staff::Error) -> ApiError {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CaseSummary {
     pub id: i64,
-    /// `assessment`, `message`, `callback` or `booking`.
+    /// `assessment`, `message`, `callback`, `booking` or `course` (an
+    /// urgent matter in a TMS course).
     pub kind: &'static str,
     /// `urgent` (question 9 above 0) or `routine`.
     pub priority: &'static str,

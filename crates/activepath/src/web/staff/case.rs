@@ -230,6 +230,7 @@ fn case_page(
             CaseKind::Message => "staff-event-message",
             CaseKind::Callback => "staff-event-callback",
             CaseKind::Booking => "staff-event-booked",
+            CaseKind::Course => "staff-event-course",
         },
         score: view.result.as_ref().map(|r| score_view(&tr, tz, r)),
         appointment: view.appointment.as_ref().map(|a| {

@@ -126,6 +126,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/api/v1/staff/courses/{id}/motor-thresholds",
             post(crate::web::tms::api::motor_threshold),
         )
+        .route(
+            "/api/v1/staff/courses/{id}/check-ins",
+            post(crate::web::tms::api::check_in),
+        )
         .route("/api/v1/staff/{*rest}", get(not_found))
         .route_layer(axum::middleware::from_fn_with_state(state, require_token));
     signing_in

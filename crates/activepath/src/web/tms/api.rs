@@ -152,6 +152,93 @@ pub async fn motor_threshold(
     }
 }
 
+/// A PHQ-9 check-in. The first of a course is its baseline.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCheckIn {
+    /// `phq9`.
+    pub instrument: Option<String>,
+    /// The nine answers in item order, each 0 to 3.
+    pub answers: Option<Vec<Option<i64>>>,
+    /// The question about daily life (0 to 3); may be left out.
+    pub difficulty: Option<i64>,
+    /// When it was taken: RFC 3339 with an offset; now when left out.
+    pub taken_at: Option<String>,
+}
+
+/// A check-in recorded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckInCreated {
+    pub id: i64,
+    pub total: u8,
+    /// Question 9 answered above 0.
+    pub self_harm_flag: bool,
+    /// The urgent case opened for the clinicians when `self_harm_flag` is
+    /// true: the patient needs the same safety message as on the public
+    /// site (call or text 988; 911 in an emergency) and a clinician now.
+    pub urgent_case_id: Option<i64>,
+}
+
+/// `POST /api/v1/staff/courses/{id}/check-ins`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/staff/courses/{id}/check-ins",
+    tag = "tms",
+    summary = "Record a PHQ-9 check-in on a course",
+    params(("id" = i64, Path, description = "The course's id")),
+    request_body = NewCheckIn,
+    security(("staff_token" = [])),
+    responses(
+        (status = 201, description = "Recorded; question 9 above 0 opened an urgent case", body = CheckInCreated),
+        (status = 401, description = "No valid API token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only clinicians and technicians record treatment"),
+        (status = 404, description = "No course with that id", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing or wrong; each is named", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn check_in(
+    Allowed(who, _): Allowed<RecordTreatment>,
+    State(state): State<AppState>,
+    Path(course_id): Path<i64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<CheckInCreated>), ApiError> {
+    const INVALID: &str = "The check-in has mistakes";
+    json::require_json(&headers, "Send the check-in as application/json")?;
+    let request: NewCheckIn = json::read(
+        &body,
+        INVALID,
+        "must be a JSON object with instrument, answers and taken_at",
+    )?;
+    match tms::check_in(
+        &state,
+        &who.actor,
+        course_id,
+        request.instrument.as_deref(),
+        request.answers.as_deref().unwrap_or_default(),
+        request.difficulty,
+        request.taken_at.as_deref(),
+    )
+    .await
+    .map_err(failed)?
+    {
+        Ok(Some(c)) => Ok((
+            StatusCode::CREATED,
+            Json(CheckInCreated {
+                id: c.id,
+                total: c.total,
+                self_harm_flag: c.self_harm_flag,
+                urgent_case_id: c.urgent_case,
+            }),
+        )),
+        Ok(None) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "No course with that id",
+        )),
+        Err(errors) => Err(ApiError::invalid(INVALID, errors)),
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MotorThresholdView {
     pub determined_at: String,
@@ -172,6 +259,29 @@ pub struct CourseView {
     pub created_at: String,
     /// Oldest first.
     pub motor_thresholds: Vec<MotorThresholdView>,
+    /// The first check-in's PHQ-9 total.
+    pub baseline_total: Option<u8>,
+    /// The latest check-in's total, once there is one after the baseline.
+    pub latest_total: Option<u8>,
+    /// From baseline to latest; negative is fewer symptoms (−50.0 halves them).
+    pub percent_change: Option<f64>,
+    /// `remission` (latest below 5), `response` (at least 50% lower),
+    /// `partial-response` (25–49%), `non-response` (under 25%), or
+    /// `insufficient-data` (no follow-up yet, or a baseline below 10, for
+    /// which these measures are not defined).
+    pub category: &'static str,
+    /// At least 5 points fewer than the baseline.
+    pub minimal_important_improvement: bool,
+    /// Under 25% better by session 20 (false until sessions are recorded).
+    pub early_non_response: bool,
+    pub check_ins: Vec<CheckInView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckInView {
+    pub taken_at: String,
+    pub total: i64,
+    pub self_harm_flag: bool,
 }
 
 /// `GET /api/v1/staff/courses/{id}` (each read is audited).
@@ -215,6 +325,21 @@ pub async fn course(
             .map(|m| MotorThresholdView {
                 determined_at: rfc3339(m.determined_at),
                 percent_output: m.percent_output,
+            })
+            .collect(),
+        baseline_total: c.progress.baseline,
+        latest_total: c.progress.latest,
+        percent_change: c.progress.percent_change.map(|p| (p * 10.0).round() / 10.0),
+        category: c.progress.category.as_str(),
+        minimal_important_improvement: c.progress.minimal_important_improvement,
+        early_non_response: c.progress.early_non_response,
+        check_ins: c
+            .check_ins
+            .iter()
+            .map(|x| CheckInView {
+                taken_at: rfc3339(x.taken_at),
+                total: x.total,
+                self_harm_flag: x.self_harm_flag,
             })
             .collect(),
     }))
