@@ -18,6 +18,13 @@ use crate::storage::StorageError;
 use crate::storage::audit::AuditEntry;
 use jiff::Timestamp;
 
+/// Each field that is wrong, with what to do.
+pub type FieldErrors = Vec<(String, String)>;
+
+/// The outcome of making a record under another one: its id, `None` when
+/// the other is not there, or each bad field.
+pub type Outcome<T> = Result<Result<Option<T>, FieldErrors>, Error>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]

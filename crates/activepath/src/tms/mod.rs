@@ -9,7 +9,7 @@
 
 use crate::app::Services;
 use crate::crypto::random_id;
-use crate::staff::{Actor, Error};
+use crate::staff::{Actor, Error, FieldErrors, Outcome};
 use crate::storage::tms::{
     CheckInRecord, CourseRecord, MotorThreshold, NewCheckIn, NewCourse, NewMotorThreshold,
     UrgentCase,
@@ -28,9 +28,6 @@ pub struct CoursePlan {
 /// The most sessions a course may plan.
 pub const MAX_SESSIONS: i64 = 200;
 
-/// Each field that is wrong, with what to do.
-pub type FieldErrors = Vec<(String, String)>;
-
 /// Starts a course (status `planned`) for patient `patient_id`. `Ok(Err)`
 /// names each bad field; `Ok(Ok(None))`: no such patient.
 pub async fn start_course(
@@ -38,7 +35,7 @@ pub async fn start_course(
     actor: &Actor,
     patient_id: i64,
     plan: CoursePlan,
-) -> Result<Result<Option<i64>, FieldErrors>, Error> {
+) -> Outcome<i64> {
     let mut errors = FieldErrors::new();
     let protocol = match plan.protocol.as_deref().map(str::trim) {
         Some(id) => match clinical::protocol::built_in(id) {
@@ -130,7 +127,7 @@ pub async fn record_motor_threshold(
     course_id: i64,
     determined_at: Option<&str>,
     percent_output: Option<i64>,
-) -> Result<Result<Option<i64>, FieldErrors>, Error> {
+) -> Outcome<i64> {
     let now = s.clock.now();
     let mut errors = FieldErrors::new();
     let at = match determined_at.map(str::parse::<Timestamp>) {
@@ -201,7 +198,7 @@ pub async fn check_in(
     answers: &[Option<i64>],
     difficulty: Option<i64>,
     taken_at: Option<&str>,
-) -> Result<Result<Option<CheckedIn>, FieldErrors>, Error> {
+) -> Outcome<CheckedIn> {
     let now = s.clock.now();
     let mut errors = FieldErrors::new();
     if instrument != Some("phq9") {

@@ -31,6 +31,21 @@ pub struct Created {
     pub id: i64,
 }
 
+/// The answer to a request that makes a record under another one: 201 with
+/// its id, 404 (`missing`) when the other is not there, or 422 (`invalid`)
+/// naming each bad field.
+pub(crate) fn created(
+    outcome: crate::staff::Outcome<i64>,
+    missing: &str,
+    invalid: &str,
+) -> Result<(StatusCode, Json<Created>), ApiError> {
+    match outcome.map_err(failed)? {
+        Ok(Some(id)) => Ok((StatusCode::CREATED, Json(Created { id }))),
+        Ok(None) => Err(ApiError::new(StatusCode::NOT_FOUND, missing)),
+        Err(errors) => Err(ApiError::invalid(invalid, errors)),
+    }
+}
+
 /// A patient record to make. Only what identifies the person: clinical
 /// notes are written in the portal.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -113,7 +128,9 @@ pub async fn create_patient(
     Ok((StatusCode::CREATED, Json(Created { id })))
 }
 
-fn failed(e: crate::staff::Error) -> ApiError {
+/// A failure of the staff side (the database, a record that does not
+/// open): logged, and a 500 that says nothing more.
+pub(crate) fn failed(e: crate::staff::Error) -> ApiError {
     tracing::error!("the staff API failed: {e:#}");
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,

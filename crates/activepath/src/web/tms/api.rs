@@ -9,6 +9,7 @@ use crate::tms::{self, CoursePlan};
 use crate::web::ApiError;
 use crate::web::errors::Problem;
 use crate::web::json;
+use crate::web::staff::api::{Created, created, failed};
 use crate::web::staff::{Allowed, ManageCourses, RecordTreatment, SeeCourses};
 use axum::Json;
 use axum::body::Bytes;
@@ -16,20 +17,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-
-fn failed(e: crate::staff::Error) -> ApiError {
-    tracing::error!("the courses API failed: {e:#}");
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "The request could not be answered",
-    )
-}
-
-/// Made: its id.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Created {
-    pub id: i64,
-}
 
 /// A course to start.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -79,17 +66,11 @@ pub async fn start(
         planned_sessions: request.planned_sessions,
         start_date: request.start_date,
     };
-    match tms::start_course(&state, &who.actor, patient_id, plan)
-        .await
-        .map_err(failed)?
-    {
-        Ok(Some(id)) => Ok((StatusCode::CREATED, Json(Created { id }))),
-        Ok(None) => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "No patient with that id",
-        )),
-        Err(errors) => Err(ApiError::invalid(INVALID, errors)),
-    }
+    created(
+        tms::start_course(&state, &who.actor, patient_id, plan).await,
+        "No patient with that id",
+        INVALID,
+    )
 }
 
 /// A motor threshold determined for a course.
@@ -133,23 +114,18 @@ pub async fn motor_threshold(
         INVALID,
         "must be a JSON object with determined_at and percent_output",
     )?;
-    match tms::record_motor_threshold(
-        &state,
-        &who.actor,
-        course_id,
-        request.determined_at.as_deref(),
-        request.percent_output,
+    created(
+        tms::record_motor_threshold(
+            &state,
+            &who.actor,
+            course_id,
+            request.determined_at.as_deref(),
+            request.percent_output,
+        )
+        .await,
+        "No course with that id",
+        INVALID,
     )
-    .await
-    .map_err(failed)?
-    {
-        Ok(Some(id)) => Ok((StatusCode::CREATED, Json(Created { id }))),
-        Ok(None) => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "No course with that id",
-        )),
-        Err(errors) => Err(ApiError::invalid(INVALID, errors)),
-    }
 }
 
 /// A PHQ-9 check-in. The first of a course is its baseline.
