@@ -68,6 +68,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0010_tms_check_ins.sql"),
         include_str!("../../migrations/postgres/0010_tms_check_ins.sql"),
     ),
+    (
+        11,
+        "course_status",
+        include_str!("../../migrations/sqlite/0011_course_status.sql"),
+        include_str!("../../migrations/postgres/0011_course_status.sql"),
+    ),
 ];
 
 /// Migrations that manage their own transaction on SQLite (a table rebuild

@@ -22,6 +22,8 @@ pub struct CourseRecord {
     pub start_date: String,
     /// `planned`, `active`, `paused`, `completed` or `stopped`.
     pub status: String,
+    /// Why it stopped early (`stopped` only).
+    pub stop_reason: Option<String>,
     pub created_at: Timestamp,
     pub version: i64,
 }
@@ -36,6 +38,7 @@ impl CourseRecord {
             planned_sessions: r.try_get("planned_sessions")?,
             start_date: r.try_get("start_date")?,
             status: r.try_get("status")?,
+            stop_reason: r.try_get("stop_reason")?,
             created_at: get::<Millis>(r, "created_at")?.0,
             version: r.try_get("version")?,
         })
@@ -111,13 +114,50 @@ impl Storage {
 
     pub async fn course(&self, id: i64) -> Result<Option<CourseRecord>> {
         let row = sqlx::query(
-            "SELECT id, uid, patient_id, protocol, planned_sessions, start_date, status, created_at, version \
+            "SELECT id, uid, patient_id, protocol, planned_sessions, start_date, status, stop_reason, created_at, version \
              FROM tms_courses WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(self.pool())
         .await?;
         Ok(row.map(|r| CourseRecord::from_row(&r)).transpose()?)
+    }
+
+    /// Moves a course from status `from` to `to` (with `stop_reason` when
+    /// stopped), with its audit entry. `Ok(false)`: its status was no longer
+    /// `from` (someone changed it meanwhile); nothing changed.
+    #[tracing::instrument(skip_all)]
+    pub async fn set_course_status(
+        &self,
+        id: i64,
+        from: &'static str,
+        to: &'static str,
+        stop_reason: Option<&'static str>,
+        chain: &AuditChain,
+        audit_entry: AuditEntry,
+    ) -> Result<bool> {
+        let (backend, chain) = (self.backend(), chain.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let changed = sqlx::query(
+                    "UPDATE tms_courses SET status = $1, stop_reason = $2, updated_at = $3, version = version + 1 \
+                     WHERE id = $4 AND status = $5",
+                )
+                .bind(to)
+                .bind(stop_reason)
+                .bind(Millis(audit_entry.at))
+                .bind(id)
+                .bind(from)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+                if changed == 1 {
+                    audit::append(conn, backend, &chain, &audit_entry).await?;
+                }
+                Ok(changed == 1)
+            })
+        })
+        .await
     }
 
     /// Records a motor threshold for a course, with its audit entry.

@@ -177,6 +177,101 @@ pub async fn record_motor_threshold(
     Ok(Ok(Some(id)))
 }
 
+/// Why a course may stop early.
+pub const STOP_REASONS: [&str; 6] = [
+    "patient-choice",
+    "side-effects",
+    "adverse-event",
+    "no-response",
+    "coverage",
+    "other",
+];
+
+/// The statuses a course may move to from `from`. (`planned` becomes
+/// `active` by hand for now; with sessions, the first one will do it.)
+pub fn next_statuses(from: &str) -> &'static [&'static str] {
+    match from {
+        "planned" => &["active", "stopped"],
+        "active" => &["paused", "completed", "stopped"],
+        "paused" => &["active", "stopped"],
+        _ => &[],
+    }
+}
+
+/// Changes a course's status; `stopped` needs a reason from
+/// [`STOP_REASONS`]. `Ok(Err)` names the bad field (a move the course's
+/// status does not allow names `status`); `Ok(Ok(None))`: no such course.
+pub async fn set_status(
+    s: &Services,
+    actor: &Actor,
+    course_id: i64,
+    status: Option<&str>,
+    stop_reason: Option<&str>,
+) -> Outcome<i64> {
+    let Some(course) = s.storage.course(course_id).await? else {
+        return Ok(Ok(None));
+    };
+    let from: &'static str = match course.status.as_str() {
+        "planned" => "planned",
+        "active" => "active",
+        "paused" => "paused",
+        "completed" => "completed",
+        _ => "stopped",
+    };
+    let allowed = next_statuses(from);
+    let mut errors = FieldErrors::new();
+    let to = allowed.iter().copied().find(|to| Some(*to) == status);
+    if to.is_none() {
+        errors.push((
+            "status".into(),
+            if allowed.is_empty() {
+                format!("the course is {from}: its status does not change any more")
+            } else {
+                format!("from {from}, must be one of {}", allowed.join(", "))
+            },
+        ));
+    }
+    let reason = STOP_REASONS
+        .iter()
+        .copied()
+        .find(|r| Some(*r) == stop_reason);
+    match (to, stop_reason, reason) {
+        (Some("stopped"), _, None) => errors.push((
+            "stop_reason".into(),
+            format!(
+                "is required to stop a course: one of {}",
+                STOP_REASONS.join(", ")
+            ),
+        )),
+        (Some(to), Some(_), _) if to != "stopped" => {
+            errors.push(("stop_reason".into(), "is only for stopping a course".into()))
+        }
+        _ => {}
+    }
+    let Some(to) = to.filter(|_| errors.is_empty()) else {
+        return Ok(Err(errors));
+    };
+    let now = s.clock.now();
+    let changed = s
+        .storage
+        .set_course_status(
+            course_id,
+            from,
+            to,
+            reason.filter(|_| to == "stopped"),
+            &s.cipher.audit_chain(),
+            actor.did(&format!("status {to}"), "tms_course", course_id, now),
+        )
+        .await?;
+    if !changed {
+        return Ok(Err(vec![(
+            "status".into(),
+            "the course's status changed meanwhile: read it again".into(),
+        )]));
+    }
+    Ok(Ok(Some(course_id)))
+}
+
 /// A check-in recorded: its id, score, and the urgent case it opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckedIn {

@@ -26,6 +26,7 @@ use utoipa::{Modify, OpenApi};
         crate::web::tms::api::start,
         crate::web::tms::api::motor_threshold,
         crate::web::tms::api::check_in,
+        crate::web::tms::api::status,
         crate::web::tms::api::course,
     ),
     tags(

@@ -376,3 +376,131 @@ async fn check_ins_give_response_and_remission_and_question_9_opens_an_urgent_ca
     assert!(page.body.contains("TMS course: urgent"), "{}", page.body);
     assert!(page.body.contains("answered question 9"));
 }
+
+#[tokio::test]
+async fn a_course_moves_through_its_statuses_and_stops_only_with_a_reason() {
+    let app = spawn_app().await;
+    let t = tokens(&app).await;
+    let (_, made) = send(
+        &app,
+        &t.coordinator,
+        "POST",
+        "/api/v1/staff/patients",
+        Some(json!({"name": "Cy Lee", "date_of_birth": "1990-01-01"})),
+    )
+    .await;
+    let patient = made["id"].as_i64().unwrap();
+    let (_, made) = send(
+        &app,
+        &t.clinician,
+        "POST",
+        &format!("/api/v1/staff/patients/{patient}/courses"),
+        Some(json!({"protocol": "10hz", "start_date": "2026-12-14"})),
+    )
+    .await;
+    let course = made["id"].as_i64().unwrap();
+    let path = format!("/api/v1/staff/courses/{course}");
+    let status = format!("{path}/status");
+    let change = |token: String, body: Value| {
+        let (app, status) = (&app, status.clone());
+        async move { send(app, &token, "POST", &status, Some(body)).await }
+    };
+    // Only clinicians change a course.
+    assert_eq!(
+        change(t.technician.clone(), json!({"status": "active"}))
+            .await
+            .0,
+        403
+    );
+    // planned -> paused is not a move; planned -> active is.
+    let (code, problem) = change(t.clinician.clone(), json!({"status": "paused"})).await;
+    assert_eq!(code, 422);
+    assert!(
+        problem
+            .to_string()
+            .contains("from planned, must be one of active, stopped"),
+        "{problem}"
+    );
+    assert_eq!(
+        change(t.clinician.clone(), json!({"status": "active"}))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        change(t.clinician.clone(), json!({"status": "paused"}))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        change(
+            t.clinician.clone(),
+            json!({"status": "active", "stop_reason": "other"})
+        )
+        .await
+        .0,
+        422,
+        "a reason is only for stopping"
+    );
+    // Stopping needs a reason from the list.
+    let (code, problem) = change(t.clinician.clone(), json!({"status": "stopped"})).await;
+    assert_eq!(code, 422);
+    assert_eq!(fields(&problem), ["stop_reason"]);
+    assert_eq!(
+        change(
+            t.clinician.clone(),
+            json!({"status": "stopped", "stop_reason": "felt better"})
+        )
+        .await
+        .0,
+        422
+    );
+    assert_eq!(
+        change(
+            t.clinician.clone(),
+            json!({"status": "stopped", "stop_reason": "side-effects"})
+        )
+        .await
+        .0,
+        200
+    );
+    let (_, view) = send(&app, &t.clinician, "GET", &path, None).await;
+    assert_eq!(
+        (view["status"].as_str(), view["stop_reason"].as_str()),
+        (Some("stopped"), Some("side-effects"))
+    );
+    // Stopped is final.
+    let (code, problem) = change(t.clinician.clone(), json!({"status": "active"})).await;
+    assert_eq!(code, 422);
+    assert!(problem.to_string().contains("does not change any more"));
+    assert_eq!(
+        change(t.clinician.clone(), json!({"status": "active"}))
+            .await
+            .0,
+        422
+    );
+    assert_eq!(
+        send(
+            &app,
+            &t.clinician,
+            "POST",
+            "/api/v1/staff/courses/999999/status",
+            Some(json!({"status": "active"}))
+        )
+        .await
+        .0,
+        404
+    );
+    let db = raw(&app).await;
+    let actions: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit_log WHERE record_type = 'tms_course' AND action LIKE 'status %' ORDER BY id",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(
+        actions,
+        ["status active", "status paused", "status stopped"]
+    );
+}

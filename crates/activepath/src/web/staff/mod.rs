@@ -130,6 +130,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/api/v1/staff/courses/{id}/check-ins",
             post(crate::web::tms::api::check_in),
         )
+        .route(
+            "/api/v1/staff/courses/{id}/status",
+            post(crate::web::tms::api::status),
+        )
         .route("/api/v1/staff/{*rest}", get(not_found))
         .route_layer(axum::middleware::from_fn_with_state(state, require_token));
     signing_in

@@ -128,6 +128,64 @@ pub async fn motor_threshold(
     )
 }
 
+/// A change of a course's status.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusChange {
+    /// From `planned`: `active` or `stopped`; from `active`: `paused`,
+    /// `completed` or `stopped`; from `paused`: `active` or `stopped`.
+    pub status: Option<String>,
+    /// To stop: `patient-choice`, `side-effects`, `adverse-event`,
+    /// `no-response`, `coverage` or `other`.
+    pub stop_reason: Option<String>,
+}
+
+/// `POST /api/v1/staff/courses/{id}/status`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/staff/courses/{id}/status",
+    tag = "tms",
+    summary = "Start, pause, complete or stop a TMS course",
+    params(("id" = i64, Path, description = "The course's id")),
+    request_body = StatusChange,
+    security(("staff_token" = [])),
+    responses(
+        (status = 200, description = "Changed; in the audit trail. The body names the course", body = Created),
+        (status = 401, description = "No valid API token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only clinicians change a course"),
+        (status = 404, description = "No course with that id", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A change the course's status does not allow, or a missing reason", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn status(
+    Allowed(who, _): Allowed<ManageCourses>,
+    State(state): State<AppState>,
+    Path(course_id): Path<i64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Created>), ApiError> {
+    const INVALID: &str = "The course's status cannot change that way";
+    json::require_json(&headers, "Send the change as application/json")?;
+    let request: StatusChange = json::read(
+        &body,
+        INVALID,
+        "must be a JSON object with status (and stop_reason to stop)",
+    )?;
+    created(
+        tms::set_status(
+            &state,
+            &who.actor,
+            course_id,
+            request.status.as_deref(),
+            request.stop_reason.as_deref(),
+        )
+        .await,
+        "No course with that id",
+        INVALID,
+    )
+    .map(|(_, body)| (StatusCode::OK, body))
+}
+
 /// A PHQ-9 check-in. The first of a course is its baseline.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -232,6 +290,8 @@ pub struct CourseView {
     pub start_date: String,
     /// `planned`, `active`, `paused`, `completed` or `stopped`.
     pub status: String,
+    /// Why it stopped early, when `stopped`.
+    pub stop_reason: Option<String>,
     pub created_at: String,
     /// Oldest first.
     pub motor_thresholds: Vec<MotorThresholdView>,
@@ -294,6 +354,7 @@ pub async fn course(
         planned_sessions: r.planned_sessions,
         start_date: r.start_date,
         status: r.status,
+        stop_reason: r.stop_reason,
         created_at: rfc3339(r.created_at),
         motor_thresholds: c
             .motor_thresholds
