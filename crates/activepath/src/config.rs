@@ -63,6 +63,9 @@ routine_respond_within = "48h"
 reminder_before = "24h"
 seed_demo = true
 
+[tms]
+max_intensity_percent_mt = 120
+
 [theme]
 show_name = true
 primary_color = "#1f5f8b"
@@ -98,6 +101,7 @@ pub struct Config {
     pub staff: Staff,
     pub booking: Booking,
     pub theme: ThemeConfig,
+    pub tms: Tms,
 }
 
 /// The clinic's look. Paths are read at start; colours are checked for
@@ -145,6 +149,15 @@ impl ThemeConfig {
 
 fn normal_weight() -> u16 {
     400
+}
+
+/// TMS treatment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tms {
+    /// The highest intensity, as a percentage of the motor threshold, that
+    /// a session may be given at; a higher one is refused.
+    pub max_intensity_percent_mt: i64,
 }
 
 /// Booking appointments.

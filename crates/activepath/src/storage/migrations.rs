@@ -74,6 +74,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0011_course_status.sql"),
         include_str!("../../migrations/postgres/0011_course_status.sql"),
     ),
+    (
+        12,
+        "tms_sessions",
+        include_str!("../../migrations/sqlite/0012_tms_sessions.sql"),
+        include_str!("../../migrations/postgres/0012_tms_sessions.sql"),
+    ),
 ];
 
 /// Migrations that manage their own transaction on SQLite (a table rebuild

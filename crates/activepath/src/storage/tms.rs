@@ -258,25 +258,7 @@ impl Storage {
             Box::pin(async move {
                 let case_id = match urgent {
                     None => None,
-                    Some(u) => {
-                        let at = u.case.created_at;
-                        let id: i64 = sqlx::query_scalar(
-                            "INSERT INTO triage_cases (uid, kind, course_id, patient_id, priority, contact, \
-                             consent_version, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-                        )
-                        .bind(u.case.uid)
-                        .bind(Text(u.case.kind))
-                        .bind(new.course_id)
-                        .bind(u.patient_id)
-                        .bind(Text(u.case.priority))
-                        .bind(u.case.contact_sealed)
-                        .bind(u.case.consent_version)
-                        .bind(Millis(at))
-                        .fetch_one(&mut *conn)
-                        .await?;
-                        outbox::queue(conn, u.mail, at).await?;
-                        Some(id)
-                    }
+                    Some(u) => Some(open_course_case(conn, new.course_id, u).await?),
                 };
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO tms_check_ins (uid, course_id, instrument, taken_at, total, self_harm_flag, answers, case_id, recorded_by, created_at) \
@@ -319,6 +301,215 @@ impl Storage {
                     case_id: r.try_get("case_id")?,
                 })
             })
+            .collect()
+    }
+}
+
+/// A session to store, with the hold it opens (a seizure or other serious
+/// event) if any.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub uid: String,
+    pub course_id: i64,
+    pub started_at: Timestamp,
+    pub motor_threshold_id: i64,
+    pub intensity_percent_mt: i64,
+    pub pulses: i64,
+    pub side_effects: Vec<String>,
+    pub recorded_by: Option<i64>,
+    pub created_at: Timestamp,
+}
+
+/// A hold to open, with the urgent case that tells the clinicians.
+#[derive(Debug, Clone)]
+pub struct NewHold {
+    /// `checklist` or `adverse-event`.
+    pub reason: &'static str,
+    pub urgent: UrgentCase,
+}
+
+/// An open hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldRecord {
+    pub id: i64,
+    pub reason: String,
+    pub case_id: Option<i64>,
+    pub opened_at: Timestamp,
+}
+
+/// Opens the case of `u` for `course_id` (inside a transaction).
+async fn open_course_case(
+    conn: &mut sqlx::AnyConnection,
+    course_id: i64,
+    u: UrgentCase,
+) -> Result<i64> {
+    let at = u.case.created_at;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO triage_cases (uid, kind, course_id, patient_id, priority, contact, \
+         consent_version, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(u.case.uid)
+    .bind(Text(u.case.kind))
+    .bind(course_id)
+    .bind(u.patient_id)
+    .bind(Text(u.case.priority))
+    .bind(u.case.contact_sealed)
+    .bind(u.case.consent_version)
+    .bind(Millis(at))
+    .fetch_one(&mut *conn)
+    .await?;
+    outbox::queue(conn, u.mail, at).await?;
+    Ok(id)
+}
+
+async fn insert_hold(conn: &mut sqlx::AnyConnection, course_id: i64, hold: NewHold) -> Result<i64> {
+    let at = hold.urgent.case.created_at;
+    let case_id = open_course_case(conn, course_id, hold.urgent).await?;
+    Ok(sqlx::query_scalar(
+        "INSERT INTO tms_holds (course_id, reason, case_id, opened_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(course_id)
+    .bind(hold.reason)
+    .bind(case_id)
+    .bind(Millis(at))
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+impl Storage {
+    /// Stores a session (a planned course becomes active with its first),
+    /// and the hold it opens, with its audit entry, in one transaction.
+    /// Returns the session's id and the hold's.
+    #[tracing::instrument(skip_all)]
+    pub async fn add_session(
+        &self,
+        new: NewSession,
+        hold: Option<NewHold>,
+        chain: &AuditChain,
+        audit_entry: AuditEntry,
+    ) -> Result<(i64, Option<i64>)> {
+        let (backend, chain) = (self.backend(), chain.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO tms_sessions (uid, course_id, started_at, motor_threshold_id, intensity_percent_mt, pulses, side_effects, recorded_by, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                )
+                .bind(new.uid)
+                .bind(new.course_id)
+                .bind(Millis(new.started_at))
+                .bind(new.motor_threshold_id)
+                .bind(new.intensity_percent_mt)
+                .bind(new.pulses)
+                .bind(new.side_effects.join(","))
+                .bind(new.recorded_by)
+                .bind(Millis(new.created_at))
+                .fetch_one(&mut *conn)
+                .await?;
+                sqlx::query(
+                    "UPDATE tms_courses SET status = 'active', updated_at = $1, version = version + 1 \
+                     WHERE id = $2 AND status = 'planned'",
+                )
+                .bind(Millis(new.created_at))
+                .bind(new.course_id)
+                .execute(&mut *conn)
+                .await?;
+                let hold_id = match hold {
+                    Some(h) => Some(insert_hold(conn, new.course_id, h).await?),
+                    None => None,
+                };
+                audit::append(conn, backend, &chain, &audit_entry).await?;
+                Ok((id, hold_id))
+            })
+        })
+        .await
+    }
+
+    /// Opens a hold on a course without a session (a "yes" on the
+    /// pre-session checklist), with its audit entry.
+    #[tracing::instrument(skip_all)]
+    pub async fn add_hold(
+        &self,
+        course_id: i64,
+        hold: NewHold,
+        chain: &AuditChain,
+        audit_entry: AuditEntry,
+    ) -> Result<i64> {
+        let (backend, chain) = (self.backend(), chain.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let id = insert_hold(conn, course_id, hold).await?;
+                audit::append(conn, backend, &chain, &audit_entry).await?;
+                Ok(id)
+            })
+        })
+        .await
+    }
+
+    /// Clears an open hold of a course. `Ok(false)`: no such open hold.
+    #[tracing::instrument(skip_all)]
+    pub async fn clear_hold(
+        &self,
+        course_id: i64,
+        hold_id: i64,
+        by: Option<i64>,
+        chain: &AuditChain,
+        audit_entry: AuditEntry,
+    ) -> Result<bool> {
+        let (backend, chain) = (self.backend(), chain.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let changed = sqlx::query(
+                    "UPDATE tms_holds SET cleared_at = $1, cleared_by = $2 \
+                     WHERE id = $3 AND course_id = $4 AND cleared_at IS NULL",
+                )
+                .bind(Millis(audit_entry.at))
+                .bind(by)
+                .bind(hold_id)
+                .bind(course_id)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+                if changed == 1 {
+                    audit::append(conn, backend, &chain, &audit_entry).await?;
+                }
+                Ok(changed == 1)
+            })
+        })
+        .await
+    }
+
+    /// A course's open holds, oldest first.
+    pub async fn open_holds(&self, course_id: i64) -> Result<Vec<HoldRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, reason, case_id, opened_at FROM tms_holds \
+             WHERE course_id = $1 AND cleared_at IS NULL ORDER BY opened_at, id",
+        )
+        .bind(course_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(HoldRecord {
+                    id: r.try_get("id")?,
+                    reason: r.try_get("reason")?,
+                    case_id: r.try_get("case_id")?,
+                    opened_at: get::<Millis>(r, "opened_at")?.0,
+                })
+            })
+            .collect()
+    }
+
+    /// When each of a course's sessions started, in order.
+    pub async fn session_times(&self, course_id: i64) -> Result<Vec<Timestamp>> {
+        let rows = sqlx::query(
+            "SELECT started_at FROM tms_sessions WHERE course_id = $1 ORDER BY started_at, id",
+        )
+        .bind(course_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok(get::<Millis>(r, "started_at")?.0))
             .collect()
     }
 }

@@ -272,6 +272,312 @@ pub async fn set_status(
     Ok(Ok(Some(course_id)))
 }
 
+/// An urgent case for the clinicians about `course`'s patient, with the
+/// clinic's notification (which names no one).
+async fn urgent_case(
+    s: &Services,
+    course: &CourseRecord,
+    now: Timestamp,
+) -> Result<UrgentCase, Error> {
+    let details = crate::staff::patients::details(s, course.patient_id)
+        .await?
+        .ok_or_else(|| Error::Integrity(format!("course {} without its patient", course.id)))?;
+    let contact = crate::assessment::share::Contact {
+        contact_method: if details.phone.is_some() {
+            crate::assessment::share::ContactMethod::Phone
+        } else {
+            crate::assessment::share::ContactMethod::Email
+        },
+        name: details.name,
+        email: details.email,
+        phone: details.phone,
+        contact_time: crate::assessment::share::ContactTime::Any,
+        message: None,
+        days: Vec::new(),
+    };
+    let case_uid = random_id();
+    let mail = crate::mail::course_alert_notification(&s.config);
+    Ok(UrgentCase {
+        case: crate::storage::triage::NewTriageCase {
+            contact_sealed: s.cipher.encrypt(
+                &crate::assessment::share::contact_aad(&case_uid),
+                &serde_json::to_vec(&contact).expect("contact serializes"),
+            ),
+            uid: case_uid,
+            kind: crate::storage::triage::CaseKind::Course,
+            result_id: None,
+            priority: crate::storage::triage::Priority::Urgent,
+            consent_version: "treatment".into(),
+            created_at: now,
+        },
+        patient_id: course.patient_id,
+        mail: crate::storage::outbox::NewMail {
+            recipient: s.config.mail.notify.clone(),
+            subject: mail.subject,
+            body_text: mail.text,
+            body_html: mail.html,
+            sealed: None,
+        },
+    })
+}
+
+/// Side effects a session may record.
+pub const SIDE_EFFECTS: [&str; 8] = [
+    "headache",
+    "scalp-discomfort",
+    "dizziness",
+    "nausea",
+    "facial-twitching",
+    "fainting",
+    "seizure",
+    "other",
+];
+
+/// Side effects that stop the course until a clinician clears it.
+const SERIOUS: [&str; 2] = ["seizure", "fainting"];
+
+/// The pre-session checklist: any "yes" stops the session until a
+/// clinician has reviewed it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Checklist {
+    pub medication_change: bool,
+    pub sleep_loss: bool,
+    pub alcohol: bool,
+    pub new_implant: bool,
+    pub pregnancy: bool,
+    pub seizure: bool,
+}
+
+impl Checklist {
+    pub fn any_yes(&self) -> bool {
+        self.medication_change
+            || self.sleep_loss
+            || self.alcohol
+            || self.new_implant
+            || self.pregnancy
+            || self.seizure
+    }
+}
+
+/// A session as given, as typed.
+#[derive(Debug, Clone, Default)]
+pub struct SessionLog {
+    pub started_at: Option<String>,
+    pub intensity_percent_mt: Option<i64>,
+    pub pulses: Option<i64>,
+    pub side_effects: Vec<String>,
+    /// `None` when the checklist was not sent: it is required.
+    pub checklist: Option<Checklist>,
+}
+
+/// What recording a session did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionOutcome {
+    /// Recorded; with the hold a serious side effect opened.
+    Recorded { id: i64, hold: Option<i64> },
+    /// Refused by a hard stop: (stop, what to do). Nothing was recorded,
+    /// except the hold a checklist "yes" opens.
+    Stopped {
+        stop: &'static str,
+        message: String,
+        hold: Option<i64>,
+    },
+}
+
+/// Records a session on course `course_id`, after every hard stop the
+/// server enforces: the course must take sessions (not paused, stopped or
+/// completed), have no open hold, a baseline PHQ-9 and a motor threshold,
+/// and the intensity must be within the clinic's ceiling; a "yes" on the
+/// checklist opens a hold and an urgent case instead. A seizure or fainting
+/// is recorded, then opens a hold and an urgent case. `Ok(Err)` names each
+/// bad field; `Ok(Ok(None))`: no such course.
+pub async fn record_session(
+    s: &Services,
+    actor: &Actor,
+    course_id: i64,
+    log: SessionLog,
+) -> Outcome<SessionOutcome> {
+    let now = s.clock.now();
+    let mut errors = FieldErrors::new();
+    let started = match log.started_at.as_deref().map(str::parse::<Timestamp>) {
+        Some(Ok(t)) if t <= now => Some(t),
+        Some(Ok(_)) => {
+            errors.push(("started_at".into(), "must not be in the future".into()));
+            None
+        }
+        _ => {
+            errors.push((
+                "started_at".into(),
+                "is required, as RFC 3339 with an offset".into(),
+            ));
+            None
+        }
+    };
+    let intensity = match log.intensity_percent_mt {
+        Some(i) if (1..=200).contains(&i) => Some(i),
+        _ => {
+            errors.push((
+                "intensity_percent_mt".into(),
+                "is required: a whole percentage of the motor threshold, 1 to 200".into(),
+            ));
+            None
+        }
+    };
+    let pulses = match log.pulses {
+        Some(p) if (0..=100_000).contains(&p) => Some(p),
+        _ => {
+            errors.push((
+                "pulses".into(),
+                "is required: pulses delivered, 0 or more".into(),
+            ));
+            None
+        }
+    };
+    let mut effects: Vec<String> = Vec::new();
+    for (i, e) in log.side_effects.iter().enumerate() {
+        match SIDE_EFFECTS.iter().find(|v| **v == e.as_str()) {
+            Some(v) if !effects.iter().any(|x| x == v) => effects.push((*v).to_string()),
+            Some(_) => {}
+            None if e == "none" => {}
+            None => errors.push((
+                format!("side_effects[{i}]"),
+                format!("must be one of none, {}", SIDE_EFFECTS.join(", ")),
+            )),
+        }
+    }
+    if log.checklist.is_none() {
+        errors.push((
+            "checklist".into(),
+            "is required: medication_change, sleep_loss, alcohol, new_implant, pregnancy and seizure, each true or false".into(),
+        ));
+    }
+    let (Some(started), Some(intensity), Some(pulses), Some(checklist)) =
+        (started, intensity, pulses, log.checklist)
+    else {
+        return Ok(Err(errors));
+    };
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let Some(course) = s.storage.course(course_id).await? else {
+        return Ok(Ok(None));
+    };
+    let stop = |stop: &'static str, message: String| {
+        Ok(Ok(Some(SessionOutcome::Stopped {
+            stop,
+            message,
+            hold: None,
+        })))
+    };
+    if !matches!(course.status.as_str(), "planned" | "active") {
+        return stop(
+            "course_status",
+            format!("the course is {}: it takes no sessions", course.status),
+        );
+    }
+    if let Some(hold) = s.storage.open_holds(course_id).await?.first() {
+        return stop(
+            "hold",
+            format!(
+                "the course is on hold ({}) until a clinician clears it (hold {})",
+                hold.reason, hold.id
+            ),
+        );
+    }
+    if s.storage.check_ins(course_id).await?.is_empty() {
+        return stop(
+            "baseline",
+            "a baseline PHQ-9 check-in is needed before the first session".into(),
+        );
+    }
+    let Some(threshold) = s.storage.motor_thresholds(course_id).await?.pop() else {
+        return stop(
+            "motor_threshold",
+            "no motor threshold has been determined for this course".into(),
+        );
+    };
+    let ceiling = s.config.tms.max_intensity_percent_mt;
+    if intensity > ceiling {
+        return stop(
+            "intensity_percent_mt",
+            format!(
+                "{intensity}% of the motor threshold is above this clinic's ceiling of {ceiling}%"
+            ),
+        );
+    }
+    if checklist.any_yes() {
+        let hold = s
+            .storage
+            .add_hold(
+                course_id,
+                crate::storage::tms::NewHold {
+                    reason: "checklist",
+                    urgent: urgent_case(s, &course, now).await?,
+                },
+                &s.cipher.audit_chain(),
+                actor.did("hold: checklist", "tms_course", course_id, now),
+            )
+            .await?;
+        s.mail_wake.notify_one();
+        return Ok(Ok(Some(SessionOutcome::Stopped {
+            stop: "checklist",
+            message: format!(
+                "a \"yes\" on the pre-session checklist: no session until a clinician has reviewed it and cleared hold {hold}"
+            ),
+            hold: Some(hold),
+        })));
+    }
+    let serious = effects.iter().any(|e| SERIOUS.contains(&e.as_str()));
+    let hold = if serious {
+        Some(crate::storage::tms::NewHold {
+            reason: "adverse-event",
+            urgent: urgent_case(s, &course, now).await?,
+        })
+    } else {
+        None
+    };
+    let (id, hold) = s
+        .storage
+        .add_session(
+            crate::storage::tms::NewSession {
+                uid: random_id(),
+                course_id,
+                started_at: started,
+                motor_threshold_id: threshold.id,
+                intensity_percent_mt: intensity,
+                pulses,
+                side_effects: effects,
+                recorded_by: actor.user_id,
+                created_at: now,
+            },
+            hold,
+            &s.cipher.audit_chain(),
+            actor.did("record session", "tms_course", course_id, now),
+        )
+        .await?;
+    if hold.is_some() {
+        s.mail_wake.notify_one();
+    }
+    Ok(Ok(Some(SessionOutcome::Recorded { id, hold })))
+}
+
+/// Clears a hold (clinicians): the course takes sessions again.
+/// `Ok(Ok(None))`: no such open hold on that course.
+pub async fn clear_hold(s: &Services, actor: &Actor, course_id: i64, hold_id: i64) -> Outcome<i64> {
+    let now = s.clock.now();
+    let cleared = s
+        .storage
+        .clear_hold(
+            course_id,
+            hold_id,
+            actor.user_id,
+            &s.cipher.audit_chain(),
+            actor.did("clear hold", "tms_course", course_id, now),
+        )
+        .await?;
+    Ok(Ok(cleared.then_some(hold_id)))
+}
+
 /// A check-in recorded: its id, score, and the urgent case it opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckedIn {
@@ -345,46 +651,7 @@ pub async fn check_in(
         responses.answers(),
     );
     let urgent = if score.self_harm_flag {
-        let details = crate::staff::patients::details(s, course.patient_id)
-            .await?
-            .ok_or_else(|| Error::Integrity(format!("course {course_id} without its patient")))?;
-        let contact = crate::assessment::share::Contact {
-            contact_method: if details.phone.is_some() {
-                crate::assessment::share::ContactMethod::Phone
-            } else {
-                crate::assessment::share::ContactMethod::Email
-            },
-            name: details.name,
-            email: details.email,
-            phone: details.phone,
-            contact_time: crate::assessment::share::ContactTime::Any,
-            message: None,
-            days: Vec::new(),
-        };
-        let case_uid = random_id();
-        let mail = crate::mail::course_alert_notification(&s.config);
-        Some(UrgentCase {
-            case: crate::storage::triage::NewTriageCase {
-                contact_sealed: s.cipher.encrypt(
-                    &crate::assessment::share::contact_aad(&case_uid),
-                    &serde_json::to_vec(&contact).expect("contact serializes"),
-                ),
-                uid: case_uid,
-                kind: crate::storage::triage::CaseKind::Course,
-                result_id: None,
-                priority: crate::storage::triage::Priority::Urgent,
-                consent_version: "treatment".into(),
-                created_at: now,
-            },
-            patient_id: course.patient_id,
-            mail: crate::storage::outbox::NewMail {
-                recipient: s.config.mail.notify.clone(),
-                subject: mail.subject,
-                body_text: mail.text,
-                body_html: mail.html,
-                sealed: None,
-            },
-        })
+        Some(urgent_case(s, &course, now).await?)
     } else {
         None
     };
@@ -425,6 +692,8 @@ pub struct Course {
     /// In the order taken; the first is the baseline.
     pub check_ins: Vec<CheckInRecord>,
     pub progress: clinical::mbc::Progress,
+    pub sessions_completed: usize,
+    pub open_holds: Vec<crate::storage::tms::HoldRecord>,
 }
 
 /// A course, the read recorded first.
@@ -434,14 +703,14 @@ pub async fn open(s: &Services, actor: &Actor, id: i64) -> Result<Option<Course>
     };
     crate::staff::audit::seen(s, actor.did("view", "tms_course", id, s.clock.now())).await?;
     let check_ins = s.storage.check_ins(id).await?;
-    // Sessions are not recorded yet: every check-in counts as taken before
-    // any, so the early non-response flag cannot be raised until they are.
+    let sessions = s.storage.session_times(id).await?;
+    // Each check-in with the number of sessions given before it was taken.
     let progress = clinical::mbc::progress(
         &check_ins
             .iter()
             .map(|c| clinical::mbc::CheckIn {
                 total: c.total.clamp(0, 27) as u8,
-                sessions_done: 0,
+                sessions_done: sessions.iter().filter(|t| **t < c.taken_at).count() as u32,
             })
             .collect::<Vec<_>>(),
         clinical::mbc::DEFAULT_EARLY_NON_RESPONSE_SESSION,
@@ -450,6 +719,8 @@ pub async fn open(s: &Services, actor: &Actor, id: i64) -> Result<Option<Course>
         motor_thresholds: s.storage.motor_thresholds(id).await?,
         check_ins,
         progress,
+        sessions_completed: sessions.len(),
+        open_holds: s.storage.open_holds(id).await?,
         record,
     }))
 }

@@ -27,6 +27,8 @@ use utoipa::{Modify, OpenApi};
         crate::web::tms::api::motor_threshold,
         crate::web::tms::api::check_in,
         crate::web::tms::api::status,
+        crate::web::tms::api::session,
+        crate::web::tms::api::clear_hold,
         crate::web::tms::api::course,
     ),
     tags(

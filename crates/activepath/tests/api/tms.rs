@@ -504,3 +504,322 @@ async fn a_course_moves_through_its_statuses_and_stops_only_with_a_reason() {
         ["status active", "status paused", "status stopped"]
     );
 }
+
+/// A clean pre-session checklist.
+fn all_no() -> Value {
+    json!({"medication_change": false, "sleep_loss": false, "alcohol": false, "new_implant": false, "pregnancy": false, "seizure": false})
+}
+
+#[tokio::test]
+async fn sessions_are_refused_by_every_hard_stop_and_serious_events_hold_the_course() {
+    let app = spawn_app().await;
+    let t = tokens(&app).await;
+    let (_, made) = send(
+        &app,
+        &t.coordinator,
+        "POST",
+        "/api/v1/staff/patients",
+        Some(json!({"name": "Dee Park", "date_of_birth": "1985-05-05"})),
+    )
+    .await;
+    let patient = made["id"].as_i64().unwrap();
+    let (_, made) = send(
+        &app,
+        &t.clinician,
+        "POST",
+        &format!("/api/v1/staff/patients/{patient}/courses"),
+        Some(json!({"protocol": "10hz", "start_date": "2026-12-14"})),
+    )
+    .await;
+    let course = made["id"].as_i64().unwrap();
+    let path = format!("/api/v1/staff/courses/{course}");
+    let sessions = format!("{path}/sessions");
+    let now = || app.clock.now().to_string();
+    let session = |intensity: i64, checklist: Value, effects: Value| json!({"started_at": now(), "intensity_percent_mt": intensity, "pulses": 3000, "side_effects": effects, "checklist": checklist});
+    let stop_of = |problem: &Value| fields(problem).first().map(|s| s.to_string());
+
+    // Fields first: each bad one named; the checklist is required.
+    let (code, problem) = send(
+        &app,
+        &t.technician,
+        "POST",
+        &sessions,
+        Some(json!({"intensity_percent_mt": 0, "side_effects": ["itchy"]})),
+    )
+    .await;
+    assert_eq!(code, 422);
+    assert_eq!(
+        fields(&problem),
+        [
+            "started_at",
+            "intensity_percent_mt",
+            "pulses",
+            "side_effects[0]",
+            "checklist"
+        ]
+    );
+    assert_eq!(
+        send(
+            &app,
+            &t.coordinator,
+            "POST",
+            &sessions,
+            Some(session(120, all_no(), json!([])))
+        )
+        .await
+        .0,
+        403
+    );
+
+    // No baseline PHQ-9 yet.
+    let (code, problem) = send(
+        &app,
+        &t.technician,
+        "POST",
+        &sessions,
+        Some(session(120, all_no(), json!([]))),
+    )
+    .await;
+    assert_eq!(
+        (code, stop_of(&problem).as_deref()),
+        (422, Some("baseline"))
+    );
+    send(
+        &app,
+        &t.technician,
+        "POST",
+        &format!("{path}/check-ins"),
+        Some(
+            json!({"instrument": "phq9", "answers": [3, 3, 2, 2, 3, 2, 3, 2, 0], "difficulty": 2}),
+        ),
+    )
+    .await;
+    // No motor threshold yet.
+    let (code, problem) = send(
+        &app,
+        &t.technician,
+        "POST",
+        &sessions,
+        Some(session(120, all_no(), json!([]))),
+    )
+    .await;
+    assert_eq!(
+        (code, stop_of(&problem).as_deref()),
+        (422, Some("motor_threshold"))
+    );
+    send(
+        &app,
+        &t.technician,
+        "POST",
+        &format!("{path}/motor-thresholds"),
+        Some(json!({"determined_at": now(), "percent_output": 55})),
+    )
+    .await;
+    // Above the clinic's ceiling (120% by default).
+    let (code, problem) = send(
+        &app,
+        &t.technician,
+        "POST",
+        &sessions,
+        Some(session(121, all_no(), json!([]))),
+    )
+    .await;
+    assert_eq!(
+        (code, stop_of(&problem).as_deref()),
+        (422, Some("intensity_percent_mt"))
+    );
+    assert!(problem.to_string().contains("ceiling of 120%"));
+    // A "yes" on the checklist: refused, a hold and an urgent case.
+    let mut yes = all_no();
+    yes["medication_change"] = json!(true);
+    let (code, problem) = send(
+        &app,
+        &t.technician,
+        "POST",
+        &sessions,
+        Some(session(120, yes, json!([]))),
+    )
+    .await;
+    assert_eq!(
+        (code, stop_of(&problem).as_deref()),
+        (422, Some("checklist"))
+    );
+    let (_, view) = send(&app, &t.clinician, "GET", &path, None).await;
+    assert_eq!(view["sessions_completed"], 0, "nothing recorded");
+    assert_eq!(view["status"], "planned");
+    let hold = view["open_holds"][0]["id"].as_i64().expect("a hold");
+    assert_eq!(view["open_holds"][0]["reason"], "checklist");
+    assert!(view["open_holds"][0]["case_id"].is_i64());
+    // While it is open, nothing goes through; technicians cannot clear it.
+    let (code, problem) = send(
+        &app,
+        &t.technician,
+        "POST",
+        &sessions,
+        Some(session(120, all_no(), json!([]))),
+    )
+    .await;
+    assert_eq!((code, stop_of(&problem).as_deref()), (422, Some("hold")));
+    let clear = format!("{path}/holds/{hold}/clear");
+    assert_eq!(send(&app, &t.technician, "POST", &clear, None).await.0, 403);
+    assert_eq!(send(&app, &t.clinician, "POST", &clear, None).await.0, 200);
+    assert_eq!(
+        send(&app, &t.clinician, "POST", &clear, None).await.0,
+        404,
+        "cleared once"
+    );
+
+    // Now a session goes through, and the planned course becomes active.
+    let (code, made) = send(
+        &app,
+        &t.technician,
+        "POST",
+        &sessions,
+        Some(session(120, all_no(), json!(["none"]))),
+    )
+    .await;
+    assert_eq!(code, 201);
+    assert!(made["hold_id"].is_null());
+    let (_, view) = send(&app, &t.clinician, "GET", &path, None).await;
+    assert_eq!(
+        (view["sessions_completed"].as_i64(), view["status"].as_str()),
+        (Some(1), Some("active"))
+    );
+
+    // A seizure is recorded, then holds the course with an urgent case.
+    let (code, made) = send(
+        &app,
+        &t.technician,
+        "POST",
+        &sessions,
+        Some(session(120, all_no(), json!(["headache", "seizure"]))),
+    )
+    .await;
+    assert_eq!(code, 201);
+    let hold = made["hold_id"].as_i64().expect("a hold");
+    let (_, list) = send(&app, &t.clinician, "GET", "/api/v1/staff/cases", None).await;
+    let urgent: Vec<&Value> = list["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "course" && c["priority"] == "urgent")
+        .collect();
+    assert_eq!(
+        urgent.len(),
+        2,
+        "one for the checklist, one for the seizure"
+    );
+    let (code, problem) = send(
+        &app,
+        &t.technician,
+        "POST",
+        &sessions,
+        Some(session(120, all_no(), json!([]))),
+    )
+    .await;
+    assert_eq!((code, stop_of(&problem).as_deref()), (422, Some("hold")));
+    assert_eq!(
+        send(
+            &app,
+            &t.clinician,
+            "POST",
+            &format!("{path}/holds/{hold}/clear"),
+            None
+        )
+        .await
+        .0,
+        200
+    );
+
+    // A paused course takes no session.
+    send(
+        &app,
+        &t.clinician,
+        "POST",
+        &format!("{path}/status"),
+        Some(json!({"status": "paused"})),
+    )
+    .await;
+    let (code, problem) = send(
+        &app,
+        &t.technician,
+        "POST",
+        &sessions,
+        Some(session(120, all_no(), json!([]))),
+    )
+    .await;
+    assert_eq!(
+        (code, stop_of(&problem).as_deref()),
+        (422, Some("course_status"))
+    );
+    let (_, view) = send(&app, &t.clinician, "GET", &path, None).await;
+    assert_eq!(view["sessions_completed"], 2);
+}
+
+#[tokio::test]
+async fn early_non_response_counts_the_sessions_given_before_each_check_in() {
+    let app = spawn_app().await;
+    let t = tokens(&app).await;
+    let (_, made) = send(
+        &app,
+        &t.coordinator,
+        "POST",
+        "/api/v1/staff/patients",
+        Some(json!({"name": "Eve Ito", "date_of_birth": "1970-02-02"})),
+    )
+    .await;
+    let patient = made["id"].as_i64().unwrap();
+    let (_, made) = send(
+        &app,
+        &t.clinician,
+        "POST",
+        &format!("/api/v1/staff/patients/{patient}/courses"),
+        Some(json!({"protocol": "itbs", "start_date": "2026-12-14"})),
+    )
+    .await;
+    let path = format!("/api/v1/staff/courses/{}", made["id"]);
+    let check_in =
+        |answers: Value| json!({"instrument": "phq9", "answers": answers, "difficulty": 1});
+    send(
+        &app,
+        &t.technician,
+        "POST",
+        &format!("{path}/check-ins"),
+        Some(check_in(json!([3, 3, 2, 2, 3, 2, 3, 2, 0]))),
+    )
+    .await;
+    send(
+        &app,
+        &t.technician,
+        "POST",
+        &format!("{path}/motor-thresholds"),
+        Some(json!({"determined_at": app.clock.now().to_string(), "percent_output": 50})),
+    )
+    .await;
+    for _ in 0..20 {
+        app.clock.advance(jiff::SignedDuration::from_hours(24));
+        let (code, _) = send(&app, &t.technician, "POST", &format!("{path}/sessions"), Some(json!({"started_at": app.clock.now().to_string(), "intensity_percent_mt": 120, "pulses": 600, "checklist": all_no()}))).await;
+        assert_eq!(code, 201);
+    }
+    app.clock.advance(jiff::SignedDuration::from_hours(1));
+    // 20 -> 17 after 20 sessions: 15% better, under a quarter.
+    send(
+        &app,
+        &t.technician,
+        "POST",
+        &format!("{path}/check-ins"),
+        Some(check_in(json!([3, 3, 2, 2, 2, 2, 2, 1, 0]))),
+    )
+    .await;
+    let (_, view) = send(&app, &t.clinician, "GET", &path, None).await;
+    assert_eq!(view["sessions_completed"], 20);
+    assert_eq!(
+        (
+            view["baseline_total"].as_i64(),
+            view["latest_total"].as_i64()
+        ),
+        (Some(20), Some(17))
+    );
+    assert_eq!(view["category"], "non-response");
+    assert_eq!(view["early_non_response"], true);
+}

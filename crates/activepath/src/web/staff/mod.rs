@@ -134,6 +134,14 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/api/v1/staff/courses/{id}/status",
             post(crate::web::tms::api::status),
         )
+        .route(
+            "/api/v1/staff/courses/{id}/sessions",
+            post(crate::web::tms::api::session),
+        )
+        .route(
+            "/api/v1/staff/courses/{id}/holds/{hold}/clear",
+            post(crate::web::tms::api::clear_hold),
+        )
         .route("/api/v1/staff/{*rest}", get(not_found))
         .route_layer(axum::middleware::from_fn_with_state(state, require_token));
     signing_in

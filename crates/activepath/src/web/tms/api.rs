@@ -128,6 +128,143 @@ pub async fn motor_threshold(
     )
 }
 
+/// The pre-session checklist: any `true` stops the session until a
+/// clinician has reviewed it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChecklistAnswers {
+    pub medication_change: bool,
+    pub sleep_loss: bool,
+    pub alcohol: bool,
+    pub new_implant: bool,
+    pub pregnancy: bool,
+    pub seizure: bool,
+}
+
+/// A session as given.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSession {
+    /// RFC 3339 with an offset, not in the future.
+    pub started_at: Option<String>,
+    /// Intensity as a percentage of the motor threshold, at most the
+    /// clinic's ceiling (`tms.max_intensity_percent_mt`, 120 by default).
+    pub intensity_percent_mt: Option<i64>,
+    /// Pulses delivered.
+    pub pulses: Option<i64>,
+    /// `none`, or any of `headache`, `scalp-discomfort`, `dizziness`,
+    /// `nausea`, `facial-twitching`, `fainting`, `seizure`, `other`. A
+    /// seizure or fainting opens an urgent case and a hold.
+    #[serde(default)]
+    pub side_effects: Vec<String>,
+    pub checklist: Option<ChecklistAnswers>,
+}
+
+/// A session recorded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionCreated {
+    pub id: i64,
+    /// The hold a seizure or fainting opened: no further session until a
+    /// clinician clears it.
+    pub hold_id: Option<i64>,
+}
+
+/// `POST /api/v1/staff/courses/{id}/sessions`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/staff/courses/{id}/sessions",
+    tag = "tms",
+    summary = "Record a TMS session, after the server's hard stops",
+    params(("id" = i64, Path, description = "The course's id")),
+    request_body = NewSession,
+    security(("staff_token" = [])),
+    responses(
+        (status = 201, description = "Recorded; in the audit trail", body = SessionCreated),
+        (status = 401, description = "No valid API token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only clinicians and technicians record treatment"),
+        (status = 404, description = "No course with that id", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is wrong, or a hard stop refused the session: the error's field names the stop (course_status, hold, baseline, motor_threshold, intensity_percent_mt, checklist)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn session(
+    Allowed(who, _): Allowed<RecordTreatment>,
+    State(state): State<AppState>,
+    Path(course_id): Path<i64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<SessionCreated>), ApiError> {
+    const INVALID: &str = "The session has mistakes";
+    json::require_json(&headers, "Send the session as application/json")?;
+    let request: NewSession = json::read(
+        &body,
+        INVALID,
+        "must be a JSON object with started_at, intensity_percent_mt, pulses, side_effects and checklist",
+    )?;
+    let log = tms::SessionLog {
+        started_at: request.started_at,
+        intensity_percent_mt: request.intensity_percent_mt,
+        pulses: request.pulses,
+        side_effects: request.side_effects,
+        checklist: request.checklist.map(|c| tms::Checklist {
+            medication_change: c.medication_change,
+            sleep_loss: c.sleep_loss,
+            alcohol: c.alcohol,
+            new_implant: c.new_implant,
+            pregnancy: c.pregnancy,
+            seizure: c.seizure,
+        }),
+    };
+    match tms::record_session(&state, &who.actor, course_id, log)
+        .await
+        .map_err(failed)?
+    {
+        Ok(Some(tms::SessionOutcome::Recorded { id, hold })) => Ok((
+            StatusCode::CREATED,
+            Json(SessionCreated { id, hold_id: hold }),
+        )),
+        Ok(Some(tms::SessionOutcome::Stopped { stop, message, .. })) => Err(ApiError::invalid(
+            "A hard stop: this session may not be given",
+            vec![(stop.to_string(), message)],
+        )),
+        Ok(None) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "No course with that id",
+        )),
+        Err(errors) => Err(ApiError::invalid(INVALID, errors)),
+    }
+}
+
+/// `POST /api/v1/staff/courses/{id}/holds/{hold}/clear`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/staff/courses/{id}/holds/{hold}/clear",
+    tag = "tms",
+    summary = "Clear a course's hold after a clinician's review",
+    params(
+        ("id" = i64, Path, description = "The course's id"),
+        ("hold" = i64, Path, description = "The hold's id"),
+    ),
+    security(("staff_token" = [])),
+    responses(
+        (status = 200, description = "Cleared; in the audit trail", body = Created),
+        (status = 401, description = "No valid API token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only clinicians clear holds"),
+        (status = 404, description = "No such open hold on that course", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn clear_hold(
+    Allowed(who, _): Allowed<ManageCourses>,
+    State(state): State<AppState>,
+    Path((course_id, hold_id)): Path<(i64, i64)>,
+) -> Result<(StatusCode, Json<Created>), ApiError> {
+    created(
+        tms::clear_hold(&state, &who.actor, course_id, hold_id).await,
+        "No such open hold on that course",
+        "The hold could not be cleared",
+    )
+    .map(|(_, body)| (StatusCode::OK, body))
+}
+
 /// A change of a course's status.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -308,9 +445,22 @@ pub struct CourseView {
     pub category: &'static str,
     /// At least 5 points fewer than the baseline.
     pub minimal_important_improvement: bool,
-    /// Under 25% better by session 20 (false until sessions are recorded).
+    /// Under 25% better at the latest check-in taken after 20 or more sessions.
     pub early_non_response: bool,
     pub check_ins: Vec<CheckInView>,
+    pub sessions_completed: usize,
+    /// Holds that stop further sessions until a clinician clears them.
+    pub open_holds: Vec<HoldView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HoldView {
+    pub id: i64,
+    /// `checklist` or `adverse-event`.
+    pub reason: String,
+    pub opened_at: String,
+    /// The urgent case that told the clinicians.
+    pub case_id: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -370,6 +520,17 @@ pub async fn course(
         category: c.progress.category.as_str(),
         minimal_important_improvement: c.progress.minimal_important_improvement,
         early_non_response: c.progress.early_non_response,
+        sessions_completed: c.sessions_completed,
+        open_holds: c
+            .open_holds
+            .iter()
+            .map(|h| HoldView {
+                id: h.id,
+                reason: h.reason.clone(),
+                opened_at: rfc3339(h.opened_at),
+                case_id: h.case_id,
+            })
+            .collect(),
         check_ins: c
             .check_ins
             .iter()
