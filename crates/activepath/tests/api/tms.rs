@@ -56,6 +56,30 @@ async fn send(
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// A patient (made by the coordinator) with a course on `protocol` (started
+/// by the clinician): (patient id, the course's API path).
+async fn course_for(app: &TestApp, t: &Tokens, name: &str, protocol: &str) -> (i64, String) {
+    let (_, made) = send(
+        app,
+        &t.coordinator,
+        "POST",
+        "/api/v1/staff/patients",
+        Some(json!({"name": name, "date_of_birth": "1980-01-01"})),
+    )
+    .await;
+    let patient = made["id"].as_i64().unwrap();
+    let (status, made) = send(
+        app,
+        &t.clinician,
+        "POST",
+        &format!("/api/v1/staff/patients/{patient}/courses"),
+        Some(json!({"protocol": protocol, "start_date": "2026-12-14"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    (patient, format!("/api/v1/staff/courses/{}", made["id"]))
+}
+
 fn fields(problem: &Value) -> Vec<&str> {
     problem["errors"]
         .as_array()
@@ -381,25 +405,7 @@ async fn check_ins_give_response_and_remission_and_question_9_opens_an_urgent_ca
 async fn a_course_moves_through_its_statuses_and_stops_only_with_a_reason() {
     let app = spawn_app().await;
     let t = tokens(&app).await;
-    let (_, made) = send(
-        &app,
-        &t.coordinator,
-        "POST",
-        "/api/v1/staff/patients",
-        Some(json!({"name": "Cy Lee", "date_of_birth": "1990-01-01"})),
-    )
-    .await;
-    let patient = made["id"].as_i64().unwrap();
-    let (_, made) = send(
-        &app,
-        &t.clinician,
-        "POST",
-        &format!("/api/v1/staff/patients/{patient}/courses"),
-        Some(json!({"protocol": "10hz", "start_date": "2026-12-14"})),
-    )
-    .await;
-    let course = made["id"].as_i64().unwrap();
-    let path = format!("/api/v1/staff/courses/{course}");
+    let (_, path) = course_for(&app, &t, "Cy Lee", "10hz").await;
     let status = format!("{path}/status");
     let change = |token: String, body: Value| {
         let (app, status) = (&app, status.clone());
@@ -514,25 +520,7 @@ fn all_no() -> Value {
 async fn sessions_are_refused_by_every_hard_stop_and_serious_events_hold_the_course() {
     let app = spawn_app().await;
     let t = tokens(&app).await;
-    let (_, made) = send(
-        &app,
-        &t.coordinator,
-        "POST",
-        "/api/v1/staff/patients",
-        Some(json!({"name": "Dee Park", "date_of_birth": "1985-05-05"})),
-    )
-    .await;
-    let patient = made["id"].as_i64().unwrap();
-    let (_, made) = send(
-        &app,
-        &t.clinician,
-        "POST",
-        &format!("/api/v1/staff/patients/{patient}/courses"),
-        Some(json!({"protocol": "10hz", "start_date": "2026-12-14"})),
-    )
-    .await;
-    let course = made["id"].as_i64().unwrap();
-    let path = format!("/api/v1/staff/courses/{course}");
+    let (_, path) = course_for(&app, &t, "Dee Park", "10hz").await;
     let sessions = format!("{path}/sessions");
     let now = || app.clock.now().to_string();
     let session = |intensity: i64, checklist: Value, effects: Value| json!({"started_at": now(), "intensity_percent_mt": intensity, "pulses": 3000, "side_effects": effects, "checklist": checklist});
@@ -760,24 +748,7 @@ async fn sessions_are_refused_by_every_hard_stop_and_serious_events_hold_the_cou
 async fn early_non_response_counts_the_sessions_given_before_each_check_in() {
     let app = spawn_app().await;
     let t = tokens(&app).await;
-    let (_, made) = send(
-        &app,
-        &t.coordinator,
-        "POST",
-        "/api/v1/staff/patients",
-        Some(json!({"name": "Eve Ito", "date_of_birth": "1970-02-02"})),
-    )
-    .await;
-    let patient = made["id"].as_i64().unwrap();
-    let (_, made) = send(
-        &app,
-        &t.clinician,
-        "POST",
-        &format!("/api/v1/staff/patients/{patient}/courses"),
-        Some(json!({"protocol": "itbs", "start_date": "2026-12-14"})),
-    )
-    .await;
-    let path = format!("/api/v1/staff/courses/{}", made["id"]);
+    let (_, path) = course_for(&app, &t, "Eve Ito", "itbs").await;
     let check_in =
         |answers: Value| json!({"instrument": "phq9", "answers": answers, "difficulty": 1});
     send(
