@@ -694,6 +694,39 @@ pub struct Course {
     pub progress: clinical::mbc::Progress,
     pub sessions_completed: usize,
     pub open_holds: Vec<crate::storage::tms::HoldRecord>,
+    /// What needs someone's attention, most pressing first.
+    pub alerts: Vec<&'static str>,
+}
+
+/// A motor threshold older than this is due to be determined again.
+pub const MOTOR_THRESHOLD_VALID_DAYS: i64 = 7;
+
+/// The course's alerts: `hold-open` (no session until a clinician clears
+/// it), `motor-threshold-due` (none yet, or the latest older than a week,
+/// on a course that takes sessions), `early-non-response`.
+fn alerts(
+    record: &CourseRecord,
+    holds: usize,
+    thresholds: &[MotorThreshold],
+    progress: &clinical::mbc::Progress,
+    now: Timestamp,
+) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if holds > 0 {
+        out.push("hold-open");
+    }
+    let takes_sessions = matches!(record.status.as_str(), "planned" | "active");
+    let stale = thresholds.last().is_none_or(|m| {
+        now.duration_since(m.determined_at)
+            > jiff::SignedDuration::from_hours(24 * MOTOR_THRESHOLD_VALID_DAYS)
+    });
+    if takes_sessions && stale {
+        out.push("motor-threshold-due");
+    }
+    if progress.early_non_response {
+        out.push("early-non-response");
+    }
+    out
 }
 
 /// A course, the read recorded first.
@@ -715,12 +748,21 @@ pub async fn open(s: &Services, actor: &Actor, id: i64) -> Result<Option<Course>
             .collect::<Vec<_>>(),
         clinical::mbc::DEFAULT_EARLY_NON_RESPONSE_SESSION,
     );
+    let motor_thresholds = s.storage.motor_thresholds(id).await?;
+    let open_holds = s.storage.open_holds(id).await?;
     Ok(Some(Course {
-        motor_thresholds: s.storage.motor_thresholds(id).await?,
+        alerts: alerts(
+            &record,
+            open_holds.len(),
+            &motor_thresholds,
+            &progress,
+            s.clock.now(),
+        ),
+        motor_thresholds,
         check_ins,
         progress,
         sessions_completed: sessions.len(),
-        open_holds: s.storage.open_holds(id).await?,
+        open_holds,
         record,
     }))
 }

@@ -636,6 +636,11 @@ async fn sessions_are_refused_by_every_hard_stop_and_serious_events_hold_the_cou
     assert_eq!(view["sessions_completed"], 0, "nothing recorded");
     assert_eq!(view["status"], "planned");
     let hold = view["open_holds"][0]["id"].as_i64().expect("a hold");
+    assert_eq!(
+        view["alerts"],
+        json!(["hold-open"]),
+        "a fresh motor threshold is not due"
+    );
     assert_eq!(view["open_holds"][0]["reason"], "checklist");
     assert!(view["open_holds"][0]["case_id"].is_i64());
     // While it is open, nothing goes through; technicians cannot clear it.
@@ -793,4 +798,9 @@ async fn early_non_response_counts_the_sessions_given_before_each_check_in() {
     );
     assert_eq!(view["category"], "non-response");
     assert_eq!(view["early_non_response"], true);
+    // 20 days on, the motor threshold is due again, and the flag is an alert.
+    assert_eq!(
+        view["alerts"],
+        json!(["motor-threshold-due", "early-non-response"])
+    );
 }

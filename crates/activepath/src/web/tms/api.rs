@@ -451,6 +451,10 @@ pub struct CourseView {
     pub sessions_completed: usize,
     /// Holds that stop further sessions until a clinician clears them.
     pub open_holds: Vec<HoldView>,
+    /// What needs attention, most pressing first: `hold-open`,
+    /// `motor-threshold-due` (none yet, or the latest older than 7 days),
+    /// `early-non-response`.
+    pub alerts: Vec<&'static str>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -521,6 +525,7 @@ pub async fn course(
         minimal_important_improvement: c.progress.minimal_important_improvement,
         early_non_response: c.progress.early_non_response,
         sessions_completed: c.sessions_completed,
+        alerts: c.alerts.clone(),
         open_holds: c
             .open_holds
             .iter()
