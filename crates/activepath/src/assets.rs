@@ -27,14 +27,8 @@ impl Asset {
     ) -> Asset {
         let hash = Sha256::digest(&body);
         let short: String = hash.iter().take(5).map(|b| format!("{b:02x}")).collect();
-        let gzip =
-            (content_type.starts_with("text/") || content_type == "image/svg+xml").then(|| {
-                use flate2::{Compression, write::GzEncoder};
-                use std::io::Write;
-                let mut gz = GzEncoder::new(Vec::new(), Compression::best());
-                gz.write_all(&body).expect("writing to memory");
-                gz.finish().expect("writing to memory").into()
-            });
+        let gzip = (content_type.starts_with("text/") || content_type == "image/svg+xml")
+            .then(|| gzip(&body).into());
         Asset {
             path: format!("{prefix}/{stem}.{short}.{ext}"),
             body: body.into(),
@@ -42,6 +36,15 @@ impl Asset {
             content_type,
         }
     }
+}
+
+/// `bytes` gzip-compressed, as tightly as gzip goes (done once per file).
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use flate2::{Compression, write::GzEncoder};
+    use std::io::Write;
+    let mut gz = GzEncoder::new(Vec::with_capacity(bytes.len() / 3), Compression::best());
+    gz.write_all(bytes).expect("writing to memory");
+    gz.finish().expect("writing to memory")
 }
 
 /// Assets by path.

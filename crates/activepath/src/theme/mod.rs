@@ -323,9 +323,6 @@ fn check_svg(bytes: &[u8]) -> Result<(), String> {
         "<foreignobject",
         "<iframe",
         "<!entity",
-        "href=\"http",
-        "href='http",
-        "url(http",
     ] {
         if lower.contains(bad) {
             return Err(format!(
@@ -333,14 +330,38 @@ fn check_svg(bytes: &[u8]) -> Result<(), String> {
             ));
         }
     }
-    let mut rest = lower.as_str();
-    while let Some(i) = rest.find(" on") {
-        let after = &rest[i + 3..];
+    // Attributes may be separated by any white space, and a reference may
+    // only point inside the drawing (`#id`): no other file, no data.
+    let bytes = lower.as_bytes();
+    for (i, _) in lower.match_indices("on") {
+        let after = &lower[i + 2..];
         let name_len = after.bytes().take_while(u8::is_ascii_alphabetic).count();
-        if name_len > 0 && after[name_len..].trim_start().starts_with('=') {
+        let attribute = i > 0 && bytes[i - 1].is_ascii_whitespace();
+        if attribute && name_len > 0 && after[name_len..].trim_start().starts_with('=') {
             return Err("the SVG has an event handler (on…=); a logo may only draw".into());
         }
-        rest = after;
+    }
+    for (i, _) in lower.match_indices("href") {
+        let Some(value) = lower[i + 4..].trim_start().strip_prefix('=') else {
+            continue;
+        };
+        let value = value
+            .trim_start()
+            .trim_start_matches(['"', '\''])
+            .trim_start();
+        if !value.starts_with('#') {
+            return Err(
+                "the SVG refers to something outside itself (href); a logo may only draw".into(),
+            );
+        }
+    }
+    for (i, _) in lower.match_indices("url(") {
+        let value = lower[i + 4..].trim_start().trim_start_matches(['"', '\'']);
+        if !value.starts_with('#') {
+            return Err(
+                "the SVG refers to something outside itself (url()); a logo may only draw".into(),
+            );
+        }
     }
     Ok(())
 }

@@ -108,12 +108,25 @@ fn an_svg_logo_that_could_run_anything_is_refused() {
             r#"<svg viewBox="0 0 10 10"><image href="https://x.example/a.png"/></svg>"#,
         ),
         ("d.svg", "just text"),
+        ("e.svg", "<svg viewBox=\"0 0 10 10\"\nonload=\"x()\"></svg>"),
+        (
+            "f.svg",
+            r#"<svg viewBox="0 0 10 10"><image href="//x.example/a.png"/></svg>"#,
+        ),
+        (
+            "g.svg",
+            r#"<svg viewBox="0 0 10 10"><image xlink:href = 'data:image/png;base64,AA'/></svg>"#,
+        ),
+        (
+            "h.svg",
+            r#"<svg viewBox="0 0 10 10"><rect style="fill:url(https://x.example/p)"/></svg>"#,
+        ),
     ] {
         let path = file(&dir, name, svg.as_bytes());
         let e = theme(|c| c.logo = Some(path)).unwrap_err().to_string();
         assert!(e.starts_with("theme.logo:"), "{name}: {e}");
     }
-    let wide = file(&dir, "wide.svg", br#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 300 100"><rect width="300" height="100"/></svg>"#);
+    let wide = file(&dir, "wide.svg", br##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 300 100" onboarding-note="1"><defs><linearGradient id="g"/></defs><rect width="300" height="100" fill="url(#g)"/><use href = "#g"/></svg>"##);
     let t = theme(|c| c.logo = Some(wide)).unwrap();
     assert_eq!((t.logo.width, t.logo.height), (132, 44));
     assert!(t.logo.path.ends_with(".svg"));

@@ -45,12 +45,8 @@ impl CachedPage {
         last_modified: &HeaderValue,
         https: bool,
     ) -> Self {
-        use flate2::{Compression, write::GzEncoder};
         use sha2::{Digest, Sha256};
-        use std::io::Write;
-        let mut gz = GzEncoder::new(Vec::with_capacity(body.len() / 3), Compression::best());
-        gz.write_all(body.as_bytes()).expect("writing to memory");
-        let gzip = gz.finish().expect("writing to memory");
+        let gzip = crate::assets::gzip(body.as_bytes());
         let hash = Sha256::digest(body.as_bytes());
         let tag: String = hash.iter().take(10).map(|b| format!("{b:02x}")).collect();
         let etag = HeaderValue::from_str(&format!("\"{tag}\"")).expect("hex is a valid header");
