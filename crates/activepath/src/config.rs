@@ -65,6 +65,12 @@ seed_demo = true
 
 [tms]
 max_intensity_percent_mt = 120
+early_non_response_session = 20
+check_in_cadence = "weekly"
+check_in_sessions = [10, 20, 30, 36]
+authorization_warn_sessions = 5
+authorization_warn_days = 7
+check_in_link_valid = "72h"
 
 [theme]
 show_name = true
@@ -158,6 +164,29 @@ pub struct Tms {
     /// The highest intensity, as a percentage of the motor threshold, that
     /// a session may be given at; a higher one is refused.
     pub max_intensity_percent_mt: i64,
+    /// The session count by which a course under 25% better is flagged as
+    /// an early non-response (FACTS §5; 20 by default).
+    pub early_non_response_session: u32,
+    /// When a check-in is due during the acute course: `weekly` (seven
+    /// days after the last) or `sessions` (on reaching each number in
+    /// `check_in_sessions`, so a missed week does not shift them).
+    pub check_in_cadence: CheckInCadence,
+    pub check_in_sessions: Vec<u32>,
+    /// Warn when an authorization has this many sessions left or fewer…
+    pub authorization_warn_sessions: i64,
+    /// …or ends within this many days.
+    pub authorization_warn_days: i64,
+    /// How long an e-mailed check-in link works (it works once).
+    #[serde(deserialize_with = "duration")]
+    pub check_in_link_valid: Duration,
+}
+
+/// See [`Tms::check_in_cadence`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckInCadence {
+    Weekly,
+    Sessions,
 }
 
 /// Booking appointments.
@@ -666,6 +695,26 @@ impl Config {
         if let Some(key) = &self.encryption_key {
             crate::crypto::MasterKey::from_base64(key.expose_secret())
                 .context("encryption_key (ACTIVEPATH_ENCRYPTION_KEY)")?;
+        }
+        let tms = &self.tms;
+        if !(1..=200).contains(&tms.early_non_response_session) {
+            bail!("tms.early_non_response_session must be from 1 to 200");
+        }
+        if tms.check_in_sessions.is_empty()
+            || tms.check_in_sessions.windows(2).any(|w| w[0] >= w[1])
+            || tms.check_in_sessions.iter().any(|n| !(1..=200).contains(n))
+        {
+            bail!(
+                "tms.check_in_sessions must list session numbers from 1 to 200 in increasing order"
+            );
+        }
+        if tms.authorization_warn_sessions < 0 || tms.authorization_warn_days < 0 {
+            bail!(
+                "tms.authorization_warn_sessions and tms.authorization_warn_days must not be negative"
+            );
+        }
+        if tms.check_in_link_valid < Duration::from_secs(3600) {
+            bail!("tms.check_in_link_valid must be at least 1h");
         }
         if self.server.max_connections == 0 {
             bail!("server.max_connections must be at least 1");

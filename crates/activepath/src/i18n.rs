@@ -68,7 +68,7 @@ impl Tr {
     /// Whether `id` exists. Fluent fails a lookup whose arguments are
     /// missing, so every argument name the messages use is filled in.
     pub fn has(&self, id: &str) -> bool {
-        const NAMES: [&str; 35] = [
+        const NAMES: [&str; 37] = [
             "phone",
             "days",
             "instrument",
@@ -104,6 +104,8 @@ impl Tr {
             "to",
             "peak",
             "day",
+            "until",
+            "change",
         ];
         let map: HashMap<Cow<'static, str>, FluentValue> = NAMES
             .iter()

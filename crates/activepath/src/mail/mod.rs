@@ -128,6 +128,23 @@ pub fn contact_notification(config: &Config, request: crate::contact::Request) -
     )
 }
 
+/// Asks a patient to answer a check-in by a single-use link. It names no
+/// treatment or questionnaire: anyone who sees the message learns only
+/// that the clinic asked for something.
+pub fn check_in_link(config: &Config, url: &str, until: &str) -> Rendered {
+    let tr = Tr::default();
+    compose(
+        config,
+        tr.t1("mail-check-in-subject", "clinic", &config.clinic.name),
+        vec![
+            tr.t1("mail-check-in-line1", "clinic", &config.clinic.name),
+            tr.t1("mail-check-in-line2", "until", until),
+            tr.t("mail-check-in-line3"),
+        ],
+        Some((tr.t("mail-check-in-link"), url.to_string())),
+    )
+}
+
 /// Invites someone to the staff portal: a link to choose a password.
 pub fn staff_invitation(config: &Config, url: &str) -> Rendered {
     let tr = Tr::default();

@@ -40,13 +40,15 @@ pub enum Permission {
     SeeCourses,
     /// Start a TMS course and change its plan.
     ManageCourses,
-    /// Record treatment on a course: motor thresholds (sessions and
-    /// check-ins to come).
+    /// Record treatment on a course: motor thresholds, sessions and
+    /// check-ins (and send a check-in to the patient).
     RecordTreatment,
+    /// Record a course's insurance authorizations.
+    ManageAuthorizations,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 17] = [
+    pub const ALL: [Permission; 18] = [
         Permission::SeeQueue,
         Permission::SeeCase,
         Permission::WorkCases,
@@ -64,6 +66,7 @@ impl Permission {
         Permission::SeeCourses,
         Permission::ManageCourses,
         Permission::RecordTreatment,
+        Permission::ManageAuthorizations,
     ];
 }
 
@@ -71,7 +74,9 @@ impl Permission {
 /// health data; clinicians and coordinators work the queue, keep patient
 /// records and the appointment calendar; only clinicians read and write
 /// clinical notes; admins and coordinators watch mail delivery (it carries
-/// confirmations to patients); technicians get TMS work in a later issue.
+/// confirmations to patients); technicians give TMS sessions: they see
+/// courses and the schedule and record treatment, but read no clinical
+/// notes, cases or patient records and change no course's plan.
 pub fn allows(role: Role, permission: Permission) -> bool {
     use Permission::*;
     use Role::*;
@@ -89,6 +94,8 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         ) | (Clinician, ClinicalNotes | ManageCourses)
             | (Clinician | Coordinator | Technician, SeeCourses)
             | (Clinician | Technician, RecordTreatment)
+            | (Clinician | Coordinator, ManageAuthorizations)
+            | (Technician, SeeSchedule)
             | (
                 Admin,
                 ManageAccounts | SeeAudit | SeeMailLog | SetUpBooking | SeeSiteFigures
@@ -132,13 +139,16 @@ mod tests {
                             | Permission::ManageCourses
                             | Permission::RecordTreatment
                     ))
-                    || p == Permission::SeeCourses
+                    || matches!(p, Permission::SeeCourses | Permission::ManageAuthorizations)
                     || (role == Role::Coordinator
                         && matches!(p, Permission::SeeMailLog | Permission::SetUpBooking))
             }
             Role::Technician => matches!(
                 p,
-                Permission::OwnTokens | Permission::SeeCourses | Permission::RecordTreatment
+                Permission::OwnTokens
+                    | Permission::SeeCourses
+                    | Permission::RecordTreatment
+                    | Permission::SeeSchedule
             ),
         };
         for role in Role::ALL {

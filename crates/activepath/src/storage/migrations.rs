@@ -80,6 +80,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0012_tms_sessions.sql"),
         include_str!("../../migrations/postgres/0012_tms_sessions.sql"),
     ),
+    (
+        13,
+        "tms_details",
+        include_str!("../../migrations/sqlite/0013_tms_details.sql"),
+        include_str!("../../migrations/postgres/0013_tms_details.sql"),
+    ),
 ];
 
 /// Migrations that manage their own transaction on SQLite (a table rebuild

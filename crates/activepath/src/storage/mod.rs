@@ -87,6 +87,8 @@ pub enum Constraint {
     StaffEmail,
     /// Two active appointment blocks on one resource would overlap.
     ResourceBusy,
+    /// A single-use link was used, or expired, meanwhile.
+    LinkSpent,
     Other,
 }
 

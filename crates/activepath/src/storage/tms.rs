@@ -24,6 +24,9 @@ pub struct CourseRecord {
     pub status: String,
     /// Why it stopped early (`stopped` only).
     pub stop_reason: Option<String>,
+    /// Where the coil is aimed (`left-dlpfc`, …) and how it was found.
+    pub target: Option<String>,
+    pub localization: Option<String>,
     pub created_at: Timestamp,
     pub version: i64,
 }
@@ -39,6 +42,8 @@ impl CourseRecord {
             start_date: r.try_get("start_date")?,
             status: r.try_get("status")?,
             stop_reason: r.try_get("stop_reason")?,
+            target: r.try_get("target")?,
+            localization: r.try_get("localization")?,
             created_at: get::<Millis>(r, "created_at")?.0,
             version: r.try_get("version")?,
         })
@@ -53,6 +58,8 @@ pub struct NewCourse {
     pub protocol: String,
     pub planned_sessions: i64,
     pub start_date: String,
+    pub target: Option<&'static str>,
+    pub localization: Option<&'static str>,
     pub created_by: Option<i64>,
     pub created_at: Timestamp,
 }
@@ -89,14 +96,16 @@ impl Storage {
         self.write(move |conn| {
             Box::pin(async move {
                 let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO tms_courses (uid, patient_id, protocol, planned_sessions, start_date, status, created_by, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, 'planned', $6, $7, $7) RETURNING id",
+                    "INSERT INTO tms_courses (uid, patient_id, protocol, planned_sessions, start_date, status, target, localization, created_by, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, 'planned', $6, $7, $8, $9, $9) RETURNING id",
                 )
                 .bind(new.uid)
                 .bind(new.patient_id)
                 .bind(new.protocol)
                 .bind(new.planned_sessions)
                 .bind(new.start_date)
+                .bind(new.target)
+                .bind(new.localization)
                 .bind(new.created_by)
                 .bind(Millis(new.created_at))
                 .fetch_one(&mut *conn)
@@ -114,7 +123,7 @@ impl Storage {
 
     pub async fn course(&self, id: i64) -> Result<Option<CourseRecord>> {
         let row = sqlx::query(
-            "SELECT id, uid, patient_id, protocol, planned_sessions, start_date, status, stop_reason, created_at, version \
+            "SELECT id, uid, patient_id, protocol, planned_sessions, start_date, status, stop_reason, target, localization, created_at, version \
              FROM tms_courses WHERE id = $1",
         )
         .bind(id)
@@ -219,6 +228,8 @@ pub struct NewCheckIn {
     pub total: i64,
     pub self_harm_flag: bool,
     pub answers_sealed: Vec<u8>,
+    /// `staff`, `link` or `kiosk`.
+    pub source: &'static str,
     pub recorded_by: Option<i64>,
     pub created_at: Timestamp,
 }
@@ -239,17 +250,22 @@ pub struct CheckInRecord {
     pub total: i64,
     pub self_harm_flag: bool,
     pub case_id: Option<i64>,
+    /// `staff`, `link` or `kiosk`.
+    pub source: String,
 }
 
 impl Storage {
     /// Stores a check-in; with `urgent`, opens the course's urgent case and
-    /// queues the clinic's notification, all in one transaction with the
-    /// audit entry. Returns the check-in's id and the case's.
+    /// queues the clinic's notification; with `link`, uses up that check-in
+    /// link (`Error::Conflict`, and nothing stored, if it was used or
+    /// expired meanwhile); all in one transaction with the audit entry.
+    /// Returns the check-in's id and the case's.
     #[tracing::instrument(skip_all)]
     pub async fn add_check_in(
         &self,
         new: NewCheckIn,
         urgent: Option<UrgentCase>,
+        link: Option<i64>,
         chain: &AuditChain,
         audit_entry: AuditEntry,
     ) -> Result<(i64, Option<i64>)> {
@@ -261,8 +277,8 @@ impl Storage {
                     Some(u) => Some(open_course_case(conn, new.course_id, u).await?),
                 };
                 let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO tms_check_ins (uid, course_id, instrument, taken_at, total, self_harm_flag, answers, case_id, recorded_by, created_at) \
-                     VALUES ($1, $2, 'phq9', $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                    "INSERT INTO tms_check_ins (uid, course_id, instrument, taken_at, total, self_harm_flag, answers, case_id, recorded_by, created_at, source) \
+                     VALUES ($1, $2, 'phq9', $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
                 )
                 .bind(new.uid)
                 .bind(new.course_id)
@@ -273,8 +289,24 @@ impl Storage {
                 .bind(case_id)
                 .bind(new.recorded_by)
                 .bind(Millis(new.created_at))
+                .bind(new.source)
                 .fetch_one(&mut *conn)
                 .await?;
+                if let Some(link) = link {
+                    let used = sqlx::query(
+                        "UPDATE tms_check_in_links SET used_at = $1 \
+                         WHERE id = $2 AND used_at IS NULL AND expires_at > $1",
+                    )
+                    .bind(Millis(new.created_at))
+                    .bind(link)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+                    if used != 1 {
+                        // Used or expired meanwhile: nothing is kept.
+                        return Err(super::StorageError::Conflict(super::Constraint::LinkSpent));
+                    }
+                }
                 audit::append(conn, backend, &chain, &audit_entry).await?;
                 Ok((id, case_id))
             })
@@ -285,7 +317,7 @@ impl Storage {
     /// A course's check-ins in the order taken.
     pub async fn check_ins(&self, course_id: i64) -> Result<Vec<CheckInRecord>> {
         let rows = sqlx::query(
-            "SELECT id, taken_at, total, self_harm_flag, case_id FROM tms_check_ins \
+            "SELECT id, taken_at, total, self_harm_flag, case_id, source FROM tms_check_ins \
              WHERE course_id = $1 ORDER BY taken_at, id",
         )
         .bind(course_id)
@@ -299,6 +331,7 @@ impl Storage {
                     total: r.try_get("total")?,
                     self_harm_flag: r.try_get::<i64, _>("self_harm_flag")? != 0,
                     case_id: r.try_get("case_id")?,
+                    source: r.try_get("source")?,
                 })
             })
             .collect()
@@ -316,8 +349,39 @@ pub struct NewSession {
     pub intensity_percent_mt: i64,
     pub pulses: i64,
     pub side_effects: Vec<String>,
+    pub details: SessionDetails,
     pub recorded_by: Option<i64>,
     pub created_at: Timestamp,
+}
+
+/// A session's parameters beyond intensity and pulses, each optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionDetails {
+    pub device: Option<String>,
+    pub coil: Option<String>,
+    pub trains: Option<i64>,
+    /// Tenths of a second.
+    pub intertrain_interval_ds: Option<i64>,
+    pub duration_s: Option<i64>,
+    /// Sealed by the caller (free text).
+    pub deviations_sealed: Option<Vec<u8>>,
+    pub operator: Option<String>,
+}
+
+/// A session as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id: i64,
+    pub uid: String,
+    pub started_at: Timestamp,
+    pub intensity_percent_mt: i64,
+    pub pulses: i64,
+    pub side_effects: Vec<String>,
+    /// The motor threshold it was given at: device output (%) and when it
+    /// was determined.
+    pub motor_threshold: i64,
+    pub motor_threshold_at: Timestamp,
+    pub details: SessionDetails,
 }
 
 /// A hold to open, with the urgent case that tells the clinicians.
@@ -325,6 +389,8 @@ pub struct NewSession {
 pub struct NewHold {
     /// `checklist` or `adverse-event`.
     pub reason: &'static str,
+    /// The checklist questions answered "yes" (checklist holds).
+    pub checklist: Vec<&'static str>,
     pub urgent: UrgentCase,
 }
 
@@ -335,6 +401,16 @@ pub struct HoldRecord {
     pub reason: String,
     pub case_id: Option<i64>,
     pub opened_at: Timestamp,
+    /// The checklist questions answered "yes" (checklist holds).
+    pub checklist: Vec<String>,
+}
+
+fn list(text: Option<String>) -> Vec<String> {
+    text.unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Opens the case of `u` for `course_id` (inside a transaction).
@@ -366,12 +442,13 @@ async fn insert_hold(conn: &mut sqlx::AnyConnection, course_id: i64, hold: NewHo
     let at = hold.urgent.case.created_at;
     let case_id = open_course_case(conn, course_id, hold.urgent).await?;
     Ok(sqlx::query_scalar(
-        "INSERT INTO tms_holds (course_id, reason, case_id, opened_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        "INSERT INTO tms_holds (course_id, reason, case_id, opened_at, checklist) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(course_id)
     .bind(hold.reason)
     .bind(case_id)
     .bind(Millis(at))
+    .bind(hold.checklist.join(","))
     .fetch_one(&mut *conn)
     .await?)
 }
@@ -392,8 +469,9 @@ impl Storage {
         self.write(move |conn| {
             Box::pin(async move {
                 let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO tms_sessions (uid, course_id, started_at, motor_threshold_id, intensity_percent_mt, pulses, side_effects, recorded_by, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                    "INSERT INTO tms_sessions (uid, course_id, started_at, motor_threshold_id, intensity_percent_mt, pulses, side_effects, recorded_by, created_at, \
+                     device, coil, trains, intertrain_interval_ds, duration_s, deviations, operator) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
                 )
                 .bind(new.uid)
                 .bind(new.course_id)
@@ -404,6 +482,13 @@ impl Storage {
                 .bind(new.side_effects.join(","))
                 .bind(new.recorded_by)
                 .bind(Millis(new.created_at))
+                .bind(new.details.device)
+                .bind(new.details.coil)
+                .bind(new.details.trains)
+                .bind(new.details.intertrain_interval_ds)
+                .bind(new.details.duration_s)
+                .bind(new.details.deviations_sealed)
+                .bind(new.details.operator)
                 .fetch_one(&mut *conn)
                 .await?;
                 sqlx::query(
@@ -482,7 +567,7 @@ impl Storage {
     /// A course's open holds, oldest first.
     pub async fn open_holds(&self, course_id: i64) -> Result<Vec<HoldRecord>> {
         let rows = sqlx::query(
-            "SELECT id, reason, case_id, opened_at FROM tms_holds \
+            "SELECT id, reason, case_id, opened_at, checklist FROM tms_holds \
              WHERE course_id = $1 AND cleared_at IS NULL ORDER BY opened_at, id",
         )
         .bind(course_id)
@@ -495,21 +580,260 @@ impl Storage {
                     reason: r.try_get("reason")?,
                     case_id: r.try_get("case_id")?,
                     opened_at: get::<Millis>(r, "opened_at")?.0,
+                    checklist: list(r.try_get("checklist")?),
                 })
             })
             .collect()
     }
 
-    /// When each of a course's sessions started, in order.
-    pub async fn session_times(&self, course_id: i64) -> Result<Vec<Timestamp>> {
+    /// A course's sessions, in the order given.
+    pub async fn sessions(&self, course_id: i64) -> Result<Vec<SessionRecord>> {
         let rows = sqlx::query(
-            "SELECT started_at FROM tms_sessions WHERE course_id = $1 ORDER BY started_at, id",
+            "SELECT s.id, s.uid, s.started_at, s.intensity_percent_mt, s.pulses, s.side_effects, \
+             m.percent_output, m.determined_at, s.device, s.coil, s.trains, s.intertrain_interval_ds, \
+             s.duration_s, s.deviations, s.operator \
+             FROM tms_sessions s JOIN tms_motor_thresholds m ON m.id = s.motor_threshold_id \
+             WHERE s.course_id = $1 ORDER BY s.started_at, s.id",
         )
         .bind(course_id)
         .fetch_all(self.pool())
         .await?;
         rows.iter()
-            .map(|r| Ok(get::<Millis>(r, "started_at")?.0))
+            .map(|r| {
+                Ok(SessionRecord {
+                    id: r.try_get("id")?,
+                    uid: r.try_get("uid")?,
+                    started_at: get::<Millis>(r, "started_at")?.0,
+                    intensity_percent_mt: r.try_get("intensity_percent_mt")?,
+                    pulses: r.try_get("pulses")?,
+                    side_effects: list(r.try_get("side_effects")?),
+                    motor_threshold: r.try_get("percent_output")?,
+                    motor_threshold_at: get::<Millis>(r, "determined_at")?.0,
+                    details: SessionDetails {
+                        device: r.try_get("device")?,
+                        coil: r.try_get("coil")?,
+                        trains: r.try_get("trains")?,
+                        intertrain_interval_ds: r.try_get("intertrain_interval_ds")?,
+                        duration_s: r.try_get("duration_s")?,
+                        deviations_sealed: r.try_get("deviations")?,
+                        operator: r.try_get("operator")?,
+                    },
+                })
+            })
             .collect()
+    }
+
+    /// When a "yes" to a medication change on the checklist last held the
+    /// course (the motor threshold is to be determined again after it).
+    pub async fn last_medication_change(&self, course_id: i64) -> Result<Option<Timestamp>> {
+        let rows = sqlx::query(
+            "SELECT opened_at, checklist FROM tms_holds WHERE course_id = $1 AND reason = 'checklist' \
+             ORDER BY opened_at DESC, id DESC",
+        )
+        .bind(course_id)
+        .fetch_all(self.pool())
+        .await?;
+        for r in &rows {
+            if list(r.try_get("checklist")?)
+                .iter()
+                .any(|q| q == "medication_change")
+            {
+                return Ok(Some(get::<Millis>(r, "opened_at")?.0));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// An insurance authorization to store: the number sealed by the caller.
+#[derive(Debug, Clone)]
+pub struct NewAuthorization {
+    pub uid: String,
+    pub course_id: i64,
+    pub payer: String,
+    pub number_sealed: Vec<u8>,
+    pub sessions_authorized: i64,
+    pub valid_from: String,
+    pub valid_to: String,
+    pub extends_id: Option<i64>,
+    pub created_by: Option<i64>,
+    pub created_at: Timestamp,
+}
+
+/// An authorization as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationRecord {
+    pub id: i64,
+    pub uid: String,
+    pub payer: String,
+    pub number_sealed: Vec<u8>,
+    pub sessions_authorized: i64,
+    /// `YYYY-MM-DD`, both days included.
+    pub valid_from: String,
+    pub valid_to: String,
+    pub extends_id: Option<i64>,
+}
+
+/// A check-in link as stored (found by its token's hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckInLink {
+    pub id: i64,
+    pub course_id: i64,
+    /// `link` (e-mailed) or `kiosk` (the clinic's tablet).
+    pub kind: String,
+    pub expires_at: Timestamp,
+    pub used_at: Option<Timestamp>,
+}
+
+impl Storage {
+    /// Stores an authorization for a course, with its audit entry. An
+    /// extension must name an authorization of the same course.
+    #[tracing::instrument(skip_all)]
+    pub async fn add_authorization(
+        &self,
+        new: NewAuthorization,
+        chain: &AuditChain,
+        audit_entry: AuditEntry,
+    ) -> Result<i64> {
+        let (backend, chain) = (self.backend(), chain.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO tms_authorizations (uid, course_id, payer, number, sessions_authorized, valid_from, valid_to, extends_id, created_by, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+                )
+                .bind(new.uid)
+                .bind(new.course_id)
+                .bind(new.payer)
+                .bind(new.number_sealed)
+                .bind(new.sessions_authorized)
+                .bind(new.valid_from)
+                .bind(new.valid_to)
+                .bind(new.extends_id)
+                .bind(new.created_by)
+                .bind(Millis(new.created_at))
+                .fetch_one(&mut *conn)
+                .await?;
+                audit::append(conn, backend, &chain, &audit_entry).await?;
+                Ok(id)
+            })
+        })
+        .await
+    }
+
+    /// A course's authorizations, in the order recorded.
+    pub async fn authorizations(&self, course_id: i64) -> Result<Vec<AuthorizationRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, uid, payer, number, sessions_authorized, valid_from, valid_to, extends_id \
+             FROM tms_authorizations WHERE course_id = $1 ORDER BY id",
+        )
+        .bind(course_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuthorizationRecord {
+                    id: r.try_get("id")?,
+                    uid: r.try_get("uid")?,
+                    payer: r.try_get("payer")?,
+                    number_sealed: r.try_get("number")?,
+                    sessions_authorized: r.try_get("sessions_authorized")?,
+                    valid_from: r.try_get("valid_from")?,
+                    valid_to: r.try_get("valid_to")?,
+                    extends_id: r.try_get("extends_id")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Stores a check-in link (its token's hash), with its audit entry.
+    #[tracing::instrument(skip_all)]
+    #[allow(clippy::too_many_arguments)]
+    pub async fn add_check_in_link(
+        &self,
+        course_id: i64,
+        token_hash: String,
+        kind: &'static str,
+        expires_at: Timestamp,
+        mail: Option<NewMail>,
+        created_by: Option<i64>,
+        chain: &AuditChain,
+        audit_entry: AuditEntry,
+    ) -> Result<i64> {
+        let (backend, chain) = (self.backend(), chain.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let at = audit_entry.at;
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO tms_check_in_links (course_id, token_hash, kind, created_by, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                )
+                .bind(course_id)
+                .bind(token_hash)
+                .bind(kind)
+                .bind(created_by)
+                .bind(Millis(at))
+                .bind(Millis(expires_at))
+                .fetch_one(&mut *conn)
+                .await?;
+                if let Some(mail) = mail {
+                    outbox::queue(conn, mail, at).await?;
+                }
+                audit::append(conn, backend, &chain, &audit_entry).await?;
+                Ok(id)
+            })
+        })
+        .await
+    }
+
+    /// The check-in link whose token has this hash.
+    pub async fn check_in_link(&self, token_hash: &str) -> Result<Option<CheckInLink>> {
+        let row = sqlx::query(
+            "SELECT id, course_id, kind, expires_at, used_at FROM tms_check_in_links WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            Ok(CheckInLink {
+                id: r.try_get("id")?,
+                course_id: r.try_get("course_id")?,
+                kind: r.try_get("kind")?,
+                expires_at: get::<Millis>(&r, "expires_at")?.0,
+                used_at: get::<Option<Millis>>(&r, "used_at")?.map(|m| m.0),
+            })
+        })
+        .transpose()
+    }
+
+    /// The courses that take sessions or ended recently, newest first, for
+    /// the portal's list: (course, patient id).
+    pub async fn recent_courses(&self, limit: i64) -> Result<Vec<CourseRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, uid, patient_id, protocol, planned_sessions, start_date, status, stop_reason, target, localization, created_at, version \
+             FROM tms_courses ORDER BY CASE WHEN status IN ('planned', 'active', 'paused') THEN 0 ELSE 1 END, start_date DESC, id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(CourseRecord::from_row)
+            .collect::<sqlx::Result<_>>()?)
+    }
+
+    /// A patient's courses, newest first.
+    pub async fn patient_courses(&self, patient_id: i64) -> Result<Vec<CourseRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, uid, patient_id, protocol, planned_sessions, start_date, status, stop_reason, target, localization, created_at, version \
+             FROM tms_courses WHERE patient_id = $1 ORDER BY start_date DESC, id DESC",
+        )
+        .bind(patient_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(CourseRecord::from_row)
+            .collect::<sqlx::Result<_>>()?)
     }
 }

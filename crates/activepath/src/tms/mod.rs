@@ -1,18 +1,21 @@
 //! TMS treatment courses, without HTTP: starting a course for a patient on
-//! a protocol (`clinical::protocol`), recording motor thresholds, and
-//! reading a course. Checks are made here, once, for the portal and the API
-//! alike; every change and every read is in the audit trail.
+//! a protocol (`clinical::protocol`), motor thresholds, sessions behind the
+//! server's hard stops, PHQ-9 check-ins with response and remission
+//! (`clinical::mbc`), insurance authorizations, and the course's alerts.
+//! Checks are made here, once, for the portal and the API alike; every
+//! change and every read is in the audit trail.
 //!
-//! Still to come (issue 10): sessions with their hard stops, check-ins with
-//! response and remission (`clinical::mbc`), series booking, authorizations
-//! and alerts.
+//! Still to come (issue 10): series booking on the TMS chair.
+
+mod alerts;
+pub mod links;
 
 use crate::app::Services;
 use crate::crypto::random_id;
 use crate::staff::{Actor, Error, FieldErrors, Outcome};
 use crate::storage::tms::{
-    CheckInRecord, CourseRecord, MotorThreshold, NewCheckIn, NewCourse, NewMotorThreshold,
-    UrgentCase,
+    AuthorizationRecord, CheckInRecord, CourseRecord, MotorThreshold, NewAuthorization, NewCheckIn,
+    NewCourse, NewMotorThreshold, SessionDetails, SessionRecord, UrgentCase,
 };
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -23,6 +26,39 @@ pub struct CoursePlan {
     pub protocol: Option<String>,
     pub planned_sessions: Option<i64>,
     pub start_date: Option<String>,
+    /// One of [`TARGETS`], and one of [`LOCALIZATIONS`]; both optional.
+    pub target: Option<String>,
+    pub localization: Option<String>,
+}
+
+/// Where the coil may be aimed.
+pub const TARGETS: [&str; 5] = [
+    "left-dlpfc",
+    "right-dlpfc",
+    "bilateral-dlpfc",
+    "dmpfc",
+    "other",
+];
+
+/// How the target was found.
+pub const LOCALIZATIONS: [&str; 4] = ["beam-f3", "5-cm-rule", "neuronavigation", "other"];
+
+/// `raw` as one of `allowed` (empty is none); a field error if it is not.
+fn one_of(
+    errors: &mut FieldErrors,
+    field: &str,
+    raw: Option<&str>,
+    allowed: &[&'static str],
+) -> Option<&'static str> {
+    let raw = raw.map(str::trim).filter(|r| !r.is_empty())?;
+    let found = allowed.iter().copied().find(|a| *a == raw);
+    if found.is_none() {
+        errors.push((
+            field.into(),
+            format!("must be one of {}", allowed.join(", ")),
+        ));
+    }
+    found
 }
 
 /// The most sessions a course may plan.
@@ -89,6 +125,13 @@ pub async fn start_course(
             }
         },
     };
+    let target = one_of(&mut errors, "target", plan.target.as_deref(), &TARGETS);
+    let localization = one_of(
+        &mut errors,
+        "localization",
+        plan.localization.as_deref(),
+        &LOCALIZATIONS,
+    );
     let (Some(protocol), Some(planned), Some(start)) = (protocol, planned, start) else {
         return Ok(Err(errors));
     };
@@ -108,6 +151,8 @@ pub async fn start_course(
                 protocol: protocol.id.into(),
                 planned_sessions: planned,
                 start_date: start.to_string(),
+                target,
+                localization,
                 created_by: actor.user_id,
                 created_at: now,
             },
@@ -349,13 +394,19 @@ pub struct Checklist {
 }
 
 impl Checklist {
-    pub fn any_yes(&self) -> bool {
-        self.medication_change
-            || self.sleep_loss
-            || self.alcohol
-            || self.new_implant
-            || self.pregnancy
-            || self.seizure
+    /// The questions answered "yes", by their API names.
+    pub fn yes(&self) -> Vec<&'static str> {
+        [
+            (self.medication_change, "medication_change"),
+            (self.sleep_loss, "sleep_loss"),
+            (self.alcohol, "alcohol"),
+            (self.new_implant, "new_implant"),
+            (self.pregnancy, "pregnancy"),
+            (self.seizure, "seizure"),
+        ]
+        .into_iter()
+        .filter_map(|(yes, name)| yes.then_some(name))
+        .collect()
     }
 }
 
@@ -368,6 +419,108 @@ pub struct SessionLog {
     pub side_effects: Vec<String>,
     /// `None` when the checklist was not sent: it is required.
     pub checklist: Option<Checklist>,
+    pub device: Option<String>,
+    pub coil: Option<String>,
+    pub trains: Option<i64>,
+    /// Seconds, to a tenth.
+    pub intertrain_interval_s: Option<f64>,
+    pub duration_s: Option<i64>,
+    /// Protocol deviations, in words (sealed when stored).
+    pub deviations: Option<String>,
+    /// Who gave the session, when not the person recording it.
+    pub operator: Option<String>,
+}
+
+/// An optional line of text, at most `max` characters.
+fn optional_line(
+    errors: &mut FieldErrors,
+    field: &str,
+    raw: Option<&str>,
+    max: usize,
+) -> Option<String> {
+    match crate::domain::single_line(raw.unwrap_or(""), max) {
+        Ok(text) => Some(text),
+        Err(crate::domain::TextError::Empty) => None,
+        Err(_) => {
+            errors.push((
+                field.into(),
+                format!("must be one line of at most {max} characters"),
+            ));
+            None
+        }
+    }
+}
+
+/// An optional whole number within `range`.
+fn optional_number(
+    errors: &mut FieldErrors,
+    field: &str,
+    raw: Option<i64>,
+    range: std::ops::RangeInclusive<i64>,
+    what: &str,
+) -> Option<i64> {
+    let n = raw?;
+    if range.contains(&n) {
+        Some(n)
+    } else {
+        errors.push((
+            field.into(),
+            format!("must be {what}, {} to {}", range.start(), range.end()),
+        ));
+        None
+    }
+}
+
+/// The session's parameters beyond intensity and pulses, checked.
+fn session_details(
+    s: &Services,
+    errors: &mut FieldErrors,
+    log: &SessionLog,
+    uid: &str,
+    actor: &Actor,
+) -> SessionDetails {
+    let device = optional_line(errors, "device", log.device.as_deref(), 80);
+    let coil = optional_line(errors, "coil", log.coil.as_deref(), 80);
+    let trains = optional_number(errors, "trains", log.trains, 0..=1000, "a number of trains");
+    let interval = match log.intertrain_interval_s {
+        None => None,
+        Some(v) if v.is_finite() && (0.0..=120.0).contains(&v) => Some((v * 10.0).round() as i64),
+        Some(_) => {
+            errors.push((
+                "intertrain_interval_s".into(),
+                "must be seconds between trains, 0 to 120".into(),
+            ));
+            None
+        }
+    };
+    let duration_s = optional_number(errors, "duration_s", log.duration_s, 0..=14_400, "seconds");
+    let deviations = match crate::domain::multi_line(log.deviations.as_deref().unwrap_or(""), 2000)
+    {
+        Ok(text) => Some(text),
+        Err(crate::domain::TextError::Empty) => None,
+        Err(_) => {
+            errors.push((
+                "deviations".into(),
+                "must be at most 2000 characters of text".into(),
+            ));
+            None
+        }
+    };
+    SessionDetails {
+        device,
+        coil,
+        trains,
+        intertrain_interval_ds: interval,
+        duration_s,
+        deviations_sealed: deviations.map(|d| s.cipher.encrypt(&deviations_aad(uid), d.as_bytes())),
+        operator: optional_line(errors, "operator", log.operator.as_deref(), 100)
+            .or_else(|| Some(actor.label.clone())),
+    }
+}
+
+/// What a session's deviations are sealed with: bound to the session.
+pub fn deviations_aad(session_uid: &str) -> crate::crypto::Aad {
+    crate::crypto::Aad::row("tms_sessions", "deviations", session_uid)
 }
 
 /// What recording a session did.
@@ -445,6 +598,8 @@ pub async fn record_session(
             )),
         }
     }
+    let uid = random_id();
+    let details = session_details(s, &mut errors, &log, &uid, actor);
     if log.checklist.is_none() {
         errors.push((
             "checklist".into(),
@@ -505,13 +660,14 @@ pub async fn record_session(
             ),
         );
     }
-    if checklist.any_yes() {
+    if !checklist.yes().is_empty() {
         let hold = s
             .storage
             .add_hold(
                 course_id,
                 crate::storage::tms::NewHold {
                     reason: "checklist",
+                    checklist: checklist.yes(),
                     urgent: urgent_case(s, &course, now).await?,
                 },
                 &s.cipher.audit_chain(),
@@ -531,6 +687,7 @@ pub async fn record_session(
     let hold = if serious {
         Some(crate::storage::tms::NewHold {
             reason: "adverse-event",
+            checklist: Vec::new(),
             urgent: urgent_case(s, &course, now).await?,
         })
     } else {
@@ -540,7 +697,8 @@ pub async fn record_session(
         .storage
         .add_session(
             crate::storage::tms::NewSession {
-                uid: random_id(),
+                uid,
+                details,
                 course_id,
                 started_at: started,
                 motor_threshold_id: threshold.id,
@@ -644,6 +802,40 @@ pub async fn check_in(
     let Some(course) = s.storage.course(course_id).await? else {
         return Ok(Ok(None));
     };
+    let audit = actor.did("record check-in", "tms_course", course_id, now);
+    let answered = Answered {
+        source: "staff",
+        recorded_by: actor.user_id,
+        link: None,
+    };
+    Ok(Ok(Some(
+        store_check_in(s, &course, &responses, taken, answered, audit).await?,
+    )))
+}
+
+/// Who answered a check-in, and how.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Answered {
+    /// `staff`, `link` or `kiosk`.
+    pub source: &'static str,
+    pub recorded_by: Option<i64>,
+    /// The check-in link it uses up.
+    pub link: Option<i64>,
+}
+
+/// Stores a checked check-in on `course`, opening the urgent case when
+/// question 9 is above 0. `Error::Storage(Conflict(LinkSpent))`: the link
+/// was used or expired meanwhile, and nothing was stored.
+pub(crate) async fn store_check_in(
+    s: &Services,
+    course: &CourseRecord,
+    responses: &clinical::Responses,
+    taken: Timestamp,
+    answered: Answered,
+    audit: crate::storage::audit::AuditEntry,
+) -> Result<CheckedIn, Error> {
+    let now = audit.at;
+    let course_id = course.id;
     let score = responses.score();
     let uid = random_id();
     let answers_sealed = s.cipher.encrypt(
@@ -651,7 +843,7 @@ pub async fn check_in(
         responses.answers(),
     );
     let urgent = if score.self_harm_flag {
-        Some(urgent_case(s, &course, now).await?)
+        Some(urgent_case(s, course, now).await?)
     } else {
         None
     };
@@ -665,68 +857,78 @@ pub async fn check_in(
                 total: i64::from(score.total),
                 self_harm_flag: score.self_harm_flag,
                 answers_sealed,
-                recorded_by: actor.user_id,
+                source: answered.source,
+                recorded_by: answered.recorded_by,
                 created_at: now,
             },
             urgent,
+            answered.link,
             &s.cipher.audit_chain(),
-            actor.did("record check-in", "tms_course", course_id, now),
+            audit,
         )
         .await?;
     if urgent_case.is_some() {
         s.mail_wake.notify_one();
     }
-    Ok(Ok(Some(CheckedIn {
+    Ok(CheckedIn {
         id,
         total: score.total,
         self_harm_flag: score.self_harm_flag,
         urgent_case,
-    })))
+    })
 }
 
-/// A course with its motor thresholds and check-ins.
+/// An authorization as shown: its number opened.
+#[derive(Debug, Clone)]
+pub struct Authorization {
+    pub record: AuthorizationRecord,
+    pub number: String,
+}
+
+/// A course with everything recorded on it.
 #[derive(Debug, Clone)]
 pub struct Course {
     pub record: CourseRecord,
     pub motor_thresholds: Vec<MotorThreshold>,
     /// In the order taken; the first is the baseline.
     pub check_ins: Vec<CheckInRecord>,
+    /// In the order given.
+    pub sessions: Vec<SessionRecord>,
     pub progress: clinical::mbc::Progress,
-    pub sessions_completed: usize,
     pub open_holds: Vec<crate::storage::tms::HoldRecord>,
+    pub authorizations: Vec<Authorization>,
     /// What needs someone's attention, most pressing first.
-    pub alerts: Vec<&'static str>,
+    pub alerts: Vec<Alert>,
+    /// The check-in now due, if one is.
+    pub check_in_due: Option<CheckInDue>,
 }
 
-/// A motor threshold older than this is due to be determined again.
-pub const MOTOR_THRESHOLD_VALID_DAYS: i64 = 7;
+pub use alerts::{Alert, CheckInDue, MOTOR_THRESHOLD_VALID_DAYS};
 
-/// The course's alerts: `hold-open` (no session until a clinician clears
-/// it), `motor-threshold-due` (none yet, or the latest older than a week,
-/// on a course that takes sessions), `early-non-response`.
-fn alerts(
-    record: &CourseRecord,
-    holds: usize,
-    thresholds: &[MotorThreshold],
-    progress: &clinical::mbc::Progress,
-    now: Timestamp,
-) -> Vec<&'static str> {
-    let mut out = Vec::new();
-    if holds > 0 {
-        out.push("hold-open");
-    }
-    let takes_sessions = matches!(record.status.as_str(), "planned" | "active");
-    let stale = thresholds.last().is_none_or(|m| {
-        now.duration_since(m.determined_at)
-            > jiff::SignedDuration::from_hours(24 * MOTOR_THRESHOLD_VALID_DAYS)
-    });
-    if takes_sessions && stale {
-        out.push("motor-threshold-due");
-    }
-    if progress.early_non_response {
-        out.push("early-non-response");
-    }
-    out
+/// Each check-in with the number of sessions given before it was taken.
+pub fn progress(
+    check_ins: &[CheckInRecord],
+    sessions: &[SessionRecord],
+    early_session: u32,
+) -> clinical::mbc::Progress {
+    clinical::mbc::progress(
+        &check_ins
+            .iter()
+            .map(|c| clinical::mbc::CheckIn {
+                total: c.total.clamp(0, 27) as u8,
+                sessions_done: sessions
+                    .iter()
+                    .filter(|t| t.started_at < c.taken_at)
+                    .count() as u32,
+            })
+            .collect::<Vec<_>>(),
+        early_session,
+    )
+}
+
+/// What an authorization's number is sealed with: bound to its row.
+fn authorization_aad(uid: &str) -> crate::crypto::Aad {
+    crate::crypto::Aad::row("tms_authorizations", "number", uid)
 }
 
 /// A course, the read recorded first.
@@ -734,35 +936,162 @@ pub async fn open(s: &Services, actor: &Actor, id: i64) -> Result<Option<Course>
     let Some(record) = s.storage.course(id).await? else {
         return Ok(None);
     };
-    crate::staff::audit::seen(s, actor.did("view", "tms_course", id, s.clock.now())).await?;
+    let now = s.clock.now();
+    crate::staff::audit::seen(s, actor.did("view", "tms_course", id, now)).await?;
     let check_ins = s.storage.check_ins(id).await?;
-    let sessions = s.storage.session_times(id).await?;
-    // Each check-in with the number of sessions given before it was taken.
-    let progress = clinical::mbc::progress(
-        &check_ins
-            .iter()
-            .map(|c| clinical::mbc::CheckIn {
-                total: c.total.clamp(0, 27) as u8,
-                sessions_done: sessions.iter().filter(|t| **t < c.taken_at).count() as u32,
-            })
-            .collect::<Vec<_>>(),
-        clinical::mbc::DEFAULT_EARLY_NON_RESPONSE_SESSION,
+    let sessions = s.storage.sessions(id).await?;
+    let progress = progress(
+        &check_ins,
+        &sessions,
+        s.config.tms.early_non_response_session,
     );
     let motor_thresholds = s.storage.motor_thresholds(id).await?;
     let open_holds = s.storage.open_holds(id).await?;
+    let authorizations = s
+        .storage
+        .authorizations(id)
+        .await?
+        .into_iter()
+        .map(|a| {
+            let number = s
+                .cipher
+                .decrypt(&authorization_aad(&a.uid), &a.number_sealed)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| Error::Integrity(format!("authorization {}", a.id)))?;
+            Ok(Authorization { record: a, number })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    let facts = alerts::Facts {
+        course: &record,
+        holds: open_holds.len(),
+        motor_thresholds: &motor_thresholds,
+        medication_change: s.storage.last_medication_change(id).await?,
+        sessions: &sessions,
+        check_ins: &check_ins,
+        authorizations: &authorizations,
+        progress: &progress,
+        now,
+        tz: s.config.clinic.time_zone.tz(),
+        config: &s.config.tms,
+    };
+    let (alerts, check_in_due) = (facts.alerts(), facts.check_in_due());
     Ok(Some(Course {
-        alerts: alerts(
-            &record,
-            open_holds.len(),
-            &motor_thresholds,
-            &progress,
-            s.clock.now(),
-        ),
+        alerts,
+        check_in_due,
         motor_thresholds,
         check_ins,
+        sessions,
         progress,
-        sessions_completed: sessions.len(),
         open_holds,
+        authorizations,
         record,
     }))
+}
+
+/// An authorization as typed.
+#[derive(Debug, Clone, Default)]
+pub struct AuthorizationForm {
+    pub payer: Option<String>,
+    pub number: Option<String>,
+    pub sessions_authorized: Option<i64>,
+    pub valid_from: Option<String>,
+    pub valid_to: Option<String>,
+    /// The authorization this one extends.
+    pub extends: Option<i64>,
+}
+
+/// Records an insurance authorization (or an extension of one) for a
+/// course. `Ok(Err)` names each bad field; `Ok(Ok(None))`: no such course.
+pub async fn add_authorization(
+    s: &Services,
+    actor: &Actor,
+    course_id: i64,
+    form: AuthorizationForm,
+) -> Outcome<i64> {
+    let mut errors = FieldErrors::new();
+    let mut required_line = |field: &str, raw: Option<&str>, max: usize| {
+        let line = optional_line(&mut errors, field, raw, max);
+        if line.is_none() && raw.is_none_or(|r| r.trim().is_empty()) {
+            errors.push((field.into(), "is required".into()));
+        }
+        line
+    };
+    let payer = required_line("payer", form.payer.as_deref(), 120);
+    let number = required_line("number", form.number.as_deref(), 60);
+    let sessions = match form.sessions_authorized {
+        Some(n) if (1..=MAX_SESSIONS).contains(&n) => Some(n),
+        _ => {
+            errors.push((
+                "sessions_authorized".into(),
+                format!("is required: 1 to {MAX_SESSIONS}"),
+            ));
+            None
+        }
+    };
+    let mut date = |field: &str, raw: Option<&str>| match raw.map(str::trim) {
+        Some(r) if !r.is_empty() => match r.parse::<Date>() {
+            Ok(d) if d.year() >= 2000 && d.year() <= 2200 => Some(d),
+            _ => {
+                errors.push((field.into(), "must be a date as YYYY-MM-DD".into()));
+                None
+            }
+        },
+        _ => {
+            errors.push((field.into(), "is required, as YYYY-MM-DD".into()));
+            None
+        }
+    };
+    let from = date("valid_from", form.valid_from.as_deref());
+    let to = date("valid_to", form.valid_to.as_deref());
+    if let (Some(f), Some(t)) = (from, to)
+        && t < f
+    {
+        errors.push(("valid_to".into(), "must not be before valid_from".into()));
+    }
+    let Some(course) = s.storage.course(course_id).await? else {
+        return Ok(Ok(None));
+    };
+    if let Some(extends) = form.extends
+        && !s
+            .storage
+            .authorizations(course.id)
+            .await?
+            .iter()
+            .any(|a| a.id == extends)
+    {
+        errors.push((
+            "extends".into(),
+            "must be an authorization of this course".into(),
+        ));
+    }
+    let (Some(payer), Some(number), Some(sessions), Some(from), Some(to), true) =
+        (payer, number, sessions, from, to, errors.is_empty())
+    else {
+        return Ok(Err(errors));
+    };
+    let now = s.clock.now();
+    let uid = random_id();
+    let id = s
+        .storage
+        .add_authorization(
+            NewAuthorization {
+                number_sealed: s
+                    .cipher
+                    .encrypt(&authorization_aad(&uid), number.as_bytes()),
+                uid,
+                course_id,
+                payer,
+                sessions_authorized: sessions,
+                valid_from: from.to_string(),
+                valid_to: to.to_string(),
+                extends_id: form.extends,
+                created_by: actor.user_id,
+                created_at: now,
+            },
+            &s.cipher.audit_chain(),
+            actor.did("record authorization", "tms_course", course_id, now),
+        )
+        .await?;
+    Ok(Ok(Some(id)))
 }

@@ -46,6 +46,7 @@ fn router(state: AppState) -> Router {
         .merge(assessment::router())
         .merge(booking::router())
         .merge(contact::router())
+        .merge(tms::router())
         .merge(staff::router(state.clone()))
         .merge(static_files::router())
         .route("/api/openapi.json", axum::routing::get(openapi::serve))

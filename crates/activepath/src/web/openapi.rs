@@ -30,6 +30,8 @@ use utoipa::{Modify, OpenApi};
         crate::web::tms::api::session,
         crate::web::tms::api::clear_hold,
         crate::web::tms::api::course,
+        crate::web::tms::api::authorization,
+        crate::web::tms::api::check_in_link,
     ),
     tags(
         (name = "self-assessment", description = "Score a PHQ-9 or GAD-7, for kiosks and integrations"),

@@ -19,4 +19,5 @@ mod share;
 mod site;
 mod staff;
 mod tms;
+mod tms_portal;
 mod writes;

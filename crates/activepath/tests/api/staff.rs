@@ -595,13 +595,29 @@ async fn every_role_on_every_route() {
         ("GET", "/staff/cases/999999".to_string(), Some("case")),
         ("GET", "/staff/patients".to_string(), Some("queue")),
         ("GET", "/staff/patients/new".to_string(), Some("queue")),
-        ("GET", "/staff/calendar".to_string(), Some("queue")),
+        ("GET", "/staff/calendar".to_string(), Some("schedule")),
         (
             "GET",
             "/staff/calendar/book?type=phone-consultation&location=main".to_string(),
             Some("queue"),
         ),
-        ("GET", "/staff/appointments/nope".to_string(), Some("case")),
+        (
+            "GET",
+            "/staff/appointments/nope".to_string(),
+            Some("schedule"),
+        ),
+        ("GET", "/staff/courses".to_string(), Some("courses")),
+        ("GET", "/staff/courses/999999".to_string(), Some("courses")),
+        (
+            "GET",
+            "/staff/courses/999999/session".to_string(),
+            Some("treat"),
+        ),
+        (
+            "GET",
+            "/staff/patients/999999/courses/new".to_string(),
+            Some("clinician"),
+        ),
         ("GET", "/staff/accounts".to_string(), Some("admin")),
         ("GET", "/staff/audit".to_string(), Some("admin")),
         ("GET", "/staff/mail".to_string(), Some("mail")),
@@ -622,6 +638,11 @@ async fn every_role_on_every_route() {
                 Some("queue") | Some("case") | Some("work") => {
                     matches!(role, Role::Clinician | Role::Coordinator)
                 }
+                Some("schedule") | Some("courses") => {
+                    matches!(role, Role::Clinician | Role::Coordinator | Role::Technician)
+                }
+                Some("treat") => matches!(role, Role::Clinician | Role::Technician),
+                Some("clinician") => *role == Role::Clinician,
                 Some("admin") => *role == Role::Admin,
                 Some("mail") => matches!(role, Role::Admin | Role::Coordinator),
                 _ => true,
@@ -644,7 +665,7 @@ async fn every_role_on_every_route() {
                 )
                 .await
             };
-            let missing = path.ends_with("999999") || path.ends_with("/nope");
+            let missing = path.contains("999999") || path.ends_with("/nope");
             let expected = match (allowed, missing) {
                 (false, _) => 403,
                 (true, true) => 404,

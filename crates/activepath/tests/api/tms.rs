@@ -804,3 +804,263 @@ async fn early_non_response_counts_the_sessions_given_before_each_check_in() {
         json!(["motor-threshold-due", "early-non-response"])
     );
 }
+
+/// The baseline, a motor threshold and `n` sessions on the course at `path`.
+async fn give_sessions(app: &TestApp, t: &Tokens, path: &str, n: usize) {
+    let now = app.clock.now().to_string();
+    if send(app, &t.clinician, "GET", path, None).await.1["baseline_total"].is_null() {
+        send(
+            app,
+            &t.technician,
+            "POST",
+            &format!("{path}/check-ins"),
+            Some(json!({"instrument": "phq9", "answers": [3, 3, 2, 2, 3, 2, 3, 2, 0]})),
+        )
+        .await;
+    }
+    send(
+        app,
+        &t.technician,
+        "POST",
+        &format!("{path}/motor-thresholds"),
+        Some(json!({"determined_at": now, "percent_output": 55})),
+    )
+    .await;
+    for _ in 0..n {
+        app.clock.advance(jiff::SignedDuration::from_mins(1));
+        let (code, _) = send(
+            app,
+            &t.technician,
+            "POST",
+            &format!("{path}/sessions"),
+            Some(json!({"started_at": app.clock.now().to_string(), "intensity_percent_mt": 120, "pulses": 3000, "checklist": all_no()})),
+        )
+        .await;
+        assert_eq!(code, 201);
+    }
+}
+
+#[tokio::test]
+async fn a_session_keeps_its_parameters_and_its_deviations_are_sealed() {
+    let app = spawn_app().await;
+    let t = tokens(&app).await;
+    let (_, path) = course_for(&app, &t, "Gus Lind", "10hz").await;
+    give_sessions(&app, &t, &path, 0).await;
+    let mut session = json!({
+        "started_at": app.clock.now().to_string(), "intensity_percent_mt": 120, "pulses": 3000,
+        "checklist": all_no(), "device": "Clinic device A", "coil": "Figure-8 #2",
+        "trains": 75, "intertrain_interval_s": 11.0, "duration_s": 2250,
+        "deviations": "Stopped 40 s early: the patient asked for a pause",
+    });
+    // Each bad parameter is named.
+    let mut bad = session.clone();
+    bad["trains"] = json!(-1);
+    bad["intertrain_interval_s"] = json!(500.5);
+    bad["device"] = json!("a\nb");
+    let (code, problem) = send(
+        &app,
+        &t.technician,
+        "POST",
+        &format!("{path}/sessions"),
+        Some(bad),
+    )
+    .await;
+    assert_eq!(code, 422);
+    assert_eq!(
+        fields(&problem),
+        ["device", "trains", "intertrain_interval_s"]
+    );
+    let (code, _) = send(
+        &app,
+        &t.technician,
+        "POST",
+        &format!("{path}/sessions"),
+        Some(session.clone()),
+    )
+    .await;
+    assert_eq!(code, 201);
+    session["operator"] = json!("J. Doe");
+    session["started_at"] = json!(app.clock.now().to_string());
+    let (code, _) = send(
+        &app,
+        &t.technician,
+        "POST",
+        &format!("{path}/sessions"),
+        Some(session),
+    )
+    .await;
+    assert_eq!(code, 201);
+    let (_, view) = send(&app, &t.clinician, "GET", &path, None).await;
+    let s = &view["sessions"][0];
+    assert_eq!(
+        (
+            s["device"].as_str(),
+            s["coil"].as_str(),
+            s["trains"].as_i64(),
+            s["intertrain_interval_s"].as_f64(),
+            s["duration_s"].as_i64()
+        ),
+        (
+            Some("Clinic device A"),
+            Some("Figure-8 #2"),
+            Some(75),
+            Some(11.0),
+            Some(2250)
+        )
+    );
+    assert_eq!(s["motor_threshold_percent_output"], 55);
+    assert_eq!(s["has_deviations"], true);
+    assert_eq!(
+        s["operator"], "tech@riverbend.example (API token)",
+        "the one who recorded it"
+    );
+    assert_eq!(view["sessions"][1]["operator"], "J. Doe");
+    // The deviations are not in the database in the clear.
+    let db = raw(&app).await;
+    let stored: Vec<u8> =
+        sqlx::query_scalar("SELECT deviations FROM tms_sessions ORDER BY id LIMIT 1")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert!(!String::from_utf8_lossy(&stored).contains("pause"));
+}
+
+#[tokio::test]
+async fn authorizations_warn_before_they_run_out_and_when_they_are_exceeded_or_over() {
+    let app = spawn_app().await;
+    let t = tokens(&app).await;
+    let (_, path) = course_for(&app, &t, "Hal Moss", "10hz").await;
+    let auths = format!("{path}/authorizations");
+    let today = activepath::time::date_in(app.clock.now(), app.state.config.clinic.time_zone.tz());
+    let day = |n: i64| {
+        today
+            .checked_add(jiff::Span::new().days(n))
+            .unwrap()
+            .to_string()
+    };
+    let alerts = |view: &Value| -> Vec<String> {
+        view["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect()
+    };
+    // Who may; each bad field named.
+    let first = json!({"payer": "Blue River Health", "number": "AUTH-77-1234", "sessions_authorized": 3, "valid_from": day(-1), "valid_to": day(60)});
+    assert_eq!(
+        send(&app, &t.technician, "POST", &auths, Some(first.clone()))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        send(&app, &t.admin, "POST", &auths, Some(first.clone()))
+            .await
+            .0,
+        403
+    );
+    let (code, problem) = send(&app, &t.coordinator, "POST", &auths, Some(json!({"payer": "", "sessions_authorized": 0, "valid_from": day(5), "valid_to": day(1), "extends": 999}))).await;
+    assert_eq!(code, 422);
+    assert_eq!(
+        fields(&problem),
+        [
+            "payer",
+            "number",
+            "sessions_authorized",
+            "valid_to",
+            "extends"
+        ]
+    );
+    let (code, made) = send(&app, &t.coordinator, "POST", &auths, Some(first)).await;
+    assert_eq!(code, 201);
+    let first_id = made["id"].as_i64().unwrap();
+
+    // 3 sessions authorized of 36 planned: running out.
+    let (_, view) = send(&app, &t.technician, "GET", &path, None).await;
+    assert!(
+        alerts(&view).contains(&"authorization-running-out".to_string()),
+        "{view}"
+    );
+    assert_eq!(view["authorizations"][0]["number"], "AUTH-77-1234");
+    // A fourth session is beyond it.
+    give_sessions(&app, &t, &path, 4).await;
+    let (_, view) = send(&app, &t.clinician, "GET", &path, None).await;
+    assert!(
+        alerts(&view).contains(&"sessions-beyond-authorization".to_string()),
+        "{view}"
+    );
+    // An extension of 30 covers the course for now: no authorization alert.
+    let (code, _) = send(&app, &t.clinician, "POST", &auths, Some(json!({"payer": "Blue River Health", "number": "AUTH-77-1235", "sessions_authorized": 30, "valid_from": day(-1), "valid_to": day(60), "extends": first_id}))).await;
+    assert_eq!(code, 201);
+    let (_, view) = send(&app, &t.clinician, "GET", &path, None).await;
+    assert!(
+        !alerts(&view).iter().any(|a| a.contains("authorization")),
+        "{view}"
+    );
+    assert_eq!(view["authorizations"][1]["extends"], first_id);
+    // Within a week of its end date: running out; after it: over.
+    app.clock.advance(jiff::SignedDuration::from_hours(24 * 55));
+    let (_, view) = send(&app, &t.clinician, "GET", &path, None).await;
+    assert!(
+        alerts(&view).contains(&"authorization-running-out".to_string()),
+        "{view}"
+    );
+    app.clock.advance(jiff::SignedDuration::from_hours(24 * 7));
+    let (_, view) = send(&app, &t.clinician, "GET", &path, None).await;
+    assert!(
+        alerts(&view).contains(&"authorization-expired".to_string()),
+        "{view}"
+    );
+    // The numbers are sealed in the database.
+    let db = raw(&app).await;
+    let stored: Vec<Vec<u8>> = sqlx::query_scalar("SELECT number FROM tms_authorizations")
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert!(
+        stored
+            .iter()
+            .all(|n| !String::from_utf8_lossy(n).contains("AUTH-77"))
+    );
+}
+
+#[tokio::test]
+async fn the_motor_threshold_is_due_again_after_a_medication_change() {
+    let app = spawn_app().await;
+    let t = tokens(&app).await;
+    let (_, path) = course_for(&app, &t, "Ida Ng", "10hz").await;
+    give_sessions(&app, &t, &path, 1).await;
+    let due = |view: &Value| {
+        view["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "motor-threshold-due")
+    };
+    assert!(!due(&send(&app, &t.clinician, "GET", &path, None).await.1));
+    app.clock.advance(jiff::SignedDuration::from_mins(5));
+    let mut yes = all_no();
+    yes["medication_change"] = json!(true);
+    let (code, _) = send(&app, &t.technician, "POST", &format!("{path}/sessions"), Some(json!({"started_at": app.clock.now().to_string(), "intensity_percent_mt": 120, "pulses": 3000, "checklist": yes}))).await;
+    assert_eq!(code, 422);
+    let (_, view) = send(&app, &t.clinician, "GET", &path, None).await;
+    assert_eq!(view["open_holds"][0]["reason"], "checklist");
+    let hold = view["open_holds"][0]["id"].as_i64().unwrap();
+    send(
+        &app,
+        &t.clinician,
+        "POST",
+        &format!("{path}/holds/{hold}/clear"),
+        None,
+    )
+    .await;
+    let (_, view) = send(&app, &t.clinician, "GET", &path, None).await;
+    assert!(
+        due(&view),
+        "determined before the medication change: {view}"
+    );
+    app.clock.advance(jiff::SignedDuration::from_mins(5));
+    give_sessions(&app, &t, &path, 0).await;
+    assert!(!due(&send(&app, &t.clinician, "GET", &path, None).await.1));
+}

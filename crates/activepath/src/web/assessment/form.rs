@@ -39,29 +39,29 @@ pub async fn index(State(state): State<AppState>) -> Response {
 }
 
 pub struct Question {
-    number: u8,
-    name: String,
-    text: &'static str,
-    options: &'static [AnswerOption],
-    selected: Option<u8>,
-    error: Option<String>,
+    pub(crate) number: u8,
+    pub(crate) name: String,
+    pub(crate) text: &'static str,
+    pub(crate) options: &'static [AnswerOption],
+    pub(crate) selected: Option<u8>,
+    pub(crate) error: Option<String>,
 }
 
 pub struct DifficultyView {
-    text: &'static str,
-    options: &'static [AnswerOption],
-    selected: Option<u8>,
-    error: Option<String>,
+    pub(crate) text: &'static str,
+    pub(crate) options: &'static [AnswerOption],
+    pub(crate) selected: Option<u8>,
+    pub(crate) error: Option<String>,
 }
 
 impl Question {
-    fn checked(&self, value: impl std::borrow::Borrow<u8>) -> bool {
+    pub(crate) fn checked(&self, value: impl std::borrow::Borrow<u8>) -> bool {
         self.selected == Some(*value.borrow())
     }
 }
 
 impl DifficultyView {
-    fn checked(&self, value: impl std::borrow::Borrow<u8>) -> bool {
+    pub(crate) fn checked(&self, value: impl std::borrow::Borrow<u8>) -> bool {
         self.selected == Some(*value.borrow())
     }
 }
@@ -82,13 +82,14 @@ struct FormPage {
     errors: Vec<ErrorLink>,
 }
 
-fn form_page(
-    state: &AppState,
-    id: InstrumentId,
+/// A questionnaire's questions as a form shows them: each with its answer
+/// so far and its error, the difficulty question, and the error summary's
+/// links. (Also the TMS check-in's form.)
+pub(crate) fn questions(
+    def: &'static Instrument,
     raw: &RawAnswers,
     errors: &[(FieldError, Problem)],
-) -> FormPage {
-    let def = id.definition();
+) -> (Vec<Question>, Option<DifficultyView>, Vec<ErrorLink>) {
     let tr = Tr::default();
     let error_for = |field: FieldError| errors.iter().find(|(f, _)| *f == field).map(|(_, p)| *p);
     let mut links = Vec::new();
@@ -139,6 +140,18 @@ fn form_page(
             error,
         }
     });
+    (questions, difficulty, links)
+}
+
+fn form_page(
+    state: &AppState,
+    id: InstrumentId,
+    raw: &RawAnswers,
+    errors: &[(FieldError, Problem)],
+) -> FormPage {
+    let def = id.definition();
+    let tr = Tr::default();
+    let (questions, difficulty, links) = questions(def, raw, errors);
     let title = tr.t1("form-title", "instrument", def.name);
     let description = tr.t1("form-description", "count", def.items.len());
     let mut l = Layout::with_title(state, "assessment", title, description);
@@ -168,16 +181,16 @@ pub async fn show(State(state): State<AppState>, Path(slug): Path<String>) -> Re
 /// The form as posted: every field optional and untyped, so that nothing a
 /// person sends makes the page fail; [`Responses::parse`] judges it.
 #[derive(Debug, Default)]
-struct RawAnswers {
-    items: Vec<Option<i64>>,
-    difficulty: Option<i64>,
+pub(crate) struct RawAnswers {
+    pub items: Vec<Option<i64>>,
+    pub difficulty: Option<i64>,
     submission: Option<String>,
 }
 
 /// Reads `q1`…`qN`, `difficulty` and `submission`. A value that is not a
 /// small integer, or a field sent twice with different values, counts as an
 /// invalid answer (-1) so that the person is asked again.
-fn read_fields(def: &Instrument, fields: &[(String, String)]) -> RawAnswers {
+pub(crate) fn read_fields(def: &Instrument, fields: &[(String, String)]) -> RawAnswers {
     let value_of = |name: &str| -> Option<i64> {
         let mut values = fields
             .iter()

@@ -3,7 +3,7 @@
 //! kiosks and integrations. What they do is in `crate::assessment`.
 
 pub mod api;
-mod form;
+pub(crate) mod form;
 pub use form::ErrorLink;
 mod result;
 pub(crate) mod share;

@@ -72,6 +72,40 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/staff/patients/{id}", get(patients::page))
         .route("/staff/patients/{id}/notes", post(patients::save_notes))
+        .route(
+            "/staff/patients/{id}/courses/new",
+            get(crate::web::tms::pages::new_form),
+        )
+        .route(
+            "/staff/patients/{id}/courses",
+            post(crate::web::tms::pages::create),
+        )
+        .route("/staff/courses", get(crate::web::tms::pages::list))
+        .route("/staff/courses/{id}", get(crate::web::tms::pages::page))
+        .route(
+            "/staff/courses/{id}/session",
+            get(crate::web::tms::pages::session_form).post(crate::web::tms::pages::session),
+        )
+        .route(
+            "/staff/courses/{id}/motor-thresholds",
+            post(crate::web::tms::pages::threshold),
+        )
+        .route(
+            "/staff/courses/{id}/authorizations",
+            post(crate::web::tms::pages::authorization),
+        )
+        .route(
+            "/staff/courses/{id}/status",
+            post(crate::web::tms::pages::status),
+        )
+        .route(
+            "/staff/courses/{id}/holds/{hold}/clear",
+            post(crate::web::tms::pages::clear_hold),
+        )
+        .route(
+            "/staff/courses/{id}/check-in",
+            post(crate::web::tms::pages::send_check_in),
+        )
         .route("/staff/calendar", get(calendar::page))
         .route("/staff/calendar/book", get(calendar::book_times))
         .route(
@@ -141,6 +175,14 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/api/v1/staff/courses/{id}/holds/{hold}/clear",
             post(crate::web::tms::api::clear_hold),
+        )
+        .route(
+            "/api/v1/staff/courses/{id}/authorizations",
+            post(crate::web::tms::api::authorization),
+        )
+        .route(
+            "/api/v1/staff/courses/{id}/check-in-links",
+            post(crate::web::tms::api::check_in_link),
         )
         .route("/api/v1/staff/{*rest}", get(not_found))
         .route_layer(axum::middleware::from_fn_with_state(state, require_token));
@@ -428,7 +470,8 @@ needs!(
     SeeSiteFigures,
     SeeCourses,
     ManageCourses,
-    RecordTreatment
+    RecordTreatment,
+    ManageAuthorizations
 );
 
 /// The signed-in person, if their role has `P`'s permission; 403 if not.
@@ -463,6 +506,7 @@ pub struct StaffLayout {
     pub nav_queue: bool,
     pub nav_patients: bool,
     pub nav_calendar: bool,
+    pub nav_courses: bool,
     pub nav_accounts: bool,
     pub nav_audit: bool,
     pub nav_tokens: bool,
@@ -506,6 +550,7 @@ impl StaffLayout {
             nav_queue: can(Permission::SeeQueue),
             nav_patients: can(Permission::SeePatients),
             nav_calendar: can(Permission::SeeSchedule),
+            nav_courses: can(Permission::SeeCourses),
             nav_accounts: can(Permission::ManageAccounts),
             nav_audit: can(Permission::SeeAudit),
             nav_tokens: can(Permission::OwnTokens),

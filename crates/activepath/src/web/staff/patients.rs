@@ -436,6 +436,9 @@ struct PatientPage {
     notes: String,
     charts: Vec<Chart>,
     stale: bool,
+    /// (id, protocol, status, start date) of the patient's TMS courses.
+    courses: Vec<(i64, String, String, String)>,
+    can_start_course: bool,
 }
 
 async fn patient_page(
@@ -462,7 +465,28 @@ async fn patient_page(
             charts.push(chart(&tr, tz, instrument, &of));
         }
     }
+    let courses = if who.can(Permission::SeeCourses) {
+        state
+            .storage
+            .patient_courses(id)
+            .await?
+            .into_iter()
+            .map(|c| {
+                (
+                    c.id,
+                    clinical::protocol::built_in(&c.protocol)
+                        .map_or_else(|| c.protocol.clone(), |p| p.name.to_string()),
+                    tr.t(&format!("course-status-{}", c.status)),
+                    c.start_date,
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(PatientPage {
+        courses,
+        can_start_course: who.can(Permission::ManageCourses),
         l: StaffLayout::new(state, patient.details.name.clone(), Some(who), "patients"),
         id: patient.record.id,
         version: patient.record.version,

@@ -10,7 +10,9 @@ use crate::web::ApiError;
 use crate::web::errors::Problem;
 use crate::web::json;
 use crate::web::staff::api::{Created, created, failed};
-use crate::web::staff::{Allowed, ManageCourses, RecordTreatment, SeeCourses};
+use crate::web::staff::{
+    Allowed, ManageAuthorizations, ManageCourses, RecordTreatment, SeeCourses,
+};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -28,6 +30,12 @@ pub struct NewCourse {
     pub planned_sessions: Option<i64>,
     /// `YYYY-MM-DD`.
     pub start_date: Option<String>,
+    /// Where the coil is aimed: `left-dlpfc`, `right-dlpfc`,
+    /// `bilateral-dlpfc`, `dmpfc` or `other`.
+    pub target: Option<String>,
+    /// How the target was found: `beam-f3`, `5-cm-rule`,
+    /// `neuronavigation` or `other`.
+    pub localization: Option<String>,
 }
 
 /// `POST /api/v1/staff/patients/{id}/courses`.
@@ -65,6 +73,8 @@ pub async fn start(
         protocol: request.protocol,
         planned_sessions: request.planned_sessions,
         start_date: request.start_date,
+        target: request.target,
+        localization: request.localization,
     };
     created(
         tms::start_course(&state, &who.actor, patient_id, plan).await,
@@ -158,6 +168,19 @@ pub struct NewSession {
     #[serde(default)]
     pub side_effects: Vec<String>,
     pub checklist: Option<ChecklistAnswers>,
+    /// The device, as the clinic names it.
+    pub device: Option<String>,
+    pub coil: Option<String>,
+    /// Trains given.
+    pub trains: Option<i64>,
+    /// Seconds between trains (to a tenth).
+    pub intertrain_interval_s: Option<f64>,
+    /// The session's length in seconds.
+    pub duration_s: Option<i64>,
+    /// Protocol deviations, in words (stored encrypted).
+    pub deviations: Option<String>,
+    /// Who gave the session; the token's account when left out.
+    pub operator: Option<String>,
 }
 
 /// A session recorded.
@@ -213,6 +236,13 @@ pub async fn session(
             pregnancy: c.pregnancy,
             seizure: c.seizure,
         }),
+        device: request.device,
+        coil: request.coil,
+        trains: request.trains,
+        intertrain_interval_s: request.intertrain_interval_s,
+        duration_s: request.duration_s,
+        deviations: request.deviations,
+        operator: request.operator,
     };
     match tms::record_session(&state, &who.actor, course_id, log)
         .await
@@ -452,9 +482,51 @@ pub struct CourseView {
     /// Holds that stop further sessions until a clinician clears them.
     pub open_holds: Vec<HoldView>,
     /// What needs attention, most pressing first: `hold-open`,
-    /// `motor-threshold-due` (none yet, or the latest older than 7 days),
+    /// `motor-threshold-due` (none yet, the latest older than 7 days, or
+    /// older than the last medication change), `sessions-beyond-authorization`,
+    /// `authorization-expired`, `authorization-running-out`, `check-in-due`,
     /// `early-non-response`.
     pub alerts: Vec<&'static str>,
+    pub target: Option<String>,
+    pub localization: Option<String>,
+    /// The check-in now due: `baseline`, `weekly`, `session-N`,
+    /// `end-of-course` or `follow-up-N-months`.
+    pub check_in_due: Option<String>,
+    pub authorizations: Vec<AuthorizationView>,
+    /// In the order given.
+    pub sessions: Vec<SessionView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthorizationView {
+    pub id: i64,
+    pub payer: String,
+    pub number: String,
+    pub sessions_authorized: i64,
+    /// `YYYY-MM-DD`, both days included.
+    pub valid_from: String,
+    pub valid_to: String,
+    /// The authorization this one extends.
+    pub extends: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    pub id: i64,
+    pub started_at: String,
+    pub intensity_percent_mt: i64,
+    pub pulses: i64,
+    pub side_effects: Vec<String>,
+    /// The motor threshold (device output, %) the session was given at.
+    pub motor_threshold_percent_output: i64,
+    pub device: Option<String>,
+    pub coil: Option<String>,
+    pub trains: Option<i64>,
+    pub intertrain_interval_s: Option<f64>,
+    pub duration_s: Option<i64>,
+    /// Deviations are recorded (their text is shown in the portal only).
+    pub has_deviations: bool,
+    pub operator: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -472,6 +544,9 @@ pub struct CheckInView {
     pub taken_at: String,
     pub total: i64,
     pub self_harm_flag: bool,
+    /// `staff` (entered by staff), `link` (by the e-mailed link) or
+    /// `kiosk` (on the clinic's tablet).
+    pub source: String,
 }
 
 /// `GET /api/v1/staff/courses/{id}` (each read is audited).
@@ -524,7 +599,42 @@ pub async fn course(
         category: c.progress.category.as_str(),
         minimal_important_improvement: c.progress.minimal_important_improvement,
         early_non_response: c.progress.early_non_response,
-        sessions_completed: c.sessions_completed,
+        sessions_completed: c.sessions.len(),
+        target: r.target.clone(),
+        localization: r.localization.clone(),
+        check_in_due: c.check_in_due.map(|d| d.name()),
+        authorizations: c
+            .authorizations
+            .iter()
+            .map(|a| AuthorizationView {
+                id: a.record.id,
+                payer: a.record.payer.clone(),
+                number: a.number.clone(),
+                sessions_authorized: a.record.sessions_authorized,
+                valid_from: a.record.valid_from.clone(),
+                valid_to: a.record.valid_to.clone(),
+                extends: a.record.extends_id,
+            })
+            .collect(),
+        sessions: c
+            .sessions
+            .iter()
+            .map(|x| SessionView {
+                id: x.id,
+                started_at: rfc3339(x.started_at),
+                intensity_percent_mt: x.intensity_percent_mt,
+                pulses: x.pulses,
+                side_effects: x.side_effects.clone(),
+                motor_threshold_percent_output: x.motor_threshold,
+                device: x.details.device.clone(),
+                coil: x.details.coil.clone(),
+                trains: x.details.trains,
+                intertrain_interval_s: x.details.intertrain_interval_ds.map(|d| d as f64 / 10.0),
+                duration_s: x.details.duration_s,
+                has_deviations: x.details.deviations_sealed.is_some(),
+                operator: x.details.operator.clone(),
+            })
+            .collect(),
         alerts: c.alerts.clone(),
         open_holds: c
             .open_holds
@@ -543,7 +653,145 @@ pub async fn course(
                 taken_at: rfc3339(x.taken_at),
                 total: x.total,
                 self_harm_flag: x.self_harm_flag,
+                source: x.source.clone(),
             })
             .collect(),
     }))
+}
+
+/// An insurance authorization for a course, or an extension of one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAuthorization {
+    /// The payer's name.
+    pub payer: Option<String>,
+    /// The payer's authorization number (stored encrypted).
+    pub number: Option<String>,
+    /// 1 to 200.
+    pub sessions_authorized: Option<i64>,
+    /// `YYYY-MM-DD`; both days included.
+    pub valid_from: Option<String>,
+    pub valid_to: Option<String>,
+    /// The id of the authorization this one extends.
+    pub extends: Option<i64>,
+}
+
+/// `POST /api/v1/staff/courses/{id}/authorizations`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/staff/courses/{id}/authorizations",
+    tag = "tms",
+    summary = "Record an insurance authorization (or an extension) for a course",
+    params(("id" = i64, Path, description = "The course's id")),
+    request_body = NewAuthorization,
+    security(("staff_token" = [])),
+    responses(
+        (status = 201, description = "Recorded; in the audit trail", body = Created),
+        (status = 401, description = "No valid API token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only clinicians and coordinators record authorizations"),
+        (status = 404, description = "No course with that id", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing or wrong; each is named", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn authorization(
+    Allowed(who, _): Allowed<ManageAuthorizations>,
+    State(state): State<AppState>,
+    Path(course_id): Path<i64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Created>), ApiError> {
+    const INVALID: &str = "The authorization has mistakes";
+    json::require_json(&headers, "Send the authorization as application/json")?;
+    let r: NewAuthorization = json::read(
+        &body,
+        INVALID,
+        "must be a JSON object with payer, number, sessions_authorized, valid_from and valid_to",
+    )?;
+    let form = tms::AuthorizationForm {
+        payer: r.payer,
+        number: r.number,
+        sessions_authorized: r.sessions_authorized,
+        valid_from: r.valid_from,
+        valid_to: r.valid_to,
+        extends: r.extends,
+    };
+    created(
+        tms::add_authorization(&state, &who.actor, course_id, form).await,
+        "No course with that id",
+        INVALID,
+    )
+}
+
+/// How a check-in reaches the patient.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCheckInLink {
+    /// `email` (to the patient's address on record; the message names no
+    /// health information) or `kiosk` (a link for the clinic's tablet,
+    /// working for an hour).
+    pub delivery: Option<String>,
+}
+
+/// A check-in link made.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckInLinkCreated {
+    /// The link to open on the tablet (`kiosk` only; an e-mailed link is
+    /// never shown to staff).
+    pub url: Option<String>,
+}
+
+/// `POST /api/v1/staff/courses/{id}/check-in-links`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/staff/courses/{id}/check-in-links",
+    tag = "tms",
+    summary = "Send a patient a single-use PHQ-9 check-in (e-mail or the clinic's tablet)",
+    params(("id" = i64, Path, description = "The course's id")),
+    request_body = NewCheckInLink,
+    security(("staff_token" = [])),
+    responses(
+        (status = 201, description = "Made (and e-mailed); in the audit trail", body = CheckInLinkCreated),
+        (status = 401, description = "No valid API token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only clinicians and technicians record treatment"),
+        (status = 404, description = "No course with that id", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Wrong delivery, no e-mail address on record, or a course that takes no check-ins", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn check_in_link(
+    Allowed(who, _): Allowed<RecordTreatment>,
+    State(state): State<AppState>,
+    Path(course_id): Path<i64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<CheckInLinkCreated>), ApiError> {
+    const INVALID: &str = "The check-in link cannot be made";
+    json::require_json(&headers, "Send the request as application/json")?;
+    let r: NewCheckInLink = json::read(&body, INVALID, "must be a JSON object with delivery")?;
+    let delivery = match r.delivery.as_deref() {
+        Some("email") => tms::links::Delivery::Email,
+        Some("kiosk") => tms::links::Delivery::Kiosk,
+        _ => {
+            return Err(ApiError::invalid(
+                INVALID,
+                vec![("delivery".into(), "must be email or kiosk".into())],
+            ));
+        }
+    };
+    match tms::links::create(&state, &who.actor, course_id, delivery)
+        .await
+        .map_err(failed)?
+    {
+        Ok(Some(token)) => Ok((
+            StatusCode::CREATED,
+            Json(CheckInLinkCreated {
+                url: (delivery == tms::links::Delivery::Kiosk)
+                    .then(|| state.config.clinic.base_url.join(&tms::links::path(&token))),
+            }),
+        )),
+        Ok(None) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "No course with that id",
+        )),
+        Err(errors) => Err(ApiError::invalid(INVALID, errors)),
+    }
 }

@@ -1,4 +1,17 @@
-//! TMS courses over HTTP: for now the staff API (bearer tokens); the
-//! portal's course pages come with sessions and check-ins.
+//! TMS courses over HTTP: the staff API (bearer tokens), the portal's
+//! course pages, and the patient's check-in page (by a single-use link).
 
 pub mod api;
+pub mod check_in;
+pub mod pages;
+
+use crate::app::AppState;
+use axum::Router;
+use axum::routing::get;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route(
+        "/check-in/{token}",
+        get(check_in::show).post(check_in::submit),
+    )
+}

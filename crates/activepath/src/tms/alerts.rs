@@ -1,0 +1,202 @@
+//! A course's alerts and the check-in it is due, as pure functions of what
+//! is recorded on it, the clinic's settings and the time.
+
+use super::Authorization;
+use crate::config::{CheckInCadence, Tms};
+use crate::storage::tms::{CheckInRecord, CourseRecord, MotorThreshold, SessionRecord};
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Span, Timestamp};
+
+/// An alert, by its API name.
+pub type Alert = &'static str;
+
+/// A motor threshold older than this is due to be determined again.
+pub const MOTOR_THRESHOLD_VALID_DAYS: i64 = 7;
+
+/// Months after the acute course at which a follow-up PHQ-9 is due.
+pub const FOLLOW_UP_MONTHS: [i64; 3] = [1, 3, 6];
+
+/// A check-in is due, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckInDue {
+    /// Before the first session.
+    Baseline,
+    /// A week since the last (cadence `weekly`).
+    Weekly,
+    /// Session N has been given and no check-in since (cadence `sessions`).
+    AtSession(u32),
+    /// The course is completed and none was taken after its last session.
+    EndOfCourse,
+    /// N months after the last session.
+    FollowUp(i64),
+}
+
+impl CheckInDue {
+    /// For the API: `baseline`, `weekly`, `session-20`, `end-of-course`,
+    /// `follow-up-3-months`.
+    pub fn name(self) -> String {
+        match self {
+            CheckInDue::Baseline => "baseline".into(),
+            CheckInDue::Weekly => "weekly".into(),
+            CheckInDue::AtSession(n) => format!("session-{n}"),
+            CheckInDue::EndOfCourse => "end-of-course".into(),
+            CheckInDue::FollowUp(m) => format!("follow-up-{m}-months"),
+        }
+    }
+}
+
+/// What the alerts are computed from.
+pub(super) struct Facts<'a> {
+    pub course: &'a CourseRecord,
+    pub holds: usize,
+    pub motor_thresholds: &'a [MotorThreshold],
+    /// The last "yes" to a medication change on the checklist.
+    pub medication_change: Option<Timestamp>,
+    pub sessions: &'a [SessionRecord],
+    pub check_ins: &'a [CheckInRecord],
+    pub authorizations: &'a [Authorization],
+    pub progress: &'a clinical::mbc::Progress,
+    pub now: Timestamp,
+    pub tz: &'a TimeZone,
+    pub config: &'a Tms,
+}
+
+fn date(raw: &str) -> Option<Date> {
+    raw.parse().ok()
+}
+
+impl Facts<'_> {
+    fn takes_sessions(&self) -> bool {
+        matches!(self.course.status.as_str(), "planned" | "active")
+    }
+
+    fn sessions_left_in_plan(&self) -> bool {
+        (self.sessions.len() as i64) < self.course.planned_sessions
+    }
+
+    /// The alerts, most pressing first: `hold-open`, `motor-threshold-due`
+    /// (none yet, the latest older than a week, or older than the last
+    /// medication change), `sessions-beyond-authorization` (more sessions
+    /// than authorized, or one outside every authorization's dates),
+    /// `authorization-expired`, `authorization-running-out`,
+    /// `check-in-due`, `early-non-response`.
+    pub fn alerts(&self) -> Vec<Alert> {
+        let mut out = Vec::new();
+        if self.holds > 0 {
+            out.push("hold-open");
+        }
+        let latest = self.motor_thresholds.last();
+        let threshold_due = latest.is_none_or(|m| {
+            self.now.duration_since(m.determined_at)
+                > SignedDuration::from_hours(24 * MOTOR_THRESHOLD_VALID_DAYS)
+                || self.medication_change.is_some_and(|c| m.determined_at < c)
+        });
+        if self.takes_sessions() && threshold_due {
+            out.push("motor-threshold-due");
+        }
+        out.extend(self.authorization_alerts());
+        if self.check_in_due().is_some() {
+            out.push("check-in-due");
+        }
+        if self.progress.early_non_response {
+            out.push("early-non-response");
+        }
+        out
+    }
+
+    fn authorization_alerts(&self) -> Option<Alert> {
+        if self.authorizations.is_empty() {
+            return None;
+        }
+        let windows: Vec<(Date, Date)> = self
+            .authorizations
+            .iter()
+            .filter_map(|a| Some((date(&a.record.valid_from)?, date(&a.record.valid_to)?)))
+            .collect();
+        let total: i64 = self
+            .authorizations
+            .iter()
+            .map(|a| a.record.sessions_authorized)
+            .sum();
+        let used = self.sessions.len() as i64;
+        let uncovered = self.sessions.iter().any(|s| {
+            let day = crate::time::date_in(s.started_at, self.tz);
+            !windows
+                .iter()
+                .any(|(from, to)| (*from..=*to).contains(&day))
+        });
+        if used > total || uncovered {
+            return Some("sessions-beyond-authorization");
+        }
+        if !self.takes_sessions() || !self.sessions_left_in_plan() {
+            return None;
+        }
+        let today = crate::time::date_in(self.now, self.tz);
+        let last_day = windows.iter().map(|(_, to)| *to).max()?;
+        if today > last_day {
+            return Some("authorization-expired");
+        }
+        let days_left = (last_day - today).get_days() as i64;
+        let few_sessions = total - used <= self.config.authorization_warn_sessions
+            && self.course.planned_sessions > total;
+        (few_sessions || days_left <= self.config.authorization_warn_days)
+            .then_some("authorization-running-out")
+    }
+
+    fn taken_since(&self, at: Timestamp) -> bool {
+        self.check_ins.iter().any(|c| c.taken_at >= at)
+    }
+
+    fn months_after(&self, at: Timestamp, months: i64) -> Option<Timestamp> {
+        at.to_zoned_datetime(self.tz.clone())
+            .checked_add(Span::new().months(months))
+            .ok()
+            .map(|z| z.timestamp())
+    }
+
+    /// The check-in now due, if any: the baseline before anything else;
+    /// during the course, by the clinic's cadence (a week after the last,
+    /// or once session N of `check_in_sessions` has been given); after a
+    /// completed course, one after its last session, then at 1, 3 and 6
+    /// months (a check-in up to a week early counts).
+    pub fn check_in_due(&self) -> Option<CheckInDue> {
+        match self.course.status.as_str() {
+            "planned" | "active" | "paused" => {
+                let Some(last) = self.check_ins.last() else {
+                    return Some(CheckInDue::Baseline);
+                };
+                match self.config.check_in_cadence {
+                    CheckInCadence::Weekly => (!self.sessions.is_empty()
+                        && self.now.duration_since(last.taken_at)
+                            >= SignedDuration::from_hours(24 * 7))
+                    .then_some(CheckInDue::Weekly),
+                    CheckInCadence::Sessions => {
+                        let reached = self
+                            .config
+                            .check_in_sessions
+                            .iter()
+                            .rev()
+                            .find(|n| (**n as usize) <= self.sessions.len())?;
+                        let given = self.sessions[*reached as usize - 1].started_at;
+                        (!self.taken_since(given)).then_some(CheckInDue::AtSession(*reached))
+                    }
+                }
+            }
+            "completed" => {
+                let end = self.sessions.last()?.started_at;
+                if !self.taken_since(end) {
+                    return Some(CheckInDue::EndOfCourse);
+                }
+                let (months, due) = FOLLOW_UP_MONTHS
+                    .iter()
+                    .rev()
+                    .filter_map(|m| Some((*m, self.months_after(end, *m)?)))
+                    .find(|(_, due)| self.now >= *due)?;
+                let window = due - SignedDuration::from_hours(24 * 7);
+                (!self.taken_since(window)).then_some(CheckInDue::FollowUp(months))
+            }
+            _ => None,
+        }
+    }
+}

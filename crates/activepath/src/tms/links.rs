@@ -1,0 +1,193 @@
+//! Check-ins the patient answers: by a single-use link e-mailed to them
+//! (no account; the link and the message name no health information), or
+//! on the clinic's tablet in kiosk mode (one patient at a time: the page
+//! shows no name, and after the answers it shows nothing of them).
+
+use super::{Answered, CheckedIn, store_check_in};
+use crate::app::Services;
+use crate::crypto::random_token;
+use crate::staff::{Actor, Error, FieldErrors, Outcome};
+use crate::storage::{Constraint, StorageError};
+
+/// How a check-in link reaches the patient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// E-mailed to the patient's address on record.
+    Email,
+    /// Opened at once on the clinic's tablet; it works for an hour.
+    Kiosk,
+}
+
+/// The path of a check-in link's page.
+pub fn path(token: &str) -> String {
+    format!("/check-in/{token}")
+}
+
+/// Makes a single-use check-in link for course `course_id`: e-mails it to
+/// the patient, or returns it for the tablet. `Ok(Ok(Some(token)))`;
+/// `Ok(Err)` when the patient has no e-mail address; `Ok(Ok(None))`: no
+/// such course.
+pub async fn create(
+    s: &Services,
+    actor: &Actor,
+    course_id: i64,
+    delivery: Delivery,
+) -> Outcome<String> {
+    let Some(course) = s.storage.course(course_id).await? else {
+        return Ok(Ok(None));
+    };
+    if !matches!(
+        course.status.as_str(),
+        "planned" | "active" | "paused" | "completed"
+    ) {
+        return Ok(Err(vec![(
+            "course".into(),
+            format!("the course is {}: it takes no check-ins", course.status),
+        )]));
+    }
+    let now = s.clock.now();
+    let token = random_token(32);
+    let (kind, valid, mail) = match delivery {
+        Delivery::Kiosk => ("kiosk", std::time::Duration::from_secs(3600), None),
+        Delivery::Email => {
+            let details = crate::staff::patients::details(s, course.patient_id)
+                .await?
+                .ok_or_else(|| {
+                    Error::Integrity(format!("course {course_id} without its patient"))
+                })?;
+            let Some(email) = details.email else {
+                let errors: FieldErrors = vec![(
+                    "email".into(),
+                    "the patient has no e-mail address on record: add one, or use the tablet"
+                        .into(),
+                )];
+                return Ok(Err(errors));
+            };
+            let valid = s.config.tms.check_in_link_valid;
+            let until = crate::time::format_date_time(
+                crate::time::after(
+                    now,
+                    jiff::SignedDuration::try_from(valid).unwrap_or_default(),
+                ),
+                s.config.clinic.time_zone.tz(),
+            );
+            let url = s.config.clinic.base_url.join(&path(&token));
+            let mail = crate::mail::check_in_link(&s.config, &url, &until);
+            (
+                "link",
+                valid,
+                Some(crate::storage::outbox::NewMail {
+                    recipient: email,
+                    subject: mail.subject,
+                    body_text: mail.text,
+                    body_html: mail.html,
+                    sealed: None,
+                }),
+            )
+        }
+    };
+    let expires = crate::time::after(
+        now,
+        jiff::SignedDuration::try_from(valid).unwrap_or_default(),
+    );
+    let emailed = mail.is_some();
+    s.storage
+        .add_check_in_link(
+            course_id,
+            s.cipher.token_hash(&token),
+            kind,
+            expires,
+            mail,
+            actor.user_id,
+            &s.cipher.audit_chain(),
+            actor.did(
+                if emailed {
+                    "e-mail check-in link"
+                } else {
+                    "open check-in on tablet"
+                },
+                "tms_course",
+                course_id,
+                now,
+            ),
+        )
+        .await?;
+    if emailed {
+        s.mail_wake.notify_one();
+    }
+    Ok(Ok(Some(token)))
+}
+
+/// A link as the patient's page needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// It works: its id, and whether it is the clinic's tablet.
+    Open {
+        id: i64,
+        course_id: i64,
+        kiosk: bool,
+    },
+    /// Used already, or expired.
+    Spent,
+}
+
+/// The link with this token, if there is one.
+pub async fn find(s: &Services, token: &str) -> Result<Option<Link>, Error> {
+    let Some(link) = s.storage.check_in_link(&s.cipher.token_hash(token)).await? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        if link.used_at.is_some() || link.expires_at <= s.clock.now() {
+            Link::Spent
+        } else {
+            Link::Open {
+                id: link.id,
+                course_id: link.course_id,
+                kiosk: link.kind == "kiosk",
+            }
+        },
+    ))
+}
+
+/// Records the patient's answers through an open link, using it up.
+/// `Ok(None)`: the link was used or expired meanwhile (nothing stored).
+pub async fn answer(
+    s: &Services,
+    link: Link,
+    responses: &clinical::Responses,
+    client_ip: Option<String>,
+) -> Result<Option<CheckedIn>, Error> {
+    let Link::Open {
+        id,
+        course_id,
+        kiosk,
+    } = link
+    else {
+        return Ok(None);
+    };
+    let Some(course) = s.storage.course(course_id).await? else {
+        return Ok(None);
+    };
+    let now = s.clock.now();
+    let actor = Actor {
+        user_id: None,
+        label: if kiosk {
+            "patient (clinic tablet)"
+        } else {
+            "patient (e-mailed link)"
+        }
+        .into(),
+        client_ip,
+    };
+    let answered = Answered {
+        source: if kiosk { "kiosk" } else { "link" },
+        recorded_by: None,
+        link: Some(id),
+    };
+    let audit = actor.did("answer check-in", "tms_course", course_id, now);
+    match store_check_in(s, &course, responses, now, answered, audit).await {
+        Ok(done) => Ok(Some(done)),
+        Err(Error::Storage(StorageError::Conflict(Constraint::LinkSpent))) => Ok(None),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,141 @@
+//! `/check-in/{token}`: the PHQ-9 a patient answers during a TMS course, by
+//! a single-use link (e-mailed, or opened on the clinic's tablet). The page
+//! names no one and shows no score; question 9 above 0 shows the same
+//! safety message as the public self-assessment, and the clinicians get an
+//! urgent case at once. After the answers nothing of them can be seen
+//! again: the link is spent, and no page is cached.
+
+use crate::app::AppState;
+use crate::i18n::Tr;
+use crate::tms::links::{self, Link};
+use crate::web::assessment::ErrorLink;
+use crate::web::assessment::form::{DifficultyView, Question, RawAnswers, questions, read_fields};
+use crate::web::layout::{Layout, html};
+use crate::web::staff::ClientIp;
+use crate::web::{AppError, Result};
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use clinical::{InstrumentId, Responses};
+
+#[derive(Template)]
+#[template(path = "tms/check_in.html")]
+struct FormPage {
+    l: Layout,
+    token: String,
+    def: &'static clinical::Instrument,
+    questions: Vec<Question>,
+    difficulty: Option<DifficultyView>,
+    errors: Vec<ErrorLink>,
+}
+
+#[derive(Template)]
+#[template(path = "tms/checked_in.html")]
+struct DonePage {
+    l: Layout,
+    /// Question 9 above 0: the safety message.
+    flagged: bool,
+    kiosk: bool,
+    /// "The clinic aims to contact you within 4 hours …".
+    reply_within: String,
+}
+
+#[derive(Template)]
+#[template(path = "tms/check_in_spent.html")]
+struct SpentPage {
+    l: Layout,
+}
+
+fn layout(state: &AppState, title: &str) -> Layout {
+    Layout::new(state, "", title, title).private()
+}
+
+fn form(
+    state: &AppState,
+    token: String,
+    raw: &RawAnswers,
+    errors: &[(clinical::FieldError, clinical::Problem)],
+) -> FormPage {
+    let def = InstrumentId::Phq9.definition();
+    let (questions, difficulty, errors) = questions(def, raw, errors);
+    FormPage {
+        l: layout(state, "check-in-title"),
+        token,
+        def,
+        questions,
+        difficulty,
+        errors,
+    }
+}
+
+/// A link that does not work: the same page whether it never existed,
+/// was used or expired, so the page tells a guesser nothing.
+fn spent(state: &AppState) -> Response {
+    html(
+        StatusCode::NOT_FOUND,
+        &SpentPage {
+            l: layout(state, "check-in-spent-title"),
+        },
+    )
+}
+
+async fn open(state: &AppState, token: &str) -> Result<Option<Link>> {
+    Ok(links::find(state, token)
+        .await
+        .map_err(AppError::from)?
+        .filter(|l| matches!(l, Link::Open { .. })))
+}
+
+pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response> {
+    if open(&state, &token).await?.is_none() {
+        return Ok(spent(&state));
+    }
+    Ok(html(
+        StatusCode::OK,
+        &form(&state, token, &RawAnswers::default(), &[]),
+    ))
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Path(token): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response> {
+    let Some(link) = open(&state, &token).await? else {
+        return Ok(spent(&state));
+    };
+    let def = InstrumentId::Phq9.definition();
+    let raw = read_fields(def, &fields);
+    let responses = match Responses::parse_repeat(InstrumentId::Phq9, &raw.items, raw.difficulty) {
+        Ok(r) => r,
+        Err(errors) => {
+            return Ok(html(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form(&state, token, &raw, &errors),
+            ));
+        }
+    };
+    let Some(done) = links::answer(&state, link, &responses, ip)
+        .await
+        .map_err(AppError::from)?
+    else {
+        return Ok(spent(&state));
+    };
+    let reply_within = Tr::default().t1(
+        "shared-reply-within",
+        "within",
+        crate::time::format_duration(state.config.staff.urgent_respond_within),
+    );
+    Ok(html(
+        StatusCode::OK,
+        &DonePage {
+            l: layout(&state, "check-in-done-title"),
+            flagged: done.self_harm_flag,
+            kiosk: matches!(link, Link::Open { kiosk: true, .. }),
+            reply_within,
+        },
+    ))
+}

@@ -1,0 +1,1307 @@
+//! TMS courses in the portal: the list of courses, a patient's new course,
+//! the course page (progress chart drawn by the server as SVG with the same
+//! numbers in a table, sessions, motor thresholds, authorizations, holds,
+//! status, check-ins sent to the patient), and the technician's session
+//! screen, sized for a phone or a tablet. Every action goes through
+//! `crate::tms`, as the API does.
+
+use crate::app::AppState;
+use crate::i18n::Tr;
+use crate::staff::{FieldErrors, Permission};
+use crate::time::{format_date, format_date_time};
+use crate::tms::{self, Course};
+use crate::web::layout::html;
+use crate::web::staff::{
+    Allowed, ManageAuthorizations, ManageCourses, RecordTreatment, SeeCourses, SignedIn,
+    StaffLayout,
+};
+use crate::web::{AppError, Result};
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use std::collections::HashMap;
+
+/// One form field, drawn by `partials/staff_field.html`: its label, the
+/// value typed, and the message beside it when it is wrong.
+pub struct Field {
+    pub name: &'static str,
+    pub label: String,
+    /// `text`, `number`, `date`, `datetime-local`, `select`, `textarea`.
+    pub kind: &'static str,
+    pub value: String,
+    pub options: Vec<(String, String)>,
+    pub hint: Option<String>,
+    pub error: Option<String>,
+    pub required: bool,
+    /// Extra attributes for `number` (`min`, `max`, `step`).
+    pub min: Option<String>,
+    pub max: Option<String>,
+    pub step: Option<String>,
+}
+
+impl Field {
+    fn new(name: &'static str, label: String, kind: &'static str, value: String) -> Self {
+        Field {
+            name,
+            label,
+            kind,
+            value,
+            options: Vec::new(),
+            hint: None,
+            error: None,
+            required: false,
+            min: None,
+            max: None,
+            step: None,
+        }
+    }
+
+    fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+
+    fn range(mut self, min: impl ToString, max: impl ToString, step: &str) -> Self {
+        self.min = Some(min.to_string());
+        self.max = Some(max.to_string());
+        self.step = Some(step.to_string());
+        self
+    }
+
+    fn options(mut self, options: Vec<(String, String)>) -> Self {
+        self.options = options;
+        self
+    }
+
+    fn hint(mut self, hint: String) -> Self {
+        self.hint = Some(hint);
+        self
+    }
+
+    fn selected(&self, value: &str) -> bool {
+        self.value == value
+    }
+}
+
+/// Puts each error beside its field; errors for no field shown are
+/// returned, for the summary.
+fn place(fields: &mut [Field], errors: &FieldErrors) -> Vec<(String, String)> {
+    let mut rest = Vec::new();
+    for (name, message) in errors {
+        match fields.iter_mut().find(|f| f.name == name.as_str()) {
+            Some(f) => f.error = Some(message.clone()),
+            None => rest.push((name.clone(), message.clone())),
+        }
+    }
+    rest
+}
+
+/// The typed values of a posted form, by name (checkboxes may repeat).
+type Typed = HashMap<String, Vec<String>>;
+
+fn typed(fields: Vec<(String, String)>) -> Typed {
+    let mut out: Typed = HashMap::new();
+    for (k, v) in fields {
+        out.entry(k).or_default().push(v);
+    }
+    out
+}
+
+fn value(t: &Typed, name: &str) -> String {
+    t.get(name)
+        .and_then(|v| v.first())
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn opt(t: &Typed, name: &str) -> Option<String> {
+    Some(value(t, name)).filter(|v| !v.trim().is_empty())
+}
+
+/// A whole number as typed; text that is not one becomes a value the
+/// core refuses with its own message (so the field is named).
+fn number(t: &Typed, name: &str) -> Option<i64> {
+    opt(t, name).map(|v| v.trim().parse().unwrap_or(i64::MIN))
+}
+
+fn label(tr: &Tr, prefix: &str, id: &str) -> String {
+    tr.t(&format!("{prefix}-{id}"))
+}
+
+// ---------------------------------------------------------------- list
+
+pub struct CourseRow {
+    id: i64,
+    name: String,
+    protocol: String,
+    status: String,
+    sessions: String,
+}
+
+#[derive(Template)]
+#[template(path = "staff/courses.html")]
+struct ListPage {
+    l: StaffLayout,
+    rows: Vec<CourseRow>,
+}
+
+fn protocol_name(id: &str) -> String {
+    clinical::protocol::built_in(id).map_or_else(|| id.to_string(), |p| p.name.to_string())
+}
+
+/// `GET /staff/courses`: courses that take sessions first, then the rest;
+/// the technician's way in.
+pub async fn list(
+    Allowed(who, _): Allowed<SeeCourses>,
+    State(state): State<AppState>,
+) -> Result<Response> {
+    let tr = Tr::default();
+    let records = state.storage.recent_courses(200).await?;
+    crate::staff::audit::seen(
+        &state,
+        who.actor
+            .did("list", "tms_course", records.len(), state.clock.now()),
+    )
+    .await
+    .map_err(AppError::from)?;
+    let mut rows = Vec::new();
+    for r in records {
+        let name = crate::staff::patients::details(&state, r.patient_id)
+            .await
+            .map_err(AppError::from)?
+            .map(|d| d.name)
+            .unwrap_or_default();
+        let done = state.storage.sessions(r.id).await?.len();
+        rows.push(CourseRow {
+            id: r.id,
+            name,
+            protocol: protocol_name(&r.protocol),
+            status: label(&tr, "course-status", &r.status),
+            sessions: tr.args(
+                "course-sessions-of",
+                &[
+                    ("count", done.to_string()),
+                    ("max", r.planned_sessions.to_string()),
+                ],
+            ),
+        });
+    }
+    Ok(html(
+        StatusCode::OK,
+        &ListPage {
+            l: StaffLayout::new(&state, tr.t("course-list-title"), Some(&who), "courses"),
+            rows,
+        },
+    ))
+}
+
+// ---------------------------------------------------------------- new course
+
+#[derive(Template)]
+#[template(path = "staff/course_new.html")]
+struct NewPage {
+    l: StaffLayout,
+    patient_id: i64,
+    patient_name: String,
+    fields: Vec<Field>,
+    errors: Vec<(String, String)>,
+}
+
+fn new_fields(tr: &Tr, t: &Typed, today: &str) -> Vec<Field> {
+    let mut protocols: Vec<(String, String)> = clinical::protocol::BUILT_IN
+        .iter()
+        .map(|p| (p.id.to_string(), p.name.to_string()))
+        .collect();
+    protocols.insert(0, (String::new(), tr.t("course-choose")));
+    let choices = |prefix: &str, ids: &[&str]| {
+        let mut out: Vec<(String, String)> = ids
+            .iter()
+            .map(|id| (id.to_string(), label(tr, prefix, id)))
+            .collect();
+        out.insert(0, (String::new(), tr.t("course-not-set")));
+        out
+    };
+    let start = opt(t, "start_date").unwrap_or_else(|| today.to_string());
+    vec![
+        Field::new(
+            "protocol",
+            tr.t("course-protocol"),
+            "select",
+            value(t, "protocol"),
+        )
+        .options(protocols)
+        .required(),
+        Field::new(
+            "planned_sessions",
+            tr.t("course-planned"),
+            "number",
+            value(t, "planned_sessions"),
+        )
+        .range(1, tms::MAX_SESSIONS, "1")
+        .hint(tr.t("course-planned-hint")),
+        Field::new("start_date", tr.t("course-start"), "date", start).required(),
+        Field::new(
+            "target",
+            tr.t("course-target"),
+            "select",
+            value(t, "target"),
+        )
+        .options(choices("course-target", &tms::TARGETS)),
+        Field::new(
+            "localization",
+            tr.t("course-localization"),
+            "select",
+            value(t, "localization"),
+        )
+        .options(choices("course-localization", &tms::LOCALIZATIONS)),
+    ]
+}
+
+async fn new_page(
+    state: &AppState,
+    who: &SignedIn,
+    patient_id: i64,
+    t: &Typed,
+    errors: &FieldErrors,
+) -> Result<NewPage> {
+    let tr = Tr::default();
+    let details = crate::staff::patients::details(state, patient_id)
+        .await
+        .map_err(AppError::from)?
+        .ok_or(AppError::NotFound)?;
+    let today = crate::time::date_in(state.clock.now(), state.config.clinic.time_zone.tz());
+    let mut fields = new_fields(&tr, t, &today.to_string());
+    let errors = place(&mut fields, errors);
+    Ok(NewPage {
+        l: StaffLayout::new(state, tr.t("course-new-title"), Some(who), "patients"),
+        patient_id,
+        patient_name: details.name,
+        fields,
+        errors,
+    })
+}
+
+/// `GET /staff/patients/{id}/courses/new`.
+pub async fn new_form(
+    Allowed(who, _): Allowed<ManageCourses>,
+    State(state): State<AppState>,
+    Path(patient_id): Path<i64>,
+) -> Result<Response> {
+    let page = new_page(&state, &who, patient_id, &Typed::new(), &Vec::new()).await?;
+    Ok(html(StatusCode::OK, &page))
+}
+
+/// `POST /staff/patients/{id}/courses`.
+pub async fn create(
+    Allowed(who, _): Allowed<ManageCourses>,
+    State(state): State<AppState>,
+    Path(patient_id): Path<i64>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response> {
+    let t = typed(fields);
+    let plan = tms::CoursePlan {
+        protocol: opt(&t, "protocol"),
+        planned_sessions: number(&t, "planned_sessions"),
+        start_date: opt(&t, "start_date"),
+        target: opt(&t, "target"),
+        localization: opt(&t, "localization"),
+    };
+    match tms::start_course(&state, &who.actor, patient_id, plan)
+        .await
+        .map_err(AppError::from)?
+    {
+        Ok(Some(id)) => Ok(Redirect::to(&format!("/staff/courses/{id}")).into_response()),
+        Ok(None) => Err(AppError::NotFound),
+        Err(errors) => {
+            let page = new_page(&state, &who, patient_id, &t, &errors).await?;
+            Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    }
+}
+
+// ---------------------------------------------------------------- course page
+
+/// PHQ-9 over sessions, drawn as SVG: the points, the baseline, the 50%
+/// line (response) and the remission line (below 5).
+pub struct Chart {
+    width: u32,
+    height: u32,
+    line: String,
+    points: Vec<(u32, u32)>,
+    /// (y, label) of the reference lines.
+    guides: Vec<(u32, String, &'static str)>,
+    y_ticks: Vec<(u32, u8)>,
+    x_ticks: Vec<(u32, u32)>,
+    summary: String,
+}
+
+const LEFT: u32 = 40;
+const RIGHT: u32 = 140;
+const TOP: u32 = 10;
+const PLOT_H: u32 = 200;
+
+fn chart(tr: &Tr, course: &Course, planned: i64) -> Option<Chart> {
+    let baseline = course.progress.baseline?;
+    let width = 640;
+    let plot_w = width - LEFT - RIGHT;
+    let max_x = (planned.max(course.sessions.len() as i64).max(1)) as u32;
+    let y_of = |score: u32| TOP + PLOT_H - score.min(27) * PLOT_H / 27;
+    let x_of = |n: u32| LEFT + n.min(max_x) * plot_w / max_x;
+    let points: Vec<(u32, u32)> = course
+        .check_ins
+        .iter()
+        .map(|c| {
+            let done = course
+                .sessions
+                .iter()
+                .filter(|s| s.started_at < c.taken_at)
+                .count() as u32;
+            (x_of(done), y_of(c.total.clamp(0, 27) as u32))
+        })
+        .collect();
+    let half = u32::from(baseline) / 2;
+    let mut guides = vec![(
+        y_of(u32::from(baseline)),
+        tr.t1("course-chart-baseline", "total", baseline),
+        "guide-baseline",
+    )];
+    if baseline >= clinical::mbc::ELEVATED_BASELINE {
+        guides.push((y_of(half), tr.t("course-chart-response"), "guide-response"));
+    }
+    guides.push((y_of(5), tr.t("course-chart-remission"), "guide-remission"));
+    let step = if max_x > 20 { 10 } else { 5 };
+    Some(Chart {
+        width,
+        height: TOP + PLOT_H + 36,
+        line: points
+            .iter()
+            .map(|(x, y)| format!("{x},{y}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        points,
+        guides,
+        y_ticks: [0u8, 5, 10, 15, 20, 27]
+            .iter()
+            .map(|v| (y_of(u32::from(*v)), *v))
+            .collect(),
+        x_ticks: (0..=max_x).step_by(step).map(|n| (x_of(n), n)).collect(),
+        summary: summary(tr, course),
+    })
+}
+
+/// The progress in one sentence (the chart's text alternative).
+fn summary(tr: &Tr, course: &Course) -> String {
+    let p = &course.progress;
+    match (p.baseline, p.latest, p.percent_change) {
+        (Some(b), Some(l), Some(change)) => tr.args(
+            "course-summary",
+            &[
+                ("from", b.to_string()),
+                ("to", l.to_string()),
+                ("count", course.check_ins.len().to_string()),
+                ("change", format!("{:+.0}", change)),
+                ("band", label(tr, "course-category", p.category.as_str())),
+            ],
+        ),
+        (Some(b), _, _) => tr.t1("course-summary-baseline", "total", b),
+        _ => tr.t("course-summary-none"),
+    }
+}
+
+pub struct CheckInRow {
+    date: String,
+    sessions: usize,
+    total: i64,
+    change: String,
+    flagged: bool,
+    source: String,
+    case_id: Option<i64>,
+}
+
+pub struct SessionRow {
+    number: usize,
+    when: String,
+    threshold: String,
+    intensity: i64,
+    pulses: i64,
+    trains: String,
+    interval: String,
+    duration: String,
+    equipment: String,
+    side_effects: String,
+    deviations: String,
+    operator: String,
+}
+
+pub struct AuthorizationRow {
+    id: i64,
+    payer: String,
+    number: String,
+    sessions: i64,
+    dates: String,
+    extends: Option<i64>,
+}
+
+pub struct HoldRow {
+    id: i64,
+    reason: String,
+    opened: String,
+    case_id: Option<i64>,
+}
+
+/// Which of the course page's forms a post came from, with what was typed
+/// and what was wrong.
+#[derive(Default)]
+struct Posted {
+    form: &'static str,
+    typed: Typed,
+    errors: FieldErrors,
+}
+
+#[derive(Template)]
+#[template(path = "staff/course.html")]
+struct CoursePage {
+    l: StaffLayout,
+    id: i64,
+    patient_name: String,
+    patient_id: i64,
+    can_see_patient: bool,
+    facts: Vec<(String, String)>,
+    alerts: Vec<String>,
+    holds: Vec<HoldRow>,
+    chart: Option<Chart>,
+    check_ins: Vec<CheckInRow>,
+    sessions: Vec<SessionRow>,
+    thresholds: Vec<(String, i64)>,
+    authorizations: Vec<AuthorizationRow>,
+    takes_sessions: bool,
+    takes_check_ins: bool,
+    can_record: bool,
+    can_manage: bool,
+    can_authorize: bool,
+    threshold_fields: Vec<Field>,
+    threshold_errors: Vec<(String, String)>,
+    authorization_fields: Vec<Field>,
+    authorization_errors: Vec<(String, String)>,
+    status_fields: Vec<Field>,
+    status_errors: Vec<(String, String)>,
+    link_errors: Vec<(String, String)>,
+    notice: Option<String>,
+}
+
+fn date_time_input(at: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> String {
+    at.to_zoned_datetime(tz.clone())
+        .strftime("%Y-%m-%dT%H:%M")
+        .to_string()
+}
+
+/// A `datetime-local` value in the clinic's time zone, as RFC 3339; what
+/// is not one passes through for the core to refuse.
+fn local_to_rfc3339(raw: &str, tz: &jiff::tz::TimeZone) -> String {
+    raw.trim()
+        .parse::<jiff::civil::DateTime>()
+        .ok()
+        .and_then(|dt| dt.to_zoned_datetime(tz.clone()).ok())
+        .map_or_else(|| raw.to_string(), |z| crate::time::rfc3339(z.timestamp()))
+}
+
+async fn course_page(
+    state: &AppState,
+    who: &SignedIn,
+    id: i64,
+    posted: Posted,
+    notice: Option<String>,
+) -> Result<CoursePage> {
+    let tr = Tr::default();
+    let tz = state.config.clinic.time_zone.tz();
+    let course = tms::open(state, &who.actor, id)
+        .await
+        .map_err(AppError::from)?
+        .ok_or(AppError::NotFound)?;
+    let r = &course.record;
+    let patient_name = crate::staff::patients::details(state, r.patient_id)
+        .await
+        .map_err(AppError::from)?
+        .map(|d| d.name)
+        .unwrap_or_default();
+    let p = &course.progress;
+    let mut facts = vec![
+        (
+            tr.t("course-status"),
+            label(&tr, "course-status", &r.status),
+        ),
+        (tr.t("course-protocol"), protocol_name(&r.protocol)),
+        (
+            tr.t("course-sessions"),
+            tr.args(
+                "course-sessions-of",
+                &[
+                    ("count", course.sessions.len().to_string()),
+                    ("max", r.planned_sessions.to_string()),
+                ],
+            ),
+        ),
+        (tr.t("course-start"), r.start_date.clone()),
+    ];
+    if let Some(reason) = &r.stop_reason {
+        facts.push((
+            tr.t("course-stop-reason"),
+            label(&tr, "course-stop", reason),
+        ));
+    }
+    if let Some(t) = &r.target {
+        let place = r
+            .localization
+            .as_deref()
+            .map(|l| format!(" ({})", label(&tr, "course-localization", l)))
+            .unwrap_or_default();
+        facts.push((
+            tr.t("course-target"),
+            format!("{}{place}", label(&tr, "course-target", t)),
+        ));
+    }
+    if let Some(b) = p.baseline {
+        facts.push((tr.t("course-baseline"), b.to_string()));
+    }
+    if let Some(l) = p.latest {
+        facts.push((tr.t("course-latest"), l.to_string()));
+    }
+    if let Some(c) = p.percent_change {
+        facts.push((tr.t("course-change"), format!("{c:+.0}%")));
+    }
+    facts.push((
+        tr.t("course-category"),
+        label(&tr, "course-category", p.category.as_str()),
+    ));
+    if let Some(due) = course.check_in_due {
+        facts.push((
+            tr.t("course-check-in-due"),
+            match due {
+                tms::CheckInDue::AtSession(n) => tr.t1("course-due-session", "number", n),
+                tms::CheckInDue::FollowUp(m) => tr.t1("course-due-follow-up", "count", m),
+                other => label(&tr, "course-due", &other.name()),
+            },
+        ));
+    }
+    let baseline = p.baseline;
+    let check_ins = course
+        .check_ins
+        .iter()
+        .map(|c| CheckInRow {
+            date: format_date_time(c.taken_at, tz),
+            sessions: course
+                .sessions
+                .iter()
+                .filter(|s| s.started_at < c.taken_at)
+                .count(),
+            total: c.total,
+            change: baseline
+                .and_then(|b| clinical::mbc::percent_change(b, c.total.clamp(0, 27) as u8))
+                .map(|v| format!("{v:+.0}%"))
+                .unwrap_or_else(|| "—".into()),
+            flagged: c.self_harm_flag,
+            source: label(&tr, "course-source", &c.source),
+            case_id: c.case_id,
+        })
+        .collect();
+    let sessions = course
+        .sessions
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let d = &s.details;
+            let deviations = d
+                .deviations_sealed
+                .as_ref()
+                .and_then(|sealed| {
+                    state
+                        .cipher
+                        .decrypt(&tms::deviations_aad(&s.uid), sealed)
+                        .ok()
+                })
+                .and_then(|b| String::from_utf8(b).ok())
+                .unwrap_or_default();
+            SessionRow {
+                number: i + 1,
+                when: format_date_time(s.started_at, tz),
+                threshold: tr.args(
+                    "course-threshold-at",
+                    &[
+                        ("count", s.motor_threshold.to_string()),
+                        ("date", format_date(s.motor_threshold_at, tz)),
+                    ],
+                ),
+                intensity: s.intensity_percent_mt,
+                pulses: s.pulses,
+                trains: d.trains.map(|t| t.to_string()).unwrap_or_default(),
+                interval: d
+                    .intertrain_interval_ds
+                    .map(|v| format!("{:.1} s", v as f64 / 10.0))
+                    .unwrap_or_default(),
+                duration: d
+                    .duration_s
+                    .map(|v| format!("{}:{:02}", v / 60, v % 60))
+                    .unwrap_or_default(),
+                equipment: [d.device.clone(), d.coil.clone()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" · "),
+                side_effects: if s.side_effects.is_empty() {
+                    tr.t("course-effect-none")
+                } else {
+                    s.side_effects
+                        .iter()
+                        .map(|e| label(&tr, "course-effect", e))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+                deviations,
+                operator: d.operator.clone().unwrap_or_default(),
+            }
+        })
+        .collect();
+    let takes_sessions = matches!(r.status.as_str(), "planned" | "active");
+    let empty = Typed::new();
+    let typed_for = |form: &str| {
+        if posted.form == form {
+            &posted.typed
+        } else {
+            &empty
+        }
+    };
+    let errors_for = |form: &str| {
+        if posted.form == form {
+            posted.errors.clone()
+        } else {
+            Vec::new()
+        }
+    };
+    let t = typed_for("threshold");
+    let mut threshold_fields = vec![
+        Field::new(
+            "determined_at",
+            tr.t("course-threshold-when"),
+            "datetime-local",
+            opt(t, "determined_at").unwrap_or_else(|| date_time_input(state.clock.now(), tz)),
+        )
+        .required(),
+        Field::new(
+            "percent_output",
+            tr.t("course-threshold-output"),
+            "number",
+            value(t, "percent_output"),
+        )
+        .range(1, 100, "1")
+        .required(),
+    ];
+    let threshold_errors = place(&mut threshold_fields, &errors_for("threshold"));
+    let t = typed_for("authorization");
+    let mut extends: Vec<(String, String)> = course
+        .authorizations
+        .iter()
+        .map(|a| {
+            (
+                a.record.id.to_string(),
+                format!("{} · {}", a.record.payer, a.number),
+            )
+        })
+        .collect();
+    extends.insert(0, (String::new(), tr.t("course-authorization-new")));
+    let mut authorization_fields = vec![
+        Field::new("payer", tr.t("course-payer"), "text", value(t, "payer")).required(),
+        Field::new(
+            "number",
+            tr.t("course-authorization-number"),
+            "text",
+            value(t, "number"),
+        )
+        .required(),
+        Field::new(
+            "sessions_authorized",
+            tr.t("course-authorized-sessions"),
+            "number",
+            value(t, "sessions_authorized"),
+        )
+        .range(1, tms::MAX_SESSIONS, "1")
+        .required(),
+        Field::new(
+            "valid_from",
+            tr.t("course-valid-from"),
+            "date",
+            value(t, "valid_from"),
+        )
+        .required(),
+        Field::new(
+            "valid_to",
+            tr.t("course-valid-to"),
+            "date",
+            value(t, "valid_to"),
+        )
+        .required(),
+        Field::new(
+            "extends",
+            tr.t("course-extends"),
+            "select",
+            value(t, "extends"),
+        )
+        .options(extends),
+    ];
+    let authorization_errors = place(&mut authorization_fields, &errors_for("authorization"));
+    let t = typed_for("status");
+    let from = r.status.as_str();
+    let mut moves: Vec<(String, String)> = tms::next_statuses(from)
+        .iter()
+        .map(|s| (s.to_string(), label(&tr, "course-status", s)))
+        .collect();
+    moves.insert(0, (String::new(), tr.t("course-choose")));
+    let mut reasons: Vec<(String, String)> = tms::STOP_REASONS
+        .iter()
+        .map(|s| (s.to_string(), label(&tr, "course-stop", s)))
+        .collect();
+    reasons.insert(0, (String::new(), tr.t("course-not-set")));
+    let mut status_fields = if moves.len() > 1 {
+        vec![
+            Field::new(
+                "status",
+                tr.t("course-new-status"),
+                "select",
+                value(t, "status"),
+            )
+            .options(moves)
+            .required(),
+            Field::new(
+                "stop_reason",
+                tr.t("course-stop-reason"),
+                "select",
+                value(t, "stop_reason"),
+            )
+            .options(reasons)
+            .hint(tr.t("course-stop-reason-hint")),
+        ]
+    } else {
+        Vec::new()
+    };
+    let status_errors = place(&mut status_fields, &errors_for("status"));
+    let link_errors = errors_for("link");
+    Ok(CoursePage {
+        l: StaffLayout::new(
+            state,
+            tr.t1("course-title", "name", patient_name.as_str()),
+            Some(who),
+            "courses",
+        ),
+        id,
+        patient_id: r.patient_id,
+        can_see_patient: who.can(Permission::SeePatients),
+        patient_name,
+        facts,
+        alerts: course
+            .alerts
+            .iter()
+            .map(|a| label(&tr, "course-alert", a))
+            .collect(),
+        holds: course
+            .open_holds
+            .iter()
+            .map(|h| HoldRow {
+                id: h.id,
+                reason: if h.checklist.is_empty() {
+                    label(&tr, "course-hold", &h.reason)
+                } else {
+                    format!(
+                        "{}: {}",
+                        label(&tr, "course-hold", &h.reason),
+                        h.checklist
+                            .iter()
+                            .map(|q| label(&tr, "course-check", q))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                },
+                opened: format_date_time(h.opened_at, tz),
+                case_id: h.case_id.filter(|_| who.can(Permission::SeeCase)),
+            })
+            .collect(),
+        chart: chart(&tr, &course, r.planned_sessions),
+        check_ins,
+        sessions,
+        thresholds: course
+            .motor_thresholds
+            .iter()
+            .rev()
+            .map(|m| (format_date_time(m.determined_at, tz), m.percent_output))
+            .collect(),
+        authorizations: course
+            .authorizations
+            .iter()
+            .map(|a| AuthorizationRow {
+                id: a.record.id,
+                payer: a.record.payer.clone(),
+                number: a.number.clone(),
+                sessions: a.record.sessions_authorized,
+                dates: format!("{} – {}", a.record.valid_from, a.record.valid_to),
+                extends: a.record.extends_id,
+            })
+            .collect(),
+        takes_sessions,
+        takes_check_ins: r.status != "stopped",
+        can_record: who.can(Permission::RecordTreatment),
+        can_manage: who.can(Permission::ManageCourses),
+        can_authorize: who.can(Permission::ManageAuthorizations),
+        threshold_fields,
+        threshold_errors,
+        authorization_fields,
+        authorization_errors,
+        status_fields,
+        status_errors,
+        link_errors,
+        notice,
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Done {
+    done: String,
+}
+
+/// `GET /staff/courses/{id}`.
+pub async fn page(
+    Allowed(who, _): Allowed<SeeCourses>,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Query(q): Query<Done>,
+) -> Result<Response> {
+    let tr = Tr::default();
+    let notice = match q.done.as_str() {
+        "session" | "threshold" | "authorization" | "status" | "hold" | "emailed" => {
+            Some(tr.t(&format!("course-done-{}", q.done)))
+        }
+        _ => None,
+    };
+    let page = course_page(&state, &who, id, Posted::default(), notice).await?;
+    Ok(html(StatusCode::OK, &page))
+}
+
+/// After a course form: back to the page, or the page with the form's
+/// errors.
+async fn after(
+    state: &AppState,
+    who: &SignedIn,
+    id: i64,
+    form: &'static str,
+    typed: Typed,
+    outcome: crate::staff::Outcome<i64>,
+) -> Result<Response> {
+    match outcome.map_err(AppError::from)? {
+        Ok(Some(_)) => {
+            Ok(Redirect::to(&format!("/staff/courses/{id}?done={form}")).into_response())
+        }
+        Ok(None) => Err(AppError::NotFound),
+        Err(errors) => {
+            let posted = Posted {
+                form,
+                typed,
+                errors,
+            };
+            let page = course_page(state, who, id, posted, None).await?;
+            Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    }
+}
+
+/// `POST /staff/courses/{id}/motor-thresholds`.
+pub async fn threshold(
+    Allowed(who, _): Allowed<RecordTreatment>,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response> {
+    let t = typed(fields);
+    let tz = state.config.clinic.time_zone.tz();
+    let at = opt(&t, "determined_at").map(|v| local_to_rfc3339(&v, tz));
+    let outcome = tms::record_motor_threshold(
+        &state,
+        &who.actor,
+        id,
+        at.as_deref(),
+        number(&t, "percent_output"),
+    )
+    .await;
+    after(&state, &who, id, "threshold", t, outcome).await
+}
+
+/// `POST /staff/courses/{id}/authorizations`.
+pub async fn authorization(
+    Allowed(who, _): Allowed<ManageAuthorizations>,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response> {
+    let t = typed(fields);
+    let form = tms::AuthorizationForm {
+        payer: opt(&t, "payer"),
+        number: opt(&t, "number"),
+        sessions_authorized: number(&t, "sessions_authorized"),
+        valid_from: opt(&t, "valid_from"),
+        valid_to: opt(&t, "valid_to"),
+        extends: number(&t, "extends"),
+    };
+    let outcome = tms::add_authorization(&state, &who.actor, id, form).await;
+    after(&state, &who, id, "authorization", t, outcome).await
+}
+
+/// `POST /staff/courses/{id}/status`.
+pub async fn status(
+    Allowed(who, _): Allowed<ManageCourses>,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response> {
+    let t = typed(fields);
+    let outcome = tms::set_status(
+        &state,
+        &who.actor,
+        id,
+        opt(&t, "status").as_deref(),
+        opt(&t, "stop_reason").as_deref(),
+    )
+    .await;
+    after(&state, &who, id, "status", t, outcome).await
+}
+
+/// `POST /staff/courses/{id}/holds/{hold}/clear`.
+pub async fn clear_hold(
+    Allowed(who, _): Allowed<ManageCourses>,
+    State(state): State<AppState>,
+    Path((id, hold)): Path<(i64, i64)>,
+) -> Result<Response> {
+    match tms::clear_hold(&state, &who.actor, id, hold)
+        .await
+        .map_err(AppError::from)?
+    {
+        Ok(Some(_)) => Ok(Redirect::to(&format!("/staff/courses/{id}?done=hold")).into_response()),
+        _ => Err(AppError::NotFound),
+    }
+}
+
+/// `POST /staff/courses/{id}/check-in`: `delivery=email` sends the patient
+/// a link; `delivery=kiosk` opens the check-in on this device, for the
+/// patient to answer on the clinic's tablet.
+pub async fn send_check_in(
+    Allowed(who, _): Allowed<RecordTreatment>,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response> {
+    let t = typed(fields);
+    let delivery = match value(&t, "delivery").as_str() {
+        "email" => tms::links::Delivery::Email,
+        "kiosk" => tms::links::Delivery::Kiosk,
+        _ => return Err(AppError::NotFound),
+    };
+    match tms::links::create(&state, &who.actor, id, delivery)
+        .await
+        .map_err(AppError::from)?
+    {
+        Ok(Some(token)) => Ok(Redirect::to(&match delivery {
+            tms::links::Delivery::Kiosk => tms::links::path(&token),
+            tms::links::Delivery::Email => format!("/staff/courses/{id}?done=emailed"),
+        })
+        .into_response()),
+        Ok(None) => Err(AppError::NotFound),
+        Err(errors) => {
+            let posted = Posted {
+                form: "link",
+                typed: t,
+                errors,
+            };
+            let page = course_page(&state, &who, id, posted, None).await?;
+            Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    }
+}
+
+// ---------------------------------------------------------------- session screen
+
+#[derive(Template)]
+#[template(path = "staff/course_session.html")]
+struct SessionPage {
+    l: StaffLayout,
+    id: i64,
+    patient_name: String,
+    protocol: String,
+    threshold: Option<String>,
+    session_number: usize,
+    planned: i64,
+    fields: Vec<Field>,
+    effects: Vec<(String, String, bool)>,
+    checklist: Vec<(String, String, Option<bool>, Option<String>)>,
+    /// A hard stop, or a field error not beside a field.
+    errors: Vec<(String, String)>,
+    stop: Option<String>,
+}
+
+const CHECKLIST: [&str; 6] = [
+    "medication_change",
+    "sleep_loss",
+    "alcohol",
+    "new_implant",
+    "pregnancy",
+    "seizure",
+];
+
+async fn session_page(
+    state: &AppState,
+    who: &SignedIn,
+    id: i64,
+    t: &Typed,
+    errors: &FieldErrors,
+    stop: Option<String>,
+) -> Result<SessionPage> {
+    let tr = Tr::default();
+    let tz = state.config.clinic.time_zone.tz();
+    let course = tms::open(state, &who.actor, id)
+        .await
+        .map_err(AppError::from)?
+        .ok_or(AppError::NotFound)?;
+    let r = &course.record;
+    let protocol = clinical::protocol::built_in(&r.protocol);
+    let patient_name = crate::staff::patients::details(state, r.patient_id)
+        .await
+        .map_err(AppError::from)?
+        .map(|d| d.name)
+        .unwrap_or_default();
+    let last = course.sessions.last();
+    let or_last =
+        |name: &str, from_last: Option<String>| opt(t, name).or(from_last).unwrap_or_default();
+    let mut fields = vec![
+        Field::new(
+            "started_at",
+            tr.t("session-started"),
+            "datetime-local",
+            opt(t, "started_at").unwrap_or_else(|| date_time_input(state.clock.now(), tz)),
+        )
+        .required(),
+        Field::new(
+            "intensity_percent_mt",
+            tr.t("session-intensity"),
+            "number",
+            or_last(
+                "intensity_percent_mt",
+                last.map(|s| s.intensity_percent_mt.to_string())
+                    .or_else(|| {
+                        protocol
+                            .and_then(|p| p.intensity_percent_mt)
+                            .map(|i| i.to_string())
+                    }),
+            ),
+        )
+        .range(1, state.config.tms.max_intensity_percent_mt, "1")
+        .hint(tr.t1(
+            "session-intensity-hint",
+            "max",
+            state.config.tms.max_intensity_percent_mt,
+        ))
+        .required(),
+        Field::new(
+            "pulses",
+            tr.t("session-pulses"),
+            "number",
+            or_last(
+                "pulses",
+                protocol
+                    .and_then(|p| p.pulses_per_session)
+                    .map(|p| p.to_string()),
+            ),
+        )
+        .range(0, 100_000, "1")
+        .required(),
+        Field::new(
+            "trains",
+            tr.t("session-trains"),
+            "number",
+            or_last(
+                "trains",
+                last.and_then(|s| s.details.trains).map(|v| v.to_string()),
+            ),
+        )
+        .range(0, 1000, "1"),
+        Field::new(
+            "intertrain_interval_s",
+            tr.t("session-interval"),
+            "number",
+            or_last(
+                "intertrain_interval_s",
+                last.and_then(|s| s.details.intertrain_interval_ds)
+                    .map(|v| format!("{:.1}", v as f64 / 10.0)),
+            ),
+        )
+        .range(0, 120, "0.1"),
+        Field::new(
+            "duration_min",
+            tr.t("session-duration"),
+            "number",
+            value(t, "duration_min"),
+        )
+        .range(0, 240, "0.5"),
+        Field::new(
+            "device",
+            tr.t("session-device"),
+            "text",
+            or_last("device", last.and_then(|s| s.details.device.clone())),
+        ),
+        Field::new(
+            "coil",
+            tr.t("session-coil"),
+            "text",
+            or_last("coil", last.and_then(|s| s.details.coil.clone())),
+        ),
+        Field::new(
+            "deviations",
+            tr.t("session-deviations"),
+            "textarea",
+            value(t, "deviations"),
+        )
+        .hint(tr.t("session-deviations-hint")),
+    ];
+    let mut errors = errors.clone();
+    // The form asks for minutes; the core's field is seconds.
+    for (name, _) in errors.iter_mut() {
+        if name == "duration_s" {
+            *name = "duration_min".into();
+        }
+    }
+    let rest = place(&mut fields, &errors);
+    let chosen = t.get("side_effects").cloned().unwrap_or_default();
+    let effects = tms::SIDE_EFFECTS
+        .iter()
+        .map(|e| {
+            (
+                e.to_string(),
+                label(&tr, "course-effect", e),
+                chosen.iter().any(|c| c == e),
+            )
+        })
+        .collect();
+    let checklist = CHECKLIST
+        .iter()
+        .map(|q| {
+            let answer = match value(t, q).as_str() {
+                "yes" => Some(true),
+                "no" => Some(false),
+                _ => None,
+            };
+            let error = rest
+                .iter()
+                .find(|(f, _)| f == "checklist")
+                .filter(|_| answer.is_none())
+                .map(|_| tr.t("session-checklist-missing"));
+            (q.to_string(), label(&tr, "course-check", q), answer, error)
+        })
+        .collect();
+    let threshold = course.motor_thresholds.last().map(|m| {
+        tr.args(
+            "course-threshold-at",
+            &[
+                ("count", m.percent_output.to_string()),
+                ("date", format_date(m.determined_at, tz)),
+            ],
+        )
+    });
+    Ok(SessionPage {
+        l: StaffLayout::new(state, tr.t("session-title"), Some(who), "courses"),
+        id,
+        patient_name,
+        protocol: protocol_name(&r.protocol),
+        threshold,
+        session_number: course.sessions.len() + 1,
+        planned: r.planned_sessions,
+        fields,
+        effects,
+        checklist,
+        errors: rest.into_iter().filter(|(f, _)| f != "checklist").collect(),
+        stop,
+    })
+}
+
+/// `GET /staff/courses/{id}/session`: the technician's screen.
+pub async fn session_form(
+    Allowed(who, _): Allowed<RecordTreatment>,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Response> {
+    let page = session_page(&state, &who, id, &Typed::new(), &Vec::new(), None).await?;
+    Ok(html(StatusCode::OK, &page))
+}
+
+/// `POST /staff/courses/{id}/session`.
+pub async fn session(
+    Allowed(who, _): Allowed<RecordTreatment>,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response> {
+    let t = typed(fields);
+    let tz = state.config.clinic.time_zone.tz();
+    let answers: Vec<Option<bool>> = CHECKLIST
+        .iter()
+        .map(|q| match value(&t, q).as_str() {
+            "yes" => Some(true),
+            "no" => Some(false),
+            _ => None,
+        })
+        .collect();
+    let checklist = answers.iter().all(Option::is_some).then(|| tms::Checklist {
+        medication_change: answers[0] == Some(true),
+        sleep_loss: answers[1] == Some(true),
+        alcohol: answers[2] == Some(true),
+        new_implant: answers[3] == Some(true),
+        pregnancy: answers[4] == Some(true),
+        seizure: answers[5] == Some(true),
+    });
+    let float = |name: &str| opt(&t, name).map(|v| v.trim().parse::<f64>().unwrap_or(f64::NAN));
+    let log = tms::SessionLog {
+        started_at: opt(&t, "started_at").map(|v| local_to_rfc3339(&v, tz)),
+        intensity_percent_mt: number(&t, "intensity_percent_mt"),
+        pulses: number(&t, "pulses"),
+        side_effects: t.get("side_effects").cloned().unwrap_or_default(),
+        checklist,
+        device: opt(&t, "device"),
+        coil: opt(&t, "coil"),
+        trains: number(&t, "trains"),
+        intertrain_interval_s: float("intertrain_interval_s"),
+        duration_s: float("duration_min").map(|m| {
+            if m.is_finite() {
+                (m * 60.0).round() as i64
+            } else {
+                i64::MIN
+            }
+        }),
+        deviations: opt(&t, "deviations"),
+        operator: None,
+    };
+    match tms::record_session(&state, &who.actor, id, log)
+        .await
+        .map_err(AppError::from)?
+    {
+        Ok(Some(tms::SessionOutcome::Recorded { .. })) => {
+            Ok(Redirect::to(&format!("/staff/courses/{id}?done=session")).into_response())
+        }
+        Ok(Some(tms::SessionOutcome::Stopped { stop, message, .. })) => {
+            let tr = Tr::default();
+            let text = format!("{} {message}", tr.t(&format!("session-stop-{stop}")));
+            let page = session_page(&state, &who, id, &t, &Vec::new(), Some(text)).await?;
+            Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+        Ok(None) => Err(AppError::NotFound),
+        Err(errors) => {
+            let page = session_page(&state, &who, id, &t, &errors, None).await?;
+            Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    }
+}

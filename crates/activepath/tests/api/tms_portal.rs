@@ -1,0 +1,413 @@
+//! TMS courses in the portal and the patient's check-in by link: a
+//! clinician starts a course from the record, a technician records a
+//! session on the session screen, check-ins by e-mailed link and on the
+//! clinic's tablet (kiosk), and what each shows and keeps.
+
+use crate::helpers::*;
+use crate::staff::{Browser, PASSWORD, add_staff};
+use activepath::staff::Role;
+
+async fn signed_in<'a>(app: &'a TestApp, email: &str, role: Role) -> Browser<'a> {
+    add_staff(app, email, role).await;
+    let mut b = Browser::new(app);
+    let res = b
+        .post("/staff/login", &[("email", email), ("password", PASSWORD)])
+        .await;
+    assert_eq!(res.location.as_deref(), Some("/staff"));
+    b
+}
+
+/// A patient record made in the portal: its id.
+async fn patient(b: &mut Browser<'_>, name: &str, email: &str) -> i64 {
+    let csrf = b.get("/staff/patients/new").await.csrf();
+    let res = b
+        .post(
+            "/staff/patients/new",
+            &[
+                ("csrf", &csrf),
+                ("name", name),
+                ("email", email),
+                ("date_of_birth", "1981-03-04"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    res.location
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// The check-in link in the last e-mail to `to`.
+fn link_in_mail(app: &TestApp, to: &str) -> String {
+    let mail = mails_to(app, to).pop().expect("a mail to the patient");
+    let at = mail.text.find("/check-in/").expect("a check-in link");
+    let rest = &mail.text[at..];
+    rest[..rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len())].to_string()
+}
+
+fn answers(values: [&str; 9]) -> Vec<(String, &str)> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (format!("q{}", i + 1), *v))
+        .collect()
+}
+
+async fn post_answers(app: &TestApp, path: &str, values: [&str; 9]) -> (u16, String) {
+    let form: Vec<(String, &str)> = answers(values);
+    let res = no_redirect_client()
+        .post(app.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(&form).unwrap())
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_course_is_started_and_given_in_the_portal_and_the_technician_sees_no_record() {
+    let app = spawn_app_with(|c| c.staff.require_second_factor = false).await;
+    let mut doc = signed_in(&app, "doc@riverbend.example", Role::Clinician).await;
+    let id = patient(&mut doc, "Jo Quinn", "jo@example.org").await;
+
+    // The record offers a course; a wrong form keeps what was typed.
+    let record = doc.get(&format!("/staff/patients/{id}")).await;
+    assert!(
+        record
+            .body
+            .contains(&format!("/staff/patients/{id}/courses/new"))
+    );
+    let form = doc.get(&format!("/staff/patients/{id}/courses/new")).await;
+    assert_eq!(form.status, 200);
+    let csrf = form.csrf();
+    let path = format!("/staff/patients/{id}/courses");
+    let res = doc
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("protocol", ""),
+                ("planned_sessions", "500"),
+                ("start_date", "2026-12-14"),
+                ("target", "left-dlpfc"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 422);
+    assert!(
+        res.body.contains("id=\"protocol-error\""),
+        "the message beside the field"
+    );
+    assert!(res.body.contains("id=\"planned_sessions-error\""));
+    assert!(res.body.contains("value=\"500\""), "the input kept");
+    assert!(res.body.contains("<option value=\"left-dlpfc\" selected>"));
+    let res = doc
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("protocol", "10hz"),
+                ("planned_sessions", ""),
+                ("start_date", "2026-12-14"),
+                ("target", "left-dlpfc"),
+                ("localization", "beam-f3"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let course = res.location.unwrap();
+    let page = doc.get(&course).await;
+    assert!(page.body.contains("Left DLPFC (Beam F3)"));
+    assert!(page.body.contains("0 of 36"));
+    assert!(
+        page.body.contains("A PHQ-9 check-in is due"),
+        "the baseline"
+    );
+
+    // The technician: the list, the course and the session screen; no
+    // patient record, no clinical notes, no status change.
+    let mut tech = signed_in(&app, "tech@riverbend.example", Role::Technician).await;
+    let list = tech.get("/staff/courses").await;
+    assert_eq!(list.status, 200);
+    assert!(list.body.contains("Jo Quinn") && list.body.contains(&course));
+    assert_eq!(tech.get(&format!("/staff/patients/{id}")).await.status, 403);
+    let page = tech.get(&course).await;
+    assert!(
+        !page.body.contains("/staff/patients/"),
+        "no way into the record"
+    );
+    assert!(!page.body.contains("/status\""), "no status form");
+    // A check-in on the tablet for the baseline (kiosk), then the threshold.
+    let csrf = page.csrf();
+    let kiosk = tech
+        .post(
+            &format!("{course}/check-in"),
+            &[("csrf", &csrf), ("delivery", "kiosk")],
+        )
+        .await;
+    assert_eq!(kiosk.status, 303);
+    let link = kiosk.location.unwrap();
+    assert!(link.starts_with("/check-in/"));
+    assert_eq!(
+        post_answers(&app, &link, ["3", "3", "2", "2", "3", "2", "3", "2", "0"])
+            .await
+            .0,
+        200
+    );
+    let now = app
+        .clock
+        .now()
+        .to_zoned_datetime(app.state.config.clinic.time_zone.tz().clone());
+    let local = now.strftime("%Y-%m-%dT%H:%M").to_string();
+    let res = tech
+        .post(
+            &format!("{course}/motor-thresholds"),
+            &[
+                ("csrf", &csrf),
+                ("determined_at", &local),
+                ("percent_output", ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 422);
+    assert!(res.body.contains("id=\"percent_output-error\""));
+    let res = tech
+        .post(
+            &format!("{course}/motor-thresholds"),
+            &[
+                ("csrf", &csrf),
+                ("determined_at", &local),
+                ("percent_output", "52"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+
+    // The session screen: the checklist must be answered.
+    let screen = tech.get(&format!("{course}/session")).await;
+    assert_eq!(screen.status, 200);
+    assert!(screen.body.contains("52% output"), "the threshold in use");
+    assert!(
+        screen.body.contains("value=\"3000\""),
+        "the protocol's pulses"
+    );
+    let session = |seizure: &'static str| {
+        let mut f = vec![
+            ("csrf", csrf.as_str()),
+            ("started_at", local.as_str()),
+            ("intensity_percent_mt", "120"),
+            ("pulses", "3000"),
+            ("trains", "75"),
+            ("intertrain_interval_s", "11"),
+            ("duration_min", "37.5"),
+            ("device", "Chair 1 device"),
+            ("side_effects", "headache"),
+            ("deviations", "None of note"),
+        ];
+        for q in [
+            "medication_change",
+            "sleep_loss",
+            "alcohol",
+            "new_implant",
+            "pregnancy",
+        ] {
+            f.push((q, "no"));
+        }
+        if !seizure.is_empty() {
+            f.push(("seizure", seizure));
+        }
+        f
+    };
+    let missing = session("");
+    let res = tech.post(&format!("{course}/session"), &missing).await;
+    assert_eq!(res.status, 422);
+    assert!(
+        res.body.contains("id=\"seizure-error\""),
+        "beside the question"
+    );
+    assert!(
+        res.body.contains("value=\"Chair 1 device\""),
+        "the input kept"
+    );
+    let ok = session("no");
+    let res = tech.post(&format!("{course}/session"), &ok).await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let page = tech.get(&res.location.unwrap()).await;
+    assert!(page.body.contains("The session is recorded."));
+    assert!(page.body.contains("1 of 36"));
+    assert!(
+        page.body.contains("37:30")
+            && page.body.contains("11.0 s")
+            && page.body.contains("Headache")
+    );
+    assert!(
+        page.body.contains("None of note"),
+        "deviations shown to staff"
+    );
+
+    // A "yes" stops the session and holds the course.
+    let yes = session("yes");
+    let res = tech.post(&format!("{course}/session"), &yes).await;
+    assert_eq!(res.status, 422);
+    assert!(res.body.contains("The checklist needs a clinician"));
+    let page = doc.get(&course).await;
+    assert!(
+        page.body.contains("A seizure since the last session"),
+        "which answer"
+    );
+    assert!(page.body.contains("Reviewed: clear the hold"));
+}
+
+#[tokio::test]
+async fn an_emailed_check_in_works_once_names_nothing_and_question_9_reaches_a_clinician_at_once() {
+    let app = spawn_app_with(|c| c.staff.require_second_factor = false).await;
+    let mut doc = signed_in(&app, "doc@riverbend.example", Role::Clinician).await;
+    let id = patient(&mut doc, "Kim Lowe", "kim@example.org").await;
+    let csrf = doc
+        .get(&format!("/staff/patients/{id}/courses/new"))
+        .await
+        .csrf();
+    let res = doc
+        .post(
+            &format!("/staff/patients/{id}/courses"),
+            &[
+                ("csrf", &csrf),
+                ("protocol", "itbs"),
+                ("start_date", "2026-12-14"),
+            ],
+        )
+        .await;
+    let course = res.location.unwrap();
+    let res = doc
+        .post(
+            &format!("{course}/check-in"),
+            &[("csrf", &csrf), ("delivery", "email")],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    assert!(
+        doc.get(&res.location.unwrap())
+            .await
+            .body
+            .contains("on its way")
+    );
+    wait_for_mail(&app, 1).await;
+    let mail = mails_to(&app, "kim@example.org").pop().unwrap();
+    for word in ["PHQ", "depress", "TMS", "suicid", "Kim"] {
+        assert!(
+            !mail.subject.contains(word) && !mail.text.contains(word),
+            "{word} in {mail:?}"
+        );
+    }
+    let link = link_in_mail(&app, "kim@example.org");
+
+    // The page: the PHQ-9 and no name.
+    let (code, page) = app.get_text(&link).await;
+    assert_eq!(code, 200);
+    assert!(page.contains("Little interest or pleasure in doing things"));
+    assert!(!page.contains("Kim"));
+    // A missing answer is named; nothing is kept yet.
+    let mut partial = answers(["1", "1", "1", "1", "1", "1", "1", "1", "1"]);
+    partial.remove(3);
+    let res = app
+        .client
+        .post(app.url(&link))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(&partial).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("id=\"q4-error\""));
+
+    // Question 9 above 0: the safety message, and an urgent case at once.
+    let (code, done) =
+        post_answers(&app, &link, ["1", "1", "1", "1", "1", "1", "1", "1", "1"]).await;
+    assert_eq!(code, 200);
+    assert!(done.contains("Your safety matters most") && done.contains("tel:988"));
+    assert!(!done.contains("out of 27"), "no score shown");
+    let queue = doc.get("/staff").await;
+    assert!(queue.body.contains("Urgent"), "{}", queue.body);
+    wait_for_mail(&app, 2).await;
+    assert!(
+        !mails_to(&app, &app.state.config.mail.notify).is_empty(),
+        "the clinic is told"
+    );
+
+    // The link works once.
+    let (code, again) = app.get_text(&link).await;
+    assert_eq!(code, 404);
+    assert!(again.contains("This link does not work"));
+    assert_eq!(post_answers(&app, &link, ["0"; 9]).await.0, 404);
+    let page = doc.get(&course).await;
+    assert!(page.body.contains("E-mailed link"));
+    assert_eq!(
+        page.body.matches("E-mailed link").count(),
+        1,
+        "one check-in"
+    );
+}
+
+#[tokio::test]
+async fn the_tablet_shows_nothing_of_the_patient_before() {
+    let app = spawn_app_with(|c| c.staff.require_second_factor = false).await;
+    let mut doc = signed_in(&app, "doc@riverbend.example", Role::Clinician).await;
+    let mut links = Vec::new();
+    for (name, email) in [
+        ("Lee Park", "lee@example.org"),
+        ("Max Roe", "max@example.org"),
+    ] {
+        let id = patient(&mut doc, name, email).await;
+        let csrf = doc
+            .get(&format!("/staff/patients/{id}/courses/new"))
+            .await
+            .csrf();
+        let course = doc
+            .post(
+                &format!("/staff/patients/{id}/courses"),
+                &[
+                    ("csrf", &csrf),
+                    ("protocol", "10hz"),
+                    ("start_date", "2026-12-14"),
+                ],
+            )
+            .await
+            .location
+            .unwrap();
+        let res = doc
+            .post(
+                &format!("{course}/check-in"),
+                &[("csrf", &csrf), ("delivery", "kiosk")],
+            )
+            .await;
+        links.push(res.location.unwrap());
+    }
+    let (code, done) = post_answers(
+        &app,
+        &links[0],
+        ["2", "2", "2", "2", "2", "2", "2", "2", "0"],
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert!(done.contains("hand the tablet back"));
+    assert!(
+        !done.contains("Lee") && !done.contains("16"),
+        "no name, no score"
+    );
+    // The next patient's page: no name, nothing chosen.
+    let (_, next) = app.get_text(&links[1]).await;
+    assert!(!next.contains("Lee") && !next.contains("Max"));
+    assert!(
+        !next.contains(" checked>"),
+        "no answer carried over: {}",
+        &next[next.find(" checked").unwrap_or(0)..][..60.min(next.len())]
+    );
+    assert!(next.contains("autocomplete=\"off\""));
+    // Back to the first patient's page: spent.
+    assert_eq!(app.get_text(&links[0]).await.0, 404);
+}
