@@ -181,6 +181,15 @@ pub struct Tms {
     pub check_in_link_valid: Duration,
 }
 
+impl Tms {
+    /// The built-in TMS settings.
+    pub fn demo() -> Tms {
+        Figment::from(Toml::string(DEFAULTS))
+            .extract_inner("tms")
+            .expect("the built-in configuration is valid")
+    }
+}
+
 /// See [`Tms::check_in_cadence`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -200,3 +200,174 @@ impl Facts<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::tms::SessionDetails;
+
+    const DAY: i64 = 24;
+
+    fn at(day: i64) -> Timestamp {
+        "2026-03-02T09:00:00Z".parse::<Timestamp>().unwrap() + SignedDuration::from_hours(DAY * day)
+    }
+
+    fn course(status: &str) -> CourseRecord {
+        CourseRecord {
+            id: 1,
+            uid: "c".into(),
+            patient_id: 1,
+            protocol: "10hz".into(),
+            planned_sessions: 36,
+            start_date: "2026-03-02".into(),
+            status: status.into(),
+            stop_reason: None,
+            target: None,
+            localization: None,
+            created_at: at(0),
+            version: 1,
+        }
+    }
+
+    /// One session a day from day 1.
+    fn sessions(n: i64) -> Vec<SessionRecord> {
+        (1..=n)
+            .map(|d| SessionRecord {
+                id: d,
+                uid: d.to_string(),
+                started_at: at(d),
+                intensity_percent_mt: 120,
+                pulses: 3000,
+                side_effects: Vec::new(),
+                motor_threshold: 50,
+                motor_threshold_at: at(0),
+                details: SessionDetails::default(),
+            })
+            .collect()
+    }
+
+    /// Check-ins at these instants.
+    fn check_ins(times: &[Timestamp]) -> Vec<CheckInRecord> {
+        times
+            .iter()
+            .enumerate()
+            .map(|(i, t)| CheckInRecord {
+                id: i as i64,
+                taken_at: *t,
+                total: 15,
+                self_harm_flag: false,
+                case_id: None,
+                source: "staff".into(),
+            })
+            .collect()
+    }
+
+    fn due(
+        status: &str,
+        sessions: &[SessionRecord],
+        check_ins: &[CheckInRecord],
+        now: Timestamp,
+        config: &Tms,
+    ) -> Option<CheckInDue> {
+        let record = course(status);
+        let progress = clinical::mbc::progress(&[], 20);
+        Facts {
+            course: &record,
+            holds: 0,
+            motor_thresholds: &[],
+            medication_change: None,
+            sessions,
+            check_ins,
+            authorizations: &[],
+            progress: &progress,
+            now,
+            tz: &TimeZone::UTC,
+            config,
+        }
+        .check_in_due()
+    }
+
+    #[test]
+    fn the_baseline_comes_first() {
+        let weekly = Tms::demo();
+        assert_eq!(
+            due("planned", &[], &[], at(0), &weekly),
+            Some(CheckInDue::Baseline)
+        );
+        assert_eq!(due("stopped", &[], &[], at(0), &weekly), None);
+    }
+
+    #[test]
+    fn weekly_means_seven_days_after_the_last() {
+        let weekly = Tms::demo();
+        let s = sessions(10);
+        let c = check_ins(&[at(0)]);
+        assert_eq!(due("active", &s, &c, at(6), &weekly), None);
+        assert_eq!(
+            due("active", &s, &c, at(7), &weekly),
+            Some(CheckInDue::Weekly)
+        );
+        let c = check_ins(&[at(0), at(7)]);
+        assert_eq!(due("active", &s, &c, at(10), &weekly), None);
+        // Before any session, the baseline is enough, however old.
+        assert_eq!(due("planned", &[], &c[..1], at(30), &weekly), None);
+    }
+
+    #[test]
+    fn by_session_number_a_missed_week_does_not_shift_them() {
+        let mut config = Tms::demo();
+        config.check_in_cadence = CheckInCadence::Sessions;
+        let c = check_ins(&[at(0)]);
+        assert_eq!(due("active", &sessions(9), &c, at(40), &config), None);
+        assert_eq!(
+            due("active", &sessions(10), &c, at(11), &config),
+            Some(CheckInDue::AtSession(10))
+        );
+        // Taken after session 10: nothing due until session 20.
+        let c = check_ins(&[at(0), at(10) + SignedDuration::from_hours(1)]);
+        assert_eq!(due("active", &sessions(19), &c, at(19), &config), None);
+        assert_eq!(
+            due("active", &sessions(20), &c, at(21), &config),
+            Some(CheckInDue::AtSession(20))
+        );
+        // Session 36 reached with none since 30: the one at 36.
+        let c = check_ins(&[at(0), at(31)]);
+        assert_eq!(
+            due("active", &sessions(36), &c, at(37), &config),
+            Some(CheckInDue::AtSession(36))
+        );
+    }
+
+    #[test]
+    fn after_the_course_one_at_its_end_then_at_1_3_and_6_months() {
+        let weekly = Tms::demo();
+        let s = sessions(36);
+        let end = at(36);
+        let c = check_ins(&[at(0), at(30)]);
+        assert_eq!(
+            due("completed", &s, &c, at(37), &weekly),
+            Some(CheckInDue::EndOfCourse)
+        );
+        let c = check_ins(&[at(0), end + SignedDuration::from_hours(2)]);
+        assert_eq!(due("completed", &s, &c, at(50), &weekly), None);
+        // 2026-04-07 + 1 month = 2026-05-07 (day 66).
+        assert_eq!(
+            due("completed", &s, &c, at(66), &weekly),
+            Some(CheckInDue::FollowUp(1))
+        );
+        // A check-in up to a week early counts.
+        let mut early = c.clone();
+        early.extend(check_ins(&[at(61)]));
+        assert_eq!(due("completed", &s, &early, at(66), &weekly), None);
+        // Three months on, with only the 1-month one: the 3-month one.
+        assert_eq!(
+            due("completed", &s, &early, at(36 + 92), &weekly),
+            Some(CheckInDue::FollowUp(3))
+        );
+        assert_eq!(
+            due("completed", &s, &early, at(36 + 184), &weekly),
+            Some(CheckInDue::FollowUp(6))
+        );
+        assert_eq!(due("stopped", &s, &c, at(100), &weekly), None);
+    }
+}
