@@ -1018,3 +1018,4 @@ session-stop-baseline = No baseline PHQ-9.
 session-stop-motor_threshold = No motor threshold.
 session-stop-intensity_percent_mt = The intensity is above the ceiling.
 session-stop-checklist = The checklist needs a clinician's review.
+session-checklist-summary = Answer each question of the checklist.

@@ -86,17 +86,20 @@ impl Field {
     }
 }
 
-/// Puts each error beside its field; errors for no field shown are
-/// returned, for the summary.
+/// Puts each error beside its field, and returns the error summary: (the
+/// field's id to link to, or "" for an error of no field; what is wrong).
 fn place(fields: &mut [Field], errors: &FieldErrors) -> Vec<(String, String)> {
-    let mut rest = Vec::new();
+    let mut summary = Vec::new();
     for (name, message) in errors {
         match fields.iter_mut().find(|f| f.name == name.as_str()) {
-            Some(f) => f.error = Some(message.clone()),
-            None => rest.push((name.clone(), message.clone())),
+            Some(f) => {
+                f.error = Some(message.clone());
+                summary.push((name.clone(), format!("{}: {message}", f.label)));
+            }
+            None => summary.push((String::new(), message.clone())),
         }
     }
-    rest
+    summary
 }
 
 /// The typed values of a posted form, by name (checkboxes may repeat).
@@ -786,7 +789,7 @@ async fn course_page(
         Vec::new()
     };
     let status_errors = place(&mut status_fields, &errors_for("status"));
-    let link_errors = errors_for("link");
+    let link_errors = place(&mut [], &errors_for("link"));
     Ok(CoursePage {
         l: StaffLayout::new(
             state,
@@ -1176,7 +1179,9 @@ async fn session_page(
             *name = "duration_min".into();
         }
     }
-    let rest = place(&mut fields, &errors);
+    let checklist_missing = errors.iter().any(|(f, _)| f == "checklist");
+    errors.retain(|(f, _)| f != "checklist");
+    let mut summary = place(&mut fields, &errors);
     let chosen = t.get("side_effects").cloned().unwrap_or_default();
     let effects = tms::SIDE_EFFECTS
         .iter()
@@ -1188,7 +1193,7 @@ async fn session_page(
             )
         })
         .collect();
-    let checklist = CHECKLIST
+    let checklist: Vec<(String, String, Option<bool>, Option<String>)> = CHECKLIST
         .iter()
         .map(|q| {
             let answer = match value(t, q).as_str() {
@@ -1196,11 +1201,8 @@ async fn session_page(
                 "no" => Some(false),
                 _ => None,
             };
-            let error = rest
-                .iter()
-                .find(|(f, _)| f == "checklist")
-                .filter(|_| answer.is_none())
-                .map(|_| tr.t("session-checklist-missing"));
+            let error =
+                (checklist_missing && answer.is_none()).then(|| tr.t("session-checklist-missing"));
             (q.to_string(), label(&tr, "course-check", q), answer, error)
         })
         .collect();
@@ -1213,6 +1215,12 @@ async fn session_page(
             ],
         )
     });
+    if let Some((q, ..)) = checklist
+        .iter()
+        .find(|(_, _, _, e): &&(String, String, Option<bool>, Option<String>)| e.is_some())
+    {
+        summary.insert(0, (q.clone(), tr.t("session-checklist-summary")));
+    }
     Ok(SessionPage {
         l: StaffLayout::new(state, tr.t("session-title"), Some(who), "courses"),
         id,
@@ -1224,7 +1232,7 @@ async fn session_page(
         fields,
         effects,
         checklist,
-        errors: rest.into_iter().filter(|(f, _)| f != "checklist").collect(),
+        errors: summary,
         stop,
     })
 }

@@ -1,0 +1,132 @@
+// A TMS course in a real browser at a tablet's size: a clinician starts it
+// from a patient's record, the patient answers the baseline on the clinic's
+// tablet (kiosk), a technician records the motor threshold and a session on
+// the session screen, and a check-in with question 9 above 0 shows the
+// safety message. axe-core on every page.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expectNoAxeViolations, launchChromium } from './browser.mjs';
+import { newDataDir, runCommand, startServer } from './server.mjs';
+
+const PASSWORD = 'lilac-otter-harbour-quietly';
+const CLINICIAN = 'dana.cole@riverbend.example';
+const TECHNICIAN = 'sam.ortiz@riverbend.example';
+let server, base, browser;
+
+before(async () => {
+  const dataDir = newDataDir();
+  const file = join(dataDir, '..', `pw-tms-${process.pid}`);
+  writeFileSync(file, PASSWORD + '\n');
+  runCommand(['user', 'add', '--email', CLINICIAN, '--role', 'clinician', '--password-file', file], dataDir);
+  runCommand(['user', 'add', '--email', TECHNICIAN, '--role', 'technician', '--password-file', file], dataDir);
+  server = await startServer({ ACTIVEPATH_STAFF__REQUIRE_SECOND_FACTOR: 'false' }, dataDir);
+  base = server.base;
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  server?.stop();
+});
+
+/** A tablet-sized, touch page signed in as `email`. */
+async function signedIn(email) {
+  const context = await browser.newContext({ viewport: { width: 768, height: 1024 }, isMobile: true, hasTouch: true });
+  const page = await context.newPage();
+  await page.goto(base + '/staff/login');
+  await page.getByLabel('Work e-mail address').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await Promise.all([page.waitForURL(/\/staff$/), page.getByRole('button', { name: 'Sign in' }).click()]);
+  return { context, page };
+}
+
+/** Answers the PHQ-9 on the check-in page (question 9 as given). */
+async function answerCheckIn(page, q9) {
+  const items = page.locator('fieldset.item');
+  for (let i = 0; i < 9; i++) {
+    await items.nth(i).locator(`input[value="${i === 8 ? q9 : 2}"]`).check();
+  }
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Send my answers' }).click()]);
+}
+
+test('a TMS course from the record to a session, on a tablet', async () => {
+  const { context, page } = await signedIn(CLINICIAN);
+  await Promise.all([page.waitForURL(/\/staff\/patients$/), page.getByRole('link', { name: 'Patients', exact: true }).click()]);
+  await Promise.all([page.waitForURL(/\/staff\/patients\/new/), page.getByRole('link', { name: 'New patient record' }).click()]);
+  await page.getByLabel('Name').fill('Nora Blake');
+  await page.getByLabel('Date of birth').fill('1979-06-30');
+  await page.getByLabel('E-mail').fill('nora@example.org');
+  await Promise.all([page.waitForURL(/\/staff\/patients\/\d+$/), page.getByRole('button', { name: 'Make the record' }).click()]);
+  await Promise.all([page.waitForURL(/courses\/new$/), page.getByRole('link', { name: 'Start a TMS course' }).click()]);
+  await expectNoAxeViolations(page, 'new course');
+  await page.getByLabel(/Planned sessions/).fill('0');
+  // The server's checks, as a browser without its own would meet them.
+  await page.locator('main form').evaluate((f) => f.setAttribute('novalidate', ''));
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Start the course' }).click()]);
+  assert.match(await page.locator('.error-summary').innerText(), /Protocol: is required/);
+  assert.equal(await page.getByLabel(/Planned sessions/).inputValue(), '0', 'the input is kept');
+  await expectNoAxeViolations(page, 'new course with errors');
+  await page.getByLabel('Protocol').selectOption('10hz');
+  await page.getByLabel(/Planned sessions/).fill('');
+  await page.getByLabel(/Target/).selectOption('left-dlpfc');
+  await Promise.all([page.waitForURL(/\/staff\/courses\/\d+$/), page.getByRole('button', { name: 'Start the course' }).click()]);
+  const course = page.url();
+  assert.match(await page.locator('.alerts').innerText(), /check-in is due/);
+  await expectNoAxeViolations(page, 'course page, new');
+
+  // The baseline on this tablet: no name on the patient's page.
+  await Promise.all([page.waitForURL(/\/check-in\//), page.getByRole('button', { name: 'Check-in on this tablet' }).click()]);
+  assert.doesNotMatch(await page.locator('body').innerText(), /Nora/);
+  await expectNoAxeViolations(page, 'check-in on the tablet');
+  await answerCheckIn(page, 0);
+  assert.match(await page.locator('main').innerText(), /hand the tablet back/);
+  assert.doesNotMatch(await page.locator('main').innerText(), /Nora|\b18\b/);
+  await expectNoAxeViolations(page, 'check-in done');
+  await page.goBack();
+  assert.match(await page.locator('main').innerText(), /This link does not work/, 'nothing to go back to');
+  await context.close();
+
+  // The technician: the course, the motor threshold, then a session.
+  const tech = await signedIn(TECHNICIAN);
+  const p = tech.page;
+  await Promise.all([p.waitForURL(/\/staff\/courses$/), p.getByRole('link', { name: 'TMS courses' }).click()]);
+  await expectNoAxeViolations(p, 'course list');
+  await Promise.all([p.waitForURL(course), p.getByRole('link', { name: 'Nora Blake' }).click()]);
+  await p.getByLabel('Device output (%)').fill('54');
+  await Promise.all([p.waitForLoadState('load'), p.getByRole('button', { name: 'Record the motor threshold' }).click()]);
+  assert.match(await p.locator('main').innerText(), /motor threshold is recorded/);
+  await Promise.all([p.waitForURL(/\/session$/), p.getByRole('link', { name: 'Record a session' }).click()]);
+  await expectNoAxeViolations(p, 'session screen');
+  assert.match(await p.locator('main').innerText(), /54% output/);
+  // Nothing answered: each checklist question says so.
+  await p.locator('form.session-form').evaluate((f) => f.setAttribute('novalidate', ''));
+  await Promise.all([p.waitForLoadState('load'), p.getByRole('button', { name: 'Record the session' }).click()]);
+  assert.equal(await p.locator('.checklist .field-error').count(), 6);
+  await expectNoAxeViolations(p, 'session screen with errors');
+  for (const q of ['Change in medication', 'Much less sleep than usual', 'Alcohol in the last 24 hours',
+    'New implant or metal in the head or neck', 'Pregnancy, or may be pregnant', 'A seizure since the last session']) {
+    await p.getByRole('group', { name: q }).getByLabel('No').check();
+  }
+  await p.getByLabel(/Trains/).fill('75');
+  await p.getByLabel(/Device \(optional\)/).fill('Chair 1');
+  await p.getByLabel('Headache').check();
+  await Promise.all([p.waitForURL(/\/staff\/courses\/\d+\?done=session$/), p.getByRole('button', { name: 'Record the session' }).click()]);
+  const sessions = p.locator('#sessions-caption').locator('xpath=..');
+  assert.match(await sessions.innerText(), /Headache/);
+  assert.match(await p.locator('main').innerText(), /1 of 36/);
+  await expectNoAxeViolations(p, 'course page with a session');
+
+  // A check-in with question 9 above 0: the safety message.
+  await Promise.all([p.waitForURL(/\/check-in\//), p.getByRole('button', { name: 'Check-in on this tablet' }).click()]);
+  await answerCheckIn(p, 1);
+  assert.match(await p.locator('main').innerText(), /Your safety matters most/);
+  assert.equal(await p.locator('a[href="tel:988"]').count() > 0, true);
+  await expectNoAxeViolations(p, 'check-in with question 9 above 0');
+  await p.goto(course);
+  assert.equal(await p.locator('.chart svg circle').count(), 2, 'baseline and follow-up drawn');
+  assert.match(await p.locator('#check-ins-caption').locator('xpath=..').innerText(), /Above 0/);
+  await expectNoAxeViolations(p, 'course page with two check-ins');
+  await tech.context.close();
+});
