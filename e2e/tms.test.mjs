@@ -76,6 +76,14 @@ test('a TMS course from the record to a session, on a tablet', async () => {
   assert.match(await page.locator('.alerts').innerText(), /check-in is due/);
   await expectNoAxeViolations(page, 'course page, new');
 
+  // Its 36 sessions on the chair, from a weekday two or more days ahead.
+  const day = new Date(Date.now() + 2 * 86400e3);
+  while ([0, 6].includes(day.getUTCDay())) day.setUTCDate(day.getUTCDate() + 1);
+  await page.getByLabel('First session').fill(day.toISOString().slice(0, 10) + 'T09:00');
+  await Promise.all([page.waitForURL(/done=series$/), page.getByRole('button', { name: 'Book the sessions' }).click()]);
+  assert.equal(await page.locator('#schedule-caption').locator('xpath=..').locator('tbody tr').count(), 36);
+  await expectNoAxeViolations(page, 'course page with its sessions booked');
+
   // The baseline on this tablet: no name on the patient's page.
   await Promise.all([page.waitForURL(/\/check-in\//), page.getByRole('button', { name: 'Check-in on this tablet' }).click()]);
   assert.doesNotMatch(await page.locator('body').innerText(), /Nora/);

@@ -71,6 +71,7 @@ check_in_sessions = [10, 20, 30, 36]
 authorization_warn_sessions = 5
 authorization_warn_days = 7
 check_in_link_valid = "72h"
+missed_sessions_alert = 2
 
 [theme]
 show_name = true
@@ -179,6 +180,8 @@ pub struct Tms {
     /// How long an e-mailed check-in link works (it works once).
     #[serde(deserialize_with = "duration")]
     pub check_in_link_valid: Duration,
+    /// Alert when this many booked sessions in a row were missed.
+    pub missed_sessions_alert: usize,
 }
 
 impl Tms {
@@ -721,6 +724,9 @@ impl Config {
             bail!(
                 "tms.authorization_warn_sessions and tms.authorization_warn_days must not be negative"
             );
+        }
+        if tms.missed_sessions_alert == 0 {
+            bail!("tms.missed_sessions_alert must be at least 1");
         }
         if tms.check_in_link_valid < Duration::from_secs(3600) {
             bail!("tms.check_in_link_valid must be at least 1h");

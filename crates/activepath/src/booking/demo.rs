@@ -1,6 +1,7 @@
 //! The demo clinic's booking set-up, written into a new database so that
 //! `serve` offers real times at once: two locations, two clinicians and a
-//! TMS chair, three appointment types and weekday hours. A clinic changes
+//! TMS chair, four appointment types (the last, TMS sessions, booked by a
+//! course) and weekday hours. A clinic changes
 //! or replaces all of it in the staff portal; it is written once, and never
 //! again once any location exists.
 
@@ -157,6 +158,22 @@ pub fn setup(time_zone: &str) -> SeedSetup {
                 &["clinician", "tms_chair"],
                 2,
             ),
+            TypeRow {
+                // A TMS course books its sessions ahead, from the day itself.
+                min_notice_minutes: 0,
+                horizon_days: 365,
+                ..kind(
+                    "tms-session",
+                    "TMS treatment session",
+                    "A session of a TMS course on the chair. Booked by the clinic for the whole course.",
+                    40,
+                    5,
+                    15,
+                    false,
+                    &["tms_chair"],
+                    3,
+                )
+            },
         ],
         hours,
     }

@@ -185,6 +185,11 @@ impl Catalogue {
         self.types.iter().find(|t| t.public && t.slug == slug)
     }
 
+    /// A type by its slug, offered to the public or not.
+    pub fn type_by_slug(&self, slug: &str) -> Option<&AppointmentType> {
+        self.types.iter().find(|t| t.slug == slug)
+    }
+
     pub fn type_by_id(&self, id: i64) -> Option<&AppointmentType> {
         self.types.iter().find(|t| t.id == id)
     }
@@ -254,7 +259,7 @@ impl Rules {
         location: &Location,
         from: Date,
         to: Date,
-        except: Option<i64>,
+        except: &[i64],
     ) -> Result<Rules, Error> {
         let resources = cat.resources_at(location.id);
         let hours = cat
@@ -342,7 +347,7 @@ pub async fn free_slots(
     if to < from {
         return Ok(Vec::new());
     }
-    let rules = Rules::load(s, cat, location, from, to, None).await?;
+    let rules = Rules::load(s, cat, location, from, to, &[]).await?;
     Ok(rules
         .schedule(&location.tz, &kind.timing)
         .slots(from, to, s.clock.now()))
@@ -517,7 +522,7 @@ pub async fn book(
     let date = start.to_zoned_datetime(location.tz.clone()).date();
     for _ in 0..ATTEMPTS {
         let now = s.clock.now();
-        let rules = Rules::load(s, cat, location, date, date, None).await?;
+        let rules = Rules::load(s, cat, location, date, date, &[]).await?;
         let slot = offered(s, cat, kind, location, &rules, start, now).await?;
         let uid = random_id();
         let token = random_token(32);
@@ -575,6 +580,76 @@ pub async fn book(
     })
 }
 
+/// Whether `kind` at `location` may start at `start` now, as a booking
+/// would be checked; the times of the appointments in `except` (being
+/// moved) do not count. With the slot, or why not.
+pub async fn check_time(
+    s: &Services,
+    cat: &Catalogue,
+    kind: &AppointmentType,
+    location: &Location,
+    start: Timestamp,
+    except: &[i64],
+) -> Result<Slot, BookError> {
+    let date = start.to_zoned_datetime(location.tz.clone()).date();
+    let rules = Rules::load(s, cat, location, date, date, except).await?;
+    offered(s, cat, kind, location, &rules, start, s.clock.now()).await
+}
+
+/// An appointment the clinic books for someone it treats (a TMS course's
+/// session): no queue case, no manage link, no mail, no reminder.
+pub fn clinic_appointment(
+    s: &Services,
+    kind: &AppointmentType,
+    location: &Location,
+    slot: &Slot,
+    details: &Details,
+    now: Timestamp,
+) -> NewAppointment {
+    let uid = random_id();
+    NewAppointment {
+        details: s.cipher.encrypt(
+            &details_aad(&uid),
+            &serde_json::to_vec(details).expect("details serialize"),
+        ),
+        uid,
+        type_id: kind.id,
+        location_id: location.id,
+        starts_at: slot.start,
+        ends_at: slot.end,
+        source: Source::Staff.as_str().into(),
+        consent_version: "treatment".into(),
+        // A link nobody holds.
+        manage_hash: s
+            .cipher
+            .digest(Purpose::BookingLink, &[random_token(32).as_bytes()]),
+        reminder_due_at: None,
+        created_at: now,
+        blocks: blocks(slot, &kind.timing),
+        case: None,
+    }
+}
+
+/// Moving an appointment of `kind` to `slot`, without mail.
+pub fn quiet_move(
+    kind: &AppointmentType,
+    row: &AppointmentRow,
+    slot: &Slot,
+    now: Timestamp,
+) -> AppointmentChange {
+    AppointmentChange {
+        id: row.id,
+        expected_sequence: row.sequence,
+        at: now,
+        what: ChangeKind::Move {
+            starts_at: slot.start,
+            ends_at: slot.end,
+            blocks: blocks(slot, &kind.timing),
+            reminder_due_at: None,
+        },
+    }
+}
+
 /// The free times nearest to `around` (up to a week either side).
 pub async fn nearest(
     s: &Services,
@@ -591,7 +666,7 @@ pub async fn nearest(
         location,
         date.checked_sub(week).unwrap_or(date),
         date.checked_add(week).unwrap_or(date),
-        None,
+        &[],
     )
     .await?;
     Ok(rules
@@ -772,7 +847,7 @@ pub async fn reschedule(
     for _ in 0..ATTEMPTS {
         let now = s.clock.now();
         // Its own current time does not stand in its way.
-        let rules = Rules::load(s, cat, location, date, date, Some(a.row.id)).await?;
+        let rules = Rules::load(s, cat, location, date, date, &[a.row.id]).await?;
         let slot = offered(s, cat, kind, location, &rules, start, now).await?;
         let view = BookingMail {
             uid: &a.row.uid,

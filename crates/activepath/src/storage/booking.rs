@@ -134,7 +134,7 @@ pub struct AppointmentRow {
     pub cancelled_at: Option<Timestamp>,
 }
 
-const APPOINTMENT_COLUMNS: &str = "id, uid, type_id, location_id, starts_at, ends_at, status, \
+pub(super) const APPOINTMENT_COLUMNS: &str = "id, uid, type_id, location_id, starts_at, ends_at, status, \
      source, details, consent_version, sequence, reminder_due_at, reminder_sent_at, created_at, \
      cancelled_at";
 
@@ -203,7 +203,101 @@ pub struct SeedSetup {
     pub hours: Vec<HoursRow>,
 }
 
-async fn insert_blocks(conn: &mut AnyConnection, id: i64, blocks: &[BlockRow]) -> Result<()> {
+/// Cancels or moves an appointment still at `expected_sequence` and
+/// releases its blocks (the caller inserts a move's new ones), inside a
+/// transaction. `Ok(false)`: it changed since it was read.
+pub(super) async fn update_appointment(
+    conn: &mut AnyConnection,
+    id: i64,
+    expected_sequence: i64,
+    at: Timestamp,
+    what: &ChangeKind,
+) -> Result<bool> {
+    let updated = match what {
+        ChangeKind::Cancel => {
+            sqlx::query(
+                "UPDATE appointments SET status = 'cancelled', cancelled_at = $1, \
+                 updated_at = $1, sequence = sequence + 1 \
+                 WHERE id = $2 AND sequence = $3 AND status = 'booked'",
+            )
+            .bind(Millis(at))
+            .bind(id)
+            .bind(expected_sequence)
+            .execute(&mut *conn)
+            .await?
+        }
+        ChangeKind::Move {
+            starts_at,
+            ends_at,
+            reminder_due_at,
+            ..
+        } => {
+            sqlx::query(
+                "UPDATE appointments SET starts_at = $1, ends_at = $2, \
+                 reminder_due_at = $3, reminder_sent_at = NULL, updated_at = $4, \
+                 sequence = sequence + 1 \
+                 WHERE id = $5 AND sequence = $6 AND status = 'booked'",
+            )
+            .bind(Millis(*starts_at))
+            .bind(Millis(*ends_at))
+            .bind(reminder_due_at.map(Millis))
+            .bind(Millis(at))
+            .bind(id)
+            .bind(expected_sequence)
+            .execute(&mut *conn)
+            .await?
+        }
+    };
+    if updated.rows_affected() != 1 {
+        return Ok(false);
+    }
+    // The old blocks are released first, so a move may overlap
+    // its own former time.
+    sqlx::query("DELETE FROM appointment_blocks WHERE appointment_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(true)
+}
+
+/// Inserts an appointment with its blocks (and its queue case), inside a
+/// transaction. `Conflict(ResourceBusy)` when a block would overlap another.
+pub(super) async fn insert_appointment_row(
+    conn: &mut AnyConnection,
+    new: NewAppointment,
+) -> Result<i64> {
+    let id: i64 = sqlx::query(
+        "INSERT INTO appointments (uid, type_id, location_id, starts_at, ends_at, status, \
+         source, details, consent_version, manage_hash, reminder_due_at, created_at, \
+         updated_at) VALUES ($1, $2, $3, $4, $5, 'booked', $6, $7, $8, $9, $10, $11, $11) \
+         RETURNING id",
+    )
+    .bind(new.uid)
+    .bind(new.type_id)
+    .bind(new.location_id)
+    .bind(Millis(new.starts_at))
+    .bind(Millis(new.ends_at))
+    .bind(new.source)
+    .bind(new.details)
+    .bind(new.consent_version)
+    .bind(new.manage_hash)
+    .bind(new.reminder_due_at.map(Millis))
+    .bind(Millis(new.created_at))
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("id")?;
+    insert_blocks(conn, id, &new.blocks).await?;
+    if let Some(case) = new.case {
+        super::triage::insert_case(conn, case, Some(id)).await?;
+    }
+    Ok(id)
+}
+
+pub(super) async fn insert_blocks(
+    conn: &mut AnyConnection,
+    id: i64,
+    blocks: &[BlockRow],
+) -> Result<()> {
     for b in blocks {
         sqlx::query(
             "INSERT INTO appointment_blocks (appointment_id, resource_id, blocked_from, blocked_until) \
@@ -455,26 +549,36 @@ impl Storage {
         resources: &[i64],
         from: Timestamp,
         until: Timestamp,
-        except_appointment: Option<i64>,
+        except: &[i64],
     ) -> Result<Vec<BlockRow>> {
         if resources.is_empty() {
             return Ok(Vec::new());
         }
-        let list = (0..resources.len())
-            .map(|i| format!("${}", i + 5))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let params = |from: usize, n: usize| {
+            (0..n)
+                .map(|i| format!("${}", i + from))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let list = params(4, resources.len());
+        let skipped = if except.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "AND appointment_id NOT IN ({}) ",
+                params(4 + resources.len(), except.len())
+            )
+        };
         let sql = format!(
             "SELECT resource_id, blocked_from, blocked_until FROM appointment_blocks \
              WHERE active = 1 AND blocked_from >= $1 AND blocked_from < $2 AND blocked_until > $3 \
-             AND appointment_id <> $4 AND resource_id IN ({list}) ORDER BY blocked_from"
+             {skipped}AND resource_id IN ({list}) ORDER BY blocked_from"
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(Millis(crate::time::before(from, crate::time::days(1))))
             .bind(Millis(until))
-            .bind(Millis(from))
-            .bind(except_appointment.unwrap_or(0));
-        for r in resources {
+            .bind(Millis(from));
+        for r in resources.iter().chain(except) {
             query = query.bind(*r);
         }
         Ok(query
@@ -498,32 +602,10 @@ impl Storage {
     pub async fn insert_appointment(&self, new: NewAppointment, mail: Vec<NewMail>) -> Result<i64> {
         self.write(move |conn| {
             Box::pin(async move {
-                let id: i64 = sqlx::query(
-                    "INSERT INTO appointments (uid, type_id, location_id, starts_at, ends_at, status, \
-                     source, details, consent_version, manage_hash, reminder_due_at, created_at, \
-                     updated_at) VALUES ($1, $2, $3, $4, $5, 'booked', $6, $7, $8, $9, $10, $11, $11) \
-                     RETURNING id",
-                )
-                .bind(new.uid)
-                .bind(new.type_id)
-                .bind(new.location_id)
-                .bind(Millis(new.starts_at))
-                .bind(Millis(new.ends_at))
-                .bind(new.source)
-                .bind(new.details)
-                .bind(new.consent_version)
-                .bind(new.manage_hash)
-                .bind(new.reminder_due_at.map(Millis))
-                .bind(Millis(new.created_at))
-                .fetch_one(&mut *conn)
-                .await?
-                .try_get("id")?;
-                insert_blocks(conn, id, &new.blocks).await?;
-                if let Some(case) = new.case {
-                    super::triage::insert_case(conn, case, Some(id)).await?;
-                }
+                let at = new.created_at;
+                let id = insert_appointment_row(conn, new).await?;
                 for m in mail {
-                    outbox::queue(conn, m, new.created_at).await?;
+                    outbox::queue(conn, m, at).await?;
                 }
                 Ok(id)
             })
@@ -637,50 +719,9 @@ impl Storage {
                     at,
                     what,
                 } = change;
-                let updated = match &what {
-                    ChangeKind::Cancel => {
-                        sqlx::query(
-                            "UPDATE appointments SET status = 'cancelled', cancelled_at = $1, \
-                             updated_at = $1, sequence = sequence + 1 \
-                             WHERE id = $2 AND sequence = $3 AND status = 'booked'",
-                        )
-                        .bind(Millis(at))
-                        .bind(id)
-                        .bind(expected_sequence)
-                        .execute(&mut *conn)
-                        .await?
-                    }
-                    ChangeKind::Move {
-                        starts_at,
-                        ends_at,
-                        reminder_due_at,
-                        ..
-                    } => {
-                        sqlx::query(
-                            "UPDATE appointments SET starts_at = $1, ends_at = $2, \
-                             reminder_due_at = $3, reminder_sent_at = NULL, updated_at = $4, \
-                             sequence = sequence + 1 \
-                             WHERE id = $5 AND sequence = $6 AND status = 'booked'",
-                        )
-                        .bind(Millis(*starts_at))
-                        .bind(Millis(*ends_at))
-                        .bind(reminder_due_at.map(Millis))
-                        .bind(Millis(at))
-                        .bind(id)
-                        .bind(expected_sequence)
-                        .execute(&mut *conn)
-                        .await?
-                    }
-                };
-                if updated.rows_affected() != 1 {
+                if !update_appointment(conn, id, expected_sequence, at, &what).await? {
                     return Ok(false);
                 }
-                // The old blocks are released first, so a move may overlap
-                // its own former time.
-                sqlx::query("DELETE FROM appointment_blocks WHERE appointment_id = $1")
-                    .bind(id)
-                    .execute(&mut *conn)
-                    .await?;
                 if let ChangeKind::Move { blocks, .. } = &what {
                     insert_blocks(conn, id, blocks).await?;
                 }

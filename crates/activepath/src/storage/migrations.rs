@@ -86,6 +86,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0013_tms_details.sql"),
         include_str!("../../migrations/postgres/0013_tms_details.sql"),
     ),
+    (
+        14,
+        "tms_schedule",
+        include_str!("../../migrations/sqlite/0014_tms_schedule.sql"),
+        include_str!("../../migrations/postgres/0014_tms_schedule.sql"),
+    ),
 ];
 
 /// Migrations that manage their own transaction on SQLite (a table rebuild

@@ -89,6 +89,8 @@ pub enum Constraint {
     ResourceBusy,
     /// A single-use link was used, or expired, meanwhile.
     LinkSpent,
+    /// A record changed since it was read (a write of several undone).
+    Changed,
     Other,
 }
 

@@ -837,3 +837,147 @@ impl Storage {
             .collect::<sqlx::Result<_>>()?)
     }
 }
+
+/// A course's booked session as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesRow {
+    pub appointment: super::booking::AppointmentRow,
+    /// The patient did not come.
+    pub missed_at: Option<Timestamp>,
+    /// The missed session this one makes up for.
+    pub makeup_of: Option<i64>,
+}
+
+impl Storage {
+    /// Books a course's sessions in one transaction with the audit entry:
+    /// all of them or, when one would overlap another booking
+    /// (`Conflict(ResourceBusy)`), none. With `missed`, first marks that
+    /// session missed (`Conflict(Changed)` if it was already); each new one
+    /// then makes up for it.
+    #[tracing::instrument(skip_all)]
+    pub async fn insert_series(
+        &self,
+        course_id: i64,
+        appointments: Vec<super::booking::NewAppointment>,
+        missed: Option<i64>,
+        chain: &AuditChain,
+        audit_entry: AuditEntry,
+    ) -> Result<Vec<i64>> {
+        let (backend, chain) = (self.backend(), chain.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                if let Some(missed) = missed {
+                    let marked = sqlx::query(
+                        "UPDATE tms_course_appointments SET missed_at = $1 \
+                         WHERE appointment_id = $2 AND course_id = $3 AND missed_at IS NULL",
+                    )
+                    .bind(Millis(audit_entry.at))
+                    .bind(missed)
+                    .bind(course_id)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+                    if marked != 1 {
+                        return Err(super::StorageError::Conflict(super::Constraint::Changed));
+                    }
+                }
+                let mut ids = Vec::new();
+                for new in appointments {
+                    let id = super::booking::insert_appointment_row(conn, new).await?;
+                    sqlx::query(
+                        "INSERT INTO tms_course_appointments (appointment_id, course_id, makeup_of) \
+                         VALUES ($1, $2, $3)",
+                    )
+                    .bind(id)
+                    .bind(course_id)
+                    .bind(missed)
+                    .execute(&mut *conn)
+                    .await?;
+                    ids.push(id);
+                }
+                audit::append(conn, backend, &chain, &audit_entry).await?;
+                Ok(ids)
+            })
+        })
+        .await
+    }
+
+    /// Moves or cancels several of a course's sessions in one transaction
+    /// with the audit entry: all of them, or none when one changed since it
+    /// was read (`Conflict(Changed)`) or would overlap another booking
+    /// (`Conflict(ResourceBusy)`).
+    #[tracing::instrument(skip_all)]
+    pub async fn change_series(
+        &self,
+        changes: Vec<super::booking::AppointmentChange>,
+        chain: &AuditChain,
+        audit_entry: AuditEntry,
+    ) -> Result<()> {
+        let (backend, chain) = (self.backend(), chain.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                // Every old time is released before any new one is taken,
+                // so sessions may move into each other's former times.
+                for c in &changes {
+                    if !super::booking::update_appointment(
+                        conn,
+                        c.id,
+                        c.expected_sequence,
+                        c.at,
+                        &c.what,
+                    )
+                    .await?
+                    {
+                        return Err(super::StorageError::Conflict(super::Constraint::Changed));
+                    }
+                }
+                for c in &changes {
+                    if let super::booking::ChangeKind::Move { blocks, .. } = &c.what {
+                        super::booking::insert_blocks(conn, c.id, blocks).await?;
+                    }
+                }
+                audit::append(conn, backend, &chain, &audit_entry).await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// A course's booked sessions (cancelled ones too), in time order.
+    pub async fn series(&self, course_id: i64) -> Result<Vec<SeriesRow>> {
+        let sql = format!(
+            "SELECT {}, t.missed_at, t.makeup_of FROM appointments a \
+             JOIN tms_course_appointments t ON t.appointment_id = a.id \
+             WHERE t.course_id = $1 ORDER BY a.starts_at, a.id",
+            super::booking::APPOINTMENT_COLUMNS
+                .split(", ")
+                .map(|c| format!("a.{}", c.trim()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(course_id)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SeriesRow {
+                    appointment: sqlx::FromRow::from_row(r)?,
+                    missed_at: get::<Option<Millis>>(r, "missed_at")?.map(|m| m.0),
+                    makeup_of: r.try_get("makeup_of")?,
+                })
+            })
+            .collect::<sqlx::Result<_>>()
+            .map_err(Into::into)
+    }
+
+    /// The course a booked session belongs to.
+    pub async fn course_of_appointment(&self, appointment_id: i64) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT course_id FROM tms_course_appointments WHERE appointment_id = $1",
+        )
+        .bind(appointment_id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+}

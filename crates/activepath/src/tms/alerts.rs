@@ -57,6 +57,8 @@ pub(super) struct Facts<'a> {
     pub check_ins: &'a [CheckInRecord],
     pub authorizations: &'a [Authorization],
     pub progress: &'a clinical::mbc::Progress,
+    /// Booked sessions missed in a row, up to now.
+    pub missed_in_a_row: usize,
     pub now: Timestamp,
     pub tz: &'a TimeZone,
     pub config: &'a Tms,
@@ -77,7 +79,8 @@ impl Facts<'_> {
 
     /// The alerts, most pressing first: `hold-open`, `motor-threshold-due`
     /// (none yet, the latest older than a week, or older than the last
-    /// medication change), `sessions-beyond-authorization` (more sessions
+    /// medication change), `missed-sessions` (the configured number of
+    /// booked sessions missed in a row), `sessions-beyond-authorization` (more sessions
     /// than authorized, or one outside every authorization's dates),
     /// `authorization-expired`, `authorization-running-out`,
     /// `check-in-due`, `early-non-response`.
@@ -94,6 +97,9 @@ impl Facts<'_> {
         });
         if self.takes_sessions() && threshold_due {
             out.push("motor-threshold-due");
+        }
+        if self.missed_in_a_row >= self.config.missed_sessions_alert {
+            out.push("missed-sessions");
         }
         out.extend(self.authorization_alerts());
         if self.check_in_due().is_some() {
@@ -280,6 +286,7 @@ mod tests {
             check_ins,
             authorizations: &[],
             progress: &progress,
+            missed_in_a_row: 0,
             now,
             tz: &TimeZone::UTC,
             config,

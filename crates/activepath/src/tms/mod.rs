@@ -9,6 +9,7 @@
 
 mod alerts;
 pub mod links;
+pub mod schedule;
 
 use crate::app::Services;
 use crate::crypto::random_id;
@@ -901,6 +902,9 @@ pub struct Course {
     pub alerts: Vec<Alert>,
     /// The check-in now due, if one is.
     pub check_in_due: Option<CheckInDue>,
+    /// Its sessions booked on the chair (cancelled and missed ones too),
+    /// in time order.
+    pub series: Vec<crate::storage::tms::SeriesRow>,
 }
 
 pub use alerts::{Alert, CheckInDue, MOTOR_THRESHOLD_VALID_DAYS};
@@ -962,7 +966,9 @@ pub async fn open(s: &Services, actor: &Actor, id: i64) -> Result<Option<Course>
             Ok(Authorization { record: a, number })
         })
         .collect::<Result<Vec<_>, Error>>()?;
+    let series = s.storage.series(id).await?;
     let facts = alerts::Facts {
+        missed_in_a_row: schedule::missed_in_a_row(&series, now),
         course: &record,
         holds: open_holds.len(),
         motor_thresholds: &motor_thresholds,
@@ -977,6 +983,7 @@ pub async fn open(s: &Services, actor: &Actor, id: i64) -> Result<Option<Course>
     };
     let (alerts, check_in_due) = (facts.alerts(), facts.check_in_due());
     Ok(Some(Course {
+        series,
         alerts,
         check_in_due,
         motor_thresholds,

@@ -100,6 +100,9 @@ pub struct ApiError {
     /// An extension member (RFC 9457 §3.2): the free times offered when
     /// the one asked for was taken.
     pub nearest: Option<serde_json::Value>,
+    /// An extension member: the sessions of a TMS course that could not be
+    /// booked or moved, each with the nearest free times.
+    pub conflicts: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -109,6 +112,7 @@ impl ApiError {
             title: title.into(),
             errors: Vec::new(),
             nearest: None,
+            conflicts: None,
         }
     }
 
@@ -119,6 +123,7 @@ impl ApiError {
             title: title.into(),
             errors,
             nearest: None,
+            conflicts: None,
         }
     }
 
@@ -159,6 +164,11 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<crate::web::booking::api::SlotJson>>)]
     pub nearest: Option<serde_json::Value>,
+    /// When sessions of a TMS course cannot be booked or moved: each one,
+    /// with the nearest free times.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<crate::web::tms::api::ConflictJson>>)]
+    pub conflicts: Option<serde_json::Value>,
 }
 
 /// One bad field of a request.
@@ -181,6 +191,7 @@ impl IntoResponse for ApiError {
                 .map(|(field, detail)| FieldError { field, detail })
                 .collect(),
             nearest: self.nearest,
+            conflicts: self.conflicts,
         };
         let mut res = (
             self.status,

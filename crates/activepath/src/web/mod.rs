@@ -18,7 +18,7 @@ pub mod server;
 mod site;
 pub mod staff;
 pub(crate) mod static_files;
-mod tms;
+pub(crate) mod tms;
 
 use crate::app::AppState;
 use axum::Router;

@@ -32,6 +32,9 @@ use utoipa::{Modify, OpenApi};
         crate::web::tms::api::course,
         crate::web::tms::api::authorization,
         crate::web::tms::api::check_in_link,
+        crate::web::tms::api::schedule,
+        crate::web::tms::api::missed,
+        crate::web::tms::api::change,
     ),
     tags(
         (name = "self-assessment", description = "Score a PHQ-9 or GAD-7, for kiosks and integrations"),

@@ -292,6 +292,15 @@ async fn the_openapi_document_describes_every_api_route_as_it_answers() {
         ("/api/v1/staff/courses/{id}/holds/{hold}/clear", "post"),
         ("/api/v1/staff/courses/{id}/authorizations", "post"),
         ("/api/v1/staff/courses/{id}/check-in-links", "post"),
+        ("/api/v1/staff/courses/{id}/schedule", "post"),
+        (
+            "/api/v1/staff/courses/{id}/appointments/{appointment}/missed",
+            "post",
+        ),
+        (
+            "/api/v1/staff/courses/{id}/appointments/{appointment}/change",
+            "post",
+        ),
     ] {
         assert!(
             doc["paths"][path][method].is_object(),
@@ -300,7 +309,7 @@ async fn the_openapi_document_describes_every_api_route_as_it_answers() {
     }
     assert_eq!(
         paths.len(),
-        15,
+        18,
         "no route undocumented, none invented: {paths:?}"
     );
     assert_eq!(

@@ -20,4 +20,5 @@ mod site;
 mod staff;
 mod tms;
 mod tms_portal;
+mod tms_schedule;
 mod writes;

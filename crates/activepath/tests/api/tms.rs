@@ -6,14 +6,14 @@ use crate::staff::{add_staff, api_token};
 use activepath::staff::Role;
 use serde_json::{Value, json};
 
-struct Tokens {
-    clinician: String,
-    coordinator: String,
-    technician: String,
-    admin: String,
+pub(crate) struct Tokens {
+    pub clinician: String,
+    pub coordinator: String,
+    pub technician: String,
+    pub admin: String,
 }
 
-async fn tokens(app: &TestApp) -> Tokens {
+pub(crate) async fn tokens(app: &TestApp) -> Tokens {
     let mut out = Vec::new();
     for (email, role) in [
         ("doc@riverbend.example", Role::Clinician),
@@ -33,7 +33,7 @@ async fn tokens(app: &TestApp) -> Tokens {
     }
 }
 
-async fn send(
+pub(crate) async fn send(
     app: &TestApp,
     token: &str,
     method: &str,
@@ -58,7 +58,12 @@ async fn send(
 
 /// A patient (made by the coordinator) with a course on `protocol` (started
 /// by the clinician): (patient id, the course's API path).
-async fn course_for(app: &TestApp, t: &Tokens, name: &str, protocol: &str) -> (i64, String) {
+pub(crate) async fn course_for(
+    app: &TestApp,
+    t: &Tokens,
+    name: &str,
+    protocol: &str,
+) -> (i64, String) {
     let (_, made) = send(
         app,
         &t.coordinator,
@@ -80,7 +85,7 @@ async fn course_for(app: &TestApp, t: &Tokens, name: &str, protocol: &str) -> (i
     (patient, format!("/api/v1/staff/courses/{}", made["id"]))
 }
 
-fn fields(problem: &Value) -> Vec<&str> {
+pub(crate) fn fields(problem: &Value) -> Vec<&str> {
     problem["errors"]
         .as_array()
         .map(|e| e.iter().map(|f| f["field"].as_str().unwrap()).collect())
@@ -512,7 +517,7 @@ async fn a_course_moves_through_its_statuses_and_stops_only_with_a_reason() {
 }
 
 /// A clean pre-session checklist.
-fn all_no() -> Value {
+pub(crate) fn all_no() -> Value {
     json!({"medication_change": false, "sleep_loss": false, "alcohol": false, "new_implant": false, "pregnancy": false, "seizure": false})
 }
 

@@ -411,3 +411,161 @@ async fn the_tablet_shows_nothing_of_the_patient_before() {
     // Back to the first patient's page: spent.
     assert_eq!(app.get_text(&links[0]).await.0, 404);
 }
+
+#[tokio::test]
+async fn sessions_are_booked_moved_and_missed_in_the_portal_and_a_conflict_offers_other_times() {
+    let app = spawn_app_with(|c| c.staff.require_second_factor = false).await;
+    // Monday 8 March 2027, 10:00 in New York.
+    app.clock.set("2027-03-08T15:00:00Z".parse().unwrap());
+    let mut doc = signed_in(&app, "doc@riverbend.example", Role::Clinician).await;
+    let mut courses = Vec::new();
+    for (name, planned) in [("Uma Dahl", "1"), ("Val Kerr", "3")] {
+        let id = patient(&mut doc, name, "x@example.org").await;
+        let csrf = doc
+            .get(&format!("/staff/patients/{id}/courses/new"))
+            .await
+            .csrf();
+        let res = doc
+            .post(
+                &format!("/staff/patients/{id}/courses"),
+                &[
+                    ("csrf", &csrf),
+                    ("protocol", "10hz"),
+                    ("planned_sessions", planned),
+                    ("start_date", "2027-03-09"),
+                ],
+            )
+            .await;
+        courses.push(res.location.unwrap());
+    }
+    let csrf = doc.get(&courses[0]).await.csrf();
+    // The first course takes Wednesday 09:00.
+    let res = doc
+        .post(
+            &format!("{}/schedule", courses[0]),
+            &[
+                ("csrf", &csrf),
+                ("location", "main"),
+                ("first_start", "2027-03-10T09:00"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    // The second wants Tuesday to Thursday at 09:00: Wednesday is taken.
+    let course = &courses[1];
+    let res = doc
+        .post(
+            &format!("{course}/schedule"),
+            &[
+                ("csrf", &csrf),
+                ("location", "main"),
+                ("first_start", "2027-03-09T09:00"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 409);
+    assert!(res.body.contains("Session 2"), "{}", res.body);
+    assert!(res.body.contains("the chair is taken"));
+    assert!(res.body.contains("name=\"instead-2027-03-10\""));
+    assert!(
+        res.body.contains("<option value=\"09:45\">"),
+        "a free time that day"
+    );
+    assert!(
+        res.body.contains("value=\"2027-03-09T09:00\""),
+        "the input kept"
+    );
+    assert!(
+        doc.get(course)
+            .await
+            .body
+            .contains("No sessions booked yet."),
+        "nothing booked"
+    );
+    let res = doc
+        .post(
+            &format!("{course}/schedule"),
+            &[
+                ("csrf", &csrf),
+                ("location", "main"),
+                ("first_start", "2027-03-09T09:00"),
+                ("instead-2027-03-10", "09:45"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let page = doc.get(&res.location.unwrap()).await;
+    assert!(page.body.contains("The sessions are booked."));
+    assert_eq!(page.body.matches("<td>Booked</td>").count(), 3);
+
+    // Move the last two to 14:00, each on its own date.
+    let appointment = |body: &str, n: usize| -> String {
+        let key = "<select id=\"appointment\" name=\"appointment\" required>";
+        let at = body.find(key).expect("the change form") + key.len();
+        body[at..]
+            .split("<option value=\"")
+            .nth(n + 1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let second = appointment(&page.body, 1);
+    let res = doc
+        .post(
+            &format!("{course}/sessions/change"),
+            &[
+                ("csrf", &csrf),
+                ("appointment", &second),
+                ("scope", "following"),
+                ("action", "move"),
+                ("time", ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 422);
+    assert!(res.body.contains("id=\"time-error\""));
+    let res = doc
+        .post(
+            &format!("{course}/sessions/change"),
+            &[
+                ("csrf", &csrf),
+                ("appointment", &second),
+                ("scope", "following"),
+                ("action", "move"),
+                ("time", "14:00"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let page = doc.get(course).await;
+    assert_eq!(
+        page.body.matches("2:00 PM</td><td>Booked</td>").count(),
+        2,
+        "{}",
+        page.body
+    );
+
+    // The first, once it has passed, is missed: a make-up after the last.
+    app.clock.set("2027-03-09T16:00:00Z".parse().unwrap());
+    let mut tech = signed_in(&app, "tech@riverbend.example", Role::Technician).await;
+    let page = tech.get(course).await;
+    assert!(
+        !page.body.contains("/sessions/change"),
+        "technicians do not rebook"
+    );
+    let key = "/missed\"";
+    let at = page.body.find(key).expect("a missed button");
+    let action = page.body[..at]
+        .rsplit("action=\"")
+        .next()
+        .unwrap()
+        .to_string()
+        + "/missed";
+    let res = tech.post(&action, &[("csrf", &page.csrf())]).await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let page = tech.get(course).await;
+    assert!(page.body.contains("<td>Missed</td>"));
+    assert!(page.body.contains("<td>Booked (make-up)</td>"));
+}

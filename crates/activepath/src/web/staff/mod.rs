@@ -106,6 +106,18 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/staff/courses/{id}/check-in",
             post(crate::web::tms::pages::send_check_in),
         )
+        .route(
+            "/staff/courses/{id}/schedule",
+            post(crate::web::tms::pages::book_series),
+        )
+        .route(
+            "/staff/courses/{id}/appointments/{appointment}/missed",
+            post(crate::web::tms::pages::missed),
+        )
+        .route(
+            "/staff/courses/{id}/sessions/change",
+            post(crate::web::tms::pages::change_sessions),
+        )
         .route("/staff/calendar", get(calendar::page))
         .route("/staff/calendar/book", get(calendar::book_times))
         .route(
@@ -183,6 +195,18 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/api/v1/staff/courses/{id}/check-in-links",
             post(crate::web::tms::api::check_in_link),
+        )
+        .route(
+            "/api/v1/staff/courses/{id}/schedule",
+            post(crate::web::tms::api::schedule),
+        )
+        .route(
+            "/api/v1/staff/courses/{id}/appointments/{appointment}/missed",
+            post(crate::web::tms::api::missed),
+        )
+        .route(
+            "/api/v1/staff/courses/{id}/appointments/{appointment}/change",
+            post(crate::web::tms::api::change),
         )
         .route("/api/v1/staff/{*rest}", get(not_found))
         .route_layer(axum::middleware::from_fn_with_state(state, require_token));

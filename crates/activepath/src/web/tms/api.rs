@@ -11,7 +11,7 @@ use crate::web::errors::Problem;
 use crate::web::json;
 use crate::web::staff::api::{Created, created, failed};
 use crate::web::staff::{
-    Allowed, ManageAuthorizations, ManageCourses, RecordTreatment, SeeCourses,
+    Allowed, ManageAuthorizations, ManageCourses, ManageSchedule, RecordTreatment, SeeCourses,
 };
 use axum::Json;
 use axum::body::Bytes;
@@ -495,6 +495,20 @@ pub struct CourseView {
     pub authorizations: Vec<AuthorizationView>,
     /// In the order given.
     pub sessions: Vec<SessionView>,
+    /// Its sessions booked on the TMS chair, in time order.
+    pub schedule: Vec<BookedSessionView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookedSessionView {
+    /// The appointment's id.
+    pub id: i64,
+    pub start: String,
+    pub end: String,
+    /// `booked`, `missed` or `cancelled`.
+    pub status: &'static str,
+    /// The missed session this one makes up for.
+    pub makeup_of: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -614,6 +628,23 @@ pub async fn course(
                 valid_from: a.record.valid_from.clone(),
                 valid_to: a.record.valid_to.clone(),
                 extends: a.record.extends_id,
+            })
+            .collect(),
+        schedule: c
+            .series
+            .iter()
+            .map(|x| BookedSessionView {
+                id: x.appointment.id,
+                start: rfc3339(x.appointment.starts_at),
+                end: rfc3339(x.appointment.ends_at),
+                status: if x.missed_at.is_some() {
+                    "missed"
+                } else if x.appointment.status == "cancelled" {
+                    "cancelled"
+                } else {
+                    "booked"
+                },
+                makeup_of: x.makeup_of,
             })
             .collect(),
         sessions: c
@@ -794,4 +825,232 @@ pub async fn check_in_link(
         )),
         Err(errors) => Err(ApiError::invalid(INVALID, errors)),
     }
+}
+
+/// A session that cannot be booked or moved.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConflictJson {
+    /// The session's number in the course.
+    pub number: usize,
+    pub start: String,
+    /// `taken` or `not-offered`.
+    pub reason: &'static str,
+    /// The nearest free times (starts), nearest first.
+    pub alternatives: Vec<String>,
+}
+
+/// Sessions booked or changed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScheduledView {
+    pub appointments: Vec<ScheduledSession>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScheduledSession {
+    pub id: i64,
+    /// The new start (for a cancellation, when it was cancelled).
+    pub start: String,
+}
+
+fn scheduled(
+    outcome: crate::staff::Outcome<tms::schedule::Scheduled>,
+    status: StatusCode,
+    invalid: &str,
+    missing: &str,
+) -> Result<(StatusCode, Json<ScheduledView>), ApiError> {
+    match outcome.map_err(failed)? {
+        Ok(Some(tms::schedule::Scheduled::Done(done))) => Ok((
+            status,
+            Json(ScheduledView {
+                appointments: done
+                    .into_iter()
+                    .map(|(id, start)| ScheduledSession {
+                        id,
+                        start: rfc3339(start),
+                    })
+                    .collect(),
+            }),
+        )),
+        Ok(Some(tms::schedule::Scheduled::Conflicts(conflicts))) => {
+            let mut e = ApiError::new(
+                StatusCode::CONFLICT,
+                "Some sessions cannot be booked at those times; nothing was changed",
+            );
+            e.conflicts = Some(
+                serde_json::to_value(
+                    conflicts
+                        .iter()
+                        .map(|c| ConflictJson {
+                            number: c.number,
+                            start: rfc3339(c.start),
+                            reason: c.reason,
+                            alternatives: c.alternatives.iter().map(|t| rfc3339(*t)).collect(),
+                        })
+                        .collect::<Vec<_>>(),
+                )
+                .expect("conflicts serialize"),
+            );
+            Err(e)
+        }
+        Ok(None) => Err(ApiError::new(StatusCode::NOT_FOUND, missing.to_string())),
+        Err(errors) => Err(ApiError::invalid(invalid, errors)),
+    }
+}
+
+/// A course's series to book.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSchedule {
+    /// A location's slug; the first with TMS sessions when left out.
+    pub location: Option<String>,
+    /// The first session, `YYYY-MM-DDTHH:MM` in the location's time zone
+    /// (or RFC 3339); the others follow on weekdays at the same clock time.
+    pub first_start: Option<String>,
+    /// Another clock time on some dates, e.g. an alternative offered:
+    /// `{"2027-03-10": "11:00"}`.
+    #[serde(default)]
+    pub instead: std::collections::BTreeMap<String, String>,
+}
+
+/// `POST /api/v1/staff/courses/{id}/schedule`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/staff/courses/{id}/schedule",
+    tag = "tms",
+    summary = "Book a course's remaining sessions on the TMS chair",
+    description = "Weekdays at the same clock time from the first (a standard course of 36 tapers after 30: 3, 2 and 1 a week; accelerated protocols several a day). Every session is checked like a booking; all are booked or none.",
+    params(("id" = i64, Path, description = "The course's id")),
+    request_body = NewSchedule,
+    security(("staff_token" = [])),
+    responses(
+        (status = 201, description = "Booked; in the audit trail", body = ScheduledView),
+        (status = 401, description = "No valid API token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only clinicians and coordinators book"),
+        (status = 404, description = "No course with that id", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Some times cannot be had: each with the nearest free times (conflicts); nothing was booked", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing or wrong; each is named", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn schedule(
+    Allowed(who, _): Allowed<ManageSchedule>,
+    State(state): State<AppState>,
+    Path(course_id): Path<i64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<ScheduledView>), ApiError> {
+    const INVALID: &str = "The schedule has mistakes";
+    json::require_json(&headers, "Send the schedule as application/json")?;
+    let r: NewSchedule = json::read(
+        &body,
+        INVALID,
+        "must be a JSON object with location, first_start and instead",
+    )?;
+    let plan = tms::schedule::SeriesPlan {
+        location: r.location,
+        first_start: r.first_start,
+        instead: r.instead.into_iter().collect(),
+    };
+    scheduled(
+        tms::schedule::book_series(&state, &who.actor, course_id, plan).await,
+        StatusCode::CREATED,
+        INVALID,
+        "No course with that id",
+    )
+}
+
+/// `POST /api/v1/staff/courses/{id}/appointments/{appointment}/missed`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/staff/courses/{id}/appointments/{appointment}/missed",
+    tag = "tms",
+    summary = "Mark a booked session missed and book its make-up after the last one",
+    params(
+        ("id" = i64, Path, description = "The course's id"),
+        ("appointment" = i64, Path, description = "The session's appointment id"),
+    ),
+    security(("staff_token" = [])),
+    responses(
+        (status = 201, description = "Marked, and the make-up booked; in the audit trail", body = ScheduledView),
+        (status = 401, description = "No valid API token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only clinicians and technicians record treatment"),
+        (status = 404, description = "No such session on that course", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No free time for the make-up; nothing was changed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a session that can be missed (in the future, cancelled, marked already)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn missed(
+    Allowed(who, _): Allowed<RecordTreatment>,
+    State(state): State<AppState>,
+    Path((course_id, appointment)): Path<(i64, i64)>,
+) -> Result<(StatusCode, Json<ScheduledView>), ApiError> {
+    scheduled(
+        tms::schedule::mark_missed(&state, &who.actor, course_id, appointment).await,
+        StatusCode::CREATED,
+        "This session cannot be marked missed",
+        "No such session on that course",
+    )
+}
+
+/// A change to booked sessions.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionChange {
+    /// `this`, `following` (this one and the ones after it) or `all` (every
+    /// session still to come).
+    pub scope: Option<String>,
+    /// `move` or `cancel`.
+    pub action: Option<String>,
+    /// Moving one session: its new `YYYY-MM-DDTHH:MM` (local) or RFC 3339.
+    pub start: Option<String>,
+    /// Moving several: their new clock time `HH:MM`, each on its own date.
+    pub time: Option<String>,
+}
+
+/// `POST /api/v1/staff/courses/{id}/appointments/{appointment}/change`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/staff/courses/{id}/appointments/{appointment}/change",
+    tag = "tms",
+    summary = "Move or cancel a booked session, it and the following ones, or all",
+    params(
+        ("id" = i64, Path, description = "The course's id"),
+        ("appointment" = i64, Path, description = "The session's appointment id"),
+    ),
+    request_body = SessionChange,
+    security(("staff_token" = [])),
+    responses(
+        (status = 200, description = "Changed; in the audit trail", body = ScheduledView),
+        (status = 401, description = "No valid API token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only clinicians and coordinators change bookings"),
+        (status = 404, description = "No such session on that course", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Some new times cannot be had (conflicts); nothing was changed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing or wrong; each is named", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn change(
+    Allowed(who, _): Allowed<ManageSchedule>,
+    State(state): State<AppState>,
+    Path((course_id, appointment)): Path<(i64, i64)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<ScheduledView>), ApiError> {
+    const INVALID: &str = "The change has mistakes";
+    json::require_json(&headers, "Send the change as application/json")?;
+    let r: SessionChange = json::read(
+        &body,
+        INVALID,
+        "must be a JSON object with scope, action and start or time",
+    )?;
+    let change = tms::schedule::SeriesChange {
+        scope: r.scope,
+        action: r.action,
+        start: r.start,
+        time: r.time,
+    };
+    scheduled(
+        tms::schedule::change(&state, &who.actor, course_id, appointment, change).await,
+        StatusCode::OK,
+        INVALID,
+        "No such session on that course",
+    )
 }

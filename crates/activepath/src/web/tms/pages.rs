@@ -12,8 +12,8 @@ use crate::time::{format_date, format_date_time};
 use crate::tms::{self, Course};
 use crate::web::layout::html;
 use crate::web::staff::{
-    Allowed, ManageAuthorizations, ManageCourses, RecordTreatment, SeeCourses, SignedIn,
-    StaffLayout,
+    Allowed, ManageAuthorizations, ManageCourses, ManageSchedule, RecordTreatment, SeeCourses,
+    SignedIn, StaffLayout,
 };
 use crate::web::{AppError, Result};
 use askama::Template;
@@ -462,6 +462,23 @@ struct Posted {
     form: &'static str,
     typed: Typed,
     errors: FieldErrors,
+    /// Times a series could not have, with alternatives.
+    conflicts: Vec<tms::schedule::Conflict>,
+}
+
+pub struct ScheduleRow {
+    id: i64,
+    when: String,
+    status: String,
+    can_miss: bool,
+}
+
+/// A time the series could not have, with other times that day to choose.
+pub struct ConflictRow {
+    /// `YYYY-MM-DD` in the location's calendar: the `instead-` field's name.
+    date: String,
+    text: String,
+    options: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -493,6 +510,14 @@ struct CoursePage {
     status_errors: Vec<(String, String)>,
     link_errors: Vec<(String, String)>,
     notice: Option<String>,
+    schedule: Vec<ScheduleRow>,
+    can_schedule: bool,
+    series_fields: Vec<Field>,
+    series_errors: Vec<(String, String)>,
+    conflicts: Vec<ConflictRow>,
+    can_change: bool,
+    change_fields: Vec<Field>,
+    change_errors: Vec<(String, String)>,
 }
 
 fn date_time_input(at: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> String {
@@ -790,6 +815,178 @@ async fn course_page(
     };
     let status_errors = place(&mut status_fields, &errors_for("status"));
     let link_errors = place(&mut [], &errors_for("link"));
+    let now = state.clock.now();
+    let upcoming: Vec<&crate::storage::tms::SeriesRow> = course
+        .series
+        .iter()
+        .filter(|x| {
+            x.appointment.status == "booked"
+                && x.missed_at.is_none()
+                && x.appointment.starts_at > now
+        })
+        .collect();
+    let schedule = course
+        .series
+        .iter()
+        .map(|x| ScheduleRow {
+            id: x.appointment.id,
+            when: format_date_time(x.appointment.starts_at, tz),
+            status: if x.missed_at.is_some() {
+                tr.t("course-booked-missed")
+            } else if x.appointment.status == "cancelled" {
+                tr.t("course-booked-cancelled")
+            } else if x.makeup_of.is_some() {
+                tr.t("course-booked-makeup")
+            } else {
+                tr.t("course-booked-booked")
+            },
+            can_miss: who.can(Permission::RecordTreatment)
+                && x.appointment.status == "booked"
+                && x.missed_at.is_none()
+                && x.appointment.starts_at <= now,
+        })
+        .collect();
+    let can_schedule = who.can(Permission::ManageSchedule) && takes_sessions && upcoming.is_empty();
+    let t = typed_for("series");
+    let mut series_fields = Vec::new();
+    if can_schedule {
+        let cat = crate::booking::Catalogue::load(state)
+            .await
+            .map_err(anyhow::Error::from)?;
+        let locations: Vec<(String, String)> = cat
+            .type_by_slug(tms::schedule::SESSION_TYPE)
+            .map(|kind| {
+                cat.locations_for(kind)
+                    .iter()
+                    .map(|l| (l.slug.clone(), l.name.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        series_fields.push(
+            Field::new(
+                "location",
+                tr.t("course-series-location"),
+                "select",
+                value(t, "location"),
+            )
+            .options(locations)
+            .required(),
+        );
+        series_fields.push(
+            Field::new(
+                "first_start",
+                tr.t("course-series-first"),
+                "datetime-local",
+                value(t, "first_start"),
+            )
+            .hint(tr.t("course-series-first-hint"))
+            .required(),
+        );
+    }
+    let series_errors = place(&mut series_fields, &errors_for("series"));
+    let conflicts = posted
+        .conflicts
+        .iter()
+        .map(|c| {
+            let day = c.start.to_zoned_datetime(tz.clone()).date();
+            let mut options: Vec<(String, String)> = c
+                .alternatives
+                .iter()
+                .map(|a| a.to_zoned_datetime(tz.clone()))
+                .filter(|z| z.date() == day)
+                .map(|z| {
+                    let hm = z.strftime("%H:%M").to_string();
+                    (hm.clone(), hm)
+                })
+                .collect();
+            options.insert(0, (String::new(), tr.t("course-conflict-keep")));
+            ConflictRow {
+                date: day.to_string(),
+                text: tr.args(
+                    "course-conflict",
+                    &[
+                        ("number", c.number.to_string()),
+                        ("when", format_date_time(c.start, tz)),
+                        ("why", label(&tr, "course-conflict", c.reason)),
+                        (
+                            "kind",
+                            c.alternatives
+                                .iter()
+                                .take(3)
+                                .map(|a| format_date_time(*a, tz))
+                                .collect::<Vec<_>>()
+                                .join("; "),
+                        ),
+                    ],
+                ),
+                options,
+            }
+        })
+        .collect();
+    let can_change = who.can(Permission::ManageSchedule) && !upcoming.is_empty();
+    let t = typed_for("change");
+    let mut change_fields = Vec::new();
+    if can_change {
+        change_fields.push(
+            Field::new(
+                "appointment",
+                tr.t("course-change-session"),
+                "select",
+                value(t, "appointment"),
+            )
+            .options(
+                upcoming
+                    .iter()
+                    .map(|x| {
+                        (
+                            x.appointment.id.to_string(),
+                            format_date_time(x.appointment.starts_at, tz),
+                        )
+                    })
+                    .collect(),
+            )
+            .required(),
+        );
+        let choices = |prefix: &str, ids: &[&str]| -> Vec<(String, String)> {
+            ids.iter()
+                .map(|id| (id.to_string(), label(&tr, prefix, id)))
+                .collect()
+        };
+        change_fields.push(
+            Field::new(
+                "scope",
+                tr.t("course-change-scope"),
+                "select",
+                value(t, "scope"),
+            )
+            .options(choices("course-scope", &["this", "following", "all"]))
+            .required(),
+        );
+        change_fields.push(
+            Field::new(
+                "action",
+                tr.t("course-change-action"),
+                "select",
+                value(t, "action"),
+            )
+            .options(choices("course-action", &["move", "cancel"]))
+            .required(),
+        );
+        change_fields.push(
+            Field::new(
+                "start",
+                tr.t("course-change-start"),
+                "datetime-local",
+                value(t, "start"),
+            )
+            .hint(tr.t("course-change-start-hint")),
+        );
+        change_fields.push(
+            Field::new("time", tr.t("course-change-time"), "time", value(t, "time"))
+                .hint(tr.t("course-change-time-hint")),
+        );
+    }
+    let change_errors = place(&mut change_fields, &errors_for("change"));
     Ok(CoursePage {
         l: StaffLayout::new(
             state,
@@ -863,6 +1060,14 @@ async fn course_page(
         status_errors,
         link_errors,
         notice,
+        schedule,
+        can_schedule,
+        series_fields,
+        series_errors,
+        conflicts,
+        can_change,
+        change_fields,
+        change_errors,
     })
 }
 
@@ -881,9 +1086,8 @@ pub async fn page(
 ) -> Result<Response> {
     let tr = Tr::default();
     let notice = match q.done.as_str() {
-        "session" | "threshold" | "authorization" | "status" | "hold" | "emailed" => {
-            Some(tr.t(&format!("course-done-{}", q.done)))
-        }
+        "session" | "threshold" | "authorization" | "status" | "hold" | "emailed" | "series"
+        | "missed" | "change" => Some(tr.t(&format!("course-done-{}", q.done))),
         _ => None,
     };
     let page = course_page(&state, &who, id, Posted::default(), notice).await?;
@@ -910,6 +1114,7 @@ async fn after(
                 form,
                 typed,
                 errors,
+                conflicts: Vec::new(),
             };
             let page = course_page(state, who, id, posted, None).await?;
             Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page))
@@ -1022,11 +1227,109 @@ pub async fn send_check_in(
                 form: "link",
                 typed: t,
                 errors,
+                conflicts: Vec::new(),
             };
             let page = course_page(&state, &who, id, posted, None).await?;
             Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
     }
+}
+
+/// After booking or changing sessions: back to the page, or the page with
+/// the conflicts (and their alternatives) or the form's errors.
+async fn after_series(
+    state: &AppState,
+    who: &SignedIn,
+    id: i64,
+    form: &'static str,
+    typed: Typed,
+    outcome: crate::staff::Outcome<tms::schedule::Scheduled>,
+) -> Result<Response> {
+    let (errors, conflicts) = match outcome.map_err(AppError::from)? {
+        Ok(Some(tms::schedule::Scheduled::Done(_))) => {
+            return Ok(Redirect::to(&format!("/staff/courses/{id}?done={form}")).into_response());
+        }
+        Ok(Some(tms::schedule::Scheduled::Conflicts(c))) => (Vec::new(), c),
+        Ok(None) => return Err(AppError::NotFound),
+        Err(errors) => (errors, Vec::new()),
+    };
+    let status = if conflicts.is_empty() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::CONFLICT
+    };
+    let posted = Posted {
+        form,
+        typed,
+        errors,
+        conflicts,
+    };
+    let page = course_page(state, who, id, posted, None).await?;
+    Ok(html(status, &page))
+}
+
+/// `POST /staff/courses/{id}/schedule`: book the course's sessions.
+pub async fn book_series(
+    Allowed(who, _): Allowed<ManageSchedule>,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response> {
+    let t = typed(fields);
+    let instead = t
+        .iter()
+        .filter_map(|(k, v)| {
+            let date = k.strip_prefix("instead-")?;
+            let time = v.first().filter(|v| !v.is_empty())?;
+            Some((date.to_string(), time.clone()))
+        })
+        .collect();
+    let plan = tms::schedule::SeriesPlan {
+        location: opt(&t, "location"),
+        first_start: opt(&t, "first_start"),
+        instead,
+    };
+    let outcome = tms::schedule::book_series(&state, &who.actor, id, plan).await;
+    after_series(&state, &who, id, "series", t, outcome).await
+}
+
+/// `POST /staff/courses/{id}/appointments/{appointment}/missed`.
+pub async fn missed(
+    Allowed(who, _): Allowed<RecordTreatment>,
+    State(state): State<AppState>,
+    Path((id, appointment)): Path<(i64, i64)>,
+) -> Result<Response> {
+    let outcome = tms::schedule::mark_missed(&state, &who.actor, id, appointment).await;
+    after_series(&state, &who, id, "missed", Typed::new(), outcome).await
+}
+
+/// `POST /staff/courses/{id}/sessions/change`: move or cancel sessions.
+pub async fn change_sessions(
+    Allowed(who, _): Allowed<ManageSchedule>,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response> {
+    let t = typed(fields);
+    let Some(appointment) = number(&t, "appointment").filter(|n| *n > 0) else {
+        return after_series(
+            &state,
+            &who,
+            id,
+            "change",
+            t,
+            Ok(Err(vec![("appointment".into(), "choose a session".into())])),
+        )
+        .await;
+    };
+    let change = tms::schedule::SeriesChange {
+        scope: opt(&t, "scope"),
+        action: opt(&t, "action"),
+        start: opt(&t, "start"),
+        time: opt(&t, "time"),
+    };
+    let outcome = tms::schedule::change(&state, &who.actor, id, appointment, change).await;
+    after_series(&state, &who, id, "change", t, outcome).await
 }
 
 // ---------------------------------------------------------------- session screen
@@ -1310,6 +1613,88 @@ pub async fn session(
         Err(errors) => {
             let page = session_page(&state, &who, id, &t, &errors, None).await?;
             Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The labels these pages build from values (status, target, …), each
+    /// one there to find.
+    #[test]
+    fn every_label_built_from_a_value_exists() {
+        let tr = Tr::default();
+        let mut keys = Vec::new();
+        let mut add = |prefix: &str, values: &[&str]| {
+            keys.extend(values.iter().map(|v| format!("{prefix}-{v}")));
+        };
+        add(
+            "course-status",
+            &["planned", "active", "paused", "completed", "stopped"],
+        );
+        add("course-target", &tms::TARGETS);
+        add("course-localization", &tms::LOCALIZATIONS);
+        add(
+            "course-category",
+            &[
+                "remission",
+                "response",
+                "partial-response",
+                "non-response",
+                "insufficient-data",
+            ],
+        );
+        add("course-stop", &tms::STOP_REASONS);
+        add("course-due", &["baseline", "weekly", "end-of-course"]);
+        add("course-source", &["staff", "link", "kiosk"]);
+        add("course-effect", &tms::SIDE_EFFECTS);
+        add(
+            "course-alert",
+            &[
+                "hold-open",
+                "motor-threshold-due",
+                "missed-sessions",
+                "sessions-beyond-authorization",
+                "authorization-expired",
+                "authorization-running-out",
+                "check-in-due",
+                "early-non-response",
+            ],
+        );
+        add("course-hold", &["checklist", "adverse-event"]);
+        add("course-check", &CHECKLIST);
+        add(
+            "course-done",
+            &[
+                "session",
+                "threshold",
+                "authorization",
+                "status",
+                "hold",
+                "emailed",
+                "series",
+                "missed",
+                "change",
+            ],
+        );
+        add(
+            "session-stop",
+            &[
+                "course_status",
+                "hold",
+                "baseline",
+                "motor_threshold",
+                "intensity_percent_mt",
+                "checklist",
+            ],
+        );
+        add("course-conflict", &["taken", "not-offered"]);
+        add("course-scope", &["this", "following", "all"]);
+        add("course-action", &["move", "cancel"]);
+        for k in keys {
+            assert!(tr.has(&k), "{k} is missing from the locale");
         }
     }
 }
