@@ -1069,3 +1069,92 @@ async fn the_motor_threshold_is_due_again_after_a_medication_change() {
     give_sessions(&app, &t, &path, 0).await;
     assert!(!due(&send(&app, &t.clinician, "GET", &path, None).await.1));
 }
+
+/// Every TMS route of the API, with each role's token: the roles the issue
+/// names get through (to a 404 or a 422 for a course that does not exist),
+/// the others are refused.
+#[tokio::test]
+async fn every_role_on_every_tms_route() {
+    let app = spawn_app().await;
+    let t = tokens(&app).await;
+    use Role::*;
+    let routes: [(&str, &str, &[Role]); 13] = [
+        (
+            "POST",
+            "/api/v1/staff/patients/999999/courses",
+            &[Clinician],
+        ),
+        (
+            "GET",
+            "/api/v1/staff/courses/999999",
+            &[Clinician, Coordinator, Technician],
+        ),
+        (
+            "POST",
+            "/api/v1/staff/courses/999999/motor-thresholds",
+            &[Clinician, Technician],
+        ),
+        (
+            "POST",
+            "/api/v1/staff/courses/999999/check-ins",
+            &[Clinician, Technician],
+        ),
+        (
+            "POST",
+            "/api/v1/staff/courses/999999/sessions",
+            &[Clinician, Technician],
+        ),
+        ("POST", "/api/v1/staff/courses/999999/status", &[Clinician]),
+        (
+            "POST",
+            "/api/v1/staff/courses/999999/holds/1/clear",
+            &[Clinician],
+        ),
+        (
+            "POST",
+            "/api/v1/staff/courses/999999/authorizations",
+            &[Clinician, Coordinator],
+        ),
+        (
+            "POST",
+            "/api/v1/staff/courses/999999/check-in-links",
+            &[Clinician, Technician],
+        ),
+        (
+            "POST",
+            "/api/v1/staff/courses/999999/schedule",
+            &[Clinician, Coordinator],
+        ),
+        (
+            "POST",
+            "/api/v1/staff/courses/999999/appointments/1/missed",
+            &[Clinician, Technician],
+        ),
+        (
+            "POST",
+            "/api/v1/staff/courses/999999/appointments/1/change",
+            &[Clinician, Coordinator],
+        ),
+        ("POST", "/api/v1/staff/patients", &[Clinician, Coordinator]),
+    ];
+    for (method, path, allowed) in routes {
+        for (role, token) in [
+            (Clinician, &t.clinician),
+            (Coordinator, &t.coordinator),
+            (Technician, &t.technician),
+            (Admin, &t.admin),
+        ] {
+            let (code, _) = send(&app, token, method, path, Some(json!({}))).await;
+            if allowed.contains(&role) {
+                assert!(
+                    matches!(code, 201 | 404 | 422),
+                    "{role:?} {method} {path}: {code}"
+                );
+            } else {
+                assert_eq!(code, 403, "{role:?} {method} {path}");
+            }
+        }
+        let (code, _) = send(&app, "ap_not-a-token", method, path, Some(json!({}))).await;
+        assert_eq!(code, 401, "{method} {path} without a token");
+    }
+}
