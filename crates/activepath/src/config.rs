@@ -182,6 +182,41 @@ pub struct Tms {
     pub check_in_link_valid: Duration,
     /// Alert when this many booked sessions in a row were missed.
     pub missed_sessions_alert: usize,
+    /// The clinic's own protocols, beside the built-in ones.
+    #[serde(default)]
+    pub protocols: Vec<ProtocolConfig>,
+}
+
+/// A clinic's own TMS protocol: `[[tms.protocols]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtocolConfig {
+    /// Lower-case letters, digits and dashes; not a built-in id.
+    pub id: String,
+    pub name: String,
+    pub pulses_per_session: Option<u32>,
+    pub intensity_percent_mt: Option<u16>,
+    #[serde(default = "one")]
+    pub sessions_per_day: u32,
+    pub default_planned_sessions: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl ProtocolConfig {
+    pub fn protocol(&self) -> clinical::protocol::Protocol {
+        clinical::protocol::Protocol {
+            id: self.id.clone().into(),
+            name: self.name.clone().into(),
+            pulses_per_session: self.pulses_per_session,
+            intensity_percent_mt: self.intensity_percent_mt,
+            sessions_per_day: self.sessions_per_day,
+            default_planned_sessions: self.default_planned_sessions,
+            session_seconds: None,
+        }
+    }
 }
 
 impl Tms {
@@ -725,6 +760,36 @@ impl Config {
                 "tms.authorization_warn_sessions and tms.authorization_warn_days must not be negative"
             );
         }
+        for (i, p) in tms.protocols.iter().enumerate() {
+            let at = format!("tms.protocols[{i}] ({:?})", p.id);
+            if p.id.is_empty()
+                || !p
+                    .id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            {
+                bail!("{at}: id must be lower-case letters, digits and dashes");
+            }
+            if clinical::protocol::built_in(&p.id).is_some()
+                || tms.protocols[..i].iter().any(|q| q.id == p.id)
+            {
+                bail!("{at}: id is taken (by a built-in protocol or another of the clinic's)");
+            }
+            if p.name.trim().is_empty() || p.name.chars().count() > 120 {
+                bail!("{at}: name must be 1 to 120 characters");
+            }
+            if !(1..=20).contains(&p.sessions_per_day) {
+                bail!("{at}: sessions_per_day must be from 1 to 20");
+            }
+            if !(1..=200).contains(&p.default_planned_sessions) {
+                bail!("{at}: default_planned_sessions must be from 1 to 200");
+            }
+            if p.intensity_percent_mt
+                .is_some_and(|i| i64::from(i) > tms.max_intensity_percent_mt || i == 0)
+            {
+                bail!("{at}: intensity_percent_mt must be from 1 to tms.max_intensity_percent_mt");
+            }
+        }
         if tms.missed_sessions_alert == 0 {
             bail!("tms.missed_sessions_alert must be at least 1");
         }
@@ -1013,6 +1078,15 @@ mod tests {
                     "[rate_limit.share]\nper_hour = 0\nburst = 1\n",
                     "rate_limit.share",
                 ),
+                (
+                    "[[tms.protocols]]\nid = \"10hz\"\nname = \"Mine\"\ndefault_planned_sessions = 30\n",
+                    "tms.protocols[0] (\"10hz\"): id is taken",
+                ),
+                (
+                    "[[tms.protocols]]\nid = \"one-hz\"\nname = \"1 Hz\"\nintensity_percent_mt = 130\ndefault_planned_sessions = 30\n",
+                    "intensity_percent_mt",
+                ),
+                ("[tms]\ncheck_in_sessions = [20, 10]\n", "check_in_sessions"),
             ] {
                 jail.create_file("activepath.toml", toml)?;
                 let err =

@@ -2,12 +2,15 @@
 //! [`Protocol`] with the same fields; the built-in ones carry only what
 //! FACTS marks as verified (a parameter it does not confirm is `None`).
 
+use std::borrow::Cow;
+
 /// A way of giving TMS.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Protocol {
-    /// Stable id used by the API: `10hz`, `itbs`, `accelerated-itbs`, `custom`.
-    pub id: &'static str,
-    pub name: &'static str,
+    /// Stable id used by the API: `10hz`, `itbs`, `accelerated-itbs`,
+    /// `custom`, or one of the clinic's own.
+    pub id: Cow<'static, str>,
+    pub name: Cow<'static, str>,
     /// Pulses in one session, when the protocol fixes it.
     pub pulses_per_session: Option<u32>,
     /// Intensity as a percentage of the motor threshold, when fixed.
@@ -25,8 +28,8 @@ pub const STANDARD_COURSE: u32 = 36;
 
 pub const BUILT_IN: [Protocol; 4] = [
     Protocol {
-        id: "10hz",
-        name: "10 Hz rTMS, 120% MT, 3,000 pulses",
+        id: Cow::Borrowed("10hz"),
+        name: Cow::Borrowed("10 Hz rTMS, 120% MT, 3,000 pulses"),
         pulses_per_session: Some(3000),
         intensity_percent_mt: Some(120),
         sessions_per_day: 1,
@@ -34,8 +37,8 @@ pub const BUILT_IN: [Protocol; 4] = [
         session_seconds: Some(2250),
     },
     Protocol {
-        id: "itbs",
-        name: "iTBS, 600 pulses",
+        id: Cow::Borrowed("itbs"),
+        name: Cow::Borrowed("iTBS, 600 pulses"),
         pulses_per_session: Some(600),
         // 120% RMT in THREE-D is UNVERIFIED in FACTS: the clinician sets it.
         intensity_percent_mt: None,
@@ -44,8 +47,10 @@ pub const BUILT_IN: [Protocol; 4] = [
         session_seconds: Some(180),
     },
     Protocol {
-        id: "accelerated-itbs",
-        name: "Accelerated iTBS (SNT-style), 1,800 pulses, 10 sessions a day for 5 days",
+        id: Cow::Borrowed("accelerated-itbs"),
+        name: Cow::Borrowed(
+            "Accelerated iTBS (SNT-style), 1,800 pulses, 10 sessions a day for 5 days",
+        ),
         pulses_per_session: Some(1800),
         intensity_percent_mt: Some(90),
         sessions_per_day: 10,
@@ -53,8 +58,8 @@ pub const BUILT_IN: [Protocol; 4] = [
         session_seconds: None,
     },
     Protocol {
-        id: "custom",
-        name: "Custom protocol",
+        id: Cow::Borrowed("custom"),
+        name: Cow::Borrowed("Custom protocol"),
         pulses_per_session: None,
         intensity_percent_mt: None,
         sessions_per_day: 1,
@@ -94,7 +99,7 @@ mod tests {
         );
         assert!(built_in("custom").is_some());
         assert!(built_in("5hz").is_none());
-        let ids: std::collections::HashSet<_> = BUILT_IN.iter().map(|p| p.id).collect();
+        let ids: std::collections::HashSet<_> = BUILT_IN.iter().map(|p| &p.id).collect();
         assert_eq!(ids.len(), BUILT_IN.len());
     }
 }

@@ -10,6 +10,9 @@ use jiff::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+const COURSE_COLUMNS: &str = "id, uid, patient_id, protocol, planned_sessions, start_date, \
+     status, stop_reason, target, localization, created_at, version";
+
 /// A course as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CourseRecord {
@@ -122,10 +125,9 @@ impl Storage {
     }
 
     pub async fn course(&self, id: i64) -> Result<Option<CourseRecord>> {
-        let row = sqlx::query(
-            "SELECT id, uid, patient_id, protocol, planned_sessions, start_date, status, stop_reason, target, localization, created_at, version \
-             FROM tms_courses WHERE id = $1",
-        )
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COURSE_COLUMNS} FROM tms_courses WHERE id = $1"
+        )))
         .bind(id)
         .fetch_optional(self.pool())
         .await?;
@@ -809,10 +811,11 @@ impl Storage {
     /// The courses that take sessions or ended recently, newest first, for
     /// the portal's list: (course, patient id).
     pub async fn recent_courses(&self, limit: i64) -> Result<Vec<CourseRecord>> {
-        let rows = sqlx::query(
-            "SELECT id, uid, patient_id, protocol, planned_sessions, start_date, status, stop_reason, target, localization, created_at, version \
-             FROM tms_courses ORDER BY CASE WHEN status IN ('planned', 'active', 'paused') THEN 0 ELSE 1 END, start_date DESC, id DESC LIMIT $1",
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COURSE_COLUMNS} FROM tms_courses \
+                 ORDER BY CASE WHEN status IN ('planned', 'active', 'paused') THEN 0 ELSE 1 END, \
+                 start_date DESC, id DESC LIMIT $1"
+        )))
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
@@ -824,10 +827,10 @@ impl Storage {
 
     /// A patient's courses, newest first.
     pub async fn patient_courses(&self, patient_id: i64) -> Result<Vec<CourseRecord>> {
-        let rows = sqlx::query(
-            "SELECT id, uid, patient_id, protocol, planned_sessions, start_date, status, stop_reason, target, localization, created_at, version \
-             FROM tms_courses WHERE patient_id = $1 ORDER BY start_date DESC, id DESC",
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COURSE_COLUMNS} FROM tms_courses WHERE patient_id = $1 \
+                 ORDER BY start_date DESC, id DESC"
+        )))
         .bind(patient_id)
         .fetch_all(self.pool())
         .await?;

@@ -32,6 +32,21 @@ pub struct CoursePlan {
     pub localization: Option<String>,
 }
 
+/// Every protocol a course may use: the built-in ones, then the clinic's
+/// own (`[[tms.protocols]]`).
+pub fn protocols(config: &crate::config::Tms) -> Vec<clinical::protocol::Protocol> {
+    clinical::protocol::BUILT_IN
+        .iter()
+        .cloned()
+        .chain(config.protocols.iter().map(|p| p.protocol()))
+        .collect()
+}
+
+/// A protocol by its id, built in or the clinic's.
+pub fn protocol(config: &crate::config::Tms, id: &str) -> Option<clinical::protocol::Protocol> {
+    protocols(config).into_iter().find(|p| p.id == id)
+}
+
 /// Where the coil may be aimed.
 pub const TARGETS: [&str; 5] = [
     "left-dlpfc",
@@ -75,10 +90,11 @@ pub async fn start_course(
 ) -> Outcome<i64> {
     let mut errors = FieldErrors::new();
     let protocol = match plan.protocol.as_deref().map(str::trim) {
-        Some(id) => match clinical::protocol::built_in(id) {
+        Some(id) => match protocol(&s.config.tms, id) {
             Some(p) => Some(p),
             None => {
-                let ids: Vec<&str> = clinical::protocol::BUILT_IN.iter().map(|p| p.id).collect();
+                let all = protocols(&s.config.tms);
+                let ids: Vec<&str> = all.iter().map(|p| &*p.id).collect();
                 errors.push((
                     "protocol".into(),
                     format!("must be one of {}", ids.join(", ")),
@@ -91,7 +107,7 @@ pub async fn start_course(
             None
         }
     };
-    let planned = match (plan.planned_sessions, protocol) {
+    let planned = match (plan.planned_sessions, &protocol) {
         (Some(n), _) if (1..=MAX_SESSIONS).contains(&n) => Some(n),
         (Some(_), _) => {
             errors.push((
@@ -149,7 +165,7 @@ pub async fn start_course(
             NewCourse {
                 uid: random_id(),
                 patient_id,
-                protocol: protocol.id.into(),
+                protocol: protocol.id.to_string(),
                 planned_sessions: planned,
                 start_date: start.to_string(),
                 target,

@@ -320,7 +320,7 @@ pub async fn book_series(
     let (Some((kind, location)), Some(first), true) = (found, first, errors.is_empty()) else {
         return Ok(Err(errors));
     };
-    let protocol = clinical::protocol::built_in(&course.protocol);
+    let protocol = super::protocol(&s.config.tms, &course.protocol);
     let per_day = protocol.map_or(1, |p| p.sessions_per_day);
     let start = local(location, first);
     let dates = occurrence_dates(start.date(), count, per_day, given == 0);

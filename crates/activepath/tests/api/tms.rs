@@ -1158,3 +1158,41 @@ async fn every_role_on_every_tms_route() {
         assert_eq!(code, 401, "{method} {path} without a token");
     }
 }
+
+#[tokio::test]
+async fn a_clinic_adds_its_own_protocol_in_its_settings() {
+    let app = spawn_app_with(|c| {
+        c.tms.protocols.push(activepath::config::ProtocolConfig {
+            id: "one-hz-right".into(),
+            name: "1 Hz right DLPFC, 1,200 pulses".into(),
+            pulses_per_session: Some(1200),
+            intensity_percent_mt: Some(110),
+            sessions_per_day: 1,
+            default_planned_sessions: 30,
+        })
+    })
+    .await;
+    let t = tokens(&app).await;
+    let (_, path) = course_for(&app, &t, "Tia Moe", "one-hz-right").await;
+    let (_, view) = send(&app, &t.clinician, "GET", &path, None).await;
+    assert_eq!(view["protocol_name"], "1 Hz right DLPFC, 1,200 pulses");
+    assert_eq!(view["planned_sessions"], 30, "its usual number");
+    let (_, made) = send(
+        &app,
+        &t.coordinator,
+        "POST",
+        "/api/v1/staff/patients",
+        Some(json!({"name": "Uli Falk", "date_of_birth": "1980-01-01"})),
+    )
+    .await;
+    let (code, problem) = send(
+        &app,
+        &t.clinician,
+        "POST",
+        &format!("/api/v1/staff/patients/{}/courses", made["id"]),
+        Some(json!({"protocol": "5hz", "start_date": "2026-12-14"})),
+    )
+    .await;
+    assert_eq!(code, 422);
+    assert!(problem.to_string().contains("one-hz-right"), "{problem}");
+}

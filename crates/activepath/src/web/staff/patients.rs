@@ -474,7 +474,7 @@ async fn patient_page(
             .map(|c| {
                 (
                     c.id,
-                    clinical::protocol::built_in(&c.protocol)
+                    crate::tms::protocol(&state.config.tms, &c.protocol)
                         .map_or_else(|| c.protocol.clone(), |p| p.name.to_string()),
                     tr.t(&format!("course-status-{}", c.status)),
                     c.start_date,

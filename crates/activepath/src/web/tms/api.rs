@@ -591,7 +591,7 @@ pub async fn course(
     Ok(Json(CourseView {
         id: r.id,
         patient_id: r.patient_id,
-        protocol_name: clinical::protocol::built_in(&r.protocol)
+        protocol_name: tms::protocol(&state.config.tms, &r.protocol)
             .map_or_else(|| r.protocol.clone(), |p| p.name.to_string()),
         protocol: r.protocol,
         planned_sessions: r.planned_sessions,

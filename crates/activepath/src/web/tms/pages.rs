@@ -151,8 +151,17 @@ struct ListPage {
     rows: Vec<CourseRow>,
 }
 
-fn protocol_name(id: &str) -> String {
-    clinical::protocol::built_in(id).map_or_else(|| id.to_string(), |p| p.name.to_string())
+/// The patient's name, to say whose course it is.
+async fn patient_name(state: &AppState, patient_id: i64) -> Result<String> {
+    Ok(crate::staff::patients::details(state, patient_id)
+        .await
+        .map_err(AppError::from)?
+        .map(|d| d.name)
+        .unwrap_or_default())
+}
+
+fn protocol_name(state: &AppState, id: &str) -> String {
+    tms::protocol(&state.config.tms, id).map_or_else(|| id.to_string(), |p| p.name.to_string())
 }
 
 /// `GET /staff/courses`: courses that take sessions first, then the rest;
@@ -172,16 +181,12 @@ pub async fn list(
     .map_err(AppError::from)?;
     let mut rows = Vec::new();
     for r in records {
-        let name = crate::staff::patients::details(&state, r.patient_id)
-            .await
-            .map_err(AppError::from)?
-            .map(|d| d.name)
-            .unwrap_or_default();
+        let name = patient_name(&state, r.patient_id).await?;
         let done = state.storage.sessions(r.id).await?.len();
         rows.push(CourseRow {
             id: r.id,
             name,
-            protocol: protocol_name(&r.protocol),
+            protocol: protocol_name(&state, &r.protocol),
             status: label(&tr, "course-status", &r.status),
             sessions: tr.args(
                 "course-sessions-of",
@@ -213,8 +218,8 @@ struct NewPage {
     errors: Vec<(String, String)>,
 }
 
-fn new_fields(tr: &Tr, t: &Typed, today: &str) -> Vec<Field> {
-    let mut protocols: Vec<(String, String)> = clinical::protocol::BUILT_IN
+fn new_fields(tr: &Tr, tms_config: &crate::config::Tms, t: &Typed, today: &str) -> Vec<Field> {
+    let mut protocols: Vec<(String, String)> = tms::protocols(tms_config)
         .iter()
         .map(|p| (p.id.to_string(), p.name.to_string()))
         .collect();
@@ -276,7 +281,7 @@ async fn new_page(
         .map_err(AppError::from)?
         .ok_or(AppError::NotFound)?;
     let today = crate::time::date_in(state.clock.now(), state.config.clinic.time_zone.tz());
-    let mut fields = new_fields(&tr, t, &today.to_string());
+    let mut fields = new_fields(&tr, &state.config.tms, t, &today.to_string());
     let errors = place(&mut fields, errors);
     Ok(NewPage {
         l: StaffLayout::new(state, tr.t("course-new-title"), Some(who), "patients"),
@@ -550,18 +555,14 @@ async fn course_page(
         .map_err(AppError::from)?
         .ok_or(AppError::NotFound)?;
     let r = &course.record;
-    let patient_name = crate::staff::patients::details(state, r.patient_id)
-        .await
-        .map_err(AppError::from)?
-        .map(|d| d.name)
-        .unwrap_or_default();
+    let patient_name = patient_name(state, r.patient_id).await?;
     let p = &course.progress;
     let mut facts = vec![
         (
             tr.t("course-status"),
             label(&tr, "course-status", &r.status),
         ),
-        (tr.t("course-protocol"), protocol_name(&r.protocol)),
+        (tr.t("course-protocol"), protocol_name(state, &r.protocol)),
         (
             tr.t("course-sessions"),
             tr.args(
@@ -1352,6 +1353,15 @@ struct SessionPage {
     stop: Option<String>,
 }
 
+/// A checklist question's answer as posted: yes, no, or not answered.
+fn checklist_answer(t: &Typed, question: &str) -> Option<bool> {
+    match value(t, question).as_str() {
+        "yes" => Some(true),
+        "no" => Some(false),
+        _ => None,
+    }
+}
+
 const CHECKLIST: [&str; 6] = [
     "medication_change",
     "sleep_loss",
@@ -1376,12 +1386,8 @@ async fn session_page(
         .map_err(AppError::from)?
         .ok_or(AppError::NotFound)?;
     let r = &course.record;
-    let protocol = clinical::protocol::built_in(&r.protocol);
-    let patient_name = crate::staff::patients::details(state, r.patient_id)
-        .await
-        .map_err(AppError::from)?
-        .map(|d| d.name)
-        .unwrap_or_default();
+    let protocol = tms::protocol(&state.config.tms, &r.protocol);
+    let patient_name = patient_name(state, r.patient_id).await?;
     let last = course.sessions.last();
     let or_last =
         |name: &str, from_last: Option<String>| opt(t, name).or(from_last).unwrap_or_default();
@@ -1402,6 +1408,7 @@ async fn session_page(
                 last.map(|s| s.intensity_percent_mt.to_string())
                     .or_else(|| {
                         protocol
+                            .as_ref()
                             .and_then(|p| p.intensity_percent_mt)
                             .map(|i| i.to_string())
                     }),
@@ -1421,6 +1428,7 @@ async fn session_page(
             or_last(
                 "pulses",
                 protocol
+                    .as_ref()
                     .and_then(|p| p.pulses_per_session)
                     .map(|p| p.to_string()),
             ),
@@ -1499,11 +1507,7 @@ async fn session_page(
     let checklist: Vec<(String, String, Option<bool>, Option<String>)> = CHECKLIST
         .iter()
         .map(|q| {
-            let answer = match value(t, q).as_str() {
-                "yes" => Some(true),
-                "no" => Some(false),
-                _ => None,
-            };
+            let answer = checklist_answer(t, q);
             let error =
                 (checklist_missing && answer.is_none()).then(|| tr.t("session-checklist-missing"));
             (q.to_string(), label(&tr, "course-check", q), answer, error)
@@ -1528,7 +1532,7 @@ async fn session_page(
         l: StaffLayout::new(state, tr.t("session-title"), Some(who), "courses"),
         id,
         patient_name,
-        protocol: protocol_name(&r.protocol),
+        protocol: protocol_name(state, &r.protocol),
         threshold,
         session_number: course.sessions.len() + 1,
         planned: r.planned_sessions,
@@ -1559,14 +1563,7 @@ pub async fn session(
 ) -> Result<Response> {
     let t = typed(fields);
     let tz = state.config.clinic.time_zone.tz();
-    let answers: Vec<Option<bool>> = CHECKLIST
-        .iter()
-        .map(|q| match value(&t, q).as_str() {
-            "yes" => Some(true),
-            "no" => Some(false),
-            _ => None,
-        })
-        .collect();
+    let answers: Vec<Option<bool>> = CHECKLIST.iter().map(|q| checklist_answer(&t, q)).collect();
     let checklist = answers.iter().all(Option::is_some).then(|| tms::Checklist {
         medication_change: answers[0] == Some(true),
         sleep_loss: answers[1] == Some(true),
