@@ -1057,3 +1057,5 @@ course-done-series = The sessions are booked.
 course-done-missed = Marked missed; a make-up is booked after the last session.
 course-done-change = The sessions are changed.
 course-alert-missed-sessions = Several booked sessions in a row were missed.
+staff-appointment-course = A session of a TMS course: it is moved, cancelled or marked missed on the course's page.
+staff-appointment-course-link = Open the course

@@ -80,6 +80,9 @@ pub async fn cancel(
     cat: &Catalogue,
     a: &Appointment,
 ) -> Result<Result<(), ChangeError>, Error> {
+    if s.storage.course_of_appointment(a.row.id).await?.is_some() {
+        return Ok(Err(ChangeError::NotChangeable));
+    }
     let done = booking::cancel(s, cat, a, None).await;
     audit_change(s, actor, "cancel", a, done).await
 }
@@ -92,6 +95,11 @@ pub async fn reschedule(
     a: &Appointment,
     start: Timestamp,
 ) -> Result<Result<(), ChangeError>, Error> {
+    // A TMS course's session is changed from its course (no mail to send,
+    // and the course's series kept whole).
+    if s.storage.course_of_appointment(a.row.id).await?.is_some() {
+        return Ok(Err(ChangeError::NotChangeable));
+    }
     let done = booking::reschedule(s, cat, a, None, start)
         .await
         .map(|_| ());

@@ -568,4 +568,33 @@ async fn sessions_are_booked_moved_and_missed_in_the_portal_and_a_conflict_offer
     let page = tech.get(course).await;
     assert!(page.body.contains("<td>Missed</td>"));
     assert!(page.body.contains("<td>Booked (make-up)</td>"));
+
+    // In the calendar, a course's session points to its course and is not
+    // changed there (no mail, the series kept whole).
+    let db = raw(&app).await;
+    let uid: String = sqlx::query_scalar(
+        "SELECT a.uid FROM appointments a JOIN tms_course_appointments t ON t.appointment_id = a.id \
+         WHERE a.status = 'booked' AND t.missed_at IS NULL ORDER BY a.starts_at DESC LIMIT 1",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    let mut desk = signed_in(&app, "desk@riverbend.example", Role::Coordinator).await;
+    let page = desk.get(&format!("/staff/appointments/{uid}")).await;
+    assert!(
+        page.body.contains("A session of a TMS course"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(&format!("href=\"{course}\"")));
+    assert!(!page.body.contains("/cancel\""), "no cancel form");
+    let res = desk
+        .post(
+            &format!("/staff/appointments/{uid}/cancel"),
+            &[("csrf", &page.csrf()), ("sequence", "0")],
+        )
+        .await;
+    assert_eq!(res.status, 409);
+    let seen = tech.get(&format!("/staff/appointments/{uid}")).await;
+    assert!(seen.body.contains("Open the course"));
 }

@@ -479,6 +479,8 @@ struct AppointmentPage {
     booked_at: String,
     can_change: bool,
     problem: Option<String>,
+    /// The TMS course this session belongs to: changed there.
+    course: Option<i64>,
 }
 
 async fn open(state: &AppState, who: &SignedIn, uid: &str) -> Result<booking::Appointment> {
@@ -493,6 +495,7 @@ fn appointment_page(
     cat: &Catalogue,
     a: &booking::Appointment,
     held: &[i64],
+    course: Option<i64>,
 ) -> AppointmentPage {
     let tr = Tr::default();
     let location = cat.location_by_id(a.row.location_id);
@@ -530,8 +533,10 @@ fn appointment_page(
         booked_at: crate::time::format_date_time(a.row.created_at, &tz),
         can_change: who.can(crate::staff::Permission::ManageSchedule)
             && !a.is_cancelled()
-            && a.row.starts_at > state.clock.now(),
+            && a.row.starts_at > state.clock.now()
+            && course.is_none(),
         problem: None,
+        course: course.filter(|_| who.can(crate::staff::Permission::SeeCourses)),
     }
 }
 
@@ -548,9 +553,10 @@ pub async fn appointment(
     let a = open(&state, &who, &uid).await?;
     let cat = catalogue(&state).await?;
     let held = held(&state, &a).await?;
+    let course = state.storage.course_of_appointment(a.row.id).await?;
     Ok(html(
         StatusCode::OK,
-        &appointment_page(&state, &who, &cat, &a, &held),
+        &appointment_page(&state, &who, &cat, &a, &held, course),
     ))
 }
 
@@ -585,7 +591,8 @@ async fn after_change(
         Err(e) => {
             let a = open(state, who, uid).await?;
             let held = held(state, &a).await?;
-            let mut page = appointment_page(state, who, cat, &a, &held);
+            let course = state.storage.course_of_appointment(a.row.id).await?;
+            let mut page = appointment_page(state, who, cat, &a, &held, course);
             page.problem = Some(refused(e));
             Ok(html(StatusCode::CONFLICT, &page))
         }
