@@ -126,6 +126,11 @@ test('a TMS course from the record to a session, on a tablet', async () => {
   assert.match(await p.locator('main').innerText(), /1 of 36/);
   await expectNoAxeViolations(p, 'course page with a session');
 
+  // A PHQ-9 from paper: the form alone is checked here.
+  await Promise.all([p.waitForURL(/check-ins\/new$/), p.getByRole('link', { name: 'Enter a PHQ-9 from paper' }).click()]);
+  await expectNoAxeViolations(p, 'PHQ-9 from paper');
+  await p.goto(course);
+
   // A check-in with question 9 above 0: the safety message.
   await Promise.all([p.waitForURL(/\/check-in\//), p.getByRole('button', { name: 'Check-in on this tablet' }).click()]);
   await answerCheckIn(p, 1);

@@ -615,6 +615,11 @@ async fn every_role_on_every_route() {
         ),
         (
             "GET",
+            "/staff/courses/999999/check-ins/new".to_string(),
+            Some("treat"),
+        ),
+        (
+            "GET",
             "/staff/patients/999999/courses/new".to_string(),
             Some("clinician"),
         ),

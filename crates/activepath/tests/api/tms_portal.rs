@@ -598,3 +598,66 @@ async fn sessions_are_booked_moved_and_missed_in_the_portal_and_a_conflict_offer
     let seen = tech.get(&format!("/staff/appointments/{uid}")).await;
     assert!(seen.body.contains("Open the course"));
 }
+
+#[tokio::test]
+async fn a_phq9_from_paper_is_entered_with_each_missing_answer_named() {
+    let app = spawn_app_with(|c| c.staff.require_second_factor = false).await;
+    let mut doc = signed_in(&app, "doc@riverbend.example", Role::Clinician).await;
+    let id = patient(&mut doc, "Wyn Cole", "wyn@example.org").await;
+    let csrf = doc
+        .get(&format!("/staff/patients/{id}/courses/new"))
+        .await
+        .csrf();
+    let course = doc
+        .post(
+            &format!("/staff/patients/{id}/courses"),
+            &[
+                ("csrf", &csrf),
+                ("protocol", "itbs"),
+                ("start_date", "2026-12-14"),
+            ],
+        )
+        .await
+        .location
+        .unwrap();
+    let form = doc.get(&format!("{course}/check-ins/new")).await;
+    assert_eq!(form.status, 200);
+    assert!(
+        form.body
+            .contains("Little interest or pleasure in doing things")
+    );
+    let key = "name=\"taken_at\" type=\"datetime-local\" value=\"";
+    let at = form.body.find(key).expect("the time field") + key.len();
+    let taken = form.body[at..at + 16].to_string();
+    let mut fields: Vec<(String, String)> =
+        vec![("csrf".into(), csrf.clone()), ("taken_at".into(), taken)];
+    for i in 1..=8 {
+        fields.push((format!("q{i}"), "2".into()));
+    }
+    let res = doc
+        .post(
+            &format!("{course}/check-ins"),
+            &fields
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect::<Vec<_>>(),
+        )
+        .await;
+    assert_eq!(res.status, 422);
+    assert!(res.body.contains("id=\"q9-error\""));
+    assert!(res.body.contains("value=\"2\" checked"), "the answers kept");
+    fields.push(("q9".into(), "1".into()));
+    let res = doc
+        .post(
+            &format!("{course}/check-ins"),
+            &fields
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect::<Vec<_>>(),
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let page = doc.get(&res.location.unwrap()).await;
+    assert!(page.body.contains("an urgent case is open"));
+    assert!(page.body.contains("Entered by staff"));
+}

@@ -107,6 +107,14 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(crate::web::tms::pages::send_check_in),
         )
         .route(
+            "/staff/courses/{id}/check-ins/new",
+            get(crate::web::tms::pages::paper_form),
+        )
+        .route(
+            "/staff/courses/{id}/check-ins",
+            post(crate::web::tms::pages::paper),
+        )
+        .route(
             "/staff/courses/{id}/schedule",
             post(crate::web::tms::pages::book_series),
         )

@@ -1088,7 +1088,9 @@ pub async fn page(
     let tr = Tr::default();
     let notice = match q.done.as_str() {
         "session" | "threshold" | "authorization" | "status" | "hold" | "emailed" | "series"
-        | "missed" | "change" => Some(tr.t(&format!("course-done-{}", q.done))),
+        | "missed" | "change" | "check-in" | "check-in-urgent" => {
+            Some(tr.t(&format!("course-done-{}", q.done)))
+        }
         _ => None,
     };
     let page = course_page(&state, &who, id, Posted::default(), notice).await?;
@@ -1331,6 +1333,132 @@ pub async fn change_sessions(
     };
     let outcome = tms::schedule::change(&state, &who.actor, id, appointment, change).await;
     after_series(&state, &who, id, "change", t, outcome).await
+}
+
+// ---------------------------------------------------------------- a PHQ-9 on paper
+
+#[derive(Template)]
+#[template(path = "staff/course_check_in.html")]
+struct PaperPage {
+    l: StaffLayout,
+    id: i64,
+    patient_name: String,
+    def: &'static clinical::Instrument,
+    fields: Vec<Field>,
+    questions: Vec<crate::web::assessment::form::Question>,
+    difficulty: Option<crate::web::assessment::form::DifficultyView>,
+    errors: Vec<crate::web::assessment::ErrorLink>,
+}
+
+async fn paper_page(
+    state: &AppState,
+    who: &SignedIn,
+    id: i64,
+    t: &Typed,
+    raw: &crate::web::assessment::form::RawAnswers,
+    answer_errors: &[(clinical::FieldError, clinical::Problem)],
+    field_errors: &FieldErrors,
+) -> Result<PaperPage> {
+    let tr = Tr::default();
+    let tz = state.config.clinic.time_zone.tz();
+    let record = state.storage.course(id).await?.ok_or(AppError::NotFound)?;
+    let def = clinical::InstrumentId::Phq9.definition();
+    let (questions, difficulty, mut errors) =
+        crate::web::assessment::form::questions(def, raw, answer_errors);
+    let mut fields = vec![
+        Field::new(
+            "taken_at",
+            tr.t("course-paper-taken"),
+            "datetime-local",
+            opt(t, "taken_at").unwrap_or_else(|| date_time_input(state.clock.now(), tz)),
+        )
+        .required(),
+    ];
+    for (anchor, message) in place(&mut fields, field_errors) {
+        errors.insert(0, crate::web::assessment::ErrorLink { anchor, message });
+    }
+    Ok(PaperPage {
+        l: StaffLayout::new(state, tr.t("course-paper-heading"), Some(who), "courses"),
+        id,
+        patient_name: patient_name(state, record.patient_id).await?,
+        def,
+        fields,
+        questions,
+        difficulty,
+        errors,
+    })
+}
+
+fn tr_required_date_time() -> String {
+    Tr::default().t("staff-field-date-time")
+}
+
+/// `GET /staff/courses/{id}/check-ins/new`: a PHQ-9 the patient filled in
+/// on paper, entered by staff.
+pub async fn paper_form(
+    Allowed(who, _): Allowed<RecordTreatment>,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Response> {
+    let raw = crate::web::assessment::form::RawAnswers::default();
+    let page = paper_page(&state, &who, id, &Typed::new(), &raw, &[], &Vec::new()).await?;
+    Ok(html(StatusCode::OK, &page))
+}
+
+/// `POST /staff/courses/{id}/check-ins`.
+pub async fn paper(
+    Allowed(who, _): Allowed<RecordTreatment>,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response> {
+    let def = clinical::InstrumentId::Phq9.definition();
+    let raw = crate::web::assessment::form::read_fields(def, &fields);
+    let t = typed(fields);
+    let tz = state.config.clinic.time_zone.tz();
+    // The answers are checked here first, so each is named beside its question.
+    if let Err(problems) =
+        clinical::Responses::parse_repeat(clinical::InstrumentId::Phq9, &raw.items, raw.difficulty)
+    {
+        let page = paper_page(&state, &who, id, &t, &raw, &problems, &Vec::new()).await?;
+        return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page));
+    }
+    let taken = opt(&t, "taken_at").map(|v| local_to_rfc3339(&v, tz));
+    if taken
+        .as_deref()
+        .is_none_or(|v| v.parse::<jiff::Timestamp>().is_err())
+    {
+        let errors = vec![("taken_at".to_string(), tr_required_date_time())];
+        let page = paper_page(&state, &who, id, &t, &raw, &[], &errors).await?;
+        return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page));
+    }
+    match tms::check_in(
+        &state,
+        &who.actor,
+        id,
+        Some("phq9"),
+        &raw.items,
+        raw.difficulty,
+        Some(taken.as_deref().unwrap_or("")),
+    )
+    .await
+    .map_err(AppError::from)?
+    {
+        Ok(Some(done)) => Ok(Redirect::to(&format!(
+            "/staff/courses/{id}?done={}",
+            if done.self_harm_flag {
+                "check-in-urgent"
+            } else {
+                "check-in"
+            }
+        ))
+        .into_response()),
+        Ok(None) => Err(AppError::NotFound),
+        Err(errors) => {
+            let page = paper_page(&state, &who, id, &t, &raw, &[], &errors).await?;
+            Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    }
 }
 
 // ---------------------------------------------------------------- session screen
@@ -1674,6 +1802,8 @@ mod tests {
                 "series",
                 "missed",
                 "change",
+                "check-in",
+                "check-in-urgent",
             ],
         );
         add(
