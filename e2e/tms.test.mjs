@@ -83,6 +83,10 @@ test('a TMS course from the record to a session, on a tablet', async () => {
   await Promise.all([page.waitForURL(/done=series$/), page.getByRole('button', { name: 'Book the sessions' }).click()]);
   assert.equal(await page.locator('#schedule-caption').locator('xpath=..').locator('tbody tr').count(), 36);
   await expectNoAxeViolations(page, 'course page with its sessions booked');
+  await page.goto(base + '/staff');
+  assert.match(await page.locator('main').innerText(), /TMS courses that need attention/);
+  await expectNoAxeViolations(page, 'queue with a course that needs attention');
+  await page.goto(course);
 
   // The baseline on this tablet: no name on the patient's page.
   await Promise.all([page.waitForURL(/\/check-in\//), page.getByRole('button', { name: 'Check-in on this tablet' }).click()]);

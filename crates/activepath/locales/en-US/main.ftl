@@ -1067,3 +1067,4 @@ course-paper-submit = Record the check-in
 course-done-check-in = The check-in is recorded.
 course-done-check-in-urgent = The check-in is recorded. Question 9 was above 0: an urgent case is open in the queue.
 staff-field-date-time = is required: a date and time
+staff-queue-courses = TMS courses that need attention

@@ -956,8 +956,58 @@ pub async fn open(s: &Services, actor: &Actor, id: i64) -> Result<Option<Course>
     let Some(record) = s.storage.course(id).await? else {
         return Ok(None);
     };
+    crate::staff::audit::seen(s, actor.did("view", "tms_course", id, s.clock.now())).await?;
+    Ok(Some(load(s, record).await?))
+}
+
+/// A course that needs someone's attention, for the queue.
+#[derive(Debug, Clone)]
+pub struct Attention {
+    pub course_id: i64,
+    pub patient_id: i64,
+    pub protocol: String,
+    pub alerts: Vec<Alert>,
+}
+
+/// The courses that take sessions (or are paused) with at least one
+/// alert, up to `limit` looked at, the read recorded once.
+pub async fn needing_attention(
+    s: &Services,
+    actor: &Actor,
+    limit: i64,
+) -> Result<Vec<Attention>, Error> {
+    let mut out = Vec::new();
+    for record in s.storage.recent_courses(limit).await? {
+        if !matches!(record.status.as_str(), "planned" | "active" | "paused") {
+            continue;
+        }
+        let course = load(s, record).await?;
+        if !course.alerts.is_empty() {
+            out.push(Attention {
+                course_id: course.record.id,
+                patient_id: course.record.patient_id,
+                protocol: course.record.protocol.clone(),
+                alerts: course.alerts,
+            });
+        }
+    }
+    crate::staff::audit::seen(
+        s,
+        actor.did(
+            "list needing attention",
+            "tms_course",
+            out.len(),
+            s.clock.now(),
+        ),
+    )
+    .await?;
+    Ok(out)
+}
+
+/// Everything recorded on a course, with its progress and alerts.
+async fn load(s: &Services, record: CourseRecord) -> Result<Course, Error> {
+    let id = record.id;
     let now = s.clock.now();
-    crate::staff::audit::seen(s, actor.did("view", "tms_course", id, now)).await?;
     let check_ins = s.storage.check_ins(id).await?;
     let sessions = s.storage.sessions(id).await?;
     let progress = progress(
@@ -998,7 +1048,7 @@ pub async fn open(s: &Services, actor: &Actor, id: i64) -> Result<Option<Course>
         config: &s.config.tms,
     };
     let (alerts, check_in_due) = (facts.alerts(), facts.check_in_due());
-    Ok(Some(Course {
+    Ok(Course {
         series,
         alerts,
         check_in_due,
@@ -1009,7 +1059,7 @@ pub async fn open(s: &Services, actor: &Actor, id: i64) -> Result<Option<Course>
         open_holds,
         authorizations,
         record,
-    }))
+    })
 }
 
 /// An authorization as typed.

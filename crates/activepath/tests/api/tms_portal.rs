@@ -128,6 +128,10 @@ async fn a_course_is_started_and_given_in_the_portal_and_the_technician_sees_no_
         page.body.contains("A PHQ-9 check-in is due"),
         "the baseline"
     );
+    // The queue lists it among the courses that need attention.
+    let queue = doc.get("/staff").await;
+    assert!(queue.body.contains("TMS courses that need attention"));
+    assert!(queue.body.contains(&format!("href=\"{course}\"")));
 
     // The technician: the list, the course and the session screen; no
     // patient record, no clinical notes, no status change.

@@ -106,6 +106,8 @@ struct QueuePage {
     page: i64,
     pages: i64,
     signed_out_elsewhere: bool,
+    /// TMS courses with alerts: (course id, patient's name, protocol, alerts).
+    courses: Vec<(i64, String, String, String)>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -153,7 +155,30 @@ pub async fn page(
         .await
         .map_err(AppError::from)?;
     let now = state.clock.now();
+    let mut courses = Vec::new();
+    if who.can(Permission::SeeCourses) {
+        for a in crate::tms::needing_attention(&state, &who.actor, 200)
+            .await
+            .map_err(AppError::from)?
+        {
+            let name = crate::staff::patients::details(&state, a.patient_id)
+                .await
+                .map_err(AppError::from)?
+                .map(|d| d.name)
+                .unwrap_or_default();
+            let protocol = crate::tms::protocol(&state.config.tms, &a.protocol)
+                .map_or_else(|| a.protocol.clone(), |p| p.name.to_string());
+            let alerts = a
+                .alerts
+                .iter()
+                .map(|x| tr.t(&format!("course-alert-{x}")))
+                .collect::<Vec<_>>()
+                .join(" ");
+            courses.push((a.course_id, name, protocol, alerts));
+        }
+    }
     let page_view = QueuePage {
+        courses,
         rows: items.iter().map(|i| row(&state, &tr, i, now)).collect(),
         l: StaffLayout::new(&state, tr.t("staff-queue-title"), Some(&who), "queue"),
         open,
