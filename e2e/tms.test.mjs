@@ -13,7 +13,7 @@ import { newDataDir, runCommand, startServer } from './server.mjs';
 const PASSWORD = 'lilac-otter-harbour-quietly';
 const CLINICIAN = 'dana.cole@riverbend.example';
 const TECHNICIAN = 'sam.ortiz@riverbend.example';
-let server, base, browser;
+let server, base, browser, kioskUrl;
 
 before(async () => {
   const dataDir = newDataDir();
@@ -88,17 +88,32 @@ test('a TMS course from the record to a session, on a tablet', async () => {
   await expectNoAxeViolations(page, 'queue with a course that needs attention');
   await page.goto(course);
 
-  // The baseline on this tablet: no name on the patient's page.
-  await Promise.all([page.waitForURL(/\/check-in\//), page.getByRole('button', { name: 'Check-in on this tablet' }).click()]);
-  assert.doesNotMatch(await page.locator('body').innerText(), /Nora/);
-  await expectNoAxeViolations(page, 'check-in on the tablet');
-  await answerCheckIn(page, 0);
-  assert.match(await page.locator('main').innerText(), /hand the tablet back/);
-  assert.doesNotMatch(await page.locator('main').innerText(), /Nora|\b18\b/);
-  await expectNoAxeViolations(page, 'check-in done');
-  await page.goBack();
-  assert.match(await page.locator('main').innerText(), /This link does not work/, 'nothing to go back to');
+  // The clinic's tablet: set up once, then the baseline is sent to it.
+  await Promise.all([page.waitForURL(/\/staff\/kiosks$/), page.getByRole('link', { name: 'Set up a clinic tablet for check-ins' }).click()]);
+  await page.getByLabel(/^Name/).fill('Treatment room 1');
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Add the tablet' }).click()]);
+  // The address as configured (base_url); this server listens elsewhere.
+  kioskUrl = base + new URL(await page.locator('code.secret').innerText()).pathname;
+  await expectNoAxeViolations(page, 'clinic tablets');
+  await page.goto(course);
+  await Promise.all([page.waitForURL(/done=tablet$/), page.getByRole('button', { name: 'Send a check-in to the tablet' }).click()]);
   await context.close();
+
+  // On the tablet, which holds no staff session: no name anywhere.
+  const tablet = await browser.newContext({ viewport: { width: 768, height: 1024 }, isMobile: true, hasTouch: true });
+  const t = await tablet.newPage();
+  await t.goto(kioskUrl);
+  await expectNoAxeViolations(t, 'tablet, waiting');
+  await Promise.all([t.waitForURL(/\?start=1$/), t.getByRole('link', { name: 'Start my questionnaire' }).click()]);
+  assert.doesNotMatch(await t.locator('body').innerText(), /Nora/);
+  await expectNoAxeViolations(t, 'check-in on the tablet');
+  await answerCheckIn(t, 0);
+  assert.match(await t.locator('main').innerText(), /hand the tablet back/);
+  assert.doesNotMatch(await t.locator('main').innerText(), /Nora|\b18\b/);
+  await expectNoAxeViolations(t, 'check-in done');
+  await Promise.all([t.waitForURL(kioskUrl), t.getByRole('link', { name: 'Done' }).click()]);
+  await t.goBack();
+  assert.doesNotMatch(await t.locator('body').innerText(), /Nora/, 'nothing of the patient to go back to');
 
   // The technician: the course, the motor threshold, then a session.
   const tech = await signedIn(TECHNICIAN);
@@ -135,12 +150,14 @@ test('a TMS course from the record to a session, on a tablet', async () => {
   await expectNoAxeViolations(p, 'PHQ-9 from paper');
   await p.goto(course);
 
-  // A check-in with question 9 above 0: the safety message.
-  await Promise.all([p.waitForURL(/\/check-in\//), p.getByRole('button', { name: 'Check-in on this tablet' }).click()]);
-  await answerCheckIn(p, 1);
-  assert.match(await p.locator('main').innerText(), /Your safety matters most/);
-  assert.equal(await p.locator('a[href="tel:988"]').count() > 0, true);
-  await expectNoAxeViolations(p, 'check-in with question 9 above 0');
+  // A check-in with question 9 above 0 on the tablet: the safety message.
+  await Promise.all([p.waitForURL(/done=tablet$/), p.getByRole('button', { name: 'Send a check-in to the tablet' }).click()]);
+  await t.goto(kioskUrl + '?start=1');
+  await answerCheckIn(t, 1);
+  assert.match(await t.locator('main').innerText(), /Your safety matters most/);
+  assert.equal(await t.locator('a[href="tel:988"]').count() > 0, true);
+  await expectNoAxeViolations(t, 'check-in with question 9 above 0');
+  await tablet.close();
   await p.goto(course);
   assert.equal(await p.locator('.chart svg circle').count(), 2, 'baseline and follow-up drawn');
   assert.match(await p.locator('#check-ins-caption').locator('xpath=..').innerText(), /Above 0/);

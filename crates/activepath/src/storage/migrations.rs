@@ -92,6 +92,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0014_tms_schedule.sql"),
         include_str!("../../migrations/postgres/0014_tms_schedule.sql"),
     ),
+    (
+        15,
+        "tms_kiosks",
+        include_str!("../../migrations/sqlite/0015_tms_kiosks.sql"),
+        include_str!("../../migrations/postgres/0015_tms_kiosks.sql"),
+    ),
 ];
 
 /// Migrations that manage their own transaction on SQLite (a table rebuild

@@ -685,6 +685,44 @@ pub struct CheckInLink {
     pub kind: String,
     pub expires_at: Timestamp,
     pub used_at: Option<Timestamp>,
+    /// The clinic tablet it waits on.
+    pub kiosk_id: Option<i64>,
+}
+
+impl CheckInLink {
+    fn from_row(r: &AnyRow) -> sqlx::Result<Self> {
+        Ok(CheckInLink {
+            id: r.try_get("id")?,
+            course_id: r.try_get("course_id")?,
+            kind: r.try_get("kind")?,
+            expires_at: get::<Millis>(r, "expires_at")?.0,
+            used_at: get::<Option<Millis>>(r, "used_at")?.map(|m| m.0),
+            kiosk_id: r.try_get("kiosk_id")?,
+        })
+    }
+}
+
+/// A check-in link to store.
+#[derive(Debug, Clone)]
+pub struct NewCheckInLink {
+    pub course_id: i64,
+    pub token_hash: String,
+    /// `link` or `kiosk`.
+    pub kind: &'static str,
+    pub expires_at: Timestamp,
+    /// The clinic tablet it is sent to.
+    pub kiosk_id: Option<i64>,
+    /// The e-mail that carries it.
+    pub mail: Option<NewMail>,
+    pub created_by: Option<i64>,
+}
+
+/// A clinic tablet for check-ins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kiosk {
+    pub id: i64,
+    pub name: String,
+    pub created_at: Timestamp,
 }
 
 impl Storage {
@@ -750,15 +788,9 @@ impl Storage {
 
     /// Stores a check-in link (its token's hash), with its audit entry.
     #[tracing::instrument(skip_all)]
-    #[allow(clippy::too_many_arguments)]
     pub async fn add_check_in_link(
         &self,
-        course_id: i64,
-        token_hash: String,
-        kind: &'static str,
-        expires_at: Timestamp,
-        mail: Option<NewMail>,
-        created_by: Option<i64>,
+        new: NewCheckInLink,
         chain: &AuditChain,
         audit_entry: AuditEntry,
     ) -> Result<i64> {
@@ -767,18 +799,19 @@ impl Storage {
             Box::pin(async move {
                 let at = audit_entry.at;
                 let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO tms_check_in_links (course_id, token_hash, kind, created_by, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                    "INSERT INTO tms_check_in_links (course_id, token_hash, kind, created_by, created_at, expires_at, kiosk_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
                 )
-                .bind(course_id)
-                .bind(token_hash)
-                .bind(kind)
-                .bind(created_by)
+                .bind(new.course_id)
+                .bind(new.token_hash)
+                .bind(new.kind)
+                .bind(new.created_by)
                 .bind(Millis(at))
-                .bind(Millis(expires_at))
+                .bind(Millis(new.expires_at))
+                .bind(new.kiosk_id)
                 .fetch_one(&mut *conn)
                 .await?;
-                if let Some(mail) = mail {
+                if let Some(mail) = new.mail {
                     outbox::queue(conn, mail, at).await?;
                 }
                 audit::append(conn, backend, &chain, &audit_entry).await?;
@@ -791,21 +824,126 @@ impl Storage {
     /// The check-in link whose token has this hash.
     pub async fn check_in_link(&self, token_hash: &str) -> Result<Option<CheckInLink>> {
         let row = sqlx::query(
-            "SELECT id, course_id, kind, expires_at, used_at FROM tms_check_in_links WHERE token_hash = $1",
+            "SELECT id, course_id, kind, expires_at, used_at, kiosk_id FROM tms_check_in_links WHERE token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(self.pool())
         .await?;
-        row.map(|r| {
-            Ok(CheckInLink {
-                id: r.try_get("id")?,
-                course_id: r.try_get("course_id")?,
-                kind: r.try_get("kind")?,
-                expires_at: get::<Millis>(&r, "expires_at")?.0,
-                used_at: get::<Option<Millis>>(&r, "used_at")?.map(|m| m.0),
+        Ok(row.map(|r| CheckInLink::from_row(&r)).transpose()?)
+    }
+
+    /// The oldest check-in waiting on kiosk `kiosk_id` (not used, not
+    /// expired at `now`).
+    pub async fn waiting_on_kiosk(
+        &self,
+        kiosk_id: i64,
+        now: Timestamp,
+    ) -> Result<Option<CheckInLink>> {
+        let row = sqlx::query(
+            "SELECT id, course_id, kind, expires_at, used_at, kiosk_id FROM tms_check_in_links \
+             WHERE kiosk_id = $1 AND used_at IS NULL AND expires_at > $2 ORDER BY created_at, id LIMIT 1",
+        )
+        .bind(kiosk_id)
+        .bind(Millis(now))
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| CheckInLink::from_row(&r)).transpose()?)
+    }
+
+    /// Stores a tablet for check-ins, with its audit entry.
+    #[tracing::instrument(skip_all)]
+    pub async fn add_kiosk(
+        &self,
+        name: String,
+        token_hash: String,
+        created_by: Option<i64>,
+        chain: &AuditChain,
+        audit_entry: AuditEntry,
+    ) -> Result<i64> {
+        let (backend, chain) = (self.backend(), chain.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO tms_kiosks (name, token_hash, created_by, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+                )
+                .bind(name)
+                .bind(token_hash)
+                .bind(created_by)
+                .bind(Millis(audit_entry.at))
+                .fetch_one(&mut *conn)
+                .await?;
+                audit::append(conn, backend, &chain, &audit_entry).await?;
+                Ok(id)
             })
         })
-        .transpose()
+        .await
+    }
+
+    /// Stops a tablet's address from working. `Ok(false)`: no such tablet
+    /// in use.
+    #[tracing::instrument(skip_all)]
+    pub async fn revoke_kiosk(
+        &self,
+        id: i64,
+        chain: &AuditChain,
+        audit_entry: AuditEntry,
+    ) -> Result<bool> {
+        let (backend, chain) = (self.backend(), chain.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let changed = sqlx::query(
+                    "UPDATE tms_kiosks SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+                )
+                .bind(Millis(audit_entry.at))
+                .bind(id)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+                if changed == 1 {
+                    audit::append(conn, backend, &chain, &audit_entry).await?;
+                }
+                Ok(changed == 1)
+            })
+        })
+        .await
+    }
+
+    /// The tablets in use, oldest first.
+    pub async fn kiosks(&self) -> Result<Vec<Kiosk>> {
+        let rows = sqlx::query(
+            "SELECT id, name, created_at FROM tms_kiosks WHERE revoked_at IS NULL ORDER BY id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Kiosk {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    created_at: get::<Millis>(r, "created_at")?.0,
+                })
+            })
+            .collect::<sqlx::Result<_>>()
+            .map_err(Into::into)
+    }
+
+    /// The tablet in use whose token has this hash.
+    pub async fn kiosk_by_hash(&self, token_hash: &str) -> Result<Option<Kiosk>> {
+        let row = sqlx::query(
+            "SELECT id, name, created_at FROM tms_kiosks WHERE token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(token_hash)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row
+            .map(|r| -> sqlx::Result<Kiosk> {
+                Ok(Kiosk {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    created_at: get::<Millis>(&r, "created_at")?.0,
+                })
+            })
+            .transpose()?)
     }
 
     /// The courses that take sessions or ended recently, newest first, for

@@ -14,9 +14,16 @@ use crate::storage::{Constraint, StorageError};
 pub enum Delivery {
     /// E-mailed to the patient's address on record.
     Email,
-    /// Opened at once on the clinic's tablet; it works for an hour.
+    /// Its address returned, for a tablet the caller drives (the API); it
+    /// works for an hour.
     Kiosk,
+    /// Sent to one of the clinic's tablets (`/kiosk/{token}`), which shows
+    /// it next; it works for an hour.
+    Tablet(i64),
 }
+
+/// How long a check-in waits on a tablet.
+const ON_A_TABLET: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The path of a check-in link's page.
 pub fn path(token: &str) -> String {
@@ -47,8 +54,20 @@ pub async fn create(
     }
     let now = s.clock.now();
     let token = random_token(32);
+    let kiosk_id = match delivery {
+        Delivery::Tablet(id) => {
+            if !s.storage.kiosks().await?.iter().any(|k| k.id == id) {
+                return Ok(Err(vec![(
+                    "kiosk".into(),
+                    "must be one of the clinic's tablets in use".into(),
+                )]));
+            }
+            Some(id)
+        }
+        _ => None,
+    };
     let (kind, valid, mail) = match delivery {
-        Delivery::Kiosk => ("kiosk", std::time::Duration::from_secs(3600), None),
+        Delivery::Kiosk | Delivery::Tablet(_) => ("kiosk", ON_A_TABLET, None),
         Delivery::Email => {
             let details = crate::staff::patients::details(s, course.patient_id)
                 .await?
@@ -93,18 +112,21 @@ pub async fn create(
     let emailed = mail.is_some();
     s.storage
         .add_check_in_link(
-            course_id,
-            s.cipher.token_hash(&token),
-            kind,
-            expires,
-            mail,
-            actor.user_id,
+            crate::storage::tms::NewCheckInLink {
+                course_id,
+                token_hash: s.cipher.token_hash(&token),
+                kind,
+                expires_at: expires,
+                kiosk_id,
+                mail,
+                created_by: actor.user_id,
+            },
             &s.cipher.audit_chain(),
             actor.did(
                 if emailed {
                     "e-mail check-in link"
                 } else {
-                    "open check-in on tablet"
+                    "send check-in to a tablet"
                 },
                 "tms_course",
                 course_id,
@@ -190,4 +212,68 @@ pub async fn answer(
         Err(Error::Storage(StorageError::Conflict(Constraint::LinkSpent))) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// The address a tablet keeps open.
+pub fn kiosk_path(token: &str) -> String {
+    format!("/kiosk/{token}")
+}
+
+/// Adds a tablet for check-ins: its id and the token of its address (shown
+/// once). `Ok(Err)` when the name is missing or wrong.
+pub async fn add_kiosk(s: &Services, actor: &Actor, name: Option<&str>) -> Outcome<(i64, String)> {
+    let name = match crate::domain::single_line(name.unwrap_or(""), 60) {
+        Ok(n) => n,
+        Err(_) => {
+            return Ok(Err(vec![(
+                "name".into(),
+                "is required: one line of at most 60 characters".into(),
+            )]));
+        }
+    };
+    let token = random_token(32);
+    let now = s.clock.now();
+    let id = s
+        .storage
+        .add_kiosk(
+            name,
+            s.cipher.token_hash(&token),
+            actor.user_id,
+            &s.cipher.audit_chain(),
+            actor.did("add tablet", "tms_kiosk", "", now),
+        )
+        .await?;
+    Ok(Ok(Some((id, token))))
+}
+
+/// Stops a tablet's address from working. `Ok(Ok(None))`: no such tablet.
+pub async fn revoke_kiosk(s: &Services, actor: &Actor, id: i64) -> Outcome<i64> {
+    let now = s.clock.now();
+    let done = s
+        .storage
+        .revoke_kiosk(
+            id,
+            &s.cipher.audit_chain(),
+            actor.did("revoke tablet", "tms_kiosk", id, now),
+        )
+        .await?;
+    Ok(Ok(done.then_some(id)))
+}
+
+/// What a tablet shows: nothing (no such tablet), or the check-in waiting
+/// on it, if any.
+pub async fn on_kiosk(s: &Services, token: &str) -> Result<Option<Option<Link>>, Error> {
+    let Some(kiosk) = s.storage.kiosk_by_hash(&s.cipher.token_hash(token)).await? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        s.storage
+            .waiting_on_kiosk(kiosk.id, s.clock.now())
+            .await?
+            .map(|l| Link::Open {
+                id: l.id,
+                course_id: l.course_id,
+                kiosk: true,
+            }),
+    ))
 }

@@ -618,6 +618,7 @@ async fn every_role_on_every_route() {
             "/staff/courses/999999/check-ins/new".to_string(),
             Some("treat"),
         ),
+        ("GET", "/staff/kiosks".to_string(), Some("treat")),
         (
             "GET",
             "/staff/patients/999999/courses/new".to_string(),

@@ -69,6 +69,56 @@ async fn post_answers(app: &TestApp, path: &str, values: [&str; 9]) -> (u16, Str
     (res.status().as_u16(), res.text().await.unwrap())
 }
 
+/// Adds a clinic tablet from the portal: the path of its address.
+async fn tablet(b: &mut Browser<'_>, name: &str) -> String {
+    let csrf = b.get("/staff/kiosks").await.csrf();
+    let res = b
+        .post("/staff/kiosks", &[("csrf", &csrf), ("name", name)])
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let at = res.body.find("/kiosk/").expect("the tablet's address");
+    let rest = &res.body[at..];
+    rest[..rest.find('<').unwrap()].to_string()
+}
+
+/// Sends course `course`'s check-in to tablet `kiosk` (its id in the form).
+async fn send_to_tablet(b: &mut Browser<'_>, course: &str) {
+    let page = b.get(course).await;
+    let key = "<select id=\"kiosk\" name=\"kiosk\"><option value=\"";
+    let at = page.body.find(key).expect("a tablet to choose") + key.len();
+    let kiosk = page.body[at..].split('"').next().unwrap().to_string();
+    let res = b
+        .post(
+            &format!("{course}/check-in"),
+            &[
+                ("csrf", &page.csrf()),
+                ("delivery", "tablet"),
+                ("kiosk", &kiosk),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+}
+
+/// On the tablet (no staff session): start, then answer; the page shown
+/// after the answers.
+async fn answer_on_tablet(app: &TestApp, kiosk: &str, values: [&str; 9]) -> (u16, String) {
+    let (_, form) = app.get_text(&format!("{kiosk}?start=1")).await;
+    let key = "name=\"link\" value=\"";
+    let at = form.find(key).expect("a check-in waiting") + key.len();
+    let link = form[at..].split('"').next().unwrap().to_string();
+    let mut fields = answers(values);
+    fields.push(("link".into(), &link));
+    let res = no_redirect_client()
+        .post(app.url(kiosk))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(&fields).unwrap())
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
 #[tokio::test]
 async fn a_course_is_started_and_given_in_the_portal_and_the_technician_sees_no_record() {
     let app = spawn_app_with(|c| c.staff.require_second_factor = false).await;
@@ -146,23 +196,13 @@ async fn a_course_is_started_and_given_in_the_portal_and_the_technician_sees_no_
         "no way into the record"
     );
     assert!(!page.body.contains("/status\""), "no status form");
-    // A check-in on the tablet for the baseline (kiosk), then the threshold.
+    // A check-in on the clinic's tablet for the baseline, then the threshold.
     let csrf = page.csrf();
-    let kiosk = tech
-        .post(
-            &format!("{course}/check-in"),
-            &[("csrf", &csrf), ("delivery", "kiosk")],
-        )
-        .await;
-    assert_eq!(kiosk.status, 303);
-    let link = kiosk.location.unwrap();
-    assert!(link.starts_with("/check-in/"));
-    assert_eq!(
-        post_answers(&app, &link, ["3", "3", "2", "2", "3", "2", "3", "2", "0"])
-            .await
-            .0,
-        200
-    );
+    let kiosk = tablet(&mut tech, "Treatment room 1").await;
+    send_to_tablet(&mut tech, &course).await;
+    let (code, done) =
+        answer_on_tablet(&app, &kiosk, ["3", "3", "2", "2", "3", "2", "3", "2", "0"]).await;
+    assert_eq!(code, 200, "{done}");
     let now = app
         .clock
         .now()
@@ -361,7 +401,11 @@ async fn an_emailed_check_in_works_once_names_nothing_and_question_9_reaches_a_c
 async fn the_tablet_shows_nothing_of_the_patient_before() {
     let app = spawn_app_with(|c| c.staff.require_second_factor = false).await;
     let mut doc = signed_in(&app, "doc@riverbend.example", Role::Clinician).await;
-    let mut links = Vec::new();
+    let kiosk = tablet(&mut doc, "Room 2").await;
+    // Nothing waiting: the tablet says so, whoever taps.
+    let (code, waiting) = app.get_text(&format!("{kiosk}?start=1")).await;
+    assert_eq!(code, 200);
+    assert!(waiting.contains("Start my questionnaire") && !waiting.contains("name=\"q1\""));
     for (name, email) in [
         ("Lee Park", "lee@example.org"),
         ("Max Roe", "max@example.org"),
@@ -383,37 +427,49 @@ async fn the_tablet_shows_nothing_of_the_patient_before() {
             .await
             .location
             .unwrap();
-        let res = doc
-            .post(
-                &format!("{course}/check-in"),
-                &[("csrf", &csrf), ("delivery", "kiosk")],
-            )
-            .await;
-        links.push(res.location.unwrap());
+        send_to_tablet(&mut doc, &course).await;
     }
-    let (code, done) = post_answers(
-        &app,
-        &links[0],
-        ["2", "2", "2", "2", "2", "2", "2", "2", "0"],
-    )
-    .await;
+    let (code, done) =
+        answer_on_tablet(&app, &kiosk, ["2", "2", "2", "2", "2", "2", "2", "2", "0"]).await;
     assert_eq!(code, 200);
     assert!(done.contains("hand the tablet back"));
+    assert!(
+        done.contains(&format!("href=\"{kiosk}\"")),
+        "back to the tablet's page"
+    );
     assert!(
         !done.contains("Lee") && !done.contains("16"),
         "no name, no score"
     );
-    // The next patient's page: no name, nothing chosen.
-    let (_, next) = app.get_text(&links[1]).await;
+    // The next patient's form: no name, nothing chosen.
+    let (_, next) = app.get_text(&format!("{kiosk}?start=1")).await;
+    assert!(next.contains("name=\"q1\""));
     assert!(!next.contains("Lee") && !next.contains("Max"));
-    assert!(
-        !next.contains(" checked>"),
-        "no answer carried over: {}",
-        &next[next.find(" checked").unwrap_or(0)..][..60.min(next.len())]
-    );
+    assert!(!next.contains(" checked>"), "no answer carried over");
     assert!(next.contains("autocomplete=\"off\""));
-    // Back to the first patient's page: spent.
-    assert_eq!(app.get_text(&links[0]).await.0, 404);
+    // The first patient's answers cannot be posted again for the second.
+    let mut stale = answers(["0"; 9]);
+    stale.push(("link".into(), "1"));
+    let res = no_redirect_client()
+        .post(app.url(&kiosk))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(&stale).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    let (code, _) =
+        answer_on_tablet(&app, &kiosk, ["1", "1", "1", "1", "1", "1", "1", "1", "0"]).await;
+    assert_eq!(code, 200);
+    // A tablet removed from the portal shows nothing at all.
+    let page = doc.get("/staff/kiosks").await;
+    let at = page.body.find("/staff/kiosks/").unwrap();
+    let action = page.body[at..].split('"').next().unwrap().to_string();
+    assert_eq!(
+        doc.post(&action, &[("csrf", &page.csrf())]).await.status,
+        303
+    );
+    assert_eq!(app.get_text(&kiosk).await.0, 404);
 }
 
 #[tokio::test]

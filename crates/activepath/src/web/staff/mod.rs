@@ -81,6 +81,14 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(crate::web::tms::pages::create),
         )
         .route("/staff/courses", get(crate::web::tms::pages::list))
+        .route(
+            "/staff/kiosks",
+            get(crate::web::tms::pages::kiosks).post(crate::web::tms::pages::add_kiosk),
+        )
+        .route(
+            "/staff/kiosks/{id}/revoke",
+            post(crate::web::tms::pages::revoke_kiosk),
+        )
         .route("/staff/courses/{id}", get(crate::web::tms::pages::page))
         .route(
             "/staff/courses/{id}/session",

@@ -15,7 +15,7 @@ use crate::web::staff::ClientIp;
 use crate::web::{AppError, Result};
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use clinical::{InstrumentId, Responses};
@@ -24,7 +24,10 @@ use clinical::{InstrumentId, Responses};
 #[template(path = "tms/check_in.html")]
 struct FormPage {
     l: Layout,
-    token: String,
+    /// Where the answers go: the link's page, or the tablet's.
+    action: String,
+    /// On a tablet: which waiting check-in this form answers.
+    link_id: Option<i64>,
     def: &'static clinical::Instrument,
     questions: Vec<Question>,
     difficulty: Option<DifficultyView>,
@@ -40,6 +43,15 @@ struct DonePage {
     kiosk: bool,
     /// "The clinic aims to contact you within 4 hours …".
     reply_within: String,
+    /// On a clinic tablet: its page, for the next patient.
+    next: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "tms/kiosk_waiting.html")]
+struct WaitingPage {
+    l: Layout,
+    here: String,
 }
 
 #[derive(Template)]
@@ -54,7 +66,8 @@ fn layout(state: &AppState, title: &str) -> Layout {
 
 fn form(
     state: &AppState,
-    token: String,
+    action: String,
+    link_id: Option<i64>,
     raw: &RawAnswers,
     errors: &[(clinical::FieldError, clinical::Problem)],
 ) -> FormPage {
@@ -62,7 +75,8 @@ fn form(
     let (questions, difficulty, errors) = questions(def, raw, errors);
     FormPage {
         l: layout(state, "check-in-title"),
-        token,
+        action,
+        link_id,
         def,
         questions,
         difficulty,
@@ -94,7 +108,13 @@ pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> R
     }
     Ok(html(
         StatusCode::OK,
-        &form(&state, token, &RawAnswers::default(), &[]),
+        &form(
+            &state,
+            links::path(&token),
+            None,
+            &RawAnswers::default(),
+            &[],
+        ),
     ))
 }
 
@@ -107,22 +127,39 @@ pub async fn submit(
     let Some(link) = open(&state, &token).await? else {
         return Ok(spent(&state));
     };
+    answer(&state, link, links::path(&token), None, ip, &fields).await
+}
+
+/// Records the answers posted through `link`, or shows the form again
+/// with each missing answer named.
+async fn answer(
+    state: &AppState,
+    link: Link,
+    action: String,
+    next: Option<String>,
+    ip: Option<String>,
+    fields: &[(String, String)],
+) -> Result<Response> {
     let def = InstrumentId::Phq9.definition();
-    let raw = read_fields(def, &fields);
+    let raw = read_fields(def, fields);
     let responses = match Responses::parse_repeat(InstrumentId::Phq9, &raw.items, raw.difficulty) {
         Ok(r) => r,
         Err(errors) => {
+            let link_id = match (&next, link) {
+                (Some(_), Link::Open { id, .. }) => Some(id),
+                _ => None,
+            };
             return Ok(html(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &form(&state, token, &raw, &errors),
+                &form(state, action, link_id, &raw, &errors),
             ));
         }
     };
-    let Some(done) = links::answer(&state, link, &responses, ip)
+    let Some(done) = links::answer(state, link, &responses, ip)
         .await
         .map_err(AppError::from)?
     else {
-        return Ok(spent(&state));
+        return Ok(spent(state));
     };
     let reply_within = Tr::default().t1(
         "shared-reply-within",
@@ -132,10 +169,76 @@ pub async fn submit(
     Ok(html(
         StatusCode::OK,
         &DonePage {
-            l: layout(&state, "check-in-done-title"),
+            l: layout(state, "check-in-done-title"),
             flagged: done.self_harm_flag,
             kiosk: matches!(link, Link::Open { kiosk: true, .. }),
             reply_within,
+            next,
         },
     ))
+}
+
+/// `GET /kiosk/{token}`: a clinic tablet. It shows the check-in the staff
+/// sent to it once someone taps to start, else that none is waiting; never
+/// a name, and nothing of the patient before.
+pub async fn kiosk(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Query(q): Query<KioskQuery>,
+) -> Result<Response> {
+    let here = links::kiosk_path(&token);
+    match links::on_kiosk(&state, &token)
+        .await
+        .map_err(AppError::from)?
+    {
+        None => Ok(spent(&state)),
+        Some(Some(Link::Open { id, .. })) if q.start.is_some() => Ok(html(
+            StatusCode::OK,
+            &form(&state, here, Some(id), &RawAnswers::default(), &[]),
+        )),
+        Some(_) => Ok(html(
+            StatusCode::OK,
+            &WaitingPage {
+                l: layout(&state, "kiosk-title"),
+                here,
+            },
+        )),
+    }
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct KioskQuery {
+    start: Option<String>,
+}
+
+/// `POST /kiosk/{token}`: the answers to the check-in the form showed (a
+/// check-in sent meanwhile is not answered by it).
+pub async fn kiosk_submit(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Path(token): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response> {
+    let here = links::kiosk_path(&token);
+    let shown: Option<i64> = fields
+        .iter()
+        .find(|(k, _)| k == "link")
+        .and_then(|(_, v)| v.parse().ok());
+    match links::on_kiosk(&state, &token)
+        .await
+        .map_err(AppError::from)?
+    {
+        None => Ok(spent(&state)),
+        Some(Some(link @ Link::Open { id, .. })) if Some(id) == shown => {
+            answer(&state, link, here.clone(), Some(here), ip, &fields).await
+        }
+        Some(_) => Ok(html(
+            StatusCode::CONFLICT,
+            &WaitingPage {
+                l: layout(&state, "kiosk-title"),
+                here,
+            },
+        )),
+    }
 }

@@ -10,8 +10,13 @@ use axum::Router;
 use axum::routing::get;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route(
-        "/check-in/{token}",
-        get(check_in::show).post(check_in::submit),
-    )
+    Router::new()
+        .route(
+            "/check-in/{token}",
+            get(check_in::show).post(check_in::submit),
+        )
+        .route(
+            "/kiosk/{token}",
+            get(check_in::kiosk).post(check_in::kiosk_submit),
+        )
 }

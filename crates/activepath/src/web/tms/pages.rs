@@ -514,6 +514,8 @@ struct CoursePage {
     status_fields: Vec<Field>,
     status_errors: Vec<(String, String)>,
     link_errors: Vec<(String, String)>,
+    /// The clinic's tablets: (id, name).
+    tablets: Vec<(i64, String)>,
     notice: Option<String>,
     schedule: Vec<ScheduleRow>,
     can_schedule: bool,
@@ -1060,6 +1062,13 @@ async fn course_page(
         status_fields,
         status_errors,
         link_errors,
+        tablets: state
+            .storage
+            .kiosks()
+            .await?
+            .into_iter()
+            .map(|k| (k.id, k.name))
+            .collect(),
         notice,
         schedule,
         can_schedule,
@@ -1088,7 +1097,7 @@ pub async fn page(
     let tr = Tr::default();
     let notice = match q.done.as_str() {
         "session" | "threshold" | "authorization" | "status" | "hold" | "emailed" | "series"
-        | "missed" | "change" | "check-in" | "check-in-urgent" => {
+        | "missed" | "change" | "check-in" | "check-in-urgent" | "tablet" => {
             Some(tr.t(&format!("course-done-{}", q.done)))
         }
         _ => None,
@@ -1201,8 +1210,8 @@ pub async fn clear_hold(
 }
 
 /// `POST /staff/courses/{id}/check-in`: `delivery=email` sends the patient
-/// a link; `delivery=kiosk` opens the check-in on this device, for the
-/// patient to answer on the clinic's tablet.
+/// a link; `delivery=tablet` with `kiosk` sends it to one of the clinic's
+/// tablets (never opened on the staff member's own signed-in device).
 pub async fn send_check_in(
     Allowed(who, _): Allowed<RecordTreatment>,
     State(state): State<AppState>,
@@ -1212,17 +1221,21 @@ pub async fn send_check_in(
     let t = typed(fields);
     let delivery = match value(&t, "delivery").as_str() {
         "email" => tms::links::Delivery::Email,
-        "kiosk" => tms::links::Delivery::Kiosk,
+        "tablet" => tms::links::Delivery::Tablet(number(&t, "kiosk").unwrap_or(0)),
         _ => return Err(AppError::NotFound),
     };
     match tms::links::create(&state, &who.actor, id, delivery)
         .await
         .map_err(AppError::from)?
     {
-        Ok(Some(token)) => Ok(Redirect::to(&match delivery {
-            tms::links::Delivery::Kiosk => tms::links::path(&token),
-            tms::links::Delivery::Email => format!("/staff/courses/{id}?done=emailed"),
-        })
+        Ok(Some(_)) => Ok(Redirect::to(&format!(
+            "/staff/courses/{id}?done={}",
+            if delivery == tms::links::Delivery::Email {
+                "emailed"
+            } else {
+                "tablet"
+            }
+        ))
         .into_response()),
         Ok(None) => Err(AppError::NotFound),
         Err(errors) => {
@@ -1333,6 +1346,108 @@ pub async fn change_sessions(
     };
     let outcome = tms::schedule::change(&state, &who.actor, id, appointment, change).await;
     after_series(&state, &who, id, "change", t, outcome).await
+}
+
+// ---------------------------------------------------------------- the clinic's tablets
+
+#[derive(Template)]
+#[template(path = "staff/kiosks.html")]
+struct KiosksPage {
+    l: StaffLayout,
+    kiosks: Vec<(i64, String, String)>,
+    fields: Vec<Field>,
+    errors: Vec<(String, String)>,
+    /// A tablet just added: its name and address (shown once).
+    added: Option<(String, String)>,
+}
+
+async fn kiosks_page(
+    state: &AppState,
+    who: &SignedIn,
+    t: &Typed,
+    errors: &FieldErrors,
+    added: Option<(String, String)>,
+) -> Result<KiosksPage> {
+    let tr = Tr::default();
+    let tz = state.config.clinic.time_zone.tz();
+    let mut fields = vec![
+        Field::new("name", tr.t("kiosk-name"), "text", value(t, "name"))
+            .hint(tr.t("kiosk-name-hint"))
+            .required(),
+    ];
+    let errors = place(&mut fields, errors);
+    Ok(KiosksPage {
+        l: StaffLayout::new(state, tr.t("kiosk-list-title"), Some(who), "courses"),
+        kiosks: state
+            .storage
+            .kiosks()
+            .await?
+            .into_iter()
+            .map(|k| (k.id, k.name, format_date(k.created_at, tz)))
+            .collect(),
+        fields,
+        errors,
+        added,
+    })
+}
+
+/// `GET /staff/kiosks`: the clinic's tablets for check-ins.
+pub async fn kiosks(
+    Allowed(who, _): Allowed<RecordTreatment>,
+    State(state): State<AppState>,
+) -> Result<Response> {
+    let page = kiosks_page(&state, &who, &Typed::new(), &Vec::new(), None).await?;
+    Ok(html(StatusCode::OK, &page))
+}
+
+/// `POST /staff/kiosks`: adds a tablet and shows its address once.
+pub async fn add_kiosk(
+    Allowed(who, _): Allowed<RecordTreatment>,
+    State(state): State<AppState>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response> {
+    let t = typed(fields);
+    match tms::links::add_kiosk(&state, &who.actor, opt(&t, "name").as_deref())
+        .await
+        .map_err(AppError::from)?
+    {
+        Ok(Some((_, token))) => {
+            let url = state
+                .config
+                .clinic
+                .base_url
+                .join(&tms::links::kiosk_path(&token));
+            let page = kiosks_page(
+                &state,
+                &who,
+                &Typed::new(),
+                &Vec::new(),
+                Some((value(&t, "name"), url)),
+            )
+            .await?;
+            Ok(html(StatusCode::OK, &page))
+        }
+        Ok(None) => Err(AppError::NotFound),
+        Err(errors) => {
+            let page = kiosks_page(&state, &who, &t, &errors, None).await?;
+            Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    }
+}
+
+/// `POST /staff/kiosks/{id}/revoke`.
+pub async fn revoke_kiosk(
+    Allowed(who, _): Allowed<RecordTreatment>,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Response> {
+    match tms::links::revoke_kiosk(&state, &who.actor, id)
+        .await
+        .map_err(AppError::from)?
+    {
+        Ok(Some(_)) => Ok(Redirect::to("/staff/kiosks").into_response()),
+        _ => Err(AppError::NotFound),
+    }
 }
 
 // ---------------------------------------------------------------- a PHQ-9 on paper
@@ -1804,6 +1919,7 @@ mod tests {
                 "change",
                 "check-in",
                 "check-in-urgent",
+                "tablet",
             ],
         );
         add(
