@@ -15,6 +15,7 @@ mod json_api;
 mod mail;
 mod public_site;
 pub mod reliability;
+mod result_pages;
 mod share;
 mod site;
 mod staff;

@@ -92,7 +92,8 @@ async fn a_flagged_result_becomes_an_urgent_case_first_in_the_queue() {
     let note = &form[form
         .find("will be at the top of the clinic")
         .expect("the urgent note")..];
-    assert!(note.contains("nobody at the clinic sees it the moment you send it"));
+    assert!(note.contains("within 4 hours, during opening hours"));
+    assert!(note.contains("Outside those hours, nobody sees it until the clinic opens"));
     assert!(note[..note.find("</div>").unwrap()].contains("href=\"tel:988\""));
     assert_eq!(
         app.post_form(&format!("{flagged}/share"), GOOD)

@@ -13,7 +13,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use clinical::{Instrument, Interpretation, Severity};
+use clinical::{Instrument, InstrumentId, Interpretation, Severity};
 
 pub struct BandRow {
     range: String,
@@ -41,6 +41,8 @@ struct ResultPage {
     bands: Vec<BandRow>,
     meaning: String,
     next_steps: Vec<String>,
+    /// 988 and the Crisis Text Line among the next steps.
+    crisis_in_next_steps: bool,
     answers: Vec<AnswerRow>,
     difficulty: Option<(&'static str, &'static str)>,
     taken_on: String,
@@ -124,7 +126,13 @@ pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> R
             result.instrument.slug(),
             severity.slug()
         )),
-        next_steps: next_steps(&tr, severity),
+        next_steps: next_steps(
+            &tr,
+            result.instrument,
+            severity,
+            result.responses.difficulty(),
+        ),
+        crisis_in_next_steps: crisis_in_next_steps(result.instrument, severity),
         answers: rows,
         difficulty,
         taken_on: format_date(result.created_at, tz),
@@ -136,9 +144,21 @@ pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> R
     Ok(html(StatusCode::OK, &page))
 }
 
-/// Next steps fitting the band. GAD-7's bands share the PHQ-9's advice
-/// (its "minimal" reads as the PHQ-9's "none to minimal").
-fn next_steps(tr: &Tr, severity: Severity) -> Vec<String> {
+/// The answer to the question about daily life from which a low score
+/// still calls for a clinician: "Very difficult" (2) or "Extremely
+/// difficult" (3).
+const HARD_DAILY_LIFE: u8 = 2;
+
+/// Next steps fitting the instrument and band. Anxiety (GAD-7) has its
+/// own, which never suggest TMS (not a treatment for anxiety). A low score
+/// with daily life very or extremely difficult adds talking with a
+/// clinician: that answer counts as much as the score.
+fn next_steps(
+    tr: &Tr,
+    instrument: InstrumentId,
+    severity: Severity,
+    difficulty: Option<u8>,
+) -> Vec<String> {
     let key = match severity {
         Severity::NoneMinimal | Severity::Minimal | Severity::Negative => "none-minimal",
         Severity::Mild => "mild",
@@ -146,11 +166,30 @@ fn next_steps(tr: &Tr, severity: Severity) -> Vec<String> {
         Severity::ModeratelySevere => "moderately-severe",
         Severity::Severe => "severe",
     };
-    (1..=3)
-        .map(|n| format!("next-{key}-{n}"))
+    let prefix = match instrument {
+        InstrumentId::Gad7 => "next-gad7",
+        _ => "next",
+    };
+    let mut steps: Vec<String> = (1..=3)
+        .map(|n| format!("{prefix}-{key}-{n}"))
         .filter(|id| tr.has(id))
         .map(|id| tr.t(&id))
-        .collect()
+        .collect();
+    let low = matches!(
+        severity,
+        Severity::NoneMinimal | Severity::Minimal | Severity::Mild | Severity::Negative
+    );
+    if low && difficulty.is_some_and(|d| d >= HARD_DAILY_LIFE) {
+        steps.insert(0, tr.t("next-hard-daily-life"));
+    }
+    steps
+}
+
+/// Whether the next steps carry the crisis lines themselves (not only the
+/// footer): a moderately severe or severe PHQ-9.
+fn crisis_in_next_steps(instrument: InstrumentId, severity: Severity) -> bool {
+    instrument == InstrumentId::Phq9
+        && matches!(severity, Severity::ModeratelySevere | Severity::Severe)
 }
 
 #[cfg(test)]
@@ -172,8 +211,69 @@ mod tests {
                     "{:?}",
                     b
                 );
-                assert!(next_steps(&tr, b.severity).len() >= 2);
+                assert!(next_steps(&tr, def.id, b.severity, None).len() >= 2);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod next_steps_tests {
+    use super::*;
+    use clinical::instrument::GAD7;
+
+    #[test]
+    fn anxiety_results_never_suggest_tms() {
+        let tr = Tr::default();
+        let Interpretation::Bands(bands) = GAD7.interpretation else {
+            unreachable!()
+        };
+        for b in bands {
+            for d in [None, Some(0), Some(3)] {
+                let steps = next_steps(&tr, InstrumentId::Gad7, b.severity, d).join(" ");
+                assert!(!steps.contains("TMS"), "{:?}: {steps}", b.severity);
+                assert!(!steps.contains("magnetic"), "{:?}: {steps}", b.severity);
+                assert!(!steps.contains("depression"), "{:?}: {steps}", b.severity);
+            }
+        }
+    }
+
+    #[test]
+    fn a_hard_daily_life_turns_a_low_score_toward_a_clinician() {
+        let tr = Tr::default();
+        for (instrument, severity) in [
+            (InstrumentId::Phq9, Severity::NoneMinimal),
+            (InstrumentId::Phq9, Severity::Mild),
+            (InstrumentId::Gad7, Severity::Minimal),
+            (InstrumentId::Gad7, Severity::Mild),
+        ] {
+            let easy = next_steps(&tr, instrument, severity, Some(1));
+            let hard = next_steps(&tr, instrument, severity, Some(2));
+            assert!(
+                !easy
+                    .join(" ")
+                    .contains("daily life very or extremely difficult")
+            );
+            assert_eq!(hard[0], tr.t("next-hard-daily-life"), "{severity:?}");
+            assert_eq!(hard.len(), easy.len() + 1);
+        }
+        // A moderate score already says to talk with a clinician.
+        assert_eq!(
+            next_steps(&tr, InstrumentId::Phq9, Severity::Moderate, Some(3)),
+            next_steps(&tr, InstrumentId::Phq9, Severity::Moderate, Some(0))
+        );
+    }
+
+    #[test]
+    fn crisis_lines_sit_in_the_next_steps_of_the_two_highest_phq9_bands_only() {
+        for s in [Severity::NoneMinimal, Severity::Mild, Severity::Moderate] {
+            assert!(!crisis_in_next_steps(InstrumentId::Phq9, s));
+        }
+        assert!(crisis_in_next_steps(
+            InstrumentId::Phq9,
+            Severity::ModeratelySevere
+        ));
+        assert!(crisis_in_next_steps(InstrumentId::Phq9, Severity::Severe));
+        assert!(!crisis_in_next_steps(InstrumentId::Gad7, Severity::Severe));
     }
 }

@@ -138,6 +138,9 @@ struct SharePage {
     l: Layout,
     token: String,
     flagged: bool,
+    /// What happens to an urgent result, from the configured response
+    /// time and opening hours.
+    urgent_note: String,
     form: ShareForm,
     errors: Vec<super::form::ErrorLink>,
     err_name: Option<String>,
@@ -186,7 +189,22 @@ fn share_page(
         }
     }
     let l = Layout::new(state, "assessment", "share-title", "share-title").private();
+    let hours = if l.hours.is_empty() {
+        tr.t("share-hours-unknown")
+    } else {
+        l.hours.join("; ")
+    };
     SharePage {
+        urgent_note: tr.args(
+            "share-urgent-note",
+            &[
+                (
+                    "within",
+                    crate::time::format_duration(state.config.staff.urgent_respond_within),
+                ),
+                ("when", hours),
+            ],
+        ),
         consent_text: tr.t1("share-consent", "clinic", &state.config.clinic.name),
         methods: ContactMethod::ALL
             .iter()

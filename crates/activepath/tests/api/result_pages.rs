@@ -1,0 +1,100 @@
+//! What result pages promise (issue 11): anxiety has its own next steps and
+//! never TMS, the two highest PHQ-9 bands carry the crisis lines in their
+//! next steps, the answer about daily life counts, the clinic's hours sit
+//! by its number, and an urgent result's sharing page says what will
+//! happen from the clinic's own settings.
+
+use crate::helpers::*;
+
+/// The next-steps section of a result page.
+fn next_steps(html: &str) -> &str {
+    let at = html
+        .find("<section aria-labelledby=\"next-heading\"")
+        .expect("next steps");
+    let end = html[at..].find("</section>").unwrap();
+    &html[at..at + end]
+}
+
+async fn result(app: &TestApp, path: &str) -> String {
+    let (code, html) = app.get_text(path).await;
+    assert_eq!(code, 200);
+    html
+}
+
+async fn submit_gad7(app: &TestApp, answers: [u8; 7], difficulty: u8) -> String {
+    let mut body: Vec<String> = answers
+        .iter()
+        .enumerate()
+        .map(|(i, a)| format!("q{}={a}", i + 1))
+        .collect();
+    body.push(format!("difficulty={difficulty}"));
+    let res = app.post_form("/assessment/gad7", &body.join("&")).await;
+    assert_eq!(res.status(), 303);
+    location(&res)
+}
+
+#[tokio::test]
+async fn an_anxiety_result_has_its_own_next_steps_and_never_suggests_tms() {
+    let app = spawn_app().await;
+    for answers in [[3; 7], [2; 7], [1; 7], [0; 7]] {
+        let html = result(&app, &submit_gad7(&app, answers, 1).await).await;
+        let steps = next_steps(&html);
+        assert!(!steps.contains("TMS"), "{steps}");
+        assert!(!steps.contains("depression"), "{steps}");
+    }
+    let severe = result(&app, &submit_gad7(&app, [3; 7], 1).await).await;
+    assert!(next_steps(&severe).contains("help with anxiety"));
+}
+
+#[tokio::test]
+async fn the_two_highest_phq9_bands_carry_the_crisis_lines_in_their_next_steps() {
+    let app = spawn_app().await;
+    // 20 and 27 with question 9 at 0; 12 (moderate) without.
+    for (answers, crisis) in [
+        ([3, 3, 2, 2, 3, 2, 3, 2, 0], true),
+        ([3, 3, 3, 3, 3, 3, 3, 3, 0], true),
+        ([2, 2, 1, 1, 2, 1, 2, 1, 0], false),
+    ] {
+        let html = result(&app, &app.submit_phq9(answers, 1).await).await;
+        let steps = next_steps(&html);
+        assert_eq!(steps.contains("tel:988"), crisis, "{answers:?}");
+        assert_eq!(steps.contains("sms:741741"), crisis, "{answers:?}");
+        // The call button is followed by the clinic's phone hours.
+        assert!(
+            steps.contains("Phone hours:") && steps.contains("8:30"),
+            "{steps}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_answer_about_daily_life_changes_a_mild_results_next_steps() {
+    let app = spawn_app().await;
+    // 6: mild.
+    let mild = [1, 1, 1, 1, 1, 1, 0, 0, 0];
+    let easy = result(&app, &app.submit_phq9(mild, 0).await).await;
+    let hard = result(&app, &app.submit_phq9(mild, 3).await).await;
+    let line = "very or extremely difficult";
+    assert!(!next_steps(&easy).contains(line));
+    assert!(next_steps(&hard).contains(line));
+    assert!(next_steps(&hard).contains("talk with a clinician"));
+}
+
+#[tokio::test]
+async fn an_urgent_results_sharing_page_says_what_the_clinics_settings_promise() {
+    for (hours, words) in [(2, "within 2 hours"), (24, "within 24 hours")] {
+        let app = spawn_app_with(|c| {
+            c.staff.urgent_respond_within = std::time::Duration::from_secs(hours * 3600);
+        })
+        .await;
+        let path = app.submit_phq9([1, 1, 1, 1, 1, 1, 1, 1, 1], 1).await;
+        let (code, html) = app.get_text(&format!("{path}/share")).await;
+        assert_eq!(code, 200);
+        assert!(html.contains(words), "{hours} h: {html}");
+        assert!(
+            html.contains("monday-friday") || html.contains("Monday"),
+            "the hours"
+        );
+        assert!(html.contains("tel:988"));
+    }
+}
