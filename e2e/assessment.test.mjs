@@ -47,7 +47,7 @@ async function answerWithKeyboard(page, answers, difficulty) {
 test('every page type has no axe violations and the crisis footer', async () => {
   const page = await phonePage();
   for (const path of ['/', '/assessment', '/assessment/phq9', '/assessment/gad7', '/no-such-page',
-    '/tms', '/tms-results', '/contact', '/contact/message', '/book', '/book/callback', '/privacy', '/accessibility', '/blog', '/blog/tag/tms',
+    '/tms', '/tms-results', '/contact', '/contact/message', '/book', '/book/callback', '/privacy', '/accessibility', '/notice-of-privacy-practices', '/non-discrimination', '/terms', '/blog', '/blog/tag/tms',
     '/team', '/faq', '/insurance', '/psychotherapy', '/medication-management', '/treatment-resistant-depression',
     '/blog/5-benefits-of-talk-therapy-for-depression', '/blog/understanding-your-phq-9-score']) {
     await page.goto(base + path);

@@ -288,6 +288,10 @@ pub struct Clinic {
     /// When the phone and front desk are open, per weekday, in `time_zone`.
     #[serde(default)]
     pub hours: OpeningHours,
+    /// Language-assistance taglines for the non-discrimination notice, one
+    /// per language, each in its own language (the clinic writes them).
+    #[serde(default)]
+    pub language_taglines: Vec<String>,
 }
 
 impl Clinic {

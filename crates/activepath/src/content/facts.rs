@@ -11,7 +11,7 @@ pub struct Facts {
 }
 
 /// What a placeholder may name, for the error message.
-const NAMES: &str = "name, phone, phone_link, email, email_link, address, hours";
+const NAMES: &str = "name, phone, phone_link, email, email_link, address, hours, language_taglines";
 
 impl Facts {
     pub fn of(clinic: &Clinic) -> Self {
@@ -36,6 +36,19 @@ impl Facts {
                 ),
                 ("address", escape(&clinic.address)),
                 ("hours", hours),
+                (
+                    "language_taglines",
+                    if clinic.language_taglines.is_empty() {
+                        "*No taglines are set (`clinic.language_taglines`).*".to_string()
+                    } else {
+                        clinic
+                            .language_taglines
+                            .iter()
+                            .map(|t| format!("- {}", escape(t)))
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    },
+                ),
             ],
         }
     }

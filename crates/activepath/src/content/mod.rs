@@ -355,6 +355,18 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../content/pages/accessibility.md"),
     ),
     (
+        "pages/notice-of-privacy-practices.md",
+        include_str!("../../content/pages/notice-of-privacy-practices.md"),
+    ),
+    (
+        "pages/non-discrimination.md",
+        include_str!("../../content/pages/non-discrimination.md"),
+    ),
+    (
+        "pages/terms.md",
+        include_str!("../../content/pages/terms.md"),
+    ),
+    (
         "posts/5-benefits-of-talk-therapy-for-depression.md",
         include_str!("../../content/posts/5-benefits-of-talk-therapy-for-depression.md"),
     ),

@@ -98,3 +98,70 @@ async fn an_urgent_results_sharing_page_says_what_the_clinics_settings_promise()
         assert!(html.contains("tel:988"));
     }
 }
+
+#[tokio::test]
+async fn the_notices_are_linked_from_every_page_type_and_beside_each_consent() {
+    let app = spawn_app().await;
+    let result = app.submit_phq9([1; 9], 1).await;
+    let pages = [
+        "/".to_string(),
+        "/tms".into(),
+        "/blog".into(),
+        "/assessment".into(),
+        "/assessment/phq9".into(),
+        result.clone(),
+        "/book".into(),
+        "/contact/message".into(),
+        "/notice-of-privacy-practices".into(),
+    ];
+    for path in &pages {
+        let (code, html) = app.get_text(path).await;
+        assert_eq!(code, 200, "{path}");
+        for link in [
+            "href=\"/notice-of-privacy-practices\"",
+            "href=\"/non-discrimination\"",
+            "href=\"/terms\"",
+        ] {
+            assert!(html.contains(link), "{path} lacks {link}");
+        }
+        assert!(
+            html.contains("not medical advice. In an emergency, call 911 or 988."),
+            "{path}"
+        );
+    }
+    // Beside the consent of every form that sends health information.
+    for path in [
+        format!("{result}/share"),
+        "/contact/message".into(),
+        "/book/callback".into(),
+    ] {
+        let (_, html) = app.get_text(&path).await;
+        let consent = html.find("name=\"consent\"").expect("a consent");
+        assert!(
+            html[consent..].contains("href=\"/notice-of-privacy-practices\""),
+            "{path}"
+        );
+    }
+    // The questionnaires are for adults.
+    for path in ["/assessment", "/assessment/phq9", "/assessment/gad7"] {
+        assert!(
+            app.get_text(path)
+                .await
+                .1
+                .contains("for adults aged 18 and over"),
+            "{path}"
+        );
+    }
+    // The templates say they are templates; taglines come from the settings.
+    let (_, npp) = app.get_text("/notice-of-privacy-practices").await;
+    assert!(npp.contains("Demo template"));
+    let app = spawn_app_with(|c| {
+        c.clinic.language_taglines = vec!["Help in your language: call us.".into()]
+    })
+    .await;
+    let (_, page) = app.get_text("/non-discrimination").await;
+    assert!(
+        page.contains("<li>Help in your language: call us.</li>"),
+        "{page}"
+    );
+}

@@ -210,6 +210,11 @@ pub struct Nav {
     /// Whether the footer's pages exist in the content.
     pub privacy: bool,
     pub accessibility: bool,
+    /// The notices a US clinic posts: its Notice of Privacy Practices, its
+    /// non-discrimination and language-assistance notice, its terms of use.
+    pub privacy_practices: bool,
+    pub non_discrimination: bool,
+    pub terms: bool,
 }
 
 impl Nav {
@@ -250,6 +255,9 @@ impl Nav {
             footer: pages(crate::content::MenuPlace::Footer),
             privacy: content.page("privacy").is_some(),
             accessibility: content.page("accessibility").is_some(),
+            privacy_practices: content.page("notice-of-privacy-practices").is_some(),
+            non_discrimination: content.page("non-discrimination").is_some(),
+            terms: content.page("terms").is_some(),
         }
     }
 }
