@@ -171,7 +171,7 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let content = Content::load(
             config.content_dir.as_deref(),
-            &crate::content::Facts::of(&config.clinic),
+            &crate::content::Facts::of(&config.clinic, config.result_ttl_days),
         )
         .context("the site's content has a problem")?;
         let services = Services::open(config, clock, content).await?;
@@ -310,7 +310,8 @@ async fn reload_on_sighup(state: AppState, hangup: Option<tokio::signal::unix::S
         };
         let read = {
             let dir = dir.clone();
-            let facts = crate::content::Facts::of(&state.config.clinic);
+            let facts =
+                crate::content::Facts::of(&state.config.clinic, state.config.result_ttl_days);
             tokio::task::spawn_blocking(move || Content::load(Some(&dir), &facts)).await
         };
         match read {

@@ -301,7 +301,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::CheckConfig => {
             let content = crate::content::Content::load(
                 config.content_dir.as_deref(),
-                &crate::content::Facts::of(&config.clinic),
+                &crate::content::Facts::of(&config.clinic, config.result_ttl_days),
             )?;
             let theme = crate::theme::Theme::build(&config.theme)?;
             println!("configuration is valid");

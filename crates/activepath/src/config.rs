@@ -158,6 +158,10 @@ fn normal_weight() -> u16 {
     400
 }
 
+/// How many days a result's private link works in the built-in settings
+/// (`result_ttl_days`).
+pub const DEFAULT_RESULT_DAYS: u32 = 30;
+
 /// TMS treatment.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -292,6 +296,10 @@ pub struct Clinic {
     /// per language, each in its own language (the clinic writes them).
     #[serde(default)]
     pub language_taglines: Vec<String>,
+    /// The services that handle the site's data for the clinic (hosting,
+    /// e-mail, text messages), one line each, for the privacy notice.
+    #[serde(default)]
+    pub processors: Vec<String>,
 }
 
 impl Clinic {

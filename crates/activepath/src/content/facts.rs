@@ -13,8 +13,22 @@ pub struct Facts {
 /// What a placeholder may name, for the error message.
 const NAMES: &str = "name, phone, phone_link, email, email_link, address, hours, language_taglines";
 
+/// A Markdown list of `lines`, or `empty` when there are none.
+fn list_or(lines: &[String], empty: &str) -> String {
+    if lines.is_empty() {
+        return empty.to_string();
+    }
+    lines
+        .iter()
+        .map(|l| format!("- {}", escape(l)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 impl Facts {
-    pub fn of(clinic: &Clinic) -> Self {
+    /// The facts of `clinic`, and `result_days`, how many days a
+    /// self-assessment result's private link works (`result_ttl_days`).
+    pub fn of(clinic: &Clinic, result_days: u32) -> Self {
         let phone_uri = clinic.phone_uri();
         let hours = crate::time::format_week(&clinic.hours.days, true)
             .iter()
@@ -36,18 +50,20 @@ impl Facts {
                 ),
                 ("address", escape(&clinic.address)),
                 ("hours", hours),
+                ("result_days", result_days.to_string()),
+                (
+                    "processors",
+                    list_or(
+                        &clinic.processors,
+                        "*No services are listed yet (`clinic.processors`).*",
+                    ),
+                ),
                 (
                     "language_taglines",
-                    if clinic.language_taglines.is_empty() {
-                        "*No taglines are set (`clinic.language_taglines`).*".to_string()
-                    } else {
-                        clinic
-                            .language_taglines
-                            .iter()
-                            .map(|t| format!("- {}", escape(t)))
-                            .collect::<Vec<_>>()
-                            .join("\n")
-                    },
+                    list_or(
+                        &clinic.language_taglines,
+                        "*No taglines are set (`clinic.language_taglines`).*",
+                    ),
                 ),
             ],
         }
@@ -55,7 +71,7 @@ impl Facts {
 
     /// The demo clinic's facts (the built-in configuration).
     pub fn demo() -> Self {
-        Self::of(&Clinic::demo())
+        Self::of(&Clinic::demo(), crate::config::DEFAULT_RESULT_DAYS)
     }
 
     /// `markdown` with every `{{ clinic.x }}` replaced. An unknown name is an
@@ -117,7 +133,7 @@ mod tests {
         clinic.address = "1 *Main* St".into();
         clinic.hours = Default::default();
         clinic.hours.apply_line("mon-fri 9:00-17:00").unwrap();
-        let facts = Facts::of(&clinic);
+        let facts = Facts::of(&clinic, 30);
         let out = facts
             .insert("Call {{ clinic.phone_link }} at {{clinic.address}}.\n\n{{ clinic.hours }}\n{{ other }}")
             .unwrap();

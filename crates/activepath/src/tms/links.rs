@@ -177,7 +177,6 @@ pub async fn answer(
     s: &Services,
     link: Link,
     responses: &clinical::Responses,
-    client_ip: Option<String>,
 ) -> Result<Option<CheckedIn>, Error> {
     let Link::Open {
         id,
@@ -199,7 +198,8 @@ pub async fn answer(
             "patient (e-mailed link)"
         }
         .into(),
-        client_ip,
+        // The patient's network address is not kept (minimal collection).
+        client_ip: None,
     };
     let answered = Answered {
         source: if kiosk { "kiosk" } else { "link" },

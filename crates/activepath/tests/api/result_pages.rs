@@ -165,3 +165,24 @@ async fn the_notices_are_linked_from_every_page_type_and_beside_each_consent() {
         "{page}"
     );
 }
+
+#[tokio::test]
+async fn the_privacy_notice_follows_the_settings_and_says_exactly_what_is_encrypted() {
+    let app = spawn_app_with(|c| {
+        c.result_ttl_days = 7;
+        c.clinic.processors = vec!["Hosting: Example Cloud, in the United States".into()];
+    })
+    .await;
+    let (code, html) = app.get_text("/privacy").await;
+    assert_eq!(code, 200);
+    assert!(
+        html.contains("works for\n7 days") || html.contains("works for 7 days"),
+        "{html}"
+    );
+    assert!(!html.contains("30 days"));
+    assert!(html.contains("<li>Hosting: Example Cloud, in the United States</li>"));
+    assert!(html.contains("are stored unencrypted beside them"));
+    assert!(html.contains("may keep its own short network logs"));
+    assert!(html.contains("not end-to-end encrypted"));
+    assert!(html.contains("No more contact"));
+}

@@ -389,6 +389,14 @@ async fn an_emailed_check_in_works_once_names_nothing_and_question_9_reaches_a_c
     assert!(again.contains("This link does not work"));
     assert_eq!(post_answers(&app, &link, ["0"; 9]).await.0, 404);
     let page = doc.get(&course).await;
+    // The patient's network address is not kept in the audit trail.
+    let db = raw(&app).await;
+    let ips: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT client_ip FROM audit_log WHERE action = 'answer check-in'")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    assert_eq!(ips, [None]);
     assert!(page.body.contains("E-mailed link"));
     assert_eq!(
         page.body.matches("E-mailed link").count(),

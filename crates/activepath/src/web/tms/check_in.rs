@@ -11,7 +11,6 @@ use crate::tms::links::{self, Link};
 use crate::web::assessment::ErrorLink;
 use crate::web::assessment::form::{DifficultyView, Question, RawAnswers, questions, read_fields};
 use crate::web::layout::{Layout, html};
-use crate::web::staff::ClientIp;
 use crate::web::{AppError, Result};
 use askama::Template;
 use axum::Form;
@@ -120,14 +119,13 @@ pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> R
 
 pub async fn submit(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
     Path(token): Path<String>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response> {
     let Some(link) = open(&state, &token).await? else {
         return Ok(spent(&state));
     };
-    answer(&state, link, links::path(&token), None, ip, &fields).await
+    answer(&state, link, links::path(&token), None, &fields).await
 }
 
 /// Records the answers posted through `link`, or shows the form again
@@ -137,7 +135,6 @@ async fn answer(
     link: Link,
     action: String,
     next: Option<String>,
-    ip: Option<String>,
     fields: &[(String, String)],
 ) -> Result<Response> {
     let def = InstrumentId::Phq9.definition();
@@ -155,7 +152,7 @@ async fn answer(
             ));
         }
     };
-    let Some(done) = links::answer(state, link, &responses, ip)
+    let Some(done) = links::answer(state, link, &responses)
         .await
         .map_err(AppError::from)?
     else {
@@ -216,7 +213,6 @@ pub struct KioskQuery {
 /// check-in sent meanwhile is not answered by it).
 pub async fn kiosk_submit(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
     Path(token): Path<String>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response> {
@@ -231,7 +227,7 @@ pub async fn kiosk_submit(
     {
         None => Ok(spent(&state)),
         Some(Some(link @ Link::Open { id, .. })) if Some(id) == shown => {
-            answer(&state, link, here.clone(), Some(here), ip, &fields).await
+            answer(&state, link, here.clone(), Some(here), &fields).await
         }
         Some(_) => Ok(html(
             StatusCode::CONFLICT,
