@@ -41,6 +41,33 @@ async fn patient(b: &mut Browser<'_>, name: &str, email: &str) -> i64 {
         .unwrap()
 }
 
+/// Starts a course for patient `id` from the record's form: its page's path.
+async fn start_course(
+    b: &mut Browser<'_>,
+    id: i64,
+    protocol: &str,
+    planned: Option<&str>,
+    start: &str,
+) -> String {
+    let csrf = b
+        .get(&format!("/staff/patients/{id}/courses/new"))
+        .await
+        .csrf();
+    let res = b
+        .post(
+            &format!("/staff/patients/{id}/courses"),
+            &[
+                ("csrf", &csrf),
+                ("protocol", protocol),
+                ("planned_sessions", planned.unwrap_or("")),
+                ("start_date", start),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    res.location.unwrap()
+}
+
 /// The check-in link in the last e-mail to `to`.
 fn link_in_mail(app: &TestApp, to: &str) -> String {
     let mail = mails_to(app, to).pop().expect("a mail to the patient");
@@ -312,21 +339,8 @@ async fn an_emailed_check_in_works_once_names_nothing_and_question_9_reaches_a_c
     let app = spawn_app_with(|c| c.staff.require_second_factor = false).await;
     let mut doc = signed_in(&app, "doc@riverbend.example", Role::Clinician).await;
     let id = patient(&mut doc, "Kim Lowe", "kim@example.org").await;
-    let csrf = doc
-        .get(&format!("/staff/patients/{id}/courses/new"))
-        .await
-        .csrf();
-    let res = doc
-        .post(
-            &format!("/staff/patients/{id}/courses"),
-            &[
-                ("csrf", &csrf),
-                ("protocol", "itbs"),
-                ("start_date", "2026-12-14"),
-            ],
-        )
-        .await;
-    let course = res.location.unwrap();
+    let course = start_course(&mut doc, id, "itbs", None, "2026-12-14").await;
+    let csrf = doc.get(&course).await.csrf();
     let res = doc
         .post(
             &format!("{course}/check-in"),
@@ -419,22 +433,7 @@ async fn the_tablet_shows_nothing_of_the_patient_before() {
         ("Max Roe", "max@example.org"),
     ] {
         let id = patient(&mut doc, name, email).await;
-        let csrf = doc
-            .get(&format!("/staff/patients/{id}/courses/new"))
-            .await
-            .csrf();
-        let course = doc
-            .post(
-                &format!("/staff/patients/{id}/courses"),
-                &[
-                    ("csrf", &csrf),
-                    ("protocol", "10hz"),
-                    ("start_date", "2026-12-14"),
-                ],
-            )
-            .await
-            .location
-            .unwrap();
+        let course = start_course(&mut doc, id, "10hz", None, "2026-12-14").await;
         send_to_tablet(&mut doc, &course).await;
     }
     let (code, done) =
@@ -489,22 +488,7 @@ async fn sessions_are_booked_moved_and_missed_in_the_portal_and_a_conflict_offer
     let mut courses = Vec::new();
     for (name, planned) in [("Uma Dahl", "1"), ("Val Kerr", "3")] {
         let id = patient(&mut doc, name, "x@example.org").await;
-        let csrf = doc
-            .get(&format!("/staff/patients/{id}/courses/new"))
-            .await
-            .csrf();
-        let res = doc
-            .post(
-                &format!("/staff/patients/{id}/courses"),
-                &[
-                    ("csrf", &csrf),
-                    ("protocol", "10hz"),
-                    ("planned_sessions", planned),
-                    ("start_date", "2027-03-09"),
-                ],
-            )
-            .await;
-        courses.push(res.location.unwrap());
+        courses.push(start_course(&mut doc, id, "10hz", Some(planned), "2027-03-09").await);
     }
     let csrf = doc.get(&courses[0]).await.csrf();
     // The first course takes Wednesday 09:00.
@@ -672,22 +656,7 @@ async fn a_phq9_from_paper_is_entered_with_each_missing_answer_named() {
     let app = spawn_app_with(|c| c.staff.require_second_factor = false).await;
     let mut doc = signed_in(&app, "doc@riverbend.example", Role::Clinician).await;
     let id = patient(&mut doc, "Wyn Cole", "wyn@example.org").await;
-    let csrf = doc
-        .get(&format!("/staff/patients/{id}/courses/new"))
-        .await
-        .csrf();
-    let course = doc
-        .post(
-            &format!("/staff/patients/{id}/courses"),
-            &[
-                ("csrf", &csrf),
-                ("protocol", "itbs"),
-                ("start_date", "2026-12-14"),
-            ],
-        )
-        .await
-        .location
-        .unwrap();
+    let course = start_course(&mut doc, id, "itbs", None, "2026-12-14").await;
     let form = doc.get(&format!("{course}/check-ins/new")).await;
     assert_eq!(form.status, 200);
     assert!(
@@ -698,7 +667,7 @@ async fn a_phq9_from_paper_is_entered_with_each_missing_answer_named() {
     let at = form.body.find(key).expect("the time field") + key.len();
     let taken = form.body[at..at + 16].to_string();
     let mut fields: Vec<(String, String)> =
-        vec![("csrf".into(), csrf.clone()), ("taken_at".into(), taken)];
+        vec![("csrf".into(), form.csrf()), ("taken_at".into(), taken)];
     for i in 1..=8 {
         fields.push((format!("q{i}"), "2".into()));
     }
