@@ -147,7 +147,7 @@ async fn seo_basics_on_content_pages() {
 async fn tms_results_cite_the_registry_and_never_promise_no_symptoms() {
     let app = spawn_app().await;
     let (_, html) = app.get_text("/tms-results").await;
-    assert!(html.contains("Sackeim et al."));
+    assert!(html.contains("Sackeim and colleagues"));
     assert!(html.contains("3 in 10"));
     assert!(!html.contains("no longer experience any symptoms"));
 }

@@ -186,3 +186,61 @@ async fn the_privacy_notice_follows_the_settings_and_says_exactly_what_is_encryp
     assert!(html.contains("not end-to-end encrypted"));
     assert!(html.contains("No more contact"));
 }
+
+#[tokio::test]
+async fn the_education_pages_say_what_facts_support() {
+    let app = spawn_app().await;
+    let page = |path: &'static str| {
+        let app = &app;
+        async move {
+            let (code, html) = app.get_text(path).await;
+            assert_eq!(code, 200, "{path}");
+            // Markdown keeps the source's line breaks: one space instead.
+            html.split_whitespace().collect::<Vec<_>>().join(" ")
+        }
+    };
+    // TMS: who it is usually not for, apart from what a clinician weighs,
+    // and the rare side effects (FACTS §7.5).
+    let tms = page("/tms").await;
+    let not_for = tms
+        .find("Who TMS is usually not for")
+        .expect("the first list");
+    let weighs = tms
+        .find("What a clinician weighs with you")
+        .expect("the second list");
+    assert!(not_for < weighs);
+    assert!(
+        tms[not_for..weighs].contains("30 cm")
+            && tms[not_for..weighs].contains("cochlear implants")
+    );
+    assert!(tms[weighs..].contains("bipolar disorder") && tms[weighs..].contains("mania"));
+    assert!(tms.contains("fainting") && tms.contains("very rarely, a seizure"));
+    // Esketamine as labelled now, and what "alternative" means.
+    let post = page("/blog/3-alternative-therapies-for-depression").await;
+    assert!(post.contains("since January 2025 it is also approved on its own"));
+    assert!(post.contains("at least two hours") && post.contains("must not drive"));
+    assert!(post.contains("not complementary or herbal"));
+    // The warning for people up to 24, with 988.
+    let meds = page("/medication-management").await;
+    assert!(meds.contains("up to age 24") && meds.contains("988"));
+    // The PHQ-9 measures symptoms now, not treatment resistance.
+    let trd = page("/treatment-resistant-depression").await;
+    assert!(trd.contains("cannot tell whether depression is treatment-resistant"));
+    // One population, the registry named, the full citation.
+    let results = page("/tms-results").await;
+    assert!(results.contains("NeuroStar Outcomes Registry"));
+    assert!(results.contains("volume 277, starting on page 65"));
+    assert!(!results.contains("had follow-up scores"));
+    // US spelling.
+    for path in [
+        "/",
+        "/tms",
+        "/psychotherapy",
+        "/blog/5-benefits-of-talk-therapy-for-depression",
+    ] {
+        let html = page(path).await;
+        for british in ["behaviour", "anaesth", "colours"] {
+            assert!(!html.contains(british), "{path}: {british}");
+        }
+    }
+}
