@@ -54,6 +54,12 @@ pub async fn create(
     }
     let now = s.clock.now();
     let token = random_token(32);
+    let expiry = |valid: std::time::Duration| {
+        crate::time::after(
+            now,
+            jiff::SignedDuration::try_from(valid).unwrap_or_default(),
+        )
+    };
     let kiosk_id = match delivery {
         Delivery::Tablet(id) => {
             if !s.storage.kiosks().await?.iter().any(|k| k.id == id) {
@@ -66,8 +72,8 @@ pub async fn create(
         }
         _ => None,
     };
-    let (kind, valid, mail) = match delivery {
-        Delivery::Kiosk | Delivery::Tablet(_) => ("kiosk", ON_A_TABLET, None),
+    let (kind, expires, mail) = match delivery {
+        Delivery::Kiosk | Delivery::Tablet(_) => ("kiosk", expiry(ON_A_TABLET), None),
         Delivery::Email => {
             let details = crate::staff::patients::details(s, course.patient_id)
                 .await?
@@ -82,19 +88,13 @@ pub async fn create(
                 )];
                 return Ok(Err(errors));
             };
-            let valid = s.config.tms.check_in_link_valid;
-            let until = crate::time::format_date_time(
-                crate::time::after(
-                    now,
-                    jiff::SignedDuration::try_from(valid).unwrap_or_default(),
-                ),
-                s.config.clinic.time_zone.tz(),
-            );
+            let expires = expiry(s.config.tms.check_in_link_valid);
+            let until = crate::time::format_date_time(expires, s.config.clinic.time_zone.tz());
             let url = s.config.clinic.base_url.join(&path(&token));
             let mail = crate::mail::check_in_link(&s.config, &url, &until);
             (
                 "link",
-                valid,
+                expires,
                 Some(crate::storage::outbox::NewMail {
                     recipient: email,
                     subject: mail.subject,
@@ -105,10 +105,6 @@ pub async fn create(
             )
         }
     };
-    let expires = crate::time::after(
-        now,
-        jiff::SignedDuration::try_from(valid).unwrap_or_default(),
-    );
     let emailed = mail.is_some();
     s.storage
         .add_check_in_link(
@@ -140,35 +136,25 @@ pub async fn create(
     Ok(Ok(Some(token)))
 }
 
-/// A link as the patient's page needs it.
+/// A link that still works, as the patient's page needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Link {
-    /// It works: its id, and whether it is the clinic's tablet.
-    Open {
-        id: i64,
-        course_id: i64,
-        kiosk: bool,
-    },
-    /// Used already, or expired.
-    Spent,
+pub struct Link {
+    pub id: i64,
+    pub course_id: i64,
+    /// The clinic's tablet (else an e-mailed link).
+    pub kiosk: bool,
 }
 
-/// The link with this token, if there is one.
+/// The link with this token, if it still works (not used, not expired).
 pub async fn find(s: &Services, token: &str) -> Result<Option<Link>, Error> {
-    let Some(link) = s.storage.check_in_link(&s.cipher.token_hash(token)).await? else {
-        return Ok(None);
-    };
-    Ok(Some(
-        if link.used_at.is_some() || link.expires_at <= s.clock.now() {
-            Link::Spent
-        } else {
-            Link::Open {
-                id: link.id,
-                course_id: link.course_id,
-                kiosk: link.kind == "kiosk",
-            }
-        },
-    ))
+    let link = s.storage.check_in_link(&s.cipher.token_hash(token)).await?;
+    Ok(link
+        .filter(|l| l.used_at.is_none() && l.expires_at > s.clock.now())
+        .map(|l| Link {
+            id: l.id,
+            course_id: l.course_id,
+            kiosk: l.kind == "kiosk",
+        }))
 }
 
 /// Records the patient's answers through an open link, using it up.
@@ -178,14 +164,11 @@ pub async fn answer(
     link: Link,
     responses: &clinical::Responses,
 ) -> Result<Option<CheckedIn>, Error> {
-    let Link::Open {
+    let Link {
         id,
         course_id,
         kiosk,
-    } = link
-    else {
-        return Ok(None);
-    };
+    } = link;
     let Some(course) = s.storage.course(course_id).await? else {
         return Ok(None);
     };
@@ -270,7 +253,7 @@ pub async fn on_kiosk(s: &Services, token: &str) -> Result<Option<Option<Link>>,
         s.storage
             .waiting_on_kiosk(kiosk.id, s.clock.now())
             .await?
-            .map(|l| Link::Open {
+            .map(|l| Link {
                 id: l.id,
                 course_id: l.course_id,
                 kiosk: true,

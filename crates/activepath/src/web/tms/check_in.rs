@@ -95,10 +95,7 @@ fn spent(state: &AppState) -> Response {
 }
 
 async fn open(state: &AppState, token: &str) -> Result<Option<Link>> {
-    Ok(links::find(state, token)
-        .await
-        .map_err(AppError::from)?
-        .filter(|l| matches!(l, Link::Open { .. })))
+    links::find(state, token).await.map_err(AppError::from)
 }
 
 pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response> {
@@ -142,10 +139,7 @@ async fn answer(
     let responses = match Responses::parse_repeat(InstrumentId::Phq9, &raw.items, raw.difficulty) {
         Ok(r) => r,
         Err(errors) => {
-            let link_id = match (&next, link) {
-                (Some(_), Link::Open { id, .. }) => Some(id),
-                _ => None,
-            };
+            let link_id = next.as_ref().map(|_| link.id);
             return Ok(html(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &form(state, action, link_id, &raw, &errors),
@@ -168,7 +162,7 @@ async fn answer(
         &DonePage {
             l: layout(state, "check-in-done-title"),
             flagged: done.self_harm_flag,
-            kiosk: matches!(link, Link::Open { kiosk: true, .. }),
+            kiosk: link.kiosk,
             reply_within,
             next,
         },
@@ -189,9 +183,9 @@ pub async fn kiosk(
         .map_err(AppError::from)?
     {
         None => Ok(spent(&state)),
-        Some(Some(Link::Open { id, .. })) if q.start.is_some() => Ok(html(
+        Some(Some(link)) if q.start.is_some() => Ok(html(
             StatusCode::OK,
-            &form(&state, here, Some(id), &RawAnswers::default(), &[]),
+            &form(&state, here, Some(link.id), &RawAnswers::default(), &[]),
         )),
         Some(_) => Ok(html(
             StatusCode::OK,
@@ -226,7 +220,7 @@ pub async fn kiosk_submit(
         .map_err(AppError::from)?
     {
         None => Ok(spent(&state)),
-        Some(Some(link @ Link::Open { id, .. })) if Some(id) == shown => {
+        Some(Some(link)) if Some(link.id) == shown => {
             answer(&state, link, here.clone(), Some(here), &fields).await
         }
         Some(_) => Ok(html(
