@@ -1,11 +1,11 @@
 //! TMS treatment courses, without HTTP: starting a course for a patient on
 //! a protocol (`clinical::protocol`), motor thresholds, sessions behind the
 //! server's hard stops, PHQ-9 check-ins with response and remission
-//! (`clinical::mbc`), insurance authorizations, and the course's alerts.
-//! Checks are made here, once, for the portal and the API alike; every
-//! change and every read is in the audit trail.
-//!
-//! Still to come (issue 10): series booking on the TMS chair.
+//! (`clinical::mbc`), insurance authorizations, the course's alerts
+//! ([`alerts`]), check-ins the patient answers ([`links`]) and sessions
+//! booked on the chair ([`schedule`]). Checks are made here, once, for the
+//! portal and the API alike; every change and every read is in the audit
+//! trail.
 
 mod alerts;
 pub mod links;
@@ -677,14 +677,15 @@ pub async fn record_session(
             ),
         );
     }
-    if !checklist.yes().is_empty() {
+    let yes = checklist.yes();
+    if !yes.is_empty() {
         let hold = s
             .storage
             .add_hold(
                 course_id,
                 crate::storage::tms::NewHold {
                     reason: "checklist",
-                    checklist: checklist.yes(),
+                    checklist: yes,
                     urgent: urgent_case(s, &course, now).await?,
                 },
                 &s.cipher.audit_chain(),
