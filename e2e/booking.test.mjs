@@ -56,7 +56,7 @@ test('a visitor books, moves and cancels a consultation on a phone', async () =>
   assert.equal(await page.locator('#consent').getAttribute('aria-invalid'), 'true');
 
   await page.getByLabel('Phone number').fill('+1 555 010 4477');
-  await page.getByLabel(/may store these details/).check();
+  await page.getByLabel(/may keep these details/).check();
   await follow(page, page.getByRole('button', { name: 'Book this time' }));
   await page.waitForSelector('text=You are booked');
   assert.match(page.url(), /\/book\/manage\/[A-Za-z0-9_-]+\?done=booked$/);

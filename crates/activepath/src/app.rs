@@ -204,6 +204,7 @@ impl Application {
         for warning in state.config.warnings() {
             tracing::warn!("{warning}");
         }
+        log_content_warnings(&state);
         Ok(Application {
             listener,
             state,
@@ -292,6 +293,15 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
+/// What the content's medical review and reading level need from the
+/// clinic, in the log (`check-config` prints the same).
+fn log_content_warnings(state: &AppState) {
+    let today = crate::time::date_in(state.clock.now(), state.config.clinic.time_zone.tz());
+    for warning in state.site.content().warnings(today) {
+        tracing::warn!("content: {warning}");
+    }
+}
+
 /// On SIGHUP, re-reads what can change while running: the content folder.
 /// A broken edit is logged and the site keeps the content it had. The
 /// signal never ends the process.
@@ -324,6 +334,7 @@ async fn reload_on_sighup(state: AppState, hangup: Option<tokio::signal::unix::S
                     "SIGHUP: content reloaded from {}; configuration changes take effect at the next start",
                     dir.display()
                 );
+                log_content_warnings(&state);
             }
             Ok(Err(e)) => {
                 tracing::error!("SIGHUP: content not reloaded, keeping the previous version: {e}")

@@ -353,6 +353,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             for warning in config.warnings() {
                 println!("warning: {warning}");
             }
+            let today = crate::time::date_in(jiff::Timestamp::now(), config.clinic.time_zone.tz());
+            for warning in content.warnings(today) {
+                println!("warning: content: {warning}");
+            }
             Ok(())
         }
     }

@@ -68,7 +68,7 @@ impl Tr {
     /// Whether `id` exists. Fluent fails a lookup whose arguments are
     /// missing, so every argument name the messages use is filled in.
     pub fn has(&self, id: &str) -> bool {
-        const NAMES: [&str; 37] = [
+        const NAMES: [&str; 38] = [
             "phone",
             "days",
             "instrument",
@@ -106,6 +106,7 @@ impl Tr {
             "day",
             "until",
             "change",
+            "next",
         ];
         let map: HashMap<Cow<'static, str>, FluentValue> = NAMES
             .iter()

@@ -10,13 +10,25 @@
 //! slug = "tms"
 //! summary = "One or two sentences for search results and previews."
 //! date = 2026-09-01
+//! reviewer = "Dr. A. Name, MD"
+//! reviewed = 2026-09-01
+//! next_review = 2027-09-01
 //! +++
 //! ## Markdown from here
 //! ```
+//!
+//! Every page and post names its medical reviewer, the day of the review and
+//! when it is next due; the three go together. A page without them says on
+//! the site that it has not been medically reviewed, and `check-config`
+//! lists it, with every page past its next review. The demo content's
+//! reviewer is a placeholder ([`DEMO_REVIEWER`]): while any published page
+//! names it, every page of the site says the content is a demo, not
+//! reviewed.
 
 mod facts;
 mod markdown;
 pub mod media;
+pub mod readability;
 
 pub use facts::Facts;
 pub use media::{Image, Media};
@@ -178,9 +190,11 @@ struct FrontMatter {
     date: toml::value::Datetime,
     updated: Option<toml::value::Datetime>,
     author: Option<String>,
-    /// The medical reviewer, shown as "Medically reviewed by …".
+    /// The medical reviewer, shown as "Medically reviewed by …", with the
+    /// day of the review and when the next one is due (all three or none).
     reviewer: Option<String>,
     reviewed: Option<toml::value::Datetime>,
+    next_review: Option<toml::value::Datetime>,
     #[serde(default)]
     tags: Vec<String>,
     #[serde(default)]
@@ -215,8 +229,7 @@ pub struct Document {
     pub date: Date,
     pub updated: Option<Date>,
     pub author: Option<String>,
-    pub reviewer: Option<String>,
-    pub reviewed: Option<Date>,
+    pub review: Option<Review>,
     pub tags: Vec<String>,
     pub draft: bool,
     pub hero: Option<Hero>,
@@ -237,10 +250,49 @@ pub struct Document {
     pub links: Vec<(String, usize)>,
 }
 
+/// The placeholder reviewer of the demo content. A clinic replaces it with
+/// the clinician who actually reviewed each page.
+pub const DEMO_REVIEWER: &str = "Dr. Morgan Ellis, MD (demo reviewer)";
+
+/// Who reviewed a page's medical content, when, and when it is next due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Review {
+    pub reviewer: String,
+    pub on: Date,
+    pub next: Date,
+}
+
+impl Review {
+    /// The demo content's placeholder, not a real review.
+    pub fn is_demo(&self) -> bool {
+        self.reviewer.trim() == DEMO_REVIEWER
+            || self.reviewer.to_lowercase().contains("demo reviewer")
+    }
+}
+
 impl Document {
     /// The most recent of `date` and `updated`.
     pub fn modified(&self) -> Date {
         self.updated.map_or(self.date, |u| u.max(self.date))
+    }
+
+    /// How hard the page is to read: its title, summary and text, as a US
+    /// school grade (see [`readability`]).
+    pub fn reading_grade(&self) -> f64 {
+        let mut c = readability::Counts::of_blocks([self.title.as_str(), self.summary.as_str()]);
+        let blocks = readability::html_blocks(&self.html);
+        c += readability::Counts::of_blocks(blocks.iter().map(String::as_str));
+        c.grade()
+    }
+
+    /// The highest grade a page of this kind should read at: 8 for the home
+    /// page, which everyone starts from, 10 for the rest.
+    pub fn reading_limit(&self) -> f64 {
+        if self.kind == Kind::Page && self.slug == "home" {
+            8.0
+        } else {
+            10.0
+        }
     }
 
     pub fn path(&self) -> String {
@@ -631,6 +683,65 @@ impl Content {
         self.pages.iter().filter(|p| !p.draft)
     }
 
+    /// Pages and posts that are not drafts.
+    fn published(&self) -> impl Iterator<Item = &Document> {
+        self.pages.iter().chain(&self.posts).filter(|d| !d.draft)
+    }
+
+    /// True while any published page or post names the demo content's
+    /// placeholder reviewer: the site then says on every page that its
+    /// content is a demo no clinician has reviewed.
+    pub fn demo_review(&self) -> bool {
+        self.published()
+            .any(|d| d.review.as_ref().is_some_and(Review::is_demo))
+    }
+
+    /// What `check-config` and the server's start say about the content on
+    /// `today`: the demo reviewer, pages without a medical review, pages
+    /// past their next review, and pages above their reading grade.
+    pub fn warnings(&self, today: Date) -> Vec<String> {
+        let mut out = Vec::new();
+        let demo = self
+            .published()
+            .filter(|d| d.review.as_ref().is_some_and(Review::is_demo))
+            .count();
+        if demo > 0 {
+            out.push(format!(
+                "{demo} pages and posts name the demo reviewer ({DEMO_REVIEWER}), so every page \
+                 says the content is a demo that no clinician has reviewed: have a clinician \
+                 review each page and put their name, the day and the next review in its \
+                 front matter"
+            ));
+        }
+        for d in self.published() {
+            match &d.review {
+                None => out.push(format!(
+                    "{} ({}) names no medical reviewer (reviewer, reviewed, next_review): \
+                     the page says it has not been medically reviewed",
+                    d.source,
+                    d.path()
+                )),
+                Some(r) if r.next <= today => out.push(format!(
+                    "{} ({}) was due for its next medical review on {}",
+                    d.source,
+                    d.path(),
+                    r.next
+                )),
+                Some(_) => {}
+            }
+            let (grade, limit) = (d.reading_grade(), d.reading_limit());
+            if grade > limit {
+                out.push(format!(
+                    "{} ({}) reads at US grade {grade:.1} (Flesch–Kincaid); patient pages \
+                     should read at grade {limit} or below: shorter sentences, shorter words",
+                    d.source,
+                    d.path()
+                ));
+            }
+        }
+        out
+    }
+
     /// The pages that asked for a place in the menu, in order: (label, path).
     pub fn menu(&self, place: MenuPlace) -> Vec<(String, String)> {
         let mut items: Vec<(&Menu, &Document)> = self
@@ -774,16 +885,36 @@ fn parse(
             .as_ref()
             .map(|d| date("updated", d))
             .transpose()?,
-        reviewed: fm
-            .reviewed
-            .as_ref()
-            .map(|d| date("reviewed", d))
-            .transpose()?,
+        review: match (fm.reviewer, &fm.reviewed, &fm.next_review) {
+            (None, None, None) => None,
+            (Some(reviewer), Some(on), Some(next)) if !reviewer.trim().is_empty() => {
+                let on = date("reviewed", on)?;
+                let next = date("next_review", next)?;
+                if next <= on {
+                    return Err(err(
+                        line_of("next_review"),
+                        "next_review must come after reviewed".into(),
+                    ));
+                }
+                Some(Review {
+                    reviewer: reviewer.trim().to_string(),
+                    on,
+                    next,
+                })
+            }
+            _ => {
+                return Err(err(
+                    line_of("review"),
+                    "reviewer, reviewed and next_review go together: who reviewed the \
+                     page's medical content, on which day, and when the next review is due"
+                        .into(),
+                ));
+            }
+        },
         slug: fm.slug,
         title: fm.title,
         summary: fm.summary,
         author: fm.author,
-        reviewer: fm.reviewer,
         tags: fm
             .tags
             .into_iter()

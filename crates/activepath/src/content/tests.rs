@@ -51,14 +51,21 @@ fn with_image(name: &str, text: &str) -> Result<Content, ContentError> {
 fn a_post_parses_with_all_its_fields() {
     let c = with_image(
         "posts/p.md",
-        "+++\ntitle = \"T\"\nslug = \"p\"\nsummary = \"S\"\ndate = 2026-02-03\nupdated = 2026-03-04\nauthor = \"A\"\nreviewer = \"Dr R\"\nreviewed = 2026-03-05\ntags = [\"TMS\", \" \"]\nhero = { src = \"media/x.png\", alt = \"A chair\" }\n+++\n\n## Hello\n\nSome *words* here.\n",
+        "+++\ntitle = \"T\"\nslug = \"p\"\nsummary = \"S\"\ndate = 2026-02-03\nupdated = 2026-03-04\nauthor = \"A\"\nreviewer = \"Dr R\"\nreviewed = 2026-03-05\nnext_review = 2027-03-05\ntags = [\"TMS\", \" \"]\nhero = { src = \"media/x.png\", alt = \"A chair\" }\n+++\n\n## Hello\n\nSome *words* here.\n",
     )
     .unwrap();
     let p = &c.posts[0];
     assert_eq!((p.title.as_str(), p.slug.as_str()), ("T", "p"));
     assert_eq!(p.date, jiff::civil::date(2026, 2, 3));
     assert_eq!(p.modified(), jiff::civil::date(2026, 3, 4));
-    assert_eq!(p.reviewer.as_deref(), Some("Dr R"));
+    assert_eq!(
+        p.review,
+        Some(Review {
+            reviewer: "Dr R".into(),
+            on: jiff::civil::date(2026, 3, 5),
+            next: jiff::civil::date(2027, 3, 5),
+        })
+    );
     assert_eq!(p.tags, ["TMS"]);
     let hero = p.hero.as_ref().unwrap();
     assert_eq!(hero.alt, "A chair");
@@ -285,4 +292,82 @@ fn the_menu_lists_pages_by_order_in_their_place() {
     )
     .unwrap_err();
     assert!(e.message.contains("menu is for pages"), "{e}");
+}
+
+/// A page whose front matter ends with `review` (TOML lines).
+fn page_with(review: &str) -> String {
+    format!(
+        "+++\ntitle = \"T\"\nslug = \"p\"\nsummary = \"S\"\ndate = 2026-01-01\n{review}\n+++\nText.\n"
+    )
+}
+
+#[test]
+fn a_medical_review_names_who_when_and_the_next_one() {
+    for partial in [
+        "reviewer = \"Dr R\"",
+        "reviewer = \"Dr R\"\nreviewed = 2026-03-05",
+        "reviewed = 2026-03-05\nnext_review = 2027-03-05",
+        "reviewer = \" \"\nreviewed = 2026-03-05\nnext_review = 2027-03-05",
+    ] {
+        let e = one("pages/p.md", &page_with(partial)).unwrap_err();
+        assert!(e.message.contains("go together"), "{partial}: {e}");
+    }
+    let e = one(
+        "pages/p.md",
+        &page_with("reviewer = \"Dr R\"\nreviewed = 2026-03-05\nnext_review = 2026-03-05"),
+    )
+    .unwrap_err();
+    assert!(e.message.contains("after reviewed"), "{e}");
+    assert_eq!(e.line, 8);
+}
+
+#[test]
+fn check_config_names_the_demo_reviewer_unreviewed_and_overdue_pages() {
+    let today = jiff::civil::date(2027, 6, 1);
+    let real = "reviewer = \"Dr Jane Rivera, MD\"\nreviewed = 2026-06-01\nnext_review = 2027-06-02";
+    let c = one("pages/p.md", &page_with(real)).unwrap();
+    assert!(!c.demo_review());
+    // The test's home page has no review.
+    let w = c.warnings(today);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].contains("pages/home.md (/) names no medical reviewer"),
+        "{w:?}"
+    );
+
+    // The day of the next review is the day it is due.
+    let w = c.warnings(jiff::civil::date(2027, 6, 2));
+    assert!(
+        w.iter().any(
+            |w| w.contains("pages/p.md (/p) was due for its next medical review on 2027-06-02")
+        ),
+        "{w:?}"
+    );
+
+    let demo =
+        format!("reviewer = \"{DEMO_REVIEWER}\"\nreviewed = 2026-06-01\nnext_review = 2027-06-02");
+    let c = one("pages/p.md", &page_with(&demo)).unwrap();
+    assert!(c.demo_review());
+    assert!(c.warnings(today)[0].starts_with("1 pages and posts name the demo reviewer"));
+    // A draft does not count.
+    let c = one("pages/p.md", &page_with(&format!("{demo}\ndraft = true"))).unwrap();
+    assert!(!c.demo_review());
+}
+
+#[test]
+fn the_demo_content_is_reviewed_by_the_placeholder_and_reads_plainly() {
+    let c = Content::embedded(&Facts::demo()).unwrap();
+    assert!(c.demo_review());
+    for d in c.pages.iter().chain(&c.posts) {
+        let r = d
+            .review
+            .as_ref()
+            .unwrap_or_else(|| panic!("{} has no review", d.source));
+        assert!(r.is_demo(), "{}", d.source);
+    }
+    // Only the placeholder is left to warn about: every page is reviewed,
+    // none is overdue, none reads above its grade.
+    let w = c.warnings(jiff::civil::date(2026, 12, 7));
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert!(w[0].contains("demo reviewer"));
 }

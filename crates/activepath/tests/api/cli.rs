@@ -32,7 +32,18 @@ fn check_config_accepts_the_defaults_and_names_what_is_wrong() {
         &["check-config", "--data-dir", data],
         &[("ACTIVEPATH_CLINIC__BASE_URL", "https://clinic.example")],
     );
-    assert!(!String::from_utf8_lossy(&public.stdout).contains("warning"));
+    // The only thing left to say is that the built-in content is a demo.
+    let stdout = String::from_utf8_lossy(&public.stdout);
+    let warnings: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("warning"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stdout}");
+    assert!(
+        warnings[0].starts_with("warning: content: ")
+            && warnings[0].contains("pages and posts name the demo reviewer"),
+        "{stdout}"
+    );
 
     let bad = activepath(
         &["check-config", "--data-dir", data],
@@ -40,6 +51,39 @@ fn check_config_accepts_the_defaults_and_names_what_is_wrong() {
     );
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("clinic.time_zone"));
+}
+
+#[test]
+fn check_config_lists_pages_due_for_medical_review_and_hard_to_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let content = dir.path().join("content");
+    write_content(&content, &[]);
+    std::fs::write(
+        content.join("pages/tms.md"),
+        "+++\ntitle = \"TMS\"\nslug = \"tms\"\nsummary = \"About TMS\"\ndate = 2020-01-01\n\
+         reviewer = \"Dr. Jane Rivera, MD\"\nreviewed = 2020-01-01\nnext_review = 2021-01-01\n+++\n\
+         Transcranial magnetic stimulation necessitates comprehensive neurophysiological \
+         evaluation, individualized dosimetry and interdisciplinary coordination.\n",
+    )
+    .unwrap();
+    let out = activepath(
+        &[
+            "check-config",
+            "--data-dir",
+            dir.path().join("data").to_str().unwrap(),
+        ],
+        &[("ACTIVEPATH_CONTENT_DIR", content.to_str().unwrap())],
+    );
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "warning: content: pages/tms.md (/tms) was due for its next medical review on 2021-01-01",
+        "warning: content: pages/home.md (/) names no medical reviewer",
+        "warning: content: pages/tms.md (/tms) reads at US grade",
+    ] {
+        assert!(stdout.contains(line), "{line}: {stdout}");
+    }
+    assert!(!stdout.contains("demo reviewer"), "{stdout}");
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! never TMS, the two highest PHQ-9 bands carry the crisis lines in their
 //! next steps, the answer about daily life counts, the clinic's hours sit
 //! by its number, and an urgent result's sharing page says what will
-//! happen from the clinic's own settings.
+//! happen from the clinic's own settings. And what every page carries: the
+//! notices, the medical review (and the demo notice while the placeholder
+//! reviewer remains), and a reading level patients can follow.
 
 use crate::helpers::*;
 
@@ -242,5 +244,112 @@ async fn the_education_pages_say_what_facts_support() {
         for british in ["behaviour", "anaesth", "colours"] {
             assert!(!html.contains(british), "{path}: {british}");
         }
+    }
+}
+
+/// A page's `<main>`, where its own words are (the header and footer are
+/// the same on every page and are measured as messages).
+fn main_of(html: &str) -> &str {
+    let at = html.find("<main").expect("a main");
+    &html[at..at + html[at..].find("</main>").unwrap()]
+}
+
+/// The counts of a page's main text, without what is reproduced verbatim.
+fn counts_of(html: &str) -> activepath::content::readability::Counts {
+    let blocks = activepath::content::readability::html_blocks(main_of(html));
+    activepath::content::readability::Counts::of_blocks(blocks.iter().map(String::as_str))
+}
+
+/// Grade 8 or below, and no sentence longer than 25 words.
+#[tokio::test]
+async fn the_home_assessment_and_result_pages_read_at_grade_8_or_below() {
+    let app = spawn_app().await;
+    let mut pages: Vec<String> = ["/", "/assessment", "/assessment/phq9", "/assessment/gad7"]
+        .map(String::from)
+        .into();
+    // Every PHQ-9 group, with and without question 9, and every daily-life answer.
+    for (answers, difficulty) in [
+        ([0; 9], 0),
+        ([1, 1, 1, 1, 1, 0, 0, 0, 0], 2),
+        ([2, 2, 2, 2, 2, 0, 0, 0, 0], 1),
+        ([2, 2, 2, 2, 2, 2, 2, 1, 0], 3),
+        ([3, 3, 3, 3, 3, 3, 2, 0, 0], 2),
+        ([1, 1, 1, 1, 1, 0, 0, 0, 1], 0),
+        ([3, 3, 3, 3, 3, 3, 3, 3, 3], 3),
+    ] {
+        let result = app.submit_phq9(answers, difficulty).await;
+        pages.push(format!("{result}/share"));
+        pages.push(result);
+    }
+    for answers in [[0; 7], [1, 1, 1, 1, 1, 0, 0], [2, 2, 2, 2, 2, 0, 0], [3; 7]] {
+        pages.push(submit_gad7(&app, answers, 1).await);
+    }
+    let mut over = Vec::new();
+    for path in &pages {
+        let (code, html) = app.get_text(path).await;
+        assert_eq!(code, 200, "{path}");
+        let counts = counts_of(&html);
+        if counts.grade() > 8.0 || counts.longest > 25 {
+            over.push(format!("{path}: {counts:?}, grade {:.1}", counts.grade()));
+        }
+    }
+    assert!(
+        over.is_empty(),
+        "above grade 8 or a sentence over 25 words: {over:#?}"
+    );
+}
+
+#[tokio::test]
+async fn every_page_says_it_is_demo_content_while_the_demo_reviewer_remains() {
+    const NOTICE: &str = "Demo content, not reviewed.";
+    let app = spawn_app().await;
+    let result = app.submit_phq9([1; 9], 1).await;
+    for path in [
+        "/",
+        "/tms",
+        "/blog",
+        "/assessment",
+        &result,
+        "/book",
+        "/contact/message",
+    ] {
+        let (_, html) = app.get_text(path).await;
+        assert!(html.contains(NOTICE), "{path}");
+    }
+    let (_, tms) = app.get_text("/tms").await;
+    assert!(
+        tms.contains("Medically reviewed by Dr. Morgan Ellis, MD (demo reviewer) on November 20, 2026. Next review due by November 20, 2027."),
+        "{tms}"
+    );
+
+    // A clinic's own content, reviewed by its own clinician: no notice.
+    let dir = tempfile::tempdir().unwrap();
+    write_content(dir.path(), &[]);
+    let reviewed = "+++\ntitle = \"TMS\"\nslug = \"tms\"\nsummary = \"About TMS\"\ndate = 2026-01-01\n\
+                    reviewer = \"Dr. Jane Rivera, MD\"\nreviewed = 2026-05-01\nnext_review = 2027-05-01\n+++\n\nHi\n";
+    std::fs::write(dir.path().join("pages/tms.md"), reviewed).unwrap();
+    let path = dir.path().to_path_buf();
+    let app = spawn_app_with(|c| c.content_dir = Some(path)).await;
+    for path in ["/", "/tms", "/assessment"] {
+        let (_, html) = app.get_text(path).await;
+        assert!(!html.contains(NOTICE), "{path}");
+    }
+    let (_, tms) = app.get_text("/tms").await;
+    assert!(tms.contains("Medically reviewed by Dr. Jane Rivera, MD on May 1, 2026."));
+    // The test's home page names no reviewer, and says so.
+    let (_, home) = app.get_text("/").await;
+    assert!(home.contains("This page has not been medically reviewed."));
+
+    // One page back on the placeholder: the notice is on every page again.
+    std::fs::write(
+        dir.path().join("pages/tms.md"),
+        reviewed.replace("Dr. Jane Rivera, MD", activepath::content::DEMO_REVIEWER),
+    )
+    .unwrap();
+    let path = dir.path().to_path_buf();
+    let app = spawn_app_with(|c| c.content_dir = Some(path)).await;
+    for path in ["/", "/assessment"] {
+        let (_, html) = app.get_text(path).await;
+        assert!(html.contains(NOTICE), "{path}");
     }
 }

@@ -215,6 +215,9 @@ pub struct Nav {
     pub privacy_practices: bool,
     pub non_discrimination: bool,
     pub terms: bool,
+    /// Whether any page names the demo reviewer: every page then says the
+    /// content is a demo that no clinician has reviewed.
+    pub demo_content: bool,
 }
 
 impl Nav {
@@ -258,6 +261,7 @@ impl Nav {
             privacy_practices: content.page("notice-of-privacy-practices").is_some(),
             non_discrimination: content.page("non-discrimination").is_some(),
             terms: content.page("terms").is_some(),
+            demo_content: content.demo_review(),
         }
     }
 }

@@ -55,6 +55,7 @@ struct HomePage<'a> {
     doc: &'a Document,
     cards: Vec<Card>,
     recent: Vec<PostItem>,
+    reviewed: String,
 }
 
 #[derive(Template)]
@@ -62,7 +63,7 @@ struct HomePage<'a> {
 struct ContentPage<'a> {
     l: Layout,
     doc: &'a Document,
-    reviewed: Option<String>,
+    reviewed: String,
     modified: String,
 }
 
@@ -73,7 +74,7 @@ struct PostPage<'a> {
     doc: &'a Document,
     date: String,
     iso_date: String,
-    reviewed: Option<String>,
+    reviewed: String,
     tags: Vec<(String, String)>,
     related: Vec<PostItem>,
 }
@@ -121,18 +122,19 @@ fn midnight(date: Date) -> String {
     format!("{date}T00:00:00Z")
 }
 
-fn reviewed_line(tr: &Tr, doc: &Document) -> Option<String> {
-    let reviewer = doc.reviewer.as_ref()?;
-    Some(match doc.reviewed {
-        Some(on) => tr.t2(
+/// Who reviewed the page's medical content and when, or that nobody has.
+fn reviewed_line(tr: &Tr, doc: &Document) -> String {
+    match &doc.review {
+        Some(r) => tr.args(
             "reviewed-by-on",
-            "reviewer",
-            reviewer,
-            "date",
-            format_civil(on),
+            &[
+                ("reviewer", r.reviewer.clone()),
+                ("date", format_civil(r.on)),
+                ("next", format_civil(r.next)),
+            ],
         ),
-        None => tr.t1("reviewed-by", "reviewer", reviewer),
-    })
+        None => tr.t("reviewed-none"),
+    }
 }
 
 fn section_of(slug: &str) -> &'static str {
@@ -220,11 +222,9 @@ fn page_ld(state: &AppState, doc: &Document, url: &str) -> serde_json::Value {
         "dateModified": doc.modified().to_string(),
         "publisher": publisher(state),
     });
-    if let Some(r) = &doc.reviewer {
-        v["reviewedBy"] = json!({ "@type": "Person", "name": r });
-    }
-    if let Some(d) = doc.reviewed {
-        v["lastReviewed"] = json!(d.to_string());
+    if let Some(r) = &doc.review {
+        v["reviewedBy"] = json!({ "@type": "Person", "name": r.reviewer });
+        v["lastReviewed"] = json!(r.on.to_string());
     }
     v
 }
@@ -359,6 +359,7 @@ pub fn all(
                     doc,
                     cards,
                     recent,
+                    reviewed: reviewed_line(&tr, doc),
                 }
                 .render(),
                 HTML,
