@@ -231,6 +231,7 @@ async fn the_education_pages_say_what_facts_support() {
     // One population, the registry named, the full citation.
     let results = page("/tms-results").await;
     assert!(results.contains("NeuroStar Outcomes Registry"));
+    assert!(results.contains("mostly for that kind of treatment") && results.contains("10 Hz"));
     assert!(results.contains("volume 277, starting on page 65"));
     assert!(!results.contains("had follow-up scores"));
     // US spelling.
