@@ -128,7 +128,7 @@ pub fn setup(time_zone: &str) -> SeedSetup {
             kind(
                 "initial-consultation",
                 "Initial consultation (in person)",
-                "A first visit of about an hour with a psychiatric clinician: what you are going through, what has helped so far, and the options, including TMS.",
+                "A first visit of about an hour with a psychiatric clinician. You talk about what you are going through, what has helped so far, and the options, including TMS.",
                 60,
                 15,
                 30,

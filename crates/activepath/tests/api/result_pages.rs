@@ -265,9 +265,18 @@ fn counts_of(html: &str) -> activepath::content::readability::Counts {
 #[tokio::test]
 async fn the_home_assessment_and_result_pages_read_at_grade_8_or_below() {
     let app = spawn_app().await;
-    let mut pages: Vec<String> = ["/", "/assessment", "/assessment/phq9", "/assessment/gad7"]
-        .map(String::from)
-        .into();
+    // And the forms that carry a consent: booking, call-back, message.
+    let mut pages: Vec<String> = [
+        "/",
+        "/assessment",
+        "/assessment/phq9",
+        "/assessment/gad7",
+        "/book",
+        "/book/callback",
+        "/contact/message",
+    ]
+    .map(String::from)
+    .into();
     // Every PHQ-9 group, with and without question 9, and every daily-life answer.
     for (answers, difficulty) in [
         ([0; 9], 0),
