@@ -276,13 +276,20 @@ impl Document {
         self.updated.map_or(self.date, |u| u.max(self.date))
     }
 
-    /// How hard the page is to read: its title, summary and text, as a US
-    /// school grade (see [`readability`]).
+    /// How hard the page is to read: its title, summary, text, questions
+    /// and answers and people's bios, as a US school grade (see
+    /// [`readability`]).
     pub fn reading_grade(&self) -> f64 {
-        let mut c = readability::Counts::of_blocks([self.title.as_str(), self.summary.as_str()]);
-        let blocks = readability::html_blocks(&self.html);
-        c += readability::Counts::of_blocks(blocks.iter().map(String::as_str));
-        c.grade()
+        let mut blocks = vec![self.title.clone(), self.summary.clone()];
+        blocks.extend(readability::html_blocks(&self.html));
+        for q in &self.questions {
+            blocks.push(q.question.clone());
+            blocks.extend(readability::html_blocks(&q.answer_html));
+        }
+        for p in &self.people {
+            blocks.extend([p.role.clone(), p.bio.clone()]);
+        }
+        readability::Counts::of_blocks(blocks.iter().map(String::as_str)).grade()
     }
 
     /// The highest grade a page of this kind should read at: 8 for the home
@@ -688,12 +695,18 @@ impl Content {
         self.pages.iter().chain(&self.posts).filter(|d| !d.draft)
     }
 
+    /// Published pages and posts that name the demo content's placeholder
+    /// reviewer.
+    fn demo_reviewed(&self) -> impl Iterator<Item = &Document> {
+        self.published()
+            .filter(|d| d.review.as_ref().is_some_and(Review::is_demo))
+    }
+
     /// True while any published page or post names the demo content's
     /// placeholder reviewer: the site then says on every page that its
     /// content is a demo no clinician has reviewed.
     pub fn demo_review(&self) -> bool {
-        self.published()
-            .any(|d| d.review.as_ref().is_some_and(Review::is_demo))
+        self.demo_reviewed().next().is_some()
     }
 
     /// What `check-config` and the server's start say about the content on
@@ -701,10 +714,7 @@ impl Content {
     /// past their next review, and pages above their reading grade.
     pub fn warnings(&self, today: Date) -> Vec<String> {
         let mut out = Vec::new();
-        let demo = self
-            .published()
-            .filter(|d| d.review.as_ref().is_some_and(Review::is_demo))
-            .count();
+        let demo = self.demo_reviewed().count();
         if demo > 0 {
             out.push(format!(
                 "{demo} pages and posts name the demo reviewer ({DEMO_REVIEWER}), so every page \
