@@ -294,3 +294,23 @@ pub fn shows_score(html: &str, total: u32, max: u32) -> bool {
         "<span class=\"big-number\">{total}</span> <span>out of {max}</span>"
     ))
 }
+
+/// A patient page's own words (its `<main>`, without what is reproduced
+/// verbatim) read at US grade 8 or below, with no sentence over 25 words.
+/// The header and footer are the same on every page; their messages are
+/// measured on their own.
+pub fn assert_reads_plainly(what: &str, html: &str) {
+    use activepath::content::readability::{Counts, html_blocks};
+    let at = html
+        .find("<main")
+        .unwrap_or_else(|| panic!("{what}: no <main>"));
+    let main = &html[at..at + html[at..].find("</main>").unwrap()];
+    let blocks = html_blocks(main);
+    let counts = Counts::of_blocks(blocks.iter().map(String::as_str));
+    assert!(
+        counts.grade() <= 8.0 && counts.longest <= 25,
+        "{what}: grade {:.1}, longest sentence {} words ({counts:?})",
+        counts.grade(),
+        counts.longest
+    );
+}

@@ -369,6 +369,7 @@ async fn an_emailed_check_in_works_once_names_nothing_and_question_9_reaches_a_c
     assert_eq!(code, 200);
     assert!(page.contains("Little interest or pleasure in doing things"));
     assert!(!page.contains("Kim"));
+    assert_reads_plainly("the check-in page", &page);
     // A missing answer is named; nothing is kept yet.
     let mut partial = answers(["1", "1", "1", "1", "1", "1", "1", "1", "1"]);
     partial.remove(3);
@@ -389,6 +390,7 @@ async fn an_emailed_check_in_works_once_names_nothing_and_question_9_reaches_a_c
     assert_eq!(code, 200);
     assert!(done.contains("Your safety matters most") && done.contains("tel:988"));
     assert!(!done.contains("out of 27"), "no score shown");
+    assert_reads_plainly("the urgent check-in's answer", &done);
     let queue = doc.get("/staff").await;
     assert!(queue.body.contains("Urgent"), "{}", queue.body);
     wait_for_mail(&app, 2).await;
@@ -401,6 +403,7 @@ async fn an_emailed_check_in_works_once_names_nothing_and_question_9_reaches_a_c
     let (code, again) = app.get_text(&link).await;
     assert_eq!(code, 404);
     assert!(again.contains("This link does not work"));
+    assert_reads_plainly("a used check-in link", &again);
     assert_eq!(post_answers(&app, &link, ["0"; 9]).await.0, 404);
     let page = doc.get(&course).await;
     // The patient's network address is not kept in the audit trail.
@@ -428,6 +431,7 @@ async fn the_tablet_shows_nothing_of_the_patient_before() {
     let (code, waiting) = app.get_text(&format!("{kiosk}?start=1")).await;
     assert_eq!(code, 200);
     assert!(waiting.contains("Start my questionnaire") && !waiting.contains("name=\"q1\""));
+    assert_reads_plainly("the tablet with nothing waiting", &waiting);
     for (name, email) in [
         ("Lee Park", "lee@example.org"),
         ("Max Roe", "max@example.org"),
@@ -440,6 +444,7 @@ async fn the_tablet_shows_nothing_of_the_patient_before() {
         answer_on_tablet(&app, &kiosk, ["2", "2", "2", "2", "2", "2", "2", "2", "0"]).await;
     assert_eq!(code, 200);
     assert!(done.contains("hand the tablet back"));
+    assert_reads_plainly("the tablet's thank-you", &done);
     assert!(
         done.contains(&format!("href=\"{kiosk}\"")),
         "back to the tablet's page"
@@ -454,6 +459,7 @@ async fn the_tablet_shows_nothing_of_the_patient_before() {
     assert!(!next.contains("Lee") && !next.contains("Max"));
     assert!(!next.contains(" checked>"), "no answer carried over");
     assert!(next.contains("autocomplete=\"off\""));
+    assert_reads_plainly("the tablet's questionnaire", &next);
     // The first patient's answers cannot be posted again for the second.
     let mut stale = answers(["0"; 9]);
     stale.push(("link".into(), "1"));
