@@ -120,6 +120,23 @@ pub async fn details(s: &Services, id: i64) -> Result<Option<PatientDetails>, Er
     }
 }
 
+/// The names of these patients, by id, for a list (a record that does not
+/// exist is not there). The caller records the read.
+pub async fn names(
+    s: &Services,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, String>, Error> {
+    s.storage
+        .patients(ids)
+        .await?
+        .into_iter()
+        .map(|record| {
+            let id = record.id;
+            Ok((id, open_record(s, record, false)?.details.name))
+        })
+        .collect()
+}
+
 fn open_record(s: &Services, record: PatientRecord, with_notes: bool) -> Result<Patient, Error> {
     let fail = || Error::Integrity(format!("patient record {}", record.id));
     let plain = s

@@ -554,19 +554,13 @@ impl Storage {
         if resources.is_empty() {
             return Ok(Vec::new());
         }
-        let params = |from: usize, n: usize| {
-            (0..n)
-                .map(|i| format!("${}", i + from))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let list = params(4, resources.len());
+        let list = super::params(4, resources.len());
         let skipped = if except.is_empty() {
             String::new()
         } else {
             format!(
                 "AND appointment_id NOT IN ({}) ",
-                params(4 + resources.len(), except.len())
+                super::params(4 + resources.len(), except.len())
             )
         };
         let sql = format!(

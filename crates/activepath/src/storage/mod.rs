@@ -498,6 +498,14 @@ impl<'r> Decode<'r, Any> for Flag {
     }
 }
 
+/// `$from, $from+1, …`: `n` numbered placeholders, for an `IN (…)` list.
+fn params(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Reads a typed column: `get::<Millis>(row, "created_at")?.0`.
 fn get<'r, T: Decode<'r, Any> + Type<Any>>(row: &'r AnyRow, column: &str) -> sqlx::Result<T> {
     row.try_get(column)

@@ -46,15 +46,11 @@ pub(super) fn find_sql(lookup: &PatientLookup) -> String {
         PatientLookup::Email(_) => "p.email_index = $2".to_string(),
         PatientLookup::Phone(_) => "p.phone_index = $2".to_string(),
         // Every word: the records holding all of them in the word index.
-        PatientLookup::NameWords(words) => {
-            let placeholders: Vec<String> =
-                (0..words.len()).map(|i| format!("${}", i + 3)).collect();
-            format!(
-                "p.id IN (SELECT patient_id FROM patient_name_words WHERE word_hash IN ({}) \
-                 GROUP BY patient_id HAVING COUNT(*) = $2)",
-                placeholders.join(", ")
-            )
-        }
+        PatientLookup::NameWords(words) => format!(
+            "p.id IN (SELECT patient_id FROM patient_name_words WHERE word_hash IN ({}) \
+             GROUP BY patient_id HAVING COUNT(*) = $2)",
+            super::params(3, words.len())
+        ),
     };
     format!("SELECT {COLUMNS} FROM patients p WHERE {filter} ORDER BY p.id DESC LIMIT $1")
 }
@@ -213,6 +209,22 @@ impl Storage {
         .bind(id)
         .fetch_optional(self.pool())
         .await?)
+    }
+
+    /// The records with these ids that exist, in no particular order: one
+    /// query for a list's worth of patients.
+    pub async fn patients(&self, ids: &[i64]) -> Result<Vec<PatientRecord>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM patients p WHERE p.id IN ({})",
+            super::params(1, ids.len())
+        )));
+        for id in ids {
+            query = query.bind(*id);
+        }
+        Ok(query.fetch_all(self.pool()).await?)
     }
 
     /// Records found by `lookup`, newest first, at most `limit`.

@@ -202,22 +202,50 @@ impl Storage {
 
     /// A course's motor thresholds, oldest first.
     pub async fn motor_thresholds(&self, course_id: i64) -> Result<Vec<MotorThreshold>> {
-        let rows = sqlx::query(
-            "SELECT id, determined_at, percent_output FROM tms_motor_thresholds \
-             WHERE course_id = $1 ORDER BY determined_at, id",
-        )
-        .bind(course_id)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
+        Ok(only(self.motor_thresholds_of(&[course_id]).await?))
+    }
+
+    /// The motor thresholds of several courses, each course's oldest first.
+    pub async fn motor_thresholds_of(&self, courses: &[i64]) -> Result<Vec<(i64, MotorThreshold)>> {
+        self.per_course(
+            "SELECT course_id, id, determined_at, percent_output FROM tms_motor_thresholds \
+             WHERE course_id IN ({courses}) ORDER BY determined_at, id",
+            courses,
+            |r| {
                 Ok(MotorThreshold {
                     id: r.try_get("id")?,
                     determined_at: get::<Millis>(r, "determined_at")?.0,
                     percent_output: r.try_get("percent_output")?,
                 })
-            })
-            .collect()
+            },
+        )
+        .await
+    }
+
+    /// Rows of `sql` for these courses, each with its course's id: `sql`
+    /// selects `course_id` and filters `course_id IN ({courses})`. A list
+    /// page loads every course's rows of a table in one query.
+    async fn per_course<T>(
+        &self,
+        sql: &str,
+        courses: &[i64],
+        row: impl Fn(&AnyRow) -> sqlx::Result<T>,
+    ) -> Result<Vec<(i64, T)>> {
+        if courses.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = sql.replace("{courses}", &super::params(1, courses.len()));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in courses {
+            query = query.bind(*id);
+        }
+        query
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("course_id")?, row(r)?)))
+            .collect::<sqlx::Result<_>>()
+            .map_err(Into::into)
     }
 }
 
@@ -318,15 +346,16 @@ impl Storage {
 
     /// A course's check-ins in the order taken.
     pub async fn check_ins(&self, course_id: i64) -> Result<Vec<CheckInRecord>> {
-        let rows = sqlx::query(
-            "SELECT id, taken_at, total, self_harm_flag, case_id, source FROM tms_check_ins \
-             WHERE course_id = $1 ORDER BY taken_at, id",
-        )
-        .bind(course_id)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
+        Ok(only(self.check_ins_of(&[course_id]).await?))
+    }
+
+    /// The check-ins of several courses, each course's in the order taken.
+    pub async fn check_ins_of(&self, courses: &[i64]) -> Result<Vec<(i64, CheckInRecord)>> {
+        self.per_course(
+            "SELECT course_id, id, taken_at, total, self_harm_flag, case_id, source \
+             FROM tms_check_ins WHERE course_id IN ({courses}) ORDER BY taken_at, id",
+            courses,
+            |r| {
                 Ok(CheckInRecord {
                     id: r.try_get("id")?,
                     taken_at: get::<Millis>(r, "taken_at")?.0,
@@ -335,8 +364,9 @@ impl Storage {
                     case_id: r.try_get("case_id")?,
                     source: r.try_get("source")?,
                 })
-            })
-            .collect()
+            },
+        )
+        .await
     }
 }
 
@@ -568,15 +598,16 @@ impl Storage {
 
     /// A course's open holds, oldest first.
     pub async fn open_holds(&self, course_id: i64) -> Result<Vec<HoldRecord>> {
-        let rows = sqlx::query(
-            "SELECT id, reason, case_id, opened_at, checklist FROM tms_holds \
-             WHERE course_id = $1 AND cleared_at IS NULL ORDER BY opened_at, id",
-        )
-        .bind(course_id)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
+        Ok(only(self.open_holds_of(&[course_id]).await?))
+    }
+
+    /// The open holds of several courses, each course's oldest first.
+    pub async fn open_holds_of(&self, courses: &[i64]) -> Result<Vec<(i64, HoldRecord)>> {
+        self.per_course(
+            "SELECT course_id, id, reason, case_id, opened_at, checklist FROM tms_holds \
+             WHERE course_id IN ({courses}) AND cleared_at IS NULL ORDER BY opened_at, id",
+            courses,
+            |r| {
                 Ok(HoldRecord {
                     id: r.try_get("id")?,
                     reason: r.try_get("reason")?,
@@ -584,24 +615,26 @@ impl Storage {
                     opened_at: get::<Millis>(r, "opened_at")?.0,
                     checklist: list(r.try_get("checklist")?),
                 })
-            })
-            .collect()
+            },
+        )
+        .await
     }
 
     /// A course's sessions, in the order given.
     pub async fn sessions(&self, course_id: i64) -> Result<Vec<SessionRecord>> {
-        let rows = sqlx::query(
-            "SELECT s.id, s.uid, s.started_at, s.intensity_percent_mt, s.pulses, s.side_effects, \
-             m.percent_output, m.determined_at, s.device, s.coil, s.trains, s.intertrain_interval_ds, \
-             s.duration_s, s.deviations, s.operator \
+        Ok(only(self.sessions_of(&[course_id]).await?))
+    }
+
+    /// The sessions of several courses, each course's in the order given.
+    pub async fn sessions_of(&self, courses: &[i64]) -> Result<Vec<(i64, SessionRecord)>> {
+        self.per_course(
+            "SELECT s.course_id, s.id, s.uid, s.started_at, s.intensity_percent_mt, s.pulses, \
+             s.side_effects, m.percent_output, m.determined_at, s.device, s.coil, s.trains, \
+             s.intertrain_interval_ds, s.duration_s, s.deviations, s.operator \
              FROM tms_sessions s JOIN tms_motor_thresholds m ON m.id = s.motor_threshold_id \
-             WHERE s.course_id = $1 ORDER BY s.started_at, s.id",
-        )
-        .bind(course_id)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
+             WHERE s.course_id IN ({courses}) ORDER BY s.started_at, s.id",
+            courses,
+            |r| {
                 Ok(SessionRecord {
                     id: r.try_get("id")?,
                     uid: r.try_get("uid")?,
@@ -621,29 +654,45 @@ impl Storage {
                         operator: r.try_get("operator")?,
                     },
                 })
-            })
-            .collect()
+            },
+        )
+        .await
     }
 
     /// When a "yes" to a medication change on the checklist last held the
     /// course (the motor threshold is to be determined again after it).
     pub async fn last_medication_change(&self, course_id: i64) -> Result<Option<Timestamp>> {
-        let rows = sqlx::query(
-            "SELECT opened_at, checklist FROM tms_holds WHERE course_id = $1 AND reason = 'checklist' \
-             ORDER BY opened_at DESC, id DESC",
-        )
-        .bind(course_id)
-        .fetch_all(self.pool())
-        .await?;
-        for r in &rows {
-            if list(r.try_get("checklist")?)
-                .iter()
-                .any(|q| q == "medication_change")
-            {
-                return Ok(Some(get::<Millis>(r, "opened_at")?.0));
-            }
-        }
-        Ok(None)
+        Ok(self
+            .last_medication_changes(&[course_id])
+            .await?
+            .remove(&course_id))
+    }
+
+    /// [`Self::last_medication_change`] of several courses, by course id
+    /// (a course without one is not there).
+    pub async fn last_medication_changes(
+        &self,
+        courses: &[i64],
+    ) -> Result<std::collections::HashMap<i64, Timestamp>> {
+        let holds = self
+            .per_course(
+                "SELECT course_id, opened_at, checklist FROM tms_holds \
+                 WHERE course_id IN ({courses}) AND reason = 'checklist' ORDER BY opened_at, id",
+                courses,
+                |r| {
+                    Ok((
+                        get::<Millis>(r, "opened_at")?.0,
+                        list(r.try_get("checklist")?),
+                    ))
+                },
+            )
+            .await?;
+        // Oldest first: the last one written for a course is its latest.
+        Ok(holds
+            .into_iter()
+            .filter(|(_, (_, checklist))| checklist.iter().any(|q| q == "medication_change"))
+            .map(|(course, (at, _))| (course, at))
+            .collect())
     }
 }
 
@@ -763,15 +812,20 @@ impl Storage {
 
     /// A course's authorizations, in the order recorded.
     pub async fn authorizations(&self, course_id: i64) -> Result<Vec<AuthorizationRecord>> {
-        let rows = sqlx::query(
-            "SELECT id, uid, payer, number, sessions_authorized, valid_from, valid_to, extends_id \
-             FROM tms_authorizations WHERE course_id = $1 ORDER BY id",
-        )
-        .bind(course_id)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
+        Ok(only(self.authorizations_of(&[course_id]).await?))
+    }
+
+    /// The authorizations of several courses, each course's in the order
+    /// recorded.
+    pub async fn authorizations_of(
+        &self,
+        courses: &[i64],
+    ) -> Result<Vec<(i64, AuthorizationRecord)>> {
+        self.per_course(
+            "SELECT course_id, id, uid, payer, number, sessions_authorized, valid_from, valid_to, \
+             extends_id FROM tms_authorizations WHERE course_id IN ({courses}) ORDER BY id",
+            courses,
+            |r| {
                 Ok(AuthorizationRecord {
                     id: r.try_get("id")?,
                     uid: r.try_get("uid")?,
@@ -782,8 +836,9 @@ impl Storage {
                     valid_to: r.try_get("valid_to")?,
                     extends_id: r.try_get("extends_id")?,
                 })
-            })
-            .collect()
+            },
+        )
+        .await
     }
 
     /// Stores a check-in link (its token's hash), with its audit entry.
@@ -1086,30 +1141,29 @@ impl Storage {
 
     /// A course's booked sessions (cancelled ones too), in time order.
     pub async fn series(&self, course_id: i64) -> Result<Vec<SeriesRow>> {
+        Ok(only(self.series_of(&[course_id]).await?))
+    }
+
+    /// The booked sessions of several courses, each course's in time order.
+    pub async fn series_of(&self, courses: &[i64]) -> Result<Vec<(i64, SeriesRow)>> {
         let sql = format!(
-            "SELECT {}, t.missed_at, t.makeup_of FROM appointments a \
+            "SELECT t.course_id, {}, t.missed_at, t.makeup_of FROM appointments a \
              JOIN tms_course_appointments t ON t.appointment_id = a.id \
-             WHERE t.course_id = $1 ORDER BY a.starts_at, a.id",
+             WHERE t.course_id IN ({{courses}}) ORDER BY a.starts_at, a.id",
             super::booking::APPOINTMENT_COLUMNS
                 .split(", ")
                 .map(|c| format!("a.{}", c.trim()))
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(course_id)
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SeriesRow {
-                    appointment: sqlx::FromRow::from_row(r)?,
-                    missed_at: get::<Option<Millis>>(r, "missed_at")?.map(|m| m.0),
-                    makeup_of: r.try_get("makeup_of")?,
-                })
+        self.per_course(&sql, courses, |r| {
+            Ok(SeriesRow {
+                appointment: sqlx::FromRow::from_row(r)?,
+                missed_at: get::<Option<Millis>>(r, "missed_at")?.map(|m| m.0),
+                makeup_of: r.try_get("makeup_of")?,
             })
-            .collect::<sqlx::Result<_>>()
-            .map_err(Into::into)
+        })
+        .await
     }
 
     /// The course a booked session belongs to.
@@ -1121,4 +1175,9 @@ impl Storage {
         .fetch_optional(self.pool())
         .await?)
     }
+}
+
+/// The rows of one course, without its id.
+fn only<T>(rows: Vec<(i64, T)>) -> Vec<T> {
+    rows.into_iter().map(|(_, row)| row).collect()
 }

@@ -978,11 +978,14 @@ pub async fn needing_attention(
     limit: i64,
 ) -> Result<Vec<Attention>, Error> {
     let mut out = Vec::new();
-    for record in s.storage.recent_courses(limit).await? {
-        if !matches!(record.status.as_str(), "planned" | "active" | "paused") {
-            continue;
-        }
-        let course = load(s, record).await?;
+    let taking: Vec<CourseRecord> = s
+        .storage
+        .recent_courses(limit)
+        .await?
+        .into_iter()
+        .filter(|r| matches!(r.status.as_str(), "planned" | "active" | "paused"))
+        .collect();
+    for course in load_all(s, taking).await? {
         if !course.alerts.is_empty() {
             out.push(Attention {
                 course_id: course.record.id,
@@ -1007,60 +1010,90 @@ pub async fn needing_attention(
 
 /// Everything recorded on a course, with its progress and alerts.
 async fn load(s: &Services, record: CourseRecord) -> Result<Course, Error> {
-    let id = record.id;
+    let mut one = load_all(s, vec![record]).await?;
+    Ok(one.remove(0))
+}
+
+/// [`load`] for several courses, in the same order: one query per table
+/// for all of them, so a list costs the same handful of queries however
+/// many courses it shows.
+async fn load_all(s: &Services, records: Vec<CourseRecord>) -> Result<Vec<Course>, Error> {
+    let ids: Vec<i64> = records.iter().map(|r| r.id).collect();
+    let st = &s.storage;
+    let mut check_ins = by_course(st.check_ins_of(&ids).await?);
+    let mut sessions = by_course(st.sessions_of(&ids).await?);
+    let mut motor_thresholds = by_course(st.motor_thresholds_of(&ids).await?);
+    let mut open_holds = by_course(st.open_holds_of(&ids).await?);
+    let mut authorizations = by_course(st.authorizations_of(&ids).await?);
+    let mut series = by_course(st.series_of(&ids).await?);
+    let medication_changes = st.last_medication_changes(&ids).await?;
     let now = s.clock.now();
-    let check_ins = s.storage.check_ins(id).await?;
-    let sessions = s.storage.sessions(id).await?;
-    let progress = progress(
-        &check_ins,
-        &sessions,
-        s.config.tms.early_non_response_session,
-    );
-    let motor_thresholds = s.storage.motor_thresholds(id).await?;
-    let open_holds = s.storage.open_holds(id).await?;
-    let authorizations = s
-        .storage
-        .authorizations(id)
-        .await?
+    records
         .into_iter()
-        .map(|a| {
-            let number = s
-                .cipher
-                .decrypt(&authorization_aad(&a.uid), &a.number_sealed)
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| Error::Integrity(format!("authorization {}", a.id)))?;
-            Ok(Authorization { record: a, number })
+        .map(|record| {
+            let id = record.id;
+            let check_ins = check_ins.remove(&id).unwrap_or_default();
+            let sessions = sessions.remove(&id).unwrap_or_default();
+            let motor_thresholds = motor_thresholds.remove(&id).unwrap_or_default();
+            let open_holds = open_holds.remove(&id).unwrap_or_default();
+            let series = series.remove(&id).unwrap_or_default();
+            let authorizations = authorizations
+                .remove(&id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|a| {
+                    let number = s
+                        .cipher
+                        .decrypt(&authorization_aad(&a.uid), &a.number_sealed)
+                        .ok()
+                        .and_then(|b| String::from_utf8(b).ok())
+                        .ok_or_else(|| Error::Integrity(format!("authorization {}", a.id)))?;
+                    Ok(Authorization { record: a, number })
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+            let progress = progress(
+                &check_ins,
+                &sessions,
+                s.config.tms.early_non_response_session,
+            );
+            let facts = alerts::Facts {
+                missed_in_a_row: schedule::missed_in_a_row(&series, now),
+                course: &record,
+                holds: open_holds.len(),
+                motor_thresholds: &motor_thresholds,
+                medication_change: medication_changes.get(&id).copied(),
+                sessions: &sessions,
+                check_ins: &check_ins,
+                authorizations: &authorizations,
+                progress: &progress,
+                now,
+                tz: s.config.clinic.time_zone.tz(),
+                config: &s.config.tms,
+            };
+            let (alerts, check_in_due) = (facts.alerts(), facts.check_in_due());
+            Ok(Course {
+                series,
+                alerts,
+                check_in_due,
+                motor_thresholds,
+                check_ins,
+                sessions,
+                progress,
+                open_holds,
+                authorizations,
+                record,
+            })
         })
-        .collect::<Result<Vec<_>, Error>>()?;
-    let series = s.storage.series(id).await?;
-    let facts = alerts::Facts {
-        missed_in_a_row: schedule::missed_in_a_row(&series, now),
-        course: &record,
-        holds: open_holds.len(),
-        motor_thresholds: &motor_thresholds,
-        medication_change: s.storage.last_medication_change(id).await?,
-        sessions: &sessions,
-        check_ins: &check_ins,
-        authorizations: &authorizations,
-        progress: &progress,
-        now,
-        tz: s.config.clinic.time_zone.tz(),
-        config: &s.config.tms,
-    };
-    let (alerts, check_in_due) = (facts.alerts(), facts.check_in_due());
-    Ok(Course {
-        series,
-        alerts,
-        check_in_due,
-        motor_thresholds,
-        check_ins,
-        sessions,
-        progress,
-        open_holds,
-        authorizations,
-        record,
-    })
+        .collect()
+}
+
+/// Rows tagged with their course's id, gathered per course (in order).
+fn by_course<T>(rows: Vec<(i64, T)>) -> std::collections::HashMap<i64, Vec<T>> {
+    let mut out: std::collections::HashMap<i64, Vec<T>> = std::collections::HashMap::new();
+    for (course, row) in rows {
+        out.entry(course).or_default().push(row);
+    }
+    out
 }
 
 /// An authorization as typed.

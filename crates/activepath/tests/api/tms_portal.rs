@@ -311,6 +311,8 @@ async fn a_course_is_started_and_given_in_the_portal_and_the_technician_sees_no_
     let page = tech.get(&res.location.unwrap()).await;
     assert!(page.body.contains("The session is recorded."));
     assert!(page.body.contains("1 of 36"));
+    let list = tech.get("/staff/courses").await;
+    assert!(list.body.contains("1 of 36"), "the list counts it too");
     assert!(
         page.body.contains("37:30")
             && page.body.contains("11.0 s")
@@ -703,4 +705,77 @@ async fn a_phq9_from_paper_is_entered_with_each_missing_answer_named() {
     let page = doc.get(&res.location.unwrap()).await;
     assert!(page.body.contains("an urgent case is open"));
     assert!(page.body.contains("Entered by staff"));
+}
+
+/// The lists load every course's rows in one query per table; each row
+/// must still be its own course's: its patient, its sessions, its alerts.
+#[tokio::test]
+async fn the_lists_show_each_course_with_its_own_patient_and_alerts() {
+    let app = spawn_app_with(|c| c.staff.require_second_factor = false).await;
+    let mut doc = signed_in(&app, "doc@riverbend.example", Role::Clinician).await;
+    let ana = patient(&mut doc, "Ana Bell", "ana@example.org").await;
+    let ben = patient(&mut doc, "Ben Cole", "ben@example.org").await;
+    let first = start_course(&mut doc, ana, "10hz", None, "2026-12-14").await;
+    let second = start_course(&mut doc, ana, "itbs", Some("30"), "2026-12-21").await;
+    let bens = start_course(&mut doc, ben, "10hz", None, "2026-12-14").await;
+    // Ben's course gets a motor threshold: that alert leaves his course only.
+    let page = doc.get(&bens).await;
+    let local = app
+        .clock
+        .now()
+        .to_zoned_datetime(app.state.config.clinic.time_zone.tz().clone())
+        .strftime("%Y-%m-%dT%H:%M")
+        .to_string();
+    let res = doc
+        .post(
+            &format!("{bens}/motor-thresholds"),
+            &[
+                ("csrf", &page.csrf()),
+                ("determined_at", &local),
+                ("percent_output", "50"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+
+    let queue = doc.get("/staff").await;
+    let items: Vec<&str> = queue
+        .body
+        .split("<li><a href=\"/staff/courses/")
+        .skip(1)
+        .map(|li| &li[..li.find("</li>").unwrap()])
+        .collect();
+    assert_eq!(items.len(), 3, "{}", queue.body);
+    let item = |course: &str| {
+        let id = course.trim_start_matches("/staff/courses/");
+        *items
+            .iter()
+            .find(|li| li.starts_with(&format!("{id}\"")))
+            .unwrap_or_else(|| panic!("{course} in the queue"))
+    };
+    for (course, name) in [
+        (&first, "Ana Bell"),
+        (&second, "Ana Bell"),
+        (&bens, "Ben Cole"),
+    ] {
+        assert!(item(course).contains(name), "{course}: {}", item(course));
+    }
+    assert!(item(&first).contains("The motor threshold is due"));
+    assert!(item(&second).contains("The motor threshold is due"));
+    assert!(
+        !item(&bens).contains("The motor threshold is due"),
+        "{}",
+        item(&bens)
+    );
+
+    let list = doc.get("/staff/courses").await;
+    for (course, name, sessions) in [
+        (&first, "Ana Bell", "0 of 36"),
+        (&second, "Ana Bell", "0 of 30"),
+        (&bens, "Ben Cole", "0 of 36"),
+    ] {
+        let at = list.body.find(&format!("href=\"{course}\"")).unwrap();
+        let row = &list.body[at..at + list.body[at..].find("</tr>").unwrap()];
+        assert!(row.contains(name) && row.contains(sessions), "{row}");
+    }
 }

@@ -157,15 +157,16 @@ pub async fn page(
     let now = state.clock.now();
     let mut courses = Vec::new();
     if who.can(Permission::SeeCourses) {
-        for a in crate::tms::needing_attention(&state, &who.actor, 200)
+        let attention = crate::tms::needing_attention(&state, &who.actor, 200)
             .await
-            .map_err(AppError::from)?
-        {
-            let name = crate::staff::patients::details(&state, a.patient_id)
-                .await
-                .map_err(AppError::from)?
-                .map(|d| d.name)
-                .unwrap_or_default();
+            .map_err(AppError::from)?;
+        let ids: Vec<i64> = attention.iter().map(|a| a.patient_id).collect();
+        let names = crate::staff::patients::names(&state, &ids)
+            .await
+            .map_err(AppError::from)?;
+        for a in attention {
+            // A patient may have two courses needing attention.
+            let name = names.get(&a.patient_id).cloned().unwrap_or_default();
             let protocol = crate::tms::protocol(&state.config.tms, &a.protocol)
                 .map_or_else(|| a.protocol.clone(), |p| p.name.to_string());
             let alerts = a

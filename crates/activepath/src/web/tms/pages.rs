@@ -179,10 +179,20 @@ pub async fn list(
     )
     .await
     .map_err(AppError::from)?;
+    // One query each for the names and the sessions, whatever the length.
+    let patients: Vec<i64> = records.iter().map(|r| r.patient_id).collect();
+    let names = crate::staff::patients::names(&state, &patients)
+        .await
+        .map_err(AppError::from)?;
+    let courses: Vec<i64> = records.iter().map(|r| r.id).collect();
+    let mut given = std::collections::HashMap::<i64, usize>::new();
+    for (course, _) in state.storage.sessions_of(&courses).await? {
+        *given.entry(course).or_default() += 1;
+    }
     let mut rows = Vec::new();
     for r in records {
-        let name = patient_name(&state, r.patient_id).await?;
-        let done = state.storage.sessions(r.id).await?.len();
+        let name = names.get(&r.patient_id).cloned().unwrap_or_default();
+        let done = given.get(&r.id).copied().unwrap_or(0);
         rows.push(CourseRow {
             id: r.id,
             name,
