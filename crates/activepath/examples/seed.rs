@@ -7,7 +7,10 @@
 //!
 //! Results are random PHQ-9s; the first `--cases` of them are shared with
 //! the clinic (urgent when question 9 is above 0); all but `--open` cases are
-//! closed; each patient record is linked to a few cases.
+//! closed; each patient record is linked to a few cases. With `--courses N`
+//! the first N patients each get a TMS course with a baseline PHQ-9 and no
+//! motor threshold yet, so every one of them is on the queue's list of
+//! courses that need attention.
 //!
 //! With `--plans` it seeds nothing and prints how the database runs the
 //! portal's page queries on the data it holds, marking each step that reads
@@ -93,13 +96,16 @@ where
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let (results, cases, open, patients) = (
+    let (results, cases, open, patients, courses) = (
         arg("--results", 1_000_000),
         arg("--cases", 100_000),
         arg("--open", 500),
         arg("--patients", 10_000),
+        arg("--courses", 0),
     );
-    anyhow::ensure!(cases <= results && open <= cases && patients * 5 <= cases);
+    anyhow::ensure!(
+        cases <= results && open <= cases && patients * 5 <= cases && courses <= patients
+    );
     let data_dir = std::env::args()
         .skip_while(|a| a != "--data-dir")
         .nth(1)
@@ -213,6 +219,38 @@ async fn main() -> anyhow::Result<()> {
                     let _ = link_case(&s, &actor, id, case_id, c.version).await;
                 }
             }
+        }
+    })
+    .await;
+
+    // TMS courses for the first patients (ids from 1, a fresh database),
+    // each with a baseline check-in (question 9 at 0: no urgent cases).
+    let today = activepath::time::date_in(Clock::System.now(), s.config.clinic.time_zone.tz());
+    let (s2, a2) = (s.clone(), seeder.clone());
+    run("courses", courses, move |p| {
+        let (s, actor) = (s2.clone(), a2.clone());
+        async move {
+            let plan = activepath::tms::CoursePlan {
+                protocol: Some("10hz".into()),
+                planned_sessions: None,
+                start_date: Some(today.to_string()),
+                target: None,
+                localization: None,
+            };
+            let course = activepath::tms::start_course(&s, &actor, (p + 1) as i64, plan)
+                .await
+                .expect("stored")
+                .expect("a valid plan")
+                .expect("the patient");
+            let r = mix(p);
+            let mut phq9: Vec<Option<i64>> =
+                (0..9).map(|k| Some(((r >> (k * 2)) % 4) as i64)).collect();
+            phq9[8] = Some(0);
+            activepath::tms::check_in(&s, &actor, course, Some("phq9"), &phq9, None, None)
+                .await
+                .expect("stored")
+                .expect("valid answers")
+                .expect("the course");
         }
     })
     .await;
