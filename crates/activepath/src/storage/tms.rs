@@ -620,9 +620,22 @@ impl Storage {
         .await
     }
 
-    /// A course's sessions, in the order given.
-    pub async fn sessions(&self, course_id: i64) -> Result<Vec<SessionRecord>> {
-        Ok(only(self.sessions_of(&[course_id]).await?))
+    /// How many sessions each of these courses has been given, by course id
+    /// (a course with none is not there): a count, not the sessions.
+    pub async fn sessions_given(
+        &self,
+        courses: &[i64],
+    ) -> Result<std::collections::HashMap<i64, i64>> {
+        Ok(self
+            .per_course(
+                "SELECT course_id, COUNT(*) AS n FROM tms_sessions \
+                 WHERE course_id IN ({courses}) GROUP BY course_id",
+                courses,
+                |r| r.try_get::<i64, _>("n"),
+            )
+            .await?
+            .into_iter()
+            .collect())
     }
 
     /// The sessions of several courses, each course's in the order given.
@@ -659,17 +672,9 @@ impl Storage {
         .await
     }
 
-    /// When a "yes" to a medication change on the checklist last held the
-    /// course (the motor threshold is to be determined again after it).
-    pub async fn last_medication_change(&self, course_id: i64) -> Result<Option<Timestamp>> {
-        Ok(self
-            .last_medication_changes(&[course_id])
-            .await?
-            .remove(&course_id))
-    }
-
-    /// [`Self::last_medication_change`] of several courses, by course id
-    /// (a course without one is not there).
+    /// When a "yes" to a medication change on the checklist last held each
+    /// of these courses (the motor threshold is to be determined again after
+    /// it), by course id; a course without one is not there.
     pub async fn last_medication_changes(
         &self,
         courses: &[i64],

@@ -275,7 +275,12 @@ pub async fn book_series(
             "the course has sessions booked already: move or cancel them instead".into(),
         ));
     }
-    let given = s.storage.sessions(course_id).await?.len();
+    let given = s
+        .storage
+        .sessions_given(&[course_id])
+        .await?
+        .get(&course_id)
+        .map_or(0, |&n| usize::try_from(n).unwrap_or(0));
     let count = usize::try_from(course.planned_sessions)
         .unwrap_or(0)
         .saturating_sub(given);

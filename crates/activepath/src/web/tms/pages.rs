@@ -185,10 +185,7 @@ pub async fn list(
         .await
         .map_err(AppError::from)?;
     let courses: Vec<i64> = records.iter().map(|r| r.id).collect();
-    let mut given = std::collections::HashMap::<i64, usize>::new();
-    for (course, _) in state.storage.sessions_of(&courses).await? {
-        *given.entry(course).or_default() += 1;
-    }
+    let given = state.storage.sessions_given(&courses).await?;
     let mut rows = Vec::new();
     for r in records {
         let name = names.get(&r.patient_id).cloned().unwrap_or_default();
