@@ -16,6 +16,7 @@ pub mod slots;
 
 use crate::app::Services;
 use crate::crypto::{Aad, Purpose, random_id, random_token};
+use crate::domain::day::{Window, add_days};
 use crate::mail::{self, BookingMail};
 use crate::storage::booking::{
     AppointmentChange, AppointmentRow, BlockRow, ChangeKind, NewAppointment, Setup,
@@ -330,6 +331,17 @@ impl Rules {
     }
 }
 
+/// The dates on which `kind` may be booked at `location` at `now`: today,
+/// in the location's calendar, to the type's horizon. Every date or time a
+/// request names for a booking is checked against this before use.
+pub fn bookable_days(kind: &AppointmentType, location: &Location, now: Timestamp) -> Window {
+    Window::around(
+        crate::time::date_in(now, &location.tz),
+        0,
+        i64::from(kind.timing.horizon_days),
+    )
+}
+
 /// The free times of `kind` at `location` starting on `from..=to` (at most
 /// [`MAX_RANGE_DAYS`] days are looked at).
 pub async fn free_slots(
@@ -340,10 +352,7 @@ pub async fn free_slots(
     from: Date,
     to: Date,
 ) -> Result<Vec<Slot>, Error> {
-    let to = to.min(
-        from.checked_add(jiff::Span::new().days(MAX_RANGE_DAYS - 1))
-            .unwrap_or(to),
-    );
+    let to = to.min(add_days(from, MAX_RANGE_DAYS - 1).unwrap_or(from));
     if to < from {
         return Ok(Vec::new());
     }
@@ -658,17 +667,8 @@ pub async fn nearest(
     location: &Location,
     around: Timestamp,
 ) -> Result<Vec<Slot>, Error> {
-    let date = around.to_zoned_datetime(location.tz.clone()).date();
-    let week = jiff::Span::new().days(7);
-    let rules = Rules::load(
-        s,
-        cat,
-        location,
-        date.checked_sub(week).unwrap_or(date),
-        date.checked_add(week).unwrap_or(date),
-        &[],
-    )
-    .await?;
+    let days = Window::around(around.to_zoned_datetime(location.tz.clone()).date(), 7, 7);
+    let rules = Rules::load(s, cat, location, days.first(), days.last(), &[]).await?;
     Ok(rules
         .schedule(&location.tz, &kind.timing)
         .nearest(around, s.clock.now(), 7, 6))

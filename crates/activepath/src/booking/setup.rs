@@ -252,7 +252,7 @@ pub fn exception(
         _ => Some(c.id(p, "resource", resources)),
     };
     let day = p.get("day").trim().to_string();
-    if day.parse::<jiff::civil::Date>().is_err() {
+    if crate::domain::day::parse_date(&day, crate::domain::day::Window::ALL).is_err() {
         c.problems.push(("day", "setup-error-date"));
     }
     let start = c.time(p, "start", false);

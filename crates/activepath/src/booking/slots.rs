@@ -13,6 +13,7 @@
 //! Slots then step in real time from the start of each opening, so a
 //! 60-minute appointment is 60 minutes long whatever the clock does.
 
+use crate::domain::day::Window;
 use jiff::civil::{Date, DateTime, Time, Weekday};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
@@ -163,7 +164,10 @@ type Span = (Timestamp, Timestamp);
 /// comment for gaps and folds).
 pub fn local_instant(tz: &TimeZone, date: Date, minute: DayMinute) -> Timestamp {
     let (date, minute) = if minute >= END_OF_DAY {
-        (date.tomorrow().unwrap_or(date), 0)
+        match date.tomorrow() {
+            Ok(next) => (next, 0),
+            Err(_) => return Timestamp::MAX,
+        }
     } else {
         (date, minute)
     };
@@ -240,31 +244,31 @@ impl Schedule<'_> {
                 .any(|b| b.resource == resource && b.from < until && from < b.until)
     }
 
-    /// The earliest start the rules allow at `now`, and the last date.
-    fn window(&self, now: Timestamp) -> (Timestamp, Date) {
-        let earliest = now + self.timing.min_notice;
+    /// The earliest start the rules allow at `now`, and the dates that may
+    /// be booked (today, in the location's calendar, to the horizon).
+    fn window(&self, now: Timestamp) -> (Timestamp, Window) {
+        let earliest = crate::time::after(now, self.timing.min_notice);
         let today = now.to_zoned_datetime(self.tz.clone()).date();
-        let last = today
-            .checked_add(jiff::Span::new().days(i64::from(self.timing.horizon_days)))
-            .unwrap_or(Date::MAX);
-        (earliest, last)
+        (
+            earliest,
+            Window::around(today, 0, i64::from(self.timing.horizon_days)),
+        )
     }
 
     /// The free slots starting on the dates `from..=to` (in the location's
-    /// calendar), in time order.
+    /// calendar), in time order. Only bookable dates are looked at, so the
+    /// loop is as long as the horizon at most, whatever is asked.
     pub fn slots(&self, from: Date, to: Date, now: Timestamp) -> Vec<Slot> {
-        let (earliest, last) = self.window(now);
-        let to = to.min(last);
-        let mut out = Vec::new();
-        let mut date = from;
-        while date <= to {
-            out.extend(self.slots_on(date, earliest));
-            match date.tomorrow() {
-                Ok(next) => date = next,
-                Err(_) => break,
-            }
+        let (earliest, bookable) = self.window(now);
+        let from = from.max(bookable.first());
+        let to = to.min(bookable.last());
+        if to < from {
+            return Vec::new();
         }
-        out
+        Window::new(from, to)
+            .days()
+            .flat_map(|date| self.slots_on(date, earliest))
+            .collect()
     }
 
     fn slots_on(&self, date: Date, earliest: Timestamp) -> Vec<Slot> {
@@ -290,10 +294,14 @@ impl Schedule<'_> {
         let mut starts: Vec<Timestamp> = Vec::new();
         for (_, open) in by_kind.iter().flatten() {
             for &(a, b) in open {
-                let mut s = a;
-                while s + t.duration <= b {
-                    starts.push(s);
-                    s += t.step;
+                // Checked: a span at the end of jiff's range ends the
+                // loop instead of wrapping or panicking.
+                let mut s = Some(a);
+                while let Some(at) = s
+                    && at.checked_add(t.duration).is_ok_and(|end| end <= b)
+                {
+                    starts.push(at);
+                    s = at.checked_add(t.step).ok();
                 }
             }
         }
@@ -323,12 +331,12 @@ impl Schedule<'_> {
 
     /// The slot starting exactly at `start`, if the rules offer it at `now`.
     pub fn check(&self, start: Timestamp, now: Timestamp) -> Result<Slot, Unavailable> {
-        let (earliest, last) = self.window(now);
+        let (earliest, bookable) = self.window(now);
         if start < earliest {
             return Err(Unavailable::TooSoon);
         }
         let date = start.to_zoned_datetime(self.tz.clone()).date();
-        if date > last {
+        if date > bookable.last() {
             return Err(Unavailable::TooFar);
         }
         self.slots_on(date, earliest)
@@ -340,11 +348,8 @@ impl Schedule<'_> {
     /// Up to `n` free slots nearest to `around` within `days` either side,
     /// nearest first: what to offer when the chosen time was just taken.
     pub fn nearest(&self, around: Timestamp, now: Timestamp, days: i64, n: usize) -> Vec<Slot> {
-        let date = around.to_zoned_datetime(self.tz.clone()).date();
-        let span = jiff::Span::new().days(days);
-        let from = date.checked_sub(span).unwrap_or(date);
-        let to = date.checked_add(span).unwrap_or(date);
-        let mut slots = self.slots(from, to, now);
+        let dates = Window::around(around.to_zoned_datetime(self.tz.clone()).date(), days, days);
+        let mut slots = self.slots(dates.first(), dates.last(), now);
         slots.sort_by_key(|s| s.start.duration_since(around).abs());
         slots.truncate(n);
         slots.sort_by_key(|s| s.start);

@@ -1,7 +1,9 @@
 //! Values people type into forms, parsed once into types that can only hold
-//! valid values: text that is safe to store and show, e-mail addresses and
-//! phone numbers. Every public form and the staff portal use these.
+//! valid values: text that is safe to store and show, e-mail addresses,
+//! phone numbers, and dates bounded before any arithmetic. Every public
+//! form and the staff portal use these.
 
+pub mod day;
 mod email;
 mod phone;
 mod text;

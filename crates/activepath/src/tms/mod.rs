@@ -13,13 +13,13 @@ pub mod schedule;
 
 use crate::app::Services;
 use crate::crypto::random_id;
+use crate::domain::day::{DateError, Window, parse_date};
 use crate::staff::{Actor, Error, FieldErrors, Outcome};
 use crate::storage::tms::{
     AuthorizationRecord, CheckInRecord, CourseRecord, MotorThreshold, NewAuthorization, NewCheckIn,
     NewCourse, NewMotorThreshold, SessionDetails, SessionRecord, UrgentCase,
 };
 use jiff::Timestamp;
-use jiff::civil::Date;
 
 /// What a course is started with, as typed.
 #[derive(Debug, Clone, Default)]
@@ -80,6 +80,26 @@ fn one_of(
 /// The most sessions a course may plan.
 pub const MAX_SESSIONS: i64 = 200;
 
+/// How far back a record of something given or measured may be dated:
+/// a year covers entering a course's paper records late, and nothing a
+/// course records happened before that.
+const RECORDS_GO_BACK_DAYS: i64 = 366;
+
+/// When something recorded on a course happened, as sent: RFC 3339 with an
+/// offset (a local date and time is read in the clinic's zone), within the
+/// last [`RECORDS_GO_BACK_DAYS`] days and not in the future.
+fn happened_at(s: &Services, raw: &str) -> Result<Timestamp, String> {
+    let now = s.clock.now();
+    let tz = s.config.clinic.time_zone.tz();
+    let days = Window::around(crate::time::date_in(now, tz), RECORDS_GO_BACK_DAYS, 0);
+    match crate::domain::day::parse_instant(raw, tz, days) {
+        Ok(t) if t <= now => Ok(t),
+        Ok(_) => Err("must not be in the future".into()),
+        Err(e @ DateError::Outside(..)) => Err(e.message()),
+        Err(_) => Err("must be a date and time as RFC 3339 with an offset".into()),
+    }
+}
+
 /// Starts a course (status `planned`) for patient `patient_id`. `Ok(Err)`
 /// names each bad field; `Ok(Ok(None))`: no such patient.
 pub async fn start_course(
@@ -125,19 +145,10 @@ pub async fn start_course(
             errors.push(("start_date".into(), "is required, as YYYY-MM-DD".into()));
             None
         }
-        Some(raw) => match raw.parse::<Date>() {
-            Ok(d) if d.year() >= 2000 && d <= today.saturating_add(jiff::Span::new().years(1)) => {
-                Some(d)
-            }
-            Ok(_) => {
-                errors.push((
-                    "start_date".into(),
-                    "must be within a year from today".into(),
-                ));
-                None
-            }
-            Err(_) => {
-                errors.push(("start_date".into(), "must be a date as YYYY-MM-DD".into()));
+        Some(raw) => match parse_date(raw, Window::around(today, RECORDS_GO_BACK_DAYS, 366)) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                errors.push(("start_date".into(), e.message()));
                 None
             }
         },
@@ -192,13 +203,13 @@ pub async fn record_motor_threshold(
 ) -> Outcome<i64> {
     let now = s.clock.now();
     let mut errors = FieldErrors::new();
-    let at = match determined_at.map(str::parse::<Timestamp>) {
-        Some(Ok(t)) if t <= now => Some(t),
-        Some(Ok(_)) => {
-            errors.push(("determined_at".into(), "must not be in the future".into()));
+    let at = match determined_at.map(|raw| happened_at(s, raw)) {
+        Some(Ok(t)) => Some(t),
+        Some(Err(problem)) => {
+            errors.push(("determined_at".into(), problem));
             None
         }
-        _ => {
+        None => {
             errors.push((
                 "determined_at".into(),
                 "is required, as RFC 3339 with an offset".into(),
@@ -569,13 +580,13 @@ pub async fn record_session(
 ) -> Outcome<SessionOutcome> {
     let now = s.clock.now();
     let mut errors = FieldErrors::new();
-    let started = match log.started_at.as_deref().map(str::parse::<Timestamp>) {
-        Some(Ok(t)) if t <= now => Some(t),
-        Some(Ok(_)) => {
-            errors.push(("started_at".into(), "must not be in the future".into()));
+    let started = match log.started_at.as_deref().map(|raw| happened_at(s, raw)) {
+        Some(Ok(t)) => Some(t),
+        Some(Err(problem)) => {
+            errors.push(("started_at".into(), problem));
             None
         }
-        _ => {
+        None => {
             errors.push((
                 "started_at".into(),
                 "is required, as RFC 3339 with an offset".into(),
@@ -781,15 +792,11 @@ pub async fn check_in(
     if instrument != Some("phq9") {
         errors.push(("instrument".into(), "must be phq9".into()));
     }
-    let taken = match taken_at.map(str::parse::<Timestamp>) {
+    let taken = match taken_at.map(|raw| happened_at(s, raw)) {
         None => Some(now),
-        Some(Ok(t)) if t <= now => Some(t),
-        Some(Ok(_)) => {
-            errors.push(("taken_at".into(), "must not be in the future".into()));
-            None
-        }
-        Some(Err(_)) => {
-            errors.push(("taken_at".into(), "must be RFC 3339 with an offset".into()));
+        Some(Ok(t)) => Some(t),
+        Some(Err(problem)) => {
+            errors.push(("taken_at".into(), problem));
             None
         }
     };
@@ -1136,11 +1143,14 @@ pub async fn add_authorization(
             None
         }
     };
+    let today = crate::time::date_in(s.clock.now(), s.config.clinic.time_zone.tz());
+    // An authorization covers a course: from a year back to two ahead.
+    let covers = Window::around(today, RECORDS_GO_BACK_DAYS, 2 * 366);
     let mut date = |field: &str, raw: Option<&str>| match raw.map(str::trim) {
-        Some(r) if !r.is_empty() => match r.parse::<Date>() {
-            Ok(d) if d.year() >= 2000 && d.year() <= 2200 => Some(d),
-            _ => {
-                errors.push((field.into(), "must be a date as YYYY-MM-DD".into()));
+        Some(r) if !r.is_empty() => match parse_date(r, covers) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                errors.push((field.into(), e.message()));
                 None
             }
         },

@@ -11,6 +11,7 @@
 use crate::app::Services;
 use crate::booking::slots::Slot;
 use crate::booking::{self, AppointmentType, BookError, Catalogue, Details, Location};
+use crate::domain::day::{DateError, Window, add_days, parse_date, parse_instant};
 use crate::staff::{Actor, Error, FieldErrors, Outcome};
 use crate::storage::booking::ChangeKind;
 use crate::storage::tms::{CourseRecord, SeriesRow};
@@ -38,18 +39,20 @@ fn is_weekday(d: Date) -> bool {
     !matches!(d.weekday(), Weekday::Saturday | Weekday::Sunday)
 }
 
-fn next_weekday(d: Date) -> Date {
-    let mut next = d.tomorrow().unwrap_or(d);
-    while !is_weekday(next) {
-        next = next.tomorrow().unwrap_or(next);
-    }
-    next
+/// The first weekday after `d`; `None` past the end of jiff's range.
+fn next_weekday(d: Date) -> Option<Date> {
+    d.series(jiff::Span::new().days(1))
+        .skip(1)
+        .take(3)
+        .find(|d| is_weekday(*d))
 }
 
 /// The dates of `count` sessions from `first` (a weekday), `per_day` a
 /// day, on weekdays; a standard course of 36 from its first session tapers
 /// after 30 (3, 2, then 1 a week, from the Monday after session 30).
-/// Each date comes with the session's place in its day (0, 1, …).
+/// Each date comes with the session's place in its day (0, 1, …). Fewer
+/// than `count` only where the calendar ends; callers bound `first` and
+/// `count` (a course has at most [`super::MAX_SESSIONS`]).
 pub fn occurrence_dates(first: Date, count: usize, per_day: u32, taper: bool) -> Vec<(Date, u32)> {
     let per_day = per_day.max(1);
     let daily = if taper && per_day == 1 && count == clinical::protocol::STANDARD_COURSE as usize {
@@ -57,34 +60,27 @@ pub fn occurrence_dates(first: Date, count: usize, per_day: u32, taper: bool) ->
     } else {
         count
     };
-    let mut out = Vec::with_capacity(count);
-    let mut date = first;
-    while out.len() < daily {
-        for k in 0..per_day {
-            if out.len() < daily {
-                out.push((date, k));
-            }
-        }
-        date = next_weekday(date);
-    }
-    if out.len() < count {
+    let days = std::iter::successors(Some(first), |d| next_weekday(*d));
+    let mut out: Vec<(Date, u32)> = days
+        .flat_map(|d| (0..per_day).map(move |k| (d, k)))
+        .take(daily)
+        .collect();
+    if out.len() == daily && out.len() < count {
         let last = out.last().map_or(first, |(d, _)| *d);
-        let mut monday = last.tomorrow().unwrap_or(last);
-        while monday.weekday() != Weekday::Monday {
-            monday = monday.tomorrow().unwrap_or(monday);
-        }
-        for days in TAPER {
+        let monday = last
+            .series(jiff::Span::new().days(1))
+            .skip(1)
+            .take(7)
+            .find(|d| d.weekday() == Weekday::Monday);
+        for (week, days) in TAPER.iter().enumerate() {
             for day in days.iter() {
-                let offset = i64::from(day.to_monday_zero_offset());
+                let offset = 7 * week as i64 + i64::from(day.to_monday_zero_offset());
                 if out.len() < count
-                    && let Ok(d) = monday.checked_add(jiff::Span::new().days(offset))
+                    && let Some(d) = monday.and_then(|m| add_days(m, offset))
                 {
                     out.push((d, 0));
                 }
             }
-            monday = monday
-                .checked_add(jiff::Span::new().days(7))
-                .unwrap_or(monday);
         }
     }
     out
@@ -122,14 +118,12 @@ pub struct SeriesPlan {
     pub instead: Vec<(String, String)>,
 }
 
-/// A local `YYYY-MM-DDTHH:MM` (seconds allowed) or an RFC 3339 instant.
-fn parse_start(raw: &str, location: &Location) -> Option<Timestamp> {
-    let raw = raw.trim();
-    if let Ok(t) = raw.parse::<Timestamp>() {
-        return Some(t);
+/// The words for a start that cannot be read or is outside `window`.
+fn start_problem(e: DateError) -> String {
+    match e {
+        DateError::Outside(..) => format!("{}: the days sessions can be booked on", e.message()),
+        _ => "must be a date and time as YYYY-MM-DDTHH:MM".into(),
     }
-    let dt = raw.parse::<DateTime>().ok()?;
-    location.tz.to_ambiguous_timestamp(dt).compatible().ok()
 }
 
 fn at_local(location: &Location, date: Date, time: Time) -> Option<Timestamp> {
@@ -291,21 +285,21 @@ pub async fn book_series(
         ));
     }
     let found = session_type(&cat, plan.location.as_deref(), &mut errors);
-    let first = match (plan.first_start.as_deref(), found) {
-        (Some(raw), Some((_, location))) => match parse_start(raw, location) {
-            Some(t) if is_weekday(local(location, t).date()) => Some(t),
-            Some(_) => {
-                errors.push(("first_start".into(), "must be on a weekday".into()));
-                None
+    let bookable = found.map(|(kind, location)| booking::bookable_days(kind, location, now));
+    let first = match (plan.first_start.as_deref(), found.zip(bookable)) {
+        (Some(raw), Some(((_, location), bookable))) => {
+            match parse_instant(raw, &location.tz, bookable) {
+                Ok(t) if is_weekday(local(location, t).date()) => Some(t),
+                Ok(_) => {
+                    errors.push(("first_start".into(), "must be on a weekday".into()));
+                    None
+                }
+                Err(e) => {
+                    errors.push(("first_start".into(), start_problem(e)));
+                    None
+                }
             }
-            None => {
-                errors.push((
-                    "first_start".into(),
-                    "must be a date and time as YYYY-MM-DDTHH:MM".into(),
-                ));
-                None
-            }
-        },
+        }
         (None, _) => {
             errors.push(("first_start".into(), "is required".into()));
             None
@@ -314,21 +308,39 @@ pub async fn book_series(
     };
     let mut instead = Vec::new();
     for (i, (date, time)) in plan.instead.iter().enumerate() {
-        match (date.parse::<Date>(), time.parse::<Time>()) {
+        let day = parse_date(date, bookable.unwrap_or(Window::ALL));
+        match (day, time.trim().parse::<Time>()) {
             (Ok(d), Ok(t)) => instead.push((d, t)),
+            (Err(e @ DateError::Outside(..)), _) => {
+                errors.push((format!("instead[{i}]"), e.message()));
+            }
             _ => errors.push((
                 format!("instead[{i}]"),
                 "must be a date (YYYY-MM-DD) and a time (HH:MM)".into(),
             )),
         }
     }
-    let (Some((kind, location)), Some(first), true) = (found, first, errors.is_empty()) else {
+    let (Some((kind, location)), Some(bookable), Some(first), true) =
+        (found, bookable, first, errors.is_empty())
+    else {
         return Ok(Err(errors));
     };
     let protocol = super::protocol(&s.config.tms, &course.protocol);
     let per_day = protocol.map_or(1, |p| p.sessions_per_day);
     let start = local(location, first);
+    // The whole series must fit the days that can be booked: checked here,
+    // once, rather than one refused session at a time.
     let dates = occurrence_dates(start.date(), count, per_day, given == 0);
+    if dates.len() < count || dates.last().is_some_and(|(d, _)| !bookable.contains(*d)) {
+        errors.push((
+            "first_start".into(),
+            format!(
+                "the {count} sessions would run past {}, the last day sessions can be booked: start earlier or book fewer",
+                crate::time::format_civil(bookable.last())
+            ),
+        ));
+        return Ok(Err(errors));
+    }
     let mut starts = Vec::new();
     for (i, (date, k)) in dates.iter().enumerate() {
         let time = instead
@@ -459,7 +471,9 @@ pub async fn mark_missed(
     let clock = local(location, missed.appointment.starts_at).time();
     let day = next_weekday(local(location, last).date());
     let number = series.iter().filter(|r| r.missed_at.is_none()).count() + 1;
-    let wanted = at_local(location, day, clock).unwrap_or(last);
+    let wanted = day
+        .and_then(|day| at_local(location, day, clock))
+        .unwrap_or(last);
     let slot = match booking::check_time(s, &cat, kind, location, wanted, &[]).await {
         Ok(slot) => Some(slot),
         Err(BookError::Failed(e)) => return Err(booking_error(e)),
@@ -622,12 +636,14 @@ pub async fn change(
     } else {
         let mut starts = Vec::new();
         if scope == Scope::This {
+            let bookable = booking::bookable_days(kind, location, now);
             match change
                 .start
                 .as_deref()
-                .and_then(|raw| parse_start(raw, location))
+                .map(|raw| parse_instant(raw, &location.tz, bookable))
             {
-                Some(t) => starts.push((affected[0].0, t)),
+                Some(Ok(t)) => starts.push((affected[0].0, t)),
+                Some(Err(e)) => errors.push(("start".into(), start_problem(e))),
                 None => errors.push((
                     "start".into(),
                     "is required to move one session: a date and time as YYYY-MM-DDTHH:MM".into(),

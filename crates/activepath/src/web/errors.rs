@@ -22,6 +22,11 @@ pub type Result<T, E = AppError> = std::result::Result<T, E>;
 pub enum AppError {
     #[error("not found")]
     NotFound,
+    /// A query or form value no page can be made from (a date outside
+    /// what the page shows, a number out of range): 400, each field named
+    /// with what is wrong.
+    #[error("bad request")]
+    BadRequest(Vec<(String, String)>),
     /// Over a rate limit; the wait before the next request counts.
     #[error("too many requests")]
     TooManyRequests(std::time::Duration),
@@ -46,10 +51,26 @@ pub enum ErrorPage {
     Integrity,
 }
 
+impl AppError {
+    /// 400 naming one field.
+    pub fn bad(field: &str, problem: impl Into<String>) -> Self {
+        AppError::BadRequest(vec![(field.to_string(), problem.into())])
+    }
+}
+
+/// The fields a 400 page names, for [`render_error_pages`].
+#[derive(Debug, Clone)]
+struct BadFields(Vec<(String, String)>);
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, page) = match self {
             AppError::NotFound => (StatusCode::NOT_FOUND, ErrorPage::Status),
+            AppError::BadRequest(fields) => {
+                let mut res = marked(StatusCode::BAD_REQUEST, ErrorPage::Status);
+                res.extensions_mut().insert(BadFields(fields));
+                return res;
+            }
             AppError::TooManyRequests(wait) => {
                 let mut res = marked(StatusCode::TOO_MANY_REQUESTS, ErrorPage::Status);
                 res.headers_mut()
@@ -305,7 +326,11 @@ pub async fn render_error_pages(
             StatusCode::TOO_MANY_REQUESTS => TOO_MANY_TITLE.to_string(),
             s => s.canonical_reason().unwrap_or("Error").to_string(),
         };
-        ApiError::new(status, title).into_response()
+        let mut problem = ApiError::new(status, title);
+        if let Some(BadFields(fields)) = res.extensions().get::<BadFields>() {
+            problem.errors = fields.clone();
+        }
+        problem.into_response()
     } else {
         html(status, &error_page(&state, status, page, &res))
     };
@@ -347,6 +372,22 @@ fn error_page(
             &["forbidden-body"],
             home,
         ),
+        (StatusCode::BAD_REQUEST, _) if res.extensions().get::<BadFields>().is_some() => {
+            let mut p = MessagePage::new(
+                state,
+                "bad-request-title",
+                "bad-request-title",
+                &["bad-request-fields"],
+                home,
+            );
+            if let Some(BadFields(fields)) = res.extensions().get::<BadFields>() {
+                p.paragraphs.extend(fields.iter().map(|(field, problem)| {
+                    p.l.tr
+                        .t2("bad-request-field", "name", field, "why", problem)
+                }));
+            }
+            p
+        }
         (StatusCode::PAYLOAD_TOO_LARGE, _) => MessagePage::new(
             state,
             "bad-request-title",

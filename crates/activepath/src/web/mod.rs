@@ -11,8 +11,9 @@ pub mod errors;
 mod figures;
 pub mod json;
 mod layout;
-mod openapi;
+pub mod openapi;
 pub mod rate_limit;
+pub mod routes;
 mod security;
 pub mod server;
 mod site;
@@ -38,10 +39,10 @@ pub use site::{Place, SiteCache, places, publish as publish_site};
 /// with a 2,000-character message) is far below this.
 pub const BODY_LIMIT: usize = 32 * 1024;
 
-/// Every route but the rendered public pages, which [`HttpService`] answers
-/// first.
-fn router(state: AppState) -> Router {
-    Router::new()
+/// Every route but the rendered public pages (which [`HttpService`]
+/// answers first), in one table.
+fn routes(state: &AppState) -> routes::Routes<AppState> {
+    routes::Routes::new()
         .merge(site::router())
         .merge(assessment::router())
         .merge(booking::router())
@@ -49,7 +50,18 @@ fn router(state: AppState) -> Router {
         .merge(tms::router())
         .merge(staff::router(state.clone()))
         .merge(static_files::router())
-        .route("/api/openapi.json", axum::routing::get(openapi::serve))
+        .route("/api/openapi.json", routes::get(openapi::serve))
+}
+
+/// The route table: every route with the fields its handler reads.
+pub fn route_table(state: &AppState) -> Vec<routes::Route> {
+    routes(state).into_parts().1
+}
+
+fn router(state: AppState) -> Router {
+    routes(&state)
+        .into_parts()
+        .0
         .fallback(errors::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

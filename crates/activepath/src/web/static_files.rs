@@ -4,14 +4,13 @@
 
 use crate::app::AppState;
 use crate::assets::Asset;
-use axum::Router;
+use crate::web::routes::{Routes, get};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes<AppState> {
+    Routes::new()
         .route("/static/{file}", get(theme_file))
         .route("/media/{file}", get(media_file))
         .route(

@@ -16,6 +16,7 @@ mod mail;
 mod public_site;
 pub mod reliability;
 mod result_pages;
+mod route_fuzz;
 mod share;
 mod site;
 mod staff;

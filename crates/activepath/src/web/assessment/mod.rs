@@ -9,27 +9,28 @@ mod result;
 pub(crate) mod share;
 
 use crate::app::AppState;
-use axum::Router;
+use crate::web::routes::{Routes, get, post};
 use axum::http::{HeaderName, HeaderValue};
-use axum::routing::{get, post};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Routes<AppState> {
     // A result's pages are private: search engines must not index them even
     // if a link to one leaks. (robots.txt does not disallow them, or
     // crawlers would never see this header.)
-    let private = Router::new()
+    let private = Routes::new()
         .route("/assessment/result/{token}", get(result::show))
         .route(
             "/assessment/result/{token}/share",
             get(share::show).post(share::submit),
         )
         .route("/assessment/result/{token}/shared", get(share::done))
-        .layer(SetResponseHeaderLayer::overriding(
-            HeaderName::from_static("x-robots-tag"),
-            HeaderValue::from_static("noindex, nofollow"),
-        ));
-    Router::new()
+        .map(|r| {
+            r.layer(SetResponseHeaderLayer::overriding(
+                HeaderName::from_static("x-robots-tag"),
+                HeaderValue::from_static("noindex, nofollow"),
+            ))
+        });
+    Routes::new()
         .route("/assessment", get(form::index))
         .route(
             "/assessment/{instrument}",

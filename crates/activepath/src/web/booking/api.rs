@@ -5,6 +5,7 @@
 
 use crate::app::AppState;
 use crate::booking::{self, BookError, Catalogue, RawDetails, Source, slots::Slot};
+use crate::domain::day::{DateText, Window, parse_date};
 use crate::i18n::Tr;
 use crate::web::errors::Problem;
 use crate::web::rate_limit::{BookingRoute, RateLimit};
@@ -93,9 +94,11 @@ pub struct SlotsQuery {
     /// A location, e.g. `main`.
     location: Option<String>,
     /// First day, YYYY-MM-DD, in the location's calendar.
-    from: Option<String>,
+    #[param(value_type = Option<String>, format = Date)]
+    from: Option<DateText>,
     /// Last day, YYYY-MM-DD; at most 31 days after `from`.
-    to: Option<String>,
+    #[param(value_type = Option<String>, format = Date)]
+    to: Option<DateText>,
 }
 
 /// The type and location a request names, with every problem collected.
@@ -146,13 +149,13 @@ fn choose<'a>(
 }
 
 fn date(raw: Option<&str>, field: &str, errors: &mut Vec<(String, String)>) -> Option<Date> {
-    match raw.map(|r| r.parse::<Date>()) {
+    match raw.map(|r| parse_date(r, Window::ALL)) {
         None => {
             errors.push((field.into(), "is required, as YYYY-MM-DD".into()));
             None
         }
-        Some(Err(_)) => {
-            errors.push((field.into(), "must be a date as YYYY-MM-DD".into()));
+        Some(Err(e)) => {
+            errors.push((field.into(), e.message()));
             None
         }
         Some(Ok(d)) => Some(d),
@@ -198,8 +201,12 @@ pub async fn slots(
         query.location.as_deref(),
         &mut errors,
     );
-    let from = date(query.from.as_deref(), "from", &mut errors);
-    let to = date(query.to.as_deref(), "to", &mut errors);
+    let from = date(
+        query.from.as_ref().map(DateText::as_str),
+        "from",
+        &mut errors,
+    );
+    let to = date(query.to.as_ref().map(DateText::as_str), "to", &mut errors);
     if let (Some(f), Some(t)) = (from, to) {
         if t < f {
             errors.push(("to".into(), "must not be before from".into()));

@@ -6,14 +6,13 @@ pub mod api;
 pub(crate) mod pages;
 
 use crate::app::AppState;
-use axum::Router;
+use crate::web::routes::{Routes, get, post};
 use axum::http::{HeaderName, HeaderValue};
-use axum::routing::{get, post};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Routes<AppState> {
     // A booking's own pages are reached by a secret link: never indexed.
-    let private = Router::new()
+    let private = Routes::new()
         .route("/book/manage/{token}", get(pages::manage))
         .route(
             "/book/manage/{token}/cancel",
@@ -27,11 +26,13 @@ pub fn router() -> Router<AppState> {
             "/book/manage/{token}/move/confirm",
             get(pages::move_confirm),
         )
-        .layer(SetResponseHeaderLayer::overriding(
-            HeaderName::from_static("x-robots-tag"),
-            HeaderValue::from_static("noindex, nofollow"),
-        ));
-    Router::new()
+        .map(|r| {
+            r.layer(SetResponseHeaderLayer::overriding(
+                HeaderName::from_static("x-robots-tag"),
+                HeaderValue::from_static("noindex, nofollow"),
+            ))
+        });
+    Routes::new()
         .route("/book", get(pages::index))
         .route("/book/{kind}/{location}", get(pages::times))
         .route(

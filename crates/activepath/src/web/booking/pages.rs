@@ -7,6 +7,7 @@ use crate::app::AppState;
 use crate::booking::{
     self, AppointmentType, BookError, Catalogue, ChangeError, Location, RawDetails, Source,
 };
+use crate::domain::day::{DateText, Window, add_days, parse_date};
 use crate::i18n::Tr;
 use crate::time::{format_appointment, format_clock, format_day};
 use crate::web::assessment::ErrorLink;
@@ -24,7 +25,7 @@ use jiff::tz::TimeZone;
 use serde::Deserialize;
 
 /// Days shown at a time.
-const WEEK: i64 = 7;
+const WEEK: usize = 7;
 
 fn minutes_label(tr: &Tr, kind: &AppointmentType) -> String {
     tr.t1(
@@ -98,7 +99,7 @@ fn chosen<'a>(
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct WeekQuery {
-    pub week: Option<String>,
+    pub week: Option<DateText>,
     /// The visitor's own time zone, when they name one that differs from
     /// the clinic's: each time is then also shown in theirs.
     pub tz: Option<String>,
@@ -128,20 +129,26 @@ struct TimesPage {
     back: String,
 }
 
-/// The first day of the week asked for: today when none (or one in the
-/// past) is asked for.
-fn week_start(query: &WeekQuery, today: Date) -> Date {
-    query
+/// The first day of the week asked for, inside `window` (the days that
+/// can be booked): its first day when none is asked for, or for a week
+/// already past (an old link). Anything else outside it is refused,
+/// naming `week`.
+fn week_start(query: &WeekQuery, window: Window) -> Result<Date> {
+    let Some(raw) = query
         .week
-        .as_deref()
-        .and_then(|w| w.parse::<Date>().ok())
-        .filter(|d| *d >= today)
-        .unwrap_or(today)
-}
-
-pub(crate) fn add_days(date: Date, days: i64) -> Date {
-    date.checked_add(jiff::Span::new().days(days))
-        .unwrap_or(date)
+        .as_ref()
+        .map(DateText::as_str)
+        .filter(|w| !w.trim().is_empty())
+    else {
+        return Ok(window.first());
+    };
+    let day = parse_date(raw, Window::ALL).map_err(|e| AppError::bad("week", e.message()))?;
+    if day < window.first() {
+        return Ok(window.first());
+    }
+    window
+        .check(day)
+        .map_err(|e| AppError::bad("week", e.message()))
 }
 
 /// A week of free times, each a link made by `link(start)`.
@@ -154,50 +161,48 @@ pub(crate) async fn week_of_times(
     base: &str,
     link: impl Fn(Timestamp) -> String,
 ) -> Result<(Vec<Day>, Option<String>, Option<String>)> {
-    let today = crate::time::date_in(state.clock.now(), &location.tz);
-    let from = week_start(query, today);
-    let to = add_days(from, WEEK - 1);
+    let window = booking::bookable_days(kind, location, state.clock.now());
+    let from = week_start(query, window)?;
+    let dates: Vec<Date> = window.days_from(from, WEEK).collect();
+    let to = dates.last().copied().unwrap_or(from);
     let slots = booking::free_slots(state, cat, kind, location, from, to)
         .await
         .map_err(anyhow::Error::from)?;
     let theirs = visitor_zone(query, location);
-    let mut days = Vec::new();
-    let mut date = from;
-    while date <= to {
-        let times = slots
-            .iter()
-            .filter(|s| s.start.to_zoned_datetime(location.tz.clone()).date() == date)
-            .map(|s| {
-                let here = format_clock(s.start, &location.tz);
-                let label = match &theirs {
-                    Some((_, tz)) => Tr::default().t2(
-                        "book-time-both",
-                        "when",
-                        here,
-                        "place",
-                        s.start
-                            .to_zoned_datetime(tz.clone())
-                            .strftime("%a %-I:%M %p")
-                            .to_string(),
-                    ),
-                    None => here,
-                };
-                (link(s.start), label)
-            })
-            .collect();
-        days.push(Day {
+    let days = dates
+        .into_iter()
+        .map(|date| Day {
             label: format_day(date),
-            times,
-        });
-        date = add_days(date, 1);
-    }
-    let last_day = add_days(today, i64::from(kind.timing.horizon_days));
+            times: slots
+                .iter()
+                .filter(|s| s.start.to_zoned_datetime(location.tz.clone()).date() == date)
+                .map(|s| {
+                    let here = format_clock(s.start, &location.tz);
+                    let label = match &theirs {
+                        Some((_, tz)) => Tr::default().t2(
+                            "book-time-both",
+                            "when",
+                            here,
+                            "place",
+                            s.start
+                                .to_zoned_datetime(tz.clone())
+                                .strftime("%a %-I:%M %p")
+                                .to_string(),
+                        ),
+                        None => here,
+                    };
+                    (link(s.start), label)
+                })
+                .collect(),
+        })
+        .collect();
     let zone = theirs.map_or_else(String::new, |(name, _)| format!("&tz={name}"));
-    let earlier = (from > today).then(|| {
-        let back = add_days(from, -WEEK).max(today);
+    let week = |d: Option<Date>| d.filter(|d| window.contains(*d));
+    let earlier = (from > window.first()).then(|| {
+        let back = week(add_days(from, -(WEEK as i64))).unwrap_or(window.first());
         format!("{base}?week={back}{zone}")
     });
-    let later = (to < last_day).then(|| format!("{base}?week={}{zone}", add_days(from, WEEK)));
+    let later = week(add_days(from, WEEK as i64)).map(|next| format!("{base}?week={next}{zone}"));
     Ok((days, earlier, later))
 }
 
@@ -268,7 +273,7 @@ pub async fn times(
                 .map(|z| (z, Some(z) == query.tz.as_deref()))
                 .collect(),
             action: base.clone(),
-            week: query.week.clone().unwrap_or_default(),
+            week: query.week.clone().map(|w| w.0).unwrap_or_default(),
             heading,
             days,
             earlier,
@@ -282,14 +287,14 @@ pub async fn times(
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct StartQuery {
-    pub start: String,
+    pub start: DateText,
 }
 
 /// The form as posted: strings, so nothing typed is lost.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct DetailsForm {
-    start: String,
+    start: DateText,
     name: String,
     email: String,
     phone: String,
@@ -365,8 +370,17 @@ fn details_page(
     }
 }
 
-pub(crate) fn parse_start(raw: &str) -> Option<Timestamp> {
-    raw.trim().parse::<Timestamp>().ok()
+/// A chosen start time (RFC 3339, as the time links carry it) on a date
+/// `kind` can be booked on at `location`; else 400 naming `start`.
+pub(crate) fn parse_start(
+    state: &AppState,
+    raw: &str,
+    kind: &AppointmentType,
+    location: &Location,
+) -> Result<Timestamp> {
+    let bookable = booking::bookable_days(kind, location, state.clock.now());
+    crate::domain::day::parse_instant(raw, &location.tz, bookable)
+        .map_err(|e| AppError::bad("start", e.message()))
 }
 
 pub async fn details(
@@ -376,11 +390,9 @@ pub async fn details(
 ) -> Result<Response> {
     let cat = Catalogue::load(&state).await.map_err(anyhow::Error::from)?;
     let (kind, location) = chosen(&cat, &kind, &location)?;
-    let Some(start) = parse_start(&query.start) else {
-        return Ok(Redirect::to(&format!("/book/{}/{}", kind.slug, location.slug)).into_response());
-    };
+    let start = parse_start(&state, query.start.as_str(), kind, location)?;
     let form = DetailsForm {
-        start: crate::time::rfc3339(start),
+        start: DateText(crate::time::rfc3339(start)),
         ..DetailsForm::default()
     };
     let page = details_page(&state, kind, location, start, form, &[]);
@@ -408,9 +420,7 @@ pub async fn submit(
     let cat = Catalogue::load(&state).await.map_err(anyhow::Error::from)?;
     let (kind, location) = chosen(&cat, &kind, &location)?;
     let base = format!("/book/{}/{}", kind.slug, location.slug);
-    let Some(start) = parse_start(&form.start) else {
-        return Ok(Redirect::to(&base).into_response());
-    };
+    let start = parse_start(&state, form.start.as_str(), kind, location)?;
     let raw = RawDetails {
         name: form.name.clone(),
         email: form.email.clone(),
@@ -678,13 +688,14 @@ pub async fn move_confirm(
     Query(query): Query<StartQuery>,
 ) -> Result<Response> {
     let (a, cat) = open(&state, &token).await?;
-    let (Some(location), Some(start), false) = (
+    let (Some(kind), Some(location), false) = (
+        cat.type_by_id(a.row.type_id),
         cat.location_by_id(a.row.location_id),
-        parse_start(&query.start),
         a.is_cancelled(),
     ) else {
         return Ok(Redirect::to(&manage_path(&token)).into_response());
     };
+    let start = parse_start(&state, query.start.as_str(), kind, location)?;
     Ok(html(
         StatusCode::OK,
         &move_page(&state, &token, location, start),
@@ -699,12 +710,13 @@ pub async fn move_submit(
     Form(form): Form<StartQuery>,
 ) -> Result<Response> {
     let (a, cat) = open(&state, &token).await?;
-    let (Some(location), Some(start)) = (
+    let (Some(kind), Some(location)) = (
+        cat.type_by_id(a.row.type_id),
         cat.location_by_id(a.row.location_id),
-        parse_start(&form.start),
     ) else {
         return Ok(Redirect::to(&manage_path(&token)).into_response());
     };
+    let start = parse_start(&state, form.start.as_str(), kind, location)?;
     limit.spend(&state).map_err(AppError::TooManyRequests)?;
     match booking::reschedule(&state, &cat, &a, Some(&token), start).await {
         Ok(_) => Ok(Redirect::to(&format!("{}?done=moved", manage_path(&token))).into_response()),

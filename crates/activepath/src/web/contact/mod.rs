@@ -10,18 +10,17 @@ use crate::web::assessment::ErrorLink;
 use crate::web::assessment::share::{ShareErrors, ShareForm};
 use crate::web::layout::{Layout, html};
 use crate::web::rate_limit::{RateLimit, ShareRoute};
+use crate::web::routes::{Routes, get};
 use crate::web::{AppError, Result};
 use askama::Template;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
 use serde::Deserialize;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes<AppState> {
+    Routes::new()
         .route("/contact/message", get(message_form).post(message_submit))
         .route("/book/callback", get(callback_form).post(callback_submit))
         .route("/contact/sent", get(sent))

@@ -8,17 +8,16 @@ mod render;
 
 use crate::app::AppState;
 use crate::content::Content;
-use axum::Router;
+use crate::web::routes::{Routes, get};
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes<AppState> {
+    Routes::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
 }

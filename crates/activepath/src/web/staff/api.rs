@@ -91,28 +91,27 @@ pub async fn create_patient(
     )?;
     let mut form = super::patients::PatientForm::default();
     form.name = request.name.unwrap_or_default();
-    form.date_of_birth = request.date_of_birth.unwrap_or_default();
+    form.date_of_birth = crate::domain::day::DateText(request.date_of_birth.unwrap_or_default());
     form.email = request.email.unwrap_or_default();
     form.phone = request.phone.unwrap_or_default();
     let tr = crate::i18n::Tr::default();
     let today = crate::time::date_in(state.clock.now(), state.config.clinic.time_zone.tz());
     let mut errors = Vec::new();
-    if form.date_of_birth.trim().is_empty() {
+    if form.date_of_birth.as_str().trim().is_empty() {
         errors.push((
             "date_of_birth".to_string(),
             "is required, as YYYY-MM-DD".to_string(),
         ));
     }
-    let details =
-        match super::patients::parse(&tr, &form, today, false) {
-            Ok((details, _)) => Some(details),
-            Err(e) => {
-                errors.extend(e.pairs().into_iter().filter(|(f, _)| {
-                    !(f == "date_of_birth" && form.date_of_birth.trim().is_empty())
-                }));
-                None
-            }
-        };
+    let details = match super::patients::parse(&tr, &form, today, false) {
+        Ok((details, _)) => Some(details),
+        Err(e) => {
+            errors.extend(e.pairs().into_iter().filter(|(f, _)| {
+                !(f == "date_of_birth" && form.date_of_birth.as_str().trim().is_empty())
+            }));
+            None
+        }
+    };
     let details = match details {
         Some(d) if errors.is_empty() => d,
         _ => return Err(ApiError::invalid(INVALID, errors)),

@@ -3,6 +3,7 @@
 
 use super::{Allowed, SeeAudit, StaffLayout};
 use crate::app::AppState;
+use crate::domain::day::{DateText, Window, add_days, parse_date};
 use crate::i18n::Tr;
 use crate::storage::audit::{AuditFilter, AuditRow};
 use crate::time::{format_date_time, rfc3339};
@@ -12,7 +13,6 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use jiff::civil::Date;
 use serde::Deserialize;
 
 /// Entries shown on the page; the export has them all.
@@ -26,8 +26,8 @@ pub struct AuditQuery {
     person: String,
     record_type: String,
     record_id: String,
-    from: String,
-    until: String,
+    from: DateText,
+    until: DateText,
 }
 
 impl AuditQuery {
@@ -42,9 +42,9 @@ impl AuditQuery {
             if raw.is_empty() {
                 return Ok(None);
             }
-            let date: Date = raw.parse().map_err(|_| field)?;
+            let date = parse_date(raw, Window::ALL).map_err(|_| field)?;
             let date = if next {
-                date.tomorrow().map_err(|_| field)?
+                add_days(date, 1).ok_or(field)?
             } else {
                 date
             };
@@ -62,8 +62,8 @@ impl AuditQuery {
             },
             record_type: text(&self.record_type),
             record_id: text(&self.record_id),
-            from: day(&self.from, "staff-audit-error-date", false)?,
-            until: day(&self.until, "staff-audit-error-date", true)?,
+            from: day(self.from.as_str(), "staff-audit-error-date", false)?,
+            until: day(self.until.as_str(), "staff-audit-error-date", true)?,
         })
     }
 
@@ -72,8 +72,8 @@ impl AuditQuery {
             ("person", &self.person),
             ("record_type", &self.record_type),
             ("record_id", &self.record_id),
-            ("from", &self.from),
-            ("until", &self.until),
+            ("from", &self.from.0),
+            ("until", &self.until.0),
         ])
         .unwrap_or_default()
     }

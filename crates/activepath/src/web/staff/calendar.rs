@@ -7,12 +7,13 @@ use crate::app::AppState;
 use crate::booking::{
     self, AppointmentType, BookError, Catalogue, ChangeError, Location, RawDetails,
 };
+use crate::domain::day::{DateText, Window, add_days, parse_date};
 use crate::i18n::Tr;
 use crate::staff::appointments;
 use crate::time::{format_appointment, format_clock, format_day};
 use crate::web::assessment::ErrorLink;
 use crate::web::booking::pages::{
-    Day, WeekQuery, add_days, parse_start, time_links, week_of_times, zone_note,
+    Day, WeekQuery, parse_start, time_links, week_of_times, zone_note,
 };
 use crate::web::layout::html;
 use crate::web::{AppError, Result};
@@ -25,6 +26,9 @@ use jiff::civil::Date;
 use serde::Deserialize;
 use std::collections::HashMap;
 
+/// How far back and ahead the calendar goes, in days: two years.
+const CALENDAR_DAYS: i64 = 730;
+
 async fn catalogue(state: &AppState) -> Result<Catalogue> {
     Ok(Catalogue::load(state).await.map_err(anyhow::Error::from)?)
 }
@@ -33,7 +37,7 @@ async fn catalogue(state: &AppState) -> Result<Catalogue> {
 #[serde(default)]
 pub struct CalendarQuery {
     location: Option<String>,
-    date: Option<String>,
+    date: Option<DateText>,
     view: Option<String>,
     resource: Option<i64>,
 }
@@ -62,8 +66,8 @@ struct CalendarPage {
     locations: Vec<(String, String, bool)>,
     resources: Vec<(String, String, bool)>,
     views: Vec<(String, String, bool)>,
-    earlier: String,
-    later: String,
+    earlier: Option<String>,
+    later: Option<String>,
     days: Vec<CalendarDay>,
     can_book: bool,
     location_slug: String,
@@ -93,8 +97,8 @@ pub async fn page(
                 locations: Vec::new(),
                 resources: Vec::new(),
                 views: Vec::new(),
-                earlier: String::new(),
-                later: String::new(),
+                earlier: None,
+                later: None,
                 days: Vec::new(),
                 can_book: false,
                 location_slug: String::new(),
@@ -106,14 +110,20 @@ pub async fn page(
     };
     let tr = Tr::default();
     let today = crate::time::date_in(state.clock.now(), &location.tz);
-    let date = q
+    let shown = Window::around(today, CALENDAR_DAYS, CALENDAR_DAYS);
+    let date = match q
         .date
-        .as_deref()
-        .and_then(|d| d.parse::<Date>().ok())
-        .unwrap_or(today);
+        .as_ref()
+        .map(DateText::as_str)
+        .filter(|d| !d.trim().is_empty())
+    {
+        None => today,
+        Some(raw) => parse_date(raw, shown).map_err(|e| AppError::bad("date", e.message()))?,
+    };
     let week = q.view.as_deref() != Some("day");
     let span = if week { 7 } else { 1 };
-    let to = add_days(date, span - 1);
+    let dates: Vec<Date> = shown.days_from(date, span).collect();
+    let to = dates.last().copied().unwrap_or(date);
     let entries = appointments::calendar(&state, &who.actor, location, date, to).await?;
     let link = |location: &str, date: Date, view: &str, resource: Option<i64>| {
         let mut l = format!("/staff/calendar?location={location}&date={date}&view={view}");
@@ -124,8 +134,7 @@ pub async fn page(
     };
     let view = if week { "week" } else { "day" };
     let mut days = Vec::new();
-    let mut d = date;
-    while d <= to {
+    for d in dates {
         let on_day = entries
             .iter()
             .filter(|(a, held)| {
@@ -159,8 +168,12 @@ pub async fn page(
             label: format_day(d),
             entries: on_day,
         });
-        d = add_days(d, 1);
     }
+    let step = |by: i64| {
+        add_days(date, by)
+            .filter(|d| shown.contains(*d))
+            .map(|d| link(&location.slug, d, view, q.resource))
+    };
     let here = cat.resources_here(location.id);
     let l = StaffLayout::new(&state, tr.t("staff-calendar-title"), Some(&who), "calendar");
     Ok(html(
@@ -205,8 +218,8 @@ pub async fn page(
                 )
             })
             .collect(),
-            earlier: link(&location.slug, add_days(date, -span), view, q.resource),
-            later: link(&location.slug, add_days(date, span), view, q.resource),
+            earlier: step(-(span as i64)),
+            later: step(span as i64),
             days,
             can_book: who.can(crate::staff::Permission::ManageSchedule),
             location_slug: location.slug.clone(),
@@ -222,14 +235,24 @@ pub async fn page(
     ))
 }
 
+/// The week of free times to book from.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct BookQuery {
     #[serde(rename = "type")]
     kind: String,
     location: String,
-    week: Option<String>,
-    start: Option<String>,
+    week: Option<DateText>,
+}
+
+/// The time chosen to book.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct BookStartQuery {
+    #[serde(rename = "type")]
+    kind: String,
+    location: String,
+    start: Option<DateText>,
 }
 
 /// Any active type (staff-only ones too) offered at the location.
@@ -323,7 +346,7 @@ pub struct BookForm {
     #[serde(rename = "type")]
     kind: String,
     location: String,
-    start: String,
+    start: DateText,
     name: String,
     email: String,
     phone: String,
@@ -386,17 +409,18 @@ fn book_page(
 pub async fn book_form(
     Allowed(who, _): Allowed<ManageSchedule>,
     State(state): State<AppState>,
-    Query(q): Query<BookQuery>,
+    Query(q): Query<BookStartQuery>,
 ) -> Result<Response> {
     let cat = catalogue(&state).await?;
     let (kind, location) = chosen(&cat, &q.kind, &q.location)?;
-    let Some(start) = q.start.as_deref().and_then(parse_start) else {
+    let Some(raw) = q.start.as_ref().map(DateText::as_str) else {
         return Ok(Redirect::to(&book_base(kind, location)).into_response());
     };
+    let start = parse_start(&state, raw, kind, location)?;
     let form = BookForm {
         kind: kind.slug.clone(),
         location: location.slug.clone(),
-        start: crate::time::rfc3339(start),
+        start: DateText(crate::time::rfc3339(start)),
         ..BookForm::default()
     };
     Ok(html(
@@ -412,9 +436,7 @@ pub async fn book_submit(
 ) -> Result<Response> {
     let cat = catalogue(&state).await?;
     let (kind, location) = chosen(&cat, &form.kind, &form.location)?;
-    let Some(start) = parse_start(&form.start) else {
-        return Ok(Redirect::to(&book_base(kind, location)).into_response());
-    };
+    let start = parse_start(&state, form.start.as_str(), kind, location)?;
     let raw = RawDetails {
         name: form.name.clone(),
         email: form.email.clone(),
@@ -562,9 +584,16 @@ pub async fn appointment(
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
+pub struct CancelForm {
+    sequence: i64,
+}
+
+/// A move as posted: the version seen and the new start.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct ChangeForm {
     sequence: i64,
-    start: String,
+    start: DateText,
 }
 
 fn refused(e: ChangeError) -> String {
@@ -603,7 +632,7 @@ pub async fn cancel(
     Allowed(who, _): Allowed<ManageSchedule>,
     State(state): State<AppState>,
     Path(uid): Path<String>,
-    Form(form): Form<ChangeForm>,
+    Form(form): Form<CancelForm>,
 ) -> Result<Response> {
     let a = open(&state, &who, &uid).await?;
     let cat = catalogue(&state).await?;
@@ -636,8 +665,8 @@ struct MovePage {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct MoveQuery {
-    week: Option<String>,
-    start: Option<String>,
+    week: Option<DateText>,
+    start: Option<DateText>,
 }
 
 pub async fn move_times(
@@ -672,8 +701,9 @@ pub async fn move_times(
     let tr = Tr::default();
     let confirm = q
         .start
-        .as_deref()
-        .and_then(parse_start)
+        .as_ref()
+        .map(|raw| parse_start(&state, raw.as_str(), kind, location))
+        .transpose()?
         .map(|s| (crate::time::rfc3339(s), format_appointment(s, &location.tz)));
     let heading = tr.t("book-move-title");
     Ok(html(
@@ -701,9 +731,13 @@ pub async fn move_submit(
 ) -> Result<Response> {
     let a = open(&state, &who, &uid).await?;
     let cat = catalogue(&state).await?;
-    let Some(start) = parse_start(&form.start) else {
-        return Ok(Redirect::to(&format!("/staff/appointments/{uid}/move")).into_response());
+    let (Some(kind), Some(location)) = (
+        cat.type_by_id(a.row.type_id),
+        cat.location_by_id(a.row.location_id),
+    ) else {
+        return Ok(Redirect::to(&format!("/staff/appointments/{uid}")).into_response());
     };
+    let start = parse_start(&state, form.start.as_str(), kind, location)?;
     let outcome = if a.row.sequence != form.sequence {
         Err(ChangeError::Stale)
     } else {

@@ -24,20 +24,19 @@ use crate::i18n::Tr;
 use crate::staff::sign_in::{self, Current};
 use crate::staff::{Actor, Permission, Role, allows};
 use crate::storage::staff::{SessionStage, StaffUser};
-use axum::Router;
+use crate::web::routes::{Routes, get, post};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use std::marker::PhantomData;
 use std::net::SocketAddr;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-pub fn router(state: AppState) -> Router<AppState> {
-    let signing_in = Router::new()
+pub fn router(state: AppState) -> Routes<AppState> {
+    let signing_in = Routes::new()
         .route("/staff/login", get(login::show).post(login::submit))
         .route(
             "/staff/login/code",
@@ -60,7 +59,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/staff/password-reset/{token}",
             get(links::reset_form).post(links::reset_submit),
         );
-    let portal = Router::new()
+    let portal = Routes::new()
         .route("/staff", get(queue::home))
         .route("/staff/cases/{id}", get(case::page))
         .route("/staff/cases/{id}/act", post(case::act))
@@ -168,11 +167,13 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/staff/sign-out-elsewhere", post(login::sign_out_elsewhere))
         // Anything else under /staff: a session first, then "not found".
         .route("/staff/{*rest}", get(not_found).post(not_found))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            require_session,
-        ));
-    let staff_api = Router::new()
+        .map(|r| {
+            r.route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                require_session,
+            ))
+        });
+    let staff_api = Routes::new()
         .route("/api/v1/staff/cases", get(api::cases))
         .route("/api/v1/staff/cases/{id}", get(api::case))
         .route("/api/v1/staff/patients", post(api::create_patient))
@@ -225,14 +226,13 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(crate::web::tms::api::change),
         )
         .route("/api/v1/staff/{*rest}", get(not_found))
-        .route_layer(axum::middleware::from_fn_with_state(state, require_token));
-    signing_in
-        .merge(portal)
-        .merge(staff_api)
-        .layer(SetResponseHeaderLayer::overriding(
+        .map(|r| r.route_layer(axum::middleware::from_fn_with_state(state, require_token)));
+    signing_in.merge(portal).merge(staff_api).map(|r| {
+        r.layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("x-robots-tag"),
             HeaderValue::from_static("noindex, nofollow"),
         ))
+    })
 }
 
 async fn not_found() -> crate::web::AppError {

@@ -5,6 +5,7 @@
 use super::{Allowed, ClinicalNotes, EditPatients, SeePatients, SignedIn, StaffLayout};
 use crate::app::AppState;
 use crate::assessment::VerifiedResult;
+use crate::domain::day::{EARLIEST, Window, parse_date};
 use crate::domain::{EmailAddress, PhoneNumber, TextError, multi_line, single_line};
 use crate::i18n::Tr;
 use crate::staff::Permission;
@@ -87,7 +88,7 @@ pub async fn list(
 #[serde(default)]
 pub struct PatientForm {
     pub(super) name: String,
-    pub(super) date_of_birth: String,
+    pub(super) date_of_birth: crate::domain::day::DateText,
     pub(super) email: String,
     pub(super) phone: String,
     referring_provider: String,
@@ -148,11 +149,11 @@ pub(super) fn parse(
     let name = single_line(&form.name, 100)
         .map_err(|err| e.name = Some(text_error(err, "share-error-name-long")))
         .ok();
-    let date_of_birth = match form.date_of_birth.trim() {
+    let date_of_birth = match form.date_of_birth.as_str().trim() {
         "" => None,
-        raw => match raw.parse::<Date>() {
-            Ok(d) if d <= today && d.year() >= 1900 => Some(d),
-            _ => {
+        raw => match parse_date(raw, Window::new(EARLIEST, today)) {
+            Ok(d) => Some(d),
+            Err(_) => {
                 e.date_of_birth = Some(tr.t("staff-patient-error-dob"));
                 None
             }

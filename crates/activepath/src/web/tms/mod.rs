@@ -6,11 +6,10 @@ pub mod check_in;
 pub mod pages;
 
 use crate::app::AppState;
-use axum::Router;
-use axum::routing::get;
+use crate::web::routes::{Routes, get};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes<AppState> {
+    Routes::new()
         .route(
             "/check-in/{token}",
             get(check_in::show).post(check_in::submit),
