@@ -16,6 +16,7 @@ mod mail;
 mod public_site;
 pub mod reliability;
 mod result_pages;
+mod secrets_at_rest;
 mod share;
 mod site;
 mod staff;
