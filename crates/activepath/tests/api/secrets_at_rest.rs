@@ -1,7 +1,8 @@
 //! What a copy of the database gives away: no working link (invitation,
 //! password reset, booking, check-in, result) and no one's name, address or
 //! phone number, with mail still queued and after it went. The mail log
-//! shows who and what only masked, and every look at it is audited.
+//! shows who and what only masked, and every look at it, like every view
+//! of a patient's name and of the audit trail, is itself audited.
 
 use crate::helpers::*;
 use crate::staff::Browser;
@@ -124,6 +125,11 @@ fn links_in_mail(app: &TestApp) -> Vec<(String, String)> {
         }
     }
     links
+}
+
+/// The course id in a course page's path.
+fn course_id(path: &str) -> i64 {
+    path.rsplit('/').next().unwrap().parse().unwrap()
 }
 
 #[tokio::test]
@@ -427,6 +433,72 @@ async fn failed_mail_keeps_its_sealed_content_seven_days_to_be_retried_then_only
     assert_eq!(res.status, 303);
     assert_eq!(app.deliver_mail().await, 1, "sent again, whole");
     assert_eq!(mails_to(&app, BOOKER.email).len(), 1);
+}
+
+#[tokio::test]
+async fn the_new_course_and_paper_check_in_forms_and_the_audit_log_itself_are_audited() {
+    let app = spawn_app_with(|c| c.staff.require_second_factor = false).await;
+    let mut doc = signed_in(&app, "doc@riverbend.example", Role::Clinician).await;
+    let id = patient(&mut doc, "Perpetua Lindqvist", PATIENT.email).await;
+    let course = start_course(&mut doc, id, "itbs", None, "2026-12-14").await;
+    let paper = doc.get(&format!("{course}/check-ins/new")).await;
+    assert_eq!(paper.status, 200);
+    assert!(paper.body.contains("Perpetua Lindqvist"));
+    let mut admin = signed_in(&app, "boss@riverbend.example", Role::Admin).await;
+    let page = admin.get("/staff/audit?record_type=patient").await;
+    assert_eq!(page.status, 200);
+    let entries: Vec<(String, String, String, String)> = app
+        .state
+        .storage
+        .audit_rows(0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            (
+                r.entry.actor,
+                r.entry.action,
+                r.entry.record_type,
+                r.entry.record_id,
+            )
+        })
+        .collect();
+    let has = |actor: &str, action: &str, record_type: &str, record_id: &str| {
+        entries.iter().any(|e| {
+            (e.0.as_str(), e.1.as_str(), e.2.as_str(), e.3.as_str())
+                == (actor, action, record_type, record_id)
+        })
+    };
+    let doc_email = "doc@riverbend.example";
+    assert!(
+        has(
+            doc_email,
+            "view new-course form",
+            "patient",
+            &id.to_string()
+        ),
+        "{entries:?}"
+    );
+    assert!(
+        has(
+            doc_email,
+            "view paper check-in form",
+            "tms_course",
+            &course_id(&course).to_string()
+        ),
+        "{entries:?}"
+    );
+    assert!(
+        has(
+            "boss@riverbend.example",
+            "view",
+            "audit_log",
+            "person=&record_type=patient&record_id=&from=&until="
+        ),
+        "{entries:?}"
+    );
+    // The page shows the entries of the form views it was asked for.
+    assert!(page.body.contains("view new-course form"));
 }
 
 #[tokio::test]
