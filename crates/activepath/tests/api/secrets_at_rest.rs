@@ -1,8 +1,9 @@
 //! What a copy of the database gives away: no working link (invitation,
 //! password reset, booking, check-in, result) and no one's name, address or
 //! phone number, with mail still queued and after it went. The mail log
-//! shows who and what only masked, and every look at it, like every view
-//! of a patient's name and of the audit trail, is itself audited.
+//! shows who and what only masked, and every view of personal data and of
+//! the audit trail is itself audited; an anchor kept offline shows the
+//! newest audit entries removed.
 
 use crate::helpers::*;
 use crate::staff::Browser;
@@ -499,6 +500,124 @@ async fn the_new_course_and_paper_check_in_forms_and_the_audit_log_itself_are_au
     );
     // The page shows the entries of the form views it was asked for.
     assert!(page.body.contains("view new-course form"));
+}
+
+#[tokio::test]
+async fn an_anchor_kept_offline_shows_the_newest_audit_entries_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap().to_string();
+    let db = fresh_database_url().await;
+    let run = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_activepath"));
+        cmd.args(args)
+            .args(["--data-dir", &data])
+            .env_remove("DATABASE_URL");
+        if let Some(url) = &db {
+            cmd.env("DATABASE_URL", url);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let password = dir.path().join("pw");
+    std::fs::write(&password, "lilac-otter-harbour-quietly\n").unwrap();
+    let add = |email: &str| {
+        let (ok, _, err) = run(&[
+            "user",
+            "add",
+            "--email",
+            email,
+            "--role",
+            "coordinator",
+            "--password-file",
+            password.to_str().unwrap(),
+        ]);
+        assert!(ok, "{err}");
+    };
+    for n in 0..3 {
+        add(&format!("c{n}@riverbend.example"));
+    }
+    let anchors = dir.path().join("anchors.txt");
+    let anchors = anchors.to_str().unwrap();
+    let (ok, out, err) = run(&["audit", "anchor", "--out", anchors]);
+    assert!(ok, "{err}");
+    let line = out.trim().to_string();
+    assert!(line.starts_with("entries=3 hash="), "{line}");
+    assert_eq!(
+        std::fs::read_to_string(anchors).unwrap(),
+        format!("{line}\n")
+    );
+    add("c3@riverbend.example");
+    let (ok, out, err) = run(&["audit", "verify", "--anchor", anchors]);
+    assert!(ok, "{err}");
+    assert!(out.contains("intact: 4 entries"), "{out}");
+
+    // The newest two entries deleted from a copy of the database: the chain
+    // alone still reads as intact, the anchor does not.
+    let url = db
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{data}/activepath.db"));
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let delete_newest = |n: i64| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query(
+                "DELETE FROM audit_log WHERE id IN \
+                 (SELECT id FROM audit_log ORDER BY id DESC LIMIT $1)",
+            )
+            .bind(n)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    };
+    delete_newest(2).await;
+    let (ok, out, _) = run(&["audit", "verify"]);
+    assert!(ok && out.contains("intact: 2 entries"), "{out}");
+    let (ok, _, err) = run(&["audit", "verify", "--anchor", anchors]);
+    assert!(!ok, "the removal is seen");
+    assert!(
+        err.contains(
+            "has 2 entries but the anchor recorded 3: the newest were removed, from entry 3 on"
+        ),
+        "{err}"
+    );
+    // Made up to the anchored length by new entries: still seen, and no
+    // new anchor vouches for it.
+    add("c4@riverbend.example");
+    let (ok, _, err) = run(&["audit", "verify", "--anchor", anchors]);
+    assert!(!ok);
+    assert!(
+        err.contains("is entry number 3, which the anchor recorded with another hash"),
+        "{err}"
+    );
+    let (ok, out, err) = run(&["audit", "anchor", "--out", anchors]);
+    assert!(!ok && out.is_empty(), "{out}");
+    assert!(err.contains("is entry number 3"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(anchors).unwrap(),
+        format!("{line}\n")
+    );
+    // A trail that is not intact is not anchored.
+    sqlx::query(
+        "UPDATE audit_log SET actor = 'someone else' WHERE id = (SELECT MIN(id) FROM audit_log)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let (ok, out, err) = run(&["audit", "anchor"]);
+    assert!(!ok && out.is_empty(), "{out}");
+    assert!(err.contains("not anchored"), "{err}");
+    // An anchor file that is not one is named.
+    std::fs::write(anchors, "entries=3\n").unwrap();
+    let (ok, _, err) = run(&["audit", "verify", "--anchor", anchors]);
+    assert!(!ok && err.contains("line 1: needs both"), "{err}");
 }
 
 #[tokio::test]
