@@ -131,6 +131,11 @@ impl Services {
                 "upgraded stored rows to keyed lookups and row-bound encryption"
             );
         }
+        if let Some(n) = crate::mail::upgrade::run(&storage, FieldCipher::new(&key)).await?
+            && n > 0
+        {
+            tracing::info!(messages = n, "sealed mail that was queued in the clear");
+        }
         if let Some(n) =
             crate::staff::patients::reindex_names(&storage, FieldCipher::new(&key)).await?
             && n > 0

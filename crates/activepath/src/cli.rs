@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `migrate`, `check-config`,
-//! `user add`, `user token` and `audit verify`.
+//! `user add`, `user token`, `audit verify` and `audit anchor`.
 
 use crate::app::{Application, Services, shutdown_signal};
 use crate::config::{Config, Overrides};
@@ -107,7 +107,21 @@ pub enum ContentCommand {
 pub enum AuditCommand {
     /// Check that no entry of the audit trail was changed, removed or
     /// inserted; exits non-zero naming the first one that was.
-    Verify,
+    Verify {
+        /// A file of anchors written by `audit anchor`: also check that the
+        /// trail still holds each anchored entry, so that removing the
+        /// newest entries is seen too.
+        #[arg(long, value_name = "FILE")]
+        anchor: Option<PathBuf>,
+    },
+    /// Check the trail, then print its anchor (the number of entries and
+    /// the newest entry's hash) to keep where the database cannot reach it.
+    Anchor {
+        /// Also add the anchor as a line to FILE (created if missing), after
+        /// checking the trail against the anchors already in it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -181,6 +195,69 @@ impl Cli {
         };
         Config::load(&self.config, &overrides)
     }
+}
+
+/// How many entries an intact audit trail has, or what is wrong, in words.
+fn audit_outcome(verdict: crate::staff::audit::Verdict) -> Result<u64, String> {
+    use crate::staff::audit::Verdict;
+    match verdict {
+        Verdict::Intact { entries } => Ok(entries),
+        Verdict::Broken { id, problem } => Err(format!("audit entry {id}: {problem}")),
+        Verdict::Truncated { entries, anchored } => Err(format!(
+            "the audit trail has {entries} entries but the anchor recorded {anchored}: \
+             the newest were removed, from entry {} on",
+            entries + 1
+        )),
+    }
+}
+
+/// What `audit verify` says, and its exit status.
+fn audit_verdict(verdict: crate::staff::audit::Verdict, anchors: usize) -> anyhow::Result<()> {
+    let entries = audit_outcome(verdict).map_err(anyhow::Error::msg)?;
+    if anchors > 0 {
+        println!(
+            "the audit trail is intact: {entries} entries, holding every entry of the {anchors} anchor(s)"
+        );
+    } else {
+        println!("the audit trail is intact: {entries} entries");
+    }
+    Ok(())
+}
+
+/// The anchors in `file`.
+fn read_anchors(file: &Path) -> anyhow::Result<Vec<crate::staff::audit::Anchor>> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("reading the anchor file {}", file.display()))?;
+    crate::staff::audit::Anchor::parse_all(&text)
+        .map_err(|e| anyhow::anyhow!("the anchor file {} is not one: {e}", file.display()))
+}
+
+/// Prints the anchor (and adds it to `out`), or fails saying why the trail
+/// cannot be anchored.
+fn write_anchor(
+    anchor: Result<crate::staff::audit::Anchor, crate::staff::audit::Verdict>,
+    out: Option<&Path>,
+) -> anyhow::Result<()> {
+    let anchor = anchor.map_err(|broken| {
+        anyhow::anyhow!(
+            "not anchored, the audit trail is not intact: {}",
+            audit_outcome(broken).err().unwrap_or_default()
+        )
+    })?;
+    let line = anchor.line();
+    if let Some(file) = out {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(file)
+            .with_context(|| format!("opening {}", file.display()))?;
+        writeln!(f, "{line}")
+            .and_then(|()| f.sync_all())
+            .with_context(|| format!("writing {}", file.display()))?;
+    }
+    println!("{line}");
+    Ok(())
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -257,23 +334,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             services.storage.close().await;
             done
         }
-        Command::Audit {
-            command: AuditCommand::Verify,
-        } => {
+        Command::Audit { command } => {
+            // Read before the database is opened: a wrong path fails fast.
+            let anchors = match &command {
+                AuditCommand::Verify { anchor: Some(file) } => read_anchors(file)?,
+                // A new file starts the list.
+                AuditCommand::Anchor { out: Some(file) } if file.exists() => read_anchors(file)?,
+                _ => Vec::new(),
+            };
             let services = Services::open(config, Clock::System, Content::default()).await?;
-            let verdict =
-                crate::staff::audit::verify(&services.storage, &services.cipher.audit_chain())
-                    .await;
+            let chain = services.cipher.audit_chain();
+            let done = match command {
+                AuditCommand::Verify { .. } => {
+                    crate::staff::audit::verify_anchored(&services.storage, &chain, &anchors)
+                        .await
+                        .map(|v| audit_verdict(v, anchors.len()))
+                }
+                AuditCommand::Anchor { out } => {
+                    crate::staff::audit::anchor(&services.storage, &chain, &anchors)
+                        .await
+                        .map(|a| write_anchor(a, out.as_deref()))
+                }
+            };
             services.storage.close().await;
-            match verdict? {
-                crate::staff::audit::Verdict::Intact { entries } => {
-                    println!("the audit trail is intact: {entries} entries");
-                    Ok(())
-                }
-                crate::staff::audit::Verdict::Broken { id, problem } => {
-                    anyhow::bail!("audit entry {id}: {problem}")
-                }
-            }
+            done?
         }
         Command::Content { .. } => unreachable!("handled before the configuration is read"),
         Command::SendTestEmail { to } => {

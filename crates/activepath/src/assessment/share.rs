@@ -5,7 +5,6 @@
 use super::{Error, VerifiedResult};
 use crate::app::Services;
 use crate::crypto::{Aad, random_id};
-use crate::storage::outbox::NewMail;
 use crate::storage::triage::{CaseKind, NewTriageCase, Priority, ShareOutcome};
 use serde::{Deserialize, Serialize};
 
@@ -121,13 +120,7 @@ pub async fn share(
                 consent_version: CONSENT_VERSION.into(),
                 created_at: s.clock.now(),
             },
-            NewMail {
-                recipient: s.config.mail.notify.clone(),
-                subject: mail.subject,
-                body_text: mail.text,
-                body_html: mail.html,
-                sealed: None,
-            },
+            crate::mail::seal(&s.cipher, &mail),
         )
         .await?;
     if outcome == ShareOutcome::Created {

@@ -552,7 +552,10 @@ pub async fn book(
         };
         let mails = vec![
             mail::seal(&s.cipher, &mail::booking::confirmation(&s.config, &view)),
-            mail::booking::clinic_notice(&s.config, &view, mail::booking::Notice::Booked),
+            mail::seal(
+                &s.cipher,
+                &mail::booking::clinic_notice(&s.config, &view, mail::booking::Notice::Booked),
+            ),
         ];
         let new = NewAppointment {
             uid: uid.clone(),
@@ -818,7 +821,10 @@ pub async fn cancel(
     };
     let mails = vec![
         mail::seal(&s.cipher, &mail::booking::cancellation(&s.config, &view)),
-        mail::booking::clinic_notice(&s.config, &view, mail::booking::Notice::Cancelled),
+        mail::seal(
+            &s.cipher,
+            &mail::booking::clinic_notice(&s.config, &view, mail::booking::Notice::Cancelled),
+        ),
     ];
     let change = AppointmentChange {
         id: a.row.id,
@@ -862,7 +868,10 @@ pub async fn reschedule(
         };
         let mails = vec![
             mail::seal(&s.cipher, &mail::booking::rescheduled(&s.config, &view)),
-            mail::booking::clinic_notice(&s.config, &view, mail::booking::Notice::Moved),
+            mail::seal(
+                &s.cipher,
+                &mail::booking::clinic_notice(&s.config, &view, mail::booking::Notice::Moved),
+            ),
         ];
         let change = AppointmentChange {
             id: a.row.id,

@@ -8,7 +8,6 @@ use crate::app::Services;
 use crate::assessment::share::{Contact, contact_aad};
 use crate::crypto::random_id;
 use crate::storage::StorageError;
-use crate::storage::outbox::NewMail;
 use crate::storage::triage::{CaseKind, NewTriageCase, Priority};
 
 /// Changes whenever the contact consent wording changes.
@@ -46,13 +45,7 @@ pub async fn send(s: &Services, request: Request, contact: &Contact) -> Result<(
                 consent_version: CONSENT_VERSION.into(),
                 created_at: s.clock.now(),
             },
-            NewMail {
-                recipient: s.config.mail.notify.clone(),
-                subject: mail.subject,
-                body_text: mail.text,
-                body_html: mail.html,
-                sealed: None,
-            },
+            crate::mail::seal(&s.cipher, &mail),
         )
         .await?;
     s.mail_wake.notify_one();

@@ -16,7 +16,9 @@ const LEASE: SignedDuration = SignedDuration::from_mins(2);
 /// Messages tried per turn of the worker, so that shutdown is never held up
 /// for long by a backlog.
 const BATCH: usize = 50;
-/// Delivered mail is kept this long (for diagnosis), then deleted.
+/// The delivery log keeps delivered and dismissed mail this long, then
+/// deletes its entry. (Its content is deleted at once: see
+/// `storage::outbox`.)
 const KEEP_SENT_MAIL_DAYS: u32 = 30;
 
 #[derive(Clone, Debug)]
@@ -52,9 +54,10 @@ impl OutboxWorker {
                 break;
             };
             tried += 1;
+            // A message that does not open never will: `is_permanent` says so.
             let sent_now = match crate::mail::open(&self.cipher, &mail) {
                 Ok(envelope) => self.transport.send(&self.from, &envelope).await,
-                Err(e) => Err(e),
+                Err(e) => Err(e.into()),
             };
             match sent_now {
                 Ok(()) => {
@@ -100,12 +103,16 @@ fn backoff(attempts: i64) -> SignedDuration {
 }
 
 /// Deletes what has expired at `now`: anonymous results nobody shared,
-/// Idempotency-Keys, and delivered mail past its keeping time. Returns how
-/// many results were deleted.
+/// Idempotency-Keys, the content of mail that failed for good longer ago
+/// than it can be retried, and the log entries of delivered mail past
+/// their keeping time. Returns how many results were deleted.
 #[tracing::instrument(skip_all)]
 pub async fn purge(storage: &Storage, now: Timestamp) -> anyhow::Result<u64> {
     let results = storage.purge_expired_results(now).await?;
     storage.purge_expired_idempotency_keys(now).await?;
+    storage
+        .forget_failed_mail(before(now, crate::storage::outbox::RETRY_WINDOW))
+        .await?;
     storage
         .purge_sent_mail(before(now, days(KEEP_SENT_MAIL_DAYS)))
         .await?;

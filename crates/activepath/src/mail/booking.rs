@@ -2,14 +2,14 @@
 //! a change, a cancellation and the reminder, each with the calendar
 //! object that keeps their calendar in step; these name them and are
 //! sealed in the outbox. To the clinic: a notice that carries no name,
-//! contact detail or reason, only what was booked, where and when.
+//! contact detail or reason, only what was booked, where and when (sealed
+//! too: the time of a booking can be matched with a person).
 
-use super::{Calendar, Envelope, Rendered, compose};
+use super::{Calendar, Envelope, Letter, MailKind, Rendered, compose};
 use crate::booking::ics::{self, Method};
 use crate::booking::{AppointmentType, Details, Location};
 use crate::config::Config;
 use crate::i18n::Tr;
-use crate::storage::outbox::NewMail;
 use crate::time::format_appointment;
 use jiff::Timestamp;
 
@@ -76,11 +76,12 @@ impl BookingMail<'_> {
     fn to_person(
         &self,
         config: &Config,
+        kind: MailKind,
         subject: &str,
         first: String,
         method: Method,
         with_link: bool,
-    ) -> Envelope {
+    ) -> Letter {
         let tr = Tr::default();
         let mut paragraphs = vec![
             tr.t1("mail-booking-hello", "name", &self.details.name),
@@ -107,13 +108,16 @@ impl BookingMail<'_> {
             text,
             html,
         } = compose(config, subject.to_string(), paragraphs, link);
-        Envelope {
-            to: self.details.email.clone(),
-            subject,
-            text,
-            html,
-            calendar: Some(self.calendar(config, method)),
-        }
+        Letter::new(
+            kind,
+            Envelope {
+                to: self.details.email.clone(),
+                subject,
+                text,
+                html,
+                calendar: Some(self.calendar(config, method)),
+            },
+        )
     }
 }
 
@@ -126,10 +130,11 @@ fn args<'a>(m: &'a BookingMail, config: &'a Config) -> [(&'a str, String); 3] {
 }
 
 /// "Your appointment is booked", with the invitation.
-pub fn confirmation(config: &Config, m: &BookingMail) -> Envelope {
+pub fn confirmation(config: &Config, m: &BookingMail) -> Letter {
     let tr = Tr::default();
     m.to_person(
         config,
+        MailKind::BookingConfirmation,
         &tr.args("mail-booking-confirmed-subject", &args(m, config)),
         tr.args("mail-booking-confirmed", &args(m, config)),
         Method::Request,
@@ -138,10 +143,11 @@ pub fn confirmation(config: &Config, m: &BookingMail) -> Envelope {
 }
 
 /// "Your appointment has moved", with the updated invitation.
-pub fn rescheduled(config: &Config, m: &BookingMail) -> Envelope {
+pub fn rescheduled(config: &Config, m: &BookingMail) -> Letter {
     let tr = Tr::default();
     m.to_person(
         config,
+        MailKind::BookingChange,
         &tr.args("mail-booking-moved-subject", &args(m, config)),
         tr.args("mail-booking-moved", &args(m, config)),
         Method::Request,
@@ -150,10 +156,11 @@ pub fn rescheduled(config: &Config, m: &BookingMail) -> Envelope {
 }
 
 /// "Your appointment is cancelled", with the cancellation for the calendar.
-pub fn cancellation(config: &Config, m: &BookingMail) -> Envelope {
+pub fn cancellation(config: &Config, m: &BookingMail) -> Letter {
     let tr = Tr::default();
     m.to_person(
         config,
+        MailKind::BookingCancellation,
         &tr.args("mail-booking-cancelled-subject", &args(m, config)),
         tr.args("mail-booking-cancelled", &args(m, config)),
         Method::Cancel,
@@ -162,10 +169,11 @@ pub fn cancellation(config: &Config, m: &BookingMail) -> Envelope {
 }
 
 /// The reminder before the appointment.
-pub fn reminder(config: &Config, m: &BookingMail) -> Envelope {
+pub fn reminder(config: &Config, m: &BookingMail) -> Letter {
     let tr = Tr::default();
     m.to_person(
         config,
+        MailKind::BookingReminder,
         &tr.args("mail-booking-reminder-subject", &args(m, config)),
         tr.args("mail-booking-reminder", &args(m, config)),
         Method::Request,
@@ -182,7 +190,7 @@ pub enum Notice {
 
 /// Tells the clinic an appointment was booked, moved or cancelled: the
 /// type, place and time only.
-pub fn clinic_notice(config: &Config, m: &BookingMail, notice: Notice) -> NewMail {
+pub fn clinic_notice(config: &Config, m: &BookingMail, notice: Notice) -> Letter {
     let tr = Tr::default();
     let (subject, line) = match notice {
         Notice::Booked => (
@@ -209,11 +217,5 @@ pub fn clinic_notice(config: &Config, m: &BookingMail, notice: Notice) -> NewMai
         vec![tr.args(line, &a), tr.t("mail-booking-notice-private")],
         None,
     );
-    NewMail {
-        recipient: config.mail.notify.clone(),
-        subject: rendered.subject,
-        body_text: rendered.text,
-        body_html: rendered.html,
-        sealed: None,
-    }
+    Letter::to_clinic(config, rendered)
 }

@@ -1,10 +1,14 @@
 //! E-mail: each message is a template triple (subject, text, HTML), and a
 //! transport delivers it: SMTP in production, a folder when SMTP is not
 //! configured (so `serve` works out of the box), memory in tests. Messages
-//! reach a transport only through the outbox (see `jobs`).
+//! reach a transport only through the outbox (see `jobs`), sealed whole
+//! ([`seal`]); the staff's delivery log reads them through [`log`].
 
 pub mod booking;
+pub mod log;
+pub mod upgrade;
 
+pub use crate::storage::outbox::MailKind;
 pub use booking::BookingMail;
 
 use crate::config::{Config, Smtp, SmtpSecurity};
@@ -22,12 +26,45 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-/// A rendered message, ready for the outbox.
+/// A rendered message's subject and bodies.
 #[derive(Debug, Clone)]
 pub struct Rendered {
     pub subject: String,
     pub text: String,
     pub html: String,
+}
+
+impl Rendered {
+    fn addressed_to(self, to: &str) -> Envelope {
+        Envelope {
+            to: to.to_string(),
+            subject: self.subject,
+            text: self.text,
+            html: self.html,
+            calendar: None,
+        }
+    }
+}
+
+/// A message and its kind, ready to be sealed into the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Letter {
+    pub kind: MailKind,
+    pub envelope: Envelope,
+}
+
+impl Letter {
+    fn new(kind: MailKind, envelope: Envelope) -> Self {
+        Letter { kind, envelope }
+    }
+
+    /// To the clinic's own inbox (`mail.notify`).
+    fn to_clinic(config: &Config, rendered: Rendered) -> Self {
+        Letter::new(
+            MailKind::ClinicNotification,
+            rendered.addressed_to(&config.mail.notify),
+        )
+    }
 }
 
 #[derive(Template)]
@@ -71,7 +108,7 @@ pub(crate) fn compose(
 /// Tells the clinic that a result was shared, and whether it is urgent. It
 /// carries no health data and nothing that identifies the person: only that
 /// there is something to read, and how soon.
-pub fn new_share_notification(config: &Config, urgent: bool) -> Rendered {
+pub fn new_share_notification(config: &Config, urgent: bool) -> Letter {
     let tr = Tr::default();
     let subject = tr.t(if urgent {
         "mail-new-share-subject-urgent"
@@ -87,32 +124,38 @@ pub fn new_share_notification(config: &Config, urgent: bool) -> Rendered {
     } else {
         tr.t("mail-new-share-line1")
     };
-    compose(
+    Letter::to_clinic(
         config,
-        subject,
-        vec![line1, tr.t("mail-new-share-line2")],
-        None,
+        compose(
+            config,
+            subject,
+            vec![line1, tr.t("mail-new-share-line2")],
+            None,
+        ),
     )
 }
 
 /// Tells the clinic a course has an urgent case (a check-in with question 9
 /// above 0), with nothing that identifies the person or their answers.
-pub fn course_alert_notification(config: &Config) -> Rendered {
+pub fn course_alert_notification(config: &Config) -> Letter {
     let tr = Tr::default();
-    compose(
+    Letter::to_clinic(
         config,
-        tr.t("mail-course-alert-subject"),
-        vec![
-            tr.t("mail-course-alert-line1"),
-            tr.t("mail-new-share-line2"),
-        ],
-        None,
+        compose(
+            config,
+            tr.t("mail-course-alert-subject"),
+            vec![
+                tr.t("mail-course-alert-line1"),
+                tr.t("mail-new-share-line2"),
+            ],
+            None,
+        ),
     )
 }
 
 /// Tells the clinic a message or a call-back request came in, with nothing
 /// that identifies the person or says what they wrote.
-pub fn contact_notification(config: &Config, request: crate::contact::Request) -> Rendered {
+pub fn contact_notification(config: &Config, request: crate::contact::Request) -> Letter {
     let tr = Tr::default();
     let (subject, line) = match request {
         crate::contact::Request::Message => ("mail-new-message-subject", "mail-new-message-line1"),
@@ -120,20 +163,23 @@ pub fn contact_notification(config: &Config, request: crate::contact::Request) -
             ("mail-new-callback-subject", "mail-new-callback-line1")
         }
     };
-    compose(
+    Letter::to_clinic(
         config,
-        tr.t(subject),
-        vec![tr.t(line), tr.t("mail-new-contact-line2")],
-        None,
+        compose(
+            config,
+            tr.t(subject),
+            vec![tr.t(line), tr.t("mail-new-contact-line2")],
+            None,
+        ),
     )
 }
 
-/// Asks a patient to answer a check-in by a single-use link. It names no
-/// treatment or questionnaire: anyone who sees the message learns only
-/// that the clinic asked for something.
-pub fn check_in_link(config: &Config, url: &str, until: &str) -> Rendered {
+/// Asks a patient at `to` to answer a check-in by a single-use link. It
+/// names no treatment or questionnaire: anyone who sees the message learns
+/// only that the clinic asked for something.
+pub fn check_in_link(config: &Config, to: &str, url: &str, until: &str) -> Letter {
     let tr = Tr::default();
-    compose(
+    let rendered = compose(
         config,
         tr.t1("mail-check-in-subject", "clinic", &config.clinic.name),
         vec![
@@ -142,13 +188,14 @@ pub fn check_in_link(config: &Config, url: &str, until: &str) -> Rendered {
             tr.t("mail-check-in-line3"),
         ],
         Some((tr.t("mail-check-in-link"), url.to_string())),
-    )
+    );
+    Letter::new(MailKind::CheckIn, rendered.addressed_to(to))
 }
 
-/// Invites someone to the staff portal: a link to choose a password.
-pub fn staff_invitation(config: &Config, url: &str) -> Rendered {
+/// Invites `to` to the staff portal: a link to choose a password.
+pub fn staff_invitation(config: &Config, to: &str, url: &str) -> Letter {
     let tr = Tr::default();
-    compose(
+    let rendered = compose(
         config,
         tr.t1("mail-invite-subject", "clinic", &config.clinic.name),
         vec![
@@ -156,37 +203,59 @@ pub fn staff_invitation(config: &Config, url: &str) -> Rendered {
             tr.t("mail-invite-line2"),
         ],
         Some((tr.t("mail-invite-link"), url.to_string())),
-    )
+    );
+    Letter::new(MailKind::StaffInvite, rendered.addressed_to(to))
 }
 
 /// A link to choose a new staff password. Sent only to an address that has
 /// an account, and saying nothing that the request page did not.
-pub fn password_reset(config: &Config, url: &str) -> Rendered {
+pub fn password_reset(config: &Config, to: &str, url: &str) -> Letter {
     let tr = Tr::default();
-    compose(
+    let rendered = compose(
         config,
         tr.t1("mail-reset-subject", "clinic", &config.clinic.name),
         vec![tr.t("mail-reset-line1"), tr.t("mail-reset-line2")],
         Some((tr.t("mail-reset-link"), url.to_string())),
-    )
+    );
+    Letter::new(MailKind::PasswordReset, rendered.addressed_to(to))
 }
 
 /// The message `activepath send-test-email` sends.
 pub fn test_message(config: &Config, to: &str) -> Envelope {
     let tr = Tr::default();
-    let r = compose(
+    compose(
         config,
         tr.t1("mail-test-subject", "clinic", &config.clinic.name),
         vec![tr.t("mail-test-line1")],
         None,
-    );
-    Envelope {
-        to: to.to_string(),
-        subject: r.subject,
-        text: r.text,
-        html: r.html,
-        calendar: None,
+    )
+    .addressed_to(to)
+}
+
+/// An address as the delivery log shows it: the first character of the
+/// name and of the domain, and the top-level domain (`j…@e….com`). Enough
+/// to tell messages apart, not enough to find the person.
+pub fn mask_address(address: &str) -> String {
+    // "Name <addr>" (a configured notification address may have a name).
+    let address = match (address.rfind('<'), address.rfind('>')) {
+        (Some(open), Some(close)) if open < close => &address[open + 1..close],
+        _ => address,
     }
+    .trim();
+    let first = |part: &str| {
+        part.chars()
+            .next()
+            .map(|c| format!("{c}…"))
+            .unwrap_or_default()
+    };
+    let Some((name, domain)) = address.rsplit_once('@') else {
+        return first(address);
+    };
+    let domain = match domain.rsplit_once('.') {
+        Some((host, top)) if !top.is_empty() => format!("{}.{top}", first(host)),
+        _ => first(domain),
+    };
+    format!("{}@{domain}", first(name))
 }
 
 /// An error text with every e-mail address in it replaced: delivery errors
@@ -220,6 +289,7 @@ pub fn is_permanent(e: &anyhow::Error) -> bool {
                 .downcast_ref::<lettre::address::AddressError>()
                 .is_some()
             || cause.downcast_ref::<lettre::error::Error>().is_some()
+            || cause.downcast_ref::<Unopenable>().is_some()
     })
 }
 
@@ -293,43 +363,49 @@ fn sealed_mail_aad(uid: &str) -> Aad {
     Aad::row("mail_outbox", "sealed", uid)
 }
 
-/// Queues a message to a person (a visitor's booking) sealed whole, the
-/// recipient included, so the outbox holds no readable personal data.
-pub fn seal(cipher: &FieldCipher, envelope: &Envelope) -> NewMail {
+/// An envelope sealed whole (recipient included) under a new uid.
+fn seal_envelope(cipher: &FieldCipher, envelope: &Envelope) -> SealedMail {
     let uid = random_id();
     let sealed = cipher.encrypt(
         &sealed_mail_aad(&uid),
         &serde_json::to_vec(envelope).expect("an envelope serializes"),
     );
+    SealedMail { uid, sealed }
+}
+
+/// A letter as the outbox keeps it: sealed whole, the recipient included,
+/// so that the database holds no working link and no address. Readable
+/// stay its kind and the masked recipient, for the delivery log.
+pub fn seal(cipher: &FieldCipher, letter: &Letter) -> NewMail {
     NewMail {
-        recipient: String::new(),
-        subject: String::new(),
-        body_text: String::new(),
-        body_html: String::new(),
-        sealed: Some(SealedMail { uid, sealed }),
+        kind: letter.kind,
+        recipient_hint: mask_address(&letter.envelope.to),
+        sealed: seal_envelope(cipher, &letter.envelope),
     }
 }
 
-/// The message a claimed outbox row holds, opened if it is sealed.
-pub fn open(cipher: &FieldCipher, mail: &OutboxMail) -> anyhow::Result<Envelope> {
-    match &mail.sealed {
-        None => Ok(Envelope {
-            to: mail.recipient.clone(),
-            subject: mail.subject.clone(),
-            text: mail.body_text.clone(),
-            html: mail.body_html.clone(),
-            calendar: None,
-        }),
-        Some(s) => {
-            let plain = cipher
-                .decrypt(&sealed_mail_aad(&s.uid), &s.sealed)
-                .with_context(|| {
-                    format!("outbox message {} does not decrypt for its row", mail.id)
-                })?;
-            serde_json::from_slice(&plain)
-                .with_context(|| format!("outbox message {} is not a message", mail.id))
-        }
-    }
+/// Why a claimed message cannot be opened. Trying again will not help.
+#[derive(Debug, thiserror::Error)]
+#[error("outbox message {id} {problem}")]
+pub struct Unopenable {
+    id: i64,
+    problem: &'static str,
+}
+
+/// The message a claimed outbox row holds.
+pub fn open(cipher: &FieldCipher, mail: &OutboxMail) -> Result<Envelope, Unopenable> {
+    let fail = |problem| Unopenable {
+        id: mail.id,
+        problem,
+    };
+    let s = mail
+        .sealed
+        .as_ref()
+        .ok_or_else(|| fail("has no content left"))?;
+    let plain = cipher
+        .decrypt(&sealed_mail_aad(&s.uid), &s.sealed)
+        .map_err(|_| fail("does not decrypt for its row"))?;
+    serde_json::from_slice(&plain).map_err(|_| fail("is not a message"))
 }
 
 #[derive(Clone)]
@@ -484,6 +560,77 @@ mod tests {
         assert_eq!(redact_addresses("connection refused"), "connection refused");
     }
 
+    #[test]
+    fn addresses_are_masked_for_the_log() {
+        for (address, masked) in [
+            ("jane.doe@example.com", "j…@e….com"),
+            ("Care Desk <care@riverbend.example>", "c…@r….example"),
+            ("zoë@mail.co.uk", "z…@m….uk"),
+            ("a@localhost", "a…@l…"),
+            ("not an address", "n…"),
+            ("", ""),
+        ] {
+            assert_eq!(mask_address(address), masked, "{address}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_masked_address_keeps_one_letter_of_each_part_and_the_top_level_domain(
+            name in "[a-z0-9._+-]{2,20}",
+            host in "[a-z0-9-]{2,20}(\\.[a-z0-9-]{1,10}){0,2}",
+            top in "[a-z]{2,6}",
+        ) {
+            let masked = mask_address(&format!("{name}@{host}.{top}"));
+            let first = |s: &str| s.chars().next().unwrap();
+            proptest::prop_assert_eq!(
+                &masked,
+                &format!("{}…@{}….{top}", first(&name), first(&host))
+            );
+        }
+    }
+
+    #[test]
+    fn a_sealed_letter_opens_whole_only_for_its_own_row() {
+        let cipher = FieldCipher::new(&crate::crypto::MasterKey::generate());
+        let letter = Letter::new(
+            MailKind::CheckIn,
+            Envelope {
+                to: "kim@example.org".into(),
+                subject: "A check-in".into(),
+                text: "http://clinic.example/check-in/secret-token".into(),
+                html: "<p>http://clinic.example/check-in/secret-token</p>".into(),
+                calendar: Some(Calendar {
+                    method: "REQUEST".into(),
+                    ics: "BEGIN:VCALENDAR".into(),
+                }),
+            },
+        );
+        let new = seal(&cipher, &letter);
+        assert_eq!(
+            (new.kind, new.recipient_hint.as_str()),
+            (MailKind::CheckIn, "k…@e….org")
+        );
+        let stored = String::from_utf8_lossy(&new.sealed.sealed).to_string();
+        assert!(!stored.contains("kim@") && !stored.contains("secret-token"));
+        let claimed = |sealed| OutboxMail {
+            id: 7,
+            sealed,
+            attempts: 1,
+        };
+        let opened = open(&cipher, &claimed(Some(new.sealed.clone()))).unwrap();
+        assert_eq!(opened, letter.envelope);
+        // Moved to another row, or gone: refused for good, never retried.
+        let moved = SealedMail {
+            uid: random_id(),
+            ..new.sealed
+        };
+        for sealed in [Some(moved), None] {
+            let e = anyhow::Error::from(open(&cipher, &claimed(sealed)).unwrap_err());
+            assert!(is_permanent(&e), "{e}");
+        }
+    }
+
     #[tokio::test]
     async fn the_folder_transport_writes_a_complete_message() {
         let dir = tempfile::tempdir().unwrap();
@@ -520,7 +667,9 @@ mod tests {
         )
         .unwrap();
         for urgent in [false, true] {
-            let m = new_share_notification(&config, urgent);
+            let letter = new_share_notification(&config, urgent);
+            assert_eq!(letter.kind, MailKind::ClinicNotification);
+            let m = letter.envelope;
             assert!(m.text.contains("Sign in"));
             let all = format!("{} {} {}", m.subject, m.text, m.html).to_lowercase();
             for word in [

@@ -6,7 +6,6 @@ use super::sign_in::{NewAccountError, password_problem};
 use super::{Actor, Error, Role, normalise_email, password};
 use crate::app::Services;
 use crate::crypto::{Purpose, random_token};
-use crate::storage::outbox::NewMail;
 use crate::storage::staff::{LinkPurpose, NewLink, StaffUser};
 use crate::storage::{Constraint, StorageError};
 use jiff::SignedDuration;
@@ -30,22 +29,17 @@ fn new_link(s: &Services, purpose: LinkPurpose, email: &str) -> NewLink {
         LinkPurpose::Reset => ("/staff/password-reset/", RESET_LIFETIME),
     };
     let url = s.config.clinic.base_url.join(&format!("{path}{token}"));
-    let mail = match purpose {
-        LinkPurpose::Invite => crate::mail::staff_invitation(&s.config, &url),
-        LinkPurpose::Reset => crate::mail::password_reset(&s.config, &url),
+    let letter = match purpose {
+        LinkPurpose::Invite => crate::mail::staff_invitation(&s.config, email, &url),
+        LinkPurpose::Reset => crate::mail::password_reset(&s.config, email, &url),
     };
     NewLink {
         token_hash: link_hash(s, &token),
         purpose,
         created_at: now,
         expires_at: crate::time::after(now, lifetime),
-        mail: NewMail {
-            recipient: email.to_string(),
-            subject: mail.subject,
-            body_text: mail.text,
-            body_html: mail.html,
-            sealed: None,
-        },
+        // Sealed: the link works, so the database must not hold it readable.
+        mail: crate::mail::seal(&s.cipher, &letter),
     }
 }
 

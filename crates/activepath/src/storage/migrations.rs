@@ -98,6 +98,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0015_tms_kiosks.sql"),
         include_str!("../../migrations/postgres/0015_tms_kiosks.sql"),
     ),
+    (
+        17,
+        "sealed_outbox",
+        include_str!("../../migrations/sqlite/0017_sealed_outbox.sql"),
+        include_str!("../../migrations/postgres/0017_sealed_outbox.sql"),
+    ),
 ];
 
 /// Migrations that manage their own transaction on SQLite (a table rebuild

@@ -91,18 +91,8 @@ pub async fn create(
             let expires = expiry(s.config.tms.check_in_link_valid);
             let until = crate::time::format_date_time(expires, s.config.clinic.time_zone.tz());
             let url = s.config.clinic.base_url.join(&path(&token));
-            let mail = crate::mail::check_in_link(&s.config, &url, &until);
-            (
-                "link",
-                expires,
-                Some(crate::storage::outbox::NewMail {
-                    recipient: email,
-                    subject: mail.subject,
-                    body_text: mail.text,
-                    body_html: mail.html,
-                    sealed: None,
-                }),
-            )
+            let letter = crate::mail::check_in_link(&s.config, &email, &url, &until);
+            ("link", expires, Some(crate::mail::seal(&s.cipher, &letter)))
         }
     };
     let emailed = mail.is_some();

@@ -384,13 +384,7 @@ async fn urgent_case(
             created_at: now,
         },
         patient_id: course.patient_id,
-        mail: crate::storage::outbox::NewMail {
-            recipient: s.config.mail.notify.clone(),
-            subject: mail.subject,
-            body_text: mail.text,
-            body_html: mail.html,
-            sealed: None,
-        },
+        mail: crate::mail::seal(&s.cipher, &mail),
     })
 }
 

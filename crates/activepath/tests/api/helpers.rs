@@ -106,7 +106,64 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     }
 }
 
+/// The app without its background work: it answers requests, but mail
+/// stays queued until the test delivers it with [`TestApp::deliver_mail`],
+/// so a test can look at the database with mail still waiting.
+pub async fn spawn_app_holding_mail(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    use activepath::web::server::{Limits, connection_cap, serve};
+    init_test_log();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path(), fresh_database_url().await);
+    adjust(&mut config);
+    let mail = Arc::new(Mutex::new(Vec::new()));
+    let clock = Clock::manual(jiff::Timestamp::now());
+    let app = Application::build_with(config, Some(Transport::Memory(mail.clone())), clock.clone())
+        .await
+        .expect("app builds");
+    let state = app.state().clone();
+    // Served on a listener of its own, without `run_until`'s workers.
+    drop(app);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = &state.config.server;
+    let limits = Limits {
+        header_read_timeout: server.header_read_timeout,
+        keep_alive_timeout: server.keep_alive_timeout,
+        max_connections: connection_cap(server.max_connections),
+        shutdown_grace: server.request_timeout,
+    };
+    tokio::spawn(serve(
+        listener,
+        activepath::web::HttpService::new(state.clone()),
+        limits,
+        std::future::pending(),
+    ));
+    TestApp {
+        base,
+        client: no_redirect_client(),
+        state,
+        clock,
+        mail,
+        _dir: dir,
+    }
+}
+
 impl TestApp {
+    /// Delivers the mail due at the test clock's time to `self.mail`, as the
+    /// outbox worker does (for an app from [`spawn_app_holding_mail`]).
+    /// Returns how many messages went.
+    pub async fn deliver_mail(&self) -> usize {
+        activepath::jobs::OutboxWorker {
+            storage: self.state.storage.clone(),
+            transport: Transport::Memory(self.mail.clone()),
+            from: self.state.config.mail.from.clone(),
+            cipher: self.state.cipher.clone(),
+        }
+        .run_once(self.clock.now())
+        .await
+        .expect("the outbox worker runs")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -313,4 +370,73 @@ pub fn assert_reads_plainly(what: &str, html: &str) {
         counts.grade(),
         counts.longest
     );
+}
+
+/// Every byte the app's database holds, as a copy of it would show them,
+/// lower-cased for searching in any case: on SQLite the database file
+/// after a checkpoint and its write-ahead log (old versions of pages
+/// included); on PostgreSQL every column of every table, `bytea` as its
+/// bytes and everything else as text.
+pub async fn everything_stored(app: &TestApp) -> String {
+    use sqlx::Row;
+    // The site's counts too, which the app stores now and then.
+    activepath::figures::flush(&app.state).await;
+    let url = app.state.config.database_url();
+    let mut bytes = Vec::new();
+    if let Some(rest) = url.strip_prefix("sqlite://") {
+        let db = raw(app).await;
+        sqlx::raw_sql("PRAGMA busy_timeout = 5000; PRAGMA wal_checkpoint(FULL);")
+            .execute(&db)
+            .await
+            .unwrap();
+        db.close().await;
+        let path = rest.split('?').next().unwrap();
+        bytes.extend(std::fs::read(path).unwrap());
+        if let Ok(wal) = std::fs::read(format!("{path}-wal")) {
+            bytes.extend(wal);
+        }
+    } else {
+        let db = raw(app).await;
+        let columns = sqlx::query(
+            "SELECT CAST(c.table_name AS TEXT) AS table_name, \
+                    CAST(c.column_name AS TEXT) AS column_name, \
+                    CAST(c.data_type AS TEXT) AS data_type \
+             FROM information_schema.columns c \
+             JOIN information_schema.tables t \
+               ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
+             WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'",
+        )
+        .fetch_all(&db)
+        .await
+        .unwrap();
+        assert!(columns.len() > 50, "every table's columns are read");
+        for c in columns {
+            let (table, column, kind): (String, String, String) = (
+                c.get("table_name"),
+                c.get("column_name"),
+                c.get("data_type"),
+            );
+            // Names from the catalogue, quoted.
+            let select = if kind == "bytea" {
+                format!("SELECT \"{column}\" AS v FROM \"{table}\"")
+            } else {
+                format!("SELECT CAST(\"{column}\" AS TEXT) AS v FROM \"{table}\"")
+            };
+            for row in sqlx::query(sqlx::AssertSqlSafe(select))
+                .fetch_all(&db)
+                .await
+                .unwrap()
+            {
+                let value: Option<Vec<u8>> = if kind == "bytea" {
+                    row.get("v")
+                } else {
+                    row.get::<Option<String>, _>("v").map(String::into_bytes)
+                };
+                bytes.extend(value.unwrap_or_default());
+                bytes.push(b'\n');
+            }
+        }
+        db.close().await;
+    }
+    String::from_utf8_lossy(&bytes).to_lowercase()
 }

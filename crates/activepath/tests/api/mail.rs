@@ -3,11 +3,12 @@
 
 use crate::helpers::{fresh_database_url, test_config};
 use activepath::config::{Smtp, SmtpSecurity};
+use activepath::crypto::{FieldCipher, MasterKey};
 use activepath::jobs::OutboxWorker;
 use activepath::mail::Transport;
+use activepath::staff::Actor;
 use activepath::storage::Storage;
 use activepath::storage::assessments::{NewResult, Source};
-use activepath::storage::outbox::NewMail;
 use activepath::storage::triage::{NewTriageCase, Priority};
 use jiff::Timestamp;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -89,18 +90,19 @@ fn smtp(port: u16) -> Smtp {
     }
 }
 
-/// A migrated database with no app running, so no other worker competes.
-async fn bare_storage(dir: &std::path::Path) -> Storage {
+/// A migrated database with no app running, so no other worker competes,
+/// and a key to seal its mail with.
+async fn bare_storage(dir: &std::path::Path) -> (Storage, Arc<FieldCipher>) {
     let url = fresh_database_url()
         .await
         .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", dir.join("mail.db").display()));
     let storage = Storage::connect(&url).await.unwrap();
     storage.migrate().await.unwrap();
-    storage
+    (storage, Arc::new(FieldCipher::new(&MasterKey::generate())))
 }
 
 /// Queues one clinic notification the way sharing a result does.
-async fn queue_notification(storage: &Storage, key: &str, now: Timestamp) {
+async fn queue_notification(storage: &Storage, cipher: &FieldCipher, key: &str, now: Timestamp) {
     let result_id = storage
         .insert_result(NewResult {
             token_hash: key.into(),
@@ -119,7 +121,8 @@ async fn queue_notification(storage: &Storage, key: &str, now: Timestamp) {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = test_config(dir.path(), None);
-    let mail = activepath::mail::new_share_notification(&config, false);
+    let mut letter = activepath::mail::new_share_notification(&config, false);
+    letter.envelope.to = "care@riverbend.example".into();
     storage
         .share_result(
             NewTriageCase {
@@ -131,19 +134,13 @@ async fn queue_notification(storage: &Storage, key: &str, now: Timestamp) {
                 consent_version: "test".into(),
                 created_at: now,
             },
-            NewMail {
-                recipient: "care@riverbend.example".into(),
-                subject: mail.subject,
-                body_text: mail.text,
-                body_html: mail.html,
-                sealed: None,
-            },
+            activepath::mail::seal(cipher, &letter),
         )
         .await
         .unwrap();
 }
 
-fn smtp_worker(storage: &Storage, port: u16) -> OutboxWorker {
+fn smtp_worker(storage: &Storage, cipher: &Arc<FieldCipher>, port: u16) -> OutboxWorker {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path(), None);
     config.mail.smtp = Some(smtp(port));
@@ -151,20 +148,24 @@ fn smtp_worker(storage: &Storage, port: u16) -> OutboxWorker {
         storage: storage.clone(),
         transport: Transport::from_config(&config).unwrap(),
         from: config.mail.from,
-        cipher: std::sync::Arc::new(activepath::crypto::FieldCipher::new(
-            &activepath::crypto::MasterKey::generate(),
-        )),
+        cipher: cipher.clone(),
     }
 }
 
 #[tokio::test]
 async fn the_outbox_delivers_over_smtp() {
     let dir = tempfile::tempdir().unwrap();
-    let storage = bare_storage(dir.path()).await;
+    let (storage, cipher) = bare_storage(dir.path()).await;
     let now = Timestamp::now();
-    queue_notification(&storage, "smtp-1", now).await;
+    queue_notification(&storage, &cipher, "smtp-1", now).await;
     let (port, received) = smtp_sink(0).await;
-    assert_eq!(smtp_worker(&storage, port).run_once(now).await.unwrap(), 1);
+    assert_eq!(
+        smtp_worker(&storage, &cipher, port)
+            .run_once(now)
+            .await
+            .unwrap(),
+        1
+    );
     let messages = received.lock().unwrap().clone();
     assert_eq!(messages.len(), 1);
     assert!(messages[0].contains("To: care@riverbend.example"));
@@ -172,18 +173,24 @@ async fn the_outbox_delivers_over_smtp() {
     let counts = storage.counts().await.unwrap();
     assert_eq!((counts.outbox, counts.outbox_sent), (1, 1));
     // Nothing is sent twice.
-    assert_eq!(smtp_worker(&storage, port).run_once(now).await.unwrap(), 0);
+    assert_eq!(
+        smtp_worker(&storage, &cipher, port)
+            .run_once(now)
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(received.lock().unwrap().len(), 1);
 }
 
 #[tokio::test]
 async fn a_refused_delivery_is_kept_and_retried_by_the_worker_after_a_backoff() {
     let dir = tempfile::tempdir().unwrap();
-    let storage = bare_storage(dir.path()).await;
+    let (storage, cipher) = bare_storage(dir.path()).await;
     let start = Timestamp::now();
-    queue_notification(&storage, "smtp-2", start).await;
+    queue_notification(&storage, &cipher, "smtp-2", start).await;
     let (port, received) = smtp_sink(1).await;
-    let worker = smtp_worker(&storage, port);
+    let worker = smtp_worker(&storage, &cipher, port);
     assert_eq!(
         worker.run_once(start).await.unwrap(),
         0,
@@ -215,13 +222,13 @@ async fn a_refused_delivery_is_kept_and_retried_by_the_worker_after_a_backoff() 
 #[tokio::test]
 async fn a_backlog_is_delivered_a_batch_at_a_time() {
     let dir = tempfile::tempdir().unwrap();
-    let storage = bare_storage(dir.path()).await;
+    let (storage, cipher) = bare_storage(dir.path()).await;
     let now = Timestamp::now();
     for key in ["batch-1", "batch-2", "batch-3"] {
-        queue_notification(&storage, key, now).await;
+        queue_notification(&storage, &cipher, key, now).await;
     }
     let (port, received) = smtp_sink(0).await;
-    let worker = smtp_worker(&storage, port);
+    let worker = smtp_worker(&storage, &cipher, port);
     assert_eq!(worker.deliver(now, 2).await.unwrap(), (2, 2));
     assert_eq!(received.lock().unwrap().len(), 2, "no more than asked for");
     assert_eq!(worker.deliver(now, 2).await.unwrap(), (1, 1));
@@ -232,15 +239,15 @@ async fn a_backlog_is_delivered_a_batch_at_a_time() {
 #[tokio::test]
 async fn a_message_refused_for_good_is_not_retried_and_staff_can_send_it_again() {
     let dir = tempfile::tempdir().unwrap();
-    let storage = bare_storage(dir.path()).await;
+    let (storage, cipher) = bare_storage(dir.path()).await;
     let start = Timestamp::now();
-    queue_notification(&storage, "smtp-550", start).await;
+    queue_notification(&storage, &cipher, "smtp-550", start).await;
     let (port, received) = smtp_sink_refusing_with(
         1,
         b"550 5.1.1 <care@riverbend.example>: no such mailbox\r\n",
     )
     .await;
-    let worker = smtp_worker(&storage, port);
+    let worker = smtp_worker(&storage, &cipher, port);
     assert_eq!(worker.run_once(start).await.unwrap(), 0);
     assert_eq!(
         storage.failed_mail().await.unwrap(),
@@ -259,7 +266,14 @@ async fn a_message_refused_for_good_is_not_retried_and_staff_can_send_it_again()
     let error = log[0].last_error.clone().unwrap();
     assert!(error.contains("550") && !error.contains("care@"), "{error}");
     // Someone retries it: delivered, and the alert is gone.
-    assert!(storage.retry_mail(log[0].id, later).await.unwrap());
+    let chain = cipher.audit_chain();
+    let by = |action: &str| Actor::command_line().did(action, "mail_outbox", log[0].id, later);
+    assert!(
+        storage
+            .retry_mail(log[0].id, later, &chain, by("retry"))
+            .await
+            .unwrap()
+    );
     assert_eq!(storage.failed_mail().await.unwrap(), 0);
     assert_eq!(worker.run_once(later).await.unwrap(), 1);
     assert_eq!(received.lock().unwrap().len(), 1);
@@ -268,11 +282,11 @@ async fn a_message_refused_for_good_is_not_retried_and_staff_can_send_it_again()
 #[tokio::test]
 async fn a_message_still_refused_after_a_day_of_tries_is_given_up_and_can_be_dismissed() {
     let dir = tempfile::tempdir().unwrap();
-    let storage = bare_storage(dir.path()).await;
+    let (storage, cipher) = bare_storage(dir.path()).await;
     let mut now = Timestamp::now();
-    queue_notification(&storage, "smtp-451", now).await;
+    queue_notification(&storage, &cipher, "smtp-451", now).await;
     let (port, received) = smtp_sink(usize::MAX).await;
-    let worker = smtp_worker(&storage, port);
+    let worker = smtp_worker(&storage, &cipher, port);
     let mut tries = 0;
     while storage.failed_mail().await.unwrap() == 0 {
         assert_eq!(worker.run_once(now).await.unwrap(), 0);
@@ -283,13 +297,15 @@ async fn a_message_still_refused_after_a_day_of_tries_is_given_up_and_can_be_dis
     assert_eq!(tries, 24);
     assert!(received.lock().unwrap().is_empty());
     let id = storage.mail_log(i64::MAX, 1).await.unwrap()[0].id;
-    assert!(storage.dismiss_mail(id, now).await.unwrap());
+    let chain = cipher.audit_chain();
+    let by = || Actor::command_line().did("dismiss", "mail_outbox", id, now);
+    assert!(storage.dismiss_mail(id, now, &chain, by()).await.unwrap());
     assert_eq!(
         storage.failed_mail().await.unwrap(),
         0,
         "dismissed: no more alert"
     );
-    assert!(!storage.dismiss_mail(id, now).await.unwrap());
+    assert!(!storage.dismiss_mail(id, now, &chain, by()).await.unwrap());
 }
 
 #[tokio::test]

@@ -17,6 +17,7 @@ mod public_site;
 pub mod reliability;
 mod result_pages;
 mod route_fuzz;
+mod secrets_at_rest;
 mod share;
 mod site;
 mod staff;

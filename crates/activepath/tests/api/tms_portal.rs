@@ -7,7 +7,7 @@ use crate::helpers::*;
 use crate::staff::{Browser, PASSWORD, add_staff};
 use activepath::staff::Role;
 
-async fn signed_in<'a>(app: &'a TestApp, email: &str, role: Role) -> Browser<'a> {
+pub async fn signed_in<'a>(app: &'a TestApp, email: &str, role: Role) -> Browser<'a> {
     add_staff(app, email, role).await;
     let mut b = Browser::new(app);
     let res = b
@@ -18,7 +18,7 @@ async fn signed_in<'a>(app: &'a TestApp, email: &str, role: Role) -> Browser<'a>
 }
 
 /// A patient record made in the portal: its id.
-async fn patient(b: &mut Browser<'_>, name: &str, email: &str) -> i64 {
+pub async fn patient(b: &mut Browser<'_>, name: &str, email: &str) -> i64 {
     let csrf = b.get("/staff/patients/new").await.csrf();
     let res = b
         .post(
@@ -42,7 +42,7 @@ async fn patient(b: &mut Browser<'_>, name: &str, email: &str) -> i64 {
 }
 
 /// Starts a course for patient `id` from the record's form: its page's path.
-async fn start_course(
+pub async fn start_course(
     b: &mut Browser<'_>,
     id: i64,
     protocol: &str,

@@ -1,5 +1,5 @@
 //! The audit trail for administrators: filtered by person, record and date,
-//! and exported as CSV (the export is itself recorded).
+//! and exported as CSV. Each view and each export is itself recorded.
 
 use super::{Allowed, SeeAudit, StaffLayout};
 use crate::app::AppState;
@@ -115,10 +115,20 @@ pub async fn page(
         .map(|u| (u.id.to_string(), u.email))
         .collect();
     let (rows, error) = match q.filter(&state) {
-        Ok(filter) => (
-            state.storage.audit_search(&filter, PAGE_LIMIT + 1).await?,
-            None,
-        ),
+        Ok(filter) => {
+            // Reading the trail is itself recorded, before anything is shown.
+            crate::staff::audit::seen(
+                &state,
+                who.actor
+                    .did("view", "audit_log", q.query_string(), state.clock.now()),
+            )
+            .await
+            .map_err(AppError::from)?;
+            (
+                state.storage.audit_search(&filter, PAGE_LIMIT + 1).await?,
+                None,
+            )
+        }
         Err(message) => (Vec::new(), Some(tr.t(message))),
     };
     let more = rows.len() as i64 > PAGE_LIMIT;

@@ -1,12 +1,13 @@
-//! The mail delivery log: every message the outbox holds (delivered mail is
-//! kept 30 days), whether it went, is being retried or failed for good;
-//! failed ones can be retried or dismissed. A message to a patient is
-//! sealed: the log shows that it exists and how delivery went, never to
-//! whom or what it said.
+//! The mail delivery log: every message the outbox holds (delivered mail
+//! is listed 30 days), whether it went, is being retried or failed for
+//! good; failed ones can be retried or dismissed. Every message is sealed:
+//! the log shows its kind and its recipient masked (`j…@e….com`), never its
+//! subject or content. Each view, retry and dismissal is audited.
 
 use super::{Allowed, SeeMailLog, StaffLayout};
 use crate::app::AppState;
 use crate::i18n::Tr;
+use crate::storage::TextEnum;
 use crate::time::format_date_time;
 use crate::web::layout::html;
 use crate::web::{AppError, Result};
@@ -21,11 +22,15 @@ const PAGE: i64 = 100;
 struct Row {
     id: i64,
     queued: String,
+    /// The recipient, masked.
     to: String,
-    subject: String,
+    /// What kind of message, in words.
+    kind: String,
     /// A short state, and whether it is a failure to act on.
     state: String,
     failed: bool,
+    /// Whether it can be sent again (its content is still kept).
+    retryable: bool,
     error: Option<String>,
 }
 
@@ -50,10 +55,9 @@ pub async fn page(
 ) -> Result<Response> {
     let tr = Tr::default();
     let tz = state.config.clinic.time_zone.tz();
-    let entries = state
-        .storage
-        .mail_log(q.before.unwrap_or(i64::MAX), PAGE)
-        .await?;
+    let entries = crate::mail::log::entries(&state, &who.actor, q.before, PAGE)
+        .await
+        .map_err(AppError::from)?;
     let older = (entries.len() as i64 == PAGE)
         .then(|| entries.last().map(|e| e.id))
         .flatten();
@@ -65,8 +69,16 @@ pub async fn page(
                     tr.t1("staff-mail-sent", "date", format_date_time(at, tz)),
                     false,
                 ),
-                (None, Some(at), None) => (
+                (None, Some(at), None) if e.has_content => (
                     tr.t1("staff-mail-failed", "date", format_date_time(at, tz)),
+                    true,
+                ),
+                (None, Some(at), None) => (
+                    tr.t1(
+                        "staff-mail-failed-forgotten",
+                        "date",
+                        format_date_time(at, tz),
+                    ),
                     true,
                 ),
                 (None, Some(_), Some(_)) => (tr.t("staff-mail-dismissed"), false),
@@ -85,17 +97,14 @@ pub async fn page(
             Row {
                 id: e.id,
                 queued: format_date_time(e.created_at, tz),
-                to: if e.personal {
-                    tr.t("staff-mail-to-person")
+                to: if e.recipient_hint.is_empty() {
+                    tr.t("staff-mail-to-unrecorded")
                 } else {
-                    e.recipient
+                    e.recipient_hint
                 },
-                subject: if e.personal {
-                    tr.t("staff-mail-sealed")
-                } else {
-                    e.subject
-                },
+                kind: tr.t(&format!("staff-mail-kind-{}", e.kind.as_text())),
                 state: state_text,
+                retryable: failed && e.has_content,
                 failed,
                 error: e.last_error,
             }
@@ -105,34 +114,49 @@ pub async fn page(
     Ok(html(StatusCode::OK, &MailPage { l, rows, older }))
 }
 
-async fn change(state: &AppState, retry: bool, id: i64) -> Result<Response> {
-    let now = state.clock.now();
-    let done = if retry {
-        state.storage.retry_mail(id, now).await?
-    } else {
-        state.storage.dismiss_mail(id, now).await?
-    };
-    if !done {
+/// `POST /staff/mail/{id}/retry`.
+pub async fn retry(
+    Allowed(who, _): Allowed<SeeMailLog>,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Response> {
+    if !crate::mail::log::retry(&state, &who.actor, id)
+        .await
+        .map_err(AppError::from)?
+    {
         return Err(AppError::NotFound);
-    }
-    if retry {
-        state.mail_wake.notify_one();
     }
     Ok(Redirect::to("/staff/mail").into_response())
 }
 
-pub async fn retry(
-    Allowed(_who, _): Allowed<SeeMailLog>,
+/// `POST /staff/mail/{id}/dismiss`.
+pub async fn dismiss(
+    Allowed(who, _): Allowed<SeeMailLog>,
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Response> {
-    change(&state, true, id).await
+    if !crate::mail::log::dismiss(&state, &who.actor, id)
+        .await
+        .map_err(AppError::from)?
+    {
+        return Err(AppError::NotFound);
+    }
+    Ok(Redirect::to("/staff/mail").into_response())
 }
 
-pub async fn dismiss(
-    Allowed(_who, _): Allowed<SeeMailLog>,
-    State(state): State<AppState>,
-    Path(id): Path<i64>,
-) -> Result<Response> {
-    change(&state, false, id).await
+#[cfg(test)]
+mod tests {
+    use crate::i18n::Tr;
+    use crate::storage::TextEnum;
+    use crate::storage::outbox::MailKind;
+
+    #[test]
+    fn every_kind_of_mail_has_a_label() {
+        let tr = Tr::default();
+        for kind in MailKind::ALL {
+            let key = format!("staff-mail-kind-{}", kind.as_text());
+            assert!(tr.has(&key), "{key}");
+            assert_eq!(MailKind::from_text(kind.as_text()), Some(kind));
+        }
+    }
 }

@@ -287,6 +287,18 @@ async fn new_page(
         .await
         .map_err(AppError::from)?
         .ok_or(AppError::NotFound)?;
+    // The form names the patient: a look at their record, recorded.
+    crate::staff::audit::seen(
+        state,
+        who.actor.did(
+            "view new-course form",
+            "patient",
+            patient_id,
+            state.clock.now(),
+        ),
+    )
+    .await
+    .map_err(AppError::from)?;
     let today = crate::time::date_in(state.clock.now(), state.config.clinic.time_zone.tz());
     let mut fields = new_fields(&tr, &state.config.tms, t, &today.to_string());
     let errors = place(&mut fields, errors);
@@ -1484,6 +1496,18 @@ async fn paper_page(
     let tr = Tr::default();
     let tz = state.config.clinic.time_zone.tz();
     let record = state.storage.course(id).await?.ok_or(AppError::NotFound)?;
+    // The form names the patient whose course it is: recorded.
+    crate::staff::audit::seen(
+        state,
+        who.actor.did(
+            "view paper check-in form",
+            "tms_course",
+            id,
+            state.clock.now(),
+        ),
+    )
+    .await
+    .map_err(AppError::from)?;
     let def = clinical::InstrumentId::Phq9.definition();
     let (questions, difficulty, mut errors) =
         crate::web::assessment::form::questions(def, raw, answer_errors);
