@@ -42,9 +42,46 @@ use utoipa::{Modify, OpenApi};
         (name = "staff", description = "The triage queue and patient records, with a staff API token"),
         (name = "tms", description = "TMS treatment courses, with a staff API token"),
     ),
-    modifiers(&StaffToken),
+    modifiers(&StaffToken, &CommonAnswers),
 )]
 struct ApiDoc;
+
+/// Answers that every operation can give whatever its handler does, so a
+/// client generated from the document expects them: 400 when the path,
+/// query or body cannot be read at all (an id that is not a number, a body
+/// that is not JSON), and 415 when an operation that takes a JSON body is
+/// sent one declared as something else. Both are problem documents.
+struct CommonAnswers;
+
+impl Modify for CommonAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let problem = |what: &str| {
+            ResponseBuilder::new()
+                .description(what)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            for op in [&mut item.get, &mut item.post].into_iter().flatten() {
+                let answers = &mut op.responses.responses;
+                answers.entry("400".into()).or_insert_with(|| {
+                    problem("The path, query or body cannot be read (e.g. an id that is not a number, a body that is not JSON)").into()
+                });
+                if op.request_body.is_some() {
+                    answers.entry("415".into()).or_insert_with(|| {
+                        problem("The body is not declared as application/json").into()
+                    });
+                }
+            }
+        }
+    }
+}
 
 /// The staff API's `Authorization: Bearer <token>`.
 struct StaffToken;

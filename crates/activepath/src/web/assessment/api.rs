@@ -22,25 +22,72 @@ use utoipa::ToSchema;
 
 /// The request as sent. Unknown fields and a field given twice are refused
 /// by the parser; each value is then checked on its own so that every bad
-/// one is named.
-#[derive(Debug, Deserialize, ToSchema)]
+/// one is named. (Read as loose JSON values so that each bad one can be
+/// named; its documented shape is [`AssessmentRequest::schema`].)
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AssessmentRequest {
-    /// `phq9` or `gad7`.
     #[serde(default)]
-    #[schema(value_type = String, example = "phq9")]
     instrument: Option<Value>,
-    /// One answer per question, in order, each 0 ("Not at all") to 3
-    /// ("Nearly every day"): 9 for the PHQ-9, 7 for the GAD-7.
     #[serde(default)]
-    #[schema(value_type = Vec<u8>, example = json!([1, 2, 1, 0, 1, 1, 0, 1, 0]))]
     answers: Option<Value>,
-    /// The closing question on how difficult the problems made daily life,
-    /// 0 to 3; optional.
     #[serde(default)]
-    #[schema(value_type = Option<u8>, example = 1)]
     difficulty: Option<Value>,
 }
+
+/// The documented shape is exactly what [`parse`] accepts: one object per
+/// questionnaire offered, with that questionnaire's number of answers, each
+/// 0 to 3, and the optional closing question 0 to 3 (or null).
+impl utoipa::PartialSchema for AssessmentRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, SchemaType, Type,
+        };
+        let zero_to_three = |nullable: bool| {
+            let kind = if nullable {
+                SchemaType::from_iter([Type::Integer, Type::Null])
+            } else {
+                SchemaType::new(Type::Integer)
+            };
+            ObjectBuilder::new()
+                .schema_type(kind)
+                .minimum(Some(0))
+                .maximum(Some(3))
+        };
+        let mut shapes = OneOfBuilder::new().description(Some(
+            "One answer per question, in order, each 0 (\"Not at all\") to 3 (\"Nearly every day\"), \
+             and optionally how difficult the problems made daily life, 0 to 3.",
+        ));
+        for id in [clinical::InstrumentId::Phq9, clinical::InstrumentId::Gad7] {
+            let items = id.definition().items.len();
+            shapes = shapes.item(
+                ObjectBuilder::new()
+                    .property(
+                        "instrument",
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .enum_values(Some([id.slug()])),
+                    )
+                    .required("instrument")
+                    .property(
+                        "answers",
+                        ArrayBuilder::new()
+                            .items(zero_to_three(false))
+                            .min_items(Some(items))
+                            .max_items(Some(items)),
+                    )
+                    .required("answers")
+                    .property("difficulty", zero_to_three(true))
+                    .additional_properties(Some(AdditionalProperties::<
+                        utoipa::openapi::schema::Schema,
+                    >::FreeForm(false))),
+            );
+        }
+        utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::OneOf(shapes.build()))
+    }
+}
+
+impl ToSchema for AssessmentRequest {}
 
 /// A screening result, recorded.
 #[derive(Debug, Serialize, ToSchema)]
@@ -96,7 +143,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiErr
     tag = "self-assessment",
     summary = "Score a PHQ-9 or GAD-7",
     description = "Records an anonymous screening result and returns its score, band and the item-9 flag. A screening result, never a diagnosis.",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Send the same key to retry safely: the first result is returned again")),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 36, max_length = 36, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[47][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$", description = "Send the same key to retry safely: the first result is returned again. A random UUID, version 4 or 7. (At least 128 random bits as 22 or more base64url characters are also accepted.)")),
     request_body(content = AssessmentRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Recorded", body = AssessmentCreated),

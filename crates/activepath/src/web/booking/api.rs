@@ -90,14 +90,16 @@ fn failed(e: booking::Error) -> ApiError {
 #[into_params(parameter_in = Query)]
 pub struct SlotsQuery {
     /// An appointment type visitors may book, e.g. `initial-consultation`.
+    #[param(required = true, value_type = String, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 64)]
     appointment_type: Option<String>,
     /// A location, e.g. `main`.
+    #[param(required = true, value_type = String, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 64)]
     location: Option<String>,
     /// First day, YYYY-MM-DD, in the location's calendar.
-    #[param(value_type = Option<String>, format = Date)]
+    #[param(required = true, value_type = String, format = Date)]
     from: Option<DateText>,
     /// Last day, YYYY-MM-DD; at most 31 days after `from`.
-    #[param(value_type = Option<String>, format = Date)]
+    #[param(required = true, value_type = String, format = Date)]
     to: Option<DateText>,
 }
 
@@ -245,32 +247,55 @@ pub async fn slots(
 pub struct BookingRequest {
     /// An appointment type visitors may book.
     #[serde(default)]
-    #[schema(example = "initial-consultation")]
+    #[schema(required = true, value_type = String, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 64, example = "initial-consultation")]
     appointment_type: Option<String>,
     #[serde(default)]
-    #[schema(example = "main")]
+    #[schema(required = true, value_type = String, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 64, example = "main")]
     location: Option<String>,
     /// One of the free times from `/api/v1/slots`, RFC 3339 with offset.
     #[serde(default)]
-    #[schema(example = "2026-12-01T09:00:00-05:00")]
+    #[schema(required = true, value_type = String, format = DateTime, example = "2026-12-01T09:00:00-05:00")]
     start: Option<String>,
+    /// The person's name: 1 to 100 characters on one line.
     #[serde(default)]
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 100, pattern = "^[^\\x00-\\x1f\\x7f]*\\S[^\\x00-\\x1f\\x7f]*$", example = "Zoë Example")]
     name: Option<String>,
     /// Where the confirmation and its calendar invitation go.
     #[serde(default)]
+    #[schema(required = true, value_type = String, format = Email, max_length = 254, example = "zoe@example.com")]
     email: Option<String>,
+    /// 7 to 15 digits, with spaces, dots, hyphens, brackets and one
+    /// leading `+`.
     #[serde(default)]
+    #[schema(required = true, value_type = String, pattern = "^\\s*\\+?[ ().-]*([0-9][ ().-]*){7,15}\\s*$", example = "+1 555 010 4477")]
     phone: Option<String>,
     /// Optional, up to 1,000 characters.
     #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 1000)]
     reason: Option<String>,
     /// Must be true: the person agreed that the clinic stores these details
     /// to arrange the appointment.
     #[serde(default)]
+    #[schema(required = true, value_type = Agreed)]
     consent: Option<bool>,
 }
 
 const INVALID: &str = "The booking is not valid";
+
+/// A consent that must be given: the document says `true` is the only
+/// value accepted.
+pub struct Agreed;
+
+impl utoipa::PartialSchema for Agreed {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Boolean)
+            .enum_values(Some([true]))
+            .into()
+    }
+}
+
+impl ToSchema for Agreed {}
 
 /// `POST /api/v1/bookings`.
 #[utoipa::path(

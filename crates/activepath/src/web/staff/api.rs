@@ -51,11 +51,17 @@ pub(crate) fn created(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPatient {
-    /// 1 to 100 characters.
+    /// 1 to 100 characters on one line.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 100, pattern = "^[^\\x00-\\x1f\\x7f]*\\S[^\\x00-\\x1f\\x7f]*$")]
     pub name: Option<String>,
-    /// `YYYY-MM-DD`, not in the future.
+    /// `YYYY-MM-DD`, from 1900 and not in the future.
+    #[schema(required = true, value_type = String, format = Date)]
     pub date_of_birth: Option<String>,
+    #[schema(value_type = Option<String>, format = Email, max_length = 254)]
     pub email: Option<String>,
+    /// 7 to 15 digits, with spaces, dots, hyphens, brackets and one
+    /// leading `+`.
+    #[schema(value_type = Option<String>, pattern = "^\\s*\\+?[ ().-]*([0-9][ ().-]*){7,15}\\s*$")]
     pub phone: Option<String>,
 }
 
