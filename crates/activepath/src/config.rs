@@ -58,6 +58,7 @@ session_idle_timeout = "30m"
 session_lifetime = "12h"
 urgent_respond_within = "4h"
 routine_respond_within = "48h"
+max_code_failures = 10
 
 [booking]
 reminder_before = "24h"
@@ -272,6 +273,10 @@ pub struct Staff {
     /// How soon a routine case should be answered.
     #[serde(deserialize_with = "duration")]
     pub routine_respond_within: Duration,
+    /// Wrong second-factor codes in a row after which an account takes no
+    /// code until its password is reset by e-mail or an administrator
+    /// enables it again.
+    pub max_code_failures: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -807,6 +812,9 @@ impl Config {
         }
         if tms.check_in_link_valid < Duration::from_secs(3600) {
             bail!("tms.check_in_link_valid must be at least 1h");
+        }
+        if self.staff.max_code_failures == 0 {
+            bail!("staff.max_code_failures must be at least 1");
         }
         if self.server.max_connections == 0 {
             bail!("server.max_connections must be at least 1");

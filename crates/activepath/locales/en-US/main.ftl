@@ -308,6 +308,10 @@ staff-code-label = Code
 staff-code-hint = Six digits from the app, or one of your recovery codes if you do not have the app with you.
 staff-code-submit = Continue
 staff-code-missing = Please enter the code from your authenticator app.
+staff-code-locked-heading = Sign-in codes are locked for this account
+staff-code-locked-body = Too many wrong codes were entered for this account in a row, so no code is accepted now, not even the right one. This protects the account if someone else knows its password.
+staff-code-locked-next = To sign in again, choose a new password with a link we send to your e-mail address. Or ask an administrator to disable and then enable your account.
+staff-code-locked-reset = Choose a new password by e-mail
 staff-code-refused = That code is not right, or it was used already. Codes change every 30 seconds: please try the current one.
 
 staff-enrol-title = Set up the second step
@@ -436,6 +440,7 @@ staff-invite-intro = They get an e-mail with a link, valid for 72 hours and usab
 staff-invite-submit = Send the invitation
 staff-invite-role = Please choose a role.
 staff-invite-exists = An account with that e-mail address exists already.
+staff-account-codes-locked = Active, but sign-in codes are locked after too many wrong ones. They need a new password by e-mail, or disable and enable the account.
 staff-invite-sent = An invitation was sent to { $email }.
 
 staff-welcome-heading = Choose your password

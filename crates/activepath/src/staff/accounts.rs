@@ -100,7 +100,7 @@ pub async fn request_reset(s: &Services, email: &str) -> Result<(), Error> {
 /// Where an e-mailed link leads.
 pub enum Link {
     /// Usable: the account it is for.
-    Open(StaffUser, LinkPurpose),
+    Open(Box<StaffUser>, LinkPurpose),
     /// Used before, expired, or for a disabled account.
     Spent,
     Unknown,
@@ -117,7 +117,7 @@ pub async fn open_link(s: &Services, token: &str) -> Result<Link, Error> {
         && link.expires_at > s.clock.now()
         && link.user.disabled_at.is_none();
     Ok(if usable {
-        Link::Open(link.user, link.purpose)
+        Link::Open(Box::new(link.user), link.purpose)
     } else {
         Link::Spent
     })
@@ -176,7 +176,8 @@ pub async fn set_password(
     })
 }
 
-/// Disables an account (its sessions end at once) or enables it again.
+/// Disables an account (its sessions end at once) or enables it again (its
+/// count of wrong second-factor codes cleared).
 pub async fn set_disabled(
     s: &Services,
     actor: &Actor,

@@ -1,5 +1,6 @@
 //! Staff accounts, their second factor, sessions, API tokens and the
-//! sign-in throttle.
+//! sign-in throttles (of passwords per address tried, of codes per
+//! account).
 
 use super::audit::{self, AuditEntry};
 use super::{Millis, Result, Storage, Text, TextEnum, get};
@@ -57,6 +58,10 @@ pub struct StaffUser {
     pub totp_last_step: Option<i64>,
     pub disabled_at: Option<Timestamp>,
     pub created_at: Timestamp,
+    /// Wrong second-factor codes in a row.
+    pub code_failures: i64,
+    /// No code is judged before this.
+    pub code_retry_at: Option<Timestamp>,
 }
 
 impl<'r> FromRow<'r, AnyRow> for StaffUser {
@@ -71,12 +76,15 @@ impl<'r> FromRow<'r, AnyRow> for StaffUser {
             totp_last_step: r.try_get("totp_last_step")?,
             disabled_at: get::<Option<Millis>>(r, "disabled_at")?.map(|m| m.0),
             created_at: get::<Millis>(r, "created_at")?.0,
+            code_failures: r.try_get("code_failures")?,
+            code_retry_at: get::<Option<Millis>>(r, "code_retry_at")?.map(|m| m.0),
         })
     }
 }
 
 const USER_COLUMNS: &str = "u.id, u.email, u.role, u.password_hash, u.totp_secret, u.totp_pending, \
-     u.totp_last_step, u.disabled_at, u.created_at";
+     u.totp_last_step, u.disabled_at, u.created_at, u.code_failures, \
+     u.code_retry_at";
 
 /// How far a session has got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,6 +155,28 @@ async fn insert_session(conn: &mut AnyConnection, s: &NewSession) -> Result<()> 
 pub struct Throttle {
     pub failures: i64,
     pub next_attempt_at: Timestamp,
+}
+
+/// What reserving a password attempt found: it may be judged now (and is
+/// counted as failed until it proves right), or not before a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// Counted: the attempt is the `failures`-th in a row.
+    Allowed { failures: i64 },
+    /// Not judged: the next attempt is allowed at this time.
+    Wait(Timestamp),
+}
+
+/// What reserving a second-factor attempt found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeAttempt {
+    /// Counted: the attempt is the `failures`-th in a row.
+    Allowed { failures: i64 },
+    /// Not judged: the next attempt is allowed at this time.
+    Wait(Timestamp),
+    /// Not judged, and no code is until the account's password is reset
+    /// or an administrator enables it again.
+    Locked,
 }
 
 /// What an e-mailed link is for.
@@ -536,46 +566,63 @@ impl Storage {
         .transpose()
     }
 
-    /// Counts a failed attempt; `delay` gives the wait after `failures`
-    /// failures. Counted in the database (an atomic increment), so every
-    /// instance agrees; failures older than `forget_before` no longer count.
-    pub async fn sign_in_failed(
+    /// Reserves a password attempt on `account_key` before it is judged:
+    /// when one is allowed now, it is counted as failed at once (and the
+    /// next is pushed back by `delay` of the new count), all in one
+    /// transaction holding the row, so no number of requests, on any
+    /// number of instances, gets more attempts judged than the count
+    /// allows. A right password then clears the count
+    /// ([`Storage::sign_in_succeeded`]). Failures older than
+    /// `forget_before` no longer count.
+    pub async fn reserve_sign_in(
         &self,
         account_key: String,
         now: Timestamp,
         forget_before: Timestamp,
         delay: fn(i64) -> jiff::SignedDuration,
-    ) -> Result<Throttle> {
+    ) -> Result<Attempt> {
         self.write(move |conn| {
             Box::pin(async move {
-                let failures: i64 = sqlx::query_scalar(
+                // The conflict arm updates (and returns) only when an
+                // attempt is allowed; otherwise it returns nothing.
+                let failures: Option<i64> = sqlx::query_scalar(
                     "INSERT INTO sign_in_throttle (account_key, failures, next_attempt_at, updated_at) \
                      VALUES ($1, 1, $2, $2) ON CONFLICT (account_key) DO UPDATE SET \
                      failures = CASE WHEN sign_in_throttle.updated_at < $3 THEN 1 \
                                      ELSE sign_in_throttle.failures + 1 END, \
                      updated_at = excluded.updated_at \
+                     WHERE sign_in_throttle.next_attempt_at <= $2 OR sign_in_throttle.updated_at < $3 \
                      RETURNING failures",
                 )
                 .bind(account_key.clone())
                 .bind(Millis(now))
                 .bind(Millis(forget_before))
-                .fetch_one(&mut *conn)
+                .fetch_optional(&mut *conn)
                 .await?;
-                let next = crate::time::after(now, delay(failures));
+                let Some(failures) = failures else {
+                    // The row is ours until commit; should it be gone all the
+                    // same (a right password cleared it), try again at once.
+                    let next: Option<Millis> = sqlx::query_scalar(
+                        "SELECT next_attempt_at FROM sign_in_throttle WHERE account_key = $1",
+                    )
+                    .bind(account_key)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                    return Ok(Attempt::Wait(next.map_or(now, |m| m.0)));
+                };
                 sqlx::query("UPDATE sign_in_throttle SET next_attempt_at = $1 WHERE account_key = $2")
-                    .bind(Millis(next))
+                    .bind(Millis(crate::time::after(now, delay(failures))))
                     .bind(account_key)
                     .execute(&mut *conn)
                     .await?;
-                Ok(Throttle {
-                    failures,
-                    next_attempt_at: next,
-                })
+                Ok(Attempt::Allowed { failures })
             })
         })
         .await
     }
 
+    /// Clears the password failures counted on `account_key` (a right
+    /// password). Wrong second-factor codes are counted elsewhere and stay.
     pub async fn sign_in_succeeded(&self, account_key: String) -> Result<()> {
         self.write_statement(move |conn| {
             Box::pin(async move {
@@ -583,6 +630,75 @@ impl Storage {
                     .bind(account_key)
                     .execute(conn)
                     .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Reserves a second-factor attempt of the account before it is judged,
+    /// like [`Storage::reserve_sign_in`]: counted as failed at once, the
+    /// next pushed back by `delay`, and none at all once `max` are counted
+    /// in a row. Only [`Storage::code_succeeded`], a password set from a
+    /// link, or enabling the account starts the count again.
+    pub async fn reserve_code_attempt(
+        &self,
+        user_id: i64,
+        now: Timestamp,
+        max: i64,
+        delay: fn(i64) -> jiff::SignedDuration,
+    ) -> Result<CodeAttempt> {
+        self.write(move |conn| {
+            Box::pin(async move {
+                let failures: Option<i64> = sqlx::query_scalar(
+                    "UPDATE staff_users SET code_failures = code_failures + 1 \
+                     WHERE id = $1 AND code_failures < $2 \
+                     AND (code_retry_at IS NULL OR code_retry_at <= $3) \
+                     RETURNING code_failures",
+                )
+                .bind(user_id)
+                .bind(max)
+                .bind(Millis(now))
+                .fetch_optional(&mut *conn)
+                .await?;
+                let Some(failures) = failures else {
+                    let row = sqlx::query(
+                        "SELECT code_failures, code_retry_at FROM staff_users WHERE id = $1",
+                    )
+                    .bind(user_id)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                    let counted: i64 = row.try_get("code_failures")?;
+                    let retry = get::<Option<Millis>>(&row, "code_retry_at")?.map(|m| m.0);
+                    return Ok(match retry {
+                        _ if counted >= max => CodeAttempt::Locked,
+                        Some(at) => CodeAttempt::Wait(at),
+                        // Unreachable unless the count changed meanwhile:
+                        // not judged, try again at once.
+                        None => CodeAttempt::Wait(now),
+                    });
+                };
+                sqlx::query("UPDATE staff_users SET code_retry_at = $1 WHERE id = $2")
+                    .bind(Millis(crate::time::after(now, delay(failures))))
+                    .bind(user_id)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(CodeAttempt::Allowed { failures })
+            })
+        })
+        .await
+    }
+
+    /// A right code: the count of wrong ones starts again.
+    pub async fn code_succeeded(&self, user_id: i64) -> Result<()> {
+        self.write_statement(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "UPDATE staff_users SET code_failures = 0, code_retry_at = NULL WHERE id = $1",
+                )
+                .bind(user_id)
+                .execute(conn)
+                .await?;
                 Ok(())
             })
         })
@@ -710,7 +826,12 @@ impl Storage {
                 if used.rows_affected() == 0 {
                     return Ok(false);
                 }
-                sqlx::query("UPDATE staff_users SET password_hash = $1 WHERE id = $2")
+                // Wrong second-factor codes counted so far are forgotten:
+                // whoever guessed them knew the old password.
+                sqlx::query(
+                    "UPDATE staff_users SET password_hash = $1, code_failures = 0, \
+                     code_retry_at = NULL WHERE id = $2",
+                )
                     .bind(password_hash)
                     .bind(user_id)
                     .execute(&mut *conn)
@@ -728,7 +849,8 @@ impl Storage {
     }
 
     /// Disables (`Some(at)`) or enables (`None`) an account. Disabling ends
-    /// its sessions at once; its tokens stop working too.
+    /// its sessions at once; its tokens stop working too. Enabling forgets
+    /// its wrong second-factor codes.
     pub async fn set_staff_disabled(
         &self,
         user_id: i64,
@@ -739,11 +861,24 @@ impl Storage {
         let (backend, chain) = (self.backend(), chain.clone());
         self.write(move |conn| {
             Box::pin(async move {
-                let done = sqlx::query("UPDATE staff_users SET disabled_at = $1 WHERE id = $2")
-                    .bind(disabled_at.map(Millis))
-                    .bind(user_id)
-                    .execute(&mut *conn)
-                    .await?;
+                let done = match disabled_at {
+                    Some(at) => {
+                        sqlx::query("UPDATE staff_users SET disabled_at = $1 WHERE id = $2")
+                            .bind(Millis(at))
+                            .bind(user_id)
+                            .execute(&mut *conn)
+                            .await?
+                    }
+                    None => {
+                        sqlx::query(
+                            "UPDATE staff_users SET disabled_at = NULL, code_failures = 0, \
+                             code_retry_at = NULL WHERE id = $1",
+                        )
+                        .bind(user_id)
+                        .execute(&mut *conn)
+                        .await?
+                    }
+                };
                 if done.rows_affected() == 0 {
                     return Ok(false);
                 }

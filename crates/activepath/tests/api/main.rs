@@ -17,6 +17,7 @@ mod public_site;
 pub mod reliability;
 mod result_pages;
 mod share;
+mod sign_in;
 mod site;
 mod staff;
 mod tms;

@@ -114,13 +114,6 @@ pub async fn api_token(app: &TestApp, email: &str) -> (String, i64) {
     (token, user.id)
 }
 
-/// The current code of an authenticator app holding `secret`, at the app's
-/// clock. Moves the clock on a step first, since a code works once.
-fn next_code(app: &TestApp, secret: &[u8]) -> String {
-    app.clock.advance(SignedDuration::from_secs(30));
-    activepath::staff::totp::code_at(secret, app.clock.now().as_second() as u64)
-}
-
 /// Signs in for the first time: password, then setting up the second
 /// factor from the enrolment page. Returns the browser, the secret the app
 /// would hold and the recovery codes.
@@ -1131,19 +1124,6 @@ async fn revoked_tokens_stop_working_and_token_use_is_audited() {
             .unwrap()
     );
     assert_eq!(get().await.unwrap().status(), 401);
-}
-
-/// The path of the first link to `prefix` in the newest e-mail to `to`.
-async fn link_in_mail(app: &TestApp, to: &str, prefix: &str) -> String {
-    for _ in 0..200 {
-        if let Some(m) = app.mail.lock().unwrap().iter().rev().find(|m| m.to == to) {
-            let at = m.text.find(&format!("{BASE_URL}{prefix}")).expect("a link");
-            let link = &m.text[at + BASE_URL.len()..];
-            return link[..link.find(char::is_whitespace).unwrap_or(link.len())].to_string();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    panic!("no mail to {to}");
 }
 
 #[tokio::test]

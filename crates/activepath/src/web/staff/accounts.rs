@@ -63,11 +63,14 @@ async fn accounts_page(
             id: u.id,
             email: u.email.clone(),
             role: role_label(&tr, u.role),
-            state: tr.t(match (u.disabled_at, &u.password_hash) {
-                (Some(_), _) => "staff-account-disabled",
-                (None, None) => "staff-account-invited",
-                (None, Some(_)) => "staff-account-active",
-            }),
+            state: match (u.disabled_at, &u.password_hash) {
+                (Some(_), _) => tr.t("staff-account-disabled"),
+                (None, None) => tr.t("staff-account-invited"),
+                (None, Some(_)) if sign_in::codes_locked(state, u) => {
+                    tr.t("staff-account-codes-locked")
+                }
+                (None, Some(_)) => tr.t("staff-account-active"),
+            },
             disabled: u.disabled_at.is_some(),
             second_factor: u.totp_secret.is_some(),
             created: format_date_time(u.created_at, tz),

@@ -90,7 +90,7 @@ async fn open(
         .await
         .map_err(AppError::from)?
     {
-        Link::Open(user, p) if p == purpose => Ok(Ok(user)),
+        Link::Open(user, p) if p == purpose => Ok(Ok(*user)),
         Link::Open(..) | Link::Unknown => Err(AppError::NotFound),
         Link::Spent => Ok(Err(html(
             StatusCode::GONE,

@@ -1,0 +1,258 @@
+//! Signing in that cannot be outguessed (issue 18): attempts counted before
+//! they are judged, on one instance or two; wrong second-factor codes
+//! counted apart from the password and never cleared by it.
+
+use crate::helpers::*;
+use crate::staff::{Browser, PASSWORD, add_staff, first_sign_in, sign_in_again};
+use activepath::staff::Role;
+use jiff::SignedDuration;
+
+const STAFF: &str = "c@riverbend.example";
+
+/// Signs in with the password; returns the browser at the code page and
+/// the page's CSRF token.
+async fn password_step<'a>(app: &'a TestApp) -> (Browser<'a>, String) {
+    let mut b = Browser::new(app);
+    let res = b
+        .post("/staff/login", &[("email", STAFF), ("password", PASSWORD)])
+        .await;
+    assert_eq!(
+        res.location.as_deref(),
+        Some("/staff/login/code"),
+        "{}",
+        res.body
+    );
+    let page = b.get("/staff/login/code").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let csrf = page.csrf();
+    (b, csrf)
+}
+
+/// Sends a code; returns the status.
+async fn code(b: &mut Browser<'_>, csrf: &str, code: &str) -> (u16, String) {
+    let res = b
+        .post("/staff/login/code", &[("csrf", csrf), ("code", code)])
+        .await;
+    (res.status, res.body)
+}
+
+async fn code_failures(app: &TestApp) -> i64 {
+    app.state
+        .storage
+        .staff_user_by_email(STAFF)
+        .await
+        .unwrap()
+        .unwrap()
+        .code_failures
+}
+
+const WRONG: &str = "000000";
+
+#[tokio::test]
+async fn password_then_wrong_codes_over_and_over_never_clears_the_count_of_wrong_codes() {
+    // The attacker's setting: no per-address limit (a new address per try
+    // through a proxy does the same).
+    let app = spawn_app_with(|c| c.rate_limit.enabled = false).await;
+    add_staff(&app, STAFF, Role::Clinician).await;
+    let (_, secret, _) = first_sign_in(&app, STAFF).await;
+    // The right code is never this one: it is for a step long past.
+    assert_ne!(
+        activepath::staff::totp::code_at(&secret, app.clock.now().as_second() as u64),
+        WRONG
+    );
+
+    // Password, three wrong codes (free: typing mistakes), again.
+    let (mut b, csrf) = password_step(&app).await;
+    for _ in 0..3 {
+        assert_eq!(code(&mut b, &csrf, WRONG).await.0, 422);
+    }
+    let (mut b, csrf) = password_step(&app).await;
+    assert_eq!(
+        code_failures(&app).await,
+        3,
+        "a right password does not clear the count of wrong codes"
+    );
+    assert_eq!(
+        code(&mut b, &csrf, WRONG).await.0,
+        422,
+        "the fourth, judged"
+    );
+    let (status, body) = code(&mut b, &csrf, WRONG).await;
+    assert_eq!(status, 429, "then a wait: {body}");
+    assert!(body.contains("Too many attempts. Please wait 15 seconds"));
+    // A fresh password does not buy a fresh try, and while the wait runs
+    // not even the right code is judged.
+    let (mut b, csrf) = password_step(&app).await;
+    let right = activepath::staff::totp::code_at(&secret, app.clock.now().as_second() as u64);
+    assert_eq!(code(&mut b, &csrf, &right).await.0, 429);
+    assert_eq!(code_failures(&app).await, 4);
+
+    // Each further wrong code waits longer, whatever the password does in
+    // between: 15 s, 30 s, 1, 2, 4, 8 minutes.
+    let mut wait = SignedDuration::from_secs(15);
+    for failures in 5..=9 {
+        app.clock.advance(wait - SignedDuration::from_secs(1));
+        let (mut b, csrf) = password_step(&app).await;
+        assert_eq!(code(&mut b, &csrf, WRONG).await.0, 429, "{failures}: early");
+        app.clock.advance(SignedDuration::from_secs(1));
+        assert_eq!(code(&mut b, &csrf, WRONG).await.0, 422, "{failures}");
+        assert_eq!(code_failures(&app).await, failures);
+        wait *= 2;
+    }
+    // The tenth (staff.max_code_failures) locks the codes, and says so.
+    app.clock.advance(wait);
+    let (mut locked_out, csrf) = password_step(&app).await;
+    let b = &mut locked_out;
+    let (status, body) = code(b, &csrf, WRONG).await;
+    assert_eq!(status, 403);
+    assert!(
+        body.contains("Sign-in codes are locked for this account"),
+        "{body}"
+    );
+    assert!(body.contains("href=\"/staff/password-reset\""));
+    let locked = app
+        .state
+        .storage
+        .audit_rows(0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.entry.action == "lock_second_factor")
+        .count();
+    assert_eq!(locked, 1, "the lock is in the audit trail, once");
+
+    // Twenty minutes later the right code is refused, and a new password
+    // sign-in leads to the same page.
+    app.clock.advance(SignedDuration::from_mins(20));
+    let right = next_code(&app, &secret);
+    let (status, body) = code(b, &csrf, &right).await;
+    assert_eq!(status, 403, "not even the right code: {body}");
+    assert!(body.contains("Sign-in codes are locked"));
+    let mut again = Browser::new(&app);
+    again
+        .post("/staff/login", &[("email", STAFF), ("password", PASSWORD)])
+        .await;
+    let page = again.get("/staff/login/code").await;
+    assert_eq!(page.status, 403);
+    assert!(page.body.contains("Sign-in codes are locked"));
+    assert_eq!(code_failures(&app).await, 10);
+
+    // A new password by e-mail opens the codes again.
+    Browser::new(&app)
+        .post("/staff/password-reset", &[("email", STAFF)])
+        .await;
+    let link = nth_link_in_mail(&app, STAFF, "/staff/password-reset/", 1).await;
+    let new_password = "velvet-ladder-orbit-meadow";
+    let res = Browser::new(&app)
+        .post(
+            &link,
+            &[("password", new_password), ("again", new_password)],
+        )
+        .await;
+    assert_eq!(res.location.as_deref(), Some("/staff/login?password_set=1"));
+    assert_eq!(code_failures(&app).await, 0);
+    let mut b = Browser::new(&app);
+    b.post(
+        "/staff/login",
+        &[("email", STAFF), ("password", new_password)],
+    )
+    .await;
+    let csrf = b.get("/staff/login/code").await.csrf();
+    let right = next_code(&app, &secret);
+    let res = b
+        .post("/staff/login/code", &[("csrf", &csrf), ("code", &right)])
+        .await;
+    assert_eq!(res.location.as_deref(), Some("/staff"), "{}", res.body);
+}
+
+#[tokio::test]
+async fn a_right_code_clears_the_count_and_recovery_codes_count_too() {
+    let app = spawn_app_with(|c| c.rate_limit.enabled = false).await;
+    add_staff(&app, STAFF, Role::Coordinator).await;
+    let (_, secret, recovery) = first_sign_in(&app, STAFF).await;
+    let (mut b, csrf) = password_step(&app).await;
+    for wrong in ["AAAA-BBBB-CCCC", "222222", "ZZZZ-ZZZZ-ZZZZ"] {
+        assert_eq!(code(&mut b, &csrf, wrong).await.0, 422);
+    }
+    assert_eq!(code_failures(&app).await, 3);
+    let res = b
+        .post(
+            "/staff/login/code",
+            &[("csrf", &csrf), ("code", &recovery[0])],
+        )
+        .await;
+    assert_eq!(res.location.as_deref(), Some("/staff"));
+    assert_eq!(
+        code_failures(&app).await,
+        0,
+        "a right code clears the count"
+    );
+    sign_in_again(&app, STAFF, &secret).await;
+}
+
+/// Sends `n` wrong passwords for STAFF at once, split over `apps`; returns
+/// how many were judged (422) and how many were told to wait (429).
+async fn storm(apps: &[&TestApp], n: usize) -> (usize, usize) {
+    let attempts = (0..n).map(|i| {
+        let app = apps[i % apps.len()];
+        app.client
+            .post(app.url("/staff/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("email={STAFF}&password=wrong-guess-{i}"))
+            .send()
+    });
+    let answers = futures_util::future::join_all(attempts).await;
+    let mut judged = 0;
+    let mut waited = 0;
+    for res in answers {
+        let res = res.unwrap();
+        match res.status().as_u16() {
+            422 => judged += 1,
+            429 => {
+                assert!(res.headers().contains_key("retry-after"));
+                waited += 1;
+            }
+            other => panic!("{other}: {}", res.text().await.unwrap()),
+        }
+    }
+    (judged, waited)
+}
+
+/// Password failures counted on STAFF.
+async fn throttled_failures(app: &TestApp) -> i64 {
+    app.state
+        .storage
+        .sign_in_throttle(&app.state.cipher.digest(
+            activepath::crypto::Purpose::SignInAccount,
+            &[STAFF.as_bytes()],
+        ))
+        .await
+        .unwrap()
+        .map_or(0, |t| t.failures)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_wrong_passwords_are_counted_before_any_is_judged() {
+    let app = spawn_app_with(|c| c.rate_limit.enabled = false).await;
+    add_staff(&app, STAFF, Role::Clinician).await;
+    let (judged, waited) = storm(&[&app], 40).await;
+    assert_eq!(
+        (judged, waited),
+        (4, 36),
+        "three free tries and the one that starts the wait"
+    );
+    assert_eq!(throttled_failures(&app).await, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_on_one_database_judge_no_more_than_one() {
+    let roomy = |c: &mut activepath::config::Config| c.rate_limit.enabled = false;
+    let app = spawn_app_with(roomy).await;
+    add_staff(&app, STAFF, Role::Clinician).await;
+    let other = second_instance(&app, roomy).await;
+    // The two servers agree on the time, as servers with NTP do.
+    other.clock.set(app.clock.now());
+    let (judged, waited) = storm(&[&app, &other], 40).await;
+    assert_eq!((judged, waited), (4, 36));
+    assert_eq!(throttled_failures(&app).await, 4);
+}
