@@ -59,6 +59,7 @@ session_lifetime = "12h"
 urgent_respond_within = "4h"
 routine_respond_within = "48h"
 max_code_failures = 10
+password_checks_waiting = 16
 
 [booking]
 reminder_before = "24h"
@@ -277,6 +278,13 @@ pub struct Staff {
     /// code until its password is reset by e-mail or an administrator
     /// enables it again.
     pub max_code_failures: u32,
+    /// Password checks (argon2, 19 MiB each) run at once; default: one per
+    /// core of the machine.
+    #[serde(default)]
+    pub password_checks_at_once: Option<usize>,
+    /// Password checks that may wait for a turn; past them, sign-in answers
+    /// 503 with Retry-After.
+    pub password_checks_waiting: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -815,6 +823,11 @@ impl Config {
         }
         if self.staff.max_code_failures == 0 {
             bail!("staff.max_code_failures must be at least 1");
+        }
+        if self.staff.password_checks_at_once == Some(0) {
+            bail!(
+                "staff.password_checks_at_once must be at least 1 (leave it out for one per core)"
+            );
         }
         if self.server.max_connections == 0 {
             bail!("server.max_connections must be at least 1");

@@ -201,6 +201,9 @@ too-many-body = This form has been sent many times from your connection in a sho
     [one] a minute
    *[other] { $minutes } minutes
 }. Nothing you sent before was lost. If you are at a shared computer or kiosk, the clinic's staff can help.
+busy-title = Busy for a moment
+busy-heading = Please try again in a few seconds
+busy-body = The server is busy checking other sign-ins. Nothing was changed. Please send the form again in a few seconds.
 too-many-crisis = If you need help now, you do not have to wait: call or text 988, or call 911 in an emergency.
 integrity-title = This result cannot be shown
 integrity-heading = We cannot show this result

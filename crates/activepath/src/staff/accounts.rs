@@ -129,6 +129,9 @@ pub enum PasswordSet {
     Weak(String),
     /// The link was used, or expired, meanwhile.
     Spent,
+    /// Too many password checks at once: nothing was done; try again
+    /// shortly.
+    Busy,
 }
 
 /// Sets the account's password from a link, once.
@@ -147,7 +150,10 @@ pub async fn set_password(
     ) {
         return Ok(PasswordSet::Weak(password_problem(&p)));
     }
-    let hash = password::hash(new_password).await?;
+    let Ok(turn) = s.passwords.admit() else {
+        return Ok(PasswordSet::Busy);
+    };
+    let hash = password::hash(turn, new_password).await?;
     let actor = Actor {
         user_id: Some(user.id),
         label: user.email.clone(),

@@ -34,6 +34,9 @@ pub enum Error {
     /// Stored staff data that does not decrypt where it is.
     #[error("{0} failed its integrity check")]
     Integrity(String),
+    /// Too many password checks at once (see `password::Gate`).
+    #[error(transparent)]
+    Busy(#[from] password::Busy),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }

@@ -97,7 +97,10 @@ pub async fn add_account(
         .map_err(|_| NewAccountError::Email(email.clone()))?;
     password::check(new_password.expose_secret(), &email, &s.config.clinic.name)
         .map_err(|p| NewAccountError::Password(password_problem(&p)))?;
-    let hash = password::hash(new_password).await.map_err(Error::from)?;
+    let turn = s.passwords.admit().map_err(Error::from)?;
+    let hash = password::hash(turn, new_password)
+        .await
+        .map_err(Error::from)?;
     let now = s.clock.now();
     match s
         .storage
@@ -146,6 +149,9 @@ impl SessionCookie {
 pub enum PasswordOutcome {
     /// Too many recent failures for this account: wait this long.
     Throttled(SignedDuration),
+    /// Too many password checks at once on this server: nothing was
+    /// counted or judged; try again shortly.
+    Busy,
     /// Wrong address or password, or a disabled account: one answer for all.
     Refused,
     /// Signed in as far as `stage`.
@@ -207,6 +213,10 @@ pub async fn with_password(
 ) -> Result<PasswordOutcome, Error> {
     let email = normalise_email(email);
     let key = account_key(s, &email);
+    // A place at the gate first: a server too busy to check counts nothing.
+    let Ok(turn) = s.passwords.admit() else {
+        return Ok(PasswordOutcome::Busy);
+    };
     let now = s.clock.now();
     let forget_before = crate::time::before(now, FORGET_FAILURES_AFTER);
     match s
@@ -219,7 +229,7 @@ pub async fn with_password(
     }
     let user = s.storage.staff_user_by_email(&email).await?;
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
-    let matches = password::verify(given, hash).await;
+    let matches = password::verify(turn, given, hash).await;
     let user = user.filter(|u| matches && u.disabled_at.is_none());
     let Some(user) = user else {
         tracing::warn!("a staff sign-in attempt failed");

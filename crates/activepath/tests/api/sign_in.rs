@@ -1,6 +1,7 @@
 //! Signing in that cannot be outguessed (issue 18): attempts counted before
 //! they are judged, on one instance or two; wrong second-factor codes
-//! counted apart from the password and never cleared by it.
+//! counted apart from the password and never cleared by it; argon2 behind a
+//! gate that answers 503 past its queue.
 
 use crate::helpers::*;
 use crate::staff::{Browser, PASSWORD, add_staff, first_sign_in, sign_in_again};
@@ -233,7 +234,12 @@ async fn throttled_failures(app: &TestApp) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_wrong_passwords_are_counted_before_any_is_judged() {
-    let app = spawn_app_with(|c| c.rate_limit.enabled = false).await;
+    // Room for every request at the password gate: only the count decides.
+    let roomy = |c: &mut activepath::config::Config| {
+        c.rate_limit.enabled = false;
+        c.staff.password_checks_waiting = 200;
+    };
+    let app = spawn_app_with(roomy).await;
     add_staff(&app, STAFF, Role::Clinician).await;
     let (judged, waited) = storm(&[&app], 40).await;
     assert_eq!(
@@ -246,7 +252,10 @@ async fn concurrent_wrong_passwords_are_counted_before_any_is_judged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_on_one_database_judge_no_more_than_one() {
-    let roomy = |c: &mut activepath::config::Config| c.rate_limit.enabled = false;
+    let roomy = |c: &mut activepath::config::Config| {
+        c.rate_limit.enabled = false;
+        c.staff.password_checks_waiting = 200;
+    };
     let app = spawn_app_with(roomy).await;
     add_staff(&app, STAFF, Role::Clinician).await;
     let other = second_instance(&app, roomy).await;
@@ -255,4 +264,85 @@ async fn two_instances_on_one_database_judge_no_more_than_one() {
     let (judged, waited) = storm(&[&app, &other], 40).await;
     assert_eq!((judged, waited), (4, 36));
     assert_eq!(throttled_failures(&app).await, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn past_the_password_queue_the_answer_is_503_with_retry_after() {
+    let app = spawn_app_with(|c| {
+        c.rate_limit.enabled = false;
+        c.staff.password_checks_at_once = Some(1);
+        c.staff.password_checks_waiting = 1;
+    })
+    .await;
+    add_staff(&app, STAFF, Role::Clinician).await;
+
+    // With the one place at the gate taken, sign-in and choosing a
+    // password from a link are both told to come back, and nothing is
+    // counted against the account.
+    let turn = app.state.passwords.admit().unwrap();
+    let _second = app.state.passwords.admit().unwrap();
+    let res = app
+        .post_form(
+            "/staff/login",
+            &format!("email={STAFF}&password=lilac-otter-harbour-quietly"),
+        )
+        .await;
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["retry-after"], "2");
+    let body = res.text().await.unwrap();
+    assert!(body.contains("The server is busy checking other sign-ins"));
+    assert!(
+        body.contains(&format!("value=\"{STAFF}\"")),
+        "the address typed is kept"
+    );
+    assert_eq!(throttled_failures(&app).await, 0, "nothing was counted");
+    Browser::new(&app)
+        .post("/staff/password-reset", &[("email", STAFF)])
+        .await;
+    let link = nth_link_in_mail(&app, STAFF, "/staff/password-reset/", 1).await;
+    let new_password = "velvet-ladder-orbit-meadow";
+    let res = Browser::new(&app)
+        .post(
+            &link,
+            &[("password", new_password), ("again", new_password)],
+        )
+        .await;
+    assert_eq!(res.status, 503);
+    assert!(res.body.contains("Please try again in a few seconds"));
+    drop((turn, _second));
+    let res = Browser::new(&app)
+        .post(
+            &link,
+            &[("password", new_password), ("again", new_password)],
+        )
+        .await;
+    assert_eq!(
+        res.location.as_deref(),
+        Some("/staff/login?password_set=1"),
+        "the link still works once there is room"
+    );
+
+    // Many at once: those past the queue get 503 at once; the others are
+    // checked, one at a time.
+    let attempts = (0..30).map(|i| {
+        app.client
+            .post(app.url("/staff/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("email=nobody{i}@riverbend.example&password=guess"))
+            .send()
+    });
+    let answers = futures_util::future::join_all(attempts).await;
+    let mut busy = 0;
+    for res in answers {
+        let res = res.unwrap();
+        match res.status().as_u16() {
+            422 => {}
+            503 => {
+                assert_eq!(res.headers()["retry-after"], "2");
+                busy += 1;
+            }
+            other => panic!("{other}"),
+        }
+    }
+    assert!(busy > 0, "some were past the queue");
 }

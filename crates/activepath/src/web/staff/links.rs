@@ -178,6 +178,9 @@ async fn choose(
             let page = choose_page(state, &user, purpose, token, Some(error));
             Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
+        PasswordSet::Busy => Err(AppError::from(crate::staff::Error::from(
+            crate::staff::password::Busy,
+        ))),
         PasswordSet::Spent => Ok(html(
             StatusCode::GONE,
             &message(

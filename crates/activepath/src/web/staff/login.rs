@@ -150,6 +150,16 @@ pub async fn submit(
                 wait,
             ))
         }
+        // The form again, with what was typed but the password, and when to
+        // send it.
+        PasswordOutcome::Busy => {
+            let page = login_page(&state, form.email, next, Some(tr.t("busy-body")));
+            let wait = crate::staff::password::Busy::RETRY_AFTER;
+            Ok(with_retry_after(
+                html(StatusCode::SERVICE_UNAVAILABLE, &page),
+                SignedDuration::try_from(wait).unwrap_or(SignedDuration::from_secs(2)),
+            ))
+        }
     }
 }
 
