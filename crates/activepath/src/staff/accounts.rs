@@ -1,6 +1,7 @@
 //! Managing staff accounts: invitations by e-mail, choosing a password from
 //! an e-mailed link (after an invitation, or to reset a forgotten one), and
-//! disabling an account.
+//! disabling an account. Only an account's newest link works, and none once
+//! one was used.
 
 use super::sign_in::{NewAccountError, password_problem};
 use super::{Actor, Error, Role, normalise_email, password};
@@ -81,7 +82,8 @@ pub async fn invite(
 }
 
 /// Sends a password-reset link if `email` has an enabled account; does
-/// nothing otherwise. The caller answers the same either way.
+/// nothing otherwise. The caller answers the same either way. Every link
+/// the account had before stops working.
 pub async fn request_reset(s: &Services, email: &str) -> Result<(), Error> {
     let email = normalise_email(email);
     let Some(user) = s.storage.staff_user_by_email(&email).await? else {
@@ -101,7 +103,8 @@ pub async fn request_reset(s: &Services, email: &str) -> Result<(), Error> {
 pub enum Link {
     /// Usable: the account it is for.
     Open(Box<StaffUser>, LinkPurpose),
-    /// Used before, expired, or for a disabled account.
+    /// Used before, expired, replaced by a newer link (or one was used
+    /// since), or for a disabled account.
     Spent,
     Unknown,
 }
@@ -114,6 +117,7 @@ pub async fn open_link(s: &Services, token: &str) -> Result<Link, Error> {
         return Ok(Link::Unknown);
     };
     let usable = link.used_at.is_none()
+        && link.newest
         && link.expires_at > s.clock.now()
         && link.user.disabled_at.is_none();
     Ok(if usable {
@@ -127,7 +131,7 @@ pub enum PasswordSet {
     Done,
     /// The new password does not meet the policy: why.
     Weak(String),
-    /// The link was used, or expired, meanwhile.
+    /// The link was used, replaced or expired meanwhile.
     Spent,
     /// Too many password checks at once: nothing was done; try again
     /// shortly.
@@ -182,8 +186,9 @@ pub async fn set_password(
     })
 }
 
-/// Disables an account (its sessions end at once) or enables it again (its
-/// count of wrong second-factor codes cleared).
+/// Disables an account (its sessions end at once, its API tokens are
+/// revoked) or enables it again (with no session or token of before, and
+/// its count of wrong second-factor codes cleared).
 pub async fn set_disabled(
     s: &Services,
     actor: &Actor,

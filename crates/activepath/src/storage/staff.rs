@@ -62,6 +62,8 @@ pub struct StaffUser {
     pub code_failures: i64,
     /// No code is judged before this.
     pub code_retry_at: Option<Timestamp>,
+    /// Only an e-mailed link of this generation works.
+    pub link_generation: i64,
 }
 
 impl<'r> FromRow<'r, AnyRow> for StaffUser {
@@ -78,13 +80,14 @@ impl<'r> FromRow<'r, AnyRow> for StaffUser {
             created_at: get::<Millis>(r, "created_at")?.0,
             code_failures: r.try_get("code_failures")?,
             code_retry_at: get::<Option<Millis>>(r, "code_retry_at")?.map(|m| m.0),
+            link_generation: r.try_get("link_generation")?,
         })
     }
 }
 
 const USER_COLUMNS: &str = "u.id, u.email, u.role, u.password_hash, u.totp_secret, u.totp_pending, \
      u.totp_last_step, u.disabled_at, u.created_at, u.code_failures, \
-     u.code_retry_at";
+     u.code_retry_at, u.link_generation";
 
 /// How far a session has got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,6 +215,9 @@ pub struct EmailLink {
     pub purpose: LinkPurpose,
     pub expires_at: Timestamp,
     pub used_at: Option<Timestamp>,
+    /// Whether it is the account's newest link, and no link was used since
+    /// it was made.
+    pub newest: bool,
 }
 
 /// A new e-mailed link: its digest, and the message that carries it.
@@ -224,16 +230,27 @@ pub struct NewLink {
     pub mail: super::outbox::NewMail,
 }
 
+/// Stores a link and queues its message. The account's link generation
+/// moves on first, which ends every link made before (a row lock on the
+/// account, so two links made at once still leave one working).
 async fn insert_link(conn: &mut AnyConnection, user_id: i64, link: NewLink) -> Result<()> {
+    let generation: i64 = sqlx::query_scalar(
+        "UPDATE staff_users SET link_generation = link_generation + 1 WHERE id = $1 \
+         RETURNING link_generation",
+    )
+    .bind(user_id)
+    .fetch_one(&mut *conn)
+    .await?;
     sqlx::query(
-        "INSERT INTO staff_email_links (token_hash, user_id, purpose, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO staff_email_links (token_hash, user_id, purpose, created_at, expires_at, \
+         generation) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(link.token_hash)
     .bind(user_id)
     .bind(Text(link.purpose))
     .bind(Millis(link.created_at))
     .bind(Millis(link.expires_at))
+    .bind(generation)
     .execute(&mut *conn)
     .await?;
     super::outbox::queue(conn, link.mail, link.created_at).await
@@ -781,15 +798,18 @@ impl Storage {
 
     pub async fn email_link(&self, token_hash: &str) -> Result<Option<EmailLink>> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {USER_COLUMNS}, l.purpose, l.expires_at, l.used_at FROM staff_email_links l \
-             JOIN staff_users u ON u.id = l.user_id WHERE l.token_hash = $1"
+            "SELECT {USER_COLUMNS}, l.purpose, l.expires_at, l.used_at, l.generation \
+             FROM staff_email_links l JOIN staff_users u ON u.id = l.user_id WHERE l.token_hash = $1"
         )))
         .bind(token_hash.to_string())
         .fetch_optional(self.pool())
         .await?;
         row.map(|r| {
+            let user = StaffUser::from_row(&r)?;
+            let generation: i64 = r.try_get("generation")?;
             Ok(EmailLink {
-                user: StaffUser::from_row(&r)?,
+                newest: generation == user.link_generation,
+                user,
                 purpose: get::<Text<LinkPurpose>>(&r, "purpose")?.0,
                 expires_at: get::<Millis>(&r, "expires_at")?.0,
                 used_at: get::<Option<Millis>>(&r, "used_at")?.map(|m| m.0),
@@ -798,9 +818,14 @@ impl Storage {
         .transpose()
     }
 
-    /// Uses a link to set the account's password, once and before it
-    /// expires; a reset also ends every session of the account. Returns
-    /// false when the link was used or has expired meanwhile.
+    /// Uses a link to set the account's password, once, before it expires,
+    /// and only if it is the account's newest link: the account's link
+    /// generation moves on in the same statement, so every other link of
+    /// the account dies with it, and of two uses at once one wins. Wrong
+    /// second-factor codes counted so far are forgotten (whoever guessed
+    /// them knew the old password). A reset also ends every session of the
+    /// account. Returns false when the link was used, replaced or has
+    /// expired meanwhile.
     #[tracing::instrument(skip_all)]
     pub async fn set_password_with_link(
         &self,
@@ -814,26 +839,25 @@ impl Storage {
         let (backend, chain) = (self.backend(), chain.clone());
         self.write(move |conn| {
             Box::pin(async move {
-                let used = sqlx::query(
-                    "UPDATE staff_email_links SET used_at = $1 \
-                     WHERE token_hash = $2 AND user_id = $3 AND used_at IS NULL AND expires_at > $1",
+                let set = sqlx::query(
+                    "UPDATE staff_users SET password_hash = $1, \
+                     link_generation = link_generation + 1, code_failures = 0, code_retry_at = NULL \
+                     WHERE id = $2 AND disabled_at IS NULL AND link_generation = \
+                     (SELECT generation FROM staff_email_links \
+                      WHERE token_hash = $3 AND user_id = $2 AND used_at IS NULL AND expires_at > $4)",
                 )
-                .bind(Millis(now))
-                .bind(token_hash)
+                .bind(password_hash)
                 .bind(user_id)
+                .bind(token_hash.clone())
+                .bind(Millis(now))
                 .execute(&mut *conn)
                 .await?;
-                if used.rows_affected() == 0 {
+                if set.rows_affected() == 0 {
                     return Ok(false);
                 }
-                // Wrong second-factor codes counted so far are forgotten:
-                // whoever guessed them knew the old password.
-                sqlx::query(
-                    "UPDATE staff_users SET password_hash = $1, code_failures = 0, \
-                     code_retry_at = NULL WHERE id = $2",
-                )
-                    .bind(password_hash)
-                    .bind(user_id)
+                sqlx::query("UPDATE staff_email_links SET used_at = $1 WHERE token_hash = $2")
+                    .bind(Millis(now))
+                    .bind(token_hash)
                     .execute(&mut *conn)
                     .await?;
                 // Every session ends: whoever knew the old password is out.
@@ -848,9 +872,10 @@ impl Storage {
         .await
     }
 
-    /// Disables (`Some(at)`) or enables (`None`) an account. Disabling ends
-    /// its sessions at once; its tokens stop working too. Enabling forgets
-    /// its wrong second-factor codes.
+    /// Disables (`Some(at)`) or enables (`None`) an account. Either way its
+    /// sessions end and its API tokens are revoked, so enabling an account
+    /// brings back neither (and tokens made while it was disabled die too);
+    /// enabling also forgets its wrong second-factor codes.
     pub async fn set_staff_disabled(
         &self,
         user_id: i64,
@@ -882,12 +907,18 @@ impl Storage {
                 if done.rows_affected() == 0 {
                     return Ok(false);
                 }
-                if disabled_at.is_some() {
-                    sqlx::query("DELETE FROM staff_sessions WHERE user_id = $1")
-                        .bind(user_id)
-                        .execute(&mut *conn)
-                        .await?;
-                }
+                sqlx::query("DELETE FROM staff_sessions WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query(
+                    "UPDATE staff_api_tokens SET revoked_at = $1 \
+                     WHERE user_id = $2 AND revoked_at IS NULL",
+                )
+                .bind(Millis(audit_entry.at))
+                .bind(user_id)
+                .execute(&mut *conn)
+                .await?;
                 audit::append(conn, backend, &chain, &audit_entry).await?;
                 Ok(true)
             })

@@ -1,10 +1,10 @@
 //! Signing in that cannot be outguessed (issue 18): attempts counted before
 //! they are judged, on one instance or two; wrong second-factor codes
 //! counted apart from the password and never cleared by it; argon2 behind a
-//! gate that answers 503 past its queue.
+//! gate that answers 503 past its queue; links and tokens that stay dead.
 
 use crate::helpers::*;
-use crate::staff::{Browser, PASSWORD, add_staff, first_sign_in, sign_in_again};
+use crate::staff::{Browser, PASSWORD, add_staff, api_token, first_sign_in, sign_in_again};
 use activepath::staff::Role;
 use jiff::SignedDuration;
 
@@ -345,4 +345,115 @@ async fn past_the_password_queue_the_answer_is_503_with_retry_after() {
         }
     }
     assert!(busy > 0, "some were past the queue");
+}
+
+#[tokio::test]
+async fn an_older_reset_link_dies_when_a_newer_is_issued_or_used() {
+    let app = spawn_app().await;
+    add_staff(&app, STAFF, Role::Coordinator).await;
+    let ask = || async {
+        let res = Browser::new(&app)
+            .post("/staff/password-reset", &[("email", STAFF)])
+            .await;
+        assert_eq!(res.status, 200);
+    };
+    ask().await;
+    let first = nth_link_in_mail(&app, STAFF, "/staff/password-reset/", 1).await;
+    assert_eq!(Browser::new(&app).get(&first).await.status, 200);
+    ask().await;
+    let second = nth_link_in_mail(&app, STAFF, "/staff/password-reset/", 2).await;
+    let res = Browser::new(&app).get(&first).await;
+    assert_eq!(res.status, 410, "a newer link was sent");
+    assert!(res.body.contains("This link no longer works"));
+    let new_password = "velvet-ladder-orbit-meadow";
+    let res = Browser::new(&app)
+        .post(
+            &first,
+            &[("password", new_password), ("again", new_password)],
+        )
+        .await;
+    assert_eq!(res.status, 410, "nor can it set a password");
+    let res = Browser::new(&app)
+        .post(
+            &second,
+            &[("password", new_password), ("again", new_password)],
+        )
+        .await;
+    assert_eq!(res.location.as_deref(), Some("/staff/login?password_set=1"));
+    for link in [&first, &second] {
+        assert_eq!(Browser::new(&app).get(link).await.status, 410);
+    }
+    // Two links in the database (say, from before this version) are both
+    // dead once one of them is used.
+    ask().await;
+    ask().await;
+    let third = nth_link_in_mail(&app, STAFF, "/staff/password-reset/", 3).await;
+    let fourth = nth_link_in_mail(&app, STAFF, "/staff/password-reset/", 4).await;
+    let db = raw(&app).await;
+    sqlx::query("UPDATE staff_email_links SET generation = (SELECT link_generation FROM staff_users WHERE email = $1)")
+        .bind(STAFF)
+        .execute(&db)
+        .await
+        .unwrap();
+    assert_eq!(Browser::new(&app).get(&third).await.status, 200);
+    let other_password = "quartz-meadow-lantern-drift";
+    let res = Browser::new(&app)
+        .post(
+            &fourth,
+            &[("password", other_password), ("again", other_password)],
+        )
+        .await;
+    assert_eq!(res.location.as_deref(), Some("/staff/login?password_set=1"));
+    assert_eq!(
+        Browser::new(&app).get(&third).await.status,
+        410,
+        "the other link died with it"
+    );
+}
+
+#[tokio::test]
+async fn enabling_an_account_again_brings_back_no_token_no_session_and_no_lock() {
+    let app = spawn_app().await;
+    add_staff(&app, "boss@riverbend.example", Role::Admin).await;
+    add_staff(&app, STAFF, Role::Clinician).await;
+    let (mut admin, _, _) = first_sign_in(&app, "boss@riverbend.example").await;
+    let (mut old_session, secret, _) = first_sign_in(&app, STAFF).await;
+    let (token, user_id) = api_token(&app, STAFF).await;
+    let api = |token: String| {
+        let req = app
+            .client
+            .get(app.url("/api/v1/staff/cases"))
+            .bearer_auth(token);
+        async move { req.send().await.unwrap().status() }
+    };
+    assert_eq!(api(token.clone()).await, 200);
+    // Codes locked by someone guessing.
+    let db = raw(&app).await;
+    sqlx::query("UPDATE staff_users SET code_failures = 10 WHERE id = $1")
+        .bind(user_id)
+        .execute(&db)
+        .await
+        .unwrap();
+    let accounts = admin.get("/staff/accounts").await;
+    assert!(accounts.body.contains("sign-in codes are locked"));
+    let csrf = accounts.csrf();
+    for action in ["disable", "enable"] {
+        let res = admin
+            .post(
+                &format!("/staff/accounts/{user_id}/{action}"),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(res.location.as_deref(), Some("/staff/accounts"));
+    }
+    assert_eq!(api(token).await, 401, "the old token stays revoked");
+    assert_eq!(
+        old_session.get("/staff").await.location.as_deref(),
+        Some("/staff/login"),
+        "the old session stays ended"
+    );
+    // The person signs in again (codes open again) and makes a new token.
+    sign_in_again(&app, STAFF, &secret).await;
+    let (fresh, _) = api_token(&app, STAFF).await;
+    assert_eq!(api(fresh).await, 200);
 }

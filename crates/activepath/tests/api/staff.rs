@@ -1298,7 +1298,11 @@ async fn a_disabled_account_is_out_at_once_and_stays_out_until_enabled() {
         )
         .await;
     sign_in_again(&app, "c@riverbend.example", &secret).await;
-    assert_eq!(api().await.unwrap().status(), 200);
+    assert_eq!(
+        api().await.unwrap().status(),
+        401,
+        "enabling the account again does not bring its old tokens back"
+    );
     let rows = app.state.storage.audit_rows(0, 1000).await.unwrap();
     assert!(
         rows.iter()
