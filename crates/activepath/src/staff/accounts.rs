@@ -1,15 +1,14 @@
-//! Managing staff accounts: invitations by e-mail, choosing a password from
-//! an e-mailed link (after an invitation, or to reset a forgotten one), and
-//! disabling an account. Only an account's newest link works, and none once
-//! one was used.
+//! Managing staff accounts: links by e-mail (an invitation, once a role is
+//! approved, see `access`; a password reset), choosing a password from one,
+//! and disabling an account. Only an account's newest link works, and none
+//! once one was used.
 
-use super::sign_in::{NewAccountError, password_problem};
-use super::{Actor, Error, Role, normalise_email, password};
+use super::sign_in::password_problem;
+use super::{Actor, Error, normalise_email, password};
 use crate::app::Services;
 use crate::crypto::{Purpose, random_token};
 use crate::storage::outbox::NewMail;
 use crate::storage::staff::{LinkPurpose, NewLink, StaffUser};
-use crate::storage::{Constraint, StorageError};
 use jiff::SignedDuration;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -23,7 +22,7 @@ fn link_hash(s: &Services, token: &str) -> String {
 }
 
 /// A new link of `purpose`, with its message to `email`.
-fn new_link(s: &Services, purpose: LinkPurpose, email: &str) -> NewLink {
+pub(super) fn new_link(s: &Services, purpose: LinkPurpose, email: &str) -> NewLink {
     let token = random_token(32);
     let now = s.clock.now();
     let (path, lifetime) = match purpose {
@@ -48,37 +47,6 @@ fn new_link(s: &Services, purpose: LinkPurpose, email: &str) -> NewLink {
             sealed: None,
         },
     }
-}
-
-/// Creates an account for `email` with `role` and e-mails it a link to
-/// choose a password.
-pub async fn invite(
-    s: &Services,
-    actor: &Actor,
-    email: &str,
-    role: Role,
-) -> Result<i64, NewAccountError> {
-    let email = normalise_email(email);
-    crate::domain::EmailAddress::parse(&email)
-        .map_err(|_| NewAccountError::Email(email.clone()))?;
-    let link = new_link(s, LinkPurpose::Invite, &email);
-    let id = match s
-        .storage
-        .invite_staff_user(
-            email,
-            role,
-            link,
-            &s.cipher.audit_chain(),
-            actor.did("invite", "staff_user", "", s.clock.now()),
-        )
-        .await
-    {
-        Ok(id) => id,
-        Err(StorageError::Conflict(Constraint::StaffEmail)) => return Err(NewAccountError::Exists),
-        Err(e) => return Err(NewAccountError::Other(e.into())),
-    };
-    s.mail_wake.notify_one();
-    Ok(id)
 }
 
 /// Sends a password-reset link if `email` has an enabled account; does

@@ -2,6 +2,7 @@
 //! factor, sessions, API tokens), who may do what, the triage queue and the
 //! work on each case, and the audit trail of every access to health data.
 
+pub mod access;
 pub mod accounts;
 pub mod appointments;
 pub mod audit;

@@ -92,6 +92,28 @@ pub async fn add_account(
     role: Role,
     new_password: SecretString,
 ) -> Result<i64, NewAccountError> {
+    create(s, actor, email, role, false, new_password).await
+}
+
+/// Creates a clinician's account that may approve access to health data
+/// (`activepath user add --role clinician --medical-director`).
+pub async fn add_medical_director(
+    s: &Services,
+    actor: &Actor,
+    email: &str,
+    new_password: SecretString,
+) -> Result<i64, NewAccountError> {
+    create(s, actor, email, Role::Clinician, true, new_password).await
+}
+
+async fn create(
+    s: &Services,
+    actor: &Actor,
+    email: &str,
+    role: Role,
+    medical_director: bool,
+    new_password: SecretString,
+) -> Result<i64, NewAccountError> {
     let email = normalise_email(email);
     crate::domain::EmailAddress::parse(&email)
         .map_err(|_| NewAccountError::Email(email.clone()))?;
@@ -107,6 +129,7 @@ pub async fn add_account(
         .add_staff_user(
             email,
             role,
+            medical_director,
             Some(hash),
             &s.cipher.audit_chain(),
             actor.did("create", "staff_user", "", now),

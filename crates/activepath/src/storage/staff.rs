@@ -3,7 +3,7 @@
 //! account).
 
 use super::audit::{self, AuditEntry};
-use super::{Millis, Result, Storage, Text, TextEnum, get};
+use super::{Flag, Millis, Result, Storage, Text, TextEnum, get};
 use crate::crypto::AuditChain;
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
@@ -58,6 +58,9 @@ pub struct StaffUser {
     pub totp_last_step: Option<i64>,
     pub disabled_at: Option<Timestamp>,
     pub created_at: Timestamp,
+    /// A clinician who may approve access to health data (see
+    /// `staff::access`).
+    pub medical_director: bool,
     /// Wrong second-factor codes in a row.
     pub code_failures: i64,
     /// No code is judged before this.
@@ -78,6 +81,7 @@ impl<'r> FromRow<'r, AnyRow> for StaffUser {
             totp_last_step: r.try_get("totp_last_step")?,
             disabled_at: get::<Option<Millis>>(r, "disabled_at")?.map(|m| m.0),
             created_at: get::<Millis>(r, "created_at")?.0,
+            medical_director: get::<Flag>(r, "medical_director")?.0,
             code_failures: r.try_get("code_failures")?,
             code_retry_at: get::<Option<Millis>>(r, "code_retry_at")?.map(|m| m.0),
             link_generation: r.try_get("link_generation")?,
@@ -86,7 +90,7 @@ impl<'r> FromRow<'r, AnyRow> for StaffUser {
 }
 
 const USER_COLUMNS: &str = "u.id, u.email, u.role, u.password_hash, u.totp_secret, u.totp_pending, \
-     u.totp_last_step, u.disabled_at, u.created_at, u.code_failures, \
+     u.totp_last_step, u.disabled_at, u.created_at, u.medical_director, u.code_failures, \
      u.code_retry_at, u.link_generation";
 
 /// How far a session has got.
@@ -256,6 +260,27 @@ async fn insert_link(conn: &mut AnyConnection, user_id: i64, link: NewLink) -> R
     super::outbox::queue(conn, link.mail, link.created_at).await
 }
 
+/// Creates an account without a password and queues its invitation link,
+/// on `conn` (inside the caller's transaction). An address in use is
+/// `Err(StorageError::Conflict(Constraint::StaffEmail))`.
+pub(super) async fn insert_invited(
+    conn: &mut AnyConnection,
+    email: String,
+    role: Role,
+    link: NewLink,
+) -> Result<i64> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO staff_users (email, role, created_at) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(email)
+    .bind(Text(role))
+    .bind(Millis(link.created_at))
+    .fetch_one(&mut *conn)
+    .await?;
+    insert_link(conn, id, link).await?;
+    Ok(id)
+}
+
 /// An API token of an account, for its owner's list.
 #[derive(Debug, Clone)]
 pub struct ApiTokenInfo {
@@ -286,6 +311,7 @@ impl Storage {
         &self,
         email: String,
         role: Role,
+        medical_director: bool,
         password_hash: Option<String>,
         chain: &AuditChain,
         audit_entry: AuditEntry,
@@ -294,11 +320,12 @@ impl Storage {
         self.write(move |conn| {
             Box::pin(async move {
                 let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO staff_users (email, role, password_hash, created_at) \
-                     VALUES ($1, $2, $3, $4) RETURNING id",
+                    "INSERT INTO staff_users (email, role, medical_director, password_hash, \
+                     created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
                 )
                 .bind(email)
                 .bind(Text(role))
+                .bind(Flag(medical_director))
                 .bind(password_hash)
                 .bind(Millis(audit_entry.at))
                 .fetch_one(&mut *conn)
@@ -744,41 +771,6 @@ impl Storage {
                 .bind(Millis(audit_entry.at))
                 .fetch_one(&mut *conn)
                 .await?;
-                let entry = AuditEntry {
-                    record_id: id.to_string(),
-                    ..audit_entry
-                };
-                audit::append(conn, backend, &chain, &entry).await?;
-                Ok(id)
-            })
-        })
-        .await
-    }
-
-    /// Creates an account without a password and e-mails its invitation
-    /// link, in one transaction. An address in use is
-    /// `Err(StorageError::Conflict(Constraint::StaffEmail))`.
-    #[tracing::instrument(skip_all)]
-    pub async fn invite_staff_user(
-        &self,
-        email: String,
-        role: Role,
-        link: NewLink,
-        chain: &AuditChain,
-        audit_entry: AuditEntry,
-    ) -> Result<i64> {
-        let (backend, chain) = (self.backend(), chain.clone());
-        self.write(move |conn| {
-            Box::pin(async move {
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO staff_users (email, role, created_at) VALUES ($1, $2, $3) RETURNING id",
-                )
-                .bind(email)
-                .bind(Text(role))
-                .bind(Millis(link.created_at))
-                .fetch_one(&mut *conn)
-                .await?;
-                insert_link(conn, id, link).await?;
                 let entry = AuditEntry {
                     record_id: id.to_string(),
                     ..audit_entry

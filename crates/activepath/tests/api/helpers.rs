@@ -292,6 +292,27 @@ fn link_in(text: &str, prefix: &str) -> Option<String> {
     Some(link[..link.find(char::is_whitespace).unwrap_or(link.len())].to_string())
 }
 
+/// Waits until `n` e-mails to `to` whose subject contains `subject` have
+/// been delivered, and returns them.
+pub async fn wait_for_mail_to(
+    app: &TestApp,
+    to: &str,
+    subject: &str,
+    n: usize,
+) -> Vec<activepath::mail::Envelope> {
+    for _ in 0..200 {
+        let found: Vec<_> = mails_to(app, to)
+            .into_iter()
+            .filter(|m| m.subject.contains(subject))
+            .collect();
+        if found.len() >= n {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no {n} mails to {to} about {subject:?}");
+}
+
 /// Waits until the app has handed `n` messages to its (memory) transport.
 pub async fn wait_for_mail(app: &TestApp, n: usize) {
     for _ in 0..100 {

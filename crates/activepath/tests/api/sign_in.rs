@@ -1,11 +1,12 @@
 //! Signing in that cannot be outguessed (issue 18): attempts counted before
 //! they are judged, on one instance or two; wrong second-factor codes
 //! counted apart from the password and never cleared by it; argon2 behind a
-//! gate that answers 503 past its queue; links and tokens that stay dead.
+//! gate that answers 503 past its queue; two people for every new account;
+//! links and tokens that stay dead.
 
 use crate::helpers::*;
 use crate::staff::{Browser, PASSWORD, add_staff, api_token, first_sign_in, sign_in_again};
-use activepath::staff::Role;
+use activepath::staff::{Role, access, sign_in};
 use jiff::SignedDuration;
 
 const STAFF: &str = "c@riverbend.example";
@@ -345,6 +346,228 @@ async fn past_the_password_queue_the_answer_is_503_with_retry_after() {
         }
     }
     assert!(busy > 0, "some were past the queue");
+}
+
+/// The grant waiting for `email`.
+async fn waiting_grant(app: &TestApp, email: &str) -> Option<i64> {
+    app.state
+        .storage
+        .pending_grant_for(email)
+        .await
+        .unwrap()
+        .map(|g| g.id)
+}
+
+async fn invite(b: &mut Browser<'_>, email: &str, role: &str) -> crate::staff::Page {
+    let csrf = b.get("/staff/accounts").await.csrf();
+    b.post(
+        "/staff/accounts/invite",
+        &[("csrf", &csrf), ("email", email), ("role", role)],
+    )
+    .await
+}
+
+async fn decide(b: &mut Browser<'_>, grant: i64, what: &str) -> crate::staff::Page {
+    // From the home page, which everyone may see.
+    let csrf = b.get("/staff").await.csrf();
+    b.post(&format!("/staff/grants/{grant}/{what}"), &[("csrf", &csrf)])
+        .await
+}
+
+async fn has_account(app: &TestApp, email: &str) -> bool {
+    app.state
+        .storage
+        .staff_user_by_email(email)
+        .await
+        .unwrap()
+        .is_some()
+}
+
+#[tokio::test]
+async fn an_admin_cannot_give_themself_health_data_a_second_person_approves() {
+    let app = spawn_app().await;
+    add_staff(&app, "boss@riverbend.example", Role::Admin).await;
+    add_staff(&app, "second@riverbend.example", Role::Admin).await;
+    add_staff(&app, "doc@riverbend.example", Role::Clinician).await;
+    let (mut boss, _, _) = first_sign_in(&app, "boss@riverbend.example").await;
+    let (mut second, _, _) = first_sign_in(&app, "second@riverbend.example").await;
+    let (mut doc, _, _) = first_sign_in(&app, "doc@riverbend.example").await;
+
+    // The admin's own second address, as a clinician: asked for, not made.
+    let me_too = "boss.private@elsewhere.example";
+    let res = invite(&mut boss, me_too, "clinician").await;
+    assert_eq!(res.status, 200);
+    assert!(
+        res.body
+            .contains("Asked for: boss.private@elsewhere.example as Clinician")
+    );
+    assert!(!has_account(&app, me_too).await, "no account yet");
+    let grant = waiting_grant(&app, me_too)
+        .await
+        .expect("a request waiting");
+    let db = raw(&app).await;
+    let links: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM staff_email_links")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(links, 0, "no invitation link exists, so none was mailed");
+
+    // Every administrator is told, with staff addresses and the role only.
+    for admin in ["boss@riverbend.example", "second@riverbend.example"] {
+        let mail = wait_for_mail_to(&app, admin, "Approval needed", 1).await;
+        assert_eq!(mail.len(), 1);
+        assert!(mail[0].subject.contains("a new Clinician account"));
+        assert!(mail[0].text.contains(
+            "boss@riverbend.example asked for an account for boss.private@elsewhere.example"
+        ));
+        assert!(mail[0].text.contains(&format!("{BASE_URL}/staff/grants")));
+    }
+    assert!(mails_to(&app, me_too).is_empty());
+
+    // Not by the one who asked, however they try.
+    let own = decide(&mut boss, grant, "approve").await;
+    assert_eq!(own.status, 403);
+    assert!(own.body.contains("someone else must approve it"));
+    assert!(
+        !boss
+            .get("/staff/grants")
+            .await
+            .body
+            .contains(&format!("/staff/grants/{grant}/approve"))
+    );
+    assert!(matches!(
+        access::approve(
+            &app.state,
+            access::Approver::Account(
+                &app.state
+                    .storage
+                    .staff_user_by_email("boss@riverbend.example")
+                    .await
+                    .unwrap()
+                    .unwrap(),
+                &activepath::staff::Actor::command_line()
+            ),
+            grant
+        )
+        .await
+        .unwrap(),
+        access::Decision::OwnRequest
+    ));
+    // A clinician who is not the medical director decides nothing.
+    assert_eq!(doc.get("/staff/grants").await.status, 403);
+    assert_eq!(decide(&mut doc, grant, "approve").await.status, 403);
+    assert!(!has_account(&app, me_too).await);
+    assert!(waiting_grant(&app, me_too).await.is_some());
+
+    // The second admin approves: the account is made and invited.
+    let res = decide(&mut second, grant, "approve").await;
+    assert_eq!(
+        res.location.as_deref(),
+        Some("/staff/grants"),
+        "{}",
+        res.body
+    );
+    assert!(has_account(&app, me_too).await);
+    link_in_mail(&app, me_too, "/staff/welcome/").await;
+    for admin in ["boss@riverbend.example", "second@riverbend.example"] {
+        let mail = wait_for_mail_to(&app, admin, "was approved", 1).await;
+        assert!(mail[0].text.contains("second@riverbend.example approved"));
+    }
+    assert_eq!(
+        decide(&mut second, grant, "approve").await.status,
+        409,
+        "once"
+    );
+    let page = second.get("/staff/grants").await;
+    assert!(page.body.contains("Approved"));
+
+    // Every step is in the audit trail, by whom it was done.
+    let rows = app.state.storage.audit_rows(0, 1000).await.unwrap();
+    let did = |action: &str, actor: &str| {
+        rows.iter()
+            .any(|r| r.entry.action == action && r.entry.actor == actor)
+    };
+    assert!(did("request_grant", "boss@riverbend.example"));
+    assert!(did("approve_grant", "second@riverbend.example"));
+    assert!(did("invite", "second@riverbend.example"));
+
+    // An administrator's role needs the second person too (an admin made
+    // alone would be an approver the first one controls).
+    invite(&mut boss, "boss.admin@elsewhere.example", "admin").await;
+    assert!(!has_account(&app, "boss.admin@elsewhere.example").await);
+    // Withdrawn by the one who asked.
+    let grant = waiting_grant(&app, "boss.admin@elsewhere.example")
+        .await
+        .unwrap();
+    let res = decide(&mut boss, grant, "decline").await;
+    assert_eq!(res.location.as_deref(), Some("/staff/grants"));
+    assert!(
+        waiting_grant(&app, "boss.admin@elsewhere.example")
+            .await
+            .is_none()
+    );
+    assert!(
+        app.state
+            .storage
+            .audit_rows(0, 1000)
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.entry.action == "decline_grant")
+    );
+}
+
+#[tokio::test]
+async fn a_medical_director_approves_and_a_lone_admin_is_told_who_can() {
+    let app = spawn_app().await;
+    add_staff(&app, "boss@riverbend.example", Role::Admin).await;
+    let (mut boss, _, _) = first_sign_in(&app, "boss@riverbend.example").await;
+
+    // Alone: the request waits, and the page says who can approve it.
+    let res = invite(&mut boss, "tech@riverbend.example", "technician").await;
+    assert!(res.body.contains("activepath user approve --email"));
+    let mail = wait_for_mail_to(&app, "boss@riverbend.example", "Approval needed", 1).await;
+    assert!(
+        mail[0]
+            .text
+            .contains("activepath user approve --email tech@riverbend.example")
+    );
+    assert!(!has_account(&app, "tech@riverbend.example").await);
+    // The server's operator approves on the command line.
+    let (_, decision) = access::approve_on_command_line(&app.state, "tech@riverbend.example")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(decision, access::Decision::Approved { .. }));
+    assert!(has_account(&app, "tech@riverbend.example").await);
+
+    // A medical director (a clinician, made on the command line).
+    sign_in::add_medical_director(
+        &app.state,
+        &activepath::staff::Actor::command_line(),
+        "md@riverbend.example",
+        PASSWORD.to_string().into(),
+    )
+    .await
+    .unwrap();
+    let (mut md, _, _) = first_sign_in(&app, "md@riverbend.example").await;
+    let res = invite(&mut boss, "coord@riverbend.example", "coordinator").await;
+    assert!(
+        !res.body.contains("activepath user approve"),
+        "someone can approve now"
+    );
+    let page = md.get("/staff/grants").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("href=\"/staff/grants\""), "in the menu");
+    let grant = waiting_grant(&app, "coord@riverbend.example")
+        .await
+        .unwrap();
+    let res = decide(&mut md, grant, "approve").await;
+    assert_eq!(res.location.as_deref(), Some("/staff/grants"));
+    assert!(has_account(&app, "coord@riverbend.example").await);
+    // The medical director works as a clinician, and is no administrator.
+    assert_eq!(md.get("/staff/accounts").await.status, 403);
+    assert_eq!(md.get("/staff").await.status, 200);
 }
 
 #[tokio::test]

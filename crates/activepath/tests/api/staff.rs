@@ -618,6 +618,8 @@ async fn every_role_on_every_route() {
             Some("clinician"),
         ),
         ("GET", "/staff/accounts".to_string(), Some("admin")),
+        // Administrators and the medical director (none here).
+        ("GET", "/staff/grants".to_string(), Some("admin")),
         ("GET", "/staff/audit".to_string(), Some("admin")),
         ("GET", "/staff/mail".to_string(), Some("mail")),
         ("GET", "/staff/booking-setup".to_string(), Some("mail")),
@@ -1126,11 +1128,37 @@ async fn revoked_tokens_stop_working_and_token_use_is_audited() {
     assert_eq!(get().await.unwrap().status(), 401);
 }
 
+/// Approves, as the signed-in `approver`, the request waiting for `email`.
+async fn approve(app: &TestApp, approver: &mut Browser<'_>, email: &str) {
+    let grant = app
+        .state
+        .storage
+        .pending_grant_for(email)
+        .await
+        .unwrap()
+        .expect("a request waiting");
+    let csrf = approver.get("/staff/grants").await.csrf();
+    let res = approver
+        .post(
+            &format!("/staff/grants/{}/approve", grant.id),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(
+        res.location.as_deref(),
+        Some("/staff/grants"),
+        "{}",
+        res.body
+    );
+}
+
 #[tokio::test]
 async fn an_admin_invites_someone_who_chooses_a_password_once() {
     let app = spawn_app().await;
     add_staff(&app, "boss@riverbend.example", Role::Admin).await;
+    add_staff(&app, "second@riverbend.example", Role::Admin).await;
     let (mut admin, _, _) = first_sign_in(&app, "boss@riverbend.example").await;
+    let (mut second, _, _) = first_sign_in(&app, "second@riverbend.example").await;
     let page = admin.get("/staff/accounts").await;
     assert_eq!(page.status, 200);
     let csrf = page.csrf();
@@ -1162,9 +1190,29 @@ async fn an_admin_invites_someone_who_chooses_a_password_once() {
     assert_eq!(res.status, 200);
     assert!(
         res.body
-            .contains("An invitation was sent to new.person@riverbend.example")
+            .contains("Asked for: new.person@riverbend.example as Coordinator"),
+        "{}",
+        res.body
     );
-    assert!(res.body.contains("Invited, no password yet"));
+    let again = admin
+        .post(
+            "/staff/accounts/invite",
+            &[
+                ("csrf", &csrf),
+                ("email", "new.person@riverbend.example"),
+                ("role", "admin"),
+            ],
+        )
+        .await;
+    assert!(again.body.contains("waiting for approval already"));
+    approve(&app, &mut second, "new.person@riverbend.example").await;
+    assert!(
+        admin
+            .get("/staff/accounts")
+            .await
+            .body
+            .contains("Invited, no password yet")
+    );
     let again = admin
         .post(
             "/staff/accounts/invite",
@@ -1228,6 +1276,7 @@ async fn an_admin_invites_someone_who_chooses_a_password_once() {
             ],
         )
         .await;
+    approve(&app, &mut second, "late@riverbend.example").await;
     let link = link_in_mail(&app, "late@riverbend.example", "/staff/welcome/").await;
     app.clock.advance(SignedDuration::from_hours(73));
     let mut late = Browser::new(&app);
