@@ -189,13 +189,19 @@ test('an administrator: accounts, an invitation, the audit log and API tokens; a
   await expectNoAxeViolations(page, 'accounts');
   await page.getByLabel('Work e-mail address').fill('new.person@riverbend.example');
   await page.getByLabel('Role').selectOption('coordinator');
-  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Send the invitation' }).click()]);
-  assert.match(await page.locator('main').innerText(), /An invitation was sent to new.person@riverbend.example/);
-  await expectNoAxeViolations(page, 'accounts after an invitation');
+  await Promise.all([page.waitForLoadState('load'), page.getByRole('button', { name: 'Ask for the account' }).click()]);
+  assert.match(await page.locator('main').innerText(), /Asked for: new.person@riverbend.example as Coordinator/);
+  await expectNoAxeViolations(page, 'accounts after asking for an account');
+
+  // Waiting for a second person: the one who asked may only withdraw it.
+  await Promise.all([page.waitForURL(/\/staff\/grants$/), page.getByRole('link', { name: 'Approvals' }).click()]);
+  assert.match(await page.locator('main').innerText(), /new.person@riverbend.example/);
+  assert.equal(await page.getByRole('button', { name: /^Approve/ }).count(), 0);
+  await expectNoAxeViolations(page, 'approvals');
 
   await page.getByRole('link', { name: 'Audit log' }).click();
   await page.waitForURL(/\/staff\/audit$/);
-  assert.match(await page.locator('table').innerText(), /invite/);
+  assert.match(await page.locator('table').innerText(), /request_grant/);
   await expectNoAxeViolations(page, 'audit log');
 
   await page.getByRole('link', { name: 'API tokens' }).click();

@@ -7,6 +7,7 @@ use crate::content::Content;
 use crate::crypto::{Aad, FieldCipher, MasterKey};
 use crate::jobs::{self, OutboxWorker};
 use crate::mail::Transport;
+use crate::staff::password::Gate;
 use crate::storage::Storage;
 use crate::time::Clock;
 use crate::web::{self, HttpService, RateLimits, SiteCache};
@@ -40,6 +41,8 @@ pub struct Services {
     pub theme: Arc<crate::theme::Theme>,
     /// Page views and funnel steps not yet stored.
     pub figures: crate::figures::Counter,
+    /// Every password check (argon2) takes a turn here.
+    pub passwords: crate::staff::password::Gate,
 }
 
 impl std::ops::Deref for AppState {
@@ -147,7 +150,12 @@ impl Services {
         {
             tracing::info!("wrote the demo clinic's booking set-up (locations, clinicians, hours)");
         }
+        let passwords = match config.staff.password_checks_at_once {
+            Some(n) => Gate::new(n, config.staff.password_checks_waiting),
+            None => Gate::for_this_machine(config.staff.password_checks_waiting),
+        };
         Ok(Services {
+            passwords,
             limits: RateLimits::new(&config.rate_limit),
             theme: Arc::new(theme),
             figures: Default::default(),

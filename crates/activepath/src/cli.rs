@@ -1,5 +1,6 @@
 //! The command line: `serve` (the default), `migrate`, `check-config`,
-//! `user add`, `user token`, `audit verify` and `audit anchor`.
+//! `user add`, `user token`, `user approve`, `user medical-director`,
+//! `audit verify` and `audit anchor`.
 
 use crate::app::{Application, Services, shutdown_signal};
 use crate::config::{Config, Overrides};
@@ -82,6 +83,25 @@ pub enum UserCommand {
         /// A file whose first line is the password.
         #[arg(long)]
         password_file: Option<PathBuf>,
+        /// The clinic's medical director (a clinician): may approve roles
+        /// given in the portal, like a second administrator.
+        #[arg(long)]
+        medical_director: bool,
+    },
+    /// Approve a role an administrator asked for in the portal (the
+    /// account is made and its invitation sent), as the server's operator.
+    Approve {
+        /// The address the request is for.
+        #[arg(long)]
+        email: String,
+    },
+    /// Make a clinician the clinic's medical director (who may approve
+    /// roles given in the portal), or with --remove, no longer.
+    MedicalDirector {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        remove: bool,
     },
     /// Make an API token for an account and print it, once.
     Token {
@@ -300,16 +320,69 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     email,
                     role,
                     password_file,
+                    medical_director,
                 } => {
-                    let password = read_password(password_file.as_deref())?;
                     let role = Role::from(role);
-                    sign_in::add_account(&services, &actor, &email, role, password).await?;
+                    anyhow::ensure!(
+                        !medical_director || role == Role::Clinician,
+                        "a medical director is a clinician: use --role clinician"
+                    );
+                    let password = read_password(password_file.as_deref())?;
+                    if medical_director {
+                        sign_in::add_medical_director(&services, &actor, &email, password).await?;
+                    } else {
+                        sign_in::add_account(&services, &actor, &email, role, password).await?;
+                    }
                     println!(
-                        "created the {} account {}",
+                        "created the {} account {}{}",
                         crate::storage::TextEnum::as_text(role),
-                        crate::staff::normalise_email(&email)
+                        crate::staff::normalise_email(&email),
+                        if medical_director {
+                            " (medical director)"
+                        } else {
+                            ""
+                        }
                     );
                     Ok(())
+                }
+                UserCommand::Approve { email } => {
+                    use crate::staff::access::{self, Decision};
+                    match access::approve_on_command_line(&services, &email).await? {
+                        None => Err(anyhow::anyhow!(
+                            "no request is waiting for {email}; administrators ask for roles at /staff/accounts"
+                        )),
+                        Some((grant, Decision::Approved { .. })) => {
+                            println!(
+                                "approved: {} gets an account with the {} role (asked for by {}); the invitation is on its way",
+                                grant.email,
+                                crate::storage::TextEnum::as_text(grant.role),
+                                grant.requester
+                            );
+                            Ok(())
+                        }
+                        Some((_, Decision::Exists)) => Err(anyhow::anyhow!(
+                            "an account with the address {email} exists already"
+                        )),
+                        Some((_, other)) => Err(anyhow::anyhow!(
+                            "not approved ({other:?}): it was decided meanwhile"
+                        )),
+                    }
+                }
+                UserCommand::MedicalDirector { email, remove } => {
+                    if crate::staff::access::set_medical_director(&services, &email, !remove)
+                        .await?
+                    {
+                        println!(
+                            "{} is {} the medical director",
+                            crate::staff::normalise_email(&email),
+                            if remove { "no longer" } else { "now" }
+                        );
+                        Ok(())
+                    } else {
+                        Err(anyhow::anyhow!(
+                            "no clinician has the address {email} (a medical director is a clinician)"
+                        ))
+                    }
                 }
                 UserCommand::Token { email, name } => {
                     let user = services

@@ -58,6 +58,8 @@ session_idle_timeout = "30m"
 session_lifetime = "12h"
 urgent_respond_within = "4h"
 routine_respond_within = "48h"
+max_code_failures = 10
+password_checks_waiting = 16
 
 [booking]
 reminder_before = "24h"
@@ -272,6 +274,17 @@ pub struct Staff {
     /// How soon a routine case should be answered.
     #[serde(deserialize_with = "duration")]
     pub routine_respond_within: Duration,
+    /// Wrong second-factor codes in a row after which an account takes no
+    /// code until its password is reset by e-mail or an administrator
+    /// enables it again.
+    pub max_code_failures: u32,
+    /// Password checks (argon2, 19 MiB each) run at once; default: one per
+    /// core of the machine.
+    #[serde(default)]
+    pub password_checks_at_once: Option<usize>,
+    /// Password checks that may wait for a turn; past them, sign-in answers
+    /// 503 with Retry-After.
+    pub password_checks_waiting: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -807,6 +820,14 @@ impl Config {
         }
         if tms.check_in_link_valid < Duration::from_secs(3600) {
             bail!("tms.check_in_link_valid must be at least 1h");
+        }
+        if self.staff.max_code_failures == 0 {
+            bail!("staff.max_code_failures must be at least 1");
+        }
+        if self.staff.password_checks_at_once == Some(0) {
+            bail!(
+                "staff.password_checks_at_once must be at least 1 (leave it out for one per core)"
+            );
         }
         if self.server.max_connections == 0 {
             bail!("server.max_connections must be at least 1");

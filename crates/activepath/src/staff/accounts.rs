@@ -1,13 +1,13 @@
-//! Managing staff accounts: invitations by e-mail, choosing a password from
-//! an e-mailed link (after an invitation, or to reset a forgotten one), and
-//! disabling an account.
+//! Managing staff accounts: links by e-mail (an invitation, once a role is
+//! approved, see `access`; a password reset), choosing a password from one,
+//! and disabling an account. Only an account's newest link works, and none
+//! once one was used.
 
-use super::sign_in::{NewAccountError, password_problem};
-use super::{Actor, Error, Role, normalise_email, password};
+use super::sign_in::password_problem;
+use super::{Actor, Error, normalise_email, password};
 use crate::app::Services;
 use crate::crypto::{Purpose, random_token};
 use crate::storage::staff::{LinkPurpose, NewLink, StaffUser};
-use crate::storage::{Constraint, StorageError};
 use jiff::SignedDuration;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -21,7 +21,7 @@ fn link_hash(s: &Services, token: &str) -> String {
 }
 
 /// A new link of `purpose`, with its message to `email`.
-fn new_link(s: &Services, purpose: LinkPurpose, email: &str) -> NewLink {
+pub(super) fn new_link(s: &Services, purpose: LinkPurpose, email: &str) -> NewLink {
     let token = random_token(32);
     let now = s.clock.now();
     let (path, lifetime) = match purpose {
@@ -43,39 +43,9 @@ fn new_link(s: &Services, purpose: LinkPurpose, email: &str) -> NewLink {
     }
 }
 
-/// Creates an account for `email` with `role` and e-mails it a link to
-/// choose a password.
-pub async fn invite(
-    s: &Services,
-    actor: &Actor,
-    email: &str,
-    role: Role,
-) -> Result<i64, NewAccountError> {
-    let email = normalise_email(email);
-    crate::domain::EmailAddress::parse(&email)
-        .map_err(|_| NewAccountError::Email(email.clone()))?;
-    let link = new_link(s, LinkPurpose::Invite, &email);
-    let id = match s
-        .storage
-        .invite_staff_user(
-            email,
-            role,
-            link,
-            &s.cipher.audit_chain(),
-            actor.did("invite", "staff_user", "", s.clock.now()),
-        )
-        .await
-    {
-        Ok(id) => id,
-        Err(StorageError::Conflict(Constraint::StaffEmail)) => return Err(NewAccountError::Exists),
-        Err(e) => return Err(NewAccountError::Other(e.into())),
-    };
-    s.mail_wake.notify_one();
-    Ok(id)
-}
-
 /// Sends a password-reset link if `email` has an enabled account; does
-/// nothing otherwise. The caller answers the same either way.
+/// nothing otherwise. The caller answers the same either way. Every link
+/// the account had before stops working.
 pub async fn request_reset(s: &Services, email: &str) -> Result<(), Error> {
     let email = normalise_email(email);
     let Some(user) = s.storage.staff_user_by_email(&email).await? else {
@@ -94,8 +64,9 @@ pub async fn request_reset(s: &Services, email: &str) -> Result<(), Error> {
 /// Where an e-mailed link leads.
 pub enum Link {
     /// Usable: the account it is for.
-    Open(StaffUser, LinkPurpose),
-    /// Used before, expired, or for a disabled account.
+    Open(Box<StaffUser>, LinkPurpose),
+    /// Used before, expired, replaced by a newer link (or one was used
+    /// since), or for a disabled account.
     Spent,
     Unknown,
 }
@@ -108,10 +79,11 @@ pub async fn open_link(s: &Services, token: &str) -> Result<Link, Error> {
         return Ok(Link::Unknown);
     };
     let usable = link.used_at.is_none()
+        && link.newest
         && link.expires_at > s.clock.now()
         && link.user.disabled_at.is_none();
     Ok(if usable {
-        Link::Open(link.user, link.purpose)
+        Link::Open(Box::new(link.user), link.purpose)
     } else {
         Link::Spent
     })
@@ -121,8 +93,11 @@ pub enum PasswordSet {
     Done,
     /// The new password does not meet the policy: why.
     Weak(String),
-    /// The link was used, or expired, meanwhile.
+    /// The link was used, replaced or expired meanwhile.
     Spent,
+    /// Too many password checks at once: nothing was done; try again
+    /// shortly.
+    Busy,
 }
 
 /// Sets the account's password from a link, once.
@@ -141,7 +116,10 @@ pub async fn set_password(
     ) {
         return Ok(PasswordSet::Weak(password_problem(&p)));
     }
-    let hash = password::hash(new_password).await?;
+    let Ok(turn) = s.passwords.admit() else {
+        return Ok(PasswordSet::Busy);
+    };
+    let hash = password::hash(turn, new_password).await?;
     let actor = Actor {
         user_id: Some(user.id),
         label: user.email.clone(),
@@ -170,7 +148,9 @@ pub async fn set_password(
     })
 }
 
-/// Disables an account (its sessions end at once) or enables it again.
+/// Disables an account (its sessions end at once, its API tokens are
+/// revoked) or enables it again (with no session or token of before, and
+/// its count of wrong second-factor codes cleared).
 pub async fn set_disabled(
     s: &Services,
     actor: &Actor,

@@ -2,6 +2,7 @@
 //! factor, sessions, API tokens), who may do what, the triage queue and the
 //! work on each case, and the audit trail of every access to health data.
 
+pub mod access;
 pub mod accounts;
 pub mod appointments;
 pub mod audit;
@@ -34,6 +35,9 @@ pub enum Error {
     /// Stored staff data that does not decrypt where it is.
     #[error("{0} failed its integrity check")]
     Integrity(String),
+    /// Too many password checks at once (see `password::Gate`).
+    #[error(transparent)]
+    Busy(#[from] password::Busy),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }

@@ -2,6 +2,7 @@
 //! goes through [`allows`]: one table, deny by default.
 
 pub use crate::storage::staff::Role;
+use crate::storage::staff::StaffUser;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permission {
@@ -105,9 +106,49 @@ pub fn allows(role: Role, permission: Permission) -> bool {
     )
 }
 
+impl Role {
+    /// Whether the role reads health data of any kind (the queue, cases,
+    /// patient records, TMS courses or the schedule's people).
+    pub fn sees_health_data(self) -> bool {
+        Permission::ALL
+            .into_iter()
+            .any(|p| p.reveals_health_data() && allows(self, p))
+    }
+}
+
+impl Permission {
+    /// Whether the permission shows or changes anyone's health data.
+    fn reveals_health_data(self) -> bool {
+        use Permission::*;
+        match self {
+            SeeQueue | SeeCase | WorkCases | SeePatients | EditPatients | ClinicalNotes
+            | SeeSchedule | ManageSchedule | SeeCourses | ManageCourses | RecordTreatment
+            | ManageAuthorizations => true,
+            ManageAccounts | SeeAudit | OwnTokens | SeeMailLog | SetUpBooking | SeeSiteFigures => {
+                false
+            }
+        }
+    }
+}
+
+/// Who may approve a role given in the portal (see `staff::access`): an
+/// enabled administrator, or an enabled clinician who is the clinic's
+/// medical director. Never for their own request (checked there).
+pub fn approves_grants(user: &StaffUser) -> bool {
+    user.disabled_at.is_none()
+        && (user.role == Role::Admin || (user.role == Role::Clinician && user.medical_director))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_role_but_admin_sees_health_data() {
+        for role in Role::ALL {
+            assert_eq!(role.sees_health_data(), role != Role::Admin, "{role:?}");
+        }
+    }
 
     #[test]
     fn the_table() {

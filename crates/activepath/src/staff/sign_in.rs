@@ -4,18 +4,32 @@
 //! A session is a database row (so every instance shares it) named by a
 //! random id that only the browser's cookie holds; the database keeps an
 //! HMAC of it. Each step of signing in replaces the id.
+//!
+//! Guessing is counted before it is judged. A password attempt on an
+//! address (known or not) is first reserved in the database, atomically,
+//! and counted as failed; only an attempt the count allows is checked, and
+//! a right password clears that count. Second-factor codes have a count of
+//! their own per account, reserved the same way, which only a right code
+//! clears: knowing the password buys no more guesses at the code. After
+//! `staff.max_code_failures` wrong codes in a row, no code is judged until
+//! the password is reset by e-mail or an administrator enables the account
+//! again.
 
 use super::{Actor, Error, Role, normalise_email, password, totp};
 use crate::app::Services;
 use crate::crypto::{Aad, Purpose, random_token, same_secret};
 use crate::storage::StorageError;
-use crate::storage::staff::{NewSession, SecondFactorSetUp, Session, SessionStage, StaffUser};
-use jiff::{SignedDuration, Timestamp};
+use crate::storage::staff::{
+    Attempt, CodeAttempt, NewSession, SecondFactorSetUp, Session, SessionStage, StaffUser,
+};
+use jiff::SignedDuration;
 use secrecy::{ExposeSecret, SecretString};
 
-/// How long to wait after the n-th failed attempt on one account: the first
-/// three are free (typing mistakes), then 15 s, 30 s, 1 min … doubling to at
-/// most 15 minutes. The owner is never locked out for longer than that.
+/// How long to wait after the n-th failed attempt on one account (of
+/// passwords, and of codes, each counted apart): the first three are free
+/// (typing mistakes), then 15 s, 30 s, 1 min … doubling to at most 15
+/// minutes. A password is never locked out for longer than that; codes stop
+/// for good at `staff.max_code_failures`.
 pub fn delay_after(failures: i64) -> SignedDuration {
     if failures <= 3 {
         return SignedDuration::ZERO;
@@ -78,18 +92,44 @@ pub async fn add_account(
     role: Role,
     new_password: SecretString,
 ) -> Result<i64, NewAccountError> {
+    create(s, actor, email, role, false, new_password).await
+}
+
+/// Creates a clinician's account that may approve access to health data
+/// (`activepath user add --role clinician --medical-director`).
+pub async fn add_medical_director(
+    s: &Services,
+    actor: &Actor,
+    email: &str,
+    new_password: SecretString,
+) -> Result<i64, NewAccountError> {
+    create(s, actor, email, Role::Clinician, true, new_password).await
+}
+
+async fn create(
+    s: &Services,
+    actor: &Actor,
+    email: &str,
+    role: Role,
+    medical_director: bool,
+    new_password: SecretString,
+) -> Result<i64, NewAccountError> {
     let email = normalise_email(email);
     crate::domain::EmailAddress::parse(&email)
         .map_err(|_| NewAccountError::Email(email.clone()))?;
     password::check(new_password.expose_secret(), &email, &s.config.clinic.name)
         .map_err(|p| NewAccountError::Password(password_problem(&p)))?;
-    let hash = password::hash(new_password).await.map_err(Error::from)?;
+    let turn = s.passwords.admit().map_err(Error::from)?;
+    let hash = password::hash(turn, new_password)
+        .await
+        .map_err(Error::from)?;
     let now = s.clock.now();
     match s
         .storage
         .add_staff_user(
             email,
             role,
+            medical_director,
             Some(hash),
             &s.cipher.audit_chain(),
             actor.did("create", "staff_user", "", now),
@@ -132,6 +172,9 @@ impl SessionCookie {
 pub enum PasswordOutcome {
     /// Too many recent failures for this account: wait this long.
     Throttled(SignedDuration),
+    /// Too many password checks at once on this server: nothing was
+    /// counted or judged; try again shortly.
+    Busy,
     /// Wrong address or password, or a disabled account: one answer for all.
     Refused,
     /// Signed in as far as `stage`.
@@ -182,7 +225,8 @@ async fn start(
 }
 
 /// Checks an e-mail address and password. The answer and the time it takes
-/// do not say whether the address has an account.
+/// do not say whether the address has an account. The attempt is counted
+/// before the password is checked (see the module's note).
 #[tracing::instrument(skip_all)]
 pub async fn with_password(
     s: &Services,
@@ -192,20 +236,26 @@ pub async fn with_password(
 ) -> Result<PasswordOutcome, Error> {
     let email = normalise_email(email);
     let key = account_key(s, &email);
+    // A place at the gate first: a server too busy to check counts nothing.
+    let Ok(turn) = s.passwords.admit() else {
+        return Ok(PasswordOutcome::Busy);
+    };
     let now = s.clock.now();
-    if let Some(t) = s.storage.sign_in_throttle(&key).await?
-        && t.next_attempt_at > now
+    let forget_before = crate::time::before(now, FORGET_FAILURES_AFTER);
+    match s
+        .storage
+        .reserve_sign_in(key.clone(), now, forget_before, delay_after)
+        .await?
     {
-        return Ok(PasswordOutcome::Throttled(
-            t.next_attempt_at.duration_since(now),
-        ));
+        Attempt::Allowed { .. } => {}
+        Attempt::Wait(at) => return Ok(PasswordOutcome::Throttled(at.duration_since(now))),
     }
     let user = s.storage.staff_user_by_email(&email).await?;
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
-    let matches = password::verify(given, hash).await;
+    let matches = password::verify(turn, given, hash).await;
     let user = user.filter(|u| matches && u.disabled_at.is_none());
     let Some(user) = user else {
-        failed(s, key, now).await?;
+        tracing::warn!("a staff sign-in attempt failed");
         return Ok(PasswordOutcome::Refused);
     };
     s.storage.sign_in_succeeded(key).await?;
@@ -217,19 +267,6 @@ pub async fn with_password(
     };
     let cookie = start(s, &user, stage, None, &actor).await?;
     Ok(PasswordOutcome::Accepted { cookie, stage })
-}
-
-async fn failed(s: &Services, key: String, now: Timestamp) -> Result<(), Error> {
-    s.storage
-        .sign_in_failed(
-            key,
-            now,
-            crate::time::before(now, FORGET_FAILURES_AFTER),
-            delay_after,
-        )
-        .await?;
-    tracing::warn!("a staff sign-in attempt failed");
-    Ok(())
 }
 
 /// A session as a request presents it, checked against its timeouts.
@@ -273,12 +310,21 @@ pub async fn current(s: &Services, cookie: &str) -> Result<Option<Current>, Erro
 pub enum CodeOutcome {
     Throttled(SignedDuration),
     Refused,
+    /// Too many wrong codes in a row: none is judged until the password is
+    /// reset by e-mail or an administrator enables the account again.
+    Locked,
     /// Signed in; the session has a new id.
     Accepted(SessionCookie),
 }
 
+/// Whether the account takes no more codes (see [`CodeOutcome::Locked`]).
+pub fn codes_locked(s: &Services, user: &StaffUser) -> bool {
+    user.code_failures >= i64::from(s.config.staff.max_code_failures)
+}
+
 /// Checks the code from the authenticator app, or a recovery code, for a
-/// session at the second-factor stage.
+/// session at the second-factor stage. The attempt is counted on the
+/// account before the code is checked; only a right code clears the count.
 #[tracing::instrument(skip_all)]
 pub async fn with_code(
     s: &Services,
@@ -287,15 +333,17 @@ pub async fn with_code(
     client_ip: Option<String>,
 ) -> Result<CodeOutcome, Error> {
     let user = &current.session.user;
-    let key = account_key(s, &user.email);
     let now = s.clock.now();
-    if let Some(t) = s.storage.sign_in_throttle(&key).await?
-        && t.next_attempt_at > now
+    let max = i64::from(s.config.staff.max_code_failures);
+    let failures = match s
+        .storage
+        .reserve_code_attempt(user.id, now, max, delay_after)
+        .await?
     {
-        return Ok(CodeOutcome::Throttled(
-            t.next_attempt_at.duration_since(now),
-        ));
-    }
+        CodeAttempt::Allowed { failures } => failures,
+        CodeAttempt::Wait(at) => return Ok(CodeOutcome::Throttled(at.duration_since(now))),
+        CodeAttempt::Locked => return Ok(CodeOutcome::Locked),
+    };
     let Some(sealed) = &user.totp_secret else {
         return Ok(CodeOutcome::Refused);
     };
@@ -308,16 +356,26 @@ pub async fn with_code(
             !hash.is_empty() && s.storage.use_recovery_code(user.id, hash, now).await?
         }
     };
-    if !accepted {
-        failed(s, key, now).await?;
-        return Ok(CodeOutcome::Refused);
-    }
-    s.storage.sign_in_succeeded(key).await?;
     let actor = Actor {
         user_id: Some(user.id),
         label: user.email.clone(),
         client_ip,
     };
+    if !accepted {
+        tracing::warn!(failures, "a wrong second-factor code");
+        if failures < max {
+            return Ok(CodeOutcome::Refused);
+        }
+        // This one locked the account's codes: recorded once, here.
+        tracing::warn!("second-factor codes locked after {failures} wrong ones in a row");
+        super::audit::seen(
+            s,
+            actor.did("lock_second_factor", "staff_user", user.id, now),
+        )
+        .await?;
+        return Ok(CodeOutcome::Locked);
+    }
+    s.storage.code_succeeded(user.id).await?;
     let cookie = start(
         s,
         user,

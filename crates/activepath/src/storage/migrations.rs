@@ -99,6 +99,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/postgres/0015_tms_kiosks.sql"),
     ),
     (
+        16,
+        "sign_in",
+        include_str!("../../migrations/sqlite/0016_sign_in.sql"),
+        include_str!("../../migrations/postgres/0016_sign_in.sql"),
+    ),
+    (
         17,
         "sealed_outbox",
         include_str!("../../migrations/sqlite/0017_sealed_outbox.sql"),

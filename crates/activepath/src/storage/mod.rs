@@ -21,6 +21,7 @@ pub mod audit;
 pub mod booking;
 mod data_migrations;
 pub mod figures;
+pub mod grants;
 pub mod idempotency;
 mod migrations;
 pub mod outbox;
@@ -85,6 +86,8 @@ pub enum Constraint {
     TriageUid,
     IdempotencyKey,
     StaffEmail,
+    /// A request for a role is waiting for that address already.
+    GrantPending,
     /// Two active appointment blocks on one resource would overlap.
     ResourceBusy,
     /// A single-use link was used, or expired, meanwhile.
@@ -129,6 +132,11 @@ const CONSTRAINTS: &[(Constraint, &str, &str)] = &[
         Constraint::StaffEmail,
         "staff_users_email_key",
         "staff_users.email",
+    ),
+    (
+        Constraint::GrantPending,
+        "staff_grants_pending",
+        "staff_grants.email",
     ),
 ];
 

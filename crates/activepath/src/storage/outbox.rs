@@ -41,12 +41,15 @@ pub enum MailKind {
     /// To the clinic's own address: something arrived (a shared result, a
     /// message, a booking, a course alert), naming no one.
     ClinicNotification,
+    /// To administrators and medical directors: a staff account asked for
+    /// or approved.
+    StaffAccess,
     /// Queued before kinds were recorded (migration 0017).
     Unrecorded,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 9] = [
+    pub const ALL: [MailKind; 10] = [
         MailKind::StaffInvite,
         MailKind::PasswordReset,
         MailKind::CheckIn,
@@ -55,6 +58,7 @@ impl MailKind {
         MailKind::BookingCancellation,
         MailKind::BookingReminder,
         MailKind::ClinicNotification,
+        MailKind::StaffAccess,
         MailKind::Unrecorded,
     ];
 }
@@ -70,6 +74,7 @@ impl TextEnum for MailKind {
             MailKind::BookingCancellation => "booking-cancellation",
             MailKind::BookingReminder => "booking-reminder",
             MailKind::ClinicNotification => "clinic-notification",
+            MailKind::StaffAccess => "staff-access",
             MailKind::Unrecorded => "unrecorded",
         }
     }

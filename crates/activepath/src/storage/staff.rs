@@ -1,8 +1,9 @@
 //! Staff accounts, their second factor, sessions, API tokens and the
-//! sign-in throttle.
+//! sign-in throttles (of passwords per address tried, of codes per
+//! account).
 
 use super::audit::{self, AuditEntry};
-use super::{Millis, Result, Storage, Text, TextEnum, get};
+use super::{Flag, Millis, Result, Storage, Text, TextEnum, get};
 use crate::crypto::AuditChain;
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
@@ -57,6 +58,15 @@ pub struct StaffUser {
     pub totp_last_step: Option<i64>,
     pub disabled_at: Option<Timestamp>,
     pub created_at: Timestamp,
+    /// A clinician who may approve access to health data (see
+    /// `staff::access`).
+    pub medical_director: bool,
+    /// Wrong second-factor codes in a row.
+    pub code_failures: i64,
+    /// No code is judged before this.
+    pub code_retry_at: Option<Timestamp>,
+    /// Only an e-mailed link of this generation works.
+    pub link_generation: i64,
 }
 
 impl<'r> FromRow<'r, AnyRow> for StaffUser {
@@ -71,12 +81,17 @@ impl<'r> FromRow<'r, AnyRow> for StaffUser {
             totp_last_step: r.try_get("totp_last_step")?,
             disabled_at: get::<Option<Millis>>(r, "disabled_at")?.map(|m| m.0),
             created_at: get::<Millis>(r, "created_at")?.0,
+            medical_director: get::<Flag>(r, "medical_director")?.0,
+            code_failures: r.try_get("code_failures")?,
+            code_retry_at: get::<Option<Millis>>(r, "code_retry_at")?.map(|m| m.0),
+            link_generation: r.try_get("link_generation")?,
         })
     }
 }
 
 const USER_COLUMNS: &str = "u.id, u.email, u.role, u.password_hash, u.totp_secret, u.totp_pending, \
-     u.totp_last_step, u.disabled_at, u.created_at";
+     u.totp_last_step, u.disabled_at, u.created_at, u.medical_director, u.code_failures, \
+     u.code_retry_at, u.link_generation";
 
 /// How far a session has got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +164,28 @@ pub struct Throttle {
     pub next_attempt_at: Timestamp,
 }
 
+/// What reserving a password attempt found: it may be judged now (and is
+/// counted as failed until it proves right), or not before a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// Counted: the attempt is the `failures`-th in a row.
+    Allowed { failures: i64 },
+    /// Not judged: the next attempt is allowed at this time.
+    Wait(Timestamp),
+}
+
+/// What reserving a second-factor attempt found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeAttempt {
+    /// Counted: the attempt is the `failures`-th in a row.
+    Allowed { failures: i64 },
+    /// Not judged: the next attempt is allowed at this time.
+    Wait(Timestamp),
+    /// Not judged, and no code is until the account's password is reset
+    /// or an administrator enables it again.
+    Locked,
+}
+
 /// What an e-mailed link is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkPurpose {
@@ -182,6 +219,9 @@ pub struct EmailLink {
     pub purpose: LinkPurpose,
     pub expires_at: Timestamp,
     pub used_at: Option<Timestamp>,
+    /// Whether it is the account's newest link, and no link was used since
+    /// it was made.
+    pub newest: bool,
 }
 
 /// A new e-mailed link: its digest, and the message that carries it.
@@ -194,19 +234,51 @@ pub struct NewLink {
     pub mail: super::outbox::NewMail,
 }
 
+/// Stores a link and queues its message. The account's link generation
+/// moves on first, which ends every link made before (a row lock on the
+/// account, so two links made at once still leave one working).
 async fn insert_link(conn: &mut AnyConnection, user_id: i64, link: NewLink) -> Result<()> {
+    let generation: i64 = sqlx::query_scalar(
+        "UPDATE staff_users SET link_generation = link_generation + 1 WHERE id = $1 \
+         RETURNING link_generation",
+    )
+    .bind(user_id)
+    .fetch_one(&mut *conn)
+    .await?;
     sqlx::query(
-        "INSERT INTO staff_email_links (token_hash, user_id, purpose, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO staff_email_links (token_hash, user_id, purpose, created_at, expires_at, \
+         generation) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(link.token_hash)
     .bind(user_id)
     .bind(Text(link.purpose))
     .bind(Millis(link.created_at))
     .bind(Millis(link.expires_at))
+    .bind(generation)
     .execute(&mut *conn)
     .await?;
     super::outbox::queue(conn, link.mail, link.created_at).await
+}
+
+/// Creates an account without a password and queues its invitation link,
+/// on `conn` (inside the caller's transaction). An address in use is
+/// `Err(StorageError::Conflict(Constraint::StaffEmail))`.
+pub(super) async fn insert_invited(
+    conn: &mut AnyConnection,
+    email: String,
+    role: Role,
+    link: NewLink,
+) -> Result<i64> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO staff_users (email, role, created_at) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(email)
+    .bind(Text(role))
+    .bind(Millis(link.created_at))
+    .fetch_one(&mut *conn)
+    .await?;
+    insert_link(conn, id, link).await?;
+    Ok(id)
 }
 
 /// An API token of an account, for its owner's list.
@@ -239,6 +311,7 @@ impl Storage {
         &self,
         email: String,
         role: Role,
+        medical_director: bool,
         password_hash: Option<String>,
         chain: &AuditChain,
         audit_entry: AuditEntry,
@@ -247,11 +320,12 @@ impl Storage {
         self.write(move |conn| {
             Box::pin(async move {
                 let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO staff_users (email, role, password_hash, created_at) \
-                     VALUES ($1, $2, $3, $4) RETURNING id",
+                    "INSERT INTO staff_users (email, role, medical_director, password_hash, \
+                     created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
                 )
                 .bind(email)
                 .bind(Text(role))
+                .bind(Flag(medical_director))
                 .bind(password_hash)
                 .bind(Millis(audit_entry.at))
                 .fetch_one(&mut *conn)
@@ -536,46 +610,63 @@ impl Storage {
         .transpose()
     }
 
-    /// Counts a failed attempt; `delay` gives the wait after `failures`
-    /// failures. Counted in the database (an atomic increment), so every
-    /// instance agrees; failures older than `forget_before` no longer count.
-    pub async fn sign_in_failed(
+    /// Reserves a password attempt on `account_key` before it is judged:
+    /// when one is allowed now, it is counted as failed at once (and the
+    /// next is pushed back by `delay` of the new count), all in one
+    /// transaction holding the row, so no number of requests, on any
+    /// number of instances, gets more attempts judged than the count
+    /// allows. A right password then clears the count
+    /// ([`Storage::sign_in_succeeded`]). Failures older than
+    /// `forget_before` no longer count.
+    pub async fn reserve_sign_in(
         &self,
         account_key: String,
         now: Timestamp,
         forget_before: Timestamp,
         delay: fn(i64) -> jiff::SignedDuration,
-    ) -> Result<Throttle> {
+    ) -> Result<Attempt> {
         self.write(move |conn| {
             Box::pin(async move {
-                let failures: i64 = sqlx::query_scalar(
+                // The conflict arm updates (and returns) only when an
+                // attempt is allowed; otherwise it returns nothing.
+                let failures: Option<i64> = sqlx::query_scalar(
                     "INSERT INTO sign_in_throttle (account_key, failures, next_attempt_at, updated_at) \
                      VALUES ($1, 1, $2, $2) ON CONFLICT (account_key) DO UPDATE SET \
                      failures = CASE WHEN sign_in_throttle.updated_at < $3 THEN 1 \
                                      ELSE sign_in_throttle.failures + 1 END, \
                      updated_at = excluded.updated_at \
+                     WHERE sign_in_throttle.next_attempt_at <= $2 OR sign_in_throttle.updated_at < $3 \
                      RETURNING failures",
                 )
                 .bind(account_key.clone())
                 .bind(Millis(now))
                 .bind(Millis(forget_before))
-                .fetch_one(&mut *conn)
+                .fetch_optional(&mut *conn)
                 .await?;
-                let next = crate::time::after(now, delay(failures));
+                let Some(failures) = failures else {
+                    // The row is ours until commit; should it be gone all the
+                    // same (a right password cleared it), try again at once.
+                    let next: Option<Millis> = sqlx::query_scalar(
+                        "SELECT next_attempt_at FROM sign_in_throttle WHERE account_key = $1",
+                    )
+                    .bind(account_key)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                    return Ok(Attempt::Wait(next.map_or(now, |m| m.0)));
+                };
                 sqlx::query("UPDATE sign_in_throttle SET next_attempt_at = $1 WHERE account_key = $2")
-                    .bind(Millis(next))
+                    .bind(Millis(crate::time::after(now, delay(failures))))
                     .bind(account_key)
                     .execute(&mut *conn)
                     .await?;
-                Ok(Throttle {
-                    failures,
-                    next_attempt_at: next,
-                })
+                Ok(Attempt::Allowed { failures })
             })
         })
         .await
     }
 
+    /// Clears the password failures counted on `account_key` (a right
+    /// password). Wrong second-factor codes are counted elsewhere and stay.
     pub async fn sign_in_succeeded(&self, account_key: String) -> Result<()> {
         self.write_statement(move |conn| {
             Box::pin(async move {
@@ -583,6 +674,75 @@ impl Storage {
                     .bind(account_key)
                     .execute(conn)
                     .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Reserves a second-factor attempt of the account before it is judged,
+    /// like [`Storage::reserve_sign_in`]: counted as failed at once, the
+    /// next pushed back by `delay`, and none at all once `max` are counted
+    /// in a row. Only [`Storage::code_succeeded`], a password set from a
+    /// link, or enabling the account starts the count again.
+    pub async fn reserve_code_attempt(
+        &self,
+        user_id: i64,
+        now: Timestamp,
+        max: i64,
+        delay: fn(i64) -> jiff::SignedDuration,
+    ) -> Result<CodeAttempt> {
+        self.write(move |conn| {
+            Box::pin(async move {
+                let failures: Option<i64> = sqlx::query_scalar(
+                    "UPDATE staff_users SET code_failures = code_failures + 1 \
+                     WHERE id = $1 AND code_failures < $2 \
+                     AND (code_retry_at IS NULL OR code_retry_at <= $3) \
+                     RETURNING code_failures",
+                )
+                .bind(user_id)
+                .bind(max)
+                .bind(Millis(now))
+                .fetch_optional(&mut *conn)
+                .await?;
+                let Some(failures) = failures else {
+                    let row = sqlx::query(
+                        "SELECT code_failures, code_retry_at FROM staff_users WHERE id = $1",
+                    )
+                    .bind(user_id)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                    let counted: i64 = row.try_get("code_failures")?;
+                    let retry = get::<Option<Millis>>(&row, "code_retry_at")?.map(|m| m.0);
+                    return Ok(match retry {
+                        _ if counted >= max => CodeAttempt::Locked,
+                        Some(at) => CodeAttempt::Wait(at),
+                        // Unreachable unless the count changed meanwhile:
+                        // not judged, try again at once.
+                        None => CodeAttempt::Wait(now),
+                    });
+                };
+                sqlx::query("UPDATE staff_users SET code_retry_at = $1 WHERE id = $2")
+                    .bind(Millis(crate::time::after(now, delay(failures))))
+                    .bind(user_id)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(CodeAttempt::Allowed { failures })
+            })
+        })
+        .await
+    }
+
+    /// A right code: the count of wrong ones starts again.
+    pub async fn code_succeeded(&self, user_id: i64) -> Result<()> {
+        self.write_statement(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "UPDATE staff_users SET code_failures = 0, code_retry_at = NULL WHERE id = $1",
+                )
+                .bind(user_id)
+                .execute(conn)
+                .await?;
                 Ok(())
             })
         })
@@ -622,41 +782,6 @@ impl Storage {
         .await
     }
 
-    /// Creates an account without a password and e-mails its invitation
-    /// link, in one transaction. An address in use is
-    /// `Err(StorageError::Conflict(Constraint::StaffEmail))`.
-    #[tracing::instrument(skip_all)]
-    pub async fn invite_staff_user(
-        &self,
-        email: String,
-        role: Role,
-        link: NewLink,
-        chain: &AuditChain,
-        audit_entry: AuditEntry,
-    ) -> Result<i64> {
-        let (backend, chain) = (self.backend(), chain.clone());
-        self.write(move |conn| {
-            Box::pin(async move {
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO staff_users (email, role, created_at) VALUES ($1, $2, $3) RETURNING id",
-                )
-                .bind(email)
-                .bind(Text(role))
-                .bind(Millis(link.created_at))
-                .fetch_one(&mut *conn)
-                .await?;
-                insert_link(conn, id, link).await?;
-                let entry = AuditEntry {
-                    record_id: id.to_string(),
-                    ..audit_entry
-                };
-                audit::append(conn, backend, &chain, &entry).await?;
-                Ok(id)
-            })
-        })
-        .await
-    }
-
     /// Stores a new link for an existing account and queues its e-mail.
     pub async fn add_email_link(&self, user_id: i64, link: NewLink) -> Result<()> {
         self.write(move |conn| Box::pin(async move { insert_link(conn, user_id, link).await }))
@@ -665,15 +790,18 @@ impl Storage {
 
     pub async fn email_link(&self, token_hash: &str) -> Result<Option<EmailLink>> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {USER_COLUMNS}, l.purpose, l.expires_at, l.used_at FROM staff_email_links l \
-             JOIN staff_users u ON u.id = l.user_id WHERE l.token_hash = $1"
+            "SELECT {USER_COLUMNS}, l.purpose, l.expires_at, l.used_at, l.generation \
+             FROM staff_email_links l JOIN staff_users u ON u.id = l.user_id WHERE l.token_hash = $1"
         )))
         .bind(token_hash.to_string())
         .fetch_optional(self.pool())
         .await?;
         row.map(|r| {
+            let user = StaffUser::from_row(&r)?;
+            let generation: i64 = r.try_get("generation")?;
             Ok(EmailLink {
-                user: StaffUser::from_row(&r)?,
+                newest: generation == user.link_generation,
+                user,
                 purpose: get::<Text<LinkPurpose>>(&r, "purpose")?.0,
                 expires_at: get::<Millis>(&r, "expires_at")?.0,
                 used_at: get::<Option<Millis>>(&r, "used_at")?.map(|m| m.0),
@@ -682,9 +810,14 @@ impl Storage {
         .transpose()
     }
 
-    /// Uses a link to set the account's password, once and before it
-    /// expires; a reset also ends every session of the account. Returns
-    /// false when the link was used or has expired meanwhile.
+    /// Uses a link to set the account's password, once, before it expires,
+    /// and only if it is the account's newest link: the account's link
+    /// generation moves on in the same statement, so every other link of
+    /// the account dies with it, and of two uses at once one wins. Wrong
+    /// second-factor codes counted so far are forgotten (whoever guessed
+    /// them knew the old password). A reset also ends every session of the
+    /// account. Returns false when the link was used, replaced or has
+    /// expired meanwhile.
     #[tracing::instrument(skip_all)]
     pub async fn set_password_with_link(
         &self,
@@ -698,21 +831,25 @@ impl Storage {
         let (backend, chain) = (self.backend(), chain.clone());
         self.write(move |conn| {
             Box::pin(async move {
-                let used = sqlx::query(
-                    "UPDATE staff_email_links SET used_at = $1 \
-                     WHERE token_hash = $2 AND user_id = $3 AND used_at IS NULL AND expires_at > $1",
+                let set = sqlx::query(
+                    "UPDATE staff_users SET password_hash = $1, \
+                     link_generation = link_generation + 1, code_failures = 0, code_retry_at = NULL \
+                     WHERE id = $2 AND disabled_at IS NULL AND link_generation = \
+                     (SELECT generation FROM staff_email_links \
+                      WHERE token_hash = $3 AND user_id = $2 AND used_at IS NULL AND expires_at > $4)",
                 )
-                .bind(Millis(now))
-                .bind(token_hash)
+                .bind(password_hash)
                 .bind(user_id)
+                .bind(token_hash.clone())
+                .bind(Millis(now))
                 .execute(&mut *conn)
                 .await?;
-                if used.rows_affected() == 0 {
+                if set.rows_affected() == 0 {
                     return Ok(false);
                 }
-                sqlx::query("UPDATE staff_users SET password_hash = $1 WHERE id = $2")
-                    .bind(password_hash)
-                    .bind(user_id)
+                sqlx::query("UPDATE staff_email_links SET used_at = $1 WHERE token_hash = $2")
+                    .bind(Millis(now))
+                    .bind(token_hash)
                     .execute(&mut *conn)
                     .await?;
                 // Every session ends: whoever knew the old password is out.
@@ -727,8 +864,10 @@ impl Storage {
         .await
     }
 
-    /// Disables (`Some(at)`) or enables (`None`) an account. Disabling ends
-    /// its sessions at once; its tokens stop working too.
+    /// Disables (`Some(at)`) or enables (`None`) an account. Either way its
+    /// sessions end and its API tokens are revoked, so enabling an account
+    /// brings back neither (and tokens made while it was disabled die too);
+    /// enabling also forgets its wrong second-factor codes.
     pub async fn set_staff_disabled(
         &self,
         user_id: i64,
@@ -739,20 +878,39 @@ impl Storage {
         let (backend, chain) = (self.backend(), chain.clone());
         self.write(move |conn| {
             Box::pin(async move {
-                let done = sqlx::query("UPDATE staff_users SET disabled_at = $1 WHERE id = $2")
-                    .bind(disabled_at.map(Millis))
-                    .bind(user_id)
-                    .execute(&mut *conn)
-                    .await?;
+                let done = match disabled_at {
+                    Some(at) => {
+                        sqlx::query("UPDATE staff_users SET disabled_at = $1 WHERE id = $2")
+                            .bind(Millis(at))
+                            .bind(user_id)
+                            .execute(&mut *conn)
+                            .await?
+                    }
+                    None => {
+                        sqlx::query(
+                            "UPDATE staff_users SET disabled_at = NULL, code_failures = 0, \
+                             code_retry_at = NULL WHERE id = $1",
+                        )
+                        .bind(user_id)
+                        .execute(&mut *conn)
+                        .await?
+                    }
+                };
                 if done.rows_affected() == 0 {
                     return Ok(false);
                 }
-                if disabled_at.is_some() {
-                    sqlx::query("DELETE FROM staff_sessions WHERE user_id = $1")
-                        .bind(user_id)
-                        .execute(&mut *conn)
-                        .await?;
-                }
+                sqlx::query("DELETE FROM staff_sessions WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query(
+                    "UPDATE staff_api_tokens SET revoked_at = $1 \
+                     WHERE user_id = $2 AND revoked_at IS NULL",
+                )
+                .bind(Millis(audit_entry.at))
+                .bind(user_id)
+                .execute(&mut *conn)
+                .await?;
                 audit::append(conn, backend, &chain, &audit_entry).await?;
                 Ok(true)
             })

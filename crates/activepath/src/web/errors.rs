@@ -77,6 +77,9 @@ impl IntoResponse for AppError {
                     .insert(header::RETRY_AFTER, super::rate_limit::retry_after(wait));
                 return res;
             }
+            // Too many password checks at once: nothing was done; say when
+            // to come back.
+            AppError::Staff(crate::staff::Error::Busy(_)) => return busy(),
             AppError::Assessment(e @ assessment::Error::Integrity { .. })
             | AppError::Staff(crate::staff::Error::Assessment(
                 e @ assessment::Error::Integrity { .. },
@@ -92,6 +95,17 @@ impl IntoResponse for AppError {
         };
         marked(status, page)
     }
+}
+
+/// 503 with `Retry-After`, for a server too busy checking passwords; given
+/// its page, or its problem document under `/api/`, like every error.
+pub fn busy() -> Response {
+    let mut res = marked(StatusCode::SERVICE_UNAVAILABLE, ErrorPage::Status);
+    res.headers_mut().insert(
+        header::RETRY_AFTER,
+        super::rate_limit::retry_after(crate::staff::password::Busy::RETRY_AFTER),
+    );
+    res
 }
 
 fn marked(status: StatusCode, page: ErrorPage) -> Response {
@@ -169,6 +183,8 @@ impl ApiError {
 
 const TOO_MANY_TITLE: &str =
     "Too many requests from this client; send again after the time in Retry-After";
+
+const BUSY_TITLE: &str = "The server is busy; send again after the time in Retry-After";
 
 /// A problem document (RFC 9457), as every API error is answered.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -324,6 +340,7 @@ pub async fn render_error_pages(
     let mut out = if api {
         let title = match status {
             StatusCode::TOO_MANY_REQUESTS => TOO_MANY_TITLE.to_string(),
+            StatusCode::SERVICE_UNAVAILABLE => BUSY_TITLE.to_string(),
             s => s.canonical_reason().unwrap_or("Error").to_string(),
         };
         let mut problem = ApiError::new(status, title);
@@ -404,6 +421,13 @@ fn error_page(
             ];
             p
         }
+        (StatusCode::SERVICE_UNAVAILABLE, _) => MessagePage::new(
+            state,
+            "busy-title",
+            "busy-heading",
+            &["busy-body", "too-many-crisis"],
+            home,
+        ),
         (s, _) if s.is_client_error() => MessagePage::new(
             state,
             "bad-request-title",

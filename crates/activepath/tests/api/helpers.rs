@@ -297,7 +297,6 @@ pub fn internal_links(html: &str) -> Vec<String> {
         .collect()
 }
 
-/// Waits until the app has handed `n` messages to its (memory) transport.
 /// The e-mails sent to `to` so far.
 pub fn mails_to(app: &TestApp, to: &str) -> Vec<activepath::mail::Envelope> {
     app.mail
@@ -309,6 +308,69 @@ pub fn mails_to(app: &TestApp, to: &str) -> Vec<activepath::mail::Envelope> {
         .collect()
 }
 
+/// The current code of an authenticator app holding `secret`, at the app's
+/// clock. Moves the clock on a step first, since a code works once.
+pub fn next_code(app: &TestApp, secret: &[u8]) -> String {
+    app.clock.advance(jiff::SignedDuration::from_secs(30));
+    activepath::staff::totp::code_at(secret, app.clock.now().as_second() as u64)
+}
+
+/// The path of the first link to `prefix` in the newest e-mail to `to`.
+pub async fn link_in_mail(app: &TestApp, to: &str, prefix: &str) -> String {
+    for _ in 0..200 {
+        if let Some(m) = app.mail.lock().unwrap().iter().rev().find(|m| m.to == to) {
+            return link_in(&m.text, prefix).expect("a link");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no mail to {to}");
+}
+
+/// The path of the link to `prefix` in the `n`-th e-mail (from 1) to `to`
+/// that has one, once it has been delivered.
+pub async fn nth_link_in_mail(app: &TestApp, to: &str, prefix: &str, n: usize) -> String {
+    for _ in 0..200 {
+        let links: Vec<String> = mails_to(app, to)
+            .iter()
+            .filter_map(|m| link_in(&m.text, prefix))
+            .collect();
+        if let Some(link) = links.get(n - 1) {
+            return link.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no {n}th mail to {to} with a link to {prefix}");
+}
+
+/// The path of the first link to `prefix` in a message's text.
+fn link_in(text: &str, prefix: &str) -> Option<String> {
+    let at = text.find(&format!("{BASE_URL}{prefix}"))?;
+    let link = &text[at + BASE_URL.len()..];
+    Some(link[..link.find(char::is_whitespace).unwrap_or(link.len())].to_string())
+}
+
+/// Waits until `n` e-mails to `to` whose subject contains `subject` have
+/// been delivered, and returns them.
+pub async fn wait_for_mail_to(
+    app: &TestApp,
+    to: &str,
+    subject: &str,
+    n: usize,
+) -> Vec<activepath::mail::Envelope> {
+    for _ in 0..200 {
+        let found: Vec<_> = mails_to(app, to)
+            .into_iter()
+            .filter(|m| m.subject.contains(subject))
+            .collect();
+        if found.len() >= n {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no {n} mails to {to} about {subject:?}");
+}
+
+/// Waits until the app has handed `n` messages to its (memory) transport.
 pub async fn wait_for_mail(app: &TestApp, n: usize) {
     for _ in 0..100 {
         if app.mail.lock().unwrap().len() >= n {

@@ -19,6 +19,7 @@ mod result_pages;
 mod route_fuzz;
 mod secrets_at_rest;
 mod share;
+mod sign_in;
 mod site;
 mod staff;
 mod tms;

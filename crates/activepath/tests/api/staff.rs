@@ -114,13 +114,6 @@ pub async fn api_token(app: &TestApp, email: &str) -> (String, i64) {
     (token, user.id)
 }
 
-/// The current code of an authenticator app holding `secret`, at the app's
-/// clock. Moves the clock on a step first, since a code works once.
-fn next_code(app: &TestApp, secret: &[u8]) -> String {
-    app.clock.advance(SignedDuration::from_secs(30));
-    activepath::staff::totp::code_at(secret, app.clock.now().as_second() as u64)
-}
-
 /// Signs in for the first time: password, then setting up the second
 /// factor from the enrolment page. Returns the browser, the secret the app
 /// would hold and the recovery codes.
@@ -625,6 +618,8 @@ async fn every_role_on_every_route() {
             Some("clinician"),
         ),
         ("GET", "/staff/accounts".to_string(), Some("admin")),
+        // Administrators and the medical director (none here).
+        ("GET", "/staff/grants".to_string(), Some("admin")),
         ("GET", "/staff/audit".to_string(), Some("admin")),
         ("GET", "/staff/mail".to_string(), Some("mail")),
         ("GET", "/staff/booking-setup".to_string(), Some("mail")),
@@ -1133,24 +1128,37 @@ async fn revoked_tokens_stop_working_and_token_use_is_audited() {
     assert_eq!(get().await.unwrap().status(), 401);
 }
 
-/// The path of the first link to `prefix` in the newest e-mail to `to`.
-async fn link_in_mail(app: &TestApp, to: &str, prefix: &str) -> String {
-    for _ in 0..200 {
-        if let Some(m) = app.mail.lock().unwrap().iter().rev().find(|m| m.to == to) {
-            let at = m.text.find(&format!("{BASE_URL}{prefix}")).expect("a link");
-            let link = &m.text[at + BASE_URL.len()..];
-            return link[..link.find(char::is_whitespace).unwrap_or(link.len())].to_string();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    panic!("no mail to {to}");
+/// Approves, as the signed-in `approver`, the request waiting for `email`.
+async fn approve(app: &TestApp, approver: &mut Browser<'_>, email: &str) {
+    let grant = app
+        .state
+        .storage
+        .pending_grant_for(email)
+        .await
+        .unwrap()
+        .expect("a request waiting");
+    let csrf = approver.get("/staff/grants").await.csrf();
+    let res = approver
+        .post(
+            &format!("/staff/grants/{}/approve", grant.id),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(
+        res.location.as_deref(),
+        Some("/staff/grants"),
+        "{}",
+        res.body
+    );
 }
 
 #[tokio::test]
 async fn an_admin_invites_someone_who_chooses_a_password_once() {
     let app = spawn_app().await;
     add_staff(&app, "boss@riverbend.example", Role::Admin).await;
+    add_staff(&app, "second@riverbend.example", Role::Admin).await;
     let (mut admin, _, _) = first_sign_in(&app, "boss@riverbend.example").await;
+    let (mut second, _, _) = first_sign_in(&app, "second@riverbend.example").await;
     let page = admin.get("/staff/accounts").await;
     assert_eq!(page.status, 200);
     let csrf = page.csrf();
@@ -1182,9 +1190,29 @@ async fn an_admin_invites_someone_who_chooses_a_password_once() {
     assert_eq!(res.status, 200);
     assert!(
         res.body
-            .contains("An invitation was sent to new.person@riverbend.example")
+            .contains("Asked for: new.person@riverbend.example as Coordinator"),
+        "{}",
+        res.body
     );
-    assert!(res.body.contains("Invited, no password yet"));
+    let again = admin
+        .post(
+            "/staff/accounts/invite",
+            &[
+                ("csrf", &csrf),
+                ("email", "new.person@riverbend.example"),
+                ("role", "admin"),
+            ],
+        )
+        .await;
+    assert!(again.body.contains("waiting for approval already"));
+    approve(&app, &mut second, "new.person@riverbend.example").await;
+    assert!(
+        admin
+            .get("/staff/accounts")
+            .await
+            .body
+            .contains("Invited, no password yet")
+    );
     let again = admin
         .post(
             "/staff/accounts/invite",
@@ -1248,6 +1276,7 @@ async fn an_admin_invites_someone_who_chooses_a_password_once() {
             ],
         )
         .await;
+    approve(&app, &mut second, "late@riverbend.example").await;
     let link = link_in_mail(&app, "late@riverbend.example", "/staff/welcome/").await;
     app.clock.advance(SignedDuration::from_hours(73));
     let mut late = Browser::new(&app);
@@ -1318,7 +1347,11 @@ async fn a_disabled_account_is_out_at_once_and_stays_out_until_enabled() {
         )
         .await;
     sign_in_again(&app, "c@riverbend.example", &secret).await;
-    assert_eq!(api().await.unwrap().status(), 200);
+    assert_eq!(
+        api().await.unwrap().status(),
+        401,
+        "enabling the account again does not bring its old tokens back"
+    );
     let rows = app.state.storage.audit_rows(0, 1000).await.unwrap();
     assert!(
         rows.iter()

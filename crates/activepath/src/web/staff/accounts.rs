@@ -1,10 +1,12 @@
-//! Administrators' pages: the accounts (invite, disable, enable), and
-//! everyone's own API tokens.
+//! Administrators' pages: the accounts (invite, which asks for a second
+//! person's approval, see `staff::access`; disable, enable), and everyone's
+//! own API tokens.
 
 use super::{Allowed, ManageAccounts, OwnTokens, StaffLayout, role_label};
 use crate::app::AppState;
 use crate::i18n::Tr;
 use crate::staff::Role;
+use crate::staff::access::{self, RequestError};
 use crate::staff::accounts;
 use crate::staff::sign_in::{self, NewAccountError};
 use crate::storage::TextEnum;
@@ -38,6 +40,10 @@ struct AccountsPage {
     form: InviteForm,
     error: Option<String>,
     notice: Option<String>,
+    /// Requests for roles waiting for a second person.
+    waiting: usize,
+    /// No one else can approve in the portal: what to do.
+    no_approver: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]
@@ -57,17 +63,37 @@ async fn accounts_page(
     let tr = Tr::default();
     let tz = state.config.clinic.time_zone.tz();
     let users = state.storage.staff_users().await?;
+    let (pending, _) = state.storage.grants(0).await?;
+    let no_approver = if access::approver_besides(state, who.user.id)
+        .await
+        .map_err(AppError::from)?
+    {
+        None
+    } else {
+        Some(tr.t("staff-grants-no-approver"))
+    };
     let rows = users
         .iter()
         .map(|u| AccountRow {
             id: u.id,
             email: u.email.clone(),
-            role: role_label(&tr, u.role),
-            state: tr.t(match (u.disabled_at, &u.password_hash) {
-                (Some(_), _) => "staff-account-disabled",
-                (None, None) => "staff-account-invited",
-                (None, Some(_)) => "staff-account-active",
-            }),
+            role: if u.medical_director {
+                tr.t1(
+                    "staff-role-medical-director",
+                    "role",
+                    role_label(&tr, u.role),
+                )
+            } else {
+                role_label(&tr, u.role)
+            },
+            state: match (u.disabled_at, &u.password_hash) {
+                (Some(_), _) => tr.t("staff-account-disabled"),
+                (None, None) => tr.t("staff-account-invited"),
+                (None, Some(_)) if sign_in::codes_locked(state, u) => {
+                    tr.t("staff-account-codes-locked")
+                }
+                (None, Some(_)) => tr.t("staff-account-active"),
+            },
             disabled: u.disabled_at.is_some(),
             second_factor: u.totp_secret.is_some(),
             created: format_date_time(u.created_at, tz),
@@ -84,6 +110,8 @@ async fn accounts_page(
         form,
         error,
         notice,
+        waiting: pending.len(),
+        no_approver,
     })
 }
 
@@ -95,6 +123,8 @@ pub async fn list(
     Ok(html(StatusCode::OK, &page))
 }
 
+/// Asks for the account: it is made, and its invitation sent, once a
+/// second person approves.
 pub async fn invite(
     Allowed(who, _): Allowed<ManageAccounts>,
     State(state): State<AppState>,
@@ -105,12 +135,14 @@ pub async fn invite(
         let page = accounts_page(&state, &who, form, Some(tr.t("staff-invite-role")), None).await?;
         return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page));
     };
-    match accounts::invite(&state, &who.actor, &form.email, role).await {
+    match access::request(&state, &who.user, &who.actor, &form.email, role).await {
         Ok(_) => {
-            let notice = tr.t1(
-                "staff-invite-sent",
+            let notice = tr.t2(
+                "staff-invite-waiting",
                 "email",
                 form.email.trim().to_lowercase(),
+                "role",
+                role_label(&tr, role),
             );
             let page =
                 accounts_page(&state, &who, InviteForm::default(), None, Some(notice)).await?;
@@ -118,10 +150,14 @@ pub async fn invite(
         }
         Err(e) => {
             let message = match e {
-                NewAccountError::Email(_) => tr.t("share-error-email"),
-                NewAccountError::Exists => tr.t("staff-invite-exists"),
-                NewAccountError::Password(_) => unreachable!("invitations carry no password"),
-                NewAccountError::Other(e) => return Err(AppError::from(e)),
+                RequestError::Account(NewAccountError::Email(_)) => tr.t("share-error-email"),
+                RequestError::Account(NewAccountError::Exists) => tr.t("staff-invite-exists"),
+                RequestError::Waiting => tr.t("staff-invite-already-waiting"),
+                RequestError::NotAllowed => return Err(AppError::NotFound),
+                RequestError::Account(NewAccountError::Password(_)) => {
+                    unreachable!("invitations carry no password")
+                }
+                RequestError::Account(NewAccountError::Other(e)) => return Err(AppError::from(e)),
             };
             let page = accounts_page(&state, &who, form, Some(message), None).await?;
             Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page))

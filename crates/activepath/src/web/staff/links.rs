@@ -90,7 +90,7 @@ async fn open(
         .await
         .map_err(AppError::from)?
     {
-        Link::Open(user, p) if p == purpose => Ok(Ok(user)),
+        Link::Open(user, p) if p == purpose => Ok(Ok(*user)),
         Link::Open(..) | Link::Unknown => Err(AppError::NotFound),
         Link::Spent => Ok(Err(html(
             StatusCode::GONE,
@@ -178,6 +178,9 @@ async fn choose(
             let page = choose_page(state, &user, purpose, token, Some(error));
             Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
+        PasswordSet::Busy => Err(AppError::from(crate::staff::Error::from(
+            crate::staff::password::Busy,
+        ))),
         PasswordSet::Spent => Ok(html(
             StatusCode::GONE,
             &message(

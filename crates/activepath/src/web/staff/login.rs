@@ -145,14 +145,30 @@ pub async fn submit(
         }
         PasswordOutcome::Throttled(wait) => {
             let page = login_page(&state, form.email, next, Some(wait_words(&tr, wait)));
-            let mut res = html(StatusCode::TOO_MANY_REQUESTS, &page);
-            res.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(wait.as_secs().max(1)),
-            );
-            Ok(res)
+            Ok(with_retry_after(
+                html(StatusCode::TOO_MANY_REQUESTS, &page),
+                wait,
+            ))
+        }
+        // The form again, with what was typed but the password, and when to
+        // send it.
+        PasswordOutcome::Busy => {
+            let page = login_page(&state, form.email, next, Some(tr.t("busy-body")));
+            let wait = crate::staff::password::Busy::RETRY_AFTER;
+            Ok(with_retry_after(
+                html(StatusCode::SERVICE_UNAVAILABLE, &page),
+                SignedDuration::try_from(wait).unwrap_or(SignedDuration::from_secs(2)),
+            ))
         }
     }
+}
+
+fn with_retry_after(mut res: Response, wait: SignedDuration) -> Response {
+    res.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(wait.as_secs().max(1)),
+    );
+    res
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -170,6 +186,8 @@ struct CodePage {
     csrf: String,
     next: String,
     error: Option<String>,
+    /// Too many wrong codes: no form, and what to do instead.
+    locked: bool,
 }
 
 /// A session at `stage`, or where to go instead.
@@ -198,7 +216,17 @@ fn code_page(state: &AppState, current: &Current, next: String, error: Option<St
         csrf: current.cookie.csrf_token(state),
         next,
         error,
+        locked: false,
     }
+}
+
+/// The code page of an account that takes no more codes.
+fn locked_page(state: &AppState, current: &Current) -> Response {
+    let page = CodePage {
+        locked: true,
+        ..code_page(state, current, String::new(), None)
+    };
+    html(StatusCode::FORBIDDEN, &page)
 }
 
 pub async fn code_form(
@@ -210,6 +238,9 @@ pub async fn code_form(
         Ok(c) => c,
         Err(elsewhere) => return Ok(elsewhere),
     };
+    if sign_in::codes_locked(&state, &current.session.user) {
+        return Ok(locked_page(&state, &current));
+    }
     let next = safe_next(&q.next).unwrap_or_default().to_string();
     Ok(html(
         StatusCode::OK,
@@ -251,8 +282,12 @@ pub async fn code_submit(
         }
         CodeOutcome::Throttled(wait) => {
             let page = code_page(&state, &current, next, Some(wait_words(&tr, wait)));
-            Ok(html(StatusCode::TOO_MANY_REQUESTS, &page))
+            Ok(with_retry_after(
+                html(StatusCode::TOO_MANY_REQUESTS, &page),
+                wait,
+            ))
         }
+        CodeOutcome::Locked => Ok(locked_page(&state, &current)),
     }
 }
 

@@ -12,6 +12,7 @@ mod audit;
 mod calendar;
 mod case;
 mod figures;
+mod grants;
 mod links;
 mod login;
 mod mail_log;
@@ -156,6 +157,9 @@ pub fn router(state: AppState) -> Routes<AppState> {
         .route("/staff/accounts/invite", post(accounts::invite))
         .route("/staff/accounts/{id}/disable", post(accounts::disable))
         .route("/staff/accounts/{id}/enable", post(accounts::enable))
+        .route("/staff/grants", get(grants::page))
+        .route("/staff/grants/{id}/approve", post(grants::approve))
+        .route("/staff/grants/{id}/decline", post(grants::decline))
         .route(
             "/staff/tokens",
             get(accounts::tokens).post(accounts::create_token),
@@ -548,6 +552,8 @@ pub struct StaffLayout {
     pub nav_calendar: bool,
     pub nav_courses: bool,
     pub nav_accounts: bool,
+    /// Administrators and the medical director: requests for roles.
+    pub nav_grants: bool,
     pub nav_audit: bool,
     pub nav_tokens: bool,
     pub nav_mail: bool,
@@ -592,6 +598,7 @@ impl StaffLayout {
             nav_calendar: can(Permission::SeeSchedule),
             nav_courses: can(Permission::SeeCourses),
             nav_accounts: can(Permission::ManageAccounts),
+            nav_grants: who.is_some_and(|w| crate::staff::roles::approves_grants(&w.user)),
             nav_audit: can(Permission::SeeAudit),
             nav_tokens: can(Permission::OwnTokens),
             nav_mail: can(Permission::SeeMailLog),
