@@ -150,6 +150,12 @@ async fn a_copy_of_the_database_holds_no_working_link_and_no_ones_identity_queue
         )
         .await;
     assert_eq!(res.status, 200, "{}", res.body);
+    // A second person approves it (here the operator), so the invitation
+    // goes out.
+    activepath::staff::access::approve_on_command_line(&app.state, "newdoc@riverbend.example")
+        .await
+        .unwrap()
+        .expect("a request waiting");
     let res = Browser::new(&app)
         .post(
             "/staff/password-reset",
@@ -228,7 +234,8 @@ async fn a_copy_of_the_database_holds_no_working_link_and_no_ones_identity_queue
     assert_none_stored(&queued, &secrets, "with mail queued");
     assert!(app.mail.lock().unwrap().is_empty(), "nothing delivered yet");
 
-    assert_eq!(app.deliver_mail().await, 7);
+    // Seven, and the request and the approval told to the administrator.
+    assert_eq!(app.deliver_mail().await, 9);
     let links = links_in_mail(&app);
     let link_to = |to: &str, prefix: &str| -> String {
         links
@@ -277,6 +284,9 @@ async fn a_copy_of_the_database_holds_no_working_link_and_no_ones_identity_queue
         ("clinic-notification", notify.as_str()),
         ("clinic-notification", notify.as_str()),
         ("password-reset", "b…@r….example"),
+        // The invitation asked for, then approved, told to the admin.
+        ("staff-access", "b…@r….example"),
+        ("staff-access", "b…@r….example"),
         ("staff-invite", "n…@r….example"),
     ]
     .map(|(k, h)| (k.to_string(), h.to_string()))
