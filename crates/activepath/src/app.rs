@@ -145,7 +145,7 @@ impl Services {
         Ok(Services {
             limits: RateLimits::new(&config.rate_limit),
             theme: Arc::new(theme),
-            figures: Default::default(),
+            figures: crate::figures::Counter::new(config.clinic.time_zone.tz().clone()),
             site: SiteCache::new(content),
             config,
             storage,
