@@ -190,21 +190,39 @@ impl Media {
         files: Vec<(String, Vec<u8>)>,
         cache: Option<&MediaCache>,
     ) -> Result<Media, (String, String)> {
-        let results: Vec<Result<Ready, (String, String)>> = std::thread::scope(|s| {
-            let (a, b): (Vec<_>, Vec<_>) = files.iter().enumerate().partition(|(i, _)| i % 2 == 0);
-            let work = |part: Vec<(usize, &(String, Vec<u8>))>| {
-                part.into_iter()
-                    .map(|(_, (name, bytes))| {
-                        process_once(name, bytes, cache)
-                            .map_err(|e| (name.clone(), format!("{e:#}")))
-                    })
-                    .collect::<Vec<_>>()
-            };
-            let other = s.spawn(move || work(b));
-            let mut out = work(a);
-            out.extend(other.join().expect("image processing does not panic"));
-            out
-        });
+        // What is known already (in memory or in the cache) is cheap: read
+        // here. Only images to be made now are worth a second thread (every
+        // thread that allocates also keeps some memory of its own).
+        let mut results: Vec<Result<Ready, (String, String)>> = Vec::new();
+        let mut to_make = Vec::new();
+        for (name, bytes) in &files {
+            match known(name, bytes, cache) {
+                Ok(Ok(ready)) => results.push(Ok(ready)),
+                Ok(Err(keys)) => to_make.push((name, bytes, keys)),
+                Err(e) => results.push(Err((name.clone(), format!("{e:#}")))),
+            }
+        }
+        let work = |part: Vec<&ToMake>| {
+            part.into_iter()
+                .map(|(name, bytes, keys)| {
+                    make_now(name, bytes, keys, cache)
+                        .map_err(|e| ((*name).clone(), format!("{e:#}")))
+                })
+                .collect::<Vec<_>>()
+        };
+        if to_make.len() > 1 {
+            let (mut a, mut b): (Vec<&ToMake>, Vec<&ToMake>) = (Vec::new(), Vec::new());
+            for (i, m) in to_make.iter().enumerate() {
+                if i % 2 == 0 { a.push(m) } else { b.push(m) }
+            }
+            std::thread::scope(|s| {
+                let other = s.spawn(move || work(b));
+                results.extend(work(a));
+                results.extend(other.join().expect("image processing does not panic"));
+            });
+        } else {
+            results.extend(work(to_make.iter().collect()));
+        }
         let mut media = Media::default();
         let mut keys = HashSet::new();
         for result in results {
@@ -265,7 +283,19 @@ fn key_of(bytes: &[u8]) -> [u8; 32] {
     hasher.finalize().into()
 }
 
-fn process_once(name: &str, bytes: &[u8], cache: Option<&MediaCache>) -> anyhow::Result<Ready> {
+/// The cache key of what is made of an image, and the in-process memo's
+/// key (which adds the name).
+type Keys = ([u8; 32], [u8; 32]);
+
+/// An image to make now: its name, its bytes and its keys.
+type ToMake<'a> = (&'a String, &'a Vec<u8>, Keys);
+
+/// The image ready from the memo or the cache, or the keys to make it with.
+fn known(
+    name: &str,
+    bytes: &[u8],
+    cache: Option<&MediaCache>,
+) -> anyhow::Result<Result<Ready, Keys>> {
     if bytes.len() > MAX_FILE {
         anyhow::bail!("the file is larger than {} MB", MAX_FILE / 1024 / 1024);
     }
@@ -276,18 +306,36 @@ fn process_once(name: &str, bytes: &[u8], cache: Option<&MediaCache>) -> anyhow:
     hasher.update(key);
     let memo_key: [u8; 32] = hasher.finalize().into();
     if let Some(done) = DONE.lock().expect("media memo").get(&memo_key) {
-        return Ok((done.clone(), Origin::Memory, key));
+        return Ok(Ok((done.clone(), Origin::Memory, key)));
     }
-    let (made, origin) = made_through(bytes, &key, cache)?;
+    Ok(match cache.and_then(|c| c.read(&key)) {
+        Some(made) => Ok((remember(name, made, memo_key), Origin::Cache, key)),
+        None => Err((key, memo_key)),
+    })
+}
+
+/// Makes the image now (keeping the result in `cache`).
+fn make_now(
+    name: &str,
+    bytes: &[u8],
+    (key, memo_key): &Keys,
+    cache: Option<&MediaCache>,
+) -> anyhow::Result<Ready> {
+    let made = make_and_keep(bytes, key, cache)?;
+    Ok((remember(name, made, *memo_key), Origin::Made, *key))
+}
+
+fn remember(name: &str, made: Made, memo_key: [u8; 32]) -> Processed {
     let done = Arc::new(named(name, made));
     DONE.lock()
         .expect("media memo")
         .insert(memo_key, done.clone());
-    Ok((done, origin, key))
+    done
 }
 
 /// What is made of `bytes` (whose key is `key`): read from `cache` when it
 /// has it, else made now and kept there.
+#[cfg(test)]
 fn made_through(
     bytes: &[u8],
     key: &[u8; 32],
@@ -296,6 +344,12 @@ fn made_through(
     if let Some(made) = cache.and_then(|c| c.read(key)) {
         return Ok((made, Origin::Cache));
     }
+    Ok((make_and_keep(bytes, key, cache)?, Origin::Made))
+}
+
+/// Makes what `bytes` give and keeps it in `cache`. Failing to keep it
+/// costs the next start time, not this one: logged, not an error.
+fn make_and_keep(bytes: &[u8], key: &[u8; 32], cache: Option<&MediaCache>) -> anyhow::Result<Made> {
     let made = make(bytes)?;
     if let Some(cache) = cache
         && let Err(e) = cache.write(key, &made)
@@ -305,7 +359,7 @@ fn made_through(
             cache.dir.display()
         );
     }
-    Ok((made, Origin::Made))
+    Ok(made)
 }
 
 /// Resizes and re-encodes one image, in memory only.
