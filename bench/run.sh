@@ -5,6 +5,7 @@
 #
 #   bash bench/run.sh              # 10 s per measurement
 #   DURATION=3s bash bench/run.sh  # quicker, noisier
+#   BASELINE_BIN=/tmp/ap-base bash bench/run.sh   # and another build, same run
 #
 # wrk shares the cores with the server: compare ratios within one run, never
 # absolute figures across runs or machines.
@@ -16,6 +17,10 @@ CONNECTIONS="${CONNECTIONS:-64}"
 AP_PORT="${AP_PORT:-18480}"
 NGINX_PORT="${NGINX_PORT:-18481}"
 NGINX_TUNED_PORT="${NGINX_TUNED_PORT:-18482}"
+BASE_PORT="${BASE_PORT:-18483}"
+# BASELINE_BIN=path: another build (say, the commit before a change) is
+# measured beside this one, on the same pages.
+BASELINE_BIN="${BASELINE_BIN:-}"
 POST="/blog/understanding-your-phq-9-score"
 
 . bench/lib.sh
@@ -26,16 +31,33 @@ build_release --bin activepath
 BIN="$CARGO_TARGET_DIR/release/activepath"
 
 work=$(mktemp -d)
+# nginx's workers run as an unprivileged user when started as root: they
+# must be able to read the pages (mktemp makes the folder private).
+chmod 755 "$work"
 cleanup() {
   [ -n "${AP_PID:-}" ] && kill "$AP_PID" 2>/dev/null || true
+  [ -n "${BASE_PID:-}" ] && kill "$BASE_PID" 2>/dev/null || true
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
+# wait_for URL: until it answers (a start that makes the images' variants
+# takes seconds on a busy machine), at most a minute.
+wait_for() {
+  for _ in $(seq 600); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done
+  echo "$1 did not answer within a minute" >&2
+  exit 1
+}
+
 RUST_LOG=warn "$BIN" serve --bind "127.0.0.1:$AP_PORT" --data-dir "$work/data" > "$work/ap.log" 2>&1 &
 AP_PID=$!
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$AP_PORT/healthz" >/dev/null && break; sleep 0.1; done
+wait_for "http://127.0.0.1:$AP_PORT/healthz"
+if [ -n "$BASELINE_BIN" ]; then
+  RUST_LOG=warn "$BASELINE_BIN" serve --bind "127.0.0.1:$BASE_PORT" --data-dir "$work/data-base" > "$work/base.log" 2>&1 &
+  BASE_PID=$!
+  wait_for "http://127.0.0.1:$BASE_PORT/healthz"
+fi
 
 mkdir -p "$work/www"
 curl -sf "http://127.0.0.1:$AP_PORT/" -o "$work/www/index.html"
@@ -74,7 +96,11 @@ http {
 CONF
 mkdir -p "$work/tmp"
 "$NGINX" -c "$work/nginx.conf"
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$NGINX_PORT/index.html" >/dev/null && break; sleep 0.1; done
+wait_for "http://127.0.0.1:$NGINX_PORT/index.html"
+# The same bytes, or the comparison means nothing.
+cmp -s "$work/www/index.html" <(curl -sf "http://127.0.0.1:$NGINX_PORT/index.html") \
+  && cmp -s "$work/www/post.html" <(curl -sf "http://127.0.0.1:$NGINX_TUNED_PORT/post.html") \
+  || { echo "nginx does not serve the bytes activepath served" >&2; exit 1; }
 
 # Prints "requests_per_second p99_ms" for a URL.
 measure() {
@@ -96,6 +122,12 @@ for page in home post; do
   printf '%-6s %-14s %12s %10s\n' $page nginx-tuned "$nt_rps" "$nt_p99"
   awk -v a="$ap_rps" -v n="$ng_rps" -v t="$nt_rps" -v p="$page" \
     'BEGIN { printf "%-6s ratio activepath/nginx: %.2f   activepath/nginx-tuned: %.2f\n", p, a / n, a / t }'
+  if [ -n "$BASELINE_BIN" ]; then
+    read -r b_rps b_p99 < <(measure "http://127.0.0.1:$BASE_PORT$ap_path")
+    printf '%-6s %-14s %12s %10s\n' $page baseline "$b_rps" "$b_p99"
+    awk -v a="$b_rps" -v n="$ng_rps" -v t="$nt_rps" -v c="$ap_rps" -v p="$page" \
+      'BEGIN { printf "%-6s ratio baseline/nginx: %.2f   baseline/nginx-tuned: %.2f   activepath/baseline: %.2f\n", p, a / n, a / t, c / a }'
+  fi
 done
 
 # Lighthouse's performance score for the home page, when the browser tests'

@@ -3,7 +3,7 @@
 //! shutdown signal, then stop cleanly.
 
 use crate::config::Config;
-use crate::content::Content;
+use crate::content::{Content, MediaCache};
 use crate::crypto::{Aad, FieldCipher, MasterKey};
 use crate::jobs::{self, OutboxWorker};
 use crate::mail::Transport;
@@ -158,7 +158,7 @@ impl Services {
             passwords,
             limits: RateLimits::new(&config.rate_limit),
             theme: Arc::new(theme),
-            figures: Default::default(),
+            figures: crate::figures::Counter::new(config.clinic.time_zone.tz().clone()),
             site: SiteCache::new(content),
             config,
             storage,
@@ -182,11 +182,15 @@ impl Application {
         transport: Option<Transport>,
         clock: Clock,
     ) -> anyhow::Result<Self> {
-        let content = Content::load(
+        // The data folder first: the images' variants are kept in it.
+        crate::data_dir::prepare(&config.data_dir)?;
+        let content = Content::load_cached(
             config.content_dir.as_deref(),
             &crate::content::Facts::of(&config.clinic, config.result_ttl_days),
+            &MediaCache::in_data_dir(&config.data_dir),
         )
         .context("the site's content has a problem")?;
+        log_media(&content);
         let services = Services::open(config, clock, content).await?;
         let config = &services.config;
         let transport = match transport {
@@ -315,6 +319,17 @@ fn log_content_warnings(state: &AppState) {
     }
 }
 
+/// How the images were made ready: a start with unchanged images makes none.
+fn log_media(content: &Content) {
+    let stats = content.media.stats();
+    tracing::info!(
+        made = stats.made,
+        from_cache = stats.from_cache,
+        from_memory = stats.from_memory,
+        "images ready"
+    );
+}
+
 /// On SIGHUP, re-reads what can change while running: the content folder.
 /// A broken edit is logged and the site keeps the content it had. The
 /// signal never ends the process.
@@ -335,10 +350,13 @@ async fn reload_on_sighup(state: AppState, hangup: Option<tokio::signal::unix::S
             let dir = dir.clone();
             let facts =
                 crate::content::Facts::of(&state.config.clinic, state.config.result_ttl_days);
-            tokio::task::spawn_blocking(move || Content::load(Some(&dir), &facts)).await
+            let cache = MediaCache::in_data_dir(&state.config.data_dir);
+            tokio::task::spawn_blocking(move || Content::load_cached(Some(&dir), &facts, &cache))
+                .await
         };
         match read {
             Ok(Ok(content)) => {
+                log_media(&content);
                 let (pages, posts) = (content.pages.len(), content.posts.len());
                 web::publish_site(&state, Some(content)).await;
                 tracing::info!(

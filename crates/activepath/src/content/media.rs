@@ -1,14 +1,23 @@
-//! The clinic's images (`content_dir/media/`): each decoded once, turned
+//! The clinic's images (`content_dir/media/`): each decoded, turned
 //! upright, resized to a few widths and re-encoded, which leaves every bit
 //! of metadata (EXIF, GPS, camera) behind. Served under hashed, immutable
 //! addresses with `srcset`, `sizes`, `width` and `height`.
+//!
+//! Decoding and encoding take seconds, so what is made of an image is kept
+//! in the data folder ([`MediaCache`], `data/media-cache/`), keyed by a hash
+//! of the source's bytes, of what is made of it and of the file layout: an
+//! image is made once, and every later start (and every instance sharing
+//! the data folder) reads the result back. Only the encoded files are kept
+//! in memory, never a decoded picture.
 
 use crate::assets::{Asset, Assets};
 use image::{DynamicImage, ImageDecoder, ImageEncoder, ImageReader};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
-use std::io::Cursor;
+use std::collections::{HashMap, HashSet};
+use std::io::{Cursor, Write};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, SystemTime};
 
 /// Widths made of each image (never wider than the original).
 const WIDTHS: [u32; 3] = [480, 960, 1440];
@@ -17,6 +26,10 @@ const MAX_WIDTH: u32 = 1600;
 const JPEG_QUALITY: u8 = 80;
 /// Files larger than this are refused rather than decoded.
 const MAX_FILE: usize = 30 * 1024 * 1024;
+/// Changes whenever what is made of an image changes (the constants above,
+/// the encoders' settings, the cache file's layout), so that no start uses
+/// a file made another way.
+const FORMAT: u32 = 1;
 
 /// Decodes an image and turns it as its EXIF orientation says.
 pub fn decode(bytes: &[u8]) -> anyhow::Result<DynamicImage> {
@@ -130,41 +143,109 @@ fn escape_attr(text: &str) -> String {
 pub struct Media {
     images: HashMap<String, Arc<Image>>,
     pub assets: Assets,
+    /// What this build used, so that the in-process memo keeps it.
+    sources: Vec<Processed>,
+    stats: MediaStats,
+}
+
+/// Where each image of a build came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MediaStats {
+    /// Decoded and encoded now.
+    pub made: usize,
+    /// Read back from the cache in the data folder.
+    pub from_cache: usize,
+    /// Already made in this process (a reload, or another app in tests).
+    pub from_memory: usize,
 }
 
 type Processed = Arc<(Image, Vec<Asset>)>;
 
-/// Images already processed in this process, by a hash of name and bytes:
-/// a reload, or another instance in the same test run, does not redo them.
+/// Images already processed in this process, by a hash of name and what is
+/// made of the bytes. Entries no live [`Media`] holds are dropped after each
+/// build, so a reload with changed images does not keep the old ones.
 static DONE: LazyLock<Mutex<HashMap<[u8; 32], Processed>>> = LazyLock::new(Default::default);
 
+/// One image ready: its files, where they came from, and its cache key.
+type Ready = (Processed, Origin, [u8; 32]);
+
+/// Where an image's variants came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Made,
+    Cache,
+    Memory,
+}
+
 impl Media {
-    /// Processes `files` (name, bytes), two at a time. The error names the
-    /// file that could not be read as an image.
+    /// Processes `files` (name, bytes), two at a time, in memory only. The
+    /// error names the file that could not be read as an image.
     pub fn build(files: Vec<(String, Vec<u8>)>) -> Result<Media, (String, String)> {
-        let results: Vec<Result<Processed, (String, String)>> = std::thread::scope(|s| {
-            let (a, b): (Vec<_>, Vec<_>) = files.iter().enumerate().partition(|(i, _)| i % 2 == 0);
-            let work = |part: Vec<(usize, &(String, Vec<u8>))>| {
-                part.into_iter()
-                    .map(|(_, (name, bytes))| {
-                        process_once(name, bytes).map_err(|e| (name.clone(), format!("{e:#}")))
-                    })
-                    .collect::<Vec<_>>()
-            };
-            let other = s.spawn(move || work(b));
-            let mut out = work(a);
-            out.extend(other.join().expect("image processing does not panic"));
-            out
-        });
+        Self::build_with(files, None)
+    }
+
+    /// [`Media::build`], reading what was made before from `cache` and
+    /// keeping there what is made now.
+    pub fn build_with(
+        files: Vec<(String, Vec<u8>)>,
+        cache: Option<&MediaCache>,
+    ) -> Result<Media, (String, String)> {
+        // What is known already (in memory or in the cache) is cheap: read
+        // here. Only images to be made now are worth a second thread (every
+        // thread that allocates also keeps some memory of its own).
+        let mut results: Vec<Result<Ready, (String, String)>> = Vec::new();
+        let mut to_make = Vec::new();
+        for (name, bytes) in &files {
+            match known(name, bytes, cache) {
+                Ok(Ok(ready)) => results.push(Ok(ready)),
+                Ok(Err(keys)) => to_make.push((name, bytes, keys)),
+                Err(e) => results.push(Err((name.clone(), format!("{e:#}")))),
+            }
+        }
+        let work = |part: Vec<&ToMake>| {
+            part.into_iter()
+                .map(|(name, bytes, keys)| {
+                    make_now(name, bytes, keys, cache)
+                        .map_err(|e| ((*name).clone(), format!("{e:#}")))
+                })
+                .collect::<Vec<_>>()
+        };
+        if to_make.len() > 1 {
+            let (mut a, mut b): (Vec<&ToMake>, Vec<&ToMake>) = (Vec::new(), Vec::new());
+            for (i, m) in to_make.iter().enumerate() {
+                if i % 2 == 0 { a.push(m) } else { b.push(m) }
+            }
+            std::thread::scope(|s| {
+                let other = s.spawn(move || work(b));
+                results.extend(work(a));
+                results.extend(other.join().expect("image processing does not panic"));
+            });
+        } else {
+            results.extend(work(to_make.iter().collect()));
+        }
         let mut media = Media::default();
+        let mut keys = HashSet::new();
         for result in results {
-            let done = result?;
+            let (done, origin, key) = result?;
+            keys.insert(key);
+            match origin {
+                Origin::Made => media.stats.made += 1,
+                Origin::Cache => media.stats.from_cache += 1,
+                Origin::Memory => media.stats.from_memory += 1,
+            }
             for asset in &done.1 {
                 media.assets.add(asset.clone());
             }
             media
                 .images
                 .insert(done.0.name.clone(), Arc::new(done.0.clone()));
+            media.sources.push(done);
+        }
+        DONE.lock()
+            .expect("media memo")
+            .retain(|_, p| Arc::strong_count(p) > 1);
+        if let Some(cache) = cache {
+            cache.forget_unused(&keys);
         }
         Ok(media)
     }
@@ -180,27 +261,137 @@ impl Media {
         names.sort_unstable();
         names
     }
+
+    /// Where this build's images came from.
+    pub fn stats(&self) -> MediaStats {
+        self.stats
+    }
 }
 
-fn process_once(name: &str, bytes: &[u8]) -> anyhow::Result<Processed> {
+/// The key of what is made of `bytes`: the source and every setting that
+/// changes the result.
+fn key_of(bytes: &[u8]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(b"activepath media variants\0");
+    hasher.update(FORMAT.to_le_bytes());
+    for w in WIDTHS {
+        hasher.update(w.to_le_bytes());
+    }
+    hasher.update(MAX_WIDTH.to_le_bytes());
+    hasher.update([JPEG_QUALITY]);
+    hasher.update(bytes);
+    hasher.finalize().into()
+}
+
+/// The cache key of what is made of an image, and the in-process memo's
+/// key (which adds the name).
+type Keys = ([u8; 32], [u8; 32]);
+
+/// An image to make now: its name, its bytes and its keys.
+type ToMake<'a> = (&'a String, &'a Vec<u8>, Keys);
+
+/// The image ready from the memo or the cache, or the keys to make it with.
+fn known(
+    name: &str,
+    bytes: &[u8],
+    cache: Option<&MediaCache>,
+) -> anyhow::Result<Result<Ready, Keys>> {
+    if bytes.len() > MAX_FILE {
+        anyhow::bail!("the file is larger than {} MB", MAX_FILE / 1024 / 1024);
+    }
+    let key = key_of(bytes);
     let mut hasher = Sha256::new();
     hasher.update(name.as_bytes());
     hasher.update([0]);
-    hasher.update(bytes);
-    let key: [u8; 32] = hasher.finalize().into();
-    if let Some(done) = DONE.lock().expect("media memo").get(&key) {
-        return Ok(done.clone());
+    hasher.update(key);
+    let memo_key: [u8; 32] = hasher.finalize().into();
+    if let Some(done) = DONE.lock().expect("media memo").get(&memo_key) {
+        return Ok(Ok((done.clone(), Origin::Memory, key)));
     }
-    let done = Arc::new(process(name, bytes)?);
-    DONE.lock().expect("media memo").insert(key, done.clone());
-    Ok(done)
+    Ok(match cache.and_then(|c| c.read(&key)) {
+        Some(made) => Ok((remember(name, made, memo_key), Origin::Cache, key)),
+        None => Err((key, memo_key)),
+    })
 }
 
-/// Resizes and re-encodes one image.
+/// Makes the image now (keeping the result in `cache`).
+fn make_now(
+    name: &str,
+    bytes: &[u8],
+    (key, memo_key): &Keys,
+    cache: Option<&MediaCache>,
+) -> anyhow::Result<Ready> {
+    let made = make_and_keep(bytes, key, cache)?;
+    Ok((remember(name, made, *memo_key), Origin::Made, *key))
+}
+
+fn remember(name: &str, made: Made, memo_key: [u8; 32]) -> Processed {
+    let done = Arc::new(named(name, made));
+    DONE.lock()
+        .expect("media memo")
+        .insert(memo_key, done.clone());
+    done
+}
+
+/// What is made of `bytes` (whose key is `key`): read from `cache` when it
+/// has it, else made now and kept there.
+#[cfg(test)]
+fn made_through(
+    bytes: &[u8],
+    key: &[u8; 32],
+    cache: Option<&MediaCache>,
+) -> anyhow::Result<(Made, Origin)> {
+    if let Some(made) = cache.and_then(|c| c.read(key)) {
+        return Ok((made, Origin::Cache));
+    }
+    Ok((make_and_keep(bytes, key, cache)?, Origin::Made))
+}
+
+/// Makes what `bytes` give and keeps it in `cache`. Failing to keep it
+/// costs the next start time, not this one: logged, not an error.
+fn make_and_keep(bytes: &[u8], key: &[u8; 32], cache: Option<&MediaCache>) -> anyhow::Result<Made> {
+    let made = make(bytes)?;
+    if let Some(cache) = cache
+        && let Err(e) = cache.write(key, &made)
+    {
+        tracing::warn!(
+            "keeping an image's variants in {} failed, they will be made again at the next start: {e}",
+            cache.dir.display()
+        );
+    }
+    Ok(made)
+}
+
+/// Resizes and re-encodes one image, in memory only.
 pub fn process(name: &str, bytes: &[u8]) -> anyhow::Result<(Image, Vec<Asset>)> {
     if bytes.len() > MAX_FILE {
         anyhow::bail!("the file is larger than {} MB", MAX_FILE / 1024 / 1024);
     }
+    Ok(named(name, make(bytes)?))
+}
+
+/// What is made of one source image, whatever its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Made {
+    width: u32,
+    height: u32,
+    /// Narrowest first.
+    variants: Vec<MadeVariant>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct MadeVariant {
+    width: u32,
+    height: u32,
+    /// PNG when the image has transparent parts, else JPEG.
+    png: bool,
+    fallback: Vec<u8>,
+    webp: Option<Vec<u8>>,
+}
+
+/// Decodes, resizes and encodes. The decoded picture and each resized copy
+/// are dropped as soon as their files are made.
+fn make(bytes: &[u8]) -> anyhow::Result<Made> {
     let img = decode(bytes).map_err(|e| anyhow::anyhow!("not a JPEG, PNG or WebP image ({e})"))?;
     let img = if img.width() > MAX_WIDTH {
         img.resize(MAX_WIDTH, u32::MAX, image::imageops::FilterType::CatmullRom)
@@ -208,6 +399,54 @@ pub fn process(name: &str, bytes: &[u8]) -> anyhow::Result<(Image, Vec<Asset>)> 
         img
     };
     let transparent = img.color().has_alpha() && img.to_rgba8().pixels().any(|p| p.0[3] < 255);
+    let mut widths: Vec<u32> = WIDTHS
+        .iter()
+        .copied()
+        .filter(|w| *w < img.width())
+        .collect();
+    widths.push(img.width());
+    let mut variants = Vec::new();
+    // Lossless WebP beats JPEG on drawings and flat colour, and loses badly
+    // on photographs: it is tried on the narrowest width, and made for the
+    // others only if it won there.
+    let mut try_webp = true;
+    for width in widths {
+        let resized;
+        let scaled = if width == img.width() {
+            &img
+        } else {
+            resized = img.resize(width, u32::MAX, image::imageops::FilterType::CatmullRom);
+            &resized
+        };
+        let fallback = if transparent {
+            encode_png(scaled)?
+        } else {
+            encode_jpeg(scaled)?
+        };
+        // Offered only where it is smaller.
+        let webp = if try_webp {
+            Some(encode_webp(scaled)?).filter(|w| w.len() < fallback.len())
+        } else {
+            None
+        };
+        try_webp = webp.is_some();
+        variants.push(MadeVariant {
+            width: scaled.width(),
+            height: scaled.height(),
+            png: transparent,
+            fallback,
+            webp,
+        });
+    }
+    Ok(Made {
+        width: img.width(),
+        height: img.height(),
+        variants,
+    })
+}
+
+/// The image and its files under `name`'s addresses.
+fn named(name: &str, made: Made) -> (Image, Vec<Asset>) {
     let stem: String = name
         .rsplit_once('.')
         .map_or(name, |(s, _)| s)
@@ -220,57 +459,234 @@ pub fn process(name: &str, bytes: &[u8]) -> anyhow::Result<(Image, Vec<Asset>)> 
             }
         })
         .collect();
-    let mut widths: Vec<u32> = WIDTHS
-        .iter()
-        .copied()
-        .filter(|w| *w < img.width())
-        .collect();
-    widths.push(img.width());
     let mut assets = Vec::new();
     let mut variants = Vec::new();
-    // Lossless WebP beats JPEG on drawings and flat colour, and loses badly
-    // on photographs: it is tried on the narrowest width, and made for the
-    // others only if it won there.
-    let mut try_webp = true;
-    for width in widths {
-        let scaled = if width == img.width() {
-            img.clone()
+    for v in made.variants {
+        let stem = format!("{stem}-{}", v.width);
+        let fallback = if v.png {
+            Asset::hashed("/media", &stem, "png", v.fallback, "image/png")
         } else {
-            img.resize(width, u32::MAX, image::imageops::FilterType::CatmullRom)
+            Asset::hashed("/media", &stem, "jpg", v.fallback, "image/jpeg")
         };
-        let stem = format!("{stem}-{width}");
-        let fallback = if transparent {
-            Asset::hashed("/media", &stem, "png", encode_png(&scaled)?, "image/png")
-        } else {
-            Asset::hashed("/media", &stem, "jpg", encode_jpeg(&scaled)?, "image/jpeg")
-        };
-        let webp = if try_webp {
-            let webp = encode_webp(&scaled)?;
-            (webp.len() < fallback.body.len())
-                .then(|| Asset::hashed("/media", &stem, "webp", webp, "image/webp"))
-        } else {
-            None
-        };
-        // Offered only where it is smaller.
-        try_webp = webp.is_some();
+        let webp = v
+            .webp
+            .map(|w| Asset::hashed("/media", &stem, "webp", w, "image/webp"));
         variants.push(Variant {
-            width: scaled.width(),
-            height: scaled.height(),
+            width: v.width,
+            height: v.height,
             fallback: fallback.path.clone(),
             webp: webp.as_ref().map(|w| w.path.clone()),
         });
         assets.push(fallback);
         assets.extend(webp);
     }
-    Ok((
+    (
         Image {
             name: name.to_string(),
-            width: img.width(),
-            height: img.height(),
+            width: made.width,
+            height: made.height,
             variants,
         },
         assets,
-    ))
+    )
+}
+
+/// The folder where what is made of each image is kept between starts:
+/// one file per source image, `<key>.media`, written whole under another
+/// name and then renamed, so a reader sees a complete file or none. A file
+/// that does not check out (damaged, cut short, made another way) is made
+/// again and replaced, never served.
+#[derive(Debug, Clone)]
+pub struct MediaCache {
+    dir: PathBuf,
+}
+
+const MAGIC: &[u8; 8] = b"APMEDIA\0";
+/// A file not used by the current content is removed once it is this old
+/// (another instance on the same data folder may still use it until then).
+const UNUSED_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
+/// A half-written file left by a process that stopped while writing.
+const ABANDONED_AFTER: Duration = Duration::from_secs(3600);
+
+impl MediaCache {
+    /// The cache of the data folder `data_dir`: `data_dir/media-cache/`.
+    pub fn in_data_dir(data_dir: &Path) -> MediaCache {
+        MediaCache {
+            dir: data_dir.join("media-cache"),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path(&self, key: &[u8; 32]) -> PathBuf {
+        self.dir.join(format!("{}.media", hex(key)))
+    }
+
+    /// What was made of the source with `key`, if its file is there and
+    /// checks out.
+    fn read(&self, key: &[u8; 32]) -> Option<Made> {
+        let path = self.path(key);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) => {
+                tracing::warn!("reading {} failed, making it again: {e}", path.display());
+                return None;
+            }
+        };
+        let made = decode_file(bytes, key);
+        if made.is_none() {
+            tracing::warn!(
+                "{} is damaged or was made another way: making it again",
+                path.display()
+            );
+        }
+        made
+    }
+
+    fn write(&self, key: &[u8; 32], made: &Made) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        let path = self.path(key);
+        let tmp = self.dir.join(format!(
+            ".{}.{}.{}.tmp",
+            hex(key),
+            std::process::id(),
+            crate::crypto::random_id()
+        ));
+        let written = (|| {
+            let mut file = std::fs::File::create(&tmp)?;
+            file.write_all(&encode_file(made, key))?;
+            file.sync_data()?;
+            std::fs::rename(&tmp, &path)
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written
+    }
+
+    /// Removes files that `keys` do not name once they are old enough, and
+    /// half-written files that were abandoned.
+    fn forget_unused(&self, keys: &HashSet<[u8; 32]>) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let used: HashSet<String> = keys.iter().map(|k| format!("{}.media", hex(k))).collect();
+        let now = SystemTime::now();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let age = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| now.duration_since(t).ok())
+                .unwrap_or_default();
+            let stale = if name.ends_with(".tmp") {
+                age > ABANDONED_AFTER
+            } else {
+                name.ends_with(".media") && !used.contains(&name) && age > UNUSED_FOR
+            };
+            if stale {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The file: magic, format, key, the image's size and variant count, per
+/// variant its size, fallback kind and the lengths of its files, then the
+/// files, then a SHA-256 of everything before it.
+fn encode_file(made: &Made, key: &[u8; 32]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend(MAGIC);
+    out.extend(FORMAT.to_le_bytes());
+    out.extend(key);
+    out.extend(made.width.to_le_bytes());
+    out.extend(made.height.to_le_bytes());
+    out.extend((made.variants.len() as u32).to_le_bytes());
+    for v in &made.variants {
+        out.extend(v.width.to_le_bytes());
+        out.extend(v.height.to_le_bytes());
+        out.push(u8::from(v.png));
+        out.extend((v.fallback.len() as u64).to_le_bytes());
+        out.extend((v.webp.as_ref().map_or(0, Vec::len) as u64).to_le_bytes());
+    }
+    for v in &made.variants {
+        out.extend(&v.fallback);
+        if let Some(w) = &v.webp {
+            out.extend(w);
+        }
+    }
+    let sum = Sha256::digest(&out);
+    out.extend(sum);
+    out
+}
+
+/// Reads a file written by [`encode_file`] for `key`; `None` unless every
+/// part checks out.
+fn decode_file(mut bytes: Vec<u8>, key: &[u8; 32]) -> Option<Made> {
+    let body_len = bytes.len().checked_sub(32)?;
+    if Sha256::digest(&bytes[..body_len])[..] != bytes[body_len..] {
+        return None;
+    }
+    bytes.truncate(body_len);
+    let mut at = 0usize;
+    let mut take = |n: usize| -> Option<&[u8]> {
+        let end = at.checked_add(n)?;
+        let part = bytes.get(at..end)?;
+        at = end;
+        Some(part)
+    };
+    let u32_at = |b: &[u8]| u32::from_le_bytes(b.try_into().expect("four bytes"));
+    if take(MAGIC.len())? != MAGIC || u32_at(take(4)?) != FORMAT || take(32)? != key {
+        return None;
+    }
+    let (width, height, count) = (u32_at(take(4)?), u32_at(take(4)?), u32_at(take(4)?));
+    if count == 0 || count as usize > WIDTHS.len() + 1 {
+        return None;
+    }
+    let mut heads = Vec::new();
+    for _ in 0..count {
+        let (w, h) = (u32_at(take(4)?), u32_at(take(4)?));
+        let png = match take(1)?[0] {
+            0 => false,
+            1 => true,
+            _ => return None,
+        };
+        let fallback = usize::try_from(u64::from_le_bytes(take(8)?.try_into().ok()?)).ok()?;
+        let webp = usize::try_from(u64::from_le_bytes(take(8)?.try_into().ok()?)).ok()?;
+        heads.push((w, h, png, fallback, webp));
+    }
+    let mut variants = Vec::new();
+    for (w, h, png, fallback, webp) in heads {
+        let fallback = take(fallback)?.to_vec();
+        let webp = if webp == 0 {
+            None
+        } else {
+            Some(take(webp)?.to_vec())
+        };
+        variants.push(MadeVariant {
+            width: w,
+            height: h,
+            png,
+            fallback,
+            webp,
+        });
+    }
+    if at != bytes.len() {
+        return None;
+    }
+    Some(Made {
+        width,
+        height,
+        variants,
+    })
 }
 
 /// The error for a reference to an image that is not in the media folder.
@@ -385,5 +801,104 @@ pub mod tests {
         let e = Media::build(vec![("notes.jpg".into(), b"not an image".to_vec())]).unwrap_err();
         assert_eq!(e.0, "notes.jpg");
         assert!(e.1.contains("not a JPEG, PNG or WebP"), "{}", e.1);
+    }
+
+    fn modified(path: &Path) -> SystemTime {
+        std::fs::metadata(path).unwrap().modified().unwrap()
+    }
+
+    #[test]
+    fn what_is_made_is_kept_and_read_back_and_a_changed_source_is_made_anew() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = MediaCache::in_data_dir(dir.path());
+        let source = png(700, 300);
+        let key = key_of(&source);
+        let (first, origin) = made_through(&source, &key, Some(&cache)).unwrap();
+        assert_eq!(origin, Origin::Made);
+        let file = cache.path(&key);
+        let written = modified(&file);
+        // A second start: read back, the same files, nothing written.
+        let (again, origin) = made_through(&source, &key, Some(&cache)).unwrap();
+        assert_eq!(origin, Origin::Cache);
+        assert_eq!(again, first);
+        assert_eq!(modified(&file), written);
+        assert_eq!(
+            std::fs::read_dir(cache.dir()).unwrap().count(),
+            1,
+            "one file, no temporary left"
+        );
+        // The same picture under another name shares the file, not the addresses.
+        let (a, _) = named("room.png", again.clone());
+        let (b, _) = named("hall.png", again);
+        assert!(a.variants[0].fallback.starts_with("/media/room-480."));
+        assert!(b.variants[0].fallback.starts_with("/media/hall-480."));
+        // A changed source has another key, and is made.
+        let changed = png(700, 301);
+        let other = key_of(&changed);
+        assert_ne!(other, key);
+        let (made, origin) = made_through(&changed, &other, Some(&cache)).unwrap();
+        assert_eq!(origin, Origin::Made);
+        assert_eq!((made.width, made.height), (700, 301));
+        assert!(cache.path(&other).exists());
+        assert_eq!(modified(&file), written, "the first one untouched");
+    }
+
+    #[test]
+    fn a_damaged_or_foreign_cache_file_is_made_again_never_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = MediaCache::in_data_dir(dir.path());
+        let source = png(500, 200);
+        let key = key_of(&source);
+        let (good, _) = made_through(&source, &key, Some(&cache)).unwrap();
+        let file = cache.path(&key);
+        let whole = std::fs::read(&file).unwrap();
+        let other_source = png(520, 200);
+        let other_key = key_of(&other_source);
+        made_through(&other_source, &other_key, Some(&cache)).unwrap();
+        let foreign = std::fs::read(cache.path(&other_key)).unwrap();
+        let mut flipped = whole.clone();
+        flipped[whole.len() / 2] ^= 1;
+        let mut old_format = whole.clone();
+        old_format[MAGIC.len()] ^= 1;
+        for broken in [
+            Vec::new(),
+            whole[..whole.len() / 2].to_vec(),
+            whole[..whole.len() - 1].to_vec(),
+            flipped,
+            old_format,
+            // A whole, valid file for another source, under this one's name.
+            foreign,
+        ] {
+            std::fs::write(&file, &broken).unwrap();
+            let (made, origin) = made_through(&source, &key, Some(&cache)).unwrap();
+            assert_eq!(origin, Origin::Made, "{} bytes", broken.len());
+            assert_eq!(made, good);
+            assert_eq!(std::fs::read(&file).unwrap(), whole, "replaced whole");
+        }
+        assert_eq!(decode_file(whole, &key), Some(good));
+    }
+
+    #[test]
+    fn a_build_counts_what_it_made_and_what_it_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = MediaCache::in_data_dir(dir.path());
+        // Bytes no other test uses, so the in-process memo has not seen them.
+        let source = png(333, 111);
+        let media =
+            Media::build_with(vec![("a.png".into(), source.clone())], Some(&cache)).unwrap();
+        assert_eq!(
+            media.stats(),
+            MediaStats {
+                made: 1,
+                ..Default::default()
+            }
+        );
+        // In the same process the memo answers; the file stays as written.
+        let written = modified(&cache.path(&key_of(&source)));
+        let again =
+            Media::build_with(vec![("a.png".into(), source.clone())], Some(&cache)).unwrap();
+        assert_eq!(again.stats().made, 0);
+        assert_eq!(modified(&cache.path(&key_of(&source))), written);
+        assert_eq!(again.names(), ["a.png"]);
     }
 }

@@ -31,7 +31,7 @@ pub mod media;
 pub mod readability;
 
 pub use facts::Facts;
-pub use media::{Image, Media};
+pub use media::{Image, Media, MediaCache};
 
 use jiff::civil::Date;
 use serde::Deserialize;
@@ -511,14 +511,36 @@ impl Content {
     /// The clinic's folder when one is configured, else the demo content.
     /// `facts` fill the `{{ clinic.… }}` placeholders.
     pub fn load(dir: Option<&Path>, facts: &Facts) -> Result<Self, ContentError> {
+        Self::load_with(dir, facts, None)
+    }
+
+    /// [`Content::load`], with the images' variants read from (and kept in)
+    /// `cache`, so that only new or changed images are decoded.
+    pub fn load_cached(
+        dir: Option<&Path>,
+        facts: &Facts,
+        cache: &MediaCache,
+    ) -> Result<Self, ContentError> {
+        Self::load_with(dir, facts, Some(cache))
+    }
+
+    fn load_with(
+        dir: Option<&Path>,
+        facts: &Facts,
+        cache: Option<&MediaCache>,
+    ) -> Result<Self, ContentError> {
         match dir {
-            Some(dir) => Self::from_dir(dir, facts),
-            None => Self::embedded(facts),
+            Some(dir) => Self::from_dir_with(dir, facts, cache),
+            None => Self::embedded_with(facts, cache),
         }
     }
 
     pub fn embedded(facts: &Facts) -> Result<Self, ContentError> {
-        Self::from_parts(
+        Self::embedded_with(facts, None)
+    }
+
+    fn embedded_with(facts: &Facts, cache: Option<&MediaCache>) -> Result<Self, ContentError> {
+        Self::from_parts_with(
             EMBEDDED
                 .iter()
                 .map(|(name, text)| (name.to_string(), text.to_string()))
@@ -528,12 +550,21 @@ impl Content {
                 .map(|(name, bytes)| (name.to_string(), bytes.to_vec()))
                 .collect(),
             facts,
+            cache,
         )
     }
 
     /// Reads `dir/pages/*.md`, `dir/posts/*.md` and the images in `dir/media/`
     /// (a folder that may be missing).
     pub fn from_dir(dir: &Path, facts: &Facts) -> Result<Self, ContentError> {
+        Self::from_dir_with(dir, facts, None)
+    }
+
+    fn from_dir_with(
+        dir: &Path,
+        facts: &Facts,
+        cache: Option<&MediaCache>,
+    ) -> Result<Self, ContentError> {
         let mut media = Vec::new();
         if let Ok(entries) = std::fs::read_dir(dir.join("media")) {
             for entry in entries.flatten() {
@@ -576,7 +607,7 @@ impl Content {
                 }
             }
         }
-        Self::from_parts(files, media, facts)
+        Self::from_parts_with(files, media, facts, cache)
     }
 
     /// Parses every file; the first problem found is returned.
@@ -586,12 +617,21 @@ impl Content {
 
     /// Markdown files and images (name in `media/`, bytes).
     pub fn from_parts(
-        mut files: Vec<(String, String)>,
+        files: Vec<(String, String)>,
         media: Vec<(String, Vec<u8>)>,
         facts: &Facts,
     ) -> Result<Self, ContentError> {
+        Self::from_parts_with(files, media, facts, None)
+    }
+
+    fn from_parts_with(
+        mut files: Vec<(String, String)>,
+        media: Vec<(String, Vec<u8>)>,
+        facts: &Facts,
+        cache: Option<&MediaCache>,
+    ) -> Result<Self, ContentError> {
         files.sort();
-        let media = Media::build(media).map_err(|(name, message)| ContentError {
+        let media = Media::build_with(media, cache).map_err(|(name, message)| ContentError {
             file: format!("media/{name}"),
             line: 0,
             message,

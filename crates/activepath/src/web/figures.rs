@@ -49,16 +49,16 @@ fn record(state: &AppState, method: &Method, route: &str, path: &str, res: &Resp
         .get(header::LOCATION)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let day = crate::time::date_in(state.clock.now(), state.config.clinic.time_zone.tz());
+    let now = state.clock.now();
     if *method == Method::GET && status == StatusCode::OK && html && !private_area(route) {
         let key = if route.contains("{token}") {
             route
         } else {
             path
         };
-        state.figures.view(day, key);
+        state.figures.view(now, key);
         if route == "/assessment/{instrument}" {
-            state.figures.step(day, Step::AssessmentStarted);
+            state.figures.step(now, Step::AssessmentStarted);
         }
         return;
     }
@@ -78,5 +78,5 @@ fn record(state: &AppState, method: &Method, route: &str, path: &str, res: &Resp
         ("POST", "/api/v1/bookings", StatusCode::CREATED) => Step::BookingMade,
         _ => return,
     };
-    state.figures.step(day, step);
+    state.figures.step(now, step);
 }

@@ -35,6 +35,9 @@ pub struct CachedPage {
     not_modified_headers: HeaderMap,
     /// A page people read (not a feed, sitemap or manifest): counted as a view.
     html: bool,
+    /// Its tally of views, found once here so that a view costs no look-up
+    /// (`None` in the unlikely case that the counter's table is full).
+    views: Option<crate::figures::PageId>,
 }
 
 impl CachedPage {
@@ -43,6 +46,7 @@ impl CachedPage {
         content_type: &'static str,
         last_modified: &HeaderValue,
         https: bool,
+        views: impl FnOnce() -> Option<crate::figures::PageId>,
     ) -> Self {
         use sha2::{Digest, Sha256};
         let gzip = crate::assets::gzip(body.as_bytes());
@@ -74,6 +78,7 @@ impl CachedPage {
             gzip_headers,
             not_modified_headers,
             html: content_type.starts_with("text/html"),
+            views: content_type.starts_with("text/html").then(views).flatten(),
         }
     }
 
@@ -345,8 +350,10 @@ pub fn from_memory(state: &AppState, req: &Request) -> Option<Response> {
     let path = normalize(req.uri().path());
     let page = state.site.get(path)?;
     if page.html && req.method() == axum::http::Method::GET {
-        let day = crate::time::date_in(state.clock.now(), state.config.clinic.time_zone.tz());
-        state.figures.view(day, path);
+        match page.views {
+            Some(views) => state.figures.view_page(views, state.clock.now()),
+            None => state.figures.view(state.clock.now(), path),
+        }
     }
     Some(page.respond(req.headers()))
 }

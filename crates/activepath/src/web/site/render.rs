@@ -312,10 +312,10 @@ pub fn all(
                    rendered: Result<String, askama::Error>,
                    content_type: &'static str| match rendered {
         Ok(body) => {
-            out.insert(
-                path,
-                Arc::new(CachedPage::new(body, content_type, &last_modified, https)),
-            );
+            let page = CachedPage::new(body, content_type, &last_modified, https, || {
+                state.figures.page(&path)
+            });
+            out.insert(path, Arc::new(page));
         }
         Err(e) => tracing::error!("rendering {path} failed: {e}"),
     };
