@@ -29,6 +29,7 @@ pub struct NewCourse {
     /// 1 to 200; the protocol's usual number (36, or 50 for accelerated iTBS) when left out.
     pub planned_sessions: Option<i64>,
     /// `YYYY-MM-DD`.
+    #[schema(value_type = Option<String>, format = Date)]
     pub start_date: Option<String>,
     /// Where the coil is aimed: `left-dlpfc`, `right-dlpfc`,
     /// `bilateral-dlpfc`, `dmpfc` or `other`.
@@ -88,6 +89,7 @@ pub async fn start(
 #[serde(deny_unknown_fields)]
 pub struct NewMotorThreshold {
     /// When it was determined: RFC 3339 with an offset, not in the future.
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub determined_at: Option<String>,
     /// The device's output that evoked the motor response, 1 to 100 (%).
     pub percent_output: Option<i64>,
@@ -156,6 +158,7 @@ pub struct ChecklistAnswers {
 #[serde(deny_unknown_fields)]
 pub struct NewSession {
     /// RFC 3339 with an offset, not in the future.
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub started_at: Option<String>,
     /// Intensity as a percentage of the motor threshold, at most the
     /// clinic's ceiling (`tms.max_intensity_percent_mt`, 120 by default).
@@ -364,6 +367,7 @@ pub struct NewCheckIn {
     /// The question about daily life (0 to 3); may be left out.
     pub difficulty: Option<i64>,
     /// When it was taken: RFC 3339 with an offset; now when left out.
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub taken_at: Option<String>,
 }
 
@@ -701,7 +705,9 @@ pub struct NewAuthorization {
     /// 1 to 200.
     pub sessions_authorized: Option<i64>,
     /// `YYYY-MM-DD`; both days included.
+    #[schema(value_type = Option<String>, format = Date)]
     pub valid_from: Option<String>,
+    #[schema(value_type = Option<String>, format = Date)]
     pub valid_to: Option<String>,
     /// The id of the authorization this one extends.
     pub extends: Option<i64>,
@@ -905,6 +911,7 @@ pub struct NewSchedule {
     pub location: Option<String>,
     /// The first session, `YYYY-MM-DDTHH:MM` in the location's time zone
     /// (or RFC 3339); the others follow on weekdays at the same clock time.
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub first_start: Option<String>,
     /// Another clock time on some dates, e.g. an alternative offered:
     /// `{"2027-03-10": "11:00"}`.
@@ -1001,6 +1008,7 @@ pub struct SessionChange {
     /// `move` or `cancel`.
     pub action: Option<String>,
     /// Moving one session: its new `YYYY-MM-DDTHH:MM` (local) or RFC 3339.
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub start: Option<String>,
     /// Moving several: their new clock time `HH:MM`, each on its own date.
     pub time: Option<String>,
