@@ -42,7 +42,7 @@ use utoipa::{Modify, OpenApi};
         (name = "staff", description = "The triage queue and patient records, with a staff API token"),
         (name = "tms", description = "TMS treatment courses, with a staff API token"),
     ),
-    modifiers(&StaffToken, &CommonAnswers),
+    modifiers(&StaffToken, &CommonAnswers, &Links),
 )]
 struct ApiDoc;
 
@@ -77,6 +77,57 @@ impl Modify for CommonAnswers {
                     answers.entry("415".into()).or_insert_with(|| {
                         problem("The body is not declared as application/json").into()
                     });
+                }
+            }
+        }
+    }
+}
+
+/// OpenAPI links (3.1 §4.8.20): where the id a response returns can be
+/// used next, so a client (or a stateful test) can follow from a patient
+/// made to its course and from a course started to everything done on it.
+struct Links;
+
+impl Modify for Links {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::link::LinkBuilder;
+        let follow = [
+            ("/api/v1/staff/patients", "201", "#/id", &["start"][..]),
+            (
+                "/api/v1/staff/patients/{id}/courses",
+                "201",
+                "#/id",
+                &[
+                    "course",
+                    "motor_threshold",
+                    "check_in",
+                    "session",
+                    "status",
+                    "authorization",
+                    "check_in_link",
+                    "schedule",
+                ][..],
+            ),
+        ];
+        for (path, status, pointer, next) in follow {
+            let Some(item) = openapi.paths.paths.get_mut(path) else {
+                continue;
+            };
+            for op in [&mut item.get, &mut item.post].into_iter().flatten() {
+                let Some(RefOr::T(response)) = op.responses.responses.get_mut(status) else {
+                    continue;
+                };
+                for id in next {
+                    response.links.insert(
+                        (*id).to_string(),
+                        RefOr::T(
+                            LinkBuilder::new()
+                                .operation_id(*id)
+                                .parameter("id", format!("$response.body{pointer}"))
+                                .build(),
+                        ),
+                    );
                 }
             }
         }

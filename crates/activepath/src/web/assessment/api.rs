@@ -56,7 +56,7 @@ impl utoipa::PartialSchema for AssessmentRequest {
         };
         let mut shapes = OneOfBuilder::new().description(Some(
             "One answer per question, in order, each 0 (\"Not at all\") to 3 (\"Nearly every day\"), \
-             and optionally how difficult the problems made daily life, 0 to 3.",
+             and how difficult the problems made daily life, 0 to 3 (required when any answer is above 0).",
         ));
         for id in [clinical::InstrumentId::Phq9, clinical::InstrumentId::Gad7] {
             let items = id.definition().items.len();
