@@ -640,6 +640,7 @@ staff-calendar-later = Later
 staff-calendar-day = Day
 staff-calendar-week = Week
 staff-calendar-nothing = Nothing booked.
+staff-calendar-busy = Busy
 staff-calendar-book-type = Book an appointment:
 staff-calendar-book = Choose a time
 staff-book-title = Book for someone

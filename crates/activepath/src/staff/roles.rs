@@ -24,8 +24,13 @@ pub enum Permission {
     SeeAudit,
     /// One's own API tokens.
     OwnTokens,
-    /// The appointment calendar: who is booked when, and their details.
+    /// The appointment calendar: when each chair, room and clinician is
+    /// busy. Who is booked needs [`Permission::SeeWhoIsBooked`], or for a
+    /// TMS session [`Permission::SeeCourses`].
     SeeSchedule,
+    /// Who each booking is for: the person's name, contact details and
+    /// reason, and the appointment's type.
+    SeeWhoIsBooked,
     /// Book, move and cancel appointments for people.
     ManageSchedule,
     /// The mail delivery log: what went out, what is retrying, what failed
@@ -48,7 +53,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 18] = [
+    pub const ALL: [Permission; 19] = [
         Permission::SeeQueue,
         Permission::SeeCase,
         Permission::WorkCases,
@@ -59,6 +64,7 @@ impl Permission {
         Permission::SeeAudit,
         Permission::OwnTokens,
         Permission::SeeSchedule,
+        Permission::SeeWhoIsBooked,
         Permission::ManageSchedule,
         Permission::SeeMailLog,
         Permission::SetUpBooking,
@@ -75,8 +81,10 @@ impl Permission {
 /// records and the appointment calendar; only clinicians read and write
 /// clinical notes; admins and coordinators watch mail delivery (it carries
 /// confirmations to patients); technicians give TMS sessions: they see
-/// courses and the schedule and record treatment, but read no clinical
-/// notes, cases or patient records and change no course's plan.
+/// courses and record treatment, and in the calendar the TMS sessions and
+/// only "busy" for everything else, but read no clinical notes, cases,
+/// patient records or other bookings' details and change no course's
+/// plan.
 pub fn allows(role: Role, permission: Permission) -> bool {
     use Permission::*;
     use Role::*;
@@ -90,6 +98,7 @@ pub fn allows(role: Role, permission: Permission) -> bool {
                 | SeePatients
                 | EditPatients
                 | SeeSchedule
+                | SeeWhoIsBooked
                 | ManageSchedule
         ) | (Clinician, ClinicalNotes | ManageCourses)
             | (Clinician | Coordinator | Technician, SeeCourses)
@@ -130,6 +139,7 @@ mod tests {
                         | Permission::SeePatients
                         | Permission::EditPatients
                         | Permission::SeeSchedule
+                        | Permission::SeeWhoIsBooked
                         | Permission::ManageSchedule
                         | Permission::OwnTokens
                 ) || (role == Role::Clinician
