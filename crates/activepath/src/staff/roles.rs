@@ -50,10 +50,13 @@ pub enum Permission {
     RecordTreatment,
     /// Record a course's insurance authorizations.
     ManageAuthorizations,
+    /// Read the protocol deviations recorded on a course's sessions
+    /// (recording them is part of [`Permission::RecordTreatment`]).
+    ReadDeviations,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 19] = [
+    pub const ALL: [Permission; 20] = [
         Permission::SeeQueue,
         Permission::SeeCase,
         Permission::WorkCases,
@@ -73,6 +76,7 @@ impl Permission {
         Permission::ManageCourses,
         Permission::RecordTreatment,
         Permission::ManageAuthorizations,
+        Permission::ReadDeviations,
     ];
 }
 
@@ -84,7 +88,8 @@ impl Permission {
 /// courses and record treatment, and in the calendar the TMS sessions and
 /// only "busy" for everything else, but read no clinical notes, cases,
 /// patient records or other bookings' details and change no course's
-/// plan.
+/// plan. Protocol deviations are recorded by whoever gives the session and
+/// read by clinicians only: they are a clinical judgement's input.
 pub fn allows(role: Role, permission: Permission) -> bool {
     use Permission::*;
     use Role::*;
@@ -100,7 +105,7 @@ pub fn allows(role: Role, permission: Permission) -> bool {
                 | SeeSchedule
                 | SeeWhoIsBooked
                 | ManageSchedule
-        ) | (Clinician, ClinicalNotes | ManageCourses)
+        ) | (Clinician, ClinicalNotes | ManageCourses | ReadDeviations)
             | (Clinician | Coordinator | Technician, SeeCourses)
             | (Clinician | Technician, RecordTreatment)
             | (Clinician | Coordinator, ManageAuthorizations)
@@ -148,6 +153,7 @@ mod tests {
                         Permission::ClinicalNotes
                             | Permission::ManageCourses
                             | Permission::RecordTreatment
+                            | Permission::ReadDeviations
                     ))
                     || matches!(p, Permission::SeeCourses | Permission::ManageAuthorizations)
                     || (role == Role::Coordinator
