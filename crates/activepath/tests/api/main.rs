@@ -13,6 +13,7 @@ mod figures;
 mod helpers;
 mod json_api;
 mod mail;
+mod minimum_necessary;
 mod public_site;
 pub mod reliability;
 mod result_pages;
