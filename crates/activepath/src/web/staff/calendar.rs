@@ -151,12 +151,12 @@ pub async fn page(
         l
     };
     let view = if week { "week" } else { "day" };
+    let kind = |id: i64| {
+        cat.type_by_id(id)
+            .map_or_else(String::new, |t| t.name.clone())
+    };
     let mut days = Vec::new();
     for d in dates {
-        let kind = |id: i64| {
-            cat.type_by_id(id)
-                .map_or_else(String::new, |t| t.name.clone())
-        };
         let on_day = entries
             .iter()
             .filter(|(seen, held)| {
