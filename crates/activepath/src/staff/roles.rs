@@ -25,8 +25,13 @@ pub enum Permission {
     SeeAudit,
     /// One's own API tokens.
     OwnTokens,
-    /// The appointment calendar: who is booked when, and their details.
+    /// The appointment calendar: when each chair, room and clinician is
+    /// busy. Who is booked needs [`Permission::SeeWhoIsBooked`], or for a
+    /// TMS session [`Permission::SeeCourses`].
     SeeSchedule,
+    /// Who each booking is for: the person's name, contact details and
+    /// reason, and the appointment's type.
+    SeeWhoIsBooked,
     /// Book, move and cancel appointments for people.
     ManageSchedule,
     /// The mail delivery log: what went out, what is retrying, what failed
@@ -46,10 +51,13 @@ pub enum Permission {
     RecordTreatment,
     /// Record a course's insurance authorizations.
     ManageAuthorizations,
+    /// Read the protocol deviations recorded on a course's sessions
+    /// (recording them is part of [`Permission::RecordTreatment`]).
+    ReadDeviations,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 18] = [
+    pub const ALL: [Permission; 20] = [
         Permission::SeeQueue,
         Permission::SeeCase,
         Permission::WorkCases,
@@ -60,6 +68,7 @@ impl Permission {
         Permission::SeeAudit,
         Permission::OwnTokens,
         Permission::SeeSchedule,
+        Permission::SeeWhoIsBooked,
         Permission::ManageSchedule,
         Permission::SeeMailLog,
         Permission::SetUpBooking,
@@ -68,6 +77,7 @@ impl Permission {
         Permission::ManageCourses,
         Permission::RecordTreatment,
         Permission::ManageAuthorizations,
+        Permission::ReadDeviations,
     ];
 }
 
@@ -76,8 +86,11 @@ impl Permission {
 /// records and the appointment calendar; only clinicians read and write
 /// clinical notes; admins and coordinators watch mail delivery (it carries
 /// confirmations to patients); technicians give TMS sessions: they see
-/// courses and the schedule and record treatment, but read no clinical
-/// notes, cases or patient records and change no course's plan.
+/// courses and record treatment, and in the calendar the TMS sessions and
+/// only "busy" for everything else, but read no clinical notes, cases,
+/// patient records or other bookings' details and change no course's
+/// plan. Protocol deviations are recorded by whoever gives the session and
+/// read by clinicians only: they are a clinical judgement's input.
 pub fn allows(role: Role, permission: Permission) -> bool {
     use Permission::*;
     use Role::*;
@@ -91,8 +104,9 @@ pub fn allows(role: Role, permission: Permission) -> bool {
                 | SeePatients
                 | EditPatients
                 | SeeSchedule
+                | SeeWhoIsBooked
                 | ManageSchedule
-        ) | (Clinician, ClinicalNotes | ManageCourses)
+        ) | (Clinician, ClinicalNotes | ManageCourses | ReadDeviations)
             | (Clinician | Coordinator | Technician, SeeCourses)
             | (Clinician | Technician, RecordTreatment)
             | (Clinician | Coordinator, ManageAuthorizations)
@@ -123,7 +137,7 @@ impl Permission {
         match self {
             SeeQueue | SeeCase | WorkCases | SeePatients | EditPatients | ClinicalNotes
             | SeeSchedule | ManageSchedule | SeeCourses | ManageCourses | RecordTreatment
-            | ManageAuthorizations => true,
+            | ManageAuthorizations | SeeWhoIsBooked | ReadDeviations => true,
             ManageAccounts | SeeAudit | OwnTokens | SeeMailLog | SetUpBooking | SeeSiteFigures => {
                 false
             }
@@ -171,6 +185,7 @@ mod tests {
                         | Permission::SeePatients
                         | Permission::EditPatients
                         | Permission::SeeSchedule
+                        | Permission::SeeWhoIsBooked
                         | Permission::ManageSchedule
                         | Permission::OwnTokens
                 ) || (role == Role::Clinician
@@ -179,6 +194,7 @@ mod tests {
                         Permission::ClinicalNotes
                             | Permission::ManageCourses
                             | Permission::RecordTreatment
+                            | Permission::ReadDeviations
                     ))
                     || matches!(p, Permission::SeeCourses | Permission::ManageAuthorizations)
                     || (role == Role::Coordinator

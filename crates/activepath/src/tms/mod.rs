@@ -14,7 +14,7 @@ pub mod schedule;
 use crate::app::Services;
 use crate::crypto::random_id;
 use crate::domain::day::{DateError, Window, parse_date};
-use crate::staff::{Actor, Error, FieldErrors, Outcome};
+use crate::staff::{Actor, Error, FieldErrors, Outcome, Permission, Role, allows};
 use crate::storage::tms::{
     AuthorizationRecord, CheckInRecord, CourseRecord, MotorThreshold, NewAuthorization, NewCheckIn,
     NewCourse, NewMotorThreshold, SessionDetails, SessionRecord, UrgentCase,
@@ -541,7 +541,7 @@ fn session_details(
 }
 
 /// What a session's deviations are sealed with: bound to the session.
-pub fn deviations_aad(session_uid: &str) -> crate::crypto::Aad {
+fn deviations_aad(session_uid: &str) -> crate::crypto::Aad {
     crate::crypto::Aad::row("tms_sessions", "deviations", session_uid)
 }
 
@@ -923,6 +923,62 @@ pub struct Course {
     /// Its sessions booked on the chair (cancelled and missed ones too),
     /// in time order.
     pub series: Vec<crate::storage::tms::SeriesRow>,
+    /// Each session's protocol deviations as the reader may see them, in
+    /// the order of `sessions` (whose sealed text is taken out: it is
+    /// opened here or not at all).
+    pub deviations: Vec<Deviations>,
+}
+
+/// A session's protocol deviations, as one reader may see them. Whoever
+/// gives a session records them; only clinicians read them (they are an
+/// input to a clinical judgement), and for anyone else they are never
+/// opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deviations {
+    /// None were recorded.
+    None,
+    /// Recorded, not opened: the reader is not a clinician.
+    Withheld,
+    /// The text, opened for a clinician.
+    Text(String),
+}
+
+impl Deviations {
+    /// Whether any were recorded.
+    pub fn recorded(&self) -> bool {
+        !matches!(self, Deviations::None)
+    }
+
+    /// The text, for a reader allowed to see it.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Deviations::Text(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// Takes each session's sealed deviations out of `sessions` and opens
+/// them only when `may_read`.
+fn deviations(
+    s: &Services,
+    sessions: &mut [SessionRecord],
+    may_read: bool,
+) -> Result<Vec<Deviations>, Error> {
+    sessions
+        .iter_mut()
+        .map(|x| match x.details.deviations_sealed.take() {
+            None => Ok(Deviations::None),
+            Some(_) if !may_read => Ok(Deviations::Withheld),
+            Some(sealed) => s
+                .cipher
+                .decrypt(&deviations_aad(&x.uid), &sealed)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .map(Deviations::Text)
+                .ok_or_else(|| Error::Integrity(format!("session {}'s deviations", x.id))),
+        })
+        .collect()
 }
 
 pub use alerts::{Alert, CheckInDue, MOTOR_THRESHOLD_VALID_DAYS};
@@ -953,13 +1009,20 @@ fn authorization_aad(uid: &str) -> crate::crypto::Aad {
     crate::crypto::Aad::row("tms_authorizations", "number", uid)
 }
 
-/// A course, the read recorded first.
-pub async fn open(s: &Services, actor: &Actor, id: i64) -> Result<Option<Course>, Error> {
+/// A course as `reader` may see it (the deviations' text to clinicians
+/// only), the read recorded first.
+pub async fn open(
+    s: &Services,
+    actor: &Actor,
+    reader: Role,
+    id: i64,
+) -> Result<Option<Course>, Error> {
     let Some(record) = s.storage.course(id).await? else {
         return Ok(None);
     };
     crate::staff::audit::seen(s, actor.did("view", "tms_course", id, s.clock.now())).await?;
-    Ok(Some(load(s, record).await?))
+    let may_read = allows(reader, Permission::ReadDeviations);
+    Ok(Some(load(s, record, may_read).await?))
 }
 
 /// A course that needs someone's attention, for the queue.
@@ -986,7 +1049,7 @@ pub async fn needing_attention(
         .into_iter()
         .filter(|r| matches!(r.status.as_str(), "planned" | "active" | "paused"))
         .collect();
-    for course in load_all(s, taking).await? {
+    for course in load_all(s, taking, false).await? {
         if !course.alerts.is_empty() {
             out.push(Attention {
                 course_id: course.record.id,
@@ -1009,16 +1072,21 @@ pub async fn needing_attention(
     Ok(out)
 }
 
-/// Everything recorded on a course, with its progress and alerts.
-async fn load(s: &Services, record: CourseRecord) -> Result<Course, Error> {
-    let mut one = load_all(s, vec![record]).await?;
+/// Everything recorded on a course, with its progress and alerts; the
+/// deviations' text opened only when `may_read`.
+async fn load(s: &Services, record: CourseRecord, may_read: bool) -> Result<Course, Error> {
+    let mut one = load_all(s, vec![record], may_read).await?;
     Ok(one.remove(0))
 }
 
 /// [`load`] for several courses, in the same order: one query per table
 /// for all of them, so a list costs the same handful of queries however
 /// many courses it shows.
-async fn load_all(s: &Services, records: Vec<CourseRecord>) -> Result<Vec<Course>, Error> {
+async fn load_all(
+    s: &Services,
+    records: Vec<CourseRecord>,
+    may_read: bool,
+) -> Result<Vec<Course>, Error> {
     let ids: Vec<i64> = records.iter().map(|r| r.id).collect();
     let st = &s.storage;
     let mut check_ins = by_course(st.check_ins_of(&ids).await?);
@@ -1034,7 +1102,8 @@ async fn load_all(s: &Services, records: Vec<CourseRecord>) -> Result<Vec<Course
         .map(|record| {
             let id = record.id;
             let check_ins = check_ins.remove(&id).unwrap_or_default();
-            let sessions = sessions.remove(&id).unwrap_or_default();
+            let mut sessions = sessions.remove(&id).unwrap_or_default();
+            let deviations = deviations(s, &mut sessions, may_read)?;
             let motor_thresholds = motor_thresholds.remove(&id).unwrap_or_default();
             let open_holds = open_holds.remove(&id).unwrap_or_default();
             let series = series.remove(&id).unwrap_or_default();
@@ -1074,6 +1143,7 @@ async fn load_all(s: &Services, records: Vec<CourseRecord>) -> Result<Vec<Course
             let (alerts, check_in_due) = (facts.alerts(), facts.check_in_due());
             Ok(Course {
                 series,
+                deviations,
                 alerts,
                 check_in_due,
                 motor_thresholds,

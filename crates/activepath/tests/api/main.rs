@@ -15,6 +15,7 @@ mod helpers;
 mod json_api;
 mod mail;
 mod media_cache;
+mod minimum_necessary;
 mod public_site;
 pub mod reliability;
 mod result_pages;

@@ -811,7 +811,7 @@ async fn early_non_response_counts_the_sessions_given_before_each_check_in() {
 }
 
 /// The baseline, a motor threshold and `n` sessions on the course at `path`.
-async fn give_sessions(app: &TestApp, t: &Tokens, path: &str, n: usize) {
+pub(crate) async fn give_sessions(app: &TestApp, t: &Tokens, path: &str, n: usize) {
     let now = app.clock.now().to_string();
     if send(app, &t.clinician, "GET", path, None).await.1["baseline_total"].is_null() {
         send(

@@ -319,9 +319,13 @@ async fn a_course_is_started_and_given_in_the_portal_and_the_technician_sees_no_
             && page.body.contains("Headache")
     );
     assert!(
-        page.body.contains("None of note"),
-        "deviations shown to staff"
+        !page.body.contains("None of note")
+            && page
+                .body
+                .contains("Deviation recorded — visible to clinicians"),
+        "deviations are recorded by the technician, read by clinicians"
     );
+    assert!(doc.get(&course).await.body.contains("None of note"));
 
     // A "yes" stops the session and holds the course.
     let yes = session("yes");

@@ -9,7 +9,7 @@ use crate::booking::{
 };
 use crate::domain::day::{DateText, Window, add_days, parse_date};
 use crate::i18n::Tr;
-use crate::staff::appointments;
+use crate::staff::appointments::{self, Seen};
 use crate::time::{format_appointment, format_clock, format_day};
 use crate::web::assessment::ErrorLink;
 use crate::web::booking::pages::{
@@ -42,13 +42,30 @@ pub struct CalendarQuery {
     resource: Option<i64>,
 }
 
+/// One line of the calendar.
 struct Entry {
-    uid: String,
     time: String,
-    kind: String,
     with: String,
-    name: String,
     cancelled: bool,
+    who: EntryWho,
+}
+
+/// What a line says about what is booked, as far as the reader may know.
+enum EntryWho {
+    /// The person's name, to the booking's page, and its type.
+    Booking {
+        uid: String,
+        name: String,
+        kind: String,
+    },
+    /// The patient's name, to the course's page, and the session's type.
+    Session {
+        course: i64,
+        name: String,
+        kind: String,
+    },
+    /// Taken, nothing more.
+    Busy,
 }
 
 struct CalendarDay {
@@ -124,7 +141,8 @@ pub async fn page(
     let span = if week { 7 } else { 1 };
     let dates: Vec<Date> = shown.days_from(date, span).collect();
     let to = dates.last().copied().unwrap_or(date);
-    let entries = appointments::calendar(&state, &who.actor, location, date, to).await?;
+    let entries =
+        appointments::calendar(&state, &who.actor, who.user.role, location, date, to).await?;
     let link = |location: &str, date: Date, view: &str, resource: Option<i64>| {
         let mut l = format!("/staff/calendar?location={location}&date={date}&view={view}");
         if let Some(r) = resource {
@@ -133,35 +151,53 @@ pub async fn page(
         l
     };
     let view = if week { "week" } else { "day" };
+    let kind = |id: i64| {
+        cat.type_by_id(id)
+            .map_or_else(String::new, |t| t.name.clone())
+    };
     let mut days = Vec::new();
     for d in dates {
         let on_day = entries
             .iter()
-            .filter(|(a, held)| {
-                a.row
-                    .starts_at
-                    .to_zoned_datetime(location.tz.clone())
-                    .date()
-                    == d
+            .filter(|(seen, held)| {
+                seen.times().0.to_zoned_datetime(location.tz.clone()).date() == d
                     && q.resource.is_none_or(|r| held.contains(&r))
             })
-            .map(|(a, held)| Entry {
-                uid: a.row.uid.clone(),
-                time: format!(
-                    "{} – {}",
-                    format_clock(a.row.starts_at, &location.tz),
-                    format_clock(a.row.ends_at, &location.tz)
-                ),
-                kind: cat
-                    .type_by_id(a.row.type_id)
-                    .map_or_else(String::new, |t| t.name.clone()),
-                with: held
-                    .iter()
-                    .filter_map(|r| cat.resource_name(*r))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                name: a.details.name.clone(),
-                cancelled: a.is_cancelled(),
+            .map(|(seen, held)| {
+                let (starts, ends) = seen.times();
+                let (who, cancelled) = match seen {
+                    Seen::Whole(a) => (
+                        EntryWho::Booking {
+                            uid: a.row.uid.clone(),
+                            name: a.details.name.clone(),
+                            kind: kind(a.row.type_id),
+                        },
+                        a.is_cancelled(),
+                    ),
+                    Seen::Session(x) => (
+                        EntryWho::Session {
+                            course: x.course,
+                            name: x.name.clone(),
+                            kind: kind(x.type_id),
+                        },
+                        x.cancelled,
+                    ),
+                    Seen::Busy(_) => (EntryWho::Busy, false),
+                };
+                Entry {
+                    time: format!(
+                        "{} – {}",
+                        format_clock(starts, &location.tz),
+                        format_clock(ends, &location.tz)
+                    ),
+                    with: held
+                        .iter()
+                        .filter_map(|r| cat.resource_name(*r))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    cancelled,
+                    who,
+                }
             })
             .collect();
         days.push(CalendarDay {
@@ -494,34 +530,90 @@ struct AppointmentPage {
     status: String,
     cancelled: bool,
     name: String,
-    email: String,
-    phone: String,
-    reason: Option<String>,
-    source: String,
-    booked_at: String,
+    /// How to reach the person and why they booked: not for a TMS
+    /// session shown to a technician.
+    contact: Option<Contact>,
     can_change: bool,
     problem: Option<String>,
     /// The TMS course this session belongs to: changed there.
     course: Option<i64>,
 }
 
-async fn open(state: &AppState, who: &SignedIn, uid: &str) -> Result<booking::Appointment> {
-    appointments::open(state, &who.actor, uid)
-        .await?
-        .ok_or(AppError::NotFound)
+struct Contact {
+    email: String,
+    phone: String,
+    reason: Option<String>,
+    source: String,
+    booked_at: String,
+}
+
+/// A booking with a page: all of it, or a TMS session as a technician
+/// sees it.
+enum Shown {
+    Whole(Box<booking::Appointment>),
+    Session(appointments::Session),
+}
+
+/// The booking `uid` as the reader may see it: 404 when there is none,
+/// `None` when all they may know is that its time is taken (the answer is
+/// then [`not_for_you`]: the calendar shows that much and links nowhere).
+async fn open(state: &AppState, who: &SignedIn, uid: &str) -> Result<Option<Shown>> {
+    match appointments::open(state, &who.actor, who.user.role, uid).await? {
+        None => Err(AppError::NotFound),
+        Some(Seen::Whole(a)) => Ok(Some(Shown::Whole(a))),
+        Some(Seen::Session(x)) => Ok(Some(Shown::Session(x))),
+        Some(Seen::Busy(_)) => Ok(None),
+    }
+}
+
+/// A booking the reader may not see. 403 rather than the calendar's
+/// "busy" line: a technician only gets here by a link meant for someone
+/// else, and a page that shows nothing would suggest there was nothing.
+fn not_for_you() -> Response {
+    StatusCode::FORBIDDEN.into_response()
 }
 
 fn appointment_page(
     state: &AppState,
     who: &SignedIn,
     cat: &Catalogue,
-    a: &booking::Appointment,
+    seen: &Shown,
     held: &[i64],
     course: Option<i64>,
 ) -> AppointmentPage {
     let tr = Tr::default();
-    let location = cat.location_by_id(a.row.location_id);
+    let (uid, sequence, type_id, location_id, starts_at, cancelled, name) = match seen {
+        Shown::Whole(a) => (
+            &a.row.uid,
+            a.row.sequence,
+            a.row.type_id,
+            a.row.location_id,
+            a.row.starts_at,
+            a.is_cancelled(),
+            &a.details.name,
+        ),
+        Shown::Session(x) => (
+            &x.uid,
+            0,
+            x.type_id,
+            x.location_id,
+            x.starts_at,
+            x.cancelled,
+            &x.name,
+        ),
+    };
+    let location = cat.location_by_id(location_id);
     let tz = location.map_or(state.config.clinic.time_zone.tz().clone(), |l| l.tz.clone());
+    let contact = match seen {
+        Shown::Whole(a) => Some(Contact {
+            email: a.details.email.clone(),
+            phone: a.details.phone.clone(),
+            reason: a.details.reason.clone(),
+            source: tr.t(&format!("staff-appointment-source-{}", a.row.source)),
+            booked_at: crate::time::format_date_time(a.row.created_at, &tz),
+        }),
+        Shown::Session(_) => None,
+    };
     AppointmentPage {
         l: StaffLayout::new(
             state,
@@ -529,42 +621,49 @@ fn appointment_page(
             Some(who),
             "calendar",
         ),
-        uid: a.row.uid.clone(),
-        sequence: a.row.sequence,
+        uid: uid.clone(),
+        sequence,
         kind: cat
-            .type_by_id(a.row.type_id)
+            .type_by_id(type_id)
             .map_or_else(String::new, |t| t.name.clone()),
-        when: format_appointment(a.row.starts_at, &tz),
+        when: format_appointment(starts_at, &tz),
         place: location.map_or_else(String::new, |l| l.name.clone()),
         with: held
             .iter()
             .filter_map(|r| cat.resource_name(*r))
             .collect::<Vec<_>>()
             .join(", "),
-        status: tr.t(if a.is_cancelled() {
+        status: tr.t(if cancelled {
             "staff-appointment-cancelled"
         } else {
             "staff-appointment-booked"
         }),
-        cancelled: a.is_cancelled(),
-        name: a.details.name.clone(),
-        email: a.details.email.clone(),
-        phone: a.details.phone.clone(),
-        reason: a.details.reason.clone(),
-        source: tr.t(&format!("staff-appointment-source-{}", a.row.source)),
-        booked_at: crate::time::format_date_time(a.row.created_at, &tz),
+        cancelled,
+        name: name.clone(),
         can_change: who.can(crate::staff::Permission::ManageSchedule)
-            && !a.is_cancelled()
-            && a.row.starts_at > state.clock.now()
+            && matches!(seen, Shown::Whole(_))
+            && !cancelled
+            && starts_at > state.clock.now()
             && course.is_none(),
         problem: None,
+        contact,
         course: course.filter(|_| who.can(crate::staff::Permission::SeeCourses)),
     }
 }
 
-/// The resources a booking holds (none once cancelled).
-async fn held(state: &AppState, a: &booking::Appointment) -> Result<Vec<i64>> {
-    Ok(state.storage.appointment_resources(a.row.id).await?)
+/// The resources a booking holds (none once cancelled), and the TMS
+/// course it is a session of.
+async fn held_and_course(state: &AppState, seen: &Shown) -> Result<(Vec<i64>, Option<i64>)> {
+    Ok(match seen {
+        Shown::Whole(a) => (
+            state.storage.appointment_resources(a.row.id).await?,
+            state.storage.course_of_appointment(a.row.id).await?,
+        ),
+        Shown::Session(x) => (
+            state.storage.appointment_resources(x.id).await?,
+            Some(x.course),
+        ),
+    })
 }
 
 pub async fn appointment(
@@ -572,13 +671,14 @@ pub async fn appointment(
     State(state): State<AppState>,
     Path(uid): Path<String>,
 ) -> Result<Response> {
-    let a = open(&state, &who, &uid).await?;
+    let Some(seen) = open(&state, &who, &uid).await? else {
+        return Ok(not_for_you());
+    };
     let cat = catalogue(&state).await?;
-    let held = held(&state, &a).await?;
-    let course = state.storage.course_of_appointment(a.row.id).await?;
+    let (held, course) = held_and_course(&state, &seen).await?;
     Ok(html(
         StatusCode::OK,
-        &appointment_page(&state, &who, &cat, &a, &held, course),
+        &appointment_page(&state, &who, &cat, &seen, &held, course),
     ))
 }
 
@@ -618,10 +718,11 @@ async fn after_change(
     match outcome {
         Ok(()) => Ok(Redirect::to(&format!("/staff/appointments/{uid}")).into_response()),
         Err(e) => {
-            let a = open(state, who, uid).await?;
-            let held = held(state, &a).await?;
-            let course = state.storage.course_of_appointment(a.row.id).await?;
-            let mut page = appointment_page(state, who, cat, &a, &held, course);
+            let Some(seen) = open(state, who, uid).await? else {
+                return Ok(not_for_you());
+            };
+            let (held, course) = held_and_course(state, &seen).await?;
+            let mut page = appointment_page(state, who, cat, &seen, &held, course);
             page.problem = Some(refused(e));
             Ok(html(StatusCode::CONFLICT, &page))
         }
@@ -634,7 +735,9 @@ pub async fn cancel(
     Path(uid): Path<String>,
     Form(form): Form<CancelForm>,
 ) -> Result<Response> {
-    let a = open(&state, &who, &uid).await?;
+    let Some(Shown::Whole(a)) = open(&state, &who, &uid).await? else {
+        return Ok(not_for_you());
+    };
     let cat = catalogue(&state).await?;
     // Acting on the version the person saw: a booking changed meanwhile is
     // shown again instead.
@@ -675,7 +778,9 @@ pub async fn move_times(
     Path(uid): Path<String>,
     Query(q): Query<MoveQuery>,
 ) -> Result<Response> {
-    let a = open(&state, &who, &uid).await?;
+    let Some(Shown::Whole(a)) = open(&state, &who, &uid).await? else {
+        return Ok(not_for_you());
+    };
     let cat = catalogue(&state).await?;
     let (Some(kind), Some(location), false) = (
         cat.type_by_id(a.row.type_id),
@@ -729,7 +834,9 @@ pub async fn move_submit(
     Path(uid): Path<String>,
     Form(form): Form<ChangeForm>,
 ) -> Result<Response> {
-    let a = open(&state, &who, &uid).await?;
+    let Some(Shown::Whole(a)) = open(&state, &who, &uid).await? else {
+        return Ok(not_for_you());
+    };
     let cat = catalogue(&state).await?;
     let (Some(kind), Some(location)) = (
         cat.type_by_id(a.row.type_id),

@@ -542,8 +542,11 @@ pub struct SessionView {
     pub trains: Option<i64>,
     pub intertrain_interval_s: Option<f64>,
     pub duration_s: Option<i64>,
-    /// Deviations are recorded (their text is shown in the portal only).
+    /// Deviations are recorded.
     pub has_deviations: bool,
+    /// The deviations' text: to clinicians only (`null` for anyone else,
+    /// and when none were recorded).
+    pub deviations: Option<String>,
     pub operator: Option<String>,
 }
 
@@ -587,7 +590,7 @@ pub async fn course(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<CourseView>, ApiError> {
-    let c = tms::open(&state, &who.actor, id)
+    let c = tms::open(&state, &who.actor, who.user.role, id)
         .await
         .map_err(failed)?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "No course with that id"))?;
@@ -654,7 +657,8 @@ pub async fn course(
         sessions: c
             .sessions
             .iter()
-            .map(|x| SessionView {
+            .zip(&c.deviations)
+            .map(|(x, deviations)| SessionView {
                 id: x.id,
                 started_at: rfc3339(x.started_at),
                 intensity_percent_mt: x.intensity_percent_mt,
@@ -666,7 +670,8 @@ pub async fn course(
                 trains: x.details.trains,
                 intertrain_interval_s: x.details.intertrain_interval_ds.map(|d| d as f64 / 10.0),
                 duration_s: x.details.duration_s,
-                has_deviations: x.details.deviations_sealed.is_some(),
+                has_deviations: deviations.recorded(),
+                deviations: deviations.text().map(str::to_string),
                 operator: x.details.operator.clone(),
             })
             .collect(),

@@ -459,7 +459,10 @@ pub struct SessionRow {
     duration: String,
     equipment: String,
     side_effects: String,
+    /// The deviations' text, for a clinician.
     deviations: String,
+    /// Deviations were recorded, and the reader is not a clinician.
+    deviations_withheld: bool,
     operator: String,
 }
 
@@ -571,7 +574,7 @@ async fn course_page(
 ) -> Result<CoursePage> {
     let tr = Tr::default();
     let tz = state.config.clinic.time_zone.tz();
-    let course = tms::open(state, &who.actor, id)
+    let course = tms::open(state, &who.actor, who.user.role, id)
         .await
         .map_err(AppError::from)?
         .ok_or(AppError::NotFound)?;
@@ -660,20 +663,10 @@ async fn course_page(
     let sessions = course
         .sessions
         .iter()
+        .zip(&course.deviations)
         .enumerate()
-        .map(|(i, s)| {
+        .map(|(i, (s, deviations))| {
             let d = &s.details;
-            let deviations = d
-                .deviations_sealed
-                .as_ref()
-                .and_then(|sealed| {
-                    state
-                        .cipher
-                        .decrypt(&tms::deviations_aad(&s.uid), sealed)
-                        .ok()
-                })
-                .and_then(|b| String::from_utf8(b).ok())
-                .unwrap_or_default();
             SessionRow {
                 number: i + 1,
                 when: format_date_time(s.started_at, tz),
@@ -709,7 +702,8 @@ async fn course_page(
                         .collect::<Vec<_>>()
                         .join(", ")
                 },
-                deviations,
+                deviations: deviations.text().unwrap_or_default().to_string(),
+                deviations_withheld: *deviations == tms::Deviations::Withheld,
                 operator: d.operator.clone().unwrap_or_default(),
             }
         })
@@ -1655,7 +1649,7 @@ async fn session_page(
 ) -> Result<SessionPage> {
     let tr = Tr::default();
     let tz = state.config.clinic.time_zone.tz();
-    let course = tms::open(state, &who.actor, id)
+    let course = tms::open(state, &who.actor, who.user.role, id)
         .await
         .map_err(AppError::from)?
         .ok_or(AppError::NotFound)?;
