@@ -562,6 +562,7 @@ mail-booking-notice-private = For privacy, this e-mail does not say who booked. 
 ## Booking pages
 book-error-name = Please enter your name.
 book-error-name-long = Please shorten your name to 100 characters.
+book-error-name-link = Please enter just your name, without a web address or an e-mail address.
 book-error-characters = This contains characters that cannot be used here. Please retype it.
 book-error-email = Please enter an e-mail address like name@example.com. We send the confirmation there.
 book-error-phone = Please enter a phone number, with the area code.

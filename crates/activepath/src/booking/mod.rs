@@ -11,6 +11,7 @@
 
 pub mod demo;
 pub mod ics;
+pub mod name;
 pub mod setup;
 pub mod slots;
 
@@ -965,8 +966,13 @@ pub type FieldProblem = (&'static str, &'static str);
 pub fn parse_details(raw: &RawDetails) -> Result<Details, Vec<FieldProblem>> {
     use crate::domain::{EmailAddress, PhoneNumber, TextError, multi_line, single_line};
     let mut problems = Vec::new();
-    let name = single_line(&raw.name, 100)
-        .map_err(|e| {
+    let name = match single_line(&raw.name, 100) {
+        Ok(name) if name::has_address(&name) => {
+            problems.push(("name", "book-error-name-link"));
+            None
+        }
+        Ok(name) => Some(name),
+        Err(e) => {
             problems.push((
                 "name",
                 match e {
@@ -974,9 +980,10 @@ pub fn parse_details(raw: &RawDetails) -> Result<Details, Vec<FieldProblem>> {
                     TextError::TooLong => "book-error-name-long",
                     TextError::Forbidden => "book-error-characters",
                 },
-            ))
-        })
-        .ok();
+            ));
+            None
+        }
+    };
     let email = EmailAddress::parse(raw.email.trim())
         .map_err(|_| problems.push(("email", "book-error-email")))
         .ok();
