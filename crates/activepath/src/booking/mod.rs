@@ -48,6 +48,11 @@ pub const CONSENT_VERSION: &str = "booking-consent/en-US/1";
 /// How many days of free times one request may ask for.
 pub const MAX_RANGE_DAYS: i64 = 31;
 
+/// A booking's manage link stops working this many days after the
+/// appointment ends: the link sits in a mailbox for good, and after the
+/// visit there is nothing left to change online.
+pub const MANAGE_LINK_DAYS: u32 = 7;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
@@ -1047,6 +1052,12 @@ impl Appointment {
             Status::Booked | Status::Cancelled => false,
         }
     }
+
+    /// Whether its manage link still works at `now`: until
+    /// [`MANAGE_LINK_DAYS`] after the appointment ends.
+    pub fn manage_link_works(&self, now: Timestamp) -> bool {
+        now <= crate::time::after(self.row.ends_at, crate::time::days(MANAGE_LINK_DAYS))
+    }
 }
 
 fn open_details(s: &Services, row: &AppointmentRow) -> Result<Details, Error> {
@@ -1110,6 +1121,7 @@ pub async fn between(
 
 /// The booking a manage link's token opens: one that was confirmed (a
 /// hold has no working manage link until then; see [`manage_token_for`]).
+/// Whether the link still works is [`Appointment::manage_link_works`].
 pub async fn by_token(s: &Services, token: &str) -> Result<Option<Appointment>, Error> {
     if token.len() > 100 {
         return Ok(None);

@@ -4,7 +4,8 @@
 //! clock and the time is offered again. Unconfirmed holds are capped per
 //! client, per e-mail address and per location and day, in the database,
 //! across instances. Names carrying an address are refused; staff bookings
-//! are confirmed at once.
+//! are confirmed at once; manage links stop working a week after the
+//! appointment.
 
 use crate::helpers::*;
 use crate::staff::{Browser, PASSWORD, add_staff};
@@ -599,6 +600,67 @@ async fn states(app: &TestApp) -> Vec<(String, bool, bool)> {
             .collect();
     states.sort();
     states
+}
+
+#[tokio::test]
+async fn a_manage_link_stops_working_seven_days_after_its_appointment() {
+    let app = spawn_app_holding_mail(|_| {}).await;
+    let start = apart(&app, "phone-consultation", "main", 1).await[0];
+    let mut b = body("main", start, "zoe@example.com");
+    b["appointment_type"] = json!("phone-consultation");
+    assert_eq!(post(&app, &b, None).await.status(), 201);
+    let manage = confirm_booking(&app, "zoe@example.com").await;
+    let manage = manage.trim_end_matches("?done=booked").to_string();
+    let confirm = confirm_link(&app, "zoe@example.com").await;
+    // The appointment is 30 minutes long.
+    let end = start + SignedDuration::from_mins(30);
+    let week_after = end + SignedDuration::from_hours(7 * 24);
+
+    app.clock.set(week_after - SignedDuration::from_mins(1));
+    let (status, page) = app.get_text(&manage).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Zoë Example"));
+
+    app.clock.set(week_after + SignedDuration::from_mins(1));
+    let (status, page) = app.get_text(&manage).await;
+    assert_eq!(status, 410);
+    assert!(page.contains("This link has expired"));
+    assert!(page.contains(&app.state.config.clinic.phone));
+    assert!(page.contains(&format!(
+        "href=\"tel:{}\"",
+        app.state.config.clinic.phone_uri()
+    )));
+    let when = activepath::time::format_appointment(start, app.state.config.clinic.time_zone.tz());
+    for detail in ["Zoë", "Phone consultation", &when, "Cancel the appointment"] {
+        assert!(!page.contains(detail), "{detail} shown");
+    }
+    assert_reads_plainly("an expired manage link", &page);
+    // Every page and action behind the link.
+    for path in [
+        "/cancel",
+        "/move",
+        "/move/confirm?start=2030-01-01T10:00:00Z",
+    ] {
+        let (status, page) = app.get_text(&format!("{manage}{path}")).await;
+        assert_eq!(status, 410, "{path}");
+        assert!(page.contains("This link has expired"));
+    }
+    let res = app.post_form(&format!("{manage}/cancel"), "").await;
+    assert_eq!(res.status(), 410);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM appointments WHERE status = 'booked'"
+        )
+        .await,
+        1,
+        "nothing changed"
+    );
+    // The confirmation link leads to the same expired page.
+    let res = app.get(&confirm).await;
+    assert_eq!(res.status(), 303);
+    let (status, _) = app.get_text(&location(&res)).await;
+    assert_eq!(status, 410);
 }
 
 #[tokio::test]

@@ -2,7 +2,8 @@
 //! (`/book`), a week of free times, the details form (which holds the time
 //! until the person confirms it from their e-mail: see `hold.rs`), then the
 //! booking's own page behind its manage link, from which it can be moved or
-//! cancelled. Every time shown is a link; every change is a POST.
+//! cancelled until a week after the appointment. Every time shown is a
+//! link; every change is a POST.
 
 use crate::app::AppState;
 use crate::booking::{
@@ -560,14 +561,34 @@ struct ManagePage {
     name: String,
 }
 
-/// The booking behind a manage link, or a 404 page.
-async fn open(state: &AppState, token: &str) -> Result<(booking::Appointment, Catalogue)> {
+/// The booking behind a manage link, or a 404 page; once the link has
+/// stopped working ([`booking::MANAGE_LINK_DAYS`] after the appointment),
+/// `Err` with the page that says so and gives the clinic's phone number,
+/// and nothing about the booking.
+async fn open(
+    state: &AppState,
+    token: &str,
+) -> Result<std::result::Result<(booking::Appointment, Catalogue), Response>> {
     let appointment = booking::by_token(state, token)
         .await
         .map_err(anyhow::Error::from)?
         .ok_or(AppError::NotFound)?;
+    if !appointment.manage_link_works(state.clock.now()) {
+        let tr = Tr::default();
+        let mut page = NoticePage::new(
+            state,
+            tr.t("book-link-expired-title"),
+            vec![tr.t1(
+                "book-link-expired-lead",
+                "phone",
+                &state.config.clinic.phone,
+            )],
+        );
+        page.call = true;
+        return Ok(Err(html(StatusCode::GONE, &page)));
+    }
     let cat = Catalogue::load(state).await.map_err(anyhow::Error::from)?;
-    Ok((appointment, cat))
+    Ok(Ok((appointment, cat)))
 }
 
 pub async fn manage(
@@ -575,7 +596,10 @@ pub async fn manage(
     Path(token): Path<String>,
     Query(query): Query<DoneQuery>,
 ) -> Result<Response> {
-    let (a, cat) = open(&state, &token).await?;
+    let (a, cat) = match open(&state, &token).await? {
+        Ok(found) => found,
+        Err(expired) => return Ok(expired),
+    };
     let location = cat.location_by_id(a.row.location_id);
     let tz = location.map_or(state.config.clinic.time_zone.tz().clone(), |l| l.tz.clone());
     let l = Layout::new(&state, "book", "book-manage-title", "book-manage-title").private();
@@ -625,7 +649,10 @@ pub async fn cancel_confirm(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<Response> {
-    let (a, cat) = open(&state, &token).await?;
+    let (a, cat) = match open(&state, &token).await? {
+        Ok(found) => found,
+        Err(expired) => return Ok(expired),
+    };
     if a.is_cancelled() || a.row.starts_at <= state.clock.now() {
         return Ok(Redirect::to(&manage_path(&token)).into_response());
     }
@@ -669,7 +696,10 @@ pub async fn cancel(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<Response> {
-    let (a, cat) = open(&state, &token).await?;
+    let (a, cat) = match open(&state, &token).await? {
+        Ok(found) => found,
+        Err(expired) => return Ok(expired),
+    };
     if a.is_cancelled() {
         return Ok(Redirect::to(&manage_path(&token)).into_response());
     }
@@ -704,7 +734,10 @@ pub async fn move_times(
     Path(token): Path<String>,
     Query(query): Query<WeekQuery>,
 ) -> Result<Response> {
-    let (a, cat) = open(&state, &token).await?;
+    let (a, cat) = match open(&state, &token).await? {
+        Ok(found) => found,
+        Err(expired) => return Ok(expired),
+    };
     if a.is_cancelled() {
         return Ok(Redirect::to(&manage_path(&token)).into_response());
     }
@@ -767,7 +800,10 @@ pub async fn move_confirm(
     Path(token): Path<String>,
     Query(query): Query<StartQuery>,
 ) -> Result<Response> {
-    let (a, cat) = open(&state, &token).await?;
+    let (a, cat) = match open(&state, &token).await? {
+        Ok(found) => found,
+        Err(expired) => return Ok(expired),
+    };
     let (Some(kind), Some(location), false) = (
         cat.type_by_id(a.row.type_id),
         cat.location_by_id(a.row.location_id),
@@ -789,7 +825,10 @@ pub async fn move_submit(
     Path(token): Path<String>,
     Form(form): Form<StartQuery>,
 ) -> Result<Response> {
-    let (a, cat) = open(&state, &token).await?;
+    let (a, cat) = match open(&state, &token).await? {
+        Ok(found) => found,
+        Err(expired) => return Ok(expired),
+    };
     let (Some(kind), Some(location)) = (
         cat.type_by_id(a.row.type_id),
         cat.location_by_id(a.row.location_id),
