@@ -1,9 +1,12 @@
 // Booking a first consultation in a real browser at a phone's size, with
 // the keyboard where a person would use it: choose a type and place, a
-// time, give details (a mistake first), then move and cancel the booking
-// from its own page. axe-core on every page of the flow.
+// time, give details (a mistake first), confirm it from the e-mail, then
+// move and cancel the booking from its own page. axe-core on every page of
+// the flow.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expectNoAxeViolations, launchChromium, phonePage } from './browser.mjs';
 import { startServer } from './server.mjs';
 
@@ -19,6 +22,23 @@ after(async () => {
   await browser?.close();
   server?.stop();
 });
+
+/** The path of the link to confirm a booking, from the e-mail the server
+ *  wrote to its mail folder (quoted-printable: soft line breaks undone). */
+async function confirmLink(dataDir) {
+  const folder = join(dataDir, 'mail');
+  for (let i = 0; i < 100; i++) {
+    let names = [];
+    try { names = readdirSync(folder).filter((n) => n.endsWith('.eml')); } catch { /* not yet */ }
+    for (const name of names) {
+      const text = readFileSync(join(folder, name), 'utf8').replace(/=\r?\n/g, '');
+      const found = text.match(/\/book\/confirm\/[A-Za-z0-9_-]+/);
+      if (found) return found[0];
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('no e-mail with a link to confirm the booking');
+}
 
 /** Follows a link by its text, waiting for the next page. */
 async function follow(page, locator) {
@@ -58,6 +78,12 @@ test('a visitor books, moves and cancels a consultation on a phone', async () =>
   await page.getByLabel('Phone number').fill('+1 555 010 4477');
   await page.getByLabel(/may keep these details/).check();
   await follow(page, page.getByRole('button', { name: 'Book this time' }));
+  // Held until confirmed from the e-mail.
+  await page.waitForSelector('text=Check your e-mail to confirm');
+  await expectNoAxeViolations(page, 'held: check your e-mail');
+  await page.goto(base + (await confirmLink(server.dataDir)));
+  await expectNoAxeViolations(page, 'confirm the booking');
+  await follow(page, page.getByRole('button', { name: 'Yes, confirm my booking' }));
   await page.waitForSelector('text=You are booked');
   assert.match(page.url(), /\/book\/manage\/[A-Za-z0-9_-]+\?done=booked$/);
   await expectNoAxeViolations(page, 'booked');

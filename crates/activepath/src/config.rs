@@ -64,6 +64,10 @@ password_checks_waiting = 16
 [booking]
 reminder_before = "24h"
 seed_demo = true
+confirm_within = "30m"
+max_open_holds_per_client = 2
+max_open_holds_per_email = 2
+max_unconfirmed_per_location_per_day = 20
 
 [tms]
 max_intensity_percent_mt = 120
@@ -253,6 +257,20 @@ pub struct Booking {
     /// and hours (so the booking pages work at once). Set to false before
     /// the first start to begin with none.
     pub seed_demo: bool,
+    /// How long a booking made on the site or through the API holds its
+    /// time while the person has not yet opened the link e-mailed to them.
+    /// Unconfirmed, the time is released.
+    #[serde(deserialize_with = "duration")]
+    pub confirm_within: Duration,
+    /// Unconfirmed bookings one client (an address, IPv6 per /64) may hold
+    /// at once.
+    pub max_open_holds_per_client: u32,
+    /// Unconfirmed bookings one e-mail address may hold at once.
+    pub max_open_holds_per_email: u32,
+    /// Bookings at one location in the last 24 hours that were not
+    /// confirmed (still waiting, or lapsed): past this, online booking
+    /// there pauses and the pages give the clinic's phone number.
+    pub max_unconfirmed_per_location_per_day: u32,
 }
 
 /// The staff portal.
@@ -828,6 +846,27 @@ impl Config {
             bail!(
                 "staff.password_checks_at_once must be at least 1 (leave it out for one per core)"
             );
+        }
+        let booking = &self.booking;
+        if booking.confirm_within < Duration::from_secs(5 * 60)
+            || booking.confirm_within > Duration::from_secs(24 * 3600)
+        {
+            bail!("booking.confirm_within must be from 5m to 24h");
+        }
+        for (name, cap) in [
+            (
+                "max_open_holds_per_client",
+                booking.max_open_holds_per_client,
+            ),
+            ("max_open_holds_per_email", booking.max_open_holds_per_email),
+            (
+                "max_unconfirmed_per_location_per_day",
+                booking.max_unconfirmed_per_location_per_day,
+            ),
+        ] {
+            if !(1..=10_000).contains(&cap) {
+                bail!("booking.{name} must be from 1 to 10000");
+            }
         }
         if self.server.max_connections == 0 {
             bail!("server.max_connections must be at least 1");

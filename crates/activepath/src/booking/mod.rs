@@ -3,6 +3,15 @@
 //! times ([`slots`]), booking, the visitor's manage link (cancel or move),
 //! reminders, and the calendar invitations that go with each ([`ics`]).
 //!
+//! A booking made on the site or through the API is first a hold
+//! ([`hold`]): its time is kept from others for `booking.confirm_within`
+//! while the person opens the link e-mailed to them ([`confirm`]); only then
+//! is it booked, with its queue case, its invitation and its reminder.
+//! Unconfirmed, it lapses and the time is free again (`jobs::lapse_holds`).
+//! Open holds are capped per client, per e-mail address and per location
+//! and day, counted in the database. Staff bookings ([`book`],
+//! [`clinic_appointment`]) are confirmed when made.
+//!
 //! A booking is checked against the same rules that offered the time
 //! ([`slots::Schedule::check`]) and then written with its blocks on each
 //! resource; the database refuses overlapping blocks (see
@@ -11,6 +20,7 @@
 
 pub mod demo;
 pub mod ics;
+pub mod name;
 pub mod setup;
 pub mod slots;
 
@@ -19,8 +29,10 @@ use crate::crypto::{Aad, Purpose, random_id, random_token};
 use crate::domain::day::{Window, add_days};
 use crate::mail::{self, BookingMail};
 use crate::storage::booking::{
-    AppointmentChange, AppointmentRow, BlockRow, ChangeKind, NewAppointment, Setup,
+    AppointmentChange, AppointmentRow, BlockRow, ChangeKind, HoldCaps, NewAppointment, NewHold,
+    Setup,
 };
+pub use crate::storage::booking::{Cap, CapReached};
 use crate::storage::triage::{CaseKind, NewTriageCase, Priority};
 use crate::storage::{Constraint, StorageError};
 use jiff::civil::{Date, Weekday};
@@ -28,12 +40,18 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use slots::{Busy, Exception, ExceptionKind, Resource, ResourceKind, Schedule, Slot, Timing};
+use std::net::IpAddr;
 
 /// Changes whenever the booking consent wording changes.
 pub const CONSENT_VERSION: &str = "booking-consent/en-US/1";
 
 /// How many days of free times one request may ask for.
 pub const MAX_RANGE_DAYS: i64 = 31;
+
+/// A booking's manage link stops working this many days after the
+/// appointment ends: the link sits in a mailbox for good, and after the
+/// visit there is nothing left to change online.
+pub const MANAGE_LINK_DAYS: u32 = 7;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -422,6 +440,78 @@ fn details_aad(uid: &str) -> Aad {
     Aad::row("appointments", "details", uid)
 }
 
+fn seal_details(s: &Services, uid: &str, details: &Details) -> Vec<u8> {
+    s.cipher.encrypt(
+        &details_aad(uid),
+        &serde_json::to_vec(details).expect("details serialize"),
+    )
+}
+
+// Every lookup value of a hold is a keyed digest under the booking-link
+// key, each with its own label, so none can be computed from another or
+// from guesses without the key.
+
+/// The stored form of a confirmation link's token.
+fn confirm_hash(s: &Services, token: &str) -> String {
+    s.cipher
+        .digest(Purpose::BookingLink, &[b"confirm-link", token.as_bytes()])
+}
+
+/// The manage link's token of the booking confirmed by `confirm_token`.
+/// Derived again whenever needed, never stored: the confirmation link,
+/// opened a second time, still leads to the booking's own page.
+fn manage_token_for(s: &Services, confirm_token: &str) -> String {
+    s.cipher.digest(
+        Purpose::BookingLink,
+        &[b"manage-link-of", confirm_token.as_bytes()],
+    )
+}
+
+/// The stored form of a manage link's token.
+fn manage_hash(s: &Services, token: &str) -> String {
+    s.cipher.digest(Purpose::BookingLink, &[token.as_bytes()])
+}
+
+/// What a hold's e-mail address is counted by: one address however it is
+/// capitalised.
+fn holder_email(s: &Services, email: &str) -> String {
+    s.cipher.digest(
+        Purpose::BookingLink,
+        &[b"holder-email", email.trim().to_lowercase().as_bytes()],
+    )
+}
+
+/// What a hold's client is counted by (IPv6 already reduced to its /64).
+fn holder_client(s: &Services, client: IpAddr) -> String {
+    s.cipher.digest(
+        Purpose::BookingLink,
+        &[b"holder-client", client.to_string().as_bytes()],
+    )
+}
+
+/// The link in the first e-mail, which confirms a held booking.
+pub fn confirm_url(s: &Services, token: &str) -> String {
+    s.config
+        .clinic
+        .base_url
+        .join(&format!("/book/confirm/{token}"))
+}
+
+/// How long a hold waits for its confirmation (`booking.confirm_within`).
+pub fn confirm_within(s: &Services) -> SignedDuration {
+    SignedDuration::try_from(s.config.booking.confirm_within)
+        .unwrap_or(SignedDuration::from_mins(30))
+}
+
+fn hold_caps(s: &Services) -> HoldCaps {
+    let b = &s.config.booking;
+    HoldCaps {
+        per_client: i64::from(b.max_open_holds_per_client),
+        per_email: i64::from(b.max_open_holds_per_email),
+        per_location_per_day: i64::from(b.max_unconfirmed_per_location_per_day),
+    }
+}
+
 /// The visitor's manage link.
 pub fn manage_url(s: &Services, token: &str) -> String {
     s.config
@@ -515,9 +605,11 @@ async fn offered(
 /// resource of each kind, the first conflict is final.
 const ATTEMPTS: usize = 3;
 
-/// Books `kind` at `location` at `start` for the person in `details`, with
-/// the confirmation (and its invitation) to them and a notice to the clinic,
-/// all in one transaction.
+/// Books `kind` at `location` at `start` for the person in `details`,
+/// confirmed at once, with the confirmation (and its invitation) to them
+/// and a notice to the clinic, all in one transaction. This is how staff
+/// book for someone (on the phone, at the desk); the public's bookings are
+/// held until confirmed ([`hold`]).
 #[tracing::instrument(skip_all)]
 pub async fn book(
     s: &Services,
@@ -535,10 +627,7 @@ pub async fn book(
         let slot = offered(s, cat, kind, location, &rules, start, now).await?;
         let uid = random_id();
         let token = random_token(32);
-        let sealed = s.cipher.encrypt(
-            &details_aad(&uid),
-            &serde_json::to_vec(details).expect("details serialize"),
-        );
+        let sealed = seal_details(s, &uid, details);
         let view = BookingMail {
             uid: &uid,
             sequence: 0,
@@ -566,11 +655,12 @@ pub async fn book(
             source: source.as_str().into(),
             details: sealed,
             consent_version: CONSENT_VERSION.into(),
-            manage_hash: s.cipher.digest(Purpose::BookingLink, &[token.as_bytes()]),
+            manage_hash: manage_hash(s, &token),
             reminder_due_at: reminder_due(s, slot.start, now),
             created_at: now,
             blocks: blocks(&slot, &kind.timing),
             case: (source != Source::Staff).then(|| queue_case(s, details, now)),
+            hold: None,
         };
         match s.storage.insert_appointment(new, mails).await {
             Ok(_) => {
@@ -590,6 +680,236 @@ pub async fn book(
     Err(BookError::Taken {
         nearest: nearest(s, cat, kind, location, start).await?,
     })
+}
+
+/// Who asks for a hold: where the request came from, and the client's
+/// address (IPv6 reduced to its /64) when known, which the caps count.
+#[derive(Debug, Clone, Copy)]
+pub struct Holder {
+    pub source: Source,
+    pub client: Option<IpAddr>,
+}
+
+/// Why a time could not be held.
+#[derive(Debug, thiserror::Error)]
+pub enum HoldError {
+    #[error(transparent)]
+    Book(#[from] BookError),
+    /// Too many unconfirmed bookings from this client, for this address or
+    /// at this location: nothing was held or mailed.
+    #[error("too many unconfirmed bookings ({:?})", .0.cap)]
+    Capped(CapReached),
+}
+
+impl From<Error> for HoldError {
+    fn from(e: Error) -> Self {
+        HoldError::Book(BookError::Failed(e))
+    }
+}
+
+/// A time held until the person confirms it.
+#[derive(Debug, Clone)]
+pub struct Held {
+    pub uid: String,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    /// When the time is released unless confirmed before.
+    pub expires_at: Timestamp,
+}
+
+/// Holds `kind` at `location` at `start` for the person in `details` until
+/// they confirm it by the link in the e-mail sent to them now (within
+/// `booking.confirm_within`). The hold keeps the time from anyone else, like
+/// a booking; but there is no queue case, invitation, clinic notice or
+/// reminder until it is confirmed ([`confirm`]). Refused, holding and
+/// mailing nothing, past a cap on unconfirmed bookings (counted in the
+/// same transaction that would write the hold).
+#[tracing::instrument(skip_all)]
+pub async fn hold(
+    s: &Services,
+    cat: &Catalogue,
+    kind: &AppointmentType,
+    location: &Location,
+    start: Timestamp,
+    details: &Details,
+    holder: Holder,
+) -> Result<Held, HoldError> {
+    let date = start.to_zoned_datetime(location.tz.clone()).date();
+    let within = confirm_within(s);
+    for _ in 0..ATTEMPTS {
+        let now = s.clock.now();
+        let rules = Rules::load(s, cat, location, date, date, &[]).await?;
+        let slot = offered(s, cat, kind, location, &rules, start, now).await?;
+        let uid = random_id();
+        let token = random_token(32);
+        let expires_at = crate::time::after(now, within);
+        let view = BookingMail {
+            uid: &uid,
+            sequence: 0,
+            kind,
+            location,
+            start: slot.start,
+            end: slot.end,
+            details,
+            manage_url: "",
+            now,
+        };
+        let mail = mail::seal(
+            &s.cipher,
+            &mail::booking::hold_request(
+                &s.config,
+                &view,
+                &confirm_url(s, &token),
+                within.as_mins(),
+            ),
+        );
+        let new = NewAppointment {
+            details: seal_details(s, &uid, details),
+            uid: uid.clone(),
+            type_id: kind.id,
+            location_id: location.id,
+            starts_at: slot.start,
+            ends_at: slot.end,
+            source: holder.source.as_str().into(),
+            consent_version: CONSENT_VERSION.into(),
+            manage_hash: manage_hash(s, &manage_token_for(s, &token)),
+            // Set when it is confirmed.
+            reminder_due_at: None,
+            created_at: now,
+            blocks: blocks(&slot, &kind.timing),
+            case: None,
+            hold: None,
+        };
+        let hold = NewHold {
+            expires_at,
+            confirm_hash: confirm_hash(s, &token),
+            client: holder.client.map(|c| holder_client(s, c)),
+            email: holder_email(s, &details.email),
+        };
+        match s
+            .storage
+            .hold_appointment(new, hold, hold_caps(s), vec![mail])
+            .await
+        {
+            Ok(Ok(_)) => {
+                s.mail_wake.notify_one();
+                return Ok(Held {
+                    uid,
+                    start: slot.start,
+                    end: slot.end,
+                    expires_at,
+                });
+            }
+            Ok(Err(cap)) => return Err(HoldError::Capped(cap)),
+            Err(StorageError::Conflict(Constraint::ResourceBusy)) => continue,
+            Err(e) => return Err(BookError::from(e).into()),
+        }
+    }
+    Err(BookError::Taken {
+        nearest: nearest(s, cat, kind, location, start).await?,
+    }
+    .into())
+}
+
+/// What opening a confirmation link came to.
+#[derive(Debug)]
+pub enum Confirmation {
+    /// Confirmed now: the case is in the staff queue, and the confirmation
+    /// with its invitation is on its way. The booking's page is reached by
+    /// `manage_token`.
+    Confirmed { manage_token: String },
+    /// Confirmed before (the link opened again); it may have been changed
+    /// or cancelled since. Nothing is done again.
+    AlreadyConfirmed { manage_token: String },
+    /// Not confirmed in time: its time was released.
+    Lapsed(Box<Appointment>),
+}
+
+/// The booking a confirmation link's token holds, in whatever state.
+pub async fn by_confirm_token(s: &Services, token: &str) -> Result<Option<Appointment>, Error> {
+    if token.len() > 100 {
+        return Ok(None);
+    }
+    opened(
+        s,
+        s.storage
+            .appointment_by_confirm_hash(&confirm_hash(s, token))
+            .await?,
+    )
+}
+
+/// Confirms the booking held by the confirmation link's `token`: booked,
+/// its queue case made, the confirmation with its invitation (and the
+/// manage link) sent to the person and a notice to the clinic, its reminder
+/// due; all in one transaction, once, however often or wherever the link is
+/// opened. `None` for a token that holds nothing.
+#[tracing::instrument(skip_all)]
+pub async fn confirm(
+    s: &Services,
+    cat: &Catalogue,
+    token: &str,
+) -> Result<Option<Confirmation>, Error> {
+    let Some(a) = by_confirm_token(s, token).await? else {
+        return Ok(None);
+    };
+    let manage_token = manage_token_for(s, token);
+    let now = s.clock.now();
+    match a.status() {
+        Status::Held if !a.hold_lapsed(now) => {}
+        Status::Held | Status::Lapsed => return Ok(Some(Confirmation::Lapsed(Box::new(a)))),
+        Status::Booked | Status::Cancelled => {
+            return Ok(Some(Confirmation::AlreadyConfirmed { manage_token }));
+        }
+    }
+    let (Some(kind), Some(location)) = (
+        cat.type_by_id(a.row.type_id),
+        cat.location_by_id(a.row.location_id),
+    ) else {
+        // No longer offered: it cannot become a booking the clinic keeps.
+        return Ok(Some(Confirmation::Lapsed(Box::new(a))));
+    };
+    let url = manage_url(s, &manage_token);
+    let view = BookingMail {
+        uid: &a.row.uid,
+        sequence: a.row.sequence,
+        kind,
+        location,
+        start: a.row.starts_at,
+        end: a.row.ends_at,
+        details: &a.details,
+        manage_url: &url,
+        now,
+    };
+    let mails = vec![
+        mail::seal(&s.cipher, &mail::booking::confirmation(&s.config, &view)),
+        mail::seal(
+            &s.cipher,
+            &mail::booking::clinic_notice(&s.config, &view, mail::booking::Notice::Booked),
+        ),
+    ];
+    let confirmed = s
+        .storage
+        .confirm_hold(
+            a.row.id,
+            now,
+            reminder_due(s, a.row.starts_at, now),
+            queue_case(s, &a.details, now),
+            mails,
+        )
+        .await?;
+    if confirmed {
+        s.mail_wake.notify_one();
+        return Ok(Some(Confirmation::Confirmed { manage_token }));
+    }
+    // Confirmed at the same moment elsewhere (another tab, another
+    // instance), or lapsed: as it stands now.
+    Ok(by_confirm_token(s, token).await?.map(|a| {
+        if a.status() == Status::Held || a.status() == Status::Lapsed {
+            Confirmation::Lapsed(Box::new(a))
+        } else {
+            Confirmation::AlreadyConfirmed { manage_token }
+        }
+    }))
 }
 
 /// Whether `kind` at `location` may start at `start` now, as a booking
@@ -620,10 +940,7 @@ pub fn clinic_appointment(
 ) -> NewAppointment {
     let uid = random_id();
     NewAppointment {
-        details: s.cipher.encrypt(
-            &details_aad(&uid),
-            &serde_json::to_vec(details).expect("details serialize"),
-        ),
+        details: seal_details(s, &uid, details),
         uid,
         type_id: kind.id,
         location_id: location.id,
@@ -639,6 +956,7 @@ pub fn clinic_appointment(
         created_at: now,
         blocks: blocks(slot, &kind.timing),
         case: None,
+        hold: None,
     }
 }
 
@@ -677,6 +995,37 @@ pub async fn nearest(
         .nearest(around, s.clock.now(), 7, 6))
 }
 
+/// Where a booking stands. One made on the site or through the API is
+/// `Held` until the person confirms it by the e-mailed link, then `Booked`;
+/// not confirmed in time it is `Lapsed`, its time released. Staff bookings
+/// are `Booked` when made. (The moves between them are the storage's
+/// conditional updates: `hold_appointment`, `confirm_hold`, `lapse_holds`,
+/// `change_appointment`.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Held,
+    Booked,
+    Cancelled,
+    Lapsed,
+}
+
+impl Status {
+    fn parse(stored: &str) -> Option<Status> {
+        Some(match stored {
+            "held" => Status::Held,
+            "booked" => Status::Booked,
+            "cancelled" => Status::Cancelled,
+            "lapsed" => Status::Lapsed,
+            _ => return None,
+        })
+    }
+
+    /// Whether the booking keeps its time from everyone else.
+    pub fn holds_time(self) -> bool {
+        matches!(self, Status::Held | Status::Booked)
+    }
+}
+
 /// A booking as its manage link shows it.
 #[derive(Debug, Clone)]
 pub struct Appointment {
@@ -685,8 +1034,29 @@ pub struct Appointment {
 }
 
 impl Appointment {
+    pub fn status(&self) -> Status {
+        // The schema allows only these; anything else is treated as over.
+        Status::parse(&self.row.status).unwrap_or(Status::Cancelled)
+    }
+
     pub fn is_cancelled(&self) -> bool {
-        self.row.status == "cancelled"
+        self.status() == Status::Cancelled
+    }
+
+    /// Whether it was held and not confirmed by `now` (lapsed, or expired
+    /// and waiting for the job that releases it).
+    pub fn hold_lapsed(&self, now: Timestamp) -> bool {
+        match self.status() {
+            Status::Lapsed => true,
+            Status::Held => self.row.hold_expires_at.is_none_or(|until| until <= now),
+            Status::Booked | Status::Cancelled => false,
+        }
+    }
+
+    /// Whether its manage link still works at `now`: until
+    /// [`MANAGE_LINK_DAYS`] after the appointment ends.
+    pub fn manage_link_works(&self, now: Timestamp) -> bool {
+        now <= crate::time::after(self.row.ends_at, crate::time::days(MANAGE_LINK_DAYS))
     }
 }
 
@@ -749,13 +1119,20 @@ pub async fn between(
         .collect()
 }
 
-/// The booking a manage link's token opens.
+/// The booking a manage link's token opens: one that was confirmed (a
+/// hold has no working manage link until then; see [`manage_token_for`]).
+/// Whether the link still works is [`Appointment::manage_link_works`].
 pub async fn by_token(s: &Services, token: &str) -> Result<Option<Appointment>, Error> {
     if token.len() > 100 {
         return Ok(None);
     }
-    let hash = s.cipher.digest(Purpose::BookingLink, &[token.as_bytes()]);
-    opened(s, s.storage.appointment_by_manage_hash(&hash).await?)
+    let found = opened(
+        s,
+        s.storage
+            .appointment_by_manage_hash(&manage_hash(s, token))
+            .await?,
+    )?;
+    Ok(found.filter(|a| matches!(a.status(), Status::Booked | Status::Cancelled)))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -965,8 +1342,13 @@ pub type FieldProblem = (&'static str, &'static str);
 pub fn parse_details(raw: &RawDetails) -> Result<Details, Vec<FieldProblem>> {
     use crate::domain::{EmailAddress, PhoneNumber, TextError, multi_line, single_line};
     let mut problems = Vec::new();
-    let name = single_line(&raw.name, 100)
-        .map_err(|e| {
+    let name = match single_line(&raw.name, 100) {
+        Ok(name) if name::has_address(&name) => {
+            problems.push(("name", "book-error-name-link"));
+            None
+        }
+        Ok(name) => Some(name),
+        Err(e) => {
             problems.push((
                 "name",
                 match e {
@@ -974,9 +1356,10 @@ pub fn parse_details(raw: &RawDetails) -> Result<Details, Vec<FieldProblem>> {
                     TextError::TooLong => "book-error-name-long",
                     TextError::Forbidden => "book-error-characters",
                 },
-            ))
-        })
-        .ok();
+            ));
+            None
+        }
+    };
     let email = EmailAddress::parse(raw.email.trim())
         .map_err(|_| problems.push(("email", "book-error-email")))
         .ok();

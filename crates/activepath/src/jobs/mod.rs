@@ -1,6 +1,7 @@
-//! Background work: outbox delivery and purges of what has expired. Each job
-//! has a `run_once(now)` that tests drive with the time they choose; `spawn`
-//! runs them with the app's clock until shutdown.
+//! Background work: outbox delivery, releasing the time of bookings nobody
+//! confirmed, and purges of what has expired. Each job has a
+//! `run_once(now)`-style function that tests drive with the time they
+//! choose; `spawn` runs them with the app's clock until shutdown.
 
 use crate::crypto::FieldCipher;
 use crate::mail::Transport;
@@ -102,14 +103,25 @@ fn backoff(attempts: i64) -> SignedDuration {
     SignedDuration::from_secs(30 * 2i64.pow(exp)).min(SignedDuration::from_hours(1))
 }
 
+/// Releases the time of every booking held but not confirmed by `now`
+/// (`booking.confirm_within` after it was made): the hold lapses, nobody is
+/// mailed, no case is made. Several instances may run this at once. Returns
+/// how many lapsed.
+#[tracing::instrument(skip_all)]
+pub async fn lapse_holds(storage: &Storage, now: Timestamp) -> anyhow::Result<u64> {
+    Ok(storage.lapse_holds(now).await?)
+}
+
 /// Deletes what has expired at `now`: anonymous results nobody shared,
-/// Idempotency-Keys, the content of mail that failed for good longer ago
-/// than it can be retried, and the log entries of delivered mail past
-/// their keeping time. Returns how many results were deleted.
+/// Idempotency-Keys, holds that lapsed more than a day ago (details and
+/// all), the content of mail that failed for good longer ago than it can be
+/// retried, and the log entries of delivered mail past their keeping time.
+/// Returns how many results were deleted.
 #[tracing::instrument(skip_all)]
 pub async fn purge(storage: &Storage, now: Timestamp) -> anyhow::Result<u64> {
     let results = storage.purge_expired_results(now).await?;
     storage.purge_expired_idempotency_keys(now).await?;
+    storage.purge_lapsed_holds(before(now, days(1))).await?;
     storage
         .forget_failed_mail(before(now, crate::storage::outbox::RETRY_WINDOW))
         .await?;
@@ -120,7 +132,8 @@ pub async fn purge(storage: &Storage, now: Timestamp) -> anyhow::Result<u64> {
 }
 
 /// Runs the outbox worker (woken at once when mail is queued, otherwise every
-/// few seconds) and the hourly purge until `shutdown` changes.
+/// few seconds), the release of lapsed holds on each turn (a read, unless
+/// one is due) and the hourly purge until `shutdown` changes.
 pub fn spawn(
     worker: OutboxWorker,
     clock: Clock,
@@ -142,6 +155,11 @@ pub fn spawn(
             };
             if *shutdown.borrow() {
                 break;
+            }
+            match lapse_holds(&worker.storage, now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(lapsed = n, "released unconfirmed bookings"),
+                Err(e) => tracing::error!("releasing unconfirmed bookings failed: {e:#}"),
             }
             if last_purge.is_none_or(|at| now.duration_since(at) > SignedDuration::from_hours(1)) {
                 last_purge = Some(now);

@@ -1,7 +1,9 @@
-//! The e-mails of a booking. To the person who booked: the confirmation,
-//! a change, a cancellation and the reminder, each with the calendar
-//! object that keeps their calendar in step; these name them and are
-//! sealed in the outbox. To the clinic: a notice that carries no name,
+//! The e-mails of a booking. To the person who booked on the site or
+//! through the API, first the link that confirms it (the address is not
+//! yet known to be theirs, so that message names no one, carries nothing
+//! they typed and no invitation). Then the confirmation, a change, a
+//! cancellation and the reminder, each with the calendar object that keeps
+//! their calendar in step; these name them and are sealed in the outbox. To the clinic: a notice that carries no name,
 //! contact detail or reason, only what was booked, where and when (sealed
 //! too: the time of a booking can be matched with a person).
 
@@ -119,6 +121,39 @@ impl BookingMail<'_> {
             },
         )
     }
+}
+
+/// "Please confirm within N minutes or the time is released", with the
+/// link that confirms. Whoever typed the address may not own it: the
+/// message greets no one by name, repeats nothing they wrote, and says
+/// what to do if they did not ask for it.
+pub fn hold_request(config: &Config, m: &BookingMail, confirm_url: &str, minutes: i64) -> Letter {
+    let tr = Tr::default();
+    let minutes = ("minutes", minutes.to_string());
+    let rendered = compose(
+        config,
+        tr.args("mail-booking-hold-subject", &args(m, config)),
+        vec![
+            tr.t("mail-booking-hold-hello"),
+            tr.args("mail-booking-hold", &args(m, config)),
+            tr.args("mail-booking-hold-confirm", std::slice::from_ref(&minutes)),
+            tr.t1("mail-booking-where", "place", m.place()),
+            tr.t("mail-booking-hold-not-you"),
+            tr.t1("mail-booking-phone", "phone", &config.clinic.phone),
+            tr.t("mail-booking-crisis"),
+        ],
+        Some((tr.t("mail-booking-hold-link"), confirm_url.to_string())),
+    );
+    Letter::new(
+        MailKind::BookingHold,
+        Envelope {
+            to: m.details.email.clone(),
+            subject: rendered.subject,
+            text: rendered.text,
+            html: rendered.html,
+            calendar: None,
+        },
+    )
 }
 
 fn args<'a>(m: &'a BookingMail, config: &'a Config) -> [(&'a str, String); 3] {

@@ -4,6 +4,12 @@
 //! an insert or change that would double-book fails with
 //! [`Constraint::ResourceBusy`](super::Constraint::ResourceBusy), whatever
 //! the caller checked before.
+//!
+//! A booking made by the public is first a hold (migration 0018): its
+//! blocks keep the time from anyone else while the person has not yet
+//! confirmed it, and are released when it lapses. The caps on open holds
+//! are counted in the transaction that writes a new one, one hold at a time
+//! on every instance, so no two requests can both take the last place.
 
 use super::outbox::{self, NewMail};
 use super::{Flag, Millis, Result, Storage, get};
@@ -112,6 +118,49 @@ pub struct NewAppointment {
     pub blocks: Vec<BlockRow>,
     /// The staff queue's case for it (bookings made by the public).
     pub case: Option<super::triage::NewTriageCase>,
+    /// A booking made by the public is held until it is confirmed; `None`
+    /// for one confirmed as it is made (staff, TMS series).
+    pub hold: Option<NewHold>,
+}
+
+/// What holding a time, unconfirmed, adds to a booking.
+#[derive(Debug, Clone)]
+pub struct NewHold {
+    /// When the time is released unless confirmed before.
+    pub expires_at: Timestamp,
+    /// Keyed digest of the confirmation link's token.
+    pub confirm_hash: String,
+    /// Keyed digest of the client's address, when it is known.
+    pub client: Option<String>,
+    /// Keyed digest of the e-mail address given.
+    pub email: String,
+}
+
+/// The limits a new hold is checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoldCaps {
+    /// Open holds per client address.
+    pub per_client: i64,
+    /// Open holds per e-mail address.
+    pub per_email: i64,
+    /// Holds made at one location in the last 24 hours and not confirmed.
+    pub per_location_per_day: i64,
+}
+
+/// Which limit refused a hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cap {
+    Client,
+    Email,
+    Location,
+}
+
+/// A hold refused by a cap, and when the first of the holds that fill it
+/// stops counting (when trying again can succeed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CapReached {
+    pub cap: Cap,
+    pub until: Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,7 +171,7 @@ pub struct AppointmentRow {
     pub location_id: i64,
     pub starts_at: Timestamp,
     pub ends_at: Timestamp,
-    /// 'booked' or 'cancelled'.
+    /// 'held', 'booked', 'cancelled' or 'lapsed'.
     pub status: String,
     pub source: String,
     pub details: Vec<u8>,
@@ -132,11 +181,14 @@ pub struct AppointmentRow {
     pub reminder_sent_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub cancelled_at: Option<Timestamp>,
+    /// Until when a public booking is (or was) held unconfirmed.
+    pub hold_expires_at: Option<Timestamp>,
+    pub confirmed_at: Option<Timestamp>,
 }
 
 pub(super) const APPOINTMENT_COLUMNS: &str = "id, uid, type_id, location_id, starts_at, ends_at, status, \
      source, details, consent_version, sequence, reminder_due_at, reminder_sent_at, created_at, \
-     cancelled_at";
+     cancelled_at, hold_expires_at, confirmed_at";
 
 impl<'r> FromRow<'r, AnyRow> for AppointmentRow {
     fn from_row(row: &'r AnyRow) -> sqlx::Result<Self> {
@@ -156,6 +208,8 @@ impl<'r> FromRow<'r, AnyRow> for AppointmentRow {
             reminder_sent_at: get::<Option<Millis>>(row, "reminder_sent_at")?.map(|m| m.0),
             created_at: get::<Millis>(row, "created_at")?.0,
             cancelled_at: get::<Option<Millis>>(row, "cancelled_at")?.map(|m| m.0),
+            hold_expires_at: get::<Option<Millis>>(row, "hold_expires_at")?.map(|m| m.0),
+            confirmed_at: get::<Option<Millis>>(row, "confirmed_at")?.map(|m| m.0),
         })
     }
 }
@@ -261,15 +315,18 @@ pub(super) async fn update_appointment(
 }
 
 /// Inserts an appointment with its blocks (and its queue case), inside a
-/// transaction. `Conflict(ResourceBusy)` when a block would overlap another.
+/// transaction: held when it comes with a hold, else booked (confirmed) at
+/// once. `Conflict(ResourceBusy)` when a block would overlap another.
 pub(super) async fn insert_appointment_row(
     conn: &mut AnyConnection,
     new: NewAppointment,
 ) -> Result<i64> {
+    let hold = new.hold.as_ref();
     let id: i64 = sqlx::query(
         "INSERT INTO appointments (uid, type_id, location_id, starts_at, ends_at, status, \
          source, details, consent_version, manage_hash, reminder_due_at, created_at, \
-         updated_at) VALUES ($1, $2, $3, $4, $5, 'booked', $6, $7, $8, $9, $10, $11, $11) \
+         updated_at, confirm_hash, hold_expires_at, confirmed_at, holder_client, holder_email) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16, $17) \
          RETURNING id",
     )
     .bind(new.uid)
@@ -277,12 +334,18 @@ pub(super) async fn insert_appointment_row(
     .bind(new.location_id)
     .bind(Millis(new.starts_at))
     .bind(Millis(new.ends_at))
+    .bind(if hold.is_some() { "held" } else { "booked" })
     .bind(new.source)
     .bind(new.details)
     .bind(new.consent_version)
     .bind(new.manage_hash)
     .bind(new.reminder_due_at.map(Millis))
     .bind(Millis(new.created_at))
+    .bind(hold.map(|h| h.confirm_hash.clone()))
+    .bind(hold.map(|h| Millis(h.expires_at)))
+    .bind(hold.is_none().then_some(Millis(new.created_at)))
+    .bind(hold.and_then(|h| h.client.clone()))
+    .bind(hold.map(|h| h.email.clone()))
     .fetch_one(&mut *conn)
     .await?
     .try_get("id")?;
@@ -292,6 +355,50 @@ pub(super) async fn insert_appointment_row(
     }
     Ok(id)
 }
+
+/// Taken on PostgreSQL by every new hold, so that holds are counted
+/// against their caps one at a time across instances (SQLite has one
+/// writer). Public bookings are few; waiting on each other costs nothing.
+const HOLD_LOCK: i64 = 0x686f_6c64; // "hold" in ASCII
+
+/// Whether the holds `sql` counts for `key` (`$1`) from `since` (`$2`)
+/// reach `cap`: then the instant the first of them began or ends (as `sql`
+/// says), else `None`.
+async fn cap_reached(
+    conn: &mut AnyConnection,
+    sql: &'static str,
+    key: Key<'_>,
+    since: Timestamp,
+    cap: i64,
+) -> Result<Option<Timestamp>> {
+    let query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let query = match key {
+        Key::Text(k) => query.bind(k.to_string()),
+        Key::Id(id) => query.bind(id),
+    };
+    let row = query.bind(Millis(since)).fetch_one(&mut *conn).await?;
+    let n: i64 = row.try_get("n")?;
+    let first = get::<Option<Millis>>(&row, "first")?.map(|m| m.0);
+    Ok(first.filter(|_| n >= cap))
+}
+
+/// What a cap counts by.
+#[derive(Clone, Copy)]
+enum Key<'a> {
+    Text(&'a str),
+    Id(i64),
+}
+
+/// Open holds of a client: they stop counting when they expire.
+const OPEN_BY_CLIENT: &str = "SELECT COUNT(*) AS n, MIN(hold_expires_at) AS first FROM appointments \
+     WHERE holder_client = $1 AND status = 'held' AND hold_expires_at > $2";
+/// Open holds of an e-mail address.
+const OPEN_BY_EMAIL: &str = "SELECT COUNT(*) AS n, MIN(hold_expires_at) AS first FROM appointments \
+     WHERE holder_email = $1 AND status = 'held' AND hold_expires_at > $2";
+/// Holds made at a location in the last 24 hours (`$2` is a day ago) and
+/// not confirmed: each stops counting a day after it was made.
+const UNCONFIRMED_AT_LOCATION: &str = "SELECT COUNT(*) AS n, MIN(created_at) AS first FROM appointments \
+     WHERE location_id = $1 AND status IN ('held', 'lapsed') AND created_at > $2";
 
 pub(super) async fn insert_blocks(
     conn: &mut AnyConnection,
@@ -607,6 +714,178 @@ impl Storage {
         .await
     }
 
+    /// Holds a time: the appointment `new` with `hold` (status 'held'),
+    /// its blocks and its mail in one transaction, after counting the caps
+    /// in that same transaction. `Ok(Err(_))`, writing nothing, when a cap
+    /// is reached; `Conflict(ResourceBusy)` when a block would overlap
+    /// another.
+    #[tracing::instrument(skip_all)]
+    pub async fn hold_appointment(
+        &self,
+        new: NewAppointment,
+        hold: NewHold,
+        caps: HoldCaps,
+        mail: Vec<NewMail>,
+    ) -> Result<Result<i64, CapReached>> {
+        let backend = self.backend();
+        self.write(move |conn| {
+            Box::pin(async move {
+                if backend == super::Backend::Postgres {
+                    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                        .bind(HOLD_LOCK)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                let now = new.created_at;
+                let day_ago = crate::time::before(now, crate::time::days(1));
+                let mut checks = vec![
+                    (
+                        Cap::Email,
+                        OPEN_BY_EMAIL,
+                        Key::Text(&hold.email),
+                        now,
+                        caps.per_email,
+                    ),
+                    (
+                        Cap::Location,
+                        UNCONFIRMED_AT_LOCATION,
+                        Key::Id(new.location_id),
+                        day_ago,
+                        caps.per_location_per_day,
+                    ),
+                ];
+                if let Some(client) = &hold.client {
+                    checks.insert(
+                        0,
+                        (
+                            Cap::Client,
+                            OPEN_BY_CLIENT,
+                            Key::Text(client),
+                            now,
+                            caps.per_client,
+                        ),
+                    );
+                }
+                for (cap, sql, key, since, limit) in checks {
+                    if let Some(first) = cap_reached(conn, sql, key, since, limit).await? {
+                        let until = match cap {
+                            Cap::Location => crate::time::after(first, crate::time::days(1)),
+                            Cap::Client | Cap::Email => first,
+                        };
+                        return Ok(Err(CapReached { cap, until }));
+                    }
+                }
+                let new = NewAppointment {
+                    hold: Some(hold),
+                    ..new
+                };
+                let id = insert_appointment_row(conn, new).await?;
+                for m in mail {
+                    outbox::queue(conn, m, now).await?;
+                }
+                Ok(Ok(id))
+            })
+        })
+        .await
+    }
+
+    /// Confirms the hold `id` at `now`, with its queue case and mail, in
+    /// one transaction: booked, its reminder due at `reminder_due_at`, its
+    /// holder's digests forgotten. False, changing nothing, when it is not
+    /// held any more or expired by `now`.
+    #[tracing::instrument(skip_all, fields(appointment = id))]
+    pub async fn confirm_hold(
+        &self,
+        id: i64,
+        now: Timestamp,
+        reminder_due_at: Option<Timestamp>,
+        case: super::triage::NewTriageCase,
+        mail: Vec<NewMail>,
+    ) -> Result<bool> {
+        self.write(move |conn| {
+            Box::pin(async move {
+                let confirmed = sqlx::query(
+                    "UPDATE appointments SET status = 'booked', confirmed_at = $1, updated_at = $1, \
+                     reminder_due_at = $2, holder_client = NULL, holder_email = NULL \
+                     WHERE id = $3 AND status = 'held' AND hold_expires_at > $1",
+                )
+                .bind(Millis(now))
+                .bind(reminder_due_at.map(Millis))
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+                if confirmed.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                super::triage::insert_case(conn, case, Some(id)).await?;
+                for m in mail {
+                    outbox::queue(conn, m, now).await?;
+                }
+                Ok(true)
+            })
+        })
+        .await
+    }
+
+    /// Lapses every hold not confirmed by `now`: its time is released (its
+    /// blocks deleted) and its holder's digests forgotten. Returns how many.
+    /// Reads first, so that a turn with nothing to do writes nothing.
+    #[tracing::instrument(skip_all)]
+    pub async fn lapse_holds(&self, now: Timestamp) -> Result<u64> {
+        let due: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM appointments WHERE status = 'held' AND hold_expires_at <= $1 LIMIT 1",
+        )
+        .bind(Millis(now))
+        .fetch_optional(self.pool())
+        .await?;
+        if due.is_none() {
+            return Ok(0);
+        }
+        self.write(move |conn| {
+            Box::pin(async move {
+                let lapsed = sqlx::query(
+                    "UPDATE appointments SET status = 'lapsed', updated_at = $1, \
+                     holder_client = NULL, holder_email = NULL \
+                     WHERE status = 'held' AND hold_expires_at <= $1",
+                )
+                .bind(Millis(now))
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+                sqlx::query(
+                    "DELETE FROM appointment_blocks WHERE appointment_id IN \
+                     (SELECT id FROM appointments WHERE status = 'lapsed')",
+                )
+                .execute(&mut *conn)
+                .await?;
+                Ok(lapsed)
+            })
+        })
+        .await
+    }
+
+    /// Deletes holds that lapsed before `before`, details and all: nobody
+    /// confirmed them, and they count against the location's daily cap for
+    /// a day only.
+    pub async fn purge_lapsed_holds(&self, before: Timestamp) -> Result<u64> {
+        self.write_statement(move |conn| {
+            Box::pin(async move {
+                Ok(sqlx::query(
+                    "DELETE FROM appointments WHERE status = 'lapsed' AND updated_at < $1",
+                )
+                .bind(Millis(before))
+                .execute(&mut *conn)
+                .await?
+                .rows_affected())
+            })
+        })
+        .await
+    }
+
+    pub async fn appointment_by_confirm_hash(&self, hash: &str) -> Result<Option<AppointmentRow>> {
+        self.appointment_where("confirm_hash", hash).await
+    }
+
     /// The appointment whose `column` (a unique text column) is `value`.
     async fn appointment_where(
         &self,
@@ -651,6 +930,7 @@ impl Storage {
 
     /// The appointments at `location_id` starting in `from..until`, in time
     /// order, each with the resources it holds (none once cancelled).
+    /// Lapsed holds were never bookings and are left out.
     pub async fn appointments_between(
         &self,
         location_id: i64,
@@ -660,7 +940,7 @@ impl Storage {
         let sql = format!(
             "SELECT {APPOINTMENT_COLUMNS} FROM appointments \
              WHERE location_id = $1 AND starts_at >= $2 AND starts_at < $3 \
-             ORDER BY starts_at, id LIMIT 2000"
+             AND status <> 'lapsed' ORDER BY starts_at, id LIMIT 2000"
         );
         let rows: Vec<AppointmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(location_id)

@@ -110,11 +110,17 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0017_sealed_outbox.sql"),
         include_str!("../../migrations/postgres/0017_sealed_outbox.sql"),
     ),
+    (
+        18,
+        "booking_holds",
+        include_str!("../../migrations/sqlite/0018_booking_holds.sql"),
+        include_str!("../../migrations/postgres/0018_booking_holds.sql"),
+    ),
 ];
 
 /// Migrations that manage their own transaction on SQLite (a table rebuild
 /// must turn foreign keys off, which SQLite ignores inside a transaction).
-const SQLITE_OWN_TRANSACTION: &[i64] = &[6, 10];
+const SQLITE_OWN_TRANSACTION: &[i64] = &[6, 10, 18];
 
 /// The migrations of `backend`, all of them or those up to `up_to`.
 pub(super) fn migrator(backend: Backend, up_to: Option<i64>) -> Migrator {

@@ -30,6 +30,9 @@ pub enum MailKind {
     PasswordReset,
     /// A patient's check-in link.
     CheckIn,
+    /// To a person who booked on the site or through the API: the link that
+    /// confirms the booking, which holds its time until then.
+    BookingHold,
     /// To a person who booked: booked, with the invitation.
     BookingConfirmation,
     /// To a person who booked: their appointment moved.
@@ -49,10 +52,11 @@ pub enum MailKind {
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 10] = [
+    pub const ALL: [MailKind; 11] = [
         MailKind::StaffInvite,
         MailKind::PasswordReset,
         MailKind::CheckIn,
+        MailKind::BookingHold,
         MailKind::BookingConfirmation,
         MailKind::BookingChange,
         MailKind::BookingCancellation,
@@ -69,6 +73,7 @@ impl TextEnum for MailKind {
             MailKind::StaffInvite => "staff-invite",
             MailKind::PasswordReset => "password-reset",
             MailKind::CheckIn => "check-in",
+            MailKind::BookingHold => "booking-hold",
             MailKind::BookingConfirmation => "booking-confirmation",
             MailKind::BookingChange => "booking-change",
             MailKind::BookingCancellation => "booking-cancellation",

@@ -51,7 +51,8 @@ fn record(state: &AppState, method: &Method, route: &str, path: &str, res: &Resp
         .unwrap_or("");
     let now = state.clock.now();
     if *method == Method::GET && status == StatusCode::OK && html && !private_area(route) {
-        let key = if route.contains("{token}") {
+        // A token or a record's uid in the address: counted by the pattern.
+        let key = if route.contains("{token}") || route.contains("{uid}") {
             route
         } else {
             path
@@ -70,12 +71,13 @@ fn record(state: &AppState, method: &Method, route: &str, path: &str, res: &Resp
         {
             Step::AssessmentShared
         }
-        ("POST", "/book/{kind}/{location}/details", StatusCode::SEE_OTHER)
+        // A booking made on the site or through the API is made when the
+        // person confirms it from their e-mail (until then it is a hold).
+        ("POST", "/book/confirm/{token}", StatusCode::SEE_OTHER)
             if location.contains("done=booked") =>
         {
             Step::BookingMade
         }
-        ("POST", "/api/v1/bookings", StatusCode::CREATED) => Step::BookingMade,
         _ => return,
     };
     state.figures.step(now, step);

@@ -153,6 +153,13 @@ impl<R: LimitedRoute> RateLimit<R> {
             None => Ok(()),
         }
     }
+
+    /// The client as the limits count it (IPv6 by its /64), for limits
+    /// that must hold across instances and so are counted in the database
+    /// (the booking holds').
+    pub fn client(&self) -> Option<IpAddr> {
+        self.client.map(counted_as)
+    }
 }
 
 impl<R: LimitedRoute> FromRequestParts<AppState> for RateLimit<R> {

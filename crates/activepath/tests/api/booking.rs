@@ -45,11 +45,6 @@ fn booking(kind: &str, location: &str, start: &str) -> Value {
     })
 }
 
-/// The path of a manage URL.
-fn manage_path(url: &str) -> String {
-    url.strip_prefix(BASE_URL).unwrap().to_string()
-}
-
 #[tokio::test]
 async fn a_visitor_books_a_time_through_the_pages_and_gets_an_invitation() {
     let app = spawn_app().await;
@@ -115,8 +110,13 @@ async fn a_visitor_books_a_time_through_the_pages_and_gets_an_invitation() {
         .post_form("/book/initial-consultation/main/details", &good)
         .await;
     assert_eq!(res.status(), 303);
-    let manage = location(&res);
-    assert!(manage.starts_with("/book/manage/") && manage.ends_with("?done=booked"));
+    // Held until Zoë confirms it from her e-mail.
+    let held = location(&res);
+    assert!(held.starts_with("/book/held/"), "{held}");
+    let (status, page) = app.get_text(&held).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Check your e-mail to confirm"));
+    let manage = confirm_booking(&app, "zoe@example.com").await;
     let (status, page) = app.get_text(&manage).await;
     assert_eq!(status, 200);
     assert!(page.contains("You are booked"));
@@ -135,10 +135,11 @@ async fn a_visitor_books_a_time_through_the_pages_and_gets_an_invitation() {
     );
     assert!(body.contains("/details?start="));
 
-    wait_for_mail(&app, 2).await;
+    // The link to confirm, then the confirmation and the clinic's notice.
+    wait_for_mail(&app, 3).await;
     let to_person = mails_to(&app, "zoe@example.com");
-    assert_eq!(to_person.len(), 1);
-    let confirmation = &to_person[0];
+    assert_eq!(to_person.len(), 2);
+    let confirmation = &to_person[1];
     assert!(
         confirmation
             .subject
@@ -176,12 +177,19 @@ async fn personal_mail_and_booking_details_are_sealed_at_rest() {
     let res = post_booking(&app, &booking("phone-consultation", "main", &start)).await;
     assert_eq!(res.status(), 201);
     let db = raw(&app).await;
-    // Read while the mail is queued (delivered mail keeps no content).
-    let rows = sqlx::query("SELECT recipient, subject, body_text, sealed FROM mail_outbox")
+    // Read while the mail is queued (delivered mail keeps no content): the
+    // link to confirm, then the confirmation and the clinic's notice.
+    let queued = || {
+        sqlx::query(
+            "SELECT recipient, subject, body_text, sealed FROM mail_outbox WHERE sent_at IS NULL",
+        )
         .fetch_all(&db)
-        .await
-        .unwrap();
-    assert_eq!(rows.len(), 2);
+    };
+    let mut rows = queued().await.unwrap();
+    assert_eq!(rows.len(), 1);
+    confirm_booking(&app, "zoe@example.com").await;
+    rows.extend(queued().await.unwrap());
+    assert_eq!(rows.len(), 3);
     let mut sealed = 0;
     for r in &rows {
         let text = format!(
@@ -199,7 +207,7 @@ async fn personal_mail_and_booking_details_are_sealed_at_rest() {
         }
     }
     assert_eq!(
-        sealed, 2,
+        sealed, 3,
         "every message is sealed, the clinic's notice too"
     );
     let details: Vec<u8> = sqlx::query("SELECT details FROM appointments")
@@ -208,9 +216,9 @@ async fn personal_mail_and_booking_details_are_sealed_at_rest() {
         .unwrap()
         .get("details");
     assert!(!String::from_utf8_lossy(&details).contains("Zo"));
-    // And the sealed message reaches the person whole.
+    // And the sealed messages reach the person whole.
     assert_eq!(app.deliver_mail().await, 2);
-    assert_eq!(mails_to(&app, "zoe@example.com").len(), 1);
+    assert_eq!(mails_to(&app, "zoe@example.com").len(), 2);
 }
 
 #[tokio::test]
@@ -224,8 +232,9 @@ async fn the_manage_link_moves_and_cancels_and_the_calendar_follows() {
     assert_eq!(res.status(), 201);
     let created: Value = res.json().await.unwrap();
     assert_eq!(created["start"], first);
-    assert_eq!(created["status"], "booked");
-    let manage = manage_path(created["manage_url"].as_str().unwrap());
+    assert_eq!(created["status"], "held");
+    let manage = confirm_booking(&app, "zoe@example.com").await;
+    let manage = manage.strip_suffix("?done=booked").unwrap().to_string();
     assert!(
         !slots(&app, "phone-consultation", "north", 21)
             .await
@@ -273,9 +282,12 @@ async fn the_manage_link_moves_and_cancels_and_the_calendar_follows() {
         .await;
     assert_ne!(res.status(), 303, "a cancelled booking stays cancelled");
 
-    wait_for_mail(&app, 6).await;
+    wait_for_mail(&app, 7).await;
     let to_person = mails_to(&app, "zoe@example.com");
-    let invites: Vec<_> = to_person
+    // After the link to confirm (no invitation yet), each message carries
+    // the calendar.
+    assert!(to_person[0].calendar.is_none());
+    let invites: Vec<_> = to_person[1..]
         .iter()
         .map(|m| m.calendar.clone().expect("each carries the calendar"))
         .collect();
@@ -480,15 +492,15 @@ async fn fifty_requests_for_one_time_make_exactly_one_booking_even_on_two_instan
     .fetch_one(&db)
     .await
     .unwrap();
-    // Nothing half-written by the 49 that lost: one appointment, one block,
-    // its two messages.
+    // Nothing half-written by the 49 that lost: one appointment (held), one
+    // block, its one message (the link to confirm it).
     assert_eq!(
         (
             row.get::<i64, _>("a"),
             row.get::<i64, _>("b"),
             row.get::<i64, _>("m")
         ),
-        (1, 1, 2)
+        (1, 1, 1)
     );
 }
 
@@ -517,7 +529,7 @@ async fn the_database_itself_refuses_overlapping_blocks() {
     let copy = sqlx::query(
         "INSERT INTO appointments (uid, type_id, location_id, starts_at, ends_at, status, source, \
          details, consent_version, manage_hash, created_at, updated_at) \
-         SELECT 'x', type_id, location_id, starts_at, ends_at, status, source, details, \
+         SELECT 'x', type_id, location_id, starts_at, ends_at, 'booked', source, details, \
          consent_version, 'other', created_at, updated_at FROM appointments",
     )
     .execute(&db)
@@ -574,8 +586,16 @@ async fn each_reminder_goes_out_once_even_with_two_instances_running_the_job() {
     let res = post_booking(&app, &booking("phone-consultation", "main", &start)).await;
     assert_eq!(res.status(), 201);
     let start: jiff::Timestamp = start.parse().unwrap();
-    let before_due = start - jiff::SignedDuration::from_hours(25);
     let due = start - jiff::SignedDuration::from_hours(23);
+    assert_eq!(
+        activepath::booking::send_reminders(&app.state, due)
+            .await
+            .unwrap(),
+        0,
+        "no reminder for a booking not yet confirmed"
+    );
+    confirm_booking(&app, "zoe@example.com").await;
+    let before_due = start - jiff::SignedDuration::from_hours(25);
     assert_eq!(
         activepath::booking::send_reminders(&app.state, before_due)
             .await
@@ -1115,6 +1135,8 @@ async fn an_online_booking_is_counted_as_a_step_of_the_site_figures() {
         .to_string();
     let res = post_booking(&app, &booking("phone-consultation", "main", &start)).await;
     assert_eq!(res.status(), 201);
+    // Counted once the person confirms it (a hold is not yet a booking).
+    confirm_booking(&app, "zoe@example.com").await;
     // A time in the past is refused: not a booking, not counted.
     let res = post_booking(
         &app,

@@ -166,6 +166,8 @@ async fn a_booking_made_online_is_a_case_that_leads_to_its_appointment() {
         .unwrap();
     assert_eq!(res.status(), 201);
     let booked: Value = res.json().await.unwrap();
+    // The case appears once Chen confirms the booking from their e-mail.
+    confirm_booking(&app, "chen@example.com").await;
     let mut b = coordinator(&app).await;
     let queue = b.get("/staff").await;
     assert!(queue.body.contains("New booking"));

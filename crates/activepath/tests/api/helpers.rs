@@ -371,6 +371,61 @@ pub async fn wait_for_mail_to(
 }
 
 /// Waits until the app has handed `n` messages to its (memory) transport.
+/// Every link to this app in the mail delivered so far: (recipient, path).
+pub fn links_in_mail(app: &TestApp) -> Vec<(String, String)> {
+    let mut links = Vec::new();
+    for m in app.mail.lock().unwrap().iter() {
+        let ics = m.calendar.as_ref().map(|c| c.ics.as_str()).unwrap_or("");
+        for text in [m.text.as_str(), m.html.as_str(), ics] {
+            for part in text.split(BASE_URL).skip(1) {
+                let end = part
+                    .find(|c: char| c.is_whitespace() || matches!(c, '"' | '<' | '\\'))
+                    .unwrap_or(part.len());
+                links.push((m.to.clone(), part[..end].to_string()));
+            }
+        }
+    }
+    links
+}
+
+/// The newest link to confirm a booking e-mailed to `to`: the mail due is
+/// delivered (as the outbox worker would, which may also be running) until
+/// it is there.
+pub async fn confirm_link(app: &TestApp, to: &str) -> String {
+    for _ in 0..100 {
+        app.deliver_mail().await;
+        let newest = links_in_mail(app)
+            .into_iter()
+            .filter(|(t, path)| t == to && path.starts_with("/book/confirm/"))
+            .map(|(_, path)| path)
+            .next_back();
+        if let Some(link) = newest {
+            return link;
+        }
+        // Claimed by the app's own worker, on its way to the memory transport.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no link to confirm a booking reached {to}");
+}
+
+/// Confirms the newest booking held for `to` as the person would: opens
+/// the link e-mailed to them and presses its button. Returns the booking's
+/// own page (its manage path, ending `?done=booked`).
+pub async fn confirm_booking(app: &TestApp, to: &str) -> String {
+    let link = confirm_link(app, to).await;
+    let (status, page) = app.get_text(&link).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Yes, confirm my booking"), "{page}");
+    let res = app.post_form(&link, "").await;
+    assert_eq!(res.status(), 303);
+    let manage = location(&res);
+    assert!(
+        manage.starts_with("/book/manage/") && manage.ends_with("?done=booked"),
+        "{manage}"
+    );
+    manage
+}
+
 pub async fn wait_for_mail(app: &TestApp, n: usize) {
     for _ in 0..100 {
         if app.mail.lock().unwrap().len() >= n {

@@ -5,6 +5,7 @@
 mod abuse;
 mod assessment;
 mod booking;
+mod booking_holds;
 mod bounds;
 mod brand;
 mod cli;

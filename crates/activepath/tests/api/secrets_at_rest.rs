@@ -84,7 +84,9 @@ async fn free_time(app: &TestApp) -> String {
     body["slots"][0]["start"].as_str().unwrap().to_string()
 }
 
-/// Books a phone consultation through the API for `p`.
+/// Books a phone consultation through the API for `p`, who confirms it
+/// from the e-mail: the link to confirm is delivered, the confirmation and
+/// the clinic's notice are queued.
 async fn book(app: &TestApp, p: &Person, reason: &str) {
     let body = json!({
         "appointment_type": "phone-consultation",
@@ -105,27 +107,11 @@ async fn book(app: &TestApp, p: &Person, reason: &str) {
         .await
         .unwrap();
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    confirm_booking(app, p.email).await;
 }
 
 fn form(fields: &[(&str, &str)]) -> String {
     serde_urlencoded::to_string(fields).unwrap()
-}
-
-/// Every link to this app in the mail delivered so far: (recipient, path).
-fn links_in_mail(app: &TestApp) -> Vec<(String, String)> {
-    let mut links = Vec::new();
-    for m in app.mail.lock().unwrap().iter() {
-        let ics = m.calendar.as_ref().map(|c| c.ics.as_str()).unwrap_or("");
-        for text in [m.text.as_str(), m.html.as_str(), ics] {
-            for part in text.split(BASE_URL).skip(1) {
-                let end = part
-                    .find(|c: char| c.is_whitespace() || matches!(c, '"' | '<' | '\\'))
-                    .unwrap_or(part.len());
-                links.push((m.to.clone(), part[..end].to_string()));
-            }
-        }
-    }
-    links
 }
 
 /// The course id in a course page's path.
@@ -136,6 +122,9 @@ fn course_id(path: &str) -> i64 {
 #[tokio::test]
 async fn a_copy_of_the_database_holds_no_working_link_and_no_ones_identity_queued_or_sent() {
     let app = spawn_app_holding_mail(|c| c.staff.require_second_factor = false).await;
+    // A booking, confirmed by the link e-mailed first: to the person and a
+    // notice to the clinic.
+    book(&app, &BOOKER, "Sleeping badly since the move").await;
     // An invitation and a password reset.
     let mut admin = signed_in(&app, "boss@riverbend.example", Role::Admin).await;
     let csrf = admin.get("/staff/accounts").await.csrf();
@@ -163,8 +152,6 @@ async fn a_copy_of_the_database_holds_no_working_link_and_no_ones_identity_queue
         )
         .await;
     assert_eq!(res.status, 200);
-    // A booking: to the person and a notice to the clinic.
-    book(&app, &BOOKER, "Sleeping badly since the move").await;
     // A result shared with contact details.
     let result = app.submit_phq9([1; 9], 1).await;
     let res = app
@@ -232,7 +219,11 @@ async fn a_copy_of_the_database_holds_no_working_link_and_no_ones_identity_queue
         "the search sees what is stored: a staff account's address, its sign-in name"
     );
     assert_none_stored(&queued, &secrets, "with mail queued");
-    assert!(app.mail.lock().unwrap().is_empty(), "nothing delivered yet");
+    assert_eq!(
+        app.mail.lock().unwrap().len(),
+        1,
+        "nothing delivered yet but the link to confirm the booking"
+    );
 
     // Seven, and the request and the approval told to the administrator.
     assert_eq!(app.deliver_mail().await, 9);
@@ -248,6 +239,7 @@ async fn a_copy_of_the_database_holds_no_working_link_and_no_ones_identity_queue
     let working = [
         link_to("newdoc@riverbend.example", "/staff/welcome/"),
         link_to("boss@riverbend.example", "/staff/password-reset/"),
+        link_to(BOOKER.email, "/book/confirm/"),
         link_to(BOOKER.email, "/book/manage/"),
         link_to(PATIENT.email, "/check-in/"),
     ];
@@ -278,6 +270,7 @@ async fn a_copy_of_the_database_holds_no_working_link_and_no_ones_identity_queue
     let notify = activepath::mail::mask_address(&app.state.config.mail.notify);
     let mut expected: Vec<(String, String)> = [
         ("booking-confirmation", "q…@e….com"),
+        ("booking-hold", "q…@e….com"),
         ("check-in", "p…@e….net"),
         // The booking, the shared result and the message, each noticed.
         ("clinic-notification", notify.as_str()),
@@ -295,7 +288,7 @@ async fn a_copy_of_the_database_holds_no_working_link_and_no_ones_identity_queue
     assert_eq!(kept, expected, "every message delivered, only this kept");
 
     // The links work: the mail carried them whole.
-    let (status, _) = app.get_text(&working[3]).await;
+    let (status, _) = app.get_text(&working[4]).await;
     assert_eq!(status, 200, "the check-in link");
 }
 
@@ -343,7 +336,7 @@ async fn the_mail_log_masks_who_says_only_what_kind_and_every_look_and_action_is
 
     // Refused for good: retried, failed again, dismissed; each audited.
     let db = raw(&app).await;
-    let id: i64 = sqlx::query_scalar("SELECT MIN(id) FROM mail_outbox")
+    let id: i64 = sqlx::query_scalar("SELECT MIN(id) FROM mail_outbox WHERE sent_at IS NULL")
         .fetch_one(&db)
         .await
         .unwrap();
@@ -405,10 +398,12 @@ async fn failed_mail_keeps_its_sealed_content_seven_days_to_be_retried_then_only
     let db = raw(&app).await;
     let now = app.clock.now();
     let days_ago = |days: i64| (now - jiff::SignedDuration::from_hours(24 * days)).as_millisecond();
-    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM mail_outbox ORDER BY id")
-        .fetch_all(&db)
-        .await
-        .unwrap();
+    // The confirmation and the clinic's notice (the link to confirm went).
+    let ids: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM mail_outbox WHERE sent_at IS NULL ORDER BY id")
+            .fetch_all(&db)
+            .await
+            .unwrap();
     assert_eq!(ids.len(), 2);
     for (id, failed) in ids.iter().zip([days_ago(6), days_ago(8)]) {
         sqlx::query(
@@ -424,7 +419,7 @@ async fn failed_mail_keeps_its_sealed_content_seven_days_to_be_retried_then_only
         .await
         .unwrap();
     let kept: Vec<(i64, Option<Vec<u8>>)> =
-        sqlx::query("SELECT id, sealed FROM mail_outbox ORDER BY id")
+        sqlx::query("SELECT id, sealed FROM mail_outbox WHERE sent_at IS NULL ORDER BY id")
             .fetch_all(&db)
             .await
             .unwrap()
@@ -443,7 +438,9 @@ async fn failed_mail_keeps_its_sealed_content_seven_days_to_be_retried_then_only
     let res = desk.post(&retry(ids[0]), &[("csrf", &log.csrf())]).await;
     assert_eq!(res.status, 303);
     assert_eq!(app.deliver_mail().await, 1, "sent again, whole");
-    assert_eq!(mails_to(&app, BOOKER.email).len(), 1);
+    let to_booker = mails_to(&app, BOOKER.email);
+    assert_eq!(to_booker.len(), 2, "the link to confirm, then this");
+    assert!(to_booker[1].subject.starts_with("Booked:"));
 }
 
 #[tokio::test]

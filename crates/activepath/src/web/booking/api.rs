@@ -1,10 +1,14 @@
 //! The booking API for widgets on partner sites. `GET /api/v1/slots` lists
-//! free times; `POST /api/v1/bookings` books one: 201 with the booking and
-//! its manage URL, 409 with the nearest free times when it was just taken,
-//! 422 (`application/problem+json`) naming each bad field.
+//! free times; `POST /api/v1/bookings` holds one until the person confirms
+//! it from their e-mail: 201 with the hold and until when, 409 with the
+//! nearest free times when it was just taken, 422
+//! (`application/problem+json`) naming each bad field, 429 past the caps on
+//! unconfirmed bookings.
 
 use crate::app::AppState;
-use crate::booking::{self, BookError, Catalogue, RawDetails, Source, slots::Slot};
+use crate::booking::{
+    self, BookError, Cap, Catalogue, HoldError, Holder, RawDetails, Source, slots::Slot,
+};
 use crate::domain::day::{DateText, Window, parse_date};
 use crate::i18n::Tr;
 use crate::web::errors::Problem;
@@ -61,20 +65,22 @@ pub struct SlotsResponse {
     pub slots: Vec<SlotJson>,
 }
 
-/// A booking made.
+/// A time held for the person. It is booked when they open the link in
+/// the e-mail sent to them; their link to change or cancel it comes with
+/// the confirmation. Unconfirmed at `hold_expires_at`, the time is released.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BookingCreated {
     /// The booking's identifier (also its calendar invitation's UID).
     pub id: String,
-    /// Always "booked".
+    /// Always "held": waiting for the person to confirm it.
+    #[schema(example = "held")]
     pub status: &'static str,
     pub appointment_type: String,
     pub location: String,
     pub start: String,
     pub end: String,
-    /// The person's private link to change or cancel the booking. Give it
-    /// to them only; anyone with it can change the booking.
-    pub manage_url: String,
+    /// Until when the time is held, RFC 3339 with the location's offset.
+    pub hold_expires_at: String,
 }
 
 fn failed(e: booking::Error) -> ApiError {
@@ -303,15 +309,15 @@ impl ToSchema for Agreed {}
     path = "/api/v1/bookings",
     tag = "booking",
     summary = "Book a free time",
-    description = "Checked against the same rules that offered the time. Of several requests for one time, exactly one is booked; the others get 409 with the nearest free times. The person is e-mailed a confirmation with a calendar invitation and their manage link.",
+    description = "Checked against the same rules that offered the time. Of several requests for one time, exactly one holds it; the others get 409 with the nearest free times. The time is held (`status` \"held\") until `hold_expires_at`: the person is e-mailed a link to confirm it within that time (booking.confirm_within, 30 minutes by default), or the time is released. Only once confirmed is the booking made, and the confirmation with its calendar invitation and the person's manage link sent. Unconfirmed holds are capped per client (429 with Retry-After), per e-mail address (422 naming `email`) and per location and day (409 with Retry-After); past a cap nothing is held or mailed. A name holding a web or e-mail address is refused (422 naming `name`).",
     request_body(content = BookingRequest, content_type = "application/json"),
     responses(
-        (status = 201, description = "Booked", body = BookingCreated),
+        (status = 201, description = "Held until the person confirms it from their e-mail, at the latest `hold_expires_at`", body = BookingCreated),
         (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The time was just taken; `nearest` lists the nearest free times", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The time was just taken (`nearest` lists the nearest free times), or the location has had too many unconfirmed bookings in the last day (see Retry-After; call the clinic)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not declared as application/json", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is missing or wrong (or the time is not offered); each is named", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this client; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing or wrong (or the time is not offered, the name holds an address, or the e-mail address has too many unconfirmed bookings); each is named", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests, or too many unconfirmed bookings, from this client; see Retry-After", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn create(
@@ -376,25 +382,30 @@ pub async fn create(
     if let Err(wait) = limit.spend(&state) {
         return Ok(ApiError::too_many_requests(wait));
     }
-    match booking::book(&state, &cat, kind, location, start, &details, Source::Api).await {
-        Ok(booked) => Ok(json_response(
+    let holder = Holder {
+        source: Source::Api,
+        client: limit.client(),
+    };
+    match booking::hold(&state, &cat, kind, location, start, &details, holder).await {
+        Ok(held) => Ok(json_response(
             StatusCode::CREATED,
             &BookingCreated {
-                status: "booked",
+                status: "held",
                 appointment_type: kind.slug.clone(),
                 location: location.slug.clone(),
-                start: with_offset(booked.start, &location.tz),
-                end: with_offset(booked.end, &location.tz),
-                manage_url: booking::manage_url(&state, &booked.manage_token),
-                id: booked.uid,
+                start: with_offset(held.start, &location.tz),
+                end: with_offset(held.end, &location.tz),
+                hold_expires_at: with_offset(held.expires_at, &location.tz),
+                id: held.uid,
             },
         )),
-        Err(BookError::Taken { nearest }) => Err(ApiError::new(
+        Err(HoldError::Capped(reached)) => Ok(capped(&state, reached)),
+        Err(HoldError::Book(BookError::Taken { nearest })) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "That time was just taken; the nearest free times are listed",
         )
         .with_nearest(slots_json(&nearest, &location.tz))),
-        Err(BookError::NotOffered(why)) => Err(ApiError::invalid(
+        Err(HoldError::Book(BookError::NotOffered(why))) => Err(ApiError::invalid(
             INVALID,
             vec![(
                 "start".into(),
@@ -412,6 +423,48 @@ pub async fn create(
                 .into(),
             )],
         )),
-        Err(BookError::Failed(e)) => Err(failed(e)),
+        Err(HoldError::Book(BookError::Failed(e))) => Err(failed(e)),
     }
+}
+
+/// The refusal past a cap on unconfirmed bookings: nothing was held or
+/// mailed. `Retry-After` says when the first of the holds that fill the
+/// cap stops counting.
+fn capped(state: &AppState, reached: booking::CapReached) -> Response {
+    let phone = &state.config.clinic.phone;
+    let mut res = match reached.cap {
+        Cap::Client => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many unconfirmed bookings from this client; each is confirmed by the link \
+             e-mailed to the person, or released unconfirmed. Send again after the time in \
+             Retry-After",
+        ),
+        Cap::Email => ApiError::invalid(
+            INVALID,
+            vec![(
+                "email".into(),
+                format!(
+                    "already has bookings waiting to be confirmed by the link e-mailed to it; \
+                     confirm those, wait until they are released, or call the clinic on {phone}"
+                ),
+            )],
+        ),
+        Cap::Location => ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "Online booking at this location is paused: too many bookings in the last day \
+                 were not confirmed. Call the clinic on {phone}, or send again after the time \
+                 in Retry-After"
+            ),
+        ),
+    }
+    .into_response();
+    let wait = reached.until.duration_since(state.clock.now());
+    res.headers_mut().insert(
+        header::RETRY_AFTER,
+        crate::web::rate_limit::retry_after(
+            std::time::Duration::try_from(wait).unwrap_or_default(),
+        ),
+    );
+    res
 }

@@ -3,6 +3,7 @@
 //! `/api/v1/bookings`). What they do is in `crate::booking`.
 
 pub mod api;
+mod hold;
 pub(crate) mod pages;
 
 use crate::app::AppState;
@@ -13,6 +14,11 @@ use tower_http::set_header::SetResponseHeaderLayer;
 pub fn router() -> Routes<AppState> {
     // A booking's own pages are reached by a secret link: never indexed.
     let private = Routes::new()
+        .route("/book/held/{uid}", get(hold::held))
+        .route(
+            "/book/confirm/{token}",
+            get(hold::confirm_page).post(hold::confirm),
+        )
         .route("/book/manage/{token}", get(pages::manage))
         .route(
             "/book/manage/{token}/cancel",

@@ -1,11 +1,14 @@
 //! The visitor's booking pages, without JavaScript: choose what and where
-//! (`/book`), a week of free times, the details form, then the booking's
-//! own page behind its manage link, from which it can be moved or
-//! cancelled. Every time shown is a link; every change is a POST.
+//! (`/book`), a week of free times, the details form (which holds the time
+//! until the person confirms it from their e-mail: see `hold.rs`), then the
+//! booking's own page behind its manage link, from which it can be moved or
+//! cancelled until a week after the appointment. Every time shown is a
+//! link; every change is a POST.
 
 use crate::app::AppState;
 use crate::booking::{
-    self, AppointmentType, BookError, Catalogue, ChangeError, Location, RawDetails, Source,
+    self, AppointmentType, BookError, Cap, Catalogue, ChangeError, HoldError, Holder, Location,
+    RawDetails, Source,
 };
 use crate::domain::day::{DateText, Window, add_days, parse_date};
 use crate::i18n::Tr;
@@ -325,7 +328,12 @@ impl DetailsPage {
     }
 }
 
-fn summary(tr: &Tr, kind: &AppointmentType, location: &Location, start: Timestamp) -> String {
+pub(super) fn summary(
+    tr: &Tr,
+    kind: &AppointmentType,
+    location: &Location,
+    start: Timestamp,
+) -> String {
     tr.args(
         "book-summary",
         &[
@@ -436,26 +444,98 @@ pub async fn submit(
         }
     };
     limit.spend(&state).map_err(AppError::TooManyRequests)?;
-    match booking::book(&state, &cat, kind, location, start, &details, Source::Web).await {
-        Ok(booked) => Ok(Redirect::to(&format!(
-            "/book/manage/{}?done=booked",
-            booked.manage_token
-        ))
-        .into_response()),
-        Err(BookError::Taken { nearest }) => {
+    let holder = Holder {
+        source: Source::Web,
+        client: limit.client(),
+    };
+    match booking::hold(&state, &cat, kind, location, start, &details, holder).await {
+        Ok(held) => Ok(Redirect::to(&format!("/book/held/{}", held.uid)).into_response()),
+        Err(HoldError::Book(BookError::Taken { nearest })) => {
             let mut page = details_page(&state, kind, location, start, form, &[]);
             page.taken = Some(time_links(location, &nearest, |s| {
                 format!("{base}/details?start={}", crate::time::rfc3339(s))
             }));
             Ok(html(StatusCode::CONFLICT, &page))
         }
-        Err(BookError::NotOffered(_)) => {
+        Err(HoldError::Book(BookError::NotOffered(_))) => {
             let mut page = details_page(&state, kind, location, start, form, &[]);
             page.not_offered = true;
             Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
-        Err(BookError::Failed(e)) => Err(anyhow::Error::from(e).into()),
+        Err(HoldError::Capped(reached)) if reached.cap == Cap::Email => {
+            // The address is the problem: the form again, everything kept,
+            // the reason beside the address.
+            let mut page = details_page(&state, kind, location, start, form, &[]);
+            let message = Tr::default().t1(
+                "book-error-email-holds",
+                "phone",
+                &state.config.clinic.phone,
+            );
+            page.errors.push(ErrorLink {
+                anchor: "email".into(),
+                message: message.clone(),
+            });
+            page.err.insert("email", message);
+            Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+        Err(HoldError::Capped(reached)) => Ok(refused(&state, location, reached)),
+        Err(HoldError::Book(BookError::Failed(e))) => Err(anyhow::Error::from(e).into()),
     }
+}
+
+/// A page with one message and what to do: its heading, its paragraphs
+/// (the first as the lead), the clinic's phone number as a link when
+/// `call`, and at most one button.
+#[derive(Template)]
+#[template(path = "booking/notice.html")]
+pub(super) struct NoticePage {
+    pub l: Layout,
+    pub heading: String,
+    pub lines: Vec<String>,
+    pub call: bool,
+    pub action: Option<(String, String)>,
+}
+
+impl NoticePage {
+    pub fn new(state: &AppState, heading: String, lines: Vec<String>) -> Self {
+        NoticePage {
+            l: Layout::with_title(state, "book", heading.clone(), heading.clone()).private(),
+            heading,
+            lines,
+            call: false,
+            action: None,
+        }
+    }
+}
+
+/// Why nothing was held (a cap on unconfirmed bookings), with the clinic's
+/// phone number: 429 with `Retry-After` for this client's own holds, 409
+/// when the location has had too many unconfirmed bookings today.
+fn refused(state: &AppState, location: &Location, reached: booking::CapReached) -> Response {
+    let tr = Tr::default();
+    let phone = &state.config.clinic.phone;
+    let (status, reason) = match reached.cap {
+        Cap::Client | Cap::Email => (StatusCode::TOO_MANY_REQUESTS, tr.t("book-refused-client")),
+        Cap::Location => (
+            StatusCode::CONFLICT,
+            tr.t1("book-refused-location", "place", &location.name),
+        ),
+    };
+    let mut page = NoticePage::new(
+        state,
+        tr.t("book-refused-title"),
+        vec![reason, tr.t1("book-refused-call", "phone", phone)],
+    );
+    page.call = true;
+    let mut res = html(status, &page);
+    let wait = reached.until.duration_since(state.clock.now());
+    res.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        crate::web::rate_limit::retry_after(
+            std::time::Duration::try_from(wait).unwrap_or_default(),
+        ),
+    );
+    res
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -481,14 +561,34 @@ struct ManagePage {
     name: String,
 }
 
-/// The booking behind a manage link, or a 404 page.
-async fn open(state: &AppState, token: &str) -> Result<(booking::Appointment, Catalogue)> {
+/// The booking behind a manage link, or a 404 page; once the link has
+/// stopped working ([`booking::MANAGE_LINK_DAYS`] after the appointment),
+/// `Err` with the page that says so and gives the clinic's phone number,
+/// and nothing about the booking.
+async fn open(
+    state: &AppState,
+    token: &str,
+) -> Result<std::result::Result<(booking::Appointment, Catalogue), Response>> {
     let appointment = booking::by_token(state, token)
         .await
         .map_err(anyhow::Error::from)?
         .ok_or(AppError::NotFound)?;
+    if !appointment.manage_link_works(state.clock.now()) {
+        let tr = Tr::default();
+        let mut page = NoticePage::new(
+            state,
+            tr.t("book-link-expired-title"),
+            vec![tr.t1(
+                "book-link-expired-lead",
+                "phone",
+                &state.config.clinic.phone,
+            )],
+        );
+        page.call = true;
+        return Ok(Err(html(StatusCode::GONE, &page)));
+    }
     let cat = Catalogue::load(state).await.map_err(anyhow::Error::from)?;
-    Ok((appointment, cat))
+    Ok(Ok((appointment, cat)))
 }
 
 pub async fn manage(
@@ -496,7 +596,10 @@ pub async fn manage(
     Path(token): Path<String>,
     Query(query): Query<DoneQuery>,
 ) -> Result<Response> {
-    let (a, cat) = open(&state, &token).await?;
+    let (a, cat) = match open(&state, &token).await? {
+        Ok(found) => found,
+        Err(expired) => return Ok(expired),
+    };
     let location = cat.location_by_id(a.row.location_id);
     let tz = location.map_or(state.config.clinic.time_zone.tz().clone(), |l| l.tz.clone());
     let l = Layout::new(&state, "book", "book-manage-title", "book-manage-title").private();
@@ -521,19 +624,20 @@ pub async fn manage(
     Ok(html(StatusCode::OK, &page))
 }
 
+/// A question and its one button (cancel? move? confirm?).
 #[derive(Template)]
 #[template(path = "booking/change.html")]
-struct ChangePage {
-    l: Layout,
-    heading: String,
-    lead: String,
-    action: String,
-    start: String,
-    button: String,
-    back: String,
+pub(super) struct ChangePage {
+    pub l: Layout,
+    pub heading: String,
+    pub lead: String,
+    pub action: String,
+    pub start: String,
+    pub button: String,
+    pub back: String,
     /// Shown above the form: why the change did not go through.
-    problem: Option<String>,
-    taken: Option<Vec<(String, String)>>,
+    pub problem: Option<String>,
+    pub taken: Option<Vec<(String, String)>>,
 }
 
 fn manage_path(token: &str) -> String {
@@ -545,7 +649,10 @@ pub async fn cancel_confirm(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<Response> {
-    let (a, cat) = open(&state, &token).await?;
+    let (a, cat) = match open(&state, &token).await? {
+        Ok(found) => found,
+        Err(expired) => return Ok(expired),
+    };
     if a.is_cancelled() || a.row.starts_at <= state.clock.now() {
         return Ok(Redirect::to(&manage_path(&token)).into_response());
     }
@@ -589,7 +696,10 @@ pub async fn cancel(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<Response> {
-    let (a, cat) = open(&state, &token).await?;
+    let (a, cat) = match open(&state, &token).await? {
+        Ok(found) => found,
+        Err(expired) => return Ok(expired),
+    };
     if a.is_cancelled() {
         return Ok(Redirect::to(&manage_path(&token)).into_response());
     }
@@ -624,7 +734,10 @@ pub async fn move_times(
     Path(token): Path<String>,
     Query(query): Query<WeekQuery>,
 ) -> Result<Response> {
-    let (a, cat) = open(&state, &token).await?;
+    let (a, cat) = match open(&state, &token).await? {
+        Ok(found) => found,
+        Err(expired) => return Ok(expired),
+    };
     if a.is_cancelled() {
         return Ok(Redirect::to(&manage_path(&token)).into_response());
     }
@@ -687,7 +800,10 @@ pub async fn move_confirm(
     Path(token): Path<String>,
     Query(query): Query<StartQuery>,
 ) -> Result<Response> {
-    let (a, cat) = open(&state, &token).await?;
+    let (a, cat) = match open(&state, &token).await? {
+        Ok(found) => found,
+        Err(expired) => return Ok(expired),
+    };
     let (Some(kind), Some(location), false) = (
         cat.type_by_id(a.row.type_id),
         cat.location_by_id(a.row.location_id),
@@ -709,7 +825,10 @@ pub async fn move_submit(
     Path(token): Path<String>,
     Form(form): Form<StartQuery>,
 ) -> Result<Response> {
-    let (a, cat) = open(&state, &token).await?;
+    let (a, cat) = match open(&state, &token).await? {
+        Ok(found) => found,
+        Err(expired) => return Ok(expired),
+    };
     let (Some(kind), Some(location)) = (
         cat.type_by_id(a.row.type_id),
         cat.location_by_id(a.row.location_id),
