@@ -547,6 +547,31 @@ async fn a_staff_booking_is_confirmed_at_once_while_a_public_hold_beside_it_laps
     assert!(!to_ravi[0].text.contains("/book/confirm/"));
     assert!(mails_to(&app, "zoe@example.com")[0].calendar.is_none());
 
+    // The desk sees the hold marked as not yet confirmed, and cannot move
+    // or cancel it; the staff booking is plain and can be changed.
+    let day = activepath::time::date_in(online, app.state.config.clinic.time_zone.tz());
+    let page = desk
+        .get(&format!(
+            "/staff/calendar?location=main&date={day}&view=day"
+        ))
+        .await;
+    let line = page
+        .body
+        .lines()
+        .find(|l| l.contains("Zoë Example"))
+        .expect("the hold in the calendar")
+        .to_string();
+    assert!(line.contains("Not yet confirmed"), "{line}");
+    let uid = line.split("/staff/appointments/").nth(1).unwrap();
+    let uid = &uid[..uid.find('"').unwrap()];
+    let held = desk.get(&format!("/staff/appointments/{uid}")).await;
+    assert!(held.body.contains("waiting for the person to confirm"));
+    assert!(
+        !held
+            .body
+            .contains(&format!("/staff/appointments/{uid}/cancel"))
+    );
+
     // Past the time to confirm, the hold lapses; the staff booking stays.
     app.clock.advance(SignedDuration::from_mins(31));
     assert_eq!(

@@ -47,6 +47,8 @@ struct Entry {
     time: String,
     with: String,
     cancelled: bool,
+    /// Held online and not yet confirmed from the person's e-mail.
+    waiting: bool,
     who: EntryWho,
 }
 
@@ -165,6 +167,7 @@ pub async fn page(
             })
             .map(|(seen, held)| {
                 let (starts, ends) = seen.times();
+                let waiting = matches!(seen, Seen::Whole(a) if a.status() == booking::Status::Held);
                 let (who, cancelled) = match seen {
                     Seen::Whole(a) => (
                         EntryWho::Booking {
@@ -196,6 +199,7 @@ pub async fn page(
                         .collect::<Vec<_>>()
                         .join(", "),
                     cancelled,
+                    waiting,
                     who,
                 }
             })
@@ -602,6 +606,9 @@ fn appointment_page(
             &x.name,
         ),
     };
+    // Held online: the person has not confirmed it yet, so staff neither
+    // move nor cancel it (it lapses by itself if not confirmed).
+    let waiting = matches!(seen, Shown::Whole(a) if a.status() == booking::Status::Held);
     let location = cat.location_by_id(location_id);
     let tz = location.map_or(state.config.clinic.time_zone.tz().clone(), |l| l.tz.clone());
     let contact = match seen {
@@ -635,6 +642,8 @@ fn appointment_page(
             .join(", "),
         status: tr.t(if cancelled {
             "staff-appointment-cancelled"
+        } else if waiting {
+            "staff-appointment-held"
         } else {
             "staff-appointment-booked"
         }),
@@ -643,6 +652,7 @@ fn appointment_page(
         can_change: who.can(crate::staff::Permission::ManageSchedule)
             && matches!(seen, Shown::Whole(_))
             && !cancelled
+            && !waiting
             && starts_at > state.clock.now()
             && course.is_none(),
         problem: None,
