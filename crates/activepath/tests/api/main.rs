@@ -29,4 +29,5 @@ mod staff;
 mod tms;
 mod tms_portal;
 mod tms_schedule;
+mod wording;
 mod writes;
