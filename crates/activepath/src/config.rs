@@ -1283,7 +1283,11 @@ mod tests {
             // The demo: its made-up contacts, and nothing to warn about.
             let c = Config::load(Path::new("none.toml"), &Overrides::default()).unwrap();
             assert!(c.clinic.privacy_contact.is_some());
-            assert!(!c.warnings().iter().any(|w| w.contains("clinic.privacy_contact")));
+            assert!(
+                !c.warnings()
+                    .iter()
+                    .any(|w| w.contains("clinic.privacy_contact"))
+            );
             // A clinic of its own never gets the demo's contacts.
             jail.create_file("activepath.toml", "[clinic]\nname = \"Lakeside TMS\"\n")?;
             let c = Config::load(Path::new("activepath.toml"), &Overrides::default()).unwrap();
@@ -1296,7 +1300,11 @@ mod tests {
                 "clinic.section_1557_coordinator",
                 "clinic.notices_effective",
             ] {
-                assert!(w.iter().any(|w| w.starts_with(&format!("{key} is not set"))), "{w:?}");
+                assert!(
+                    w.iter()
+                        .any(|w| w.starts_with(&format!("{key} is not set"))),
+                    "{w:?}"
+                );
             }
             jail.create_file(
                 "activepath.toml",
@@ -1304,10 +1312,17 @@ mod tests {
                  section_1557_coordinator = \"Ann Lee, 555 0101\"\nnotices_effective = \"2027-01-02\"\n",
             )?;
             let c = Config::load(Path::new("activepath.toml"), &Overrides::default()).unwrap();
-            assert_eq!(c.clinic.notices_effective, Some(jiff::civil::date(2027, 1, 2)));
+            assert_eq!(
+                c.clinic.notices_effective,
+                Some(jiff::civil::date(2027, 1, 2))
+            );
             assert!(!c.warnings().iter().any(|w| w.contains("is not set")));
-            jail.create_file("activepath.toml", "[clinic]\nnotices_effective = \"soon\"\n")?;
-            let err = Config::load(Path::new("activepath.toml"), &Overrides::default()).unwrap_err();
+            jail.create_file(
+                "activepath.toml",
+                "[clinic]\nnotices_effective = \"soon\"\n",
+            )?;
+            let err =
+                Config::load(Path::new("activepath.toml"), &Overrides::default()).unwrap_err();
             assert!(err.to_string().contains("2026-12-07"), "{err}");
             Ok(())
         });

@@ -5,8 +5,8 @@
 
 use crate::helpers::*;
 use crate::tms_portal::{
-    answer_on_tablet, link_in_mail, patient, post_answers, send_to_tablet, signed_in,
-    start_course, tablet,
+    answer_on_tablet, link_in_mail, patient, post_answers, send_to_tablet, signed_in, start_course,
+    tablet,
 };
 use activepath::staff::Role;
 
@@ -28,9 +28,14 @@ fn next_steps(html: &str) -> &str {
 
 /// The crisis contacts of FACTS §8, as tappable links.
 fn has_crisis_contacts(html: &str) -> bool {
-    ["href=\"tel:988\"", "href=\"sms:988\"", "href=\"sms:741741", "href=\"tel:911\""]
-        .iter()
-        .all(|link| html.contains(link))
+    [
+        "href=\"tel:988\"",
+        "href=\"sms:988\"",
+        "href=\"sms:741741",
+        "href=\"tel:911\"",
+    ]
+    .iter()
+    .all(|link| html.contains(link))
 }
 
 /// Whitespace as one space, so Markdown's line breaks do not matter.
@@ -119,14 +124,19 @@ async fn question_9_above_0_asks_for_a_clinician_within_a_day_in_every_band() {
             let total: u32 = answers.iter().map(|&a| u32::from(a)).sum();
             assert!(shows_score(&html, total, 27), "{what}");
             assert!(
-                html.contains(&format!("<p class=\"band-line\">Screening result: {band}</p>")),
+                html.contains(&format!(
+                    "<p class=\"band-line\">Screening result: {band}</p>"
+                )),
                 "{what}: the band"
             );
             let steps = squeeze(next_steps(&html));
             if q9 > 0 {
                 // The safety message first, above the score.
                 let banner = html.find("id=\"safety-heading\"").expect(&what);
-                assert!(banner < html.find("class=\"big-number\"").unwrap(), "{what}");
+                assert!(
+                    banner < html.find("class=\"big-number\"").unwrap(),
+                    "{what}"
+                );
                 assert!(
                     steps.contains("Please talk with a clinician about this within the next day, whatever your score."),
                     "{what}: {steps}"
@@ -163,10 +173,18 @@ async fn the_demo_reviewer_is_no_review_and_notices_are_not_medical_content() {
         );
         assert!(!html.contains("Medically reviewed by"), "{path}");
         assert!(!html.contains("(demo reviewer)"), "{path}");
-        assert!(!html.contains("reviewedBy") && !html.contains("lastReviewed"), "{path}");
+        assert!(
+            !html.contains("reviewedBy") && !html.contains("lastReviewed"),
+            "{path}"
+        );
     }
     // The site still says, on every page, that its content is a demo.
-    assert!(app.get_text("/tms").await.1.contains("Demo content, not reviewed."));
+    assert!(
+        app.get_text("/tms")
+            .await
+            .1
+            .contains("Demo content, not reviewed.")
+    );
 
     for path in [
         "/privacy",
@@ -177,10 +195,16 @@ async fn the_demo_reviewer_is_no_review_and_notices_are_not_medical_content() {
     ] {
         let (code, html) = app.get_text(path).await;
         assert_eq!(code, 200, "{path}");
-        assert!(!html.to_lowercase().contains("medically reviewed"), "{path}");
+        assert!(
+            !html.to_lowercase().contains("medically reviewed"),
+            "{path}"
+        );
         assert!(!html.contains("byline"), "{path}: no review line");
         assert!(html.contains("\"@type\":\"WebPage\""), "{path}");
-        assert!(!html.contains("MedicalWebPage") && !html.contains("reviewedBy"), "{path}");
+        assert!(
+            !html.contains("MedicalWebPage") && !html.contains("reviewedBy"),
+            "{path}"
+        );
     }
 
     // A clinic's own reviewer is named, in the page and to search engines;
@@ -210,7 +234,10 @@ async fn the_demo_reviewer_is_no_review_and_notices_are_not_medical_content() {
     let app = spawn_app_with(|c| c.content_dir = Some(content)).await;
     let (_, tms) = app.get_text("/tms").await;
     assert!(tms.contains("Medically reviewed by Dr. Jane Rivera, MD on May 1, 2026."));
-    assert!(tms.contains("\"reviewedBy\":{\"@type\":\"Person\",\"name\":\"Dr. Jane Rivera, MD\"}"), "{tms}");
+    assert!(
+        tms.contains("\"reviewedBy\":{\"@type\":\"Person\",\"name\":\"Dr. Jane Rivera, MD\"}"),
+        "{tms}"
+    );
     assert!(tms.contains("\"lastReviewed\":\"2026-05-01\""));
     let (_, faq) = app.get_text("/faq").await;
     assert!(faq.contains("Not yet medically reviewed (demo content)."));
@@ -219,7 +246,12 @@ async fn the_demo_reviewer_is_no_review_and_notices_are_not_medical_content() {
     assert!(privacy.contains("What we keep."));
     assert!(!privacy.to_lowercase().contains("medically reviewed"));
     // A page without a review still says so.
-    assert!(app.get_text("/").await.1.contains("This page has not been medically reviewed."));
+    assert!(
+        app.get_text("/")
+            .await
+            .1
+            .contains("This page has not been medically reviewed.")
+    );
 }
 
 #[tokio::test]
@@ -275,12 +307,21 @@ async fn the_notices_carry_what_counsel_expects_filled_from_the_settings() {
     })
     .await;
     let npp = squeeze(&app.get_text("/notice-of-privacy-practices").await.1);
-    assert!(npp.contains("Contact: Privacy officer &lt;b&gt;Ann Lee&lt;/b&gt;, 555 0100"), "{npp}");
+    assert!(
+        npp.contains("Contact: Privacy officer &lt;b&gt;Ann Lee&lt;/b&gt;, 555 0100"),
+        "{npp}"
+    );
     assert!(!npp.contains("<b>Ann"));
     assert!(npp.contains("<strong>Effective date:</strong> February 1, 2027"));
-    assert!(!npp.contains("privacy@riverbend.example"), "not the demo's contact");
+    assert!(
+        !npp.contains("privacy@riverbend.example"),
+        "not the demo's contact"
+    );
     let nd = squeeze(&app.get_text("/non-discrimination").await.1);
-    assert!(nd.contains("Section 1557 coordinator: Raj Patel, 555 0101"), "{nd}");
+    assert!(
+        nd.contains("Section 1557 coordinator: Raj Patel, 555 0101"),
+        "{nd}"
+    );
 
     // Unset in a clinic of its own: the notices say what is missing.
     let app = spawn_app_with(|c| {
@@ -291,8 +332,14 @@ async fn the_notices_carry_what_counsel_expects_filled_from_the_settings() {
     })
     .await;
     let npp = squeeze(&app.get_text("/notice-of-privacy-practices").await.1);
-    assert!(npp.contains("Not set yet (<code>clinic.privacy_contact</code>)"), "{npp}");
-    assert!(npp.contains("Not set yet (<code>clinic.notices_effective</code>)"), "{npp}");
+    assert!(
+        npp.contains("Not set yet (<code>clinic.privacy_contact</code>)"),
+        "{npp}"
+    );
+    assert!(
+        npp.contains("Not set yet (<code>clinic.notices_effective</code>)"),
+        "{npp}"
+    );
     let nd = squeeze(&app.get_text("/non-discrimination").await.1);
     assert!(nd.contains("Not set yet (<code>clinic.section_1557_coordinator</code>)"));
     assert!(!npp.contains("privacy@riverbend.example") && !nd.contains("access@riverbend.example"));
@@ -315,7 +362,12 @@ fn check_config_asks_a_clinic_for_its_notice_contacts_and_no_medical_review_of_n
     // The demo: nothing about the notices.
     let demo = run(&[]);
     assert!(!demo.contains("clinic.privacy_contact"), "{demo}");
-    for notice in ["/privacy)", "/notice-of-privacy-practices)", "/non-discrimination)", "/terms)"] {
+    for notice in [
+        "/privacy)",
+        "/notice-of-privacy-practices)",
+        "/non-discrimination)",
+        "/terms)",
+    ] {
         assert!(!demo.contains(notice), "{notice}: {demo}");
     }
     // A clinic of its own that has not set them.
@@ -325,12 +377,18 @@ fn check_config_asks_a_clinic_for_its_notice_contacts_and_no_medical_review_of_n
         "clinic.section_1557_coordinator",
         "clinic.notices_effective",
     ] {
-        assert!(own.contains(&format!("warning: {key} is not set")), "{key}: {own}");
+        assert!(
+            own.contains(&format!("warning: {key} is not set")),
+            "{key}: {own}"
+        );
     }
     let set = run(&[
         ("ACTIVEPATH_CLINIC__NAME", "Lakeside TMS"),
         ("ACTIVEPATH_CLINIC__PRIVACY_CONTACT", "Ann Lee, 555 0100"),
-        ("ACTIVEPATH_CLINIC__SECTION_1557_COORDINATOR", "Raj Patel, 555 0101"),
+        (
+            "ACTIVEPATH_CLINIC__SECTION_1557_COORDINATOR",
+            "Raj Patel, 555 0101",
+        ),
         ("ACTIVEPATH_CLINIC__NOTICES_EFFECTIVE", "2027-02-01"),
     ]);
     assert!(!set.contains("is not set"), "{set}");
@@ -373,7 +431,10 @@ async fn the_privacy_page_says_what_the_site_counts_and_988_helps_in_spanish() {
     }
     // Where the site speaks of languages, 988's Spanish text and chat.
     let nd = squeeze(&app.get_text("/non-discrimination").await.1);
-    assert!(nd.contains("answers calls, texts and chats in Spanish"), "{nd}");
+    assert!(
+        nd.contains("answers calls, texts and chats in Spanish"),
+        "{nd}"
+    );
     assert!(nd.contains("href=\"sms:988?&amp;body=AYUDA\""), "{nd}");
     assert!(nd.contains("<span lang=\"es\">"), "{nd}");
     let faq = squeeze(&app.get_text("/faq").await.1);

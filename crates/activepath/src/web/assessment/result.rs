@@ -317,7 +317,12 @@ mod next_steps_tests {
                 assert_eq!(steps[1], tr.t("next-self-harm-2"), "{:?}", b.severity);
                 let all = steps.join(" ");
                 assert!(all.contains("within the next day"), "{all}");
-                for wait in ["two weeks", "again at any time", "Keep an eye", "If your symptoms last"] {
+                for wait in [
+                    "two weeks",
+                    "again at any time",
+                    "Keep an eye",
+                    "If your symptoms last",
+                ] {
                     assert!(!all.contains(wait), "{:?}: {all}", b.severity);
                 }
                 // Without question 9, the band's own words.
