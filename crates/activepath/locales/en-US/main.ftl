@@ -288,6 +288,7 @@ blog-back = All posts
 blog-title = Blog
 blog-title-page = { $title }, page { $page }
 blog-intro = Plain-language articles about depression, its treatment and what to expect, reviewed by our clinicians.
+blog-intro-unreviewed = Plain-language articles about depression, its treatment and what to expect.
 blog-description = Articles about depression, treatment-resistant depression, psychotherapy, medication and TMS.
 blog-tag-title = Posts about { $tag }
 blog-pages = Blog pages

@@ -178,6 +178,10 @@ async fn the_demo_reviewer_is_no_review_and_notices_are_not_medical_content() {
             "{path}"
         );
     }
+    // The blog claims no review by clinicians while its posts have none.
+    let (_, blog) = app.get_text("/blog").await;
+    assert!(blog.contains("Plain-language articles about depression"));
+    assert!(!blog.contains("reviewed by our clinicians"));
     // The site still says, on every page, that its content is a demo.
     assert!(
         app.get_text("/tms")

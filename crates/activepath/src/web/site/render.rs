@@ -432,11 +432,19 @@ pub fn all(
         add(path, page.render(), HTML);
     }
 
-    // The blog index, paginated, and one list per tag.
+    // The blog index, paginated, and one list per tag. It says the posts
+    // are reviewed by clinicians only when each names a real reviewer.
+    let all_reviewed = posts
+        .iter()
+        .all(|p| p.review.as_ref().is_some_and(|r| !r.is_demo()));
     let mut lists: Vec<(String, String, Option<String>, Vec<&Document>)> = vec![(
         "/blog".into(),
         tr.t("blog-title"),
-        Some(tr.t("blog-intro")),
+        Some(tr.t(if all_reviewed {
+            "blog-intro"
+        } else {
+            "blog-intro-unreviewed"
+        })),
         posts.clone(),
     )];
     for (slug, name) in &all_tags {
