@@ -1172,6 +1172,14 @@ mod tests {
                     "intensity_percent_mt",
                 ),
                 ("[tms]\ncheck_in_sessions = [20, 10]\n", "check_in_sessions"),
+                (
+                    "[tms]\nbaseline_valid_days = 0\n",
+                    "tms.baseline_valid_days",
+                ),
+                (
+                    "[tms]\nbaseline_valid_days = 91\n",
+                    "tms.baseline_valid_days",
+                ),
             ] {
                 jail.create_file("activepath.toml", toml)?;
                 let err =
