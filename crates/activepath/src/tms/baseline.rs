@@ -143,7 +143,27 @@ pub(super) async fn session_refusal(
 /// course's start date (`taken_at`); and, unless `confirmed`, not before
 /// the baseline, nor before session 1 once sessions were given
 /// (`confirm_backdated`, saying whether it would become the baseline).
+/// Nothing is stored when refused, so with question 9 above 0
+/// (`self_harm`) each message says to tell a clinician now.
 pub(super) async fn check_in_problems(
+    s: &Services,
+    course: &CourseRecord,
+    taken: Timestamp,
+    confirmed: bool,
+    self_harm: bool,
+) -> Result<FieldErrors, Error> {
+    let mut problems = date_problems(s, course, taken, confirmed).await?;
+    if self_harm {
+        for (_, message) in &mut problems {
+            message.push_str(
+                ". Question 9 is answered above 0: tell a clinician now, whatever the date",
+            );
+        }
+    }
+    Ok(problems)
+}
+
+async fn date_problems(
     s: &Services,
     course: &CourseRecord,
     taken: Timestamp,

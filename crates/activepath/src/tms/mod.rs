@@ -823,7 +823,9 @@ pub async fn check_in(
     let Some(course) = s.storage.course(course_id).await? else {
         return Ok(Ok(None));
     };
-    let problems = baseline::check_in_problems(s, &course, taken, confirm_backdated).await?;
+    let self_harm = responses.score().self_harm_flag;
+    let problems =
+        baseline::check_in_problems(s, &course, taken, confirm_backdated, self_harm).await?;
     if !problems.is_empty() {
         return Ok(Err(problems));
     }

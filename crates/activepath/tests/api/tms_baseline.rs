@@ -161,6 +161,13 @@ async fn session_1_needs_a_fresh_baseline_and_dates_are_checked() {
             .unwrap()
             .is_empty()
     );
+    // Question 9 above 0 on a refused one: told to reach a clinician now.
+    let (code, problem) = check_in(&app, &t, &path, phq9(26, Some("2001-01-01T15:00:00Z"))).await;
+    assert_eq!(code, 422);
+    assert!(
+        message(&problem, "taken_at").contains("tell a clinician now"),
+        "{problem}"
+    );
     // 14 days before the start date is accepted: the baseline for now.
     let (code, _) = check_in(&app, &t, &path, phq9(20, Some("2027-02-22T15:00:00Z"))).await;
     assert_eq!(code, 201);
