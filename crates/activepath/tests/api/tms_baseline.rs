@@ -162,7 +162,7 @@ async fn session_1_needs_a_fresh_baseline_and_dates_are_checked() {
             .is_empty()
     );
     // Question 9 above 0 on a refused one: told to reach a clinician now.
-    let (code, problem) = check_in(&app, &t, &path, phq9(26, Some("2001-01-01T15:00:00Z"))).await;
+    let (code, problem) = check_in(&app, &t, &path, phq9(26, Some("2027-01-04T15:00:00Z"))).await;
     assert_eq!(code, 422);
     assert!(
         message(&problem, "taken_at").contains("tell a clinician now"),
