@@ -72,6 +72,7 @@ max_unconfirmed_per_location_per_day = 20
 [tms]
 max_intensity_percent_mt = 120
 early_non_response_session = 20
+baseline_valid_days = 14
 check_in_cadence = "weekly"
 check_in_sessions = [10, 20, 30, 36]
 authorization_warn_sessions = 5
@@ -178,6 +179,11 @@ pub struct Tms {
     /// The session count by which a course under 25% better is flagged as
     /// an early non-response (FACTS §5; 20 by default).
     pub early_non_response_session: u32,
+    /// The baseline is the latest PHQ-9 taken before session 1 and at most
+    /// this many days before it (14 by default); a check-in entered more
+    /// than this many days before the course's start date is refused.
+    #[serde(default = "baseline_valid_days")]
+    pub baseline_valid_days: i64,
     /// When a check-in is due during the acute course: `weekly` (seven
     /// days after the last) or `sessions` (on reaching each number in
     /// `check_in_sessions`, so a missed week does not shift them).
@@ -213,6 +219,10 @@ pub struct ProtocolConfig {
 
 fn one() -> u32 {
     1
+}
+
+fn baseline_valid_days() -> i64 {
+    14
 }
 
 impl ProtocolConfig {
@@ -878,6 +888,9 @@ impl Config {
         if !(1..=200).contains(&tms.early_non_response_session) {
             bail!("tms.early_non_response_session must be from 1 to 200");
         }
+        if !(1..=90).contains(&tms.baseline_valid_days) {
+            bail!("tms.baseline_valid_days must be from 1 to 90");
+        }
         if tms.check_in_sessions.is_empty()
             || tms.check_in_sessions.windows(2).any(|w| w[0] >= w[1])
             || tms.check_in_sessions.iter().any(|n| !(1..=200).contains(n))
@@ -1255,6 +1268,14 @@ mod tests {
                     "intensity_percent_mt",
                 ),
                 ("[tms]\ncheck_in_sessions = [20, 10]\n", "check_in_sessions"),
+                (
+                    "[tms]\nbaseline_valid_days = 0\n",
+                    "tms.baseline_valid_days",
+                ),
+                (
+                    "[tms]\nbaseline_valid_days = 91\n",
+                    "tms.baseline_valid_days",
+                ),
             ] {
                 jail.create_file("activepath.toml", toml)?;
                 let err =

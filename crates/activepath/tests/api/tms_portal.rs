@@ -190,7 +190,7 @@ async fn a_course_is_started_and_given_in_the_portal_and_the_technician_sees_no_
                 ("csrf", &csrf),
                 ("protocol", "10hz"),
                 ("planned_sessions", ""),
-                ("start_date", "2026-12-14"),
+                ("start_date", &crate::tms::today(&app)),
                 ("target", "left-dlpfc"),
                 ("localization", "beam-f3"),
             ],
