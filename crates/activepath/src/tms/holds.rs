@@ -105,6 +105,8 @@ pub struct ClearedHold {
     /// The note, opened for a clinician; `None` for anyone else or when
     /// none was recorded.
     pub note: Option<String>,
+    /// A note was recorded and not opened for this reader.
+    pub withheld: bool,
 }
 
 /// A course's cleared holds, newest first, their notes opened only when
@@ -119,7 +121,9 @@ pub async fn cleared_holds(
         .await?
         .into_iter()
         .map(|mut record| {
-            let note = match record.note_sealed.take() {
+            let sealed = record.note_sealed.take();
+            let withheld = sealed.is_some() && !may_read;
+            let note = match sealed {
                 Some(sealed) if may_read => Some(
                     s.cipher
                         .decrypt(&note_aad(record.id), &sealed)
@@ -129,7 +133,11 @@ pub async fn cleared_holds(
                 ),
                 _ => None,
             };
-            Ok(ClearedHold { record, note })
+            Ok(ClearedHold {
+                record,
+                note,
+                withheld,
+            })
         })
         .collect()
 }

@@ -110,7 +110,7 @@ pub async fn cleared_hold_rows(
             opened: format_date_time(h.record.opened_at, tz),
             cleared: format_date_time(h.record.cleared_at, tz),
             by: h.record.cleared_by.clone().unwrap_or_default(),
-            note_withheld: !may_read && h.record.note_sealed.is_some(),
+            note_withheld: h.withheld,
             note: h.note,
         })
         .collect())
@@ -155,5 +155,28 @@ pub fn row(state: &AppState, e: &tms::adverse_events::AdverseEvent) -> AdverseEv
         manufacturer: when(r.reported_to_manufacturer_at),
         medwatch: when(r.reported_to_medwatch_at),
         description: e.description.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The labels these pages build from values, each one there to find.
+    #[test]
+    fn every_label_built_from_a_value_exists() {
+        let tr = Tr::default();
+        let mut keys: Vec<String> = Vec::new();
+        let mut add = |prefix: &str, values: &[&str]| {
+            keys.extend(values.iter().map(|v| format!("{prefix}-{v}")));
+        };
+        add("threshold-method", &tms::THRESHOLD_METHODS);
+        add("adverse-kind", &tms::adverse_events::KINDS);
+        add("adverse-action", &tms::adverse_events::ACTIONS);
+        add("adverse-outcome", &tms::adverse_events::OUTCOMES);
+        add("course-done", &["adverse-event", "reports"]);
+        for k in keys {
+            assert!(tr.has(&k), "{k} is missing from the locale");
+        }
     }
 }
