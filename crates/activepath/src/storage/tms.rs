@@ -484,7 +484,11 @@ async fn open_course_case(
     Ok(id)
 }
 
-pub(super) async fn insert_hold(conn: &mut sqlx::AnyConnection, course_id: i64, hold: NewHold) -> Result<i64> {
+pub(super) async fn insert_hold(
+    conn: &mut sqlx::AnyConnection,
+    course_id: i64,
+    hold: NewHold,
+) -> Result<i64> {
     let at = hold.urgent.case.created_at;
     let case_id = open_course_case(conn, course_id, hold.urgent).await?;
     Ok(sqlx::query_scalar(

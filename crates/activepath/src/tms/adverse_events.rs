@@ -64,7 +64,12 @@ fn description_aad(uid: &str) -> Aad {
 }
 
 /// An optional reporting date, checked like any date a course records.
-fn reported(s: &Services, errors: &mut FieldErrors, field: &str, raw: Option<&str>) -> Option<Timestamp> {
+fn reported(
+    s: &Services,
+    errors: &mut FieldErrors,
+    field: &str,
+    raw: Option<&str>,
+) -> Option<Timestamp> {
     let raw = raw.map(str::trim).filter(|r| !r.is_empty())?;
     match happened_at(s, raw) {
         Ok(t) => Some(t),
@@ -118,26 +123,25 @@ pub async fn record(
         }
         d => d,
     };
-    let description = match crate::domain::multi_line(
-        form.description.as_deref().unwrap_or(""),
-        DESCRIPTION_MAX,
-    ) {
-        Ok(text) => Some(text),
-        Err(crate::domain::TextError::Empty) => {
-            errors.push((
-                "description".into(),
-                "is required: what happened, in words".into(),
-            ));
-            None
-        }
-        Err(_) => {
-            errors.push((
-                "description".into(),
-                format!("must be at most {DESCRIPTION_MAX} characters of text"),
-            ));
-            None
-        }
-    };
+    let description =
+        match crate::domain::multi_line(form.description.as_deref().unwrap_or(""), DESCRIPTION_MAX)
+        {
+            Ok(text) => Some(text),
+            Err(crate::domain::TextError::Empty) => {
+                errors.push((
+                    "description".into(),
+                    "is required: what happened, in words".into(),
+                ));
+                None
+            }
+            Err(_) => {
+                errors.push((
+                    "description".into(),
+                    format!("must be at most {DESCRIPTION_MAX} characters of text"),
+                ));
+                None
+            }
+        };
     let mut actions: Vec<&'static str> = Vec::new();
     for (i, a) in form.actions.iter().enumerate() {
         match ACTIONS.iter().find(|v| **v == a.as_str()) {
@@ -257,12 +261,7 @@ pub async fn set_reports(
             m,
             w,
             &s.cipher.audit_chain(),
-            actor.did(
-                "record adverse event reports",
-                "tms_course",
-                course_id,
-                now,
-            ),
+            actor.did("record adverse event reports", "tms_course", course_id, now),
         )
         .await?;
     Ok(Ok(done.then_some(event_id)))
@@ -313,7 +312,11 @@ pub async fn of_course(
     course_id: i64,
     may_read: bool,
 ) -> Result<Vec<AdverseEvent>, Error> {
-    open_all(s, s.storage.course_adverse_events(course_id).await?, may_read)
+    open_all(
+        s,
+        s.storage.course_adverse_events(course_id).await?,
+        may_read,
+    )
 }
 
 /// The clinic's adverse events, newest first, for a medical director (the

@@ -288,6 +288,7 @@ mod tests {
             holds: 0,
             motor_thresholds: &[],
             medication_change: None,
+            seizure: None,
             sessions,
             check_ins,
             authorizations: &[],

@@ -27,8 +27,14 @@ fn note(text: &str) -> Option<Value> {
 /// The hard stop's field and message of a refused session.
 fn stop(problem: &Value) -> (String, String) {
     (
-        problem["errors"][0]["field"].as_str().unwrap_or("").to_string(),
-        problem["errors"][0]["detail"].as_str().unwrap_or("").to_string(),
+        problem["errors"][0]["field"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+        problem["errors"][0]["detail"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
     )
 }
 
@@ -140,7 +146,12 @@ async fn clearing_a_hold_needs_a_note_and_a_serious_events_hold_the_medical_dire
         );
     }
     let secret = "Slept 3 hours; no other risk; reviewed with Dr Ames";
-    assert_eq!(send(&app, &t.clinician, "POST", &clear, note(secret)).await.0, 200);
+    assert_eq!(
+        send(&app, &t.clinician, "POST", &clear, note(secret))
+            .await
+            .0,
+        200
+    );
 
     // The note is sealed: not in the database in the clear.
     let db = raw(&app).await;
@@ -175,9 +186,15 @@ async fn clearing_a_hold_needs_a_note_and_a_serious_events_hold_the_medical_dire
         let (code, problem) = send(&app, &director, "POST", &clear, None).await;
         assert_eq!((code, fields(&problem)), (422, vec!["note"]));
         assert_eq!(
-            send(&app, &director, "POST", &clear, note("EEG booked; neurology agrees to resume"))
-                .await
-                .0,
+            send(
+                &app,
+                &director,
+                "POST",
+                &clear,
+                note("EEG booked; neurology agrees to resume")
+            )
+            .await
+            .0,
             200
         );
     }
@@ -185,8 +202,18 @@ async fn clearing_a_hold_needs_a_note_and_a_serious_events_hold_the_medical_dire
     threshold(&app, &t, &path).await;
     let hold = checklist_hold(&app, &t, &path, "seizure").await;
     let clear = format!("{path}/holds/{hold}/clear");
-    assert_eq!(send(&app, &t.clinician, "POST", &clear, note("fine")).await.0, 403);
-    assert_eq!(send(&app, &director, "POST", &clear, note("reviewed")).await.0, 200);
+    assert_eq!(
+        send(&app, &t.clinician, "POST", &clear, note("fine"))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        send(&app, &director, "POST", &clear, note("reviewed"))
+            .await
+            .0,
+        200
+    );
     // The medical director clears an ordinary hold too.
     threshold(&app, &t, &path).await;
     let hold = checklist_hold(&app, &t, &path, "alcohol").await;
@@ -237,9 +264,15 @@ async fn a_motor_threshold_from_before_a_medication_change_a_seizure_or_a_week_s
     app.clock.advance(SignedDuration::from_mins(5));
     let hold = checklist_hold(&app, &t, &path, "medication_change").await;
     assert_eq!(
-        send(&app, &t.clinician, "POST", &format!("{path}/holds/{hold}/clear"), note("new dose reviewed"))
-            .await
-            .0,
+        send(
+            &app,
+            &t.clinician,
+            "POST",
+            &format!("{path}/holds/{hold}/clear"),
+            note("new dose reviewed")
+        )
+        .await
+        .0,
         200
     );
     let (code, problem) = session_code(&app, &t, &path).await;
@@ -256,15 +289,25 @@ async fn a_motor_threshold_from_before_a_medication_change_a_seizure_or_a_week_s
     threshold(&app, &t, &path).await;
     assert!(!due(&send(&app, &t.clinician, "GET", &path, None).await.1));
     app.clock.advance(SignedDuration::from_mins(1));
-    assert_eq!(session_code(&app, &t, &path).await.0, 201, "a new threshold unblocks");
+    assert_eq!(
+        session_code(&app, &t, &path).await.0,
+        201,
+        "a new threshold unblocks"
+    );
 
     // (b) A seizure recorded as a session's side effect.
     app.clock.advance(SignedDuration::from_mins(5));
     let hold = serious_hold(&app, &t, &path, "seizure").await;
     assert_eq!(
-        send(&app, &director, "POST", &format!("{path}/holds/{hold}/clear"), note("resume"))
-            .await
-            .0,
+        send(
+            &app,
+            &director,
+            "POST",
+            &format!("{path}/holds/{hold}/clear"),
+            note("resume")
+        )
+        .await
+        .0,
         200
     );
     app.clock.advance(SignedDuration::from_mins(5));
@@ -272,7 +315,10 @@ async fn a_motor_threshold_from_before_a_medication_change_a_seizure_or_a_week_s
     let (field, message) = stop(&problem);
     assert_eq!((code, field.as_str()), (422, "motor_threshold"));
     assert!(message.contains("seizure or fainting"), "{message}");
-    assert!(message.contains("re-determine the motor threshold"), "{message}");
+    assert!(
+        message.contains("re-determine the motor threshold"),
+        "{message}"
+    );
     assert!(due(&send(&app, &t.clinician, "GET", &path, None).await.1));
     threshold(&app, &t, &path).await;
     app.clock.advance(SignedDuration::from_mins(1));
@@ -291,9 +337,15 @@ async fn a_motor_threshold_from_before_a_medication_change_a_seizure_or_a_week_s
     assert_eq!(code, 201, "{made}");
     let hold = made["hold_id"].as_i64().unwrap();
     assert_eq!(
-        send(&app, &director, "POST", &format!("{path}/holds/{hold}/clear"), note("vasovagal"))
-            .await
-            .0,
+        send(
+            &app,
+            &director,
+            "POST",
+            &format!("{path}/holds/{hold}/clear"),
+            note("vasovagal")
+        )
+        .await
+        .0,
         200
     );
     let (code, problem) = session_code(&app, &t, &path).await;
@@ -306,7 +358,11 @@ async fn a_motor_threshold_from_before_a_medication_change_a_seizure_or_a_week_s
     let determined = app.clock.now();
     threshold(&app, &t, &path).await;
     app.clock.advance(SignedDuration::from_hours(24 * 6));
-    assert_eq!(session_code(&app, &t, &path).await.0, 201, "7 days is still valid");
+    assert_eq!(
+        session_code(&app, &t, &path).await.0,
+        201,
+        "7 days is still valid"
+    );
     app.clock.advance(SignedDuration::from_mins(2));
     let (code, problem) = session_code(&app, &t, &path).await;
     let (field, message) = stop(&problem);
@@ -382,7 +438,11 @@ async fn a_threshold_records_its_method_device_and_coil() {
     let m = &view["motor_thresholds"][0];
     assert_eq!(
         (&m["method"], &m["device"], &m["coil"]),
-        (&json!("visual"), &json!("Chair 2 stimulator"), &json!("Figure-8 #3"))
+        (
+            &json!("visual"),
+            &json!("Chair 2 stimulator"),
+            &json!("Figure-8 #3")
+        )
     );
     // A threshold recorded before the method was asked has none.
     let db = raw(&app).await;
@@ -392,10 +452,7 @@ async fn a_threshold_records_its_method_device_and_coil() {
         .unwrap();
     let (_, view) = send(&app, &t.technician, "GET", &path, None).await;
     assert!(view["motor_thresholds"][0]["method"].is_null());
-    let course = format!(
-        "/staff/courses/{}",
-        path.rsplit('/').next().unwrap()
-    );
+    let course = format!("/staff/courses/{}", path.rsplit('/').next().unwrap());
     let mut tech = signed_in(&app, "tech2@riverbend.example", Role::Technician).await;
     let page = tech.get(&course).await;
     assert!(page.body.contains("Method: not recorded"), "{}", page.body);
@@ -499,10 +556,15 @@ async fn an_adverse_event_holds_the_course_and_only_medical_directors_list_it() 
     let (code, problem) = send(&app, &t.technician, "POST", &events, Some(wrong)).await;
     assert_eq!((code, fields(&problem)), (422, vec!["session_id"]));
     let (_, view) = send(&app, &t.clinician, "GET", &path, None).await;
-    assert!(view["open_holds"].as_array().unwrap().is_empty(), "nothing held");
+    assert!(
+        view["open_holds"].as_array().unwrap().is_empty(),
+        "nothing held"
+    );
     for token in [&t.coordinator, &t.admin] {
         assert_eq!(
-            send(&app, token, "POST", &events, Some(event(&app, "seizure"))).await.0,
+            send(&app, token, "POST", &events, Some(event(&app, "seizure")))
+                .await
+                .0,
             403
         );
     }
@@ -530,12 +592,26 @@ async fn an_adverse_event_holds_the_course_and_only_medical_directors_list_it() 
     assert_eq!(view["open_holds"][0]["id"], hold);
     assert_eq!(view["open_holds"][0]["reason"], "adverse-event");
     let case = view["open_holds"][0]["case_id"].as_i64().unwrap();
-    let (_, case_view) = send(&app, &t.clinician, "GET", &format!("/api/v1/staff/cases/{case}"), None).await;
+    let (_, case_view) = send(
+        &app,
+        &t.clinician,
+        "GET",
+        &format!("/api/v1/staff/cases/{case}"),
+        None,
+    )
+    .await;
     assert_eq!(case_view["priority"], "urgent", "{case_view}");
     let (code, problem) = session_code(&app, &t, &path).await;
     assert_eq!((code, stop(&problem).0.as_str()), (422, "hold"));
     // A second one joins the open hold.
-    let (code, made) = send(&app, &t.clinician, "POST", &events, Some(event(&app, "other-serious"))).await;
+    let (code, made) = send(
+        &app,
+        &t.clinician,
+        "POST",
+        &events,
+        Some(event(&app, "other-serious")),
+    )
+    .await;
     assert_eq!(code, 201);
     assert_eq!(made["hold_id"], hold, "the same hold");
     let event_id = made["id"].as_i64().unwrap();
@@ -547,21 +623,55 @@ async fn an_adverse_event_holds_the_course_and_only_medical_directors_list_it() 
     let reports = format!("{events}/{event_id}/reports");
     let reported = app.clock.now().to_string();
     assert_eq!(
-        send(&app, &t.technician, "POST", &reports, Some(json!({"reported_to_medwatch_at": reported}))).await.0,
+        send(
+            &app,
+            &t.technician,
+            "POST",
+            &reports,
+            Some(json!({"reported_to_medwatch_at": reported}))
+        )
+        .await
+        .0,
         403
     );
     let (code, problem) = send(&app, &t.clinician, "POST", &reports, Some(json!({}))).await;
-    assert_eq!((code, fields(&problem)), (422, vec!["reported_to_manufacturer_at"]));
     assert_eq!(
-        send(&app, &t.clinician, "POST", &format!("{events}/999999/reports"), Some(json!({"reported_to_medwatch_at": reported}))).await.0,
+        (code, fields(&problem)),
+        (422, vec!["reported_to_manufacturer_at"])
+    );
+    assert_eq!(
+        send(
+            &app,
+            &t.clinician,
+            "POST",
+            &format!("{events}/999999/reports"),
+            Some(json!({"reported_to_medwatch_at": reported}))
+        )
+        .await
+        .0,
         404
     );
     assert_eq!(
-        send(&app, &t.clinician, "POST", &format!("{other}/adverse-events/{event_id}/reports"), Some(json!({"reported_to_medwatch_at": reported}))).await.0,
+        send(
+            &app,
+            &t.clinician,
+            "POST",
+            &format!("{other}/adverse-events/{event_id}/reports"),
+            Some(json!({"reported_to_medwatch_at": reported}))
+        )
+        .await
+        .0,
         404,
         "not that course's"
     );
-    let (code, _) = send(&app, &t.clinician, "POST", &reports, Some(json!({"reported_to_medwatch_at": reported}))).await;
+    let (code, _) = send(
+        &app,
+        &t.clinician,
+        "POST",
+        &reports,
+        Some(json!({"reported_to_medwatch_at": reported})),
+    )
+    .await;
     assert_eq!(code, 200);
 
     // The list: medical directors only.
@@ -571,7 +681,12 @@ async fn an_adverse_event_holds_the_course_and_only_medical_directors_list_it() 
     }
     let (code, problem) = send(&app, &t.clinician, "GET", list, None).await;
     assert_eq!(code, 403);
-    assert!(problem["title"].as_str().unwrap().contains("medical director"));
+    assert!(
+        problem["title"]
+            .as_str()
+            .unwrap()
+            .contains("medical director")
+    );
     let (code, body) = send(&app, &director, "GET", list, None).await;
     assert_eq!(code, 200);
     let all = body["adverse_events"].as_array().unwrap();
@@ -586,12 +701,19 @@ async fn an_adverse_event_holds_the_course_and_only_medical_directors_list_it() 
         seizure["actions"],
         json!(["first-aid", "recovery-position", "ems-called"])
     );
-    assert!(seizure["description"].as_str().unwrap().contains("tonic-clonic"));
+    assert!(
+        seizure["description"]
+            .as_str()
+            .unwrap()
+            .contains("tonic-clonic")
+    );
     let other_serious = all.iter().find(|e| e["kind"] == "other-serious").unwrap();
     assert!(other_serious["reported_to_medwatch_at"].is_string());
     assert!(other_serious["reported_to_manufacturer_at"].is_null());
     assert_eq!(
-        send(&app, &director, "GET", &format!("{list}?format=xml"), None).await.0,
+        send(&app, &director, "GET", &format!("{list}?format=xml"), None)
+            .await
+            .0,
         422
     );
 
@@ -604,7 +726,12 @@ async fn an_adverse_event_holds_the_course_and_only_medical_directors_list_it() 
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
     let text = res.text().await.unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
@@ -648,7 +775,10 @@ async fn director_in_portal(app: &TestApp) -> Browser<'_> {
     let res = b
         .post(
             "/staff/login",
-            &[("email", "director@riverbend.example"), ("password", PASSWORD)],
+            &[
+                ("email", "director@riverbend.example"),
+                ("password", PASSWORD),
+            ],
         )
         .await;
     assert_eq!(res.location.as_deref(), Some("/staff"));
@@ -711,17 +841,31 @@ async fn the_portal_records_adverse_events_clears_holds_with_a_note_and_lists_th
     let page = tech.get(&res.location.unwrap()).await;
     assert!(page.body.contains("The adverse event is recorded."));
     assert!(page.body.contains("Medical director only."));
-    assert!(page.body.contains("Kept for clinicians"), "the description is not the technician's");
-    assert!(!page.body.contains("/clear\""), "no clearing form for a technician");
+    assert!(
+        page.body.contains("Kept for clinicians"),
+        "the description is not the technician's"
+    );
+    assert!(
+        !page.body.contains("/clear\""),
+        "no clearing form for a technician"
+    );
 
     // A clinician without the mark sees why, and no form.
     let page = doc.get(&course).await;
-    assert!(page.body.contains("Felt faint, then fainted"), "clinicians read it");
-    assert!(page.body.contains("A medical director must review and clear this"));
+    assert!(
+        page.body.contains("Felt faint, then fainted"),
+        "clinicians read it"
+    );
+    assert!(
+        page.body
+            .contains("A medical director must review and clear this")
+    );
     assert!(!page.body.contains("/clear\""));
     let hold: i64 = {
         let at = page.body.find("id=\"hold-").unwrap() + 9;
-        page.body[at..page.body[at..].find('"').unwrap() + at].parse().unwrap()
+        page.body[at..page.body[at..].find('"').unwrap() + at]
+            .parse()
+            .unwrap()
     };
     let res = doc
         .post(
@@ -734,7 +878,10 @@ async fn the_portal_records_adverse_events_clears_holds_with_a_note_and_lists_th
 
     // The medical director: a note is required, beside its field.
     let page = director.get(&course).await;
-    assert!(page.body.contains(&format!("action=\"/staff/courses/{}/holds/{hold}/clear\"", course.rsplit('/').next().unwrap())));
+    assert!(page.body.contains(&format!(
+        "action=\"/staff/courses/{}/holds/{hold}/clear\"",
+        course.rsplit('/').next().unwrap()
+    )));
     let res = director
         .post(
             &format!("{course}/holds/{hold}/clear"),
@@ -746,14 +893,20 @@ async fn the_portal_records_adverse_events_clears_holds_with_a_note_and_lists_th
     let res = director
         .post(
             &format!("{course}/holds/{hold}/clear"),
-            &[("csrf", &page.csrf()), ("note", "Vasovagal; cleared to resume")],
+            &[
+                ("csrf", &page.csrf()),
+                ("note", "Vasovagal; cleared to resume"),
+            ],
         )
         .await;
     assert_eq!(res.status, 303);
     let page = doc.get(&course).await;
     assert!(page.body.contains("Holds cleared"));
     assert!(page.body.contains("director@riverbend.example"), "who");
-    assert!(page.body.contains("Vasovagal; cleared to resume"), "the note, for clinicians");
+    assert!(
+        page.body.contains("Vasovagal; cleared to resume"),
+        "the note, for clinicians"
+    );
     let page = tech.get(&course).await;
     assert!(!page.body.contains("Vasovagal"), "not for technicians");
     assert!(page.body.contains("Review note kept for clinicians"));
@@ -763,8 +916,20 @@ async fn the_portal_records_adverse_events_clears_holds_with_a_note_and_lists_th
     assert_eq!(list.status, 200);
     assert!(list.body.contains("href=\"/staff/adverse-events.csv\""));
     assert!(list.body.contains("Fainting") && list.body.contains("Felt faint"));
-    assert!(director.get("/staff").await.body.contains("href=\"/staff/adverse-events\""), "in the menu");
-    assert!(!doc.get("/staff").await.body.contains("href=\"/staff/adverse-events\""));
+    assert!(
+        director
+            .get("/staff")
+            .await
+            .body
+            .contains("href=\"/staff/adverse-events\""),
+        "in the menu"
+    );
+    assert!(
+        !doc.get("/staff")
+            .await
+            .body
+            .contains("href=\"/staff/adverse-events\"")
+    );
     let csv = director.get("/staff/adverse-events.csv").await;
     assert_eq!(csv.status, 200);
     assert!(csv.body.starts_with("id,course_id,patient_id,"));
@@ -788,7 +953,10 @@ async fn the_portal_records_adverse_events_clears_holds_with_a_note_and_lists_th
     let res = doc
         .post(
             &reports,
-            &[("csrf", &form.csrf()), ("reported_to_manufacturer_at", &local)],
+            &[
+                ("csrf", &form.csrf()),
+                ("reported_to_manufacturer_at", &local),
+            ],
         )
         .await;
     assert_eq!(res.status, 303);
@@ -815,23 +983,50 @@ async fn an_admin_sets_the_medical_director_mark_on_a_clinician_never_their_own(
 
     // Before: the clinician may not list adverse events.
     assert_eq!(
-        send(&app, &doc_token, "GET", "/api/v1/staff/adverse-events", None).await.0,
+        send(
+            &app,
+            &doc_token,
+            "GET",
+            "/api/v1/staff/adverse-events",
+            None
+        )
+        .await
+        .0,
         403
     );
-    let res = root.post(&mark(doc_id), &[("csrf", &csrf), ("mark", "on")]).await;
+    let res = root
+        .post(&mark(doc_id), &[("csrf", &csrf), ("mark", "on")])
+        .await;
     assert_eq!(res.status, 200);
-    assert!(res.body.contains("The account is now marked medical director."));
+    assert!(
+        res.body
+            .contains("The account is now marked medical director.")
+    );
     assert_eq!(
-        send(&app, &doc_token, "GET", "/api/v1/staff/adverse-events", None).await.0,
+        send(
+            &app,
+            &doc_token,
+            "GET",
+            "/api/v1/staff/adverse-events",
+            None
+        )
+        .await
+        .0,
         200,
         "the mark counts at once"
     );
     // Mailed to the administrators (and the clinician), audited.
     app.deliver_mail().await;
-    for to in ["root2@riverbend.example", "root3@riverbend.example", "doc3@riverbend.example"] {
+    for to in [
+        "root2@riverbend.example",
+        "root3@riverbend.example",
+        "doc3@riverbend.example",
+    ] {
         let mails = mails_to(&app, to);
         assert!(
-            mails.iter().any(|m| m.subject.contains("is now a medical director")),
+            mails
+                .iter()
+                .any(|m| m.subject.contains("is now a medical director")),
             "{to}"
         );
     }
@@ -846,18 +1041,26 @@ async fn an_admin_sets_the_medical_director_mark_on_a_clinician_never_their_own(
     assert_eq!(audited, 1);
 
     // Never on one's own account; only on clinicians; only administrators.
-    let res = root.post(&mark(root_id), &[("csrf", &csrf), ("mark", "on")]).await;
+    let res = root
+        .post(&mark(root_id), &[("csrf", &csrf), ("mark", "on")])
+        .await;
     assert_eq!(res.status, 422);
     assert!(res.body.contains("your own account"));
-    let res = root.post(&mark(tech_id), &[("csrf", &csrf), ("mark", "on")]).await;
+    let res = root
+        .post(&mark(tech_id), &[("csrf", &csrf), ("mark", "on")])
+        .await;
     assert_eq!(res.status, 422);
     assert!(res.body.contains("Only a clinician"));
     assert_eq!(
-        root.post(&mark(999_999), &[("csrf", &csrf), ("mark", "on")]).await.status,
+        root.post(&mark(999_999), &[("csrf", &csrf), ("mark", "on")])
+            .await
+            .status,
         404
     );
     assert_eq!(
-        root.post(&mark(doc_id), &[("csrf", &csrf), ("mark", "maybe")]).await.status,
+        root.post(&mark(doc_id), &[("csrf", &csrf), ("mark", "maybe")])
+            .await
+            .status,
         400
     );
     let mut doc = Browser::new(&app);
@@ -868,7 +1071,9 @@ async fn an_admin_sets_the_medical_director_mark_on_a_clinician_never_their_own(
     .await;
     let doc_csrf = doc.get("/staff").await.csrf();
     assert_eq!(
-        doc.post(&mark(doc_id), &[("csrf", &doc_csrf), ("mark", "off")]).await.status,
+        doc.post(&mark(doc_id), &[("csrf", &doc_csrf), ("mark", "off")])
+            .await
+            .status,
         403
     );
 
@@ -880,7 +1085,15 @@ async fn an_admin_sets_the_medical_director_mark_on_a_clinician_never_their_own(
     assert_eq!(res.status, 200);
     assert!(res.body.contains("no longer marked medical director"));
     assert_eq!(
-        send(&app, &doc_token, "GET", "/api/v1/staff/adverse-events", None).await.0,
+        send(
+            &app,
+            &doc_token,
+            "GET",
+            "/api/v1/staff/adverse-events",
+            None
+        )
+        .await
+        .0,
         403
     );
 }
@@ -895,7 +1108,9 @@ async fn user_add_medical_director_on_the_command_line() {
     std::fs::write(&file, format!("{PASSWORD}\n")).unwrap();
     let run = |args: &[&str]| {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_activepath"));
-        cmd.args(args).args(["--data-dir", data]).env_remove("DATABASE_URL");
+        cmd.args(args)
+            .args(["--data-dir", data])
+            .env_remove("DATABASE_URL");
         if let Some(url) = &db {
             cmd.env("DATABASE_URL", url);
         }
@@ -908,13 +1123,30 @@ async fn user_add_medical_director_on_the_command_line() {
     };
     let pw = file.to_str().unwrap();
     let (ok, _, err) = run(&[
-        "user", "add", "--email", "tech@riverbend.example", "--role", "technician",
-        "--password-file", pw, "--medical-director",
+        "user",
+        "add",
+        "--email",
+        "tech@riverbend.example",
+        "--role",
+        "technician",
+        "--password-file",
+        pw,
+        "--medical-director",
     ]);
-    assert!(!ok && err.contains("a medical director is a clinician"), "{err}");
+    assert!(
+        !ok && err.contains("a medical director is a clinician"),
+        "{err}"
+    );
     let (ok, out, err) = run(&[
-        "user", "add", "--email", "Dr@Riverbend.example", "--role", "clinician",
-        "--password-file", pw, "--medical-director",
+        "user",
+        "add",
+        "--email",
+        "Dr@Riverbend.example",
+        "--role",
+        "clinician",
+        "--password-file",
+        pw,
+        "--medical-director",
     ]);
     assert!(ok, "{err}");
     assert!(out.contains("(medical director)"), "{out}");
@@ -935,7 +1167,11 @@ async fn user_add_medical_director_on_the_command_line() {
     };
     assert_eq!(flag(url.clone()).await, 1);
     let (ok, _, err) = run(&[
-        "user", "medical-director", "--email", "dr@riverbend.example", "--remove",
+        "user",
+        "medical-director",
+        "--email",
+        "dr@riverbend.example",
+        "--remove",
     ]);
     assert!(ok, "{err}");
     assert_eq!(flag(url).await, 0);

@@ -175,7 +175,10 @@ async fn a_clinician_starts_a_course_and_a_technician_records_the_motor_threshol
     let now = app.clock.now();
     let (status, problem) = send(&app, &t.technician, "POST", &mt, Some(json!({"determined_at": now.checked_add(jiff::SignedDuration::from_hours(2)).unwrap().to_string(), "percent_output": 150}))).await;
     assert_eq!(status, 422);
-    assert_eq!(fields(&problem), ["determined_at", "percent_output", "method"]);
+    assert_eq!(
+        fields(&problem),
+        ["determined_at", "percent_output", "method"]
+    );
     let (status, _) = send(
         &app,
         &t.coordinator,
@@ -679,8 +682,15 @@ async fn sessions_are_refused_by_every_hard_stop_and_serious_events_hold_the_cou
         403
     );
     let (code, problem) = send(&app, &t.clinician, "POST", &clear, None).await;
-    assert_eq!((code, fields(&problem)), (422, vec!["note"]), "a note is required");
-    assert_eq!(send(&app, &t.clinician, "POST", &clear, note()).await.0, 200);
+    assert_eq!(
+        (code, fields(&problem)),
+        (422, vec!["note"]),
+        "a note is required"
+    );
+    assert_eq!(
+        send(&app, &t.clinician, "POST", &clear, note()).await.0,
+        200
+    );
     assert_eq!(
         send(&app, &t.clinician, "POST", &clear, note()).await.0,
         404,

@@ -340,7 +340,10 @@ async fn a_course_is_started_and_given_in_the_portal_and_the_technician_sees_no_
         "which answer"
     );
     // A seizure since the last session: the medical director's to clear.
-    assert!(page.body.contains("A medical director must review and clear this"));
+    assert!(
+        page.body
+            .contains("A medical director must review and clear this")
+    );
 }
 
 #[tokio::test]

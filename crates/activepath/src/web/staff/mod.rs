@@ -636,7 +636,8 @@ impl StaffLayout {
             nav_patients: can(Permission::SeePatients),
             nav_calendar: can(Permission::SeeSchedule),
             nav_courses: can(Permission::SeeCourses),
-            nav_adverse_events: who.is_some_and(|w| crate::tms::holds::is_medical_director(&w.user)),
+            nav_adverse_events: who
+                .is_some_and(|w| crate::tms::holds::is_medical_director(&w.user)),
             nav_accounts: can(Permission::ManageAccounts),
             nav_grants: who.is_some_and(|w| crate::staff::roles::approves_grants(&w.user)),
             nav_audit: can(Permission::SeeAudit),

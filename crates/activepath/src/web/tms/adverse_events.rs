@@ -31,7 +31,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 /// Why the clinic's list is refused to a clinician without the mark.
-const LIST_FOR_MEDICAL_DIRECTORS: &str = "only a medical director may see the clinic's adverse events";
+const LIST_FOR_MEDICAL_DIRECTORS: &str =
+    "only a medical director may see the clinic's adverse events";
 
 /// A seizure, fainting or other serious adverse event.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -279,7 +280,9 @@ fn csv_of(list: &[events::AdverseEvent]) -> std::result::Result<Vec<u8>, csv::Er
             opt(r.duration_s),
             r.actions.join(";"),
             r.outcome.clone(),
-            r.reported_to_manufacturer_at.map(rfc3339).unwrap_or_default(),
+            r.reported_to_manufacturer_at
+                .map(rfc3339)
+                .unwrap_or_default(),
             r.reported_to_medwatch_at.map(rfc3339).unwrap_or_default(),
             opt(r.hold_id),
             rfc3339(r.created_at),
@@ -338,13 +341,9 @@ pub async fn list(
             ));
         }
     };
-    let list = events::list(
-        &state,
-        &who.actor,
-        if csv { "export" } else { "list" },
-    )
-    .await
-    .map_err(failed)?;
+    let list = events::list(&state, &who.actor, if csv { "export" } else { "list" })
+        .await
+        .map_err(failed)?;
     if csv {
         let body = csv_of(&list).map_err(|e| failed(anyhow::Error::from(e).into()))?;
         return Ok(csv_response(body));
@@ -459,7 +458,12 @@ async fn new_page(
     sessions.insert(0, (String::new(), tr.t("adverse-session-none")));
     let mut fields = vec![
         Field::new("kind", tr.t("adverse-kind"), "select", value(t, "kind"))
-            .options(options(&tr, "adverse-kind", &events::KINDS, "adverse-choose"))
+            .options(options(
+                &tr,
+                "adverse-kind",
+                &events::KINDS,
+                "adverse-choose",
+            ))
             .required(),
         Field::new(
             "session_id",
@@ -490,14 +494,19 @@ async fn new_page(
         )
         .hint(tr.t("adverse-description-hint"))
         .required(),
-        Field::new("outcome", tr.t("adverse-outcome"), "select", value(t, "outcome"))
-            .options(options(
-                &tr,
-                "adverse-outcome",
-                &events::OUTCOMES,
-                "adverse-choose",
-            ))
-            .required(),
+        Field::new(
+            "outcome",
+            tr.t("adverse-outcome"),
+            "select",
+            value(t, "outcome"),
+        )
+        .options(options(
+            &tr,
+            "adverse-outcome",
+            &events::OUTCOMES,
+            "adverse-choose",
+        ))
+        .required(),
     ];
     fields.extend(report_fields(&tr, t));
     let (action_errors, others): (FieldErrors, FieldErrors) = errors
@@ -506,7 +515,10 @@ async fn new_page(
         .partition(|(f, _)| f.starts_with("actions"));
     let mut summary = place(&mut fields, &others);
     for (_, m) in &action_errors {
-        summary.push(("actions".into(), format!("{}: {m}", tr.t("adverse-actions"))));
+        summary.push((
+            "actions".into(),
+            format!("{}: {m}", tr.t("adverse-actions")),
+        ));
     }
     let chosen = t.get("actions").cloned().unwrap_or_default();
     Ok(FormPage {
@@ -588,11 +600,7 @@ async fn reports_page(
     errors: &FieldErrors,
 ) -> Result<FormPage> {
     let tr = Tr::default();
-    let course = state
-        .storage
-        .course(id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let course = state.storage.course(id).await?.ok_or(AppError::NotFound)?;
     if !state
         .storage
         .course_adverse_events(id)

@@ -62,7 +62,12 @@ pub fn threshold_fields(tr: &Tr, t: &Typed) -> Vec<Field> {
         )
         .options(methods)
         .required(),
-        Field::new("device", tr.t("threshold-device"), "text", value(t, "device")),
+        Field::new(
+            "device",
+            tr.t("threshold-device"),
+            "text",
+            value(t, "device"),
+        ),
         Field::new("coil", tr.t("threshold-coil"), "text", value(t, "coil")),
     ]
 }

@@ -43,7 +43,12 @@ pub struct Field {
 }
 
 impl Field {
-    pub(super) fn new(name: &'static str, label: String, kind: &'static str, value: String) -> Self {
+    pub(super) fn new(
+        name: &'static str,
+        label: String,
+        kind: &'static str,
+        value: String,
+    ) -> Self {
         Field {
             name,
             label,
@@ -1144,9 +1149,7 @@ pub async fn page(
     let notice = match q.done.as_str() {
         "session" | "threshold" | "authorization" | "status" | "hold" | "emailed" | "series"
         | "missed" | "change" | "check-in" | "check-in-urgent" | "tablet" | "adverse-event"
-        | "reports" => {
-            Some(tr.t(&format!("course-done-{}", q.done)))
-        }
+        | "reports" => Some(tr.t(&format!("course-done-{}", q.done))),
         _ => None,
     };
     let page = course_page(&state, &who, id, Posted::default(), notice).await?;
@@ -1251,26 +1254,20 @@ pub async fn clear_hold(
 ) -> Result<Response> {
     let mut t = typed(fields);
     let note = opt(&t, "note");
-    let (status, errors) = match tms::holds::clear_hold(
-        &state,
-        &who.user,
-        &who.actor,
-        id,
-        hold,
-        note.as_deref(),
-    )
-    .await
-    .map_err(AppError::from)?
-    {
-        tms::holds::Cleared::Done(_) => {
-            return Ok(Redirect::to(&format!("/staff/courses/{id}?done=hold")).into_response());
-        }
-        tms::holds::Cleared::NotFound => return Err(AppError::NotFound),
-        tms::holds::Cleared::Invalid(errors) => (StatusCode::UNPROCESSABLE_ENTITY, errors),
-        tms::holds::Cleared::Forbidden(why) => {
-            (StatusCode::FORBIDDEN, vec![("note".into(), why.into())])
-        }
-    };
+    let (status, errors) =
+        match tms::holds::clear_hold(&state, &who.user, &who.actor, id, hold, note.as_deref())
+            .await
+            .map_err(AppError::from)?
+        {
+            tms::holds::Cleared::Done(_) => {
+                return Ok(Redirect::to(&format!("/staff/courses/{id}?done=hold")).into_response());
+            }
+            tms::holds::Cleared::NotFound => return Err(AppError::NotFound),
+            tms::holds::Cleared::Invalid(errors) => (StatusCode::UNPROCESSABLE_ENTITY, errors),
+            tms::holds::Cleared::Forbidden(why) => {
+                (StatusCode::FORBIDDEN, vec![("note".into(), why.into())])
+            }
+        };
     t.insert("hold".into(), vec![hold.to_string()]);
     let posted = Posted {
         form: "hold",
