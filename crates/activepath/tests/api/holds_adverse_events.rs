@@ -494,6 +494,59 @@ async fn a_threshold_records_its_method_device_and_coil() {
     let page = tech.get(&course).await;
     assert!(page.body.contains("Method: EMG (muscle signal)"));
     assert!(page.body.contains("Chair 1 · Cool-B65"));
+
+    // Eight days on, the session screen refuses and says what to do.
+    send(
+        &app,
+        &t.technician,
+        "POST",
+        &format!("{path}/check-ins"),
+        Some(json!({"instrument": "phq9", "answers": [3, 3, 2, 2, 3, 2, 3, 2, 0]})),
+    )
+    .await;
+    app.clock.advance(SignedDuration::from_hours(24 * 8));
+    let local = app
+        .clock
+        .now()
+        .to_zoned_datetime(app.state.config.clinic.time_zone.tz().clone())
+        .strftime("%Y-%m-%dT%H:%M")
+        .to_string();
+    // Signed in again: the portal's session has lapsed meanwhile.
+    let mut tech = Browser::new(&app);
+    tech.post(
+        "/staff/login",
+        &[("email", "tech2@riverbend.example"), ("password", PASSWORD)],
+    )
+    .await;
+    let csrf = tech.get(&format!("{course}/session")).await.csrf();
+    let mut form = vec![
+        ("csrf", csrf.as_str()),
+        ("started_at", local.as_str()),
+        ("intensity_percent_mt", "120"),
+        ("pulses", "3000"),
+    ];
+    for q in [
+        "medication_change",
+        "sleep_loss",
+        "alcohol",
+        "new_implant",
+        "pregnancy",
+        "seizure",
+    ] {
+        form.push((q, "no"));
+    }
+    let res = tech.post(&format!("{course}/session"), &form).await;
+    assert_eq!(res.status, 422);
+    assert!(
+        res.body.contains("A motor threshold is needed."),
+        "{}",
+        res.body
+    );
+    assert!(
+        res.body.contains(
+            "is more than 7 days old: re-determine the motor threshold before this session"
+        )
+    );
 }
 
 /// An adverse event as the API takes it.
