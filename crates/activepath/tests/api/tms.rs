@@ -1118,7 +1118,7 @@ async fn every_role_on_every_tms_route() {
     let app = spawn_app().await;
     let t = tokens(&app).await;
     use Role::*;
-    let routes: [(&str, &str, &[Role]); 13] = [
+    let routes: [(&str, &str, &[Role]); 16] = [
         (
             "POST",
             "/api/v1/staff/patients/999999/courses",
@@ -1176,6 +1176,18 @@ async fn every_role_on_every_tms_route() {
             &[Clinician, Coordinator],
         ),
         ("POST", "/api/v1/staff/patients", &[Clinician, Coordinator]),
+        (
+            "POST",
+            "/api/v1/staff/courses/999999/adverse-events",
+            &[Clinician, Technician],
+        ),
+        (
+            "POST",
+            "/api/v1/staff/courses/999999/adverse-events/1/reports",
+            &[Clinician],
+        ),
+        // Medical directors only: no role by itself.
+        ("GET", "/api/v1/staff/adverse-events", &[]),
     ];
     for (method, path, allowed) in routes {
         for (role, token) in [
