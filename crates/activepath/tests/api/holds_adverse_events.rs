@@ -1019,7 +1019,8 @@ async fn the_portal_records_adverse_events_clears_holds_with_a_note_and_lists_th
 
 #[tokio::test]
 async fn an_admin_sets_the_medical_director_mark_on_a_clinician_never_their_own() {
-    let app = spawn_app_with(|c| c.staff.require_second_factor = false).await;
+    // Mail is held for `deliver_mail`, so no background worker races it.
+    let app = spawn_app_holding_mail(|c| c.staff.require_second_factor = false).await;
     let mut root = signed_in(&app, "root2@riverbend.example", Role::Admin).await;
     let mut other_admin = signed_in(&app, "root3@riverbend.example", Role::Admin).await;
     add_staff(&app, "doc3@riverbend.example", Role::Clinician).await;
