@@ -301,6 +301,12 @@ async fn the_openapi_document_describes_every_api_route_as_it_answers() {
             "/api/v1/staff/courses/{id}/appointments/{appointment}/change",
             "post",
         ),
+        ("/api/v1/staff/courses/{id}/adverse-events", "post"),
+        (
+            "/api/v1/staff/courses/{id}/adverse-events/{event}/reports",
+            "post",
+        ),
+        ("/api/v1/staff/adverse-events", "get"),
     ] {
         assert!(
             doc["paths"][path][method].is_object(),
@@ -309,7 +315,7 @@ async fn the_openapi_document_describes_every_api_route_as_it_answers() {
     }
     assert_eq!(
         paths.len(),
-        18,
+        21,
         "no route undocumented, none invented: {paths:?}"
     );
     assert_eq!(
