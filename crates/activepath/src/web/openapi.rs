@@ -35,6 +35,9 @@ use utoipa::{Modify, OpenApi};
         crate::web::tms::api::schedule,
         crate::web::tms::api::missed,
         crate::web::tms::api::change,
+        crate::web::tms::orders::order,
+        crate::web::tms::orders::consent,
+        crate::web::tms::orders::safety_screen,
     ),
     tags(
         (name = "self-assessment", description = "Score a PHQ-9 or GAD-7, for kiosks and integrations"),

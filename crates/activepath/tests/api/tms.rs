@@ -82,7 +82,9 @@ pub(crate) async fn course_for(
     )
     .await;
     assert_eq!(status, 201);
-    (patient, format!("/api/v1/staff/courses/{}", made["id"]))
+    let path = format!("/api/v1/staff/courses/{}", made["id"]);
+    ready_course_for_sessions(app, &t.clinician, &path).await;
+    (patient, path)
 }
 
 pub(crate) fn fields(problem: &Value) -> Vec<&str> {

@@ -206,6 +206,18 @@ pub fn router(state: AppState) -> Routes<AppState> {
             post(crate::web::tms::api::session),
         )
         .route(
+            "/api/v1/staff/courses/{id}/order",
+            post(crate::web::tms::orders::order),
+        )
+        .route(
+            "/api/v1/staff/courses/{id}/consent",
+            post(crate::web::tms::orders::consent),
+        )
+        .route(
+            "/api/v1/staff/courses/{id}/safety-screen",
+            post(crate::web::tms::orders::safety_screen),
+        )
+        .route(
             "/api/v1/staff/courses/{id}/holds/{hold}/clear",
             post(crate::web::tms::api::clear_hold),
         )
@@ -515,7 +527,8 @@ needs!(
     SeeCourses,
     ManageCourses,
     RecordTreatment,
-    ManageAuthorizations
+    ManageAuthorizations,
+    RecordConsent
 );
 
 /// The signed-in person, if their role has `P`'s permission; 403 if not.

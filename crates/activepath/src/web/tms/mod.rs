@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod check_in;
+pub mod orders;
 pub mod pages;
 
 use crate::app::AppState;

@@ -335,6 +335,7 @@ pub async fn create(
         start_date: opt(&t, "start_date"),
         target: opt(&t, "target"),
         localization: opt(&t, "localization"),
+        order: None,
     };
     match tms::start_course(&state, &who.actor, patient_id, plan)
         .await
@@ -1860,6 +1861,7 @@ pub async fn session(
         }),
         deviations: opt(&t, "deviations"),
         operator: None,
+        intensity_deviation_reason: opt(&t, "intensity_deviation_reason"),
     };
     match tms::record_session(&state, &who.actor, id, log)
         .await
