@@ -172,9 +172,14 @@ fn new_order(
     errors: &mut FieldErrors,
     now: Timestamp,
 ) -> Option<NewOrder> {
+    let field = format!("{prefix}target");
+    if errors.iter().any(|(f, _)| *f == field) {
+        // Named already: not one of the targets.
+        return None;
+    }
     let Some(target) = checked.target.or(course_target) else {
         errors.push((
-            format!("{prefix}target"),
+            field,
             format!(
                 "is required: the course has no target; one of {}",
                 TARGETS.join(", ")

@@ -27,6 +27,7 @@ mod sign_in;
 mod site;
 mod staff;
 mod tms;
+mod tms_order;
 mod tms_portal;
 mod tms_schedule;
 mod writes;
