@@ -301,6 +301,9 @@ async fn the_openapi_document_describes_every_api_route_as_it_answers() {
             "/api/v1/staff/courses/{id}/appointments/{appointment}/change",
             "post",
         ),
+        ("/api/v1/staff/courses/{id}/order", "post"),
+        ("/api/v1/staff/courses/{id}/consent", "post"),
+        ("/api/v1/staff/courses/{id}/safety-screen", "post"),
     ] {
         assert!(
             doc["paths"][path][method].is_object(),
@@ -309,7 +312,7 @@ async fn the_openapi_document_describes_every_api_route_as_it_answers() {
     }
     assert_eq!(
         paths.len(),
-        18,
+        21,
         "no route undocumented, none invented: {paths:?}"
     );
     assert_eq!(

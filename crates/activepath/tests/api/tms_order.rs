@@ -657,3 +657,109 @@ async fn a_course_starts_with_its_signed_order_in_one_call() {
     .unwrap();
     assert_eq!(actions[..2], ["create", "sign order"]);
 }
+
+#[tokio::test]
+async fn the_portal_records_consent_signs_the_screen_and_the_order_with_errors_beside_fields() {
+    let app = spawn_app_with(|c| c.staff.require_second_factor = false).await;
+    let t = tokens(&app).await;
+    let api = bare_course(&app, &t, "10hz", Some("left-dlpfc")).await;
+    let course = api.trim_start_matches("/api/v1").to_string();
+    let before = format!("{course}/before");
+    let mut doc = crate::tms_portal::signed_in(&app, "md@riverbend.example", activepath::staff::Role::Clinician).await;
+    let mut tech = crate::tms_portal::signed_in(&app, "chair@riverbend.example", activepath::staff::Role::Technician).await;
+
+    let page = doc.get(&course).await;
+    assert!(page.body.contains("Before the first session, still needed:"));
+    assert!(page.body.contains("The patient&#39;s consent") || page.body.contains("The patient's consent"));
+    assert!(page.body.contains(&format!("href=\"{before}\"")));
+    let page = doc.get(&before).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Not ready for sessions yet"));
+    assert!(page.body.contains("value=\"3000\""), "the protocol's pulses to start from");
+    let csrf = page.csrf();
+
+    // Consent: a date in the future is named beside its field, the input kept.
+    let tomorrow = local(&app, -1, "12:00")[..10].to_string();
+    let res = doc
+        .post(
+            &format!("{course}/consent"),
+            &[("csrf", &csrf), ("consented_at", &tomorrow), ("consent_version", "TMS-v9")],
+        )
+        .await;
+    assert_eq!(res.status, 422);
+    assert!(res.body.contains("id=\"consented_at-error\"") && res.body.contains("value=\"TMS-v9\""));
+    let today = local(&app, 0, "00:00")[..10].to_string();
+    let res = doc
+        .post(
+            &format!("{course}/consent"),
+            &[("csrf", &csrf), ("consented_at", &today), ("consent_version", "TMS-v9")],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    assert_eq!(res.location.as_deref(), Some(format!("{before}?done=consent").as_str()));
+
+    // The screen: an unanswered question is named; the answers given are kept.
+    let mut answers: Vec<(&str, &str)> = vec![("csrf", &csrf)];
+    for (topic, _) in activepath::tms::orders::SCREEN_TOPICS {
+        if topic != "bipolar" {
+            answers.push((topic, if topic == "metal_in_head" { "yes" } else { "no" }));
+        }
+    }
+    answers.push(("notes", "Dental fillings only; no clips."));
+    let res = doc.post(&format!("{course}/safety-screen"), &answers).await;
+    assert_eq!(res.status, 422);
+    assert!(res.body.contains("id=\"bipolar-error\""));
+    assert!(res.body.contains("name=\"metal_in_head\" value=\"yes\" checked"));
+    assert!(res.body.contains("Dental fillings only"), "the notes kept");
+    answers.push(("bipolar", "no"));
+    let res = doc.post(&format!("{course}/safety-screen"), &answers).await;
+    assert_eq!(res.status, 303);
+    let page = doc.get(&before).await;
+    assert!(page.body.contains("id=\"screen-yes\""));
+    assert!(page.body.contains("Is there any metal in the patient&#39;s head") || page.body.contains("Is there any metal in the patient's head"));
+    assert!(page.body.contains("Dental fillings only"), "a clinician reads the review");
+    assert!(page.body.contains("Reviewed and signed by md@riverbend.example"));
+    let seen = tech.get(&before).await;
+    assert_eq!(seen.status, 200);
+    assert!(seen.body.contains("id=\"screen-yes\""), "the technician sees the yes answers");
+    assert!(!seen.body.contains("Dental fillings only"), "but not the review");
+    assert!(!seen.body.contains("/order\"") && !seen.body.contains("/consent\""), "and no forms");
+    let tcsrf = seen.csrf();
+    for what in ["order", "safety-screen", "consent"] {
+        let res = tech.post(&format!("{course}/{what}"), &[("csrf", &tcsrf)]).await;
+        assert_eq!(res.status, 403, "{what}");
+    }
+
+    // The order: above the ceiling is named; then signed, then changed.
+    let order = |intensity: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("intensity_percent_mt", intensity.to_string()),
+            ("pulses", "3000".to_string()),
+            ("sessions_per_day", "1".to_string()),
+            ("min_spacing_minutes", "0".to_string()),
+            ("planned_sessions", "36".to_string()),
+            ("target", "left-dlpfc".to_string()),
+        ]
+    };
+    let form = order("500");
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = doc.post(&format!("{course}/order"), &form).await;
+    assert_eq!(res.status, 422);
+    assert!(res.body.contains("id=\"intensity_percent_mt-error\"") && res.body.contains("value=\"500\""));
+    for intensity in ["110", "120"] {
+        let form = order(intensity);
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let res = doc.post(&format!("{course}/order"), &form).await;
+        assert_eq!(res.status, 303);
+    }
+    let page = doc.get(&before).await;
+    assert!(page.body.contains("Ready for sessions"));
+    assert!(page.body.contains("Version 2, signed by md@riverbend.example"));
+    assert!(page.body.contains("Earlier versions of the order") && page.body.contains("110%"));
+    assert!(!doc.get(&course).await.body.contains("Before the first session, still needed:"));
+
+    // On the session screen, only a clinician may give a reason for more.
+    assert!(doc.get(&format!("{course}/session")).await.body.contains("name=\"intensity_deviation_reason\""));
+    assert!(!tech.get(&format!("{course}/session")).await.body.contains("intensity_deviation_reason"));
+}

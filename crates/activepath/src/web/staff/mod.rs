@@ -99,6 +99,22 @@ pub fn router(state: AppState) -> Routes<AppState> {
             post(crate::web::tms::pages::threshold),
         )
         .route(
+            "/staff/courses/{id}/before",
+            get(crate::web::tms::pages::before::page),
+        )
+        .route(
+            "/staff/courses/{id}/consent",
+            post(crate::web::tms::pages::before::consent),
+        )
+        .route(
+            "/staff/courses/{id}/safety-screen",
+            post(crate::web::tms::pages::before::safety_screen),
+        )
+        .route(
+            "/staff/courses/{id}/order",
+            post(crate::web::tms::pages::before::order),
+        )
+        .route(
             "/staff/courses/{id}/authorizations",
             post(crate::web::tms::pages::authorization),
         )

@@ -24,6 +24,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use std::collections::HashMap;
 
+pub mod before;
+
 /// One form field, drawn by `partials/staff_field.html`: its label, the
 /// value typed, and the message beside it when it is wrong.
 pub struct Field {
@@ -548,6 +550,9 @@ struct CoursePage {
     can_change: bool,
     change_fields: Vec<Field>,
     change_errors: Vec<(String, String)>,
+    /// What the course still needs before a session (consent, safety
+    /// screen, order), in words; empty when ready.
+    before_missing: Vec<String>,
 }
 
 fn date_time_input(at: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> String {
@@ -581,6 +586,13 @@ async fn course_page(
         .ok_or(AppError::NotFound)?;
     let r = &course.record;
     let patient_name = patient_name(state, r.patient_id).await?;
+    let before_missing = tms::orders::readiness(state, id, false)
+        .await
+        .map_err(AppError::from)?
+        .missing()
+        .into_iter()
+        .map(|m| tr.t(&format!("before-missing-{m}")))
+        .collect();
     let p = &course.progress;
     let mut facts = vec![
         (
@@ -1005,6 +1017,7 @@ async fn course_page(
     }
     let change_errors = place(&mut change_fields, &errors_for("change"));
     Ok(CoursePage {
+        before_missing,
         l: StaffLayout::new(
             state,
             tr.t1("course-title", "name", patient_name.as_str()),
@@ -1752,6 +1765,17 @@ async fn session_page(
         )
         .hint(tr.t("session-deviations-hint")),
     ];
+    if who.can(Permission::ManageCourses) {
+        fields.push(
+            Field::new(
+                "intensity_deviation_reason",
+                tr.t("session-intensity-deviation"),
+                "textarea",
+                value(t, "intensity_deviation_reason"),
+            )
+            .hint(tr.t("session-intensity-deviation-hint")),
+        );
+    }
     let mut errors = errors.clone();
     // The form asks for minutes; the core's field is seconds.
     for (name, _) in errors.iter_mut() {
