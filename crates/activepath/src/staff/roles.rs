@@ -114,7 +114,10 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         ) | (Clinician, ClinicalNotes | ManageCourses | ReadDeviations)
             | (Clinician | Coordinator | Technician, SeeCourses)
             | (Clinician | Technician, RecordTreatment)
-            | (Clinician | Coordinator, ManageAuthorizations | RecordConsent)
+            | (
+                Clinician | Coordinator,
+                ManageAuthorizations | RecordConsent
+            )
             | (Technician, SeeSchedule)
             | (
                 Admin,

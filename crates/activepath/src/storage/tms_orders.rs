@@ -438,7 +438,11 @@ impl Storage {
                 .bind(course_id)
                 .fetch_one(self.pool())
                 .await?;
-        Ok((consents > 0, screens > 0, self.orders(course_id).await?.pop()))
+        Ok((
+            consents > 0,
+            screens > 0,
+            self.orders(course_id).await?.pop(),
+        ))
     }
 
     /// The spacing conflict a session would make with the course's

@@ -58,7 +58,10 @@ pub const SCREEN_TOPICS: [(&str, &str); 8] = [
         "head_injury",
         "Has the patient had a serious head injury, with a concussion or loss of consciousness?",
     ),
-    ("brain_surgery", "Has the patient had surgery on the brain or skull?"),
+    (
+        "brain_surgery",
+        "Has the patient had surgery on the brain or skull?",
+    ),
     ("pregnancy", "Is the patient pregnant, or could they be?"),
     (
         "previous_tms_problems",
@@ -357,7 +360,11 @@ pub async fn record_safety_screen(
     let mut errors = FieldErrors::new();
     let mut given: ScreenAnswers = Vec::new();
     for (topic, _) in SCREEN_TOPICS {
-        match answers.iter().find(|(t, _)| *t == topic).and_then(|(_, a)| *a) {
+        match answers
+            .iter()
+            .find(|(t, _)| *t == topic)
+            .and_then(|(_, a)| *a)
+        {
             Some(a) => given.push((topic, a)),
             None => errors.push((
                 format!("answers.{topic}"),
@@ -476,7 +483,11 @@ impl Readiness {
 /// Course `course_id`'s order, consent and screens for a reader whose role
 /// `may_read_notes` or not. (Read as part of the course, whose read is
 /// audited by the caller.)
-pub async fn readiness(s: &Services, course_id: i64, may_read_notes: bool) -> Result<Readiness, Error> {
+pub async fn readiness(
+    s: &Services,
+    course_id: i64,
+    may_read_notes: bool,
+) -> Result<Readiness, Error> {
     let orders = s.storage.orders(course_id).await?;
     let consents = s.storage.consents(course_id).await?;
     let screens = s
@@ -712,7 +723,10 @@ pub(crate) async fn spacing_after_conflict(
     spacing: &Spacing,
     error: &Error,
 ) -> Result<Option<Stop>, Error> {
-    if !matches!(error, Error::Storage(StorageError::Conflict(Constraint::Changed))) {
+    if !matches!(
+        error,
+        Error::Storage(StorageError::Conflict(Constraint::Changed))
+    ) {
         return Ok(None);
     }
     let tz = s.config.clinic.time_zone.tz();

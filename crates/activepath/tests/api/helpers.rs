@@ -575,17 +575,19 @@ pub async fn ready_course_for_sessions(app: &TestApp, clinician: &str, course_pa
             .body(body.to_string())
             .send()
     };
-    let today = activepath::time::date_in(
-        app.clock.now(),
-        app.state.config.clinic.time_zone.tz(),
-    );
+    let today = activepath::time::date_in(app.clock.now(), app.state.config.clinic.time_zone.tz());
     let res = post(
         "consent",
         serde_json::json!({"consented_at": today.to_string(), "consent_version": "TMS consent v1"}),
     )
     .await
     .unwrap();
-    assert_eq!(res.status().as_u16(), 201, "consent: {}", res.text().await.unwrap());
+    assert_eq!(
+        res.status().as_u16(),
+        201,
+        "consent: {}",
+        res.text().await.unwrap()
+    );
     let no = false;
     let res = post(
         "safety-screen",
@@ -596,7 +598,12 @@ pub async fn ready_course_for_sessions(app: &TestApp, clinician: &str, course_pa
     )
     .await
     .unwrap();
-    assert_eq!(res.status().as_u16(), 201, "screen: {}", res.text().await.unwrap());
+    assert_eq!(
+        res.status().as_u16(),
+        201,
+        "screen: {}",
+        res.text().await.unwrap()
+    );
     let course: serde_json::Value = app
         .client
         .get(app.url(course_path))
@@ -620,5 +627,10 @@ pub async fn ready_course_for_sessions(app: &TestApp, clinician: &str, course_pa
     )
     .await
     .unwrap();
-    assert_eq!(res.status().as_u16(), 201, "order: {}", res.text().await.unwrap());
+    assert_eq!(
+        res.status().as_u16(),
+        201,
+        "order: {}",
+        res.text().await.unwrap()
+    );
 }

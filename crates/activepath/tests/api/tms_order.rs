@@ -208,7 +208,10 @@ async fn a_session_waits_for_consent_then_the_safety_screen_then_the_order() {
     assert_eq!((code, field), (201, None));
     let (_, view) = send(&app, &t.technician, "GET", &path, None).await;
     assert_eq!(view["before_sessions"]["missing"], json!([]));
-    assert_eq!(view["before_sessions"]["consent"]["consent_version"], "TMS-2026-1");
+    assert_eq!(
+        view["before_sessions"]["consent"]["consent_version"],
+        "TMS-2026-1"
+    );
     assert_eq!(view["before_sessions"]["consent"]["consented_at"], today);
     assert_eq!(
         view["before_sessions"]["consent"]["recorded_by"],
@@ -226,7 +229,12 @@ async fn a_session_waits_for_consent_then_the_safety_screen_then_the_order() {
     .unwrap();
     assert_eq!(
         actions,
-        ["record consent", "sign safety screen", "sign order", "record session"]
+        [
+            "record consent",
+            "sign safety screen",
+            "sign order",
+            "record session"
+        ]
     );
 }
 
@@ -252,7 +260,13 @@ async fn the_consent_comes_before_the_baseline_and_every_session_needs_all_three
     )
     .await;
     let path = format!("/api/v1/staff/courses/{}", course["id"]);
-    let (code, field, _) = give(&app, &t, &path, session(&local(&app, 1, "10:00"), 120, 3000)).await;
+    let (code, field, _) = give(
+        &app,
+        &t,
+        &path,
+        session(&local(&app, 1, "10:00"), 120, 3000),
+    )
+    .await;
     assert_eq!((code, field.as_deref()), (422, Some("consent")));
 }
 
@@ -338,7 +352,11 @@ async fn an_order_is_checked_field_by_field_and_each_change_is_a_new_version() {
     let (code, problem) = post(o.clone()).await;
     assert_eq!((code, fields(&problem)), (422, vec!["target"]));
     let (code, problem) = post(json!({"intensity_percent_mt": 100, "pulses": 3000, "sessions_per_day": 1, "min_spacing_minutes": 0, "planned_sessions": 30, "target": "left-dlpfc", "dose": 3})).await;
-    assert_eq!((code, fields(&problem)), (422, vec!["dose"]), "unknown fields are refused");
+    assert_eq!(
+        (code, fields(&problem)),
+        (422, vec!["dose"]),
+        "unknown fields are refused"
+    );
 
     let (code, made) = post(json!({"intensity_percent_mt": 100, "pulses": 3000, "sessions_per_day": 1, "min_spacing_minutes": 0, "planned_sessions": 30, "target": "left-dlpfc"})).await;
     assert_eq!((code, made["version"].as_i64()), (201, Some(1)));
@@ -354,14 +372,32 @@ async fn an_order_is_checked_field_by_field_and_each_change_is_a_new_version() {
     assert_eq!(b["order"]["signed_by"], "doc@riverbend.example");
     assert_eq!(b["order_versions"].as_array().unwrap().len(), 2);
     assert_eq!(b["order_versions"][0]["intensity_percent_mt"], 100);
-    assert_eq!(view["planned_sessions"], 36, "the order's number of sessions");
+    assert_eq!(
+        view["planned_sessions"], 36,
+        "the order's number of sessions"
+    );
 
     // Sessions are held to version 2.
     ready_consent_and_screen(&app, &t, &path).await;
-    let (code, field, problem) = give(&app, &t, &path, session(&local(&app, 1, "10:00"), 115, 3000)).await;
-    assert_eq!((code, field.as_deref()), (422, Some("intensity_percent_mt")));
+    let (code, field, problem) = give(
+        &app,
+        &t,
+        &path,
+        session(&local(&app, 1, "10:00"), 115, 3000),
+    )
+    .await;
+    assert_eq!(
+        (code, field.as_deref()),
+        (422, Some("intensity_percent_mt"))
+    );
     assert!(problem.to_string().contains("110%"), "{problem}");
-    let (code, ..) = give(&app, &t, &path, session(&local(&app, 1, "10:00"), 110, 3000)).await;
+    let (code, ..) = give(
+        &app,
+        &t,
+        &path,
+        session(&local(&app, 1, "10:00"), 110, 3000),
+    )
+    .await;
     assert_eq!(code, 201);
 }
 
@@ -390,9 +426,14 @@ async fn accelerated_itbs_at_120_percent_is_refused_against_its_90_percent_order
 
     // Three sessions at 120%, one second apart: the first is refused.
     let (code, field, problem) = give(&app, &t, &path, session(&first, 120, 1800)).await;
-    assert_eq!((code, field.as_deref()), (422, Some("intensity_percent_mt")));
+    assert_eq!(
+        (code, field.as_deref()),
+        (422, Some("intensity_percent_mt"))
+    );
     assert!(
-        problem.to_string().contains("above the 90% the physician ordered"),
+        problem
+            .to_string()
+            .contains("above the 90% the physician ordered"),
         "{problem}"
     );
     // A technician cannot unlock it, with a deviation note or a reason.
@@ -402,7 +443,10 @@ async fn accelerated_itbs_at_120_percent_is_refused_against_its_90_percent_order
     assert_eq!(field.as_deref(), Some("intensity_percent_mt"));
     with_note["intensity_deviation_reason"] = json!("I think it is fine");
     let (code, field, _) = give(&app, &t, &path, with_note.clone()).await;
-    assert_eq!((code, field.as_deref()), (422, Some("intensity_deviation_reason")));
+    assert_eq!(
+        (code, field.as_deref()),
+        (422, Some("intensity_deviation_reason"))
+    );
     // A clinician may, with a reason kept in the session's deviations.
     with_note["intensity_deviation_reason"] =
         json!("Depth-adjusted: cortex 4 mm deeper than the motor cortex");
@@ -420,13 +464,19 @@ async fn accelerated_itbs_at_120_percent_is_refused_against_its_90_percent_order
     assert!(text.starts_with("patient asked for more"), "{text}");
     assert!(text.contains("above the ordered 90%") && text.contains("Depth-adjusted"));
     let (_, view) = send(&app, &t.technician, "GET", &path, None).await;
-    assert!(view["sessions"][0]["deviations"].is_null(), "clinicians read it");
+    assert!(
+        view["sessions"][0]["deviations"].is_null(),
+        "clinicians read it"
+    );
     let db = raw(&app).await;
     let stored: Vec<Vec<u8>> = sqlx::query_scalar("SELECT deviations FROM tms_sessions")
         .fetch_all(&db)
         .await
         .unwrap();
-    assert!(!String::from_utf8_lossy(&stored[0]).contains("Depth-adjusted"), "sealed");
+    assert!(
+        !String::from_utf8_lossy(&stored[0]).contains("Depth-adjusted"),
+        "sealed"
+    );
 
     // The next, one second later at 90%: too close to the first.
     let second = local(&app, 1, "08:00").replace("08:00:00", "08:00:01");
@@ -450,12 +500,30 @@ async fn a_10hz_session_of_30000_pulses_is_refused_and_110_percent_is_the_most()
     let t = tokens(&app).await;
     let path = bare_course(&app, &t, "10hz", Some("left-dlpfc")).await;
     ready(&app, &t, &path, order(120, 3000, 1, 0)).await;
-    let (code, field, problem) = give(&app, &t, &path, session(&local(&app, 1, "10:00"), 120, 30_000)).await;
+    let (code, field, problem) = give(
+        &app,
+        &t,
+        &path,
+        session(&local(&app, 1, "10:00"), 120, 30_000),
+    )
+    .await;
     assert_eq!((code, field.as_deref()), (422, Some("pulses")));
     assert!(problem.to_string().contains("at most 3300"), "{problem}");
-    let (_, field, _) = give(&app, &t, &path, session(&local(&app, 1, "10:00"), 120, 3301)).await;
+    let (_, field, _) = give(
+        &app,
+        &t,
+        &path,
+        session(&local(&app, 1, "10:00"), 120, 3301),
+    )
+    .await;
     assert_eq!(field.as_deref(), Some("pulses"));
-    let (code, ..) = give(&app, &t, &path, session(&local(&app, 1, "10:00"), 120, 3300)).await;
+    let (code, ..) = give(
+        &app,
+        &t,
+        &path,
+        session(&local(&app, 1, "10:00"), 120, 3300),
+    )
+    .await;
     assert_eq!(code, 201);
 }
 
@@ -465,11 +533,29 @@ async fn a_once_a_day_order_takes_one_session_in_the_clinics_day() {
     let t = tokens(&app).await;
     let path = bare_course(&app, &t, "10hz", Some("left-dlpfc")).await;
     ready(&app, &t, &path, order(120, 3000, 1, 0)).await;
-    let (code, ..) = give(&app, &t, &path, session(&local(&app, 2, "23:30"), 120, 3000)).await;
+    let (code, ..) = give(
+        &app,
+        &t,
+        &path,
+        session(&local(&app, 2, "23:30"), 120, 3000),
+    )
+    .await;
     assert_eq!(code, 201);
-    let (code, ..) = give(&app, &t, &path, session(&local(&app, 1, "09:00"), 120, 3000)).await;
+    let (code, ..) = give(
+        &app,
+        &t,
+        &path,
+        session(&local(&app, 1, "09:00"), 120, 3000),
+    )
+    .await;
     assert_eq!(code, 201, "the next local day");
-    let (code, field, problem) = give(&app, &t, &path, session(&local(&app, 1, "16:00"), 120, 3000)).await;
+    let (code, field, problem) = give(
+        &app,
+        &t,
+        &path,
+        session(&local(&app, 1, "16:00"), 120, 3000),
+    )
+    .await;
     assert_eq!((code, field.as_deref()), (422, Some("spacing")));
     assert!(
         problem.to_string().contains("1 sessions are recorded")
@@ -494,7 +580,15 @@ async fn twenty_sessions_posted_at_once_pass_the_spacing_no_more_often_than_orde
     });
     let answers = futures_util::future::join_all(posts).await;
     let given = answers.iter().filter(|(code, ..)| *code == 201).count();
-    assert_eq!(given, 2, "{:?}", answers.iter().map(|a| (a.0, a.1.clone())).collect::<Vec<_>>());
+    assert_eq!(
+        given,
+        2,
+        "{:?}",
+        answers
+            .iter()
+            .map(|a| (a.0, a.1.clone()))
+            .collect::<Vec<_>>()
+    );
     assert!(
         answers
             .iter()
@@ -524,8 +618,14 @@ async fn the_safety_screen_keeps_each_answer_shows_the_yes_answers_and_seals_the
     let post = |body: Value| send(&app, &t.clinician, "POST", &screen_path, Some(body));
     // Every topic is required; an unknown one is refused.
     let mut missing = screen(&[]);
-    missing["answers"].as_object_mut().unwrap().remove("pregnancy");
-    missing["answers"].as_object_mut().unwrap().remove("bipolar");
+    missing["answers"]
+        .as_object_mut()
+        .unwrap()
+        .remove("pregnancy");
+    missing["answers"]
+        .as_object_mut()
+        .unwrap()
+        .remove("bipolar");
     let (code, problem) = post(missing).await;
     assert_eq!(
         (code, fields(&problem)),
@@ -540,7 +640,9 @@ async fn the_safety_screen_keeps_each_answer_shows_the_yes_answers_and_seals_the
     assert_eq!(fields(&problem).len(), 8);
 
     let mut yes = screen(&["metal_in_head", "bipolar"]);
-    yes["notes"] = json!("Titanium plate, right temporal: far from the left DLPFC coil site. Mood stable on lithium.");
+    yes["notes"] = json!(
+        "Titanium plate, right temporal: far from the left DLPFC coil site. Mood stable on lithium."
+    );
     let (code, _) = post(yes).await;
     assert_eq!(code, 201);
 
@@ -549,14 +651,25 @@ async fn the_safety_screen_keeps_each_answer_shows_the_yes_answers_and_seals_the
     assert_eq!(s["yes"], json!(["metal_in_head", "bipolar"]));
     assert_eq!(s["answers"]["seizures"], false);
     assert_eq!(s["answers"]["metal_in_head"], true);
-    assert_eq!(s["answers"].as_object().unwrap().len(), 8, "each answer kept");
+    assert_eq!(
+        s["answers"].as_object().unwrap().len(),
+        8,
+        "each answer kept"
+    );
     assert_eq!(s["signed_by"], "doc@riverbend.example");
     assert!(s["notes"].as_str().unwrap().contains("Titanium plate"));
     for token in [&t.technician, &t.coordinator] {
         let (_, view) = send(&app, token, "GET", &path, None).await;
         let s = &view["before_sessions"]["safety_screen"];
-        assert_eq!(s["yes"], json!(["metal_in_head", "bipolar"]), "at the chair too");
-        assert_eq!((s["has_notes"].as_bool(), s["notes"].is_null()), (Some(true), true));
+        assert_eq!(
+            s["yes"],
+            json!(["metal_in_head", "bipolar"]),
+            "at the chair too"
+        );
+        assert_eq!(
+            (s["has_notes"].as_bool(), s["notes"].is_null()),
+            (Some(true), true)
+        );
     }
     // Neither the answers nor the notes are stored in the clear.
     let db = raw(&app).await;
@@ -580,9 +693,11 @@ async fn consent_is_a_date_not_in_the_future_with_the_forms_version() {
     let tomorrow = local(&app, -1, "12:00")[..10].to_string();
     let (code, problem) = post(json!({"consented_at": tomorrow, "consent_version": "v1"})).await;
     assert_eq!((code, fields(&problem)), (422, vec!["consented_at"]));
-    let (code, problem) = post(json!({"consented_at": "2001-01-01", "consent_version": "v1"})).await;
+    let (code, problem) =
+        post(json!({"consented_at": "2001-01-01", "consent_version": "v1"})).await;
     assert_eq!((code, fields(&problem)), (422, vec!["consented_at"]));
-    let (code, problem) = post(json!({"consented_at": "yesterday", "consent_version": "two\nlines"})).await;
+    let (code, problem) =
+        post(json!({"consented_at": "yesterday", "consent_version": "two\nlines"})).await;
     assert_eq!(
         (code, fields(&problem)),
         (422, vec!["consented_at", "consent_version"])
@@ -593,10 +708,14 @@ async fn consent_is_a_date_not_in_the_future_with_the_forms_version() {
         (422, vec!["consented_at", "consent_version"])
     );
     let yesterday = local(&app, 1, "12:00")[..10].to_string();
-    let (code, _) = post(json!({"consented_at": yesterday, "consent_version": "TMS consent 2026-03"})).await;
+    let (code, _) =
+        post(json!({"consented_at": yesterday, "consent_version": "TMS consent 2026-03"})).await;
     assert_eq!(code, 201);
     let (_, view) = send(&app, &t.clinician, "GET", &path, None).await;
-    assert_eq!(view["before_sessions"]["consent"]["consented_at"], yesterday);
+    assert_eq!(
+        view["before_sessions"]["consent"]["consented_at"],
+        yesterday
+    );
 }
 
 #[tokio::test]
@@ -638,7 +757,11 @@ async fn a_course_starts_with_its_signed_order_in_one_call() {
     let (_, view) = send(&app, &t.clinician, "GET", &path, None).await;
     let o = &view["before_sessions"]["order"];
     assert_eq!(
-        (o["version"].as_i64(), o["intensity_percent_mt"].as_i64(), o["min_spacing_minutes"].as_i64()),
+        (
+            o["version"].as_i64(),
+            o["intensity_percent_mt"].as_i64(),
+            o["min_spacing_minutes"].as_i64()
+        ),
         (Some(1), Some(90), Some(50))
     );
     assert_eq!(o["signed_by"], "doc@riverbend.example");
@@ -665,17 +788,36 @@ async fn the_portal_records_consent_signs_the_screen_and_the_order_with_errors_b
     let api = bare_course(&app, &t, "10hz", Some("left-dlpfc")).await;
     let course = api.trim_start_matches("/api/v1").to_string();
     let before = format!("{course}/before");
-    let mut doc = crate::tms_portal::signed_in(&app, "md@riverbend.example", activepath::staff::Role::Clinician).await;
-    let mut tech = crate::tms_portal::signed_in(&app, "chair@riverbend.example", activepath::staff::Role::Technician).await;
+    let mut doc = crate::tms_portal::signed_in(
+        &app,
+        "md@riverbend.example",
+        activepath::staff::Role::Clinician,
+    )
+    .await;
+    let mut tech = crate::tms_portal::signed_in(
+        &app,
+        "chair@riverbend.example",
+        activepath::staff::Role::Technician,
+    )
+    .await;
 
     let page = doc.get(&course).await;
-    assert!(page.body.contains("Before the first session, still needed:"));
-    assert!(page.body.contains("The patient&#39;s consent") || page.body.contains("The patient's consent"));
+    assert!(
+        page.body
+            .contains("Before the first session, still needed:")
+    );
+    assert!(
+        page.body.contains("The patient&#39;s consent")
+            || page.body.contains("The patient's consent")
+    );
     assert!(page.body.contains(&format!("href=\"{before}\"")));
     let page = doc.get(&before).await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Not ready for sessions yet"));
-    assert!(page.body.contains("value=\"3000\""), "the protocol's pulses to start from");
+    assert!(
+        page.body.contains("value=\"3000\""),
+        "the protocol's pulses to start from"
+    );
     let csrf = page.csrf();
 
     // Consent: a date in the future is named beside its field, the input kept.
@@ -683,50 +825,96 @@ async fn the_portal_records_consent_signs_the_screen_and_the_order_with_errors_b
     let res = doc
         .post(
             &format!("{course}/consent"),
-            &[("csrf", &csrf), ("consented_at", &tomorrow), ("consent_version", "TMS-v9")],
+            &[
+                ("csrf", &csrf),
+                ("consented_at", &tomorrow),
+                ("consent_version", "TMS-v9"),
+            ],
         )
         .await;
     assert_eq!(res.status, 422);
-    assert!(res.body.contains("id=\"consented_at-error\"") && res.body.contains("value=\"TMS-v9\""));
+    assert!(
+        res.body.contains("id=\"consented_at-error\"") && res.body.contains("value=\"TMS-v9\"")
+    );
     let today = local(&app, 0, "00:00")[..10].to_string();
     let res = doc
         .post(
             &format!("{course}/consent"),
-            &[("csrf", &csrf), ("consented_at", &today), ("consent_version", "TMS-v9")],
+            &[
+                ("csrf", &csrf),
+                ("consented_at", &today),
+                ("consent_version", "TMS-v9"),
+            ],
         )
         .await;
     assert_eq!(res.status, 303);
-    assert_eq!(res.location.as_deref(), Some(format!("{before}?done=consent").as_str()));
+    assert_eq!(
+        res.location.as_deref(),
+        Some(format!("{before}?done=consent").as_str())
+    );
 
     // The screen: an unanswered question is named; the answers given are kept.
     let mut answers: Vec<(&str, &str)> = vec![("csrf", &csrf)];
     for (topic, _) in activepath::tms::orders::SCREEN_TOPICS {
         if topic != "bipolar" {
-            answers.push((topic, if topic == "metal_in_head" { "yes" } else { "no" }));
+            answers.push((
+                topic,
+                if topic == "metal_in_head" {
+                    "yes"
+                } else {
+                    "no"
+                },
+            ));
         }
     }
     answers.push(("notes", "Dental fillings only; no clips."));
     let res = doc.post(&format!("{course}/safety-screen"), &answers).await;
     assert_eq!(res.status, 422);
     assert!(res.body.contains("id=\"bipolar-error\""));
-    assert!(res.body.contains("name=\"metal_in_head\" value=\"yes\" checked"));
+    assert!(
+        res.body
+            .contains("name=\"metal_in_head\" value=\"yes\" checked")
+    );
     assert!(res.body.contains("Dental fillings only"), "the notes kept");
     answers.push(("bipolar", "no"));
     let res = doc.post(&format!("{course}/safety-screen"), &answers).await;
     assert_eq!(res.status, 303);
     let page = doc.get(&before).await;
     assert!(page.body.contains("id=\"screen-yes\""));
-    assert!(page.body.contains("Is there any metal in the patient&#39;s head") || page.body.contains("Is there any metal in the patient's head"));
-    assert!(page.body.contains("Dental fillings only"), "a clinician reads the review");
-    assert!(page.body.contains("Reviewed and signed by md@riverbend.example"));
+    assert!(
+        page.body
+            .contains("Is there any metal in the patient&#39;s head")
+            || page
+                .body
+                .contains("Is there any metal in the patient's head")
+    );
+    assert!(
+        page.body.contains("Dental fillings only"),
+        "a clinician reads the review"
+    );
+    assert!(
+        page.body
+            .contains("Reviewed and signed by md@riverbend.example")
+    );
     let seen = tech.get(&before).await;
     assert_eq!(seen.status, 200);
-    assert!(seen.body.contains("id=\"screen-yes\""), "the technician sees the yes answers");
-    assert!(!seen.body.contains("Dental fillings only"), "but not the review");
-    assert!(!seen.body.contains("/order\"") && !seen.body.contains("/consent\""), "and no forms");
+    assert!(
+        seen.body.contains("id=\"screen-yes\""),
+        "the technician sees the yes answers"
+    );
+    assert!(
+        !seen.body.contains("Dental fillings only"),
+        "but not the review"
+    );
+    assert!(
+        !seen.body.contains("/order\"") && !seen.body.contains("/consent\""),
+        "and no forms"
+    );
     let tcsrf = seen.csrf();
     for what in ["order", "safety-screen", "consent"] {
-        let res = tech.post(&format!("{course}/{what}"), &[("csrf", &tcsrf)]).await;
+        let res = tech
+            .post(&format!("{course}/{what}"), &[("csrf", &tcsrf)])
+            .await;
         assert_eq!(res.status, 403, "{what}");
     }
 
@@ -746,7 +934,10 @@ async fn the_portal_records_consent_signs_the_screen_and_the_order_with_errors_b
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let res = doc.post(&format!("{course}/order"), &form).await;
     assert_eq!(res.status, 422);
-    assert!(res.body.contains("id=\"intensity_percent_mt-error\"") && res.body.contains("value=\"500\""));
+    assert!(
+        res.body.contains("id=\"intensity_percent_mt-error\"")
+            && res.body.contains("value=\"500\"")
+    );
     for intensity in ["110", "120"] {
         let form = order(intensity);
         let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -755,11 +946,30 @@ async fn the_portal_records_consent_signs_the_screen_and_the_order_with_errors_b
     }
     let page = doc.get(&before).await;
     assert!(page.body.contains("Ready for sessions"));
-    assert!(page.body.contains("Version 2, signed by md@riverbend.example"));
+    assert!(
+        page.body
+            .contains("Version 2, signed by md@riverbend.example")
+    );
     assert!(page.body.contains("Earlier versions of the order") && page.body.contains("110%"));
-    assert!(!doc.get(&course).await.body.contains("Before the first session, still needed:"));
+    assert!(
+        !doc.get(&course)
+            .await
+            .body
+            .contains("Before the first session, still needed:")
+    );
 
     // On the session screen, only a clinician may give a reason for more.
-    assert!(doc.get(&format!("{course}/session")).await.body.contains("name=\"intensity_deviation_reason\""));
-    assert!(!tech.get(&format!("{course}/session")).await.body.contains("intensity_deviation_reason"));
+    assert!(
+        doc.get(&format!("{course}/session"))
+            .await
+            .body
+            .contains("name=\"intensity_deviation_reason\"")
+    );
+    assert!(
+        !tech
+            .get(&format!("{course}/session"))
+            .await
+            .body
+            .contains("intensity_deviation_reason")
+    );
 }

@@ -100,7 +100,13 @@ async fn before_page(
         .map(|m| tr.t(&format!("before-missing-{m}")))
         .collect();
     let empty = Typed::new();
-    let typed_for = |form: &str| if posted.form == form { &posted.typed } else { &empty };
+    let typed_for = |form: &str| {
+        if posted.form == form {
+            &posted.typed
+        } else {
+            &empty
+        }
+    };
     let errors_for = |form: &str| {
         if posted.form == form {
             posted.errors.clone()
@@ -185,12 +191,22 @@ async fn before_page(
     let mut summary: Vec<(String, String)> = topics
         .iter()
         .filter(|x| x.error.is_some())
-        .map(|x| (x.name.to_string(), format!("{} {}", x.question, tr.t("before-screen-answer-missing"))))
+        .map(|x| {
+            (
+                x.name.to_string(),
+                format!("{} {}", x.question, tr.t("before-screen-answer-missing")),
+            )
+        })
         .collect();
     screen_errors.retain(|(f, _)| !f.starts_with("answers."));
     let mut notes_field = vec![
-        Field::new("notes", tr.t("before-screen-notes"), "textarea", value(t, "notes"))
-            .hint(tr.t("before-screen-notes-hint")),
+        Field::new(
+            "notes",
+            tr.t("before-screen-notes"),
+            "textarea",
+            value(t, "notes"),
+        )
+        .hint(tr.t("before-screen-notes-hint")),
     ];
     summary.extend(place(&mut notes_field, &screen_errors));
 
@@ -198,7 +214,10 @@ async fn before_page(
         version: o.version,
         facts: vec![
             (tr.t("course-protocol"), protocol_name(state, &o.protocol)),
-            (tr.t("course-target"), label(&tr, "course-target", &o.target)),
+            (
+                tr.t("course-target"),
+                label(&tr, "course-target", &o.target),
+            ),
             (
                 tr.t("before-order-intensity"),
                 format!("{}%", o.intensity_percent_mt),
@@ -268,7 +287,11 @@ async fn before_page(
             "sessions_per_day",
             tr.t("before-order-per-day"),
             "number",
-            start("sessions_per_day", current.map(|o| o.sessions_per_day), per_day),
+            start(
+                "sessions_per_day",
+                current.map(|o| o.sessions_per_day),
+                per_day,
+            ),
         )
         .range(1, orders::MAX_SESSIONS_PER_DAY, "1")
         .required(),
