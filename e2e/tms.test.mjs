@@ -75,6 +75,24 @@ test('a TMS course from the record to a session, on a tablet', async () => {
   const course = page.url();
   assert.match(await page.locator('.alerts').innerText(), /check-in is due/);
   await expectNoAxeViolations(page, 'course page, new');
+  assert.match(await page.locator('#before-missing').innerText(), /still needed/);
+
+  // Before any session: consent, the safety screen and the physician's order.
+  await Promise.all([page.waitForURL(/\/before$/), page.getByRole('link', { name: 'Consent, safety screen and order' }).click()]);
+  await expectNoAxeViolations(page, 'before treatment, nothing recorded');
+  await page.getByLabel(/Consent form version/).fill('TMS consent 2026-1');
+  await Promise.all([page.waitForURL(/done=consent$/), page.getByRole('button', { name: 'Record the consent' }).click()]);
+  for (const q of [/a seizure, a convulsion/, /any metal in the patient/, /an implanted device/, /a serious head injury/,
+    /surgery on the brain or skull/, /pregnant, or could they be/, /a problem with TMS before/, /bipolar disorder/]) {
+    await page.getByRole('group', { name: q }).getByLabel('No').check();
+  }
+  await Promise.all([page.waitForURL(/done=safety-screen$/), page.getByRole('button', { name: 'Sign the safety screen' }).click()]);
+  // The order starts from the protocol's dose: 120% MT, 3,000 pulses, once a day.
+  assert.equal(await page.getByLabel(/Pulses in each session/).inputValue(), '3000');
+  await Promise.all([page.waitForURL(/done=order$/), page.getByRole('button', { name: 'Sign the order' }).click()]);
+  assert.match(await page.locator('#before-status').innerText(), /Ready for sessions/);
+  await expectNoAxeViolations(page, 'before treatment, ready');
+  await page.goto(course);
 
   // Its 36 sessions on the chair, from a weekday two or more days ahead.
   const day = new Date(Date.now() + 2 * 86400e3);

@@ -8,7 +8,8 @@
 //! Results are random PHQ-9s; the first `--cases` of them are shared with
 //! the clinic (urgent when question 9 is above 0); all but `--open` cases are
 //! closed; each patient record is linked to a few cases. With `--courses N`
-//! the first N patients each get a TMS course with a baseline PHQ-9 and no
+//! the first N patients each get a TMS course (with its physician's order,
+//! consent and safety screen) with a baseline PHQ-9 and no
 //! motor threshold yet, so every one of them is on the queue's list of
 //! courses that need attention.
 //!
@@ -234,14 +235,45 @@ async fn main() -> anyhow::Result<()> {
                 protocol: Some("10hz".into()),
                 planned_sessions: None,
                 start_date: Some(today.to_string()),
-                target: None,
+                target: Some("left-dlpfc".into()),
                 localization: None,
+                // The physician's order of the protocol's dose, signed with
+                // the course, then consent and an all-"no" safety screen:
+                // a course ready for its sessions (issue 19).
+                order: Some(activepath::tms::orders::OrderForm {
+                    intensity_percent_mt: Some(120),
+                    pulses: Some(3000),
+                    sessions_per_day: Some(1),
+                    min_spacing_minutes: Some(0),
+                    planned_sessions: Some(36),
+                    target: None,
+                }),
             };
             let course = activepath::tms::start_course(&s, &actor, (p + 1) as i64, plan)
                 .await
                 .expect("stored")
                 .expect("a valid plan")
                 .expect("the patient");
+            activepath::tms::orders::record_consent(
+                &s,
+                &actor,
+                course,
+                Some(&today.to_string()),
+                Some("TMS consent (demo)"),
+            )
+            .await
+            .expect("stored")
+            .expect("a valid consent")
+            .expect("the course");
+            let no: Vec<(&str, Option<bool>)> = activepath::tms::orders::SCREEN_TOPICS
+                .iter()
+                .map(|(topic, _)| (*topic, Some(false)))
+                .collect();
+            activepath::tms::orders::record_safety_screen(&s, &actor, course, &no, None)
+                .await
+                .expect("stored")
+                .expect("a valid screen")
+                .expect("the course");
             let r = mix(p);
             let mut phq9: Vec<Option<i64>> =
                 (0..9).map(|k| Some(((r >> (k * 2)) % 4) as i64)).collect();

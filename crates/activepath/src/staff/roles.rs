@@ -54,10 +54,14 @@ pub enum Permission {
     /// Read the protocol deviations recorded on a course's sessions
     /// (recording them is part of [`Permission::RecordTreatment`]).
     ReadDeviations,
+    /// Record a patient's informed consent to a course. (The physician's
+    /// order and the safety screen are a clinician's:
+    /// [`Permission::ManageCourses`].)
+    RecordConsent,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 20] = [
+    pub const ALL: [Permission; 21] = [
         Permission::SeeQueue,
         Permission::SeeCase,
         Permission::WorkCases,
@@ -78,6 +82,7 @@ impl Permission {
         Permission::RecordTreatment,
         Permission::ManageAuthorizations,
         Permission::ReadDeviations,
+        Permission::RecordConsent,
     ];
 }
 
@@ -109,7 +114,10 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         ) | (Clinician, ClinicalNotes | ManageCourses | ReadDeviations)
             | (Clinician | Coordinator | Technician, SeeCourses)
             | (Clinician | Technician, RecordTreatment)
-            | (Clinician | Coordinator, ManageAuthorizations)
+            | (
+                Clinician | Coordinator,
+                ManageAuthorizations | RecordConsent
+            )
             | (Technician, SeeSchedule)
             | (
                 Admin,
@@ -137,7 +145,7 @@ impl Permission {
         match self {
             SeeQueue | SeeCase | WorkCases | SeePatients | EditPatients | ClinicalNotes
             | SeeSchedule | ManageSchedule | SeeCourses | ManageCourses | RecordTreatment
-            | ManageAuthorizations | SeeWhoIsBooked | ReadDeviations => true,
+            | ManageAuthorizations | SeeWhoIsBooked | ReadDeviations | RecordConsent => true,
             ManageAccounts | SeeAudit | OwnTokens | SeeMailLog | SetUpBooking | SeeSiteFigures => {
                 false
             }
@@ -196,7 +204,12 @@ mod tests {
                             | Permission::RecordTreatment
                             | Permission::ReadDeviations
                     ))
-                    || matches!(p, Permission::SeeCourses | Permission::ManageAuthorizations)
+                    || matches!(
+                        p,
+                        Permission::SeeCourses
+                            | Permission::ManageAuthorizations
+                            | Permission::RecordConsent
+                    )
                     || (role == Role::Coordinator
                         && matches!(p, Permission::SeeMailLog | Permission::SetUpBooking))
             }

@@ -122,6 +122,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0020_holds_adverse_events.sql"),
         include_str!("../../migrations/postgres/0020_holds_adverse_events.sql"),
     ),
+    (
+        21,
+        "tms_orders",
+        include_str!("../../migrations/sqlite/0021_tms_orders.sql"),
+        include_str!("../../migrations/postgres/0021_tms_orders.sql"),
+    ),
 ];
 
 /// Migrations that manage their own transaction on SQLite (a table rebuild

@@ -30,6 +30,7 @@ pub mod patients;
 pub mod plans;
 pub mod staff;
 pub mod tms;
+pub mod tms_orders;
 pub mod triage;
 mod writer;
 

@@ -94,6 +94,25 @@ pub struct MotorThreshold {
     pub coil: Option<String>,
 }
 
+/// Inserts a course in status `planned` (inside a transaction).
+pub(super) async fn insert_course(conn: &mut sqlx::AnyConnection, new: NewCourse) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO tms_courses (uid, patient_id, protocol, planned_sessions, start_date, status, target, localization, created_by, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, 'planned', $6, $7, $8, $9, $9) RETURNING id",
+    )
+    .bind(new.uid)
+    .bind(new.patient_id)
+    .bind(new.protocol)
+    .bind(new.planned_sessions)
+    .bind(new.start_date)
+    .bind(new.target)
+    .bind(new.localization)
+    .bind(new.created_by)
+    .bind(Millis(new.created_at))
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
 impl Storage {
     /// Stores a course in status `planned`, with its audit entry.
     #[tracing::instrument(skip_all)]
@@ -106,21 +125,7 @@ impl Storage {
         let (backend, chain) = (self.backend(), chain.clone());
         self.write(move |conn| {
             Box::pin(async move {
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO tms_courses (uid, patient_id, protocol, planned_sessions, start_date, status, target, localization, created_by, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, 'planned', $6, $7, $8, $9, $9) RETURNING id",
-                )
-                .bind(new.uid)
-                .bind(new.patient_id)
-                .bind(new.protocol)
-                .bind(new.planned_sessions)
-                .bind(new.start_date)
-                .bind(new.target)
-                .bind(new.localization)
-                .bind(new.created_by)
-                .bind(Millis(new.created_at))
-                .fetch_one(&mut *conn)
-                .await?;
+                let id = insert_course(conn, new).await?;
                 let entry = AuditEntry {
                     record_id: id.to_string(),
                     ..audit_entry
@@ -398,6 +403,8 @@ pub struct NewSession {
     pub details: SessionDetails,
     pub recorded_by: Option<i64>,
     pub created_at: Timestamp,
+    /// The order's spacing, checked again inside the transaction.
+    pub spacing: Option<super::tms_orders::Spacing>,
 }
 
 /// A session's parameters beyond intensity and pulses, each optional.
@@ -518,6 +525,7 @@ impl Storage {
         let (backend, chain) = (self.backend(), chain.clone());
         self.write(move |conn| {
             Box::pin(async move {
+                super::tms_orders::guard_spacing(conn, backend, new.spacing).await?;
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO tms_sessions (uid, course_id, started_at, motor_threshold_id, intensity_percent_mt, pulses, side_effects, recorded_by, created_at, \
                      device, coil, trains, intertrain_interval_ds, duration_s, deviations, operator) \

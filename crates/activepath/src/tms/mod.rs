@@ -12,6 +12,7 @@ mod alerts;
 pub mod baseline;
 pub mod holds;
 pub mod links;
+pub mod orders;
 pub mod schedule;
 
 use crate::app::Services;
@@ -33,6 +34,9 @@ pub struct CoursePlan {
     /// One of [`TARGETS`], and one of [`LOCALIZATIONS`]; both optional.
     pub target: Option<String>,
     pub localization: Option<String>,
+    /// The course's physician's order, signed with it (clinicians start
+    /// courses, so the caller is one).
+    pub order: Option<orders::OrderForm>,
 }
 
 /// Every protocol a course may use: the built-in ones, then the clinic's
@@ -163,7 +167,16 @@ pub async fn start_course(
         plan.localization.as_deref(),
         &LOCALIZATIONS,
     );
-    let (Some(protocol), Some(planned), Some(start)) = (protocol, planned, start) else {
+    let order = match (&plan.order, &protocol) {
+        (Some(form), Some(p)) => {
+            orders::course_order(s, actor, form, &p.id, target, &mut errors).map(Some)
+        }
+        (Some(_), None) => None,
+        (None, _) => Some(None),
+    };
+    let (Some(protocol), Some(planned), Some(start), Some(order)) =
+        (protocol, planned, start, order)
+    else {
         return Ok(Err(errors));
     };
     if !errors.is_empty() {
@@ -173,24 +186,31 @@ pub async fn start_course(
         return Ok(Ok(None));
     }
     let now = s.clock.now();
-    let id = s
-        .storage
-        .add_course(
-            NewCourse {
-                uid: random_id(),
-                patient_id,
-                protocol: protocol.id.to_string(),
-                planned_sessions: planned,
-                start_date: start.to_string(),
-                target,
-                localization,
-                created_by: actor.user_id,
-                created_at: now,
-            },
-            &s.cipher.audit_chain(),
-            actor.did("create", "tms_course", "", now),
-        )
-        .await?;
+    let course = NewCourse {
+        uid: random_id(),
+        patient_id,
+        protocol: protocol.id.to_string(),
+        planned_sessions: order.as_ref().map_or(planned, |o| o.planned_sessions),
+        start_date: start.to_string(),
+        target,
+        localization,
+        created_by: actor.user_id,
+        created_at: now,
+    };
+    let created = actor.did("create", "tms_course", "", now);
+    let id = match order {
+        Some(order) => {
+            let signed = actor.did("sign order", "tms_course", "", now);
+            s.storage
+                .add_course_with_order(course, order, &s.cipher.audit_chain(), created, signed)
+                .await?
+        }
+        None => {
+            s.storage
+                .add_course(course, &s.cipher.audit_chain(), created)
+                .await?
+        }
+    };
     Ok(Ok(Some(id)))
 }
 
@@ -487,6 +507,9 @@ pub struct SessionLog {
     pub deviations: Option<String>,
     /// Who gave the session, when not the person recording it.
     pub operator: Option<String>,
+    /// Why a clinician gives more than the ordered intensity (clinicians
+    /// only; see [`orders`]).
+    pub intensity_deviation_reason: Option<String>,
 }
 
 /// An optional line of text, at most `max` characters.
@@ -597,8 +620,10 @@ pub enum SessionOutcome {
 
 /// Records a session on course `course_id`, after every hard stop the
 /// server enforces: the course must take sessions (not paused, stopped or
-/// completed), have no open hold, a baseline PHQ-9 and a motor threshold,
-/// and the intensity must be within the clinic's ceiling; a "yes" on the
+/// completed), have no open hold, consent, a signed safety screen and a
+/// physician's order ([`orders`]), a baseline PHQ-9 and a motor threshold,
+/// and the intensity must be within the clinic's ceiling, and the dose
+/// within the order (intensity, pulses, sessions a day, spacing); a "yes" on the
 /// checklist opens a hold and an urgent case instead. A seizure or fainting
 /// is recorded, then opens a hold and an urgent case. `Ok(Err)` names each
 /// bad field; `Ok(Ok(None))`: no such course.
@@ -697,6 +722,10 @@ pub async fn record_session(
             ),
         );
     }
+    let order = match orders::before_session(s, course_id).await? {
+        Ok(order) => order,
+        Err((field, message)) => return stop(field, message),
+    };
     if let Some(refused) = baseline::session_refusal(s, &course, started).await? {
         return Ok(refused);
     }
@@ -712,6 +741,23 @@ pub async fn record_session(
                 "{intensity}% of the motor threshold is above this clinic's ceiling of {ceiling}%"
             ),
         );
+    }
+    let dose = orders::Dose {
+        course_id,
+        session_uid: &uid,
+        started,
+        intensity,
+        pulses,
+        deviations: log.deviations.as_deref(),
+        intensity_deviation_reason: log.intensity_deviation_reason.as_deref(),
+    };
+    let dose = match orders::check_dose(s, actor, &order, dose).await? {
+        Ok(dose) => dose,
+        Err((field, message)) => return stop(field, message),
+    };
+    let mut details = details;
+    if let Some(sealed) = dose.deviations_sealed {
+        details.deviations_sealed = Some(sealed);
     }
     let yes = checklist.yes();
     if !yes.is_empty() {
@@ -747,7 +793,7 @@ pub async fn record_session(
     } else {
         None
     };
-    let (id, hold) = s
+    let stored = s
         .storage
         .add_session(
             crate::storage::tms::NewSession {
@@ -761,12 +807,21 @@ pub async fn record_session(
                 side_effects: effects,
                 recorded_by: actor.user_id,
                 created_at: now,
+                spacing: Some(dose.spacing),
             },
             hold,
             &s.cipher.audit_chain(),
             actor.did("record session", "tms_course", course_id, now),
         )
-        .await?;
+        .await
+        .map_err(Error::from);
+    let (id, hold) = match stored {
+        Ok(stored) => stored,
+        Err(e) => match orders::spacing_after_conflict(s, &order, &dose.spacing, &e).await? {
+            Some((field, message)) => return stop(field, message),
+            None => return Err(e),
+        },
+    };
     if hold.is_some() {
         s.mail_wake.notify_one();
     }

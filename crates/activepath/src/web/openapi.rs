@@ -38,6 +38,9 @@ use utoipa::{Modify, OpenApi};
         crate::web::tms::adverse_events::create,
         crate::web::tms::adverse_events::reports,
         crate::web::tms::adverse_events::list,
+        crate::web::tms::orders::order,
+        crate::web::tms::orders::consent,
+        crate::web::tms::orders::safety_screen,
     ),
     tags(
         (name = "self-assessment", description = "Score a PHQ-9 or GAD-7, for kiosks and integrations"),

@@ -557,3 +557,80 @@ pub async fn everything_stored(app: &TestApp) -> String {
     }
     String::from_utf8_lossy(&bytes).to_lowercase()
 }
+
+/// Makes the course at `course_path` (`/api/v1/staff/courses/{id}`) ready
+/// for sessions as issue 19 requires before any session: consent recorded,
+/// the pre-TMS safety screen signed (every answer "no") and a physician's
+/// order signed by the clinician whose API token is `clinician`. The order
+/// is broad (the clinic's ceiling of 120% MT, 10,000 pulses, 10 sessions a
+/// day, no spacing, the course's planned number) so tests written before
+/// orders existed give their sessions as before; tests of the dose checks
+/// sign their own.
+pub async fn ready_course_for_sessions(app: &TestApp, clinician: &str, course_path: &str) {
+    let post = |what: &str, body: serde_json::Value| {
+        app.client
+            .post(app.url(&format!("{course_path}/{what}")))
+            .bearer_auth(clinician)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    let today = activepath::time::date_in(app.clock.now(), app.state.config.clinic.time_zone.tz());
+    let res = post(
+        "consent",
+        serde_json::json!({"consented_at": today.to_string(), "consent_version": "TMS consent v1"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        res.status().as_u16(),
+        201,
+        "consent: {}",
+        res.text().await.unwrap()
+    );
+    let no = false;
+    let res = post(
+        "safety-screen",
+        serde_json::json!({"answers": {
+            "seizures": no, "metal_in_head": no, "implanted_devices": no, "head_injury": no,
+            "brain_surgery": no, "pregnancy": no, "previous_tms_problems": no, "bipolar": no,
+        }}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        res.status().as_u16(),
+        201,
+        "screen: {}",
+        res.text().await.unwrap()
+    );
+    let course: serde_json::Value = app
+        .client
+        .get(app.url(course_path))
+        .bearer_auth(clinician)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let res = post(
+        "order",
+        serde_json::json!({
+            "intensity_percent_mt": app.state.config.tms.max_intensity_percent_mt,
+            "pulses": 10_000,
+            "sessions_per_day": 10,
+            "min_spacing_minutes": 0,
+            "planned_sessions": course["planned_sessions"],
+            "target": course["target"].as_str().unwrap_or("left-dlpfc"),
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        res.status().as_u16(),
+        201,
+        "order: {}",
+        res.text().await.unwrap()
+    );
+}

@@ -307,6 +307,9 @@ async fn the_openapi_document_describes_every_api_route_as_it_answers() {
             "post",
         ),
         ("/api/v1/staff/adverse-events", "get"),
+        ("/api/v1/staff/courses/{id}/order", "post"),
+        ("/api/v1/staff/courses/{id}/consent", "post"),
+        ("/api/v1/staff/courses/{id}/safety-screen", "post"),
     ] {
         assert!(
             doc["paths"][path][method].is_object(),
@@ -315,7 +318,7 @@ async fn the_openapi_document_describes_every_api_route_as_it_answers() {
     }
     assert_eq!(
         paths.len(),
-        21,
+        24,
         "no route undocumented, none invented: {paths:?}"
     );
     assert_eq!(

@@ -29,6 +29,7 @@ mod site;
 mod staff;
 mod tms;
 mod tms_baseline;
+mod tms_order;
 mod tms_portal;
 mod tms_schedule;
 mod wording;

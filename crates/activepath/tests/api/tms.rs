@@ -96,7 +96,9 @@ pub(crate) async fn course_for(
     )
     .await;
     assert_eq!(status, 201);
-    (patient, format!("/api/v1/staff/courses/{}", made["id"]))
+    let path = format!("/api/v1/staff/courses/{}", made["id"]);
+    ready_course_for_sessions(app, &t.clinician, &path).await;
+    (patient, path)
 }
 
 /// Today in the clinic's zone: a course starting today takes sessions now.
@@ -277,6 +279,7 @@ async fn check_ins_give_response_and_remission_and_question_9_opens_an_urgent_ca
     .await;
     let course = made["id"].as_i64().unwrap();
     let path = format!("/api/v1/staff/courses/{course}");
+    ready_course_for_sessions(&app, &t.clinician, &path).await;
     let check_ins = format!("{path}/check-ins");
 
     // Each bad field is named.

@@ -53,7 +53,9 @@ async fn course(app: &TestApp, t: &Tokens, name: &str, protocol: &str, start: &s
     )
     .await;
     assert_eq!(code, 201, "{c}");
-    format!("/api/v1/staff/courses/{}", c["id"])
+    let path = format!("/api/v1/staff/courses/{}", c["id"]);
+    ready_course_for_sessions(app, &t.clinician, &path).await;
+    path
 }
 
 async fn check_in(app: &TestApp, t: &Tokens, path: &str, body: Value) -> (u16, Value) {

@@ -198,6 +198,8 @@ async fn a_course_is_started_and_given_in_the_portal_and_the_technician_sees_no_
         .await;
     assert_eq!(res.status, 303, "{}", res.body);
     let course = res.location.unwrap();
+    let (token, _) = crate::staff::api_token(&app, "doc@riverbend.example").await;
+    ready_course_for_sessions(&app, &token, &format!("/api/v1{course}")).await;
     let page = doc.get(&course).await;
     assert!(page.body.contains("Left DLPFC (Beam F3)"));
     assert!(page.body.contains("0 of 36"));

@@ -99,6 +99,22 @@ pub fn router(state: AppState) -> Routes<AppState> {
             post(crate::web::tms::pages::threshold),
         )
         .route(
+            "/staff/courses/{id}/before",
+            get(crate::web::tms::pages::before::page),
+        )
+        .route(
+            "/staff/courses/{id}/consent",
+            post(crate::web::tms::pages::before::consent),
+        )
+        .route(
+            "/staff/courses/{id}/safety-screen",
+            post(crate::web::tms::pages::before::safety_screen),
+        )
+        .route(
+            "/staff/courses/{id}/order",
+            post(crate::web::tms::pages::before::order),
+        )
+        .route(
             "/staff/courses/{id}/authorizations",
             post(crate::web::tms::pages::authorization),
         )
@@ -229,6 +245,18 @@ pub fn router(state: AppState) -> Routes<AppState> {
         .route(
             "/api/v1/staff/courses/{id}/sessions",
             post(crate::web::tms::api::session),
+        )
+        .route(
+            "/api/v1/staff/courses/{id}/order",
+            post(crate::web::tms::orders::order),
+        )
+        .route(
+            "/api/v1/staff/courses/{id}/consent",
+            post(crate::web::tms::orders::consent),
+        )
+        .route(
+            "/api/v1/staff/courses/{id}/safety-screen",
+            post(crate::web::tms::orders::safety_screen),
         )
         .route(
             "/api/v1/staff/courses/{id}/holds/{hold}/clear",
@@ -552,7 +580,8 @@ needs!(
     SeeCourses,
     ManageCourses,
     RecordTreatment,
-    ManageAuthorizations
+    ManageAuthorizations,
+    RecordConsent
 );
 
 /// The signed-in person, if their role has `P`'s permission; 403 if not.

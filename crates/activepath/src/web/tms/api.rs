@@ -37,6 +37,10 @@ pub struct NewCourse {
     /// How the target was found: `beam-f3`, `5-cm-rule`,
     /// `neuronavigation` or `other`.
     pub localization: Option<String>,
+    /// The physician's order, signed by the caller with the course (same
+    /// fields as `POST /api/v1/staff/courses/{id}/order`; its
+    /// `planned_sessions` is the course's).
+    pub order: Option<super::orders::NewOrder>,
 }
 
 /// `POST /api/v1/staff/patients/{id}/courses`.
@@ -49,7 +53,7 @@ pub struct NewCourse {
     request_body = NewCourse,
     security(("staff_token" = [])),
     responses(
-        (status = 201, description = "Started, in status planned; recorded in the audit trail", body = Created),
+        (status = 201, description = "Started, in status planned (with its signed order when one was sent); recorded in the audit trail", body = Created),
         (status = 401, description = "No valid API token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only clinicians start courses"),
         (status = 404, description = "No patient with that id", body = Problem, content_type = "application/problem+json"),
@@ -76,6 +80,7 @@ pub async fn start(
         start_date: request.start_date,
         target: request.target,
         localization: request.localization,
+        order: request.order.map(super::orders::NewOrder::form),
     };
     created(
         tms::start_course(&state, &who.actor, patient_id, plan).await,
@@ -191,6 +196,10 @@ pub struct NewSession {
     pub deviations: Option<String>,
     /// Who gave the session; the token's account when left out.
     pub operator: Option<String>,
+    /// Why more than the ordered intensity is given: clinicians only; kept
+    /// with the session's deviations (encrypted). Without it, an intensity
+    /// above the order is refused.
+    pub intensity_deviation_reason: Option<String>,
 }
 
 /// A session recorded.
@@ -216,7 +225,7 @@ pub struct SessionCreated {
         (status = 401, description = "No valid API token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only clinicians and technicians record treatment"),
         (status = 404, description = "No course with that id", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is wrong, or a hard stop refused the session: the error's field names the stop (course_status, hold, baseline: no PHQ-9 within tms.baseline_valid_days before session 1, motor_threshold: none, or one determined before the last medication change or seizure or fainting, or more than tms.motor_threshold_valid_days days ago, intensity_percent_mt, checklist), or started_at before the course's start date", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is wrong, or a hard stop refused the session: the error's field names the stop (course_status, hold, consent, safety_screen, order, baseline: no PHQ-9 within tms.baseline_valid_days before session 1, motor_threshold: none, or one determined before the last medication change or seizure or fainting, or more than tms.motor_threshold_valid_days days ago, intensity_percent_mt, pulses, spacing, intensity_deviation_reason, checklist), or started_at before the course's start date", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn session(
@@ -253,6 +262,7 @@ pub async fn session(
         duration_s: request.duration_s,
         deviations: request.deviations,
         operator: request.operator,
+        intensity_deviation_reason: request.intensity_deviation_reason,
     };
     match tms::record_session(&state, &who.actor, course_id, log)
         .await
@@ -569,6 +579,8 @@ pub struct CourseView {
     pub sessions: Vec<SessionView>,
     /// Its sessions booked on the TMS chair, in time order.
     pub schedule: Vec<BookedSessionView>,
+    /// Consent, the safety screen and the physician's order.
+    pub before_sessions: super::orders::BeforeSessionsView,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -662,8 +674,10 @@ pub async fn course(
         .await
         .map_err(failed)?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "No course with that id"))?;
+    let before_sessions = super::orders::before_sessions(&state, id, who.user.role).await?;
     let r = c.record;
     Ok(Json(CourseView {
+        before_sessions,
         id: r.id,
         patient_id: r.patient_id,
         protocol_name: tms::protocol(&state.config.tms, &r.protocol)

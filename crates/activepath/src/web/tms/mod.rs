@@ -5,6 +5,7 @@ pub mod adverse_events;
 pub mod api;
 pub mod check_in;
 pub mod holds;
+pub mod orders;
 pub mod pages;
 
 use crate::app::AppState;

@@ -24,6 +24,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use std::collections::HashMap;
 
+pub mod before;
+
 /// One form field, drawn by `partials/staff_field.html`: its label, the
 /// value typed, and the message beside it when it is wrong.
 pub struct Field {
@@ -346,6 +348,7 @@ pub async fn create(
         start_date: opt(&t, "start_date"),
         target: opt(&t, "target"),
         localization: opt(&t, "localization"),
+        order: None,
     };
     match tms::start_course(&state, &who.actor, patient_id, plan)
         .await
@@ -574,6 +577,9 @@ struct CoursePage {
     can_change: bool,
     change_fields: Vec<Field>,
     change_errors: Vec<(String, String)>,
+    /// What the course still needs before a session (consent, safety
+    /// screen, order), in words; empty when ready.
+    before_missing: Vec<String>,
 }
 
 pub(super) fn date_time_input(at: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> String {
@@ -607,6 +613,13 @@ async fn course_page(
         .ok_or(AppError::NotFound)?;
     let r = &course.record;
     let patient_name = patient_name(state, r.patient_id).await?;
+    let before_missing = tms::orders::readiness(state, id, false)
+        .await
+        .map_err(AppError::from)?
+        .missing()
+        .into_iter()
+        .map(|m| tr.t(&format!("before-missing-{m}")))
+        .collect();
     let p = &course.progress;
     let mut facts = vec![
         (
@@ -1044,6 +1057,7 @@ async fn course_page(
     }
     let change_errors = place(&mut change_fields, &errors_for("change"));
     Ok(CoursePage {
+        before_missing,
         l: StaffLayout::new(
             state,
             tr.t1("course-title", "name", patient_name.as_str()),
@@ -1845,6 +1859,17 @@ async fn session_page(
         )
         .hint(tr.t("session-deviations-hint")),
     ];
+    if who.can(Permission::ManageCourses) {
+        fields.push(
+            Field::new(
+                "intensity_deviation_reason",
+                tr.t("session-intensity-deviation"),
+                "textarea",
+                value(t, "intensity_deviation_reason"),
+            )
+            .hint(tr.t("session-intensity-deviation-hint")),
+        );
+    }
     let mut errors = errors.clone();
     // The form asks for minutes; the core's field is seconds.
     for (name, _) in errors.iter_mut() {
@@ -1954,6 +1979,7 @@ pub async fn session(
         }),
         deviations: opt(&t, "deviations"),
         operator: None,
+        intensity_deviation_reason: opt(&t, "intensity_deviation_reason"),
     };
     match tms::record_session(&state, &who.actor, id, log)
         .await
