@@ -116,6 +116,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0018_booking_holds.sql"),
         include_str!("../../migrations/postgres/0018_booking_holds.sql"),
     ),
+    (
+        19,
+        "safety_flag",
+        include_str!("../../migrations/sqlite/0019_safety_flag.sql"),
+        include_str!("../../migrations/postgres/0019_safety_flag.sql"),
+    ),
 ];
 
 /// Migrations that manage their own transaction on SQLite (a table rebuild

@@ -35,6 +35,8 @@ use utoipa::{Modify, OpenApi};
         crate::web::tms::api::schedule,
         crate::web::tms::api::missed,
         crate::web::tms::api::change,
+        crate::web::tms::safety::patient,
+        crate::web::tms::safety::create_review,
     ),
     tags(
         (name = "self-assessment", description = "Score a PHQ-9 or GAD-7, for kiosks and integrations"),

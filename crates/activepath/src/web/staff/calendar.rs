@@ -65,6 +65,8 @@ enum EntryWho {
         course: i64,
         name: String,
         kind: String,
+        /// The patient's safety flag is up.
+        flagged: bool,
     },
     /// Taken, nothing more.
     Busy,
@@ -157,6 +159,14 @@ pub async fn page(
         cat.type_by_id(id)
             .map_or_else(String::new, |t| t.name.clone())
     };
+    let sessions: Vec<i64> = entries
+        .iter()
+        .filter_map(|(seen, _)| match seen {
+            Seen::Session(x) => Some(x.course),
+            _ => None,
+        })
+        .collect();
+    let flagged = state.storage.flagged_courses(&sessions).await?;
     let mut days = Vec::new();
     for d in dates {
         let on_day = entries
@@ -182,6 +192,7 @@ pub async fn page(
                             course: x.course,
                             name: x.name.clone(),
                             kind: kind(x.type_id),
+                            flagged: flagged.contains(&x.course),
                         },
                         x.cancelled,
                     ),

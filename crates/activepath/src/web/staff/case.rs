@@ -358,7 +358,9 @@ fn action_of(form: &ActForm) -> std::result::Result<Action, &'static str> {
             note: note(false)?,
         }),
         "close" => Ok(Action::Close(
-            CloseReason::from_text(&form.reason).ok_or("staff-error-reason")?,
+            CloseReason::from_text(&form.reason)
+                .filter(|r| CloseReason::ALL.contains(r))
+                .ok_or("staff-error-reason")?,
         )),
         _ => Err("staff-error-action"),
     }

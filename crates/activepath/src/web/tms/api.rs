@@ -140,17 +140,34 @@ pub async fn motor_threshold(
     )
 }
 
-/// The pre-session checklist: any `true` stops the session until a
-/// clinician has reviewed it.
+/// The pre-session checklist, every question required: any `true` stops
+/// the session until a clinician has reviewed it (a hold with an urgent
+/// case); `suicidal_thoughts` also raises the patient's safety flag.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChecklistAnswers {
+    /// Any medicine started, stopped or changed since the last session.
     pub medication_change: bool,
+    /// Much less sleep than usual.
     pub sleep_loss: bool,
+    /// Heavy drinking, or stopping alcohol or benzodiazepines suddenly,
+    /// since the last session.
     pub alcohol: bool,
+    /// New implants or metal in the head or neck.
     pub new_implant: bool,
+    /// Pregnancy, or possible pregnancy.
     pub pregnancy: bool,
+    /// A seizure or fainting since the last session.
     pub seizure: bool,
+    /// Recreational drugs or stimulants since the last session.
+    pub drugs_or_stimulants: bool,
+    /// A head injury since the last session.
+    pub head_injury: bool,
+    /// New or worse thoughts of suicide: also raises the patient's safety
+    /// flag (no session until a clinician's safety review).
+    pub suicidal_thoughts: bool,
+    /// Signs of mania or hypomania.
+    pub mania_signs: bool,
 }
 
 /// A session as given.
@@ -166,11 +183,18 @@ pub struct NewSession {
     /// Pulses delivered.
     pub pulses: Option<i64>,
     /// `none`, or any of `headache`, `scalp-discomfort`, `dizziness`,
-    /// `nausea`, `facial-twitching`, `fainting`, `seizure`, `other`. A
-    /// seizure or fainting opens an urgent case and a hold.
+    /// `nausea`, `facial-twitching`, `fainting`, `seizure`,
+    /// `tinnitus-or-hearing-change`, `mania-or-hypomania`, `worse-mood`,
+    /// `suicidal-thoughts`, `jaw-or-tooth-pain`, `other`. A seizure or
+    /// fainting opens an urgent case and a hold (`adverse-event`);
+    /// `mania-or-hypomania` a hold (`mania`) for a clinician;
+    /// `suicidal-thoughts` an urgent case and the patient's safety flag.
     #[serde(default)]
     pub side_effects: Vec<String>,
+    /// Required: every question answered.
     pub checklist: Option<ChecklistAnswers>,
+    /// Required, `true`: earplugs were fitted for the patient.
+    pub earplugs: Option<bool>,
     /// The device, as the clinic names it.
     pub device: Option<String>,
     pub coil: Option<String>,
@@ -209,7 +233,7 @@ pub struct SessionCreated {
         (status = 401, description = "No valid API token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only clinicians and technicians record treatment"),
         (status = 404, description = "No course with that id", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is wrong, or a hard stop refused the session: the error's field names the stop (course_status, hold, baseline, motor_threshold, intensity_percent_mt, checklist)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is wrong, or a hard stop refused the session: the error's field names the stop (course_status, safety_review — the patient's safety flag is up until a clinician's safety review —, hold, baseline, motor_threshold, intensity_percent_mt, checklist); a missing or false earplugs is named earplugs", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn session(
@@ -238,7 +262,12 @@ pub async fn session(
             new_implant: c.new_implant,
             pregnancy: c.pregnancy,
             seizure: c.seizure,
+            drugs_or_stimulants: c.drugs_or_stimulants,
+            head_injury: c.head_injury,
+            suicidal_thoughts: c.suicidal_thoughts,
+            mania_signs: c.mania_signs,
         }),
+        earplugs: request.earplugs,
         device: request.device,
         coil: request.coil,
         trains: request.trains,
@@ -501,6 +530,11 @@ pub struct CourseView {
     pub sessions: Vec<SessionView>,
     /// Its sessions booked on the TMS chair, in time order.
     pub schedule: Vec<BookedSessionView>,
+    /// The patient's safety flag: `null`, or since when and why. While it
+    /// is up no session is given (422 `safety_review`).
+    pub safety_flag: Option<super::safety::SafetyFlagView>,
+    /// The patient's safety reviews, oldest first.
+    pub safety_reviews: Vec<super::safety::SafetyReviewView>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -553,7 +587,7 @@ pub struct SessionView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HoldView {
     pub id: i64,
-    /// `checklist` or `adverse-event`.
+    /// `checklist`, `adverse-event` or `mania`.
     pub reason: String,
     pub opened_at: String,
     /// The urgent case that told the clinicians.
@@ -595,7 +629,10 @@ pub async fn course(
         .map_err(failed)?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "No course with that id"))?;
     let r = c.record;
+    let (safety_flag, safety_reviews) = super::safety::views(&state, &who, r.patient_id).await?;
     Ok(Json(CourseView {
+        safety_flag,
+        safety_reviews,
         id: r.id,
         patient_id: r.patient_id,
         protocol_name: tms::protocol(&state.config.tms, &r.protocol)

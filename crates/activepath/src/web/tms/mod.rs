@@ -4,6 +4,7 @@
 pub mod api;
 pub mod check_in;
 pub mod pages;
+pub mod safety;
 
 use crate::app::AppState;
 use crate::web::routes::{Routes, get};

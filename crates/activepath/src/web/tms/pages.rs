@@ -43,7 +43,12 @@ pub struct Field {
 }
 
 impl Field {
-    fn new(name: &'static str, label: String, kind: &'static str, value: String) -> Self {
+    pub(super) fn new(
+        name: &'static str,
+        label: String,
+        kind: &'static str,
+        value: String,
+    ) -> Self {
         Field {
             name,
             label,
@@ -59,7 +64,7 @@ impl Field {
         }
     }
 
-    fn required(mut self) -> Self {
+    pub(super) fn required(mut self) -> Self {
         self.required = true;
         self
     }
@@ -71,24 +76,24 @@ impl Field {
         self
     }
 
-    fn options(mut self, options: Vec<(String, String)>) -> Self {
+    pub(super) fn options(mut self, options: Vec<(String, String)>) -> Self {
         self.options = options;
         self
     }
 
-    fn hint(mut self, hint: String) -> Self {
+    pub(super) fn hint(mut self, hint: String) -> Self {
         self.hint = Some(hint);
         self
     }
 
-    fn selected(&self, value: &str) -> bool {
+    pub(super) fn selected(&self, value: &str) -> bool {
         self.value == value
     }
 }
 
 /// Puts each error beside its field, and returns the error summary: (the
 /// field's id to link to, or "" for an error of no field; what is wrong).
-fn place(fields: &mut [Field], errors: &FieldErrors) -> Vec<(String, String)> {
+pub(super) fn place(fields: &mut [Field], errors: &FieldErrors) -> Vec<(String, String)> {
     let mut summary = Vec::new();
     for (name, message) in errors {
         match fields.iter_mut().find(|f| f.name == name.as_str()) {
@@ -142,6 +147,8 @@ pub struct CourseRow {
     protocol: String,
     status: String,
     sessions: String,
+    /// The patient's safety flag is up.
+    flagged: bool,
 }
 
 #[derive(Template)]
@@ -186,11 +193,15 @@ pub async fn list(
         .map_err(AppError::from)?;
     let courses: Vec<i64> = records.iter().map(|r| r.id).collect();
     let given = state.storage.sessions_given(&courses).await?;
+    let flags = tms::safety::flags(&state, &patients)
+        .await
+        .map_err(AppError::from)?;
     let mut rows = Vec::new();
     for r in records {
         let name = names.get(&r.patient_id).cloned().unwrap_or_default();
         let done = given.get(&r.id).copied().unwrap_or(0);
         rows.push(CourseRow {
+            flagged: flags.contains_key(&r.patient_id),
             id: r.id,
             name,
             protocol: protocol_name(&state, &r.protocol),
@@ -547,9 +558,11 @@ struct CoursePage {
     can_change: bool,
     change_fields: Vec<Field>,
     change_errors: Vec<(String, String)>,
+    safety_flag: Option<super::safety::FlagBanner>,
+    safety_reviews: Vec<super::safety::ReviewRow>,
 }
 
-fn date_time_input(at: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> String {
+pub(super) fn date_time_input(at: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> String {
     at.to_zoned_datetime(tz.clone())
         .strftime("%Y-%m-%dT%H:%M")
         .to_string()
@@ -557,7 +570,7 @@ fn date_time_input(at: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> String {
 
 /// A `datetime-local` value in the clinic's time zone, as RFC 3339; what
 /// is not one passes through for the core to refuse.
-fn local_to_rfc3339(raw: &str, tz: &jiff::tz::TimeZone) -> String {
+pub(super) fn local_to_rfc3339(raw: &str, tz: &jiff::tz::TimeZone) -> String {
     raw.trim()
         .parse::<jiff::civil::DateTime>()
         .ok()
@@ -1003,7 +1016,11 @@ async fn course_page(
         );
     }
     let change_errors = place(&mut change_fields, &errors_for("change"));
+    let safety_flag = super::safety::banner_of(state, who, r.patient_id).await?;
+    let safety_reviews = super::safety::review_rows(state, who, r.patient_id).await?;
     Ok(CoursePage {
+        safety_flag,
+        safety_reviews,
         l: StaffLayout::new(
             state,
             tr.t1("course-title", "name", patient_name.as_str()),
@@ -1619,6 +1636,9 @@ struct SessionPage {
     /// A hard stop, or a field error not beside a field.
     errors: Vec<(String, String)>,
     stop: Option<String>,
+    safety_flag: Option<super::safety::FlagBanner>,
+    earplugs: bool,
+    earplugs_error: Option<String>,
 }
 
 /// A checklist question's answer as posted: yes, no, or not answered.
@@ -1630,14 +1650,7 @@ fn checklist_answer(t: &Typed, question: &str) -> Option<bool> {
     }
 }
 
-const CHECKLIST: [&str; 6] = [
-    "medication_change",
-    "sleep_loss",
-    "alcohol",
-    "new_implant",
-    "pregnancy",
-    "seizure",
-];
+use tms::CHECKLIST;
 
 async fn session_page(
     state: &AppState,
@@ -1759,8 +1772,15 @@ async fn session_page(
         }
     }
     let checklist_missing = errors.iter().any(|(f, _)| f == "checklist");
-    errors.retain(|(f, _)| f != "checklist");
+    let earplugs_error = errors
+        .iter()
+        .any(|(f, _)| f == "earplugs")
+        .then(|| tr.t("session-earplugs-missing"));
+    errors.retain(|(f, _)| f != "checklist" && f != "earplugs");
     let mut summary = place(&mut fields, &errors);
+    if let Some(m) = &earplugs_error {
+        summary.push(("earplugs".into(), m.clone()));
+    }
     let chosen = t.get("side_effects").cloned().unwrap_or_default();
     let effects = tms::SIDE_EFFECTS
         .iter()
@@ -1796,7 +1816,11 @@ async fn session_page(
     {
         summary.insert(0, (q.clone(), tr.t("session-checklist-summary")));
     }
+    let safety_flag = super::safety::banner_of(state, who, r.patient_id).await?;
     Ok(SessionPage {
+        safety_flag,
+        earplugs: value(t, "earplugs") == "yes",
+        earplugs_error,
         l: StaffLayout::new(state, tr.t("session-title"), Some(who), "courses"),
         id,
         patient_name,
@@ -1839,6 +1863,10 @@ pub async fn session(
         new_implant: answers[3] == Some(true),
         pregnancy: answers[4] == Some(true),
         seizure: answers[5] == Some(true),
+        drugs_or_stimulants: answers[6] == Some(true),
+        head_injury: answers[7] == Some(true),
+        suicidal_thoughts: answers[8] == Some(true),
+        mania_signs: answers[9] == Some(true),
     });
     let float = |name: &str| opt(&t, name).map(|v| v.trim().parse::<f64>().unwrap_or(f64::NAN));
     let log = tms::SessionLog {
@@ -1860,6 +1888,7 @@ pub async fn session(
         }),
         deviations: opt(&t, "deviations"),
         operator: None,
+        earplugs: Some(value(&t, "earplugs") == "yes"),
     };
     match tms::record_session(&state, &who.actor, id, log)
         .await
@@ -1928,7 +1957,7 @@ mod tests {
                 "early-non-response",
             ],
         );
-        add("course-hold", &["checklist", "adverse-event"]);
+        add("course-hold", &["checklist", "adverse-event", "mania"]);
         add("course-check", &CHECKLIST);
         add(
             "course-done",
@@ -1951,6 +1980,7 @@ mod tests {
             "session-stop",
             &[
                 "course_status",
+                "safety_review",
                 "hold",
                 "baseline",
                 "motor_threshold",
