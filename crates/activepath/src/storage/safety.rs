@@ -247,18 +247,24 @@ impl Storage {
         Ok(out)
     }
 
-    /// Which of these courses belong to a patient whose flag is up.
-    pub async fn flagged_courses(&self, courses: &[i64]) -> Result<std::collections::HashSet<i64>> {
-        if courses.is_empty() {
+    /// Which of these appointments are TMS sessions of a patient whose
+    /// flag is up.
+    pub async fn flagged_appointments(
+        &self,
+        appointments: &[i64],
+    ) -> Result<std::collections::HashSet<i64>> {
+        if appointments.is_empty() {
             return Ok(Default::default());
         }
         let sql = format!(
-            "SELECT c.id FROM tms_courses c JOIN safety_flags f ON f.patient_id = c.patient_id \
-             AND f.cleared_at IS NULL WHERE c.id IN ({})",
-            super::params(1, courses.len())
+            "SELECT t.appointment_id FROM tms_course_appointments t \
+             JOIN tms_courses c ON c.id = t.course_id \
+             JOIN safety_flags f ON f.patient_id = c.patient_id AND f.cleared_at IS NULL \
+             WHERE t.appointment_id IN ({})",
+            super::params(1, appointments.len())
         );
         let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
-        for id in courses {
+        for id in appointments {
             query = query.bind(*id);
         }
         Ok(query.fetch_all(self.pool()).await?.into_iter().collect())

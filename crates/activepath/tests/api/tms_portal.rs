@@ -69,7 +69,7 @@ pub async fn start_course(
 }
 
 /// The check-in link in the last e-mail to `to`.
-fn link_in_mail(app: &TestApp, to: &str) -> String {
+pub(crate) fn link_in_mail(app: &TestApp, to: &str) -> String {
     let mail = mails_to(app, to).pop().expect("a mail to the patient");
     let at = mail.text.find("/check-in/").expect("a check-in link");
     let rest = &mail.text[at..];
@@ -84,7 +84,7 @@ fn answers(values: [&str; 9]) -> Vec<(String, &str)> {
         .collect()
 }
 
-async fn post_answers(app: &TestApp, path: &str, values: [&str; 9]) -> (u16, String) {
+pub(crate) async fn post_answers(app: &TestApp, path: &str, values: [&str; 9]) -> (u16, String) {
     let form: Vec<(String, &str)> = answers(values);
     let res = no_redirect_client()
         .post(app.url(path))
@@ -97,7 +97,7 @@ async fn post_answers(app: &TestApp, path: &str, values: [&str; 9]) -> (u16, Str
 }
 
 /// Adds a clinic tablet from the portal: the path of its address.
-async fn tablet(b: &mut Browser<'_>, name: &str) -> String {
+pub(crate) async fn tablet(b: &mut Browser<'_>, name: &str) -> String {
     let csrf = b.get("/staff/kiosks").await.csrf();
     let res = b
         .post("/staff/kiosks", &[("csrf", &csrf), ("name", name)])
@@ -109,7 +109,7 @@ async fn tablet(b: &mut Browser<'_>, name: &str) -> String {
 }
 
 /// Sends course `course`'s check-in to tablet `kiosk` (its id in the form).
-async fn send_to_tablet(b: &mut Browser<'_>, course: &str) {
+pub(crate) async fn send_to_tablet(b: &mut Browser<'_>, course: &str) {
     let page = b.get(course).await;
     let key = "<select id=\"kiosk\" name=\"kiosk\"><option value=\"";
     let at = page.body.find(key).expect("a tablet to choose") + key.len();
@@ -129,7 +129,11 @@ async fn send_to_tablet(b: &mut Browser<'_>, course: &str) {
 
 /// On the tablet (no staff session): start, then answer; the page shown
 /// after the answers.
-async fn answer_on_tablet(app: &TestApp, kiosk: &str, values: [&str; 9]) -> (u16, String) {
+pub(crate) async fn answer_on_tablet(
+    app: &TestApp,
+    kiosk: &str,
+    values: [&str; 9],
+) -> (u16, String) {
     let (_, form) = app.get_text(&format!("{kiosk}?start=1")).await;
     let key = "name=\"link\" value=\"";
     let at = form.find(key).expect("a check-in waiting") + key.len();
@@ -279,6 +283,7 @@ async fn a_course_is_started_and_given_in_the_portal_and_the_technician_sees_no_
             ("device", "Chair 1 device"),
             ("side_effects", "headache"),
             ("deviations", "None of note"),
+            ("earplugs", "yes"),
         ];
         for q in [
             "medication_change",
@@ -286,6 +291,10 @@ async fn a_course_is_started_and_given_in_the_portal_and_the_technician_sees_no_
             "alcohol",
             "new_implant",
             "pregnancy",
+            "drugs_or_stimulants",
+            "head_injury",
+            "suicidal_thoughts",
+            "mania_signs",
         ] {
             f.push((q, "no"));
         }

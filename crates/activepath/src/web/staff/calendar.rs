@@ -50,6 +50,8 @@ struct Entry {
     /// Held online and not yet confirmed from the person's e-mail.
     waiting: bool,
     who: EntryWho,
+    /// A TMS session of a patient whose safety flag is up.
+    flagged: bool,
 }
 
 /// What a line says about what is booked, as far as the reader may know.
@@ -65,8 +67,6 @@ enum EntryWho {
         course: i64,
         name: String,
         kind: String,
-        /// The patient's safety flag is up.
-        flagged: bool,
     },
     /// Taken, nothing more.
     Busy,
@@ -159,14 +159,15 @@ pub async fn page(
         cat.type_by_id(id)
             .map_or_else(String::new, |t| t.name.clone())
     };
-    let sessions: Vec<i64> = entries
+    let ids: Vec<i64> = entries
         .iter()
         .filter_map(|(seen, _)| match seen {
-            Seen::Session(x) => Some(x.course),
-            _ => None,
+            Seen::Whole(a) => Some(a.row.id),
+            Seen::Session(x) => Some(x.id),
+            Seen::Busy(_) => None,
         })
         .collect();
-    let flagged = state.storage.flagged_courses(&sessions).await?;
+    let flagged = state.storage.flagged_appointments(&ids).await?;
     let mut days = Vec::new();
     for d in dates {
         let on_day = entries
@@ -178,6 +179,11 @@ pub async fn page(
             .map(|(seen, held)| {
                 let (starts, ends) = seen.times();
                 let waiting = matches!(seen, Seen::Whole(a) if a.status() == booking::Status::Held);
+                let flagged = match seen {
+                    Seen::Whole(a) => flagged.contains(&a.row.id),
+                    Seen::Session(x) => flagged.contains(&x.id),
+                    Seen::Busy(_) => false,
+                };
                 let (who, cancelled) = match seen {
                     Seen::Whole(a) => (
                         EntryWho::Booking {
@@ -192,7 +198,6 @@ pub async fn page(
                             course: x.course,
                             name: x.name.clone(),
                             kind: kind(x.type_id),
-                            flagged: flagged.contains(&x.course),
                         },
                         x.cancelled,
                     ),
@@ -212,6 +217,7 @@ pub async fn page(
                     cancelled,
                     waiting,
                     who,
+                    flagged,
                 }
             })
             .collect();
