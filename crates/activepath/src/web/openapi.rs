@@ -95,7 +95,12 @@ impl Modify for Links {
         use utoipa::openapi::RefOr;
         use utoipa::openapi::link::LinkBuilder;
         let follow = [
-            ("/api/v1/staff/patients", "201", "#/id", &["start"][..]),
+            (
+                "/api/v1/staff/patients",
+                "201",
+                "#/id",
+                &["start", "patient", "create_review"][..],
+            ),
             (
                 "/api/v1/staff/patients/{id}/courses",
                 "201",

@@ -301,6 +301,8 @@ async fn the_openapi_document_describes_every_api_route_as_it_answers() {
             "/api/v1/staff/courses/{id}/appointments/{appointment}/change",
             "post",
         ),
+        ("/api/v1/staff/patients/{id}", "get"),
+        ("/api/v1/staff/patients/{id}/safety-reviews", "post"),
     ] {
         assert!(
             doc["paths"][path][method].is_object(),
@@ -309,7 +311,7 @@ async fn the_openapi_document_describes_every_api_route_as_it_answers() {
     }
     assert_eq!(
         paths.len(),
-        18,
+        20,
         "no route undocumented, none invented: {paths:?}"
     );
     assert_eq!(
