@@ -286,7 +286,10 @@ pub async fn review(
     let Some(flag) = flag(s, patient_id).await? else {
         return Ok(Ok(Some(Reviewed::NoFlag)));
     };
-    if reviewed_at < since(&flag) {
+    // The portal's form gives minutes: a review in the flag's minute is
+    // not before it.
+    let since_minute = since(&flag).as_second().div_euclid(60) * 60;
+    if reviewed_at.as_second() < since_minute {
         return Ok(Err(vec![(
             "reviewed_at".into(),
             format!(
