@@ -738,6 +738,25 @@ async fn every_source_in_the_portal_raises_the_flag_and_every_page_shows_it_to_w
         assert!(cal.body.contains("⛔"));
     }
 
+    // The queue's urgent case links to the patient and shows the flag.
+    let db = raw(&app).await;
+    let case: i64 = sqlx::query_scalar("SELECT case_id FROM safety_flags WHERE patient_id = $1")
+        .bind(linked)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    for b in [&mut doc, &mut desk] {
+        let page = b.get(&format!("/staff/cases/{case}")).await;
+        assert!(shows_flag(&page.body), "the case page");
+        assert!(page.body.contains(&format!("/staff/patients/{linked}")));
+    }
+    assert!(
+        doc.get(&format!("/staff/cases/{case}"))
+            .await
+            .body
+            .contains("/safety-review")
+    );
+
     // The review in the portal: clinicians only; each mistake beside its field.
     assert_eq!(
         tech.get(&format!("/staff/patients/{linked}/safety-review"))
@@ -807,6 +826,9 @@ async fn every_source_in_the_portal_raises_the_flag_and_every_page_shows_it_to_w
         page.body.contains("Seen in the clinic"),
         "the note to a clinician"
     );
+    let closed = doc.get(&format!("/staff/cases/{case}")).await;
+    assert!(!shows_flag(&closed.body));
+    assert!(closed.body.contains("Closed"), "closed by the review");
     let page = tech.get(&by_link).await;
     assert!(
         page.body.contains("Continue treatment"),
