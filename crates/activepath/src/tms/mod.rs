@@ -597,7 +597,8 @@ pub enum SessionOutcome {
 
 /// Records a session on course `course_id`, after every hard stop the
 /// server enforces: the course must take sessions (not paused, stopped or
-/// completed), have no open hold, a baseline PHQ-9 and a motor threshold,
+/// completed), its patient have no safety flag up ([`safety`]), have no
+/// open hold, a baseline PHQ-9 and a motor threshold,
 /// and the intensity must be within the clinic's ceiling; a "yes" on the
 /// checklist opens a hold and an urgent case instead. A seizure or fainting
 /// is recorded, then opens a hold and an urgent case. `Ok(Err)` names each
