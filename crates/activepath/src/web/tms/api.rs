@@ -423,7 +423,7 @@ pub struct CheckInCreated {
     request_body = NewCheckIn,
     security(("staff_token" = [])),
     responses(
-        (status = 201, description = "Recorded; question 9 above 0 opened an urgent case", body = CheckInCreated),
+        (status = 201, description = "Recorded; question 9 above 0 opened an urgent case and raised the patient's safety flag (no session on any of their courses until a clinician's safety review)", body = CheckInCreated),
         (status = 401, description = "No valid API token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only clinicians and technicians record treatment"),
         (status = 404, description = "No course with that id", body = Problem, content_type = "application/problem+json"),
