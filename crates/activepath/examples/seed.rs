@@ -246,7 +246,7 @@ async fn main() -> anyhow::Result<()> {
             let mut phq9: Vec<Option<i64>> =
                 (0..9).map(|k| Some(((r >> (k * 2)) % 4) as i64)).collect();
             phq9[8] = Some(0);
-            activepath::tms::check_in(&s, &actor, course, Some("phq9"), &phq9, None, None)
+            activepath::tms::check_in(&s, &actor, course, Some("phq9"), &phq9, None, None, false)
                 .await
                 .expect("stored")
                 .expect("valid answers")

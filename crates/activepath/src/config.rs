@@ -72,6 +72,7 @@ max_unconfirmed_per_location_per_day = 20
 [tms]
 max_intensity_percent_mt = 120
 early_non_response_session = 20
+baseline_valid_days = 14
 check_in_cadence = "weekly"
 check_in_sessions = [10, 20, 30, 36]
 authorization_warn_sessions = 5
@@ -178,6 +179,11 @@ pub struct Tms {
     /// The session count by which a course under 25% better is flagged as
     /// an early non-response (FACTS §5; 20 by default).
     pub early_non_response_session: u32,
+    /// The baseline is the latest PHQ-9 taken before session 1 and at most
+    /// this many days before it (14 by default); a check-in entered more
+    /// than this many days before the course's start date is refused.
+    #[serde(default = "baseline_valid_days")]
+    pub baseline_valid_days: i64,
     /// When a check-in is due during the acute course: `weekly` (seven
     /// days after the last) or `sessions` (on reaching each number in
     /// `check_in_sessions`, so a missed week does not shift them).
@@ -213,6 +219,10 @@ pub struct ProtocolConfig {
 
 fn one() -> u32 {
     1
+}
+
+fn baseline_valid_days() -> i64 {
+    14
 }
 
 impl ProtocolConfig {
@@ -331,7 +341,21 @@ pub struct Clinic {
     /// e-mail, text messages), one line each, for the privacy notice.
     #[serde(default)]
     pub processors: Vec<String>,
+    /// Who answers privacy questions and complaints, and how to reach them
+    /// (one line), for the Notice of Privacy Practices.
+    #[serde(default, deserialize_with = "some_text")]
+    pub privacy_contact: Option<String>,
+    /// The Section 1557 coordinator and how to reach them (one line), for
+    /// the notice of non-discrimination: language help, aids and grievances.
+    #[serde(default, deserialize_with = "some_text")]
+    pub section_1557_coordinator: Option<String>,
+    /// The day the notices take effect, shown on them: `"2026-12-07"`.
+    #[serde(default, deserialize_with = "some_date")]
+    pub notices_effective: Option<jiff::civil::Date>,
 }
+
+/// The demo clinic's name: a configuration that keeps it is the demo.
+pub const DEMO_CLINIC_NAME: &str = "Riverbend Mood Clinic (demo)";
 
 impl Clinic {
     /// `+1 (555) 010-0123` -> `+15550100123` for `tel:` links.
@@ -344,9 +368,63 @@ impl Clinic {
 
     /// The demo clinic of the built-in configuration.
     pub fn demo() -> Clinic {
-        Figment::from(Toml::string(DEFAULTS))
+        let mut clinic: Clinic = Figment::from(Toml::string(DEFAULTS))
             .extract_inner("clinic")
-            .expect("the built-in configuration is valid")
+            .expect("the built-in configuration is valid");
+        clinic.fill_demo_notices();
+        clinic
+    }
+
+    /// Whether this is the demo clinic (its name was kept).
+    pub fn is_demo(&self) -> bool {
+        self.name == DEMO_CLINIC_NAME
+    }
+
+    /// The demo clinic's notices name its made-up contacts. They are not
+    /// defaults: a clinic of its own never shows the demo's privacy contact
+    /// on its legal notices; what it leaves unset, its notices say is
+    /// missing, and `check-config` warns (see [`Config::warnings`]).
+    fn fill_demo_notices(&mut self) {
+        if !self.is_demo() {
+            return;
+        }
+        self.privacy_contact.get_or_insert_with(|| {
+            "Privacy officer, Riverbend Mood Clinic (demo): privacy@riverbend.example, \
+             +1 555 010 0123"
+                .into()
+        });
+        self.section_1557_coordinator.get_or_insert_with(|| {
+            "Section 1557 coordinator, Riverbend Mood Clinic (demo), 120 Example Avenue, \
+             Suite 4, Springfield, ST 00000: access@riverbend.example, +1 555 010 0123"
+                .into()
+        });
+        self.notices_effective
+            .get_or_insert(jiff::civil::date(2026, 12, 7));
+    }
+
+    /// The notice settings a clinic of its own has left unset: (key, what
+    /// it is for).
+    pub fn unset_notice_settings(&self) -> Vec<(&'static str, &'static str)> {
+        let mut out = Vec::new();
+        if self.privacy_contact.is_none() {
+            out.push((
+                "clinic.privacy_contact",
+                "who answers privacy questions and complaints, on the Notice of Privacy Practices",
+            ));
+        }
+        if self.section_1557_coordinator.is_none() {
+            out.push((
+                "clinic.section_1557_coordinator",
+                "the Section 1557 coordinator, on the notice of non-discrimination",
+            ));
+        }
+        if self.notices_effective.is_none() {
+            out.push((
+                "clinic.notices_effective",
+                "the day the notices take effect",
+            ));
+        }
+        out
     }
 }
 
@@ -680,6 +758,25 @@ fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     })
 }
 
+/// An optional text setting: blank is the same as unset.
+fn some_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let raw = text(d)?;
+    let raw = raw.trim();
+    Ok((!raw.is_empty()).then(|| raw.to_string()))
+}
+
+/// An optional day, written `"2026-12-07"`.
+fn some_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<jiff::civil::Date>, D::Error> {
+    let Some(raw) = some_text(d)? else {
+        return Ok(None);
+    };
+    raw.parse::<jiff::civil::Date>().map(Some).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "{raw:?} is not a day written like \"2026-12-07\" (in quotes)"
+        ))
+    })
+}
+
 /// "10s", "2m", "1h 30m", ISO 8601 ("PT10S"), or a number of seconds.
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let raw = text(d)?;
@@ -725,6 +822,7 @@ impl Config {
         let mut config: Config = figment
             .extract()
             .map_err(|e| anyhow::anyhow!("configuration error: {}", redact_text(&e.to_string())))?;
+        config.clinic.fill_demo_notices();
         config.resolve_paths(&figment);
         config.validate()?;
         Ok(config)
@@ -789,6 +887,9 @@ impl Config {
         let tms = &self.tms;
         if !(1..=200).contains(&tms.early_non_response_session) {
             bail!("tms.early_non_response_session must be from 1 to 200");
+        }
+        if !(1..=90).contains(&tms.baseline_valid_days) {
+            bail!("tms.baseline_valid_days must be from 1 to 90");
         }
         if tms.check_in_sessions.is_empty()
             || tms.check_in_sessions.windows(2).any(|w| w[0] >= w[1])
@@ -891,6 +992,14 @@ impl Config {
     /// Settings that work but are probably not what a real clinic wants.
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if !self.clinic.is_demo() {
+            for (key, what) in self.clinic.unset_notice_settings() {
+                out.push(format!(
+                    "{key} is not set ({what}): the notices that use {{{{ {key} }}}} say it is \
+                     missing; set it, and have the clinic's counsel review the notices"
+                ));
+            }
+        }
         if self.clinic.base_url.is_local() {
             out.push(format!(
                 "clinic.base_url is {}, which only works on this machine: links in e-mails and \
@@ -1159,6 +1268,14 @@ mod tests {
                     "intensity_percent_mt",
                 ),
                 ("[tms]\ncheck_in_sessions = [20, 10]\n", "check_in_sessions"),
+                (
+                    "[tms]\nbaseline_valid_days = 0\n",
+                    "tms.baseline_valid_days",
+                ),
+                (
+                    "[tms]\nbaseline_valid_days = 91\n",
+                    "tms.baseline_valid_days",
+                ),
             ] {
                 jail.create_file("activepath.toml", toml)?;
                 let err =
@@ -1177,6 +1294,59 @@ mod tests {
         assert!(b.is_https() && !b.is_local());
         assert!(BaseUrl::parse("http://localhost:8080").unwrap().is_local());
         assert!(BaseUrl::parse("https://u:p@clinic.example").is_err());
+    }
+
+    #[test]
+    fn the_notices_settings_are_the_demos_only_in_the_demo() {
+        assert_eq!(Clinic::demo().name, DEMO_CLINIC_NAME);
+        assert!(Clinic::demo().unset_notice_settings().is_empty());
+        figment::Jail::expect_with(|jail| {
+            // The demo: its made-up contacts, and nothing to warn about.
+            let c = Config::load(Path::new("none.toml"), &Overrides::default()).unwrap();
+            assert!(c.clinic.privacy_contact.is_some());
+            assert!(
+                !c.warnings()
+                    .iter()
+                    .any(|w| w.contains("clinic.privacy_contact"))
+            );
+            // A clinic of its own never gets the demo's contacts.
+            jail.create_file("activepath.toml", "[clinic]\nname = \"Lakeside TMS\"\n")?;
+            let c = Config::load(Path::new("activepath.toml"), &Overrides::default()).unwrap();
+            assert_eq!(c.clinic.privacy_contact, None);
+            assert_eq!(c.clinic.section_1557_coordinator, None);
+            assert_eq!(c.clinic.notices_effective, None);
+            let w = c.warnings();
+            for key in [
+                "clinic.privacy_contact",
+                "clinic.section_1557_coordinator",
+                "clinic.notices_effective",
+            ] {
+                assert!(
+                    w.iter()
+                        .any(|w| w.starts_with(&format!("{key} is not set"))),
+                    "{w:?}"
+                );
+            }
+            jail.create_file(
+                "activepath.toml",
+                "[clinic]\nname = \"Lakeside TMS\"\nprivacy_contact = \"Privacy officer: 555 0100\"\n\
+                 section_1557_coordinator = \"Ann Lee, 555 0101\"\nnotices_effective = \"2027-01-02\"\n",
+            )?;
+            let c = Config::load(Path::new("activepath.toml"), &Overrides::default()).unwrap();
+            assert_eq!(
+                c.clinic.notices_effective,
+                Some(jiff::civil::date(2027, 1, 2))
+            );
+            assert!(!c.warnings().iter().any(|w| w.contains("is not set")));
+            jail.create_file(
+                "activepath.toml",
+                "[clinic]\nnotices_effective = \"soon\"\n",
+            )?;
+            let err =
+                Config::load(Path::new("activepath.toml"), &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("2026-12-07"), "{err}");
+            Ok(())
+        });
     }
 
     #[test]

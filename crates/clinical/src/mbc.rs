@@ -77,6 +77,33 @@ pub fn minimal_important_improvement(baseline: u8, latest: u8) -> bool {
     baseline >= latest && baseline - latest >= MINIMAL_IMPORTANT_CHANGE
 }
 
+/// At least the minimal important change (5 points) more: worse.
+pub fn minimal_important_worsening(from: u8, to: u8) -> bool {
+    to >= from && to - from >= MINIMAL_IMPORTANT_CHANGE
+}
+
+/// Why a course's category is [`Category::InsufficientData`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InsufficientReason {
+    /// No check-in counts as the baseline.
+    NoBaseline,
+    /// The baseline and nothing after it yet.
+    NoFollowUp,
+    /// A baseline below 10, for which the measures are not defined.
+    BaselineBelow10,
+}
+
+impl InsufficientReason {
+    /// The JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InsufficientReason::NoBaseline => "no-baseline",
+            InsufficientReason::NoFollowUp => "no-follow-up",
+            InsufficientReason::BaselineBelow10 => "baseline-below-10",
+        }
+    }
+}
+
 /// A PHQ-9 taken during a course: its total and how many sessions had been
 /// given when it was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,12 +124,45 @@ pub struct Progress {
     /// `early_session` sessions were done (or an elevated baseline that is
     /// not a quarter lower by then): time to consider another protocol.
     pub early_non_response: bool,
+    /// Why the category is `InsufficientData`; `None` for any other.
+    pub category_reason: Option<InsufficientReason>,
+    /// The latest check-in is at least 5 points (the minimal important
+    /// change) above the baseline, or above the check-in before it.
+    pub worsening: bool,
 }
 
 /// Sums up `check_ins` in the order taken; the first is the baseline.
 pub fn progress(check_ins: &[CheckIn], early_session: u32) -> Progress {
-    let baseline = check_ins.first().map(|c| c.total);
-    let latest = (check_ins.len() > 1).then(|| check_ins[check_ins.len() - 1].total);
+    progress_from(
+        check_ins,
+        (!check_ins.is_empty()).then_some(0),
+        early_session,
+    )
+}
+
+/// Sums up `check_ins` in the order taken, with the one at index
+/// `baseline` as the baseline (`None`: none counts). Only the check-ins
+/// after the baseline are follow-ups; any before it count only as the
+/// check-in before the latest, for worsening.
+pub fn progress_from(
+    check_ins: &[CheckIn],
+    baseline: Option<usize>,
+    early_session: u32,
+) -> Progress {
+    let baseline_at = baseline.filter(|b| *b < check_ins.len());
+    let follow_ups = baseline_at.map_or(&[][..], |b| &check_ins[b + 1..]);
+    let baseline = baseline_at.map(|b| check_ins[b].total);
+    let latest = follow_ups.last().map(|c| c.total);
+    let worsening = match check_ins {
+        [.., previous, last] if minimal_important_worsening(previous.total, last.total) => true,
+        _ => matches!((baseline, latest), (Some(b), Some(l)) if minimal_important_worsening(b, l)),
+    };
+    let category_reason = match (baseline, latest) {
+        (None, _) => Some(InsufficientReason::NoBaseline),
+        (Some(b), _) if b < ELEVATED_BASELINE => Some(InsufficientReason::BaselineBelow10),
+        (Some(_), None) => Some(InsufficientReason::NoFollowUp),
+        _ => None,
+    };
     let (category, percent, mic) = match (baseline, latest) {
         (Some(b), Some(l)) => (
             classify(b, l),
@@ -112,9 +172,8 @@ pub fn progress(check_ins: &[CheckIn], early_session: u32) -> Progress {
         _ => (Category::InsufficientData, None, false),
     };
     let early_non_response = match baseline {
-        Some(b) if b >= ELEVATED_BASELINE => check_ins
+        Some(b) if b >= ELEVATED_BASELINE => follow_ups
             .iter()
-            .skip(1)
             .rev()
             .find(|c| c.sessions_done >= early_session)
             .is_some_and(|c| {
@@ -130,6 +189,8 @@ pub fn progress(check_ins: &[CheckIn], early_session: u32) -> Progress {
         category,
         minimal_important_improvement: mic,
         early_non_response,
+        category_reason,
+        worsening,
     }
 }
 
@@ -238,5 +299,70 @@ mod tests {
         assert!(progress(&[at(20, 0), at(18, 10)], 10).early_non_response);
         // A baseline below 10 has no response to miss.
         assert!(!progress(&[at(8, 0), at(8, 20)], 20).early_non_response);
+    }
+
+    #[test]
+    fn the_baseline_may_be_a_later_check_in_and_earlier_ones_are_not_follow_ups() {
+        let at = |total, sessions_done| CheckIn {
+            total,
+            sessions_done,
+        };
+        // A screening of 12, then the baseline of 20, then 9: measured from 20.
+        let all = [at(12, 0), at(20, 0), at(9, 20)];
+        let p = progress_from(&all, Some(1), 20);
+        assert_eq!((p.baseline, p.latest), (Some(20), Some(9)));
+        assert_eq!(p.category, Category::Response);
+        assert_eq!(p.category_reason, None);
+        // The baseline itself is no follow-up.
+        let p = progress_from(&all[..2], Some(1), 20);
+        assert_eq!((p.baseline, p.latest), (Some(20), None));
+        assert_eq!(p.category_reason, Some(InsufficientReason::NoFollowUp));
+        // No baseline counts: nothing is measured, whatever was taken.
+        let p = progress_from(&all, None, 20);
+        assert_eq!((p.baseline, p.latest), (None, None));
+        assert_eq!(p.category, Category::InsufficientData);
+        assert_eq!(p.category_reason, Some(InsufficientReason::NoBaseline));
+        assert!(!p.early_non_response);
+        // A baseline below 10 says so, with or without a follow-up.
+        for n in [1, 2] {
+            let p = progress_from(&[at(8, 0), at(7, 10)][..n], Some(0), 20);
+            assert_eq!(p.category_reason, Some(InsufficientReason::BaselineBelow10));
+        }
+        assert_eq!(
+            progress(&[], 20).category_reason,
+            Some(InsufficientReason::NoBaseline)
+        );
+    }
+
+    #[test]
+    fn worsening_is_five_points_above_the_baseline_or_the_check_in_before() {
+        let at = |total, sessions_done| CheckIn {
+            total,
+            sessions_done,
+        };
+        // 20 to 24 is 4 points: not yet; 20 to 25 is.
+        let p = progress(&[at(20, 0), at(24, 10)], 20);
+        assert!(!p.worsening);
+        assert_eq!(p.category, Category::NonResponse);
+        assert!(progress(&[at(20, 0), at(25, 10)], 20).worsening);
+        // Against the check-in before: 12 then 17, from a baseline of 14.
+        assert!(progress(&[at(14, 0), at(12, 5), at(17, 10)], 20).worsening);
+        assert!(!progress(&[at(14, 0), at(12, 5), at(16, 10)], 20).worsening);
+        // Against the baseline over several check-ins of +3 each.
+        assert!(progress(&[at(12, 0), at(15, 5), at(18, 10)], 20).worsening);
+        assert!(!progress(&[at(12, 0), at(14, 5), at(16, 10)], 20).worsening);
+        // Better again: no longer worse.
+        assert!(!progress(&[at(12, 0), at(18, 5), at(11, 10)], 20).worsening);
+        // A baseline below 10 is still watched.
+        assert!(progress(&[at(6, 0), at(11, 5)], 20).worsening);
+        for from in 0..=27u8 {
+            for to in 0..=27u8 {
+                assert_eq!(
+                    minimal_important_worsening(from, to),
+                    i32::from(to) - i32::from(from) >= 5,
+                    "{from} -> {to}"
+                );
+            }
+        }
     }
 }

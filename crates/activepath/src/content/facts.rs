@@ -11,7 +11,15 @@ pub struct Facts {
 }
 
 /// What a placeholder may name, for the error message.
-const NAMES: &str = "name, phone, phone_link, email, email_link, address, hours, language_taglines";
+const NAMES: &str = "name, phone, phone_link, email, email_link, address, hours, result_days, \
+                     processors, language_taglines, privacy_contact, section_1557_coordinator, \
+                     notices_effective";
+
+/// A setting's text, or a visible note that it is missing (a notice must
+/// not pass for complete while a contact is blank).
+fn or_unset(value: Option<String>, key: &str) -> String {
+    value.unwrap_or_else(|| format!("*Not set yet (`{key}`).*"))
+}
 
 /// A Markdown list of `lines`, or `empty` when there are none.
 fn list_or(lines: &[String], empty: &str) -> String {
@@ -63,6 +71,27 @@ impl Facts {
                     list_or(
                         &clinic.language_taglines,
                         "*No taglines are set (`clinic.language_taglines`).*",
+                    ),
+                ),
+                (
+                    "privacy_contact",
+                    or_unset(
+                        clinic.privacy_contact.as_deref().map(escape),
+                        "clinic.privacy_contact",
+                    ),
+                ),
+                (
+                    "section_1557_coordinator",
+                    or_unset(
+                        clinic.section_1557_coordinator.as_deref().map(escape),
+                        "clinic.section_1557_coordinator",
+                    ),
+                ),
+                (
+                    "notices_effective",
+                    or_unset(
+                        clinic.notices_effective.map(crate::time::format_civil),
+                        "clinic.notices_effective",
                     ),
                 ),
             ],
@@ -147,6 +176,24 @@ mod tests {
             "{out}"
         );
         assert!(out.ends_with("{{ other }}"), "{out}");
+    }
+
+    #[test]
+    fn the_notices_settings_are_escaped_or_say_they_are_missing() {
+        let mut clinic = crate::config::Clinic::demo();
+        clinic.privacy_contact = Some("Pat <b>Doe</b> [x](javascript:1)".into());
+        clinic.section_1557_coordinator = None;
+        clinic.notices_effective = Some(jiff::civil::date(2027, 3, 4));
+        let out = Facts::of(&clinic, 30)
+            .insert(
+                "{{ clinic.privacy_contact }}|{{ clinic.section_1557_coordinator }}|{{ clinic.notices_effective }}",
+            )
+            .unwrap();
+        assert_eq!(
+            out,
+            "Pat \\<b\\>Doe\\</b\\> \\[x\\](javascript:1)|\
+             *Not set yet (`clinic.section_1557_coordinator`).*|March 4, 2027"
+        );
     }
 
     #[test]

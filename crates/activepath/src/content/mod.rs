@@ -23,7 +23,13 @@
 //! lists it, with every page past its next review. The demo content's
 //! reviewer is a placeholder ([`DEMO_REVIEWER`]): while any published page
 //! names it, every page of the site says the content is a demo, not
-//! reviewed.
+//! reviewed, and a page naming it says "Not yet medically reviewed (demo
+//! content)" rather than naming a reviewer.
+//!
+//! Notices (`type = "notice"`: privacy, the Notice of Privacy Practices,
+//! non-discrimination, terms, accessibility) are not medical content: they
+//! name no medical reviewer, show no review line, and `check-config` does
+//! not ask for their medical review. The clinic's counsel reviews them.
 
 mod facts;
 mod markdown;
@@ -127,7 +133,9 @@ pub enum MenuPlace {
 }
 
 /// What a page is, beyond its Markdown: `type = "team"` lists people,
-/// `"faq"` questions and answers, `"insurance"` the plans accepted.
+/// `"faq"` questions and answers, `"insurance"` the plans accepted,
+/// `"notice"` a legal or site notice (not medical content: no medical
+/// review).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PageType {
@@ -136,7 +144,18 @@ pub enum PageType {
     Team,
     Faq,
     Insurance,
+    Notice,
 }
+
+/// The slugs the demo's notices use: a clinic's page with one of them that
+/// is not marked `type = "notice"` is told to be (see [`Content::warnings`]).
+const NOTICE_SLUGS: &[&str] = &[
+    "privacy",
+    "notice-of-privacy-practices",
+    "non-discrimination",
+    "terms",
+    "accessibility",
+];
 
 /// One person on a team page, as front matter writes it (`[[people]]`).
 #[derive(Debug, Deserialize)]
@@ -271,6 +290,11 @@ impl Review {
 }
 
 impl Document {
+    /// A legal or site notice: not medical content, never medically reviewed.
+    pub fn is_notice(&self) -> bool {
+        self.page_type == PageType::Notice
+    }
+
     /// The most recent of `date` and `updated`.
     pub fn modified(&self) -> Date {
         self.updated.map_or(self.date, |u| u.max(self.date))
@@ -764,7 +788,18 @@ impl Content {
             ));
         }
         for d in self.published() {
+            let looks_like_notice = d.kind == Kind::Page && NOTICE_SLUGS.contains(&d.slug.as_str());
             match &d.review {
+                _ if d.is_notice() => {}
+                r if looks_like_notice && r.as_ref().is_none_or(Review::is_demo) => {
+                    out.push(format!(
+                        "{} ({}) is a notice, not medical content: add type = \"notice\" to its \
+                         front matter (and no reviewer), so it asks for no medical review; the \
+                         clinic's counsel reviews it",
+                        d.source,
+                        d.path()
+                    ))
+                }
                 None => out.push(format!(
                     "{} ({}) names no medical reviewer (reviewer, reviewed, next_review): \
                      the page says it has not been medically reviewed",
@@ -937,6 +972,14 @@ fn parse(
             .transpose()?,
         review: match (fm.reviewer, &fm.reviewed, &fm.next_review) {
             (None, None, None) => None,
+            _ if fm.page_type == PageType::Notice => {
+                return Err(err(
+                    line_of("review"),
+                    "a notice (type = \"notice\") is not medical content: leave out reviewer, \
+                     reviewed and next_review (the clinic's counsel reviews notices)"
+                        .into(),
+                ));
+            }
             (Some(reviewer), Some(on), Some(next)) if !reviewer.trim().is_empty() => {
                 let on = date("reviewed", on)?;
                 let next = date("next_review", next)?;

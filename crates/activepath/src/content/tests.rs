@@ -358,7 +358,28 @@ fn check_config_names_the_demo_reviewer_unreviewed_and_overdue_pages() {
 fn the_demo_content_is_reviewed_by_the_placeholder_and_reads_plainly() {
     let c = Content::embedded(&Facts::demo()).unwrap();
     assert!(c.demo_review());
+    // The notices are not medical content: no medical review.
+    let notices: Vec<&str> = c
+        .pages
+        .iter()
+        .filter(|d| d.is_notice())
+        .map(|d| d.slug.as_str())
+        .collect();
+    assert_eq!(
+        notices,
+        [
+            "accessibility",
+            "non-discrimination",
+            "notice-of-privacy-practices",
+            "privacy",
+            "terms"
+        ]
+    );
     for d in c.pages.iter().chain(&c.posts) {
+        if d.is_notice() {
+            assert_eq!(d.review, None, "{}", d.source);
+            continue;
+        }
         let r = d
             .review
             .as_ref()
@@ -370,4 +391,41 @@ fn the_demo_content_is_reviewed_by_the_placeholder_and_reads_plainly() {
     let w = c.warnings(jiff::civil::date(2026, 12, 7));
     assert_eq!(w.len(), 1, "{w:#?}");
     assert!(w[0].contains("demo reviewer"));
+}
+
+#[test]
+fn a_notice_asks_for_no_medical_review_and_may_not_name_a_reviewer() {
+    let today = jiff::civil::date(2027, 6, 1);
+    let notice = "+++\ntitle = \"Privacy\"\nslug = \"privacy\"\nsummary = \"S\"\ndate = 2026-01-01\ntype = \"notice\"\n+++\nText.\n";
+    let c = one("pages/privacy.md", notice).unwrap();
+    assert!(c.page("privacy").unwrap().is_notice());
+    let w = c.warnings(today);
+    assert!(!w.iter().any(|w| w.contains("(/privacy)")), "{w:?}");
+    // A reviewer on a notice is a mistake, named with its line.
+    let reviewed = notice.replace(
+        "type = \"notice\"\n",
+        "type = \"notice\"\nreviewer = \"Dr R\"\nreviewed = 2026-03-05\nnext_review = 2027-03-05\n",
+    );
+    let e = one("pages/privacy.md", &reviewed).unwrap_err();
+    assert!(e.message.contains("not medical content"), "{e}");
+    assert_eq!(e.line, 7);
+    // A clinic's privacy page from before notices had a type: told to
+    // mark it, not to have it medically reviewed.
+    for old in [
+        page_with("").replace("slug = \"p\"", "slug = \"privacy\""),
+        page_with(&format!(
+            "reviewer = \"{DEMO_REVIEWER}\"\nreviewed = 2026-06-01\nnext_review = 2027-06-02"
+        ))
+        .replace("slug = \"p\"", "slug = \"privacy\""),
+    ] {
+        let c = one("pages/privacy.md", &old).unwrap();
+        let w: Vec<String> = c
+            .warnings(today)
+            .into_iter()
+            .filter(|w| w.contains("(/privacy)"))
+            .collect();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("add type = \"notice\""), "{w:?}");
+        assert!(!w[0].contains("names no medical reviewer"), "{w:?}");
+    }
 }

@@ -55,6 +55,8 @@ pub(super) struct Facts<'a> {
     pub medication_change: Option<Timestamp>,
     pub sessions: &'a [SessionRecord],
     pub check_ins: &'a [CheckInRecord],
+    /// Which of `check_ins` is the baseline, if one counts.
+    pub baseline: Option<usize>,
     pub authorizations: &'a [Authorization],
     pub progress: &'a clinical::mbc::Progress,
     /// Booked sessions missed in a row, up to now.
@@ -77,7 +79,9 @@ impl Facts<'_> {
         (self.sessions.len() as i64) < self.course.planned_sessions
     }
 
-    /// The alerts, most pressing first: `hold-open`, `motor-threshold-due`
+    /// The alerts, most pressing first: `worsening` (the latest PHQ-9 at
+    /// least 5 points above the baseline or the one before it),
+    /// `hold-open`, `motor-threshold-due`
     /// (none yet, the latest older than a week, or older than the last
     /// medication change), `missed-sessions` (the configured number of
     /// booked sessions missed in a row), `sessions-beyond-authorization` (more sessions
@@ -86,6 +90,9 @@ impl Facts<'_> {
     /// `check-in-due`, `early-non-response`.
     pub fn alerts(&self) -> Vec<Alert> {
         let mut out = Vec::new();
+        if self.progress.worsening {
+            out.push("worsening");
+        }
         if self.holds > 0 {
             out.push("hold-open");
         }
@@ -161,7 +168,8 @@ impl Facts<'_> {
             .map(|z| z.timestamp())
     }
 
-    /// The check-in now due, if any: the baseline before anything else;
+    /// The check-in now due, if any: the baseline before anything else
+    /// (none yet, or, before the first session, none that still counts);
     /// during the course, by the clinic's cadence (a week after the last,
     /// or once session N of `check_in_sessions` has been given); after a
     /// completed course, one after its last session, then at 1, 3 and 6
@@ -172,6 +180,9 @@ impl Facts<'_> {
                 let Some(last) = self.check_ins.last() else {
                     return Some(CheckInDue::Baseline);
                 };
+                if self.sessions.is_empty() && self.baseline.is_none() {
+                    return Some(CheckInDue::Baseline);
+                }
                 match self.config.check_in_cadence {
                     CheckInCadence::Weekly => (!self.sessions.is_empty()
                         && self.now.duration_since(last.taken_at)
@@ -277,6 +288,13 @@ mod tests {
     ) -> Option<CheckInDue> {
         let record = course(status);
         let progress = clinical::mbc::progress(&[], 20);
+        let baseline = super::super::baseline::baseline_index(
+            check_ins,
+            sessions.first().map(|x| x.started_at),
+            now,
+            &TimeZone::UTC,
+            config.baseline_valid_days,
+        );
         Facts {
             course: &record,
             holds: 0,
@@ -284,6 +302,7 @@ mod tests {
             medication_change: None,
             sessions,
             check_ins,
+            baseline,
             authorizations: &[],
             progress: &progress,
             missed_in_a_row: 0,
@@ -316,8 +335,13 @@ mod tests {
         );
         let c = check_ins(&[at(0), at(7)]);
         assert_eq!(due("active", &s, &c, at(10), &weekly), None);
-        // Before any session, the baseline is enough, however old.
-        assert_eq!(due("planned", &[], &c[..1], at(30), &weekly), None);
+        // Before any session, the baseline is enough while it is fresh
+        // (14 days); older, a new one is due.
+        assert_eq!(due("planned", &[], &c[..1], at(14), &weekly), None);
+        assert_eq!(
+            due("planned", &[], &c[..1], at(15), &weekly),
+            Some(CheckInDue::Baseline)
+        );
     }
 
     #[test]
@@ -376,5 +400,59 @@ mod tests {
             Some(CheckInDue::FollowUp(6))
         );
         assert_eq!(due("stopped", &s, &c, at(100), &weekly), None);
+    }
+
+    /// The alerts of an active course with check-ins of these totals, the
+    /// first as the baseline, and `holds` open holds.
+    fn alerts_for(totals: &[u8], holds: usize) -> Vec<Alert> {
+        let record = course("active");
+        let config = Tms::demo();
+        let s = sessions(20);
+        let c: Vec<CheckInRecord> = totals
+            .iter()
+            .enumerate()
+            .map(|(i, t)| CheckInRecord {
+                total: i64::from(*t),
+                // The baseline on day 0, the others after session 20.
+                ..check_ins(&[if i == 0 {
+                    at(0)
+                } else {
+                    at(20) + SignedDuration::from_hours(i as i64)
+                }])[0]
+                    .clone()
+            })
+            .collect();
+        let progress = super::super::progress(&c, &s, Some(0), 20);
+        Facts {
+            course: &record,
+            holds,
+            motor_thresholds: &[],
+            medication_change: None,
+            sessions: &s,
+            check_ins: &c,
+            baseline: Some(0),
+            authorizations: &[],
+            progress: &progress,
+            missed_in_a_row: 0,
+            now: at(21),
+            tz: &TimeZone::UTC,
+            config: &config,
+        }
+        .alerts()
+    }
+
+    #[test]
+    fn worsening_by_five_points_is_the_first_alert() {
+        // 20 to 25 at session 20: worse by the minimal important change.
+        let alerts = alerts_for(&[20, 25], 1);
+        assert_eq!(alerts[..2], ["worsening", "hold-open"], "{alerts:?}");
+        assert!(alerts.contains(&"early-non-response"));
+        // 20 to 24 is 4 points: not worsening (still an early non-response).
+        let alerts = alerts_for(&[20, 24], 1);
+        assert!(!alerts.contains(&"worsening"), "{alerts:?}");
+        assert!(alerts.contains(&"early-non-response"));
+        // Five above the check-in before, though not above the baseline.
+        assert_eq!(alerts_for(&[20, 10, 15], 0)[0], "worsening");
+        assert!(!alerts_for(&[20, 10, 14], 0).contains(&"worsening"));
     }
 }

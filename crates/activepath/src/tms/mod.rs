@@ -8,6 +8,7 @@
 //! trail.
 
 mod alerts;
+pub mod baseline;
 pub mod links;
 pub mod safety;
 pub mod schedule;
@@ -707,11 +708,8 @@ pub async fn record_session(
             ),
         );
     }
-    if s.storage.check_ins(course_id).await?.is_empty() {
-        return stop(
-            "baseline",
-            "a baseline PHQ-9 check-in is needed before the first session".into(),
-        );
+    if let Some(refused) = baseline::session_refusal(s, &course, started).await? {
+        return Ok(refused);
     }
     let Some(threshold) = s.storage.motor_thresholds(course_id).await?.pop() else {
         return stop(
@@ -833,10 +831,13 @@ pub struct CheckedIn {
     pub urgent_case: Option<i64>,
 }
 
-/// Records a PHQ-9 check-in on course `course_id` (the first is the
-/// baseline). Question 9 above 0 opens an urgent case for the clinicians at
-/// once, with the clinic's notification, in the same transaction.
-/// `Ok(Err)` names each bad field; `Ok(Ok(None))`: no such course.
+/// Records a PHQ-9 check-in on course `course_id` (see [`baseline`] for
+/// which one is the baseline, and the date rules: one dated before the
+/// baseline needs `confirm_backdated`). Question 9 above 0 opens an urgent
+/// case for the clinicians at once, with the clinic's notification, in the
+/// same transaction. `Ok(Err)` names each bad field; `Ok(Ok(None))`: no
+/// such course.
+#[allow(clippy::too_many_arguments)]
 pub async fn check_in(
     s: &Services,
     actor: &Actor,
@@ -845,6 +846,7 @@ pub async fn check_in(
     answers: &[Option<i64>],
     difficulty: Option<i64>,
     taken_at: Option<&str>,
+    confirm_backdated: bool,
 ) -> Outcome<CheckedIn> {
     let now = s.clock.now();
     let mut errors = FieldErrors::new();
@@ -886,6 +888,12 @@ pub async fn check_in(
     let Some(course) = s.storage.course(course_id).await? else {
         return Ok(Ok(None));
     };
+    let self_harm = responses.score().self_harm_flag;
+    let problems =
+        baseline::check_in_problems(s, &course, taken, confirm_backdated, self_harm).await?;
+    if !problems.is_empty() {
+        return Ok(Err(problems));
+    }
     let audit = actor.did("record check-in", "tms_course", course_id, now);
     let answered = Answered {
         source: "staff",
@@ -974,8 +982,10 @@ pub struct Authorization {
 pub struct Course {
     pub record: CourseRecord,
     pub motor_thresholds: Vec<MotorThreshold>,
-    /// In the order taken; the first is the baseline.
+    /// In the order taken.
     pub check_ins: Vec<CheckInRecord>,
+    /// Which of `check_ins` is the baseline ([`baseline::baseline_index`]).
+    pub baseline: Option<usize>,
     /// In the order given.
     pub sessions: Vec<SessionRecord>,
     pub progress: clinical::mbc::Progress,
@@ -1048,23 +1058,26 @@ fn deviations(
 
 pub use alerts::{Alert, CheckInDue, MOTOR_THRESHOLD_VALID_DAYS};
 
-/// Each check-in with the number of sessions given before it was taken.
+/// Each check-in with the number of sessions given before it was taken,
+/// measured from the check-in at `baseline`.
 pub fn progress(
     check_ins: &[CheckInRecord],
     sessions: &[SessionRecord],
+    baseline: Option<usize>,
     early_session: u32,
 ) -> clinical::mbc::Progress {
-    clinical::mbc::progress(
+    clinical::mbc::progress_from(
         &check_ins
             .iter()
             .map(|c| clinical::mbc::CheckIn {
                 total: c.total.clamp(0, 27) as u8,
                 sessions_done: sessions
                     .iter()
-                    .filter(|t| t.started_at < c.taken_at)
+                    .filter(|t| !baseline::by_minute(c.taken_at, t.started_at))
                     .count() as u32,
             })
             .collect::<Vec<_>>(),
+        baseline,
         early_session,
     )
 }
@@ -1186,9 +1199,17 @@ async fn load_all(
                     Ok(Authorization { record: a, number })
                 })
                 .collect::<Result<Vec<_>, Error>>()?;
+            let baseline = baseline::baseline_index(
+                &check_ins,
+                sessions.first().map(|x| x.started_at),
+                now,
+                s.config.clinic.time_zone.tz(),
+                s.config.tms.baseline_valid_days,
+            );
             let progress = progress(
                 &check_ins,
                 &sessions,
+                baseline,
                 s.config.tms.early_non_response_session,
             );
             let facts = alerts::Facts {
@@ -1199,6 +1220,7 @@ async fn load_all(
                 medication_change: medication_changes.get(&id).copied(),
                 sessions: &sessions,
                 check_ins: &check_ins,
+                baseline,
                 authorizations: &authorizations,
                 progress: &progress,
                 now,
@@ -1213,6 +1235,7 @@ async fn load_all(
                 check_in_due,
                 motor_thresholds,
                 check_ins,
+                baseline,
                 sessions,
                 progress,
                 open_holds,

@@ -29,11 +29,6 @@ pub const SAME_DAY_GAP_MINUTES: i64 = 60;
 
 /// The standard course of 36: 30 daily, then 3, 2 and 1 a week.
 const DAILY_BEFORE_TAPER: usize = 30;
-const TAPER: [&[Weekday]; 3] = [
-    &[Weekday::Monday, Weekday::Wednesday, Weekday::Friday],
-    &[Weekday::Tuesday, Weekday::Thursday],
-    &[Weekday::Wednesday],
-];
 
 fn is_weekday(d: Date) -> bool {
     !matches!(d.weekday(), Weekday::Saturday | Weekday::Sunday)
@@ -47,41 +42,83 @@ fn next_weekday(d: Date) -> Option<Date> {
         .find(|d| is_weekday(*d))
 }
 
-/// The dates of `count` sessions from `first` (a weekday), `per_day` a
-/// day, on weekdays; a standard course of 36 from its first session tapers
-/// after 30 (3, 2, then 1 a week, from the Monday after session 30).
-/// Each date comes with the session's place in its day (0, 1, …). Fewer
-/// than `count` only where the calendar ends; callers bound `first` and
-/// `count` (a course has at most [`super::MAX_SESSIONS`]).
-pub fn occurrence_dates(first: Date, count: usize, per_day: u32, taper: bool) -> Vec<(Date, u32)> {
+/// Days from each standard session of the taper to the next: 31 on a
+/// Monday, 32 on Wednesday, 33 on Friday, 34 on the next Tuesday, 35 on
+/// Thursday, 36 on the Wednesday after.
+const TAPER_GAPS: [i64; 5] = [2, 2, 4, 2, 6];
+
+/// The day `days` after `d`, or the first weekday after that when it is
+/// a Saturday or Sunday.
+fn weekday_after(d: Date, days: i64) -> Option<Date> {
+    let to = add_days(d, days)?;
+    if is_weekday(to) {
+        Some(to)
+    } else {
+        next_weekday(to)
+    }
+}
+
+/// The dates of a course's sessions still to give, `given` of `planned`
+/// given, from `first`; each date comes with the session's place in its
+/// day (0, 1, …).
+///
+/// - Several a day (accelerated protocols): `per_day` a day on
+///   consecutive calendar days, weekends included.
+/// - A standard course of 36: daily on weekdays up to session 30, then 3,
+///   2 and 1 a week (from the Monday after session 30). Resumed, it goes
+///   on from where it is: sessions up to 30 daily, later ones with the
+///   taper's spacing from `first` (a weekend day moved to the Monday).
+/// - Any other: daily on weekdays.
+///
+/// Fewer dates only where the calendar ends; callers bound `first` and
+/// `planned` (a course has at most [`super::MAX_SESSIONS`]).
+pub fn occurrence_dates(
+    first: Date,
+    given: usize,
+    planned: usize,
+    per_day: u32,
+) -> Vec<(Date, u32)> {
+    let count = planned.saturating_sub(given);
     let per_day = per_day.max(1);
-    let daily = if taper && per_day == 1 && count == clinical::protocol::STANDARD_COURSE as usize {
-        DAILY_BEFORE_TAPER
+    if per_day > 1 {
+        return std::iter::successors(Some(first), |d| add_days(*d, 1))
+            .flat_map(|d| (0..per_day).map(move |k| (d, k)))
+            .take(count)
+            .collect();
+    }
+    let standard = planned == clinical::protocol::STANDARD_COURSE as usize;
+    let daily = if standard {
+        DAILY_BEFORE_TAPER.saturating_sub(given).min(count)
     } else {
         count
     };
-    let days = std::iter::successors(Some(first), |d| next_weekday(*d));
-    let mut out: Vec<(Date, u32)> = days
-        .flat_map(|d| (0..per_day).map(move |k| (d, k)))
+    let mut out: Vec<(Date, u32)> = std::iter::successors(Some(first), |d| next_weekday(*d))
         .take(daily)
+        .map(|d| (d, 0))
         .collect();
-    if out.len() == daily && out.len() < count {
-        let last = out.last().map_or(first, |(d, _)| *d);
-        let monday = last
+    if out.len() < daily {
+        return out;
+    }
+    let mut day = match out.last() {
+        None => Some(first),
+        Some((last, _)) => last
             .series(jiff::Span::new().days(1))
             .skip(1)
             .take(7)
-            .find(|d| d.weekday() == Weekday::Monday);
-        for (week, days) in TAPER.iter().enumerate() {
-            for day in days.iter() {
-                let offset = 7 * week as i64 + i64::from(day.to_monday_zero_offset());
-                if out.len() < count
-                    && let Some(d) = monday.and_then(|m| add_days(m, offset))
-                {
-                    out.push((d, 0));
-                }
-            }
-        }
+            .find(|d| d.weekday() == Weekday::Monday),
+    };
+    // The number of the next session (31 to 36 in the taper).
+    let mut number = given + out.len() + 1;
+    while out.len() < count {
+        let Some(d) = day else { break };
+        out.push((d, 0));
+        let gap = number
+            .checked_sub(DAILY_BEFORE_TAPER + 1)
+            .and_then(|i| TAPER_GAPS.get(i))
+            .copied()
+            .unwrap_or(7);
+        day = weekday_after(d, gap);
+        number += 1;
     }
     out
 }
@@ -241,8 +278,12 @@ fn upcoming(series: &[SeriesRow], now: Timestamp) -> Vec<&SeriesRow> {
 }
 
 /// Books the course's remaining sessions (planned less given) on the
-/// chair, from `first_start`, on weekdays at the same clock time. All or
-/// nothing: any time that cannot be had is reported with alternatives.
+/// chair, from `first_start`, at the same clock time: on weekdays (a
+/// standard course of 36 keeps its taper, resumed or not), or for an
+/// accelerated protocol on consecutive days, weekends included. All or
+/// nothing: any time that cannot be had is reported with alternatives; a
+/// day of an accelerated run with no time free that day is refused with
+/// that day's date (the run would break there).
 /// `Ok(Err)` names each bad field; `Ok(Ok(None))`: no such course.
 pub async fn book_series(
     s: &Services,
@@ -284,12 +325,14 @@ pub async fn book_series(
             "every planned session has been given".into(),
         ));
     }
+    let per_day =
+        super::protocol(&s.config.tms, &course.protocol).map_or(1, |p| p.sessions_per_day);
     let found = session_type(&cat, plan.location.as_deref(), &mut errors);
     let bookable = found.map(|(kind, location)| booking::bookable_days(kind, location, now));
     let first = match (plan.first_start.as_deref(), found.zip(bookable)) {
         (Some(raw), Some(((_, location), bookable))) => {
             match parse_instant(raw, &location.tz, bookable) {
-                Ok(t) if is_weekday(local(location, t).date()) => Some(t),
+                Ok(t) if per_day > 1 || is_weekday(local(location, t).date()) => Some(t),
                 Ok(_) => {
                     errors.push(("first_start".into(), "must be on a weekday".into()));
                     None
@@ -325,12 +368,11 @@ pub async fn book_series(
     else {
         return Ok(Err(errors));
     };
-    let protocol = super::protocol(&s.config.tms, &course.protocol);
-    let per_day = protocol.map_or(1, |p| p.sessions_per_day);
     let start = local(location, first);
     // The whole series must fit the days that can be booked: checked here,
     // once, rather than one refused session at a time.
-    let dates = occurrence_dates(start.date(), count, per_day, given == 0);
+    let planned = usize::try_from(course.planned_sessions).unwrap_or(0);
+    let dates = occurrence_dates(start.date(), given, planned, per_day);
     if dates.len() < count || dates.last().is_some_and(|(d, _)| !bookable.contains(*d)) {
         errors.push((
             "first_start".into(),
@@ -362,6 +404,7 @@ pub async fn book_series(
     for _ in 0..2 {
         let slots = match check_all(s, &cat, kind, location, &starts, &[]).await? {
             Ok(slots) => slots,
+            Err(conflicts) if per_day > 1 => return Ok(run_broken(location, conflicts)),
             Err(conflicts) => return Ok(Ok(Some(Scheduled::Conflicts(conflicts)))),
         };
         let new: Vec<_> = slots
@@ -397,6 +440,41 @@ pub async fn book_series(
         "first_start".into(),
         "the chair's bookings keep changing: try again".into(),
     )]))
+}
+
+/// An accelerated run's conflicts: a time taken on a day that has another
+/// free one is a conflict like any (with that day's free times only: one
+/// on another day would break the run); a day with none breaks the run,
+/// and the first such day is named.
+fn run_broken(
+    location: &Location,
+    mut conflicts: Vec<Conflict>,
+) -> Result<Option<Scheduled>, FieldErrors> {
+    for c in &mut conflicts {
+        let day = local(location, c.start).date();
+        c.alternatives.retain(|a| local(location, *a).date() == day);
+    }
+    match conflicts.iter().find(|c| c.alternatives.is_empty()) {
+        None => Ok(Some(Scheduled::Conflicts(conflicts))),
+        Some(c) => {
+            let day = local(location, c.start).date();
+            Err(vec![(
+                "first_start".into(),
+                format!(
+                    "accelerated sessions are given on consecutive days, and {} ({}) cannot be booked: {}. The run would break on that day ({}, session {}): choose another first day, or open the chair that day",
+                    day.strftime("%A, %B %-d, %Y"),
+                    day,
+                    if c.reason == "taken" {
+                        "the chair is taken and no other time is free that day"
+                    } else {
+                        "the chair is not available that day"
+                    },
+                    day,
+                    c.number
+                ),
+            )])
+        }
+    }
 }
 
 /// The booked session `appointment_id` of course `course_id`.
@@ -744,7 +822,7 @@ mod tests {
     #[test]
     fn a_standard_course_is_30_weekdays_then_3_2_and_1_a_week() {
         // Monday 2027-03-01.
-        let dates = occurrence_dates(date(2027, 3, 1), 36, 1, true);
+        let dates = occurrence_dates(date(2027, 3, 1), 0, 36, 1);
         assert_eq!(dates.len(), 36);
         assert!(dates.iter().all(|(d, k)| is_weekday(*d) && *k == 0));
         // Six weeks of five: session 30 on Friday 2027-04-09.
@@ -766,7 +844,7 @@ mod tests {
     #[test]
     fn other_courses_are_daily_on_weekdays_and_accelerated_ones_several_a_day() {
         // From a Thursday: Thu, Fri, then Monday.
-        let dates = occurrence_dates(date(2027, 3, 4), 3, 1, true);
+        let dates = occurrence_dates(date(2027, 3, 4), 0, 3, 1);
         assert_eq!(
             dates,
             [
@@ -775,13 +853,83 @@ mod tests {
                 (date(2027, 3, 8), 0)
             ]
         );
-        // Resuming a standard course (taper off): all daily.
-        let dates = occurrence_dates(date(2027, 3, 1), 36, 1, false);
-        assert_eq!(dates[35].0, date(2027, 4, 19));
-        // 50 sessions, 10 a day: five weekdays.
-        let dates = occurrence_dates(date(2027, 3, 1), 50, 10, true);
+        // 50 sessions, 10 a day, from a Thursday: five consecutive days,
+        // the weekend included.
+        let dates = occurrence_dates(date(2027, 3, 4), 0, 50, 10);
         assert_eq!(dates.len(), 50);
-        assert_eq!(dates[9], (date(2027, 3, 1), 9));
-        assert_eq!(dates[49], (date(2027, 3, 5), 9));
+        assert_eq!(dates[9], (date(2027, 3, 4), 9));
+        assert_eq!(dates[20], (date(2027, 3, 6), 0), "Saturday");
+        assert_eq!(dates[30], (date(2027, 3, 7), 0), "Sunday");
+        assert_eq!(dates[49], (date(2027, 3, 8), 9));
+        // Resumed after 20 of them: the remaining 30 on three days.
+        let dates = occurrence_dates(date(2027, 3, 6), 20, 50, 10);
+        assert_eq!(dates.len(), 30);
+        assert_eq!(dates[29], (date(2027, 3, 8), 9));
+    }
+
+    #[test]
+    fn a_resumed_standard_course_keeps_its_taper() {
+        // 10 given: 20 daily from Monday 2027-03-01, then the taper.
+        let dates = occurrence_dates(date(2027, 3, 1), 10, 36, 1);
+        assert_eq!(dates.len(), 26);
+        assert_eq!(dates[19].0, date(2027, 3, 26), "session 30 on a Friday");
+        let taper: Vec<Date> = dates[20..].iter().map(|(d, _)| *d).collect();
+        assert_eq!(
+            taper,
+            [
+                date(2027, 3, 29),
+                date(2027, 3, 31),
+                date(2027, 4, 2),
+                date(2027, 4, 6),
+                date(2027, 4, 8),
+                date(2027, 4, 14),
+            ]
+        );
+        // 30 given: the taper from the first day, Monday to Wednesday.
+        let dates = occurrence_dates(date(2027, 3, 1), 30, 36, 1);
+        let days: Vec<Date> = dates.iter().map(|(d, _)| *d).collect();
+        assert_eq!(
+            days,
+            [
+                date(2027, 3, 1),
+                date(2027, 3, 3),
+                date(2027, 3, 5),
+                date(2027, 3, 9),
+                date(2027, 3, 11),
+                date(2027, 3, 17),
+            ]
+        );
+        // 33 given, resumed on a Thursday: 34, then 35 two days on (a
+        // Saturday, so Monday), then 36 six days after.
+        let dates = occurrence_dates(date(2027, 3, 4), 33, 36, 1);
+        let days: Vec<Date> = dates.iter().map(|(d, _)| *d).collect();
+        assert_eq!(
+            days,
+            [date(2027, 3, 4), date(2027, 3, 8), date(2027, 3, 15)]
+        );
+        // Every date a weekday, and never closer than the taper's spacing.
+        for given in 0..36 {
+            let dates = occurrence_dates(date(2027, 3, 3), given, 36, 1);
+            assert_eq!(dates.len(), 36 - given, "{given}");
+            assert!(dates.iter().all(|(d, _)| is_weekday(*d)));
+            for (i, w) in dates.windows(2).enumerate() {
+                let number = given + i + 2;
+                let gap = (w[1].0 - w[0].0).get_days();
+                let least = match number {
+                    ..=30 => 1,
+                    34 => 4,
+                    36 => 6,
+                    _ => 2,
+                };
+                assert!(
+                    gap >= least,
+                    "given {given}: session {number} {gap} days on"
+                );
+            }
+        }
+        // Other courses: daily on weekdays, resumed or not.
+        let dates = occurrence_dates(date(2027, 3, 4), 27, 30, 1);
+        let days: Vec<Date> = dates.iter().map(|(d, _)| *d).collect();
+        assert_eq!(days, [date(2027, 3, 4), date(2027, 3, 5), date(2027, 3, 8)]);
     }
 }

@@ -51,6 +51,20 @@ fn check_config_accepts_the_defaults_and_names_what_is_wrong() {
     );
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("clinic.time_zone"));
+    // The baseline's days are bounded (1 to 90).
+    for days in ["0", "91"] {
+        let bad = activepath(
+            &["check-config", "--data-dir", data],
+            &[("ACTIVEPATH_TMS__BASELINE_VALID_DAYS", days)],
+        );
+        assert!(!bad.status.success(), "{days}");
+        assert!(String::from_utf8_lossy(&bad.stderr).contains("tms.baseline_valid_days"));
+    }
+    let fine = activepath(
+        &["check-config", "--data-dir", data],
+        &[("ACTIVEPATH_TMS__BASELINE_VALID_DAYS", "28")],
+    );
+    assert!(fine.status.success());
 }
 
 #[test]

@@ -28,6 +28,8 @@ mod sign_in;
 mod site;
 mod staff;
 mod tms;
+mod tms_baseline;
 mod tms_portal;
 mod tms_schedule;
+mod wording;
 mod writes;

@@ -91,7 +91,7 @@ async fn a_check_in_through_the_api_raises_the_flag_and_only_a_clinicians_review
         &t.clinician,
         "POST",
         &format!("/api/v1/staff/patients/{patient}/courses"),
-        Some(json!({"protocol": "itbs", "start_date": "2026-12-14"})),
+        Some(json!({"protocol": "itbs", "start_date": crate::tms::today(&app)})),
     )
     .await;
     assert_eq!(code, 201);
@@ -103,7 +103,9 @@ async fn a_check_in_through_the_api_raises_the_flag_and_only_a_clinicians_review
     let (_, view) = send(&app, &t.technician, "GET", &path, None).await;
     assert!(view["safety_flag"].is_null());
 
-    // Question 9 above 0, entered through the API by a technician.
+    // Question 9 above 0, entered through the API by a technician (a few
+    // minutes after the session: not dated before it).
+    app.clock.advance(jiff::SignedDuration::from_mins(5));
     let (code, made) = send(
         &app,
         &t.technician,
@@ -304,7 +306,8 @@ async fn a_check_in_through_the_api_raises_the_flag_and_only_a_clinicians_review
     );
     assert_eq!(done["paused_courses"], json!([]));
     assert_eq!(session(&app, &t, &path, ok.clone()).await.0, 201);
-    assert_eq!(session(&app, &t, &other, ok.clone()).await.0, 201);
+    let (code, problem) = session(&app, &t, &other, ok.clone()).await;
+    assert_eq!(code, 201, "{problem}");
     let (_, c) = send(
         &app,
         &t.clinician,
@@ -374,6 +377,7 @@ async fn pause_course_pauses_and_refer_urgent_pauses_and_keeps_the_case_open() {
                 .0,
             201
         );
+        app.clock.advance(jiff::SignedDuration::from_mins(5));
         let (_, made) = send(
             &app,
             &t.technician,

@@ -78,11 +78,16 @@ pub(crate) async fn course_for(
         &t.clinician,
         "POST",
         &format!("/api/v1/staff/patients/{patient}/courses"),
-        Some(json!({"protocol": protocol, "start_date": "2026-12-14"})),
+        Some(json!({"protocol": protocol, "start_date": today(app)})),
     )
     .await;
     assert_eq!(status, 201);
     (patient, format!("/api/v1/staff/courses/{}", made["id"]))
+}
+
+/// Today in the clinic's zone: a course starting today takes sessions now.
+pub(crate) fn today(app: &TestApp) -> String {
+    activepath::time::date_in(app.clock.now(), app.state.config.clinic.time_zone.tz()).to_string()
 }
 
 pub(crate) fn fields(problem: &Value) -> Vec<&str> {
@@ -250,7 +255,7 @@ async fn check_ins_give_response_and_remission_and_question_9_opens_an_urgent_ca
         &t.clinician,
         "POST",
         &format!("/api/v1/staff/patients/{patient}/courses"),
-        Some(json!({"protocol": "itbs", "start_date": "2026-12-14"})),
+        Some(json!({"protocol": "itbs", "start_date": today(&app)})),
     )
     .await;
     let course = made["id"].as_i64().unwrap();
@@ -314,6 +319,9 @@ async fn check_ins_give_response_and_remission_and_question_9_opens_an_urgent_ca
     assert_eq!(view["baseline_total"], 20);
     assert!(view["latest_total"].is_null());
     assert_eq!(view["category"], "insufficient-data");
+    // Session 1 after it: the baseline is the latest PHQ-9 before session 1.
+    give_sessions(&app, &t, &path, 1).await;
+    app.clock.advance(jiff::SignedDuration::from_mins(1));
     send(
         &app,
         &t.technician,

@@ -69,14 +69,14 @@ pub async fn start_course(
 }
 
 /// The check-in link in the last e-mail to `to`.
-pub(crate) fn link_in_mail(app: &TestApp, to: &str) -> String {
+pub fn link_in_mail(app: &TestApp, to: &str) -> String {
     let mail = mails_to(app, to).pop().expect("a mail to the patient");
     let at = mail.text.find("/check-in/").expect("a check-in link");
     let rest = &mail.text[at..];
     rest[..rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len())].to_string()
 }
 
-fn answers(values: [&str; 9]) -> Vec<(String, &str)> {
+pub fn answers(values: [&str; 9]) -> Vec<(String, &str)> {
     values
         .iter()
         .enumerate()
@@ -84,7 +84,7 @@ fn answers(values: [&str; 9]) -> Vec<(String, &str)> {
         .collect()
 }
 
-pub(crate) async fn post_answers(app: &TestApp, path: &str, values: [&str; 9]) -> (u16, String) {
+pub async fn post_answers(app: &TestApp, path: &str, values: [&str; 9]) -> (u16, String) {
     let form: Vec<(String, &str)> = answers(values);
     let res = no_redirect_client()
         .post(app.url(path))
@@ -97,7 +97,7 @@ pub(crate) async fn post_answers(app: &TestApp, path: &str, values: [&str; 9]) -
 }
 
 /// Adds a clinic tablet from the portal: the path of its address.
-pub(crate) async fn tablet(b: &mut Browser<'_>, name: &str) -> String {
+pub async fn tablet(b: &mut Browser<'_>, name: &str) -> String {
     let csrf = b.get("/staff/kiosks").await.csrf();
     let res = b
         .post("/staff/kiosks", &[("csrf", &csrf), ("name", name)])
@@ -109,7 +109,7 @@ pub(crate) async fn tablet(b: &mut Browser<'_>, name: &str) -> String {
 }
 
 /// Sends course `course`'s check-in to tablet `kiosk` (its id in the form).
-pub(crate) async fn send_to_tablet(b: &mut Browser<'_>, course: &str) {
+pub async fn send_to_tablet(b: &mut Browser<'_>, course: &str) {
     let page = b.get(course).await;
     let key = "<select id=\"kiosk\" name=\"kiosk\"><option value=\"";
     let at = page.body.find(key).expect("a tablet to choose") + key.len();
@@ -129,11 +129,7 @@ pub(crate) async fn send_to_tablet(b: &mut Browser<'_>, course: &str) {
 
 /// On the tablet (no staff session): start, then answer; the page shown
 /// after the answers.
-pub(crate) async fn answer_on_tablet(
-    app: &TestApp,
-    kiosk: &str,
-    values: [&str; 9],
-) -> (u16, String) {
+pub async fn answer_on_tablet(app: &TestApp, kiosk: &str, values: [&str; 9]) -> (u16, String) {
     let (_, form) = app.get_text(&format!("{kiosk}?start=1")).await;
     let key = "name=\"link\" value=\"";
     let at = form.find(key).expect("a check-in waiting") + key.len();
@@ -194,7 +190,7 @@ async fn a_course_is_started_and_given_in_the_portal_and_the_technician_sees_no_
                 ("csrf", &csrf),
                 ("protocol", "10hz"),
                 ("planned_sessions", ""),
-                ("start_date", "2026-12-14"),
+                ("start_date", &crate::tms::today(&app)),
                 ("target", "left-dlpfc"),
                 ("localization", "beam-f3"),
             ],

@@ -131,6 +131,7 @@ pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> R
             result.instrument,
             severity,
             result.responses.difficulty(),
+            result.score.self_harm_flag,
         ),
         crisis_in_next_steps: crisis_in_next_steps(result.instrument, severity),
         answers: rows,
@@ -153,11 +154,20 @@ const HARD_DAILY_LIFE: u8 = 2;
 /// own, which never suggest TMS (not a treatment for anxiety). A low score
 /// with daily life very or extremely difficult adds talking with a
 /// clinician: that answer counts as much as the score.
+///
+/// Question 9 above 0 (`self_harm`) comes first, whatever the total (FACTS
+/// §1.8: a positive safety flag, reviewed by a clinician the same day):
+/// talk with a clinician within the next day, by sending the result or
+/// calling. Nothing then says to wait and watch or to take the screening
+/// again later, so the low bands' own steps are left out, and a higher
+/// band's "talk to a clinician soon" gives way to the next day; what a
+/// higher band says about treatment stays.
 fn next_steps(
     tr: &Tr,
     instrument: InstrumentId,
     severity: Severity,
     difficulty: Option<u8>,
+    self_harm: bool,
 ) -> Vec<String> {
     let key = match severity {
         Severity::NoneMinimal | Severity::Minimal | Severity::Negative => "none-minimal",
@@ -170,16 +180,32 @@ fn next_steps(
         InstrumentId::Gad7 => "next-gad7",
         _ => "next",
     };
+    let low = matches!(
+        severity,
+        Severity::NoneMinimal | Severity::Minimal | Severity::Mild | Severity::Negative
+    );
+    let hard = low && difficulty.is_some_and(|d| d >= HARD_DAILY_LIFE);
+    if self_harm {
+        let mut steps = vec![tr.t("next-self-harm-1"), tr.t("next-self-harm-2")];
+        if hard {
+            steps.push(tr.t("next-hard-daily-life"));
+        }
+        if !low {
+            steps.extend(
+                (2..=3)
+                    .map(|n| format!("{prefix}-{key}-{n}"))
+                    .filter(|id| tr.has(id))
+                    .map(|id| tr.t(&id)),
+            );
+        }
+        return steps;
+    }
     let mut steps: Vec<String> = (1..=3)
         .map(|n| format!("{prefix}-{key}-{n}"))
         .filter(|id| tr.has(id))
         .map(|id| tr.t(&id))
         .collect();
-    let low = matches!(
-        severity,
-        Severity::NoneMinimal | Severity::Minimal | Severity::Mild | Severity::Negative
-    );
-    if low && difficulty.is_some_and(|d| d >= HARD_DAILY_LIFE) {
+    if hard {
         steps.insert(0, tr.t("next-hard-daily-life"));
     }
     steps
@@ -211,7 +237,7 @@ mod tests {
                     "{:?}",
                     b
                 );
-                assert!(next_steps(&tr, def.id, b.severity, None).len() >= 2);
+                assert!(next_steps(&tr, def.id, b.severity, None, false).len() >= 2);
             }
         }
     }
@@ -230,7 +256,7 @@ mod next_steps_tests {
         };
         for b in bands {
             for d in [None, Some(0), Some(3)] {
-                let steps = next_steps(&tr, InstrumentId::Gad7, b.severity, d).join(" ");
+                let steps = next_steps(&tr, InstrumentId::Gad7, b.severity, d, false).join(" ");
                 assert!(!steps.contains("TMS"), "{:?}: {steps}", b.severity);
                 assert!(!steps.contains("magnetic"), "{:?}: {steps}", b.severity);
                 assert!(!steps.contains("depression"), "{:?}: {steps}", b.severity);
@@ -247,8 +273,8 @@ mod next_steps_tests {
             (InstrumentId::Gad7, Severity::Minimal),
             (InstrumentId::Gad7, Severity::Mild),
         ] {
-            let easy = next_steps(&tr, instrument, severity, Some(1));
-            let hard = next_steps(&tr, instrument, severity, Some(2));
+            let easy = next_steps(&tr, instrument, severity, Some(1), false);
+            let hard = next_steps(&tr, instrument, severity, Some(2), false);
             assert!(
                 !easy
                     .join(" ")
@@ -259,8 +285,8 @@ mod next_steps_tests {
         }
         // A moderate score already says to talk with a clinician.
         assert_eq!(
-            next_steps(&tr, InstrumentId::Phq9, Severity::Moderate, Some(3)),
-            next_steps(&tr, InstrumentId::Phq9, Severity::Moderate, Some(0))
+            next_steps(&tr, InstrumentId::Phq9, Severity::Moderate, Some(3), false),
+            next_steps(&tr, InstrumentId::Phq9, Severity::Moderate, Some(0), false)
         );
     }
 
@@ -275,5 +301,34 @@ mod next_steps_tests {
         ));
         assert!(crisis_in_next_steps(InstrumentId::Phq9, Severity::Severe));
         assert!(!crisis_in_next_steps(InstrumentId::Gad7, Severity::Severe));
+    }
+
+    #[test]
+    fn question_9_above_0_asks_for_a_clinician_within_a_day_in_every_band() {
+        use clinical::instrument::PHQ9;
+        let tr = Tr::default();
+        let Interpretation::Bands(bands) = PHQ9.interpretation else {
+            unreachable!()
+        };
+        for b in bands {
+            for d in [None, Some(0), Some(3)] {
+                let steps = next_steps(&tr, InstrumentId::Phq9, b.severity, d, true);
+                assert_eq!(steps[0], tr.t("next-self-harm-1"), "{:?}", b.severity);
+                assert_eq!(steps[1], tr.t("next-self-harm-2"), "{:?}", b.severity);
+                let all = steps.join(" ");
+                assert!(all.contains("within the next day"), "{all}");
+                for wait in [
+                    "two weeks",
+                    "again at any time",
+                    "Keep an eye",
+                    "If your symptoms last",
+                ] {
+                    assert!(!all.contains(wait), "{:?}: {all}", b.severity);
+                }
+                // Without question 9, the band's own words.
+                let calm = next_steps(&tr, InstrumentId::Phq9, b.severity, d, false).join(" ");
+                assert!(!calm.contains("within the next day"), "{calm}");
+            }
+        }
     }
 }

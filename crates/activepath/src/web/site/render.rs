@@ -55,7 +55,7 @@ struct HomePage<'a> {
     doc: &'a Document,
     cards: Vec<Card>,
     recent: Vec<PostItem>,
-    reviewed: String,
+    reviewed: Option<String>,
 }
 
 #[derive(Template)]
@@ -63,7 +63,7 @@ struct HomePage<'a> {
 struct ContentPage<'a> {
     l: Layout,
     doc: &'a Document,
-    reviewed: String,
+    reviewed: Option<String>,
     modified: String,
 }
 
@@ -74,7 +74,7 @@ struct PostPage<'a> {
     doc: &'a Document,
     date: String,
     iso_date: String,
-    reviewed: String,
+    reviewed: Option<String>,
     tags: Vec<(String, String)>,
     related: Vec<PostItem>,
 }
@@ -122,9 +122,15 @@ fn midnight(date: Date) -> String {
     format!("{date}T00:00:00Z")
 }
 
-/// Who reviewed the page's medical content and when, or that nobody has.
-fn reviewed_line(tr: &Tr, doc: &Document) -> String {
-    match &doc.review {
+/// Who reviewed the page's medical content and when, or that nobody has
+/// (the demo's placeholder reviewer is nobody). None for a notice, which is
+/// not medical content.
+fn reviewed_line(tr: &Tr, doc: &Document) -> Option<String> {
+    if doc.is_notice() {
+        return None;
+    }
+    Some(match &doc.review {
+        Some(r) if r.is_demo() => tr.t("reviewed-demo"),
         Some(r) => tr.args(
             "reviewed-by-on",
             &[
@@ -134,7 +140,7 @@ fn reviewed_line(tr: &Tr, doc: &Document) -> String {
             ],
         ),
         None => tr.t("reviewed-none"),
-    }
+    })
 }
 
 fn section_of(slug: &str) -> &'static str {
@@ -212,17 +218,19 @@ fn publisher(state: &AppState) -> serde_json::Value {
     json!({ "@type": "MedicalClinic", "name": c.name, "url": c.base_url.as_str() })
 }
 
+/// A notice is a plain `WebPage`; other pages are medical content. Only a
+/// real review is claimed: the demo's placeholder reviewer is none.
 fn page_ld(state: &AppState, doc: &Document, url: &str) -> serde_json::Value {
     let mut v = json!({
         "@context": "https://schema.org",
-        "@type": "MedicalWebPage",
+        "@type": if doc.is_notice() { "WebPage" } else { "MedicalWebPage" },
         "name": doc.title,
         "description": doc.summary,
         "url": url,
         "dateModified": doc.modified().to_string(),
         "publisher": publisher(state),
     });
-    if let Some(r) = &doc.review {
+    if let Some(r) = doc.review.as_ref().filter(|r| !r.is_demo()) {
         v["reviewedBy"] = json!({ "@type": "Person", "name": r.reviewer });
         v["lastReviewed"] = json!(r.on.to_string());
     }
@@ -424,11 +432,19 @@ pub fn all(
         add(path, page.render(), HTML);
     }
 
-    // The blog index, paginated, and one list per tag.
+    // The blog index, paginated, and one list per tag. It says the posts
+    // are reviewed by clinicians only when each names a real reviewer.
+    let all_reviewed = posts
+        .iter()
+        .all(|p| p.review.as_ref().is_some_and(|r| !r.is_demo()));
     let mut lists: Vec<(String, String, Option<String>, Vec<&Document>)> = vec![(
         "/blog".into(),
         tr.t("blog-title"),
-        Some(tr.t("blog-intro")),
+        Some(tr.t(if all_reviewed {
+            "blog-intro"
+        } else {
+            "blog-intro-unreviewed"
+        })),
         posts.clone(),
     )];
     for (slug, name) in &all_tags {

@@ -233,7 +233,7 @@ pub struct SessionCreated {
         (status = 401, description = "No valid API token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only clinicians and technicians record treatment"),
         (status = 404, description = "No course with that id", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is wrong, or a hard stop refused the session: the error's field names the stop (course_status, safety_review — the patient's safety flag is up until a clinician's safety review —, hold, baseline, motor_threshold, intensity_percent_mt, checklist); a missing or false earplugs is named earplugs", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is wrong, or a hard stop refused the session: the error's field names the stop (course_status, safety_review — the patient's safety flag is up until a clinician's safety review —, hold, baseline: no PHQ-9 within tms.baseline_valid_days before session 1, motor_threshold, intensity_percent_mt, checklist), or started_at before the course's start date; a missing or false earplugs is named earplugs", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn session(
@@ -385,7 +385,8 @@ pub async fn status(
     .map(|(_, body)| (StatusCode::OK, body))
 }
 
-/// A PHQ-9 check-in. The first of a course is its baseline.
+/// A PHQ-9 check-in. The baseline is the latest taken before session 1
+/// and within `tms.baseline_valid_days` (14) days of it.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCheckIn {
@@ -395,9 +396,17 @@ pub struct NewCheckIn {
     pub answers: Option<Vec<Option<i64>>>,
     /// The question about daily life (0 to 3); may be left out.
     pub difficulty: Option<i64>,
-    /// When it was taken: RFC 3339 with an offset; now when left out.
+    /// When it was taken: RFC 3339 with an offset; now when left out. Not
+    /// in the future, nor more than `tms.baseline_valid_days` days before
+    /// the course's start date.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub taken_at: Option<String>,
+    /// `true` to record a check-in dated before the baseline, or before
+    /// the first session once sessions were given (it may change the
+    /// baseline); without it such a check-in is refused (422
+    /// `confirm_backdated`, saying what it would change).
+    #[serde(default)]
+    pub confirm_backdated: bool,
 }
 
 /// A check-in recorded.
@@ -427,7 +436,7 @@ pub struct CheckInCreated {
         (status = 401, description = "No valid API token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only clinicians and technicians record treatment"),
         (status = 404, description = "No course with that id", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is missing or wrong; each is named", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing or wrong; each is named (taken_at in the future or too long before the course's start date; confirm_backdated for one dated before the baseline)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn check_in(
@@ -452,6 +461,7 @@ pub async fn check_in(
         request.answers.as_deref().unwrap_or_default(),
         request.difficulty,
         request.taken_at.as_deref(),
+        request.confirm_backdated,
     )
     .await
     .map_err(failed)?
@@ -495,7 +505,9 @@ pub struct CourseView {
     pub created_at: String,
     /// Oldest first.
     pub motor_thresholds: Vec<MotorThresholdView>,
-    /// The first check-in's PHQ-9 total.
+    /// The baseline's PHQ-9 total: the latest check-in taken before
+    /// session 1 and within `tms.baseline_valid_days` (14) days of it
+    /// (before session 1, of now); `null` when none counts.
     pub baseline_total: Option<u8>,
     /// The latest check-in's total, once there is one after the baseline.
     pub latest_total: Option<u8>,
@@ -506,6 +518,13 @@ pub struct CourseView {
     /// `insufficient-data` (no follow-up yet, or a baseline below 10, for
     /// which these measures are not defined).
     pub category: &'static str,
+    /// Why the category is `insufficient-data`: `no-follow-up`,
+    /// `baseline-below-10` or `no-baseline` (none counts); `null` for
+    /// any other category.
+    pub category_reason: Option<&'static str>,
+    /// The latest PHQ-9 is at least 5 points (the minimal important
+    /// change) above the baseline or above the check-in before it.
+    pub worsening: bool,
     /// At least 5 points fewer than the baseline.
     pub minimal_important_improvement: bool,
     /// Under 25% better at the latest check-in taken after 20 or more sessions.
@@ -514,7 +533,7 @@ pub struct CourseView {
     pub sessions_completed: usize,
     /// Holds that stop further sessions until a clinician clears them.
     pub open_holds: Vec<HoldView>,
-    /// What needs attention, most pressing first: `hold-open`,
+    /// What needs attention, most pressing first: `worsening`, `hold-open`,
     /// `motor-threshold-due` (none yet, the latest older than 7 days, or
     /// older than the last medication change), `sessions-beyond-authorization`,
     /// `authorization-expired`, `authorization-running-out`, `check-in-due`,
@@ -655,6 +674,8 @@ pub async fn course(
         latest_total: c.progress.latest,
         percent_change: c.progress.percent_change.map(|p| (p * 10.0).round() / 10.0),
         category: c.progress.category.as_str(),
+        category_reason: c.progress.category_reason.map(|r| r.as_str()),
+        worsening: c.progress.worsening,
         minimal_important_improvement: c.progress.minimal_important_improvement,
         early_non_response: c.progress.early_non_response,
         sessions_completed: c.sessions.len(),

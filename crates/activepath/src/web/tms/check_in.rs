@@ -2,7 +2,8 @@
 //! a single-use link (e-mailed, or opened on the clinic's tablet). The page
 //! names no one and shows no score; question 9 above 0 shows the same
 //! safety message as the public self-assessment, and the clinicians get an
-//! urgent case at once. After the answers nothing of them can be seen
+//! urgent case at once. On the tablet the patient is in the clinic, so the
+//! page asks them to tell the staff member now, and promises no reply time. After the answers nothing of them can be seen
 //! again: the link is spent, and no page is cached.
 
 use crate::app::AppState;
@@ -40,8 +41,10 @@ struct DonePage {
     /// Question 9 above 0: the safety message.
     flagged: bool,
     kiosk: bool,
-    /// "The clinic aims to contact you within 4 hours …".
-    reply_within: String,
+    /// By e-mailed link only: "The clinic aims to contact you within 4
+    /// hours …". A tablet is in the clinic: the patient tells the staff
+    /// member there, and no time is promised.
+    reply_within: Option<String>,
     /// On a clinic tablet: its page, for the next patient.
     next: Option<String>,
 }
@@ -152,11 +155,13 @@ async fn answer(
     else {
         return Ok(spent(state));
     };
-    let reply_within = Tr::default().t1(
-        "shared-reply-within",
-        "within",
-        crate::time::format_duration(state.config.staff.urgent_respond_within),
-    );
+    let reply_within = (!link.kiosk).then(|| {
+        Tr::default().t1(
+            "shared-reply-within",
+            "within",
+            crate::time::format_duration(state.config.staff.urgent_respond_within),
+        )
+    });
     Ok(html(
         StatusCode::OK,
         &DonePage {

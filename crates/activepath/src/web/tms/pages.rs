@@ -149,6 +149,8 @@ pub struct CourseRow {
     sessions: String,
     /// The patient's safety flag is up.
     flagged: bool,
+    /// The latest PHQ-9 is 5 or more points worse.
+    worse: bool,
 }
 
 #[derive(Template)]
@@ -196,6 +198,9 @@ pub async fn list(
     let flags = tms::safety::flags(&state, &patients)
         .await
         .map_err(AppError::from)?;
+    let worse = tms::baseline::worsening_of(&state, &courses)
+        .await
+        .map_err(AppError::from)?;
     let mut rows = Vec::new();
     for r in records {
         let name = names.get(&r.patient_id).cloned().unwrap_or_default();
@@ -213,6 +218,7 @@ pub async fn list(
                     ("max", r.planned_sessions.to_string()),
                 ],
             ),
+            worse: worse.contains(&r.id),
         });
     }
     Ok(html(
@@ -640,7 +646,10 @@ async fn course_page(
     }
     facts.push((
         tr.t("course-category"),
-        label(&tr, "course-category", p.category.as_str()),
+        match p.category_reason {
+            Some(why) => label(&tr, "course-category-reason", why.as_str()),
+            None => label(&tr, "course-category", p.category.as_str()),
+        },
     ));
     if let Some(due) = course.check_in_due {
         facts.push((
@@ -656,7 +665,8 @@ async fn course_page(
     let check_ins = course
         .check_ins
         .iter()
-        .map(|c| CheckInRow {
+        .enumerate()
+        .map(|(i, c)| CheckInRow {
             date: format_date_time(c.taken_at, tz),
             sessions: course
                 .sessions
@@ -669,7 +679,15 @@ async fn course_page(
                 .map(|v| format!("{v:+.0}%"))
                 .unwrap_or_else(|| "—".into()),
             flagged: c.self_harm_flag,
-            source: label(&tr, "course-source", &c.source),
+            source: if course.baseline == Some(i) {
+                format!(
+                    "{} · {}",
+                    label(&tr, "course-source", &c.source),
+                    tr.t("course-baseline-mark")
+                )
+            } else {
+                label(&tr, "course-source", &c.source)
+            },
             case_id: c.case_id,
         })
         .collect();
@@ -1493,6 +1511,9 @@ struct PaperPage {
     questions: Vec<crate::web::assessment::form::Question>,
     difficulty: Option<crate::web::assessment::form::DifficultyView>,
     errors: Vec<crate::web::assessment::ErrorLink>,
+    /// Why the date needs confirming (a check-in dated before the
+    /// baseline): the form is shown again with a check box.
+    confirm: Option<String>,
 }
 
 async fn paper_page(
@@ -1531,10 +1552,25 @@ async fn paper_page(
         )
         .required(),
     ];
-    for (anchor, message) in place(&mut fields, field_errors) {
+    let (confirm, field_errors): (FieldErrors, FieldErrors) = field_errors
+        .iter()
+        .cloned()
+        .partition(|(f, _)| f == "confirm_backdated");
+    let confirm = confirm.into_iter().next().map(|(_, m)| m);
+    for (anchor, message) in place(&mut fields, &field_errors) {
         errors.insert(0, crate::web::assessment::ErrorLink { anchor, message });
     }
+    if let Some(message) = &confirm {
+        errors.insert(
+            0,
+            crate::web::assessment::ErrorLink {
+                anchor: "confirm_backdated".into(),
+                message: message.clone(),
+            },
+        );
+    }
     Ok(PaperPage {
+        confirm,
         l: StaffLayout::new(state, tr.t("course-paper-heading"), Some(who), "courses"),
         id,
         patient_name: patient_name(state, record.patient_id).await?,
@@ -1597,6 +1633,7 @@ pub async fn paper(
         &raw.items,
         raw.difficulty,
         Some(taken.as_deref().unwrap_or("")),
+        value(&t, "confirm_backdated") == "yes",
     )
     .await
     .map_err(AppError::from)?
@@ -1955,6 +1992,7 @@ mod tests {
                 "authorization-running-out",
                 "check-in-due",
                 "early-non-response",
+                "worsening",
             ],
         );
         add("course-hold", &["checklist", "adverse-event", "mania"]);
