@@ -71,7 +71,8 @@ test('a safety flag stops the session at the chair until a clinician has reviewe
   const now = new Date().toISOString();
   const { id: patient } = await api('/api/v1/staff/patients', { name: 'Opal Reyes', date_of_birth: '1984-02-11' });
   const { id: course } = await api(`/api/v1/staff/patients/${patient}/courses`,
-    { protocol: '10hz', start_date: now.slice(0, 10) });
+    // Yesterday in UTC: today or yesterday in the clinic's zone, never tomorrow.
+    { protocol: '10hz', start_date: new Date(Date.now() - 86400e3).toISOString().slice(0, 10) });
   await api(`/api/v1/staff/courses/${course}/motor-thresholds`, { determined_at: now, percent_output: 55 });
   await api(`/api/v1/staff/courses/${course}/check-ins`, { instrument: 'phq9', answers: [2, 2, 2, 2, 2, 2, 2, 2, 1] });
 
@@ -116,7 +117,10 @@ test('a safety flag stops the session at the chair until a clinician has reviewe
   await p.goto(`${base}/staff/courses/${course}/session`);
   assert.equal(await p.locator('#safety-flag').count(), 0);
   await fillSession(p);
-  await Promise.all([p.waitForURL(/\/staff\/courses\/\d+\?done=session$/), p.getByRole('button', { name: 'Record the session' }).click()]);
+  await Promise.all([
+    p.waitForURL(/\/staff\/courses\/\d+\?done=session$/).catch(async () => assert.fail(await p.locator('main').innerText())),
+    p.getByRole('button', { name: 'Record the session' }).click(),
+  ]);
   assert.match(await p.locator('main').innerText(), /The session is recorded/);
   await expectNoAxeViolations(p, 'course page after the session');
   await tech.context.close();
