@@ -73,7 +73,7 @@ test('a safety flag stops the session at the chair until a clinician has reviewe
   const { id: course } = await api(`/api/v1/staff/patients/${patient}/courses`,
     // Yesterday in UTC: today or yesterday in the clinic's zone, never tomorrow.
     { protocol: '10hz', start_date: new Date(Date.now() - 86400e3).toISOString().slice(0, 10) });
-  await api(`/api/v1/staff/courses/${course}/motor-thresholds`, { determined_at: now, percent_output: 55 });
+  await api(`/api/v1/staff/courses/${course}/motor-thresholds`, { determined_at: now, percent_output: 55, method: 'emg' });
   await api(`/api/v1/staff/courses/${course}/check-ins`, { instrument: 'phq9', answers: [2, 2, 2, 2, 2, 2, 2, 2, 1] });
 
   // The technician at the chair: the flag is there, in words.

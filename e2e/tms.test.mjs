@@ -128,6 +128,7 @@ test('a TMS course from the record to a session, on a tablet', async () => {
   await expectNoAxeViolations(p, 'course list');
   await Promise.all([p.waitForURL(course), p.getByRole('link', { name: 'Nora Blake' }).click()]);
   await p.getByLabel('Device output (%)').fill('54');
+  await p.getByLabel('Method').selectOption('emg');
   await Promise.all([p.waitForLoadState('load'), p.getByRole('button', { name: 'Record the motor threshold' }).click()]);
   assert.match(await p.locator('main').innerText(), /motor threshold is recorded/);
   await Promise.all([p.waitForURL(/\/session$/), p.getByRole('link', { name: 'Record a session' }).click()]);

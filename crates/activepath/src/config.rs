@@ -79,6 +79,7 @@ authorization_warn_sessions = 5
 authorization_warn_days = 7
 check_in_link_valid = "72h"
 missed_sessions_alert = 2
+motor_threshold_valid_days = 7
 
 [theme]
 show_name = true
@@ -198,6 +199,9 @@ pub struct Tms {
     pub check_in_link_valid: Duration,
     /// Alert when this many booked sessions in a row were missed.
     pub missed_sessions_alert: usize,
+    /// A motor threshold older than this many days is determined again
+    /// before the next session (a hard stop; 7 by default, 1 to 90).
+    pub motor_threshold_valid_days: i64,
     /// The clinic's own protocols, beside the built-in ones.
     #[serde(default)]
     pub protocols: Vec<ProtocolConfig>,
@@ -934,6 +938,9 @@ impl Config {
                 bail!("{at}: intensity_percent_mt must be from 1 to tms.max_intensity_percent_mt");
             }
         }
+        if !(1..=90).contains(&tms.motor_threshold_valid_days) {
+            bail!("tms.motor_threshold_valid_days must be from 1 to 90");
+        }
         if tms.missed_sessions_alert == 0 {
             bail!("tms.missed_sessions_alert must be at least 1");
         }
@@ -1275,6 +1282,14 @@ mod tests {
                 (
                     "[tms]\nbaseline_valid_days = 91\n",
                     "tms.baseline_valid_days",
+                ),
+                (
+                    "[tms]\nmotor_threshold_valid_days = 0\n",
+                    "tms.motor_threshold_valid_days",
+                ),
+                (
+                    "[tms]\nmotor_threshold_valid_days = 91\n",
+                    "tms.motor_threshold_valid_days",
                 ),
             ] {
                 jail.create_file("activepath.toml", toml)?;

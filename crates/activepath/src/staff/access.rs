@@ -309,6 +309,109 @@ pub async fn set_medical_director(s: &Services, email: &str, on: bool) -> Result
         .await?)
 }
 
+/// What became of setting the medical-director mark in the portal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    Done,
+    /// An administrator's own account: never by themselves.
+    OwnAccount,
+    /// The mark is for clinicians only.
+    NotClinician,
+    NoSuchAccount,
+    /// Only administrators set it.
+    NotAllowed,
+}
+
+/// Sets or removes the medical-director mark on clinician `user_id`, as
+/// the administrator `admin` in the portal: never on their own account;
+/// written to the audit trail and mailed, like requests for roles, to every
+/// administrator and medical director (and to the clinician), so a second
+/// person sees it at once. The mark widens a clinician's clinical authority
+/// (clearing holds after serious adverse events, the clinic's list of
+/// them) and lets them approve roles, but gives no access to data the
+/// clinician cannot already see, and the account itself was made under the
+/// two-person rule: so no second approver is asked for.
+pub async fn mark_medical_director(
+    s: &Services,
+    admin: &StaffUser,
+    actor: &Actor,
+    user_id: i64,
+    on: bool,
+) -> Result<Mark, Error> {
+    if !allows(admin.role, Permission::ManageAccounts) {
+        return Ok(Mark::NotAllowed);
+    }
+    if admin.id == user_id {
+        return Ok(Mark::OwnAccount);
+    }
+    let Some(user) = s.storage.staff_user(user_id).await? else {
+        return Ok(Mark::NoSuchAccount);
+    };
+    if user.role != Role::Clinician {
+        return Ok(Mark::NotClinician);
+    }
+    let tr = Tr::default();
+    let clinic = &s.config.clinic.name;
+    let message = compose(
+        &s.config,
+        tr.t2(
+            if on {
+                "mail-md-set-subject"
+            } else {
+                "mail-md-unset-subject"
+            },
+            "email",
+            &user.email,
+            "clinic",
+            clinic,
+        ),
+        vec![
+            tr.t2(
+                if on {
+                    "mail-md-set-line1"
+                } else {
+                    "mail-md-unset-line1"
+                },
+                "requester",
+                &admin.email,
+                "email",
+                &user.email,
+            ),
+            tr.t("mail-md-why"),
+        ],
+        None,
+    );
+    let mut people = overseers(s).await?;
+    if !people.iter().any(|u| u.id == user.id) {
+        people.push(user.clone());
+    }
+    let now = s.clock.now();
+    let done = s
+        .storage
+        .set_medical_director_noticed(
+            user.id,
+            on,
+            to_each(s, &people, &message),
+            &s.cipher.audit_chain(),
+            actor.did(
+                if on {
+                    "make_medical_director"
+                } else {
+                    "unmake_medical_director"
+                },
+                "staff_user",
+                user.id,
+                now,
+            ),
+        )
+        .await?;
+    if !done {
+        return Ok(Mark::NotClinician);
+    }
+    s.mail_wake.notify_one();
+    Ok(Mark::Done)
+}
+
 /// Whether anyone but `user_id` can approve requests in the portal.
 pub async fn approver_besides(s: &Services, user_id: i64) -> Result<bool, Error> {
     Ok(overseers(s)

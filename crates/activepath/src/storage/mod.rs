@@ -22,6 +22,7 @@ pub mod booking;
 mod data_migrations;
 pub mod figures;
 pub mod grants;
+pub mod holds;
 pub mod idempotency;
 mod migrations;
 pub mod outbox;

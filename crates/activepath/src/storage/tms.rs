@@ -73,6 +73,10 @@ pub struct NewMotorThreshold {
     pub course_id: i64,
     pub determined_at: Timestamp,
     pub percent_output: i64,
+    /// `emg` or `visual`.
+    pub method: &'static str,
+    pub device: Option<String>,
+    pub coil: Option<String>,
     pub recorded_by: Option<i64>,
     pub created_at: Timestamp,
 }
@@ -84,6 +88,10 @@ pub struct MotorThreshold {
     pub id: i64,
     pub determined_at: Timestamp,
     pub percent_output: i64,
+    /// `emg` or `visual`; `None` for thresholds recorded before it was asked.
+    pub method: Option<String>,
+    pub device: Option<String>,
+    pub coil: Option<String>,
 }
 
 impl Storage {
@@ -178,14 +186,17 @@ impl Storage {
         self.write(move |conn| {
             Box::pin(async move {
                 let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO tms_motor_thresholds (course_id, determined_at, percent_output, recorded_by, created_at) \
-                     VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                    "INSERT INTO tms_motor_thresholds (course_id, determined_at, percent_output, recorded_by, created_at, method, device, coil) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
                 )
                 .bind(new.course_id)
                 .bind(Millis(new.determined_at))
                 .bind(new.percent_output)
                 .bind(new.recorded_by)
                 .bind(Millis(new.created_at))
+                .bind(new.method)
+                .bind(new.device)
+                .bind(new.coil)
                 .fetch_one(&mut *conn)
                 .await?;
                 audit::append(conn, backend, &chain, &audit_entry).await?;
@@ -203,7 +214,7 @@ impl Storage {
     /// The motor thresholds of several courses, each course's oldest first.
     pub async fn motor_thresholds_of(&self, courses: &[i64]) -> Result<Vec<(i64, MotorThreshold)>> {
         self.per_course(
-            "SELECT course_id, id, determined_at, percent_output FROM tms_motor_thresholds \
+            "SELECT course_id, id, determined_at, percent_output, method, device, coil FROM tms_motor_thresholds \
              WHERE course_id IN ({courses}) ORDER BY determined_at, id",
             courses,
             |r| {
@@ -211,6 +222,9 @@ impl Storage {
                     id: r.try_get("id")?,
                     determined_at: get::<Millis>(r, "determined_at")?.0,
                     percent_output: r.try_get("percent_output")?,
+                    method: r.try_get("method")?,
+                    device: r.try_get("device")?,
+                    coil: r.try_get("coil")?,
                 })
             },
         )
@@ -220,7 +234,7 @@ impl Storage {
     /// Rows of `sql` for these courses, each with its course's id: `sql`
     /// selects `course_id` and filters `course_id IN ({courses})`. A list
     /// page loads every course's rows of a table in one query.
-    async fn per_course<T>(
+    pub(super) async fn per_course<T>(
         &self,
         sql: &str,
         courses: &[i64],
@@ -483,7 +497,7 @@ pub struct HoldRecord {
     pub checklist: Vec<String>,
 }
 
-fn list(text: Option<String>) -> Vec<String> {
+pub(super) fn list(text: Option<String>) -> Vec<String> {
     text.unwrap_or_default()
         .split(',')
         .filter(|s| !s.is_empty())
@@ -516,7 +530,11 @@ pub(super) async fn open_course_case(
     Ok(id)
 }
 
-async fn insert_hold(conn: &mut sqlx::AnyConnection, course_id: i64, hold: NewHold) -> Result<i64> {
+pub(super) async fn insert_hold(
+    conn: &mut sqlx::AnyConnection,
+    course_id: i64,
+    hold: NewHold,
+) -> Result<i64> {
     Ok(insert_hold_and_case(conn, course_id, hold).await?.0)
 }
 
@@ -626,13 +644,15 @@ impl Storage {
         .await
     }
 
-    /// Clears an open hold of a course. `Ok(false)`: no such open hold.
+    /// Clears an open hold of a course with the clinician's note (sealed by
+    /// the caller). `Ok(false)`: no such open hold.
     #[tracing::instrument(skip_all)]
     pub async fn clear_hold(
         &self,
         course_id: i64,
         hold_id: i64,
         by: Option<i64>,
+        note_sealed: Vec<u8>,
         chain: &AuditChain,
         audit_entry: AuditEntry,
     ) -> Result<bool> {
@@ -640,13 +660,14 @@ impl Storage {
         self.write(move |conn| {
             Box::pin(async move {
                 let changed = sqlx::query(
-                    "UPDATE tms_holds SET cleared_at = $1, cleared_by = $2 \
+                    "UPDATE tms_holds SET cleared_at = $1, cleared_by = $2, clear_note = $5 \
                      WHERE id = $3 AND course_id = $4 AND cleared_at IS NULL",
                 )
                 .bind(Millis(audit_entry.at))
                 .bind(by)
                 .bind(hold_id)
                 .bind(course_id)
+                .bind(note_sealed)
                 .execute(&mut *conn)
                 .await?
                 .rows_affected();

@@ -11,9 +11,6 @@ use jiff::{SignedDuration, Span, Timestamp};
 /// An alert, by its API name.
 pub type Alert = &'static str;
 
-/// A motor threshold older than this is due to be determined again.
-pub const MOTOR_THRESHOLD_VALID_DAYS: i64 = 7;
-
 /// Months after the acute course at which a follow-up PHQ-9 is due.
 pub const FOLLOW_UP_MONTHS: [i64; 3] = [1, 3, 6];
 
@@ -53,6 +50,9 @@ pub(super) struct Facts<'a> {
     pub motor_thresholds: &'a [MotorThreshold],
     /// The last "yes" to a medication change on the checklist.
     pub medication_change: Option<Timestamp>,
+    /// The last seizure or fainting (side effect, adverse event or
+    /// checklist "yes").
+    pub seizure: Option<Timestamp>,
     pub sessions: &'a [SessionRecord],
     pub check_ins: &'a [CheckInRecord],
     /// Which of `check_ins` is the baseline, if one counts.
@@ -81,9 +81,9 @@ impl Facts<'_> {
 
     /// The alerts, most pressing first: `worsening` (the latest PHQ-9 at
     /// least 5 points above the baseline or the one before it),
-    /// `hold-open`, `motor-threshold-due`
-    /// (none yet, the latest older than a week, or older than the last
-    /// medication change), `missed-sessions` (the configured number of
+    /// `hold-open`, `motor-threshold-due` (none yet, the latest older than
+    /// `tms.motor_threshold_valid_days`, or older than the last medication
+    /// change or seizure or fainting), `missed-sessions` (the configured number of
     /// booked sessions missed in a row), `sessions-beyond-authorization` (more sessions
     /// than authorized, or one outside every authorization's dates),
     /// `authorization-expired`, `authorization-running-out`,
@@ -97,10 +97,16 @@ impl Facts<'_> {
             out.push("hold-open");
         }
         let latest = self.motor_thresholds.last();
+        // The same question as the session's hard stop asks.
         let threshold_due = latest.is_none_or(|m| {
-            self.now.duration_since(m.determined_at)
-                > SignedDuration::from_hours(24 * MOTOR_THRESHOLD_VALID_DAYS)
-                || self.medication_change.is_some_and(|c| m.determined_at < c)
+            super::holds::stale(
+                m,
+                self.medication_change,
+                self.seizure,
+                self.now,
+                self.config.motor_threshold_valid_days,
+            )
+            .is_some()
         });
         if self.takes_sessions() && threshold_due {
             out.push("motor-threshold-due");
@@ -300,6 +306,7 @@ mod tests {
             holds: 0,
             motor_thresholds: &[],
             medication_change: None,
+            seizure: None,
             sessions,
             check_ins,
             baseline,
@@ -428,6 +435,7 @@ mod tests {
             holds,
             motor_thresholds: &[],
             medication_change: None,
+            seizure: None,
             sessions: &s,
             check_ins: &c,
             baseline: Some(0),

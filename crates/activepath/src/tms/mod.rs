@@ -7,8 +7,10 @@
 //! portal and the API alike; every change and every read is in the audit
 //! trail.
 
+pub mod adverse_events;
 mod alerts;
 pub mod baseline;
+pub mod holds;
 pub mod links;
 pub mod safety;
 pub mod schedule;
@@ -193,18 +195,33 @@ pub async fn start_course(
     Ok(Ok(Some(id)))
 }
 
+/// How a motor threshold may be found: with EMG, or by a visible twitch.
+pub const THRESHOLD_METHODS: [&str; 2] = ["emg", "visual"];
+
+/// A motor threshold as typed.
+#[derive(Debug, Clone, Default)]
+pub struct ThresholdLog {
+    pub determined_at: Option<String>,
+    pub percent_output: Option<i64>,
+    /// One of [`THRESHOLD_METHODS`]; required.
+    pub method: Option<String>,
+    pub device: Option<String>,
+    pub coil: Option<String>,
+}
+
 /// Records a motor threshold for course `course_id`: `percent_output` of
-/// the device, determined at `determined_at` (not in the future). `Ok(Err)`
-/// names each bad field; `Ok(Ok(None))`: no such course.
+/// the device, determined at `determined_at` (not in the future), how
+/// (`method`) and with what (`device`, `coil`). `Ok(Err)` names each bad
+/// field; `Ok(Ok(None))`: no such course.
 pub async fn record_motor_threshold(
     s: &Services,
     actor: &Actor,
     course_id: i64,
-    determined_at: Option<&str>,
-    percent_output: Option<i64>,
+    log: ThresholdLog,
 ) -> Outcome<i64> {
     let now = s.clock.now();
     let mut errors = FieldErrors::new();
+    let (determined_at, percent_output) = (log.determined_at.as_deref(), log.percent_output);
     let at = match determined_at.map(|raw| happened_at(s, raw)) {
         Some(Ok(t)) => Some(t),
         Some(Err(problem)) => {
@@ -229,7 +246,22 @@ pub async fn record_motor_threshold(
             None
         }
     };
-    let (Some(at), Some(percent)) = (at, percent) else {
+    let method = one_of(
+        &mut errors,
+        "method",
+        log.method.as_deref(),
+        &THRESHOLD_METHODS,
+    );
+    if method.is_none() && log.method.as_deref().is_none_or(|m| m.trim().is_empty()) {
+        errors.push((
+            "method".into(),
+            format!("is required: one of {}", THRESHOLD_METHODS.join(", ")),
+        ));
+    }
+    let device = optional_line(&mut errors, "device", log.device.as_deref(), 80);
+    let coil = optional_line(&mut errors, "coil", log.coil.as_deref(), 80);
+    let (Some(at), Some(percent), Some(method), true) = (at, percent, method, errors.is_empty())
+    else {
         return Ok(Err(errors));
     };
     if s.storage.course(course_id).await?.is_none() {
@@ -242,6 +274,9 @@ pub async fn record_motor_threshold(
                 course_id,
                 determined_at: at,
                 percent_output: percent,
+                method,
+                device,
+                coil,
                 recorded_by: actor.user_id,
                 created_at: now,
             },
@@ -711,11 +746,9 @@ pub async fn record_session(
     if let Some(refused) = baseline::session_refusal(s, &course, started).await? {
         return Ok(refused);
     }
-    let Some(threshold) = s.storage.motor_thresholds(course_id).await?.pop() else {
-        return stop(
-            "motor_threshold",
-            "no motor threshold has been determined for this course".into(),
-        );
+    let threshold = match holds::current_threshold(s, course_id).await? {
+        Ok(threshold) => threshold,
+        Err(message) => return stop("motor_threshold", message),
     };
     let ceiling = s.config.tms.max_intensity_percent_mt;
     if intensity > ceiling {
@@ -803,23 +836,6 @@ pub async fn record_session(
         s.mail_wake.notify_one();
     }
     Ok(Ok(Some(SessionOutcome::Recorded { id, hold })))
-}
-
-/// Clears a hold (clinicians): the course takes sessions again.
-/// `Ok(Ok(None))`: no such open hold on that course.
-pub async fn clear_hold(s: &Services, actor: &Actor, course_id: i64, hold_id: i64) -> Outcome<i64> {
-    let now = s.clock.now();
-    let cleared = s
-        .storage
-        .clear_hold(
-            course_id,
-            hold_id,
-            actor.user_id,
-            &s.cipher.audit_chain(),
-            actor.did("clear hold", "tms_course", course_id, now),
-        )
-        .await?;
-    Ok(Ok(cleared.then_some(hold_id)))
 }
 
 /// A check-in recorded: its id, score, and the urgent case it opened.
@@ -1056,7 +1072,7 @@ fn deviations(
         .collect()
 }
 
-pub use alerts::{Alert, CheckInDue, MOTOR_THRESHOLD_VALID_DAYS};
+pub use alerts::{Alert, CheckInDue};
 
 /// Each check-in with the number of sessions given before it was taken,
 /// measured from the check-in at `baseline`.
@@ -1174,6 +1190,7 @@ async fn load_all(
     let mut authorizations = by_course(st.authorizations_of(&ids).await?);
     let mut series = by_course(st.series_of(&ids).await?);
     let medication_changes = st.last_medication_changes(&ids).await?;
+    let seizures = st.last_seizures_or_faintings(&ids).await?;
     let now = s.clock.now();
     records
         .into_iter()
@@ -1218,6 +1235,7 @@ async fn load_all(
                 holds: open_holds.len(),
                 motor_thresholds: &motor_thresholds,
                 medication_change: medication_changes.get(&id).copied(),
+                seizure: seizures.get(&id).copied(),
                 sessions: &sessions,
                 check_ins: &check_ins,
                 baseline,

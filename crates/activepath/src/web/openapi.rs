@@ -37,6 +37,9 @@ use utoipa::{Modify, OpenApi};
         crate::web::tms::api::change,
         crate::web::tms::safety::patient,
         crate::web::tms::safety::create_review,
+        crate::web::tms::adverse_events::create,
+        crate::web::tms::adverse_events::reports,
+        crate::web::tms::adverse_events::list,
     ),
     tags(
         (name = "self-assessment", description = "Score a PHQ-9 or GAD-7, for kiosks and integrations"),

@@ -303,6 +303,12 @@ async fn the_openapi_document_describes_every_api_route_as_it_answers() {
         ),
         ("/api/v1/staff/patients/{id}", "get"),
         ("/api/v1/staff/patients/{id}/safety-reviews", "post"),
+        ("/api/v1/staff/courses/{id}/adverse-events", "post"),
+        (
+            "/api/v1/staff/courses/{id}/adverse-events/{event}/reports",
+            "post",
+        ),
+        ("/api/v1/staff/adverse-events", "get"),
     ] {
         assert!(
             doc["paths"][path][method].is_object(),
@@ -311,7 +317,7 @@ async fn the_openapi_document_describes_every_api_route_as_it_answers() {
     }
     assert_eq!(
         paths.len(),
-        20,
+        23,
         "no route undocumented, none invented: {paths:?}"
     );
     assert_eq!(

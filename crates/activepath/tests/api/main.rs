@@ -13,6 +13,7 @@ mod contact;
 mod data_protection;
 mod figures;
 mod helpers;
+mod holds_adverse_events;
 mod json_api;
 mod mail;
 mod media_cache;

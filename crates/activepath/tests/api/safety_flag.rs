@@ -40,7 +40,7 @@ async fn ready(app: &TestApp, t: &Tokens, path: &str) {
         &t.technician,
         "POST",
         &format!("{path}/motor-thresholds"),
-        Some(json!({"determined_at": app.clock.now().to_string(), "percent_output": 55})),
+        Some(json!({"determined_at": app.clock.now().to_string(), "percent_output": 55, "method": "emg"})),
     )
     .await;
     assert_eq!(code, 201);

@@ -33,6 +33,20 @@ pub(crate) async fn tokens(app: &TestApp) -> Tokens {
     }
 }
 
+/// An API token of a clinician with the medical-director mark (made as on
+/// the command line: `activepath user add --medical-director`).
+pub(crate) async fn medical_director_token(app: &TestApp) -> String {
+    activepath::staff::sign_in::add_medical_director(
+        &app.state,
+        &activepath::staff::Actor::command_line(),
+        "director@riverbend.example",
+        crate::staff::PASSWORD.to_string().into(),
+    )
+    .await
+    .unwrap();
+    api_token(app, "director@riverbend.example").await.0
+}
+
 pub(crate) async fn send(
     app: &TestApp,
     token: &str,
@@ -166,13 +180,16 @@ async fn a_clinician_starts_a_course_and_a_technician_records_the_motor_threshol
     let now = app.clock.now();
     let (status, problem) = send(&app, &t.technician, "POST", &mt, Some(json!({"determined_at": now.checked_add(jiff::SignedDuration::from_hours(2)).unwrap().to_string(), "percent_output": 150}))).await;
     assert_eq!(status, 422);
-    assert_eq!(fields(&problem), ["determined_at", "percent_output"]);
+    assert_eq!(
+        fields(&problem),
+        ["determined_at", "percent_output", "method"]
+    );
     let (status, _) = send(
         &app,
         &t.coordinator,
         "POST",
         &mt,
-        Some(json!({"determined_at": now.to_string(), "percent_output": 52})),
+        Some(json!({"determined_at": now.to_string(), "percent_output": 52, "method": "emg"})),
     )
     .await;
     assert_eq!(status, 403);
@@ -181,7 +198,7 @@ async fn a_clinician_starts_a_course_and_a_technician_records_the_motor_threshol
         &t.technician,
         "POST",
         &mt,
-        Some(json!({"determined_at": now.to_string(), "percent_output": 52})),
+        Some(json!({"determined_at": now.to_string(), "percent_output": 52, "method": "emg"})),
     )
     .await;
     assert_eq!(status, 201);
@@ -191,7 +208,7 @@ async fn a_clinician_starts_a_course_and_a_technician_records_the_motor_threshol
             &t.technician,
             "POST",
             "/api/v1/staff/courses/999999/motor-thresholds",
-            Some(json!({"determined_at": now.to_string(), "percent_output": 52}))
+            Some(json!({"determined_at": now.to_string(), "percent_output": 52, "method": "emg"}))
         )
         .await
         .0,
@@ -615,7 +632,7 @@ async fn sessions_are_refused_by_every_hard_stop_and_serious_events_hold_the_cou
         &t.technician,
         "POST",
         &format!("{path}/motor-thresholds"),
-        Some(json!({"determined_at": now(), "percent_output": 55})),
+        Some(json!({"determined_at": now(), "percent_output": 55, "method": "emg"})),
     )
     .await;
     // Above the clinic's ceiling (120% by default).
@@ -669,10 +686,23 @@ async fn sessions_are_refused_by_every_hard_stop_and_serious_events_hold_the_cou
     .await;
     assert_eq!((code, stop_of(&problem).as_deref()), (422, Some("hold")));
     let clear = format!("{path}/holds/{hold}/clear");
-    assert_eq!(send(&app, &t.technician, "POST", &clear, None).await.0, 403);
-    assert_eq!(send(&app, &t.clinician, "POST", &clear, None).await.0, 200);
+    let note = || Some(json!({"note": "Dose unchanged for 3 weeks; reviewed with the patient"}));
     assert_eq!(
-        send(&app, &t.clinician, "POST", &clear, None).await.0,
+        send(&app, &t.technician, "POST", &clear, note()).await.0,
+        403
+    );
+    let (code, problem) = send(&app, &t.clinician, "POST", &clear, None).await;
+    assert_eq!(
+        (code, fields(&problem)),
+        (422, vec!["note"]),
+        "a note is required"
+    );
+    assert_eq!(
+        send(&app, &t.clinician, "POST", &clear, note()).await.0,
+        200
+    );
+    assert_eq!(
+        send(&app, &t.clinician, "POST", &clear, note()).await.0,
         404,
         "cleared once"
     );
@@ -726,18 +756,19 @@ async fn sessions_are_refused_by_every_hard_stop_and_serious_events_hold_the_cou
     )
     .await;
     assert_eq!((code, stop_of(&problem).as_deref()), (422, Some("hold")));
-    assert_eq!(
-        send(
-            &app,
-            &t.clinician,
-            "POST",
-            &format!("{path}/holds/{hold}/clear"),
-            None
-        )
-        .await
-        .0,
-        200
+    // A seizure's hold is the medical director's to clear.
+    let clear = format!("{path}/holds/{hold}/clear");
+    let (code, problem) = send(&app, &t.clinician, "POST", &clear, note()).await;
+    assert_eq!(code, 403);
+    assert!(
+        problem["title"]
+            .as_str()
+            .unwrap()
+            .contains("only a medical director may clear"),
+        "{problem}"
     );
+    let director = medical_director_token(&app).await;
+    assert_eq!(send(&app, &director, "POST", &clear, note()).await.0, 200);
 
     // A paused course takes no session.
     send(
@@ -784,11 +815,22 @@ async fn early_non_response_counts_the_sessions_given_before_each_check_in() {
         &t.technician,
         "POST",
         &format!("{path}/motor-thresholds"),
-        Some(json!({"determined_at": app.clock.now().to_string(), "percent_output": 50})),
+        Some(json!({"determined_at": app.clock.now().to_string(), "percent_output": 50, "method": "emg"})),
     )
     .await;
-    for _ in 0..20 {
+    for day in 0..20 {
         app.clock.advance(jiff::SignedDuration::from_hours(24));
+        if day % 7 == 6 {
+            // Determined again each week, or the session is refused.
+            send(
+                &app,
+                &t.technician,
+                "POST",
+                &format!("{path}/motor-thresholds"),
+                Some(json!({"determined_at": app.clock.now().to_string(), "percent_output": 50, "method": "emg"})),
+            )
+            .await;
+        }
         let (code, _) = send(&app, &t.technician, "POST", &format!("{path}/sessions"), Some(json!({"started_at": app.clock.now().to_string(), "intensity_percent_mt": 120, "pulses": 600, "checklist": all_no(), "earplugs": true}))).await;
         assert_eq!(code, 201);
     }
@@ -813,11 +855,8 @@ async fn early_non_response_counts_the_sessions_given_before_each_check_in() {
     );
     assert_eq!(view["category"], "non-response");
     assert_eq!(view["early_non_response"], true);
-    // 20 days on, the motor threshold is due again, and the flag is an alert.
-    assert_eq!(
-        view["alerts"],
-        json!(["motor-threshold-due", "early-non-response"])
-    );
+    // The flag is an alert.
+    assert_eq!(view["alerts"], json!(["early-non-response"]));
 }
 
 /// The baseline, a motor threshold and `n` sessions on the course at `path`.
@@ -838,7 +877,7 @@ pub(crate) async fn give_sessions(app: &TestApp, t: &Tokens, path: &str, n: usiz
         &t.technician,
         "POST",
         &format!("{path}/motor-thresholds"),
-        Some(json!({"determined_at": now, "percent_output": 55})),
+        Some(json!({"determined_at": now, "percent_output": 55, "method": "emg"})),
     )
     .await;
     for _ in 0..n {
@@ -1062,14 +1101,15 @@ async fn the_motor_threshold_is_due_again_after_a_medication_change() {
     let (_, view) = send(&app, &t.clinician, "GET", &path, None).await;
     assert_eq!(view["open_holds"][0]["reason"], "checklist");
     let hold = view["open_holds"][0]["id"].as_i64().unwrap();
-    send(
+    let (code, _) = send(
         &app,
         &t.clinician,
         "POST",
         &format!("{path}/holds/{hold}/clear"),
-        None,
+        Some(json!({"note": "New dose of sertraline reviewed"})),
     )
     .await;
+    assert_eq!(code, 200);
     let (_, view) = send(&app, &t.clinician, "GET", &path, None).await;
     assert!(
         due(&view),
@@ -1088,7 +1128,7 @@ async fn every_role_on_every_tms_route() {
     let app = spawn_app().await;
     let t = tokens(&app).await;
     use Role::*;
-    let routes: [(&str, &str, &[Role]); 13] = [
+    let routes: [(&str, &str, &[Role]); 16] = [
         (
             "POST",
             "/api/v1/staff/patients/999999/courses",
@@ -1146,6 +1186,18 @@ async fn every_role_on_every_tms_route() {
             &[Clinician, Coordinator],
         ),
         ("POST", "/api/v1/staff/patients", &[Clinician, Coordinator]),
+        (
+            "POST",
+            "/api/v1/staff/courses/999999/adverse-events",
+            &[Clinician, Technician],
+        ),
+        (
+            "POST",
+            "/api/v1/staff/courses/999999/adverse-events/1/reports",
+            &[Clinician],
+        ),
+        // Medical directors only: no role by itself.
+        ("GET", "/api/v1/staff/adverse-events", &[]),
     ];
     for (method, path, allowed) in routes {
         for (role, token) in [

@@ -242,6 +242,7 @@ async fn a_course_is_started_and_given_in_the_portal_and_the_technician_sees_no_
                 ("csrf", &csrf),
                 ("determined_at", &local),
                 ("percent_output", ""),
+                ("method", "visual"),
             ],
         )
         .await;
@@ -254,6 +255,7 @@ async fn a_course_is_started_and_given_in_the_portal_and_the_technician_sees_no_
                 ("csrf", &csrf),
                 ("determined_at", &local),
                 ("percent_output", "52"),
+                ("method", "visual"),
             ],
         )
         .await;
@@ -342,7 +344,11 @@ async fn a_course_is_started_and_given_in_the_portal_and_the_technician_sees_no_
         page.body.contains("A seizure since the last session"),
         "which answer"
     );
-    assert!(page.body.contains("Reviewed: clear the hold"));
+    // A seizure since the last session: the medical director's to clear.
+    assert!(
+        page.body
+            .contains("A medical director must review and clear this")
+    );
 }
 
 #[tokio::test]
@@ -742,6 +748,7 @@ async fn the_lists_show_each_course_with_its_own_patient_and_alerts() {
                 ("csrf", &page.csrf()),
                 ("determined_at", &local),
                 ("percent_output", "50"),
+                ("method", "visual"),
             ],
         )
         .await;
@@ -769,10 +776,10 @@ async fn the_lists_show_each_course_with_its_own_patient_and_alerts() {
     ] {
         assert!(item(course).contains(name), "{course}: {}", item(course));
     }
-    assert!(item(&first).contains("The motor threshold is due"));
-    assert!(item(&second).contains("The motor threshold is due"));
+    assert!(item(&first).contains("The motor threshold must be found again"));
+    assert!(item(&second).contains("The motor threshold must be found again"));
     assert!(
-        !item(&bens).contains("The motor threshold is due"),
+        !item(&bens).contains("The motor threshold must be found again"),
         "{}",
         item(&bens)
     );

@@ -29,6 +29,9 @@ pub struct AccountRow {
     second_factor: bool,
     created: String,
     me: bool,
+    /// A clinician: the medical-director mark may be set or removed.
+    clinician: bool,
+    medical_director: bool,
 }
 
 #[derive(Template)]
@@ -98,6 +101,8 @@ async fn accounts_page(
             second_factor: u.totp_secret.is_some(),
             created: format_date_time(u.created_at, tz),
             me: u.id == who.user.id,
+            clinician: u.role == Role::Clinician,
+            medical_director: u.medical_director,
         })
         .collect();
     Ok(AccountsPage {
@@ -190,6 +195,61 @@ async fn set_disabled(
         return Err(AppError::NotFound);
     }
     Ok(Redirect::to("/staff/accounts").into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct MarkForm {
+    /// `on` or `off`.
+    mark: String,
+}
+
+/// `POST /staff/accounts/{id}/medical-director`: an administrator sets or
+/// removes the mark on a clinician's account (never their own); audited and
+/// mailed to the administrators and medical directors
+/// (`staff::access::mark_medical_director`).
+pub async fn medical_director(
+    Allowed(who, _): Allowed<ManageAccounts>,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Form(form): Form<MarkForm>,
+) -> Result<Response> {
+    let tr = Tr::default();
+    let on = match form.mark.as_str() {
+        "on" => true,
+        "off" => false,
+        _ => return Err(AppError::bad("mark", "must be on or off")),
+    };
+    let (status, error, notice) =
+        match access::mark_medical_director(&state, &who.user, &who.actor, id, on)
+            .await
+            .map_err(AppError::from)?
+        {
+            access::Mark::Done => (
+                StatusCode::OK,
+                None,
+                Some(tr.t(if on {
+                    "account-md-done-set"
+                } else {
+                    "account-md-done-unset"
+                })),
+            ),
+            access::Mark::OwnAccount => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(tr.t("account-md-own")),
+                None,
+            ),
+            access::Mark::NotClinician => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(tr.t("account-md-clinician")),
+                None,
+            ),
+            access::Mark::NoSuchAccount | access::Mark::NotAllowed => {
+                return Err(AppError::NotFound);
+            }
+        };
+    let page = accounts_page(&state, &who, InviteForm::default(), error, notice).await?;
+    Ok(html(status, &page))
 }
 
 pub async fn disable(

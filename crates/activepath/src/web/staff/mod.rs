@@ -138,6 +138,27 @@ pub fn router(state: AppState) -> Routes<AppState> {
             "/staff/courses/{id}/sessions/change",
             post(crate::web::tms::pages::change_sessions),
         )
+        .route(
+            "/staff/courses/{id}/adverse-events/new",
+            get(crate::web::tms::adverse_events::new_form),
+        )
+        .route(
+            "/staff/courses/{id}/adverse-events",
+            post(crate::web::tms::adverse_events::new_submit),
+        )
+        .route(
+            "/staff/courses/{id}/adverse-events/{event}/reports",
+            get(crate::web::tms::adverse_events::reports_form)
+                .post(crate::web::tms::adverse_events::reports_submit),
+        )
+        .route(
+            "/staff/adverse-events",
+            get(crate::web::tms::adverse_events::page),
+        )
+        .route(
+            "/staff/adverse-events.csv",
+            get(crate::web::tms::adverse_events::page_csv),
+        )
         .route("/staff/calendar", get(calendar::page))
         .route("/staff/calendar/book", get(calendar::book_times))
         .route(
@@ -161,6 +182,10 @@ pub fn router(state: AppState) -> Routes<AppState> {
         .route("/staff/accounts/invite", post(accounts::invite))
         .route("/staff/accounts/{id}/disable", post(accounts::disable))
         .route("/staff/accounts/{id}/enable", post(accounts::enable))
+        .route(
+            "/staff/accounts/{id}/medical-director",
+            post(accounts::medical_director),
+        )
         .route("/staff/grants", get(grants::page))
         .route("/staff/grants/{id}/approve", post(grants::approve))
         .route("/staff/grants/{id}/decline", post(grants::decline))
@@ -240,6 +265,18 @@ pub fn router(state: AppState) -> Routes<AppState> {
         .route(
             "/api/v1/staff/courses/{id}/appointments/{appointment}/change",
             post(crate::web::tms::api::change),
+        )
+        .route(
+            "/api/v1/staff/courses/{id}/adverse-events",
+            post(crate::web::tms::adverse_events::create),
+        )
+        .route(
+            "/api/v1/staff/courses/{id}/adverse-events/{event}/reports",
+            post(crate::web::tms::adverse_events::reports),
+        )
+        .route(
+            "/api/v1/staff/adverse-events",
+            get(crate::web::tms::adverse_events::list),
         )
         .route("/api/v1/staff/{*rest}", get(not_found))
         .map(|r| r.route_layer(axum::middleware::from_fn_with_state(state, require_token)));
@@ -563,6 +600,8 @@ pub struct StaffLayout {
     pub nav_patients: bool,
     pub nav_calendar: bool,
     pub nav_courses: bool,
+    /// Medical directors: the clinic's adverse events.
+    pub nav_adverse_events: bool,
     pub nav_accounts: bool,
     /// Administrators and the medical director: requests for roles.
     pub nav_grants: bool,
@@ -609,6 +648,8 @@ impl StaffLayout {
             nav_patients: can(Permission::SeePatients),
             nav_calendar: can(Permission::SeeSchedule),
             nav_courses: can(Permission::SeeCourses),
+            nav_adverse_events: who
+                .is_some_and(|w| crate::tms::holds::is_medical_director(&w.user)),
             nav_accounts: can(Permission::ManageAccounts),
             nav_grants: who.is_some_and(|w| crate::staff::roles::approves_grants(&w.user)),
             nav_audit: can(Permission::SeeAudit),

@@ -93,6 +93,13 @@ pub struct NewMotorThreshold {
     pub determined_at: Option<String>,
     /// The device's output that evoked the motor response, 1 to 100 (%).
     pub percent_output: Option<i64>,
+    /// How it was found: `emg` or `visual` (required).
+    #[schema(required = true, value_type = String)]
+    pub method: Option<String>,
+    /// The device, as the clinic names it (one line, at most 80 characters).
+    pub device: Option<String>,
+    /// The coil (one line, at most 80 characters).
+    pub coil: Option<String>,
 }
 
 /// `POST /api/v1/staff/courses/{id}/motor-thresholds`.
@@ -124,17 +131,17 @@ pub async fn motor_threshold(
     let request: NewMotorThreshold = json::read(
         &body,
         INVALID,
-        "must be a JSON object with determined_at and percent_output",
+        "must be a JSON object with determined_at, percent_output and method",
     )?;
+    let log = tms::ThresholdLog {
+        determined_at: request.determined_at,
+        percent_output: request.percent_output,
+        method: request.method,
+        device: request.device,
+        coil: request.coil,
+    };
     created(
-        tms::record_motor_threshold(
-            &state,
-            &who.actor,
-            course_id,
-            request.determined_at.as_deref(),
-            request.percent_output,
-        )
-        .await,
+        tms::record_motor_threshold(&state, &who.actor, course_id, log).await,
         "No course with that id",
         INVALID,
     )
@@ -233,7 +240,7 @@ pub struct SessionCreated {
         (status = 401, description = "No valid API token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only clinicians and technicians record treatment"),
         (status = 404, description = "No course with that id", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is wrong, or a hard stop refused the session: the error's field names the stop (course_status, safety_review — the patient's safety flag is up until a clinician's safety review —, hold, baseline: no PHQ-9 within tms.baseline_valid_days before session 1, motor_threshold, intensity_percent_mt, checklist), or started_at before the course's start date; a missing or false earplugs is named earplugs", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is wrong, or a hard stop refused the session: the error's field names the stop (course_status, safety_review — the patient's safety flag is up until a clinician's safety review —, hold, baseline: no PHQ-9 within tms.baseline_valid_days before session 1, motor_threshold: none, or one determined before the last medication change or seizure or fainting, or more than tms.motor_threshold_valid_days days ago, intensity_percent_mt, checklist), or started_at before the course's start date; a missing or false earplugs is named earplugs", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn session(
@@ -296,35 +303,72 @@ pub async fn session(
     }
 }
 
+/// What the clinician reviewed before clearing a hold.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClearHold {
+    /// What was reviewed and why sessions may go on (required; at most
+    /// 2000 characters; stored encrypted, shown to clinicians on the course
+    /// page with who cleared it and when).
+    #[schema(required = true, value_type = String)]
+    pub note: Option<String>,
+}
+
 /// `POST /api/v1/staff/courses/{id}/holds/{hold}/clear`.
 #[utoipa::path(
     post,
     path = "/api/v1/staff/courses/{id}/holds/{hold}/clear",
     tag = "tms",
-    summary = "Clear a course's hold after a clinician's review",
+    summary = "Clear a course's hold after a clinician's review, with a note",
+    description = "A hold opened by a seizure, fainting or other serious adverse event (reason adverse-event, or a checklist \"yes\" to seizure) may be cleared only by an account with the medical-director mark.",
     params(
         ("id" = i64, Path, description = "The course's id"),
         ("hold" = i64, Path, description = "The hold's id"),
     ),
+    request_body = ClearHold,
     security(("staff_token" = [])),
     responses(
         (status = 200, description = "Cleared; in the audit trail", body = Created),
         (status = 401, description = "No valid API token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Only clinicians clear holds"),
+        (status = 403, description = "Only clinicians clear holds, and only a medical director one opened by a seizure, fainting or other serious adverse event (the problem's title says which)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such open hold on that course", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No note, or one too long (field note)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn clear_hold(
     Allowed(who, _): Allowed<ManageCourses>,
     State(state): State<AppState>,
     Path((course_id, hold_id)): Path<(i64, i64)>,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
-    created(
-        tms::clear_hold(&state, &who.actor, course_id, hold_id).await,
-        "No such open hold on that course",
-        "The hold could not be cleared",
+    const INVALID: &str = "The hold could not be cleared";
+    // No body at all is a missing note; a body must be JSON.
+    let note = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        json::require_json(&headers, "Send the note as application/json")?;
+        json::read::<ClearHold>(&body, INVALID, "must be a JSON object with note")?.note
+    };
+    match tms::holds::clear_hold(
+        &state,
+        &who.user,
+        &who.actor,
+        course_id,
+        hold_id,
+        note.as_deref(),
     )
-    .map(|(_, body)| (StatusCode::OK, body))
+    .await
+    .map_err(failed)?
+    {
+        tms::holds::Cleared::Done(id) => Ok((StatusCode::OK, Json(Created { id }))),
+        tms::holds::Cleared::NotFound => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "No such open hold on that course",
+        )),
+        tms::holds::Cleared::Invalid(errors) => Err(ApiError::invalid(INVALID, errors)),
+        tms::holds::Cleared::Forbidden(why) => Err(ApiError::new(StatusCode::FORBIDDEN, why)),
+    }
 }
 
 /// A change of a course's status.
@@ -487,6 +531,10 @@ pub async fn check_in(
 pub struct MotorThresholdView {
     pub determined_at: String,
     pub percent_output: i64,
+    /// `emg` or `visual`; null for thresholds recorded before it was asked.
+    pub method: Option<String>,
+    pub device: Option<String>,
+    pub coil: Option<String>,
 }
 
 /// A course's plan and status.
@@ -534,8 +582,9 @@ pub struct CourseView {
     /// Holds that stop further sessions until a clinician clears them.
     pub open_holds: Vec<HoldView>,
     /// What needs attention, most pressing first: `worsening`, `hold-open`,
-    /// `motor-threshold-due` (none yet, the latest older than 7 days, or
-    /// older than the last medication change), `sessions-beyond-authorization`,
+    /// `motor-threshold-due` (none yet, the latest older than
+    /// `tms.motor_threshold_valid_days` (7), or older than the last
+    /// medication change or seizure or fainting), `sessions-beyond-authorization`,
     /// `authorization-expired`, `authorization-running-out`, `check-in-due`,
     /// `early-non-response`.
     pub alerts: Vec<&'static str>,
@@ -668,6 +717,9 @@ pub async fn course(
             .map(|m| MotorThresholdView {
                 determined_at: rfc3339(m.determined_at),
                 percent_output: m.percent_output,
+                method: m.method.clone(),
+                device: m.device.clone(),
+                coil: m.coil.clone(),
             })
             .collect(),
         baseline_total: c.progress.baseline,

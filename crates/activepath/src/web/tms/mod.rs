@@ -1,8 +1,10 @@
 //! TMS courses over HTTP: the staff API (bearer tokens), the portal's
 //! course pages, and the patient's check-in page (by a single-use link).
 
+pub mod adverse_events;
 pub mod api;
 pub mod check_in;
+pub mod holds;
 pub mod pages;
 pub mod safety;
 

@@ -69,7 +69,7 @@ impl Field {
         self
     }
 
-    fn range(mut self, min: impl ToString, max: impl ToString, step: &str) -> Self {
+    pub(super) fn range(mut self, min: impl ToString, max: impl ToString, step: &str) -> Self {
         self.min = Some(min.to_string());
         self.max = Some(max.to_string());
         self.step = Some(step.to_string());
@@ -108,9 +108,9 @@ pub(super) fn place(fields: &mut [Field], errors: &FieldErrors) -> Vec<(String, 
 }
 
 /// The typed values of a posted form, by name (checkboxes may repeat).
-type Typed = HashMap<String, Vec<String>>;
+pub(super) type Typed = HashMap<String, Vec<String>>;
 
-fn typed(fields: Vec<(String, String)>) -> Typed {
+pub(super) fn typed(fields: Vec<(String, String)>) -> Typed {
     let mut out: Typed = HashMap::new();
     for (k, v) in fields {
         out.entry(k).or_default().push(v);
@@ -118,24 +118,24 @@ fn typed(fields: Vec<(String, String)>) -> Typed {
     out
 }
 
-fn value(t: &Typed, name: &str) -> String {
+pub(super) fn value(t: &Typed, name: &str) -> String {
     t.get(name)
         .and_then(|v| v.first())
         .cloned()
         .unwrap_or_default()
 }
 
-fn opt(t: &Typed, name: &str) -> Option<String> {
+pub(super) fn opt(t: &Typed, name: &str) -> Option<String> {
     Some(value(t, name)).filter(|v| !v.trim().is_empty())
 }
 
 /// A whole number as typed; text that is not one becomes a value the
 /// core refuses with its own message (so the field is named).
-fn number(t: &Typed, name: &str) -> Option<i64> {
+pub(super) fn number(t: &Typed, name: &str) -> Option<i64> {
     opt(t, name).map(|v| v.trim().parse().unwrap_or(i64::MIN))
 }
 
-fn label(tr: &Tr, prefix: &str, id: &str) -> String {
+pub(super) fn label(tr: &Tr, prefix: &str, id: &str) -> String {
     tr.t(&format!("{prefix}-{id}"))
 }
 
@@ -161,7 +161,7 @@ struct ListPage {
 }
 
 /// The patient's name, to say whose course it is.
-async fn patient_name(state: &AppState, patient_id: i64) -> Result<String> {
+pub(super) async fn patient_name(state: &AppState, patient_id: i64) -> Result<String> {
     Ok(crate::staff::patients::details(state, patient_id)
         .await
         .map_err(AppError::from)?
@@ -497,7 +497,21 @@ pub struct HoldRow {
     reason: String,
     opened: String,
     case_id: Option<i64>,
+    /// Only a medical director may clear it (a seizure, fainting or other
+    /// serious adverse event).
+    needs_md: bool,
+    /// The reader may clear it.
+    may_clear: bool,
+    /// An adverse-event hold, and the reader may record the event.
+    record_event: bool,
+    /// The note as typed, and what was wrong with it.
+    note: String,
+    note_error: Option<String>,
 }
+
+/// Rows the course page shows for holds cleared, thresholds and adverse
+/// events (issue 19 §2); built in `crate::web::tms::holds`.
+pub use super::holds::{AdverseEventRow, ClearedHoldRow, ThresholdRow};
 
 /// Which of the course page's forms a post came from, with what was typed
 /// and what was wrong.
@@ -536,10 +550,12 @@ struct CoursePage {
     facts: Vec<(String, String)>,
     alerts: Vec<String>,
     holds: Vec<HoldRow>,
+    cleared_holds: Vec<ClearedHoldRow>,
+    adverse_events: Vec<AdverseEventRow>,
     chart: Option<Chart>,
     check_ins: Vec<CheckInRow>,
     sessions: Vec<SessionRow>,
-    thresholds: Vec<(String, i64)>,
+    thresholds: Vec<ThresholdRow>,
     authorizations: Vec<AuthorizationRow>,
     takes_sessions: bool,
     takes_check_ins: bool,
@@ -773,6 +789,7 @@ async fn course_page(
         .range(1, 100, "1")
         .required(),
     ];
+    threshold_fields.extend(super::holds::threshold_fields(&tr, t));
     let threshold_errors = place(&mut threshold_fields, &errors_for("threshold"));
     let t = typed_for("authorization");
     let mut extends: Vec<(String, String)> = course
@@ -1059,6 +1076,25 @@ async fn course_page(
             .open_holds
             .iter()
             .map(|h| HoldRow {
+                needs_md: tms::holds::needs_medical_director(h),
+                may_clear: who.can(Permission::ManageCourses)
+                    && (!tms::holds::needs_medical_director(h)
+                        || tms::holds::is_medical_director(&who.user)),
+                record_event: h.reason == "adverse-event" && who.can(Permission::RecordTreatment),
+                note: if posted.form == "hold" && value(&posted.typed, "hold") == h.id.to_string() {
+                    value(&posted.typed, "note")
+                } else {
+                    String::new()
+                },
+                note_error: posted
+                    .errors
+                    .iter()
+                    .find(|(f, _)| {
+                        posted.form == "hold"
+                            && f == "note"
+                            && value(&posted.typed, "hold") == h.id.to_string()
+                    })
+                    .map(|(_, m)| m.clone()),
                 id: h.id,
                 reason: if h.checklist.is_empty() {
                     label(&tr, "course-hold", &h.reason)
@@ -1080,12 +1116,9 @@ async fn course_page(
         chart: chart(&tr, &course, r.planned_sessions),
         check_ins,
         sessions,
-        thresholds: course
-            .motor_thresholds
-            .iter()
-            .rev()
-            .map(|m| (format_date_time(m.determined_at, tz), m.percent_output))
-            .collect(),
+        thresholds: super::holds::threshold_rows(&tr, tz, &course.motor_thresholds),
+        cleared_holds: super::holds::cleared_hold_rows(state, who, id).await?,
+        adverse_events: super::holds::adverse_event_rows(state, who, id).await?,
         authorizations: course
             .authorizations
             .iter()
@@ -1145,9 +1178,8 @@ pub async fn page(
     let tr = Tr::default();
     let notice = match q.done.as_str() {
         "session" | "threshold" | "authorization" | "status" | "hold" | "emailed" | "series"
-        | "missed" | "change" | "check-in" | "check-in-urgent" | "tablet" => {
-            Some(tr.t(&format!("course-done-{}", q.done)))
-        }
+        | "missed" | "change" | "check-in" | "check-in-urgent" | "tablet" | "adverse-event"
+        | "reports" => Some(tr.t(&format!("course-done-{}", q.done))),
         _ => None,
     };
     let page = course_page(&state, &who, id, Posted::default(), notice).await?;
@@ -1191,15 +1223,14 @@ pub async fn threshold(
 ) -> Result<Response> {
     let t = typed(fields);
     let tz = state.config.clinic.time_zone.tz();
-    let at = opt(&t, "determined_at").map(|v| local_to_rfc3339(&v, tz));
-    let outcome = tms::record_motor_threshold(
-        &state,
-        &who.actor,
-        id,
-        at.as_deref(),
-        number(&t, "percent_output"),
-    )
-    .await;
+    let log = tms::ThresholdLog {
+        determined_at: opt(&t, "determined_at").map(|v| local_to_rfc3339(&v, tz)),
+        percent_output: number(&t, "percent_output"),
+        method: opt(&t, "method"),
+        device: opt(&t, "device"),
+        coil: opt(&t, "coil"),
+    };
+    let outcome = tms::record_motor_threshold(&state, &who.actor, id, log).await;
     after(&state, &who, id, "threshold", t, outcome).await
 }
 
@@ -1242,19 +1273,40 @@ pub async fn status(
     after(&state, &who, id, "status", t, outcome).await
 }
 
-/// `POST /staff/courses/{id}/holds/{hold}/clear`.
+/// `POST /staff/courses/{id}/holds/{hold}/clear`: with the note saying
+/// what was reviewed; the page again with the note's error, or (403) why
+/// this account may not clear it.
 pub async fn clear_hold(
     Allowed(who, _): Allowed<ManageCourses>,
     State(state): State<AppState>,
     Path((id, hold)): Path<(i64, i64)>,
+    Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response> {
-    match tms::clear_hold(&state, &who.actor, id, hold)
-        .await
-        .map_err(AppError::from)?
-    {
-        Ok(Some(_)) => Ok(Redirect::to(&format!("/staff/courses/{id}?done=hold")).into_response()),
-        _ => Err(AppError::NotFound),
-    }
+    let mut t = typed(fields);
+    let note = opt(&t, "note");
+    let (status, errors) =
+        match tms::holds::clear_hold(&state, &who.user, &who.actor, id, hold, note.as_deref())
+            .await
+            .map_err(AppError::from)?
+        {
+            tms::holds::Cleared::Done(_) => {
+                return Ok(Redirect::to(&format!("/staff/courses/{id}?done=hold")).into_response());
+            }
+            tms::holds::Cleared::NotFound => return Err(AppError::NotFound),
+            tms::holds::Cleared::Invalid(errors) => (StatusCode::UNPROCESSABLE_ENTITY, errors),
+            tms::holds::Cleared::Forbidden(why) => {
+                (StatusCode::FORBIDDEN, vec![("note".into(), why.into())])
+            }
+        };
+    t.insert("hold".into(), vec![hold.to_string()]);
+    let posted = Posted {
+        form: "hold",
+        typed: t,
+        errors,
+        conflicts: Vec::new(),
+    };
+    let page = course_page(&state, &who, id, posted, None).await?;
+    Ok(html(status, &page))
 }
 
 /// `POST /staff/courses/{id}/check-in`: `delivery=email` sends the patient
