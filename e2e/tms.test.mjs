@@ -14,6 +14,12 @@ const PASSWORD = 'lilac-otter-harbour-quietly';
 const CLINICIAN = 'dana.cole@riverbend.example';
 const TECHNICIAN = 'sam.ortiz@riverbend.example';
 let server, base, browser, kioskUrl;
+/** The pre-session checklist's questions, as the session screen asks them. */
+const CHECKLIST = ['Change in medication', 'Much less sleep than usual',
+  'Heavy drinking, or stopping alcohol or benzodiazepines suddenly, since the last session',
+  'New implant or metal in the head or neck', 'Pregnancy, or may be pregnant', 'A seizure since the last session',
+  'Recreational drugs or stimulants since the last session', 'A head injury since the last session',
+  'New or worse thoughts of suicide', 'Signs of mania or hypomania'];
 
 before(async () => {
   const dataDir = newDataDir();
@@ -149,12 +155,12 @@ test('a TMS course from the record to a session, on a tablet', async () => {
   // Nothing answered: each checklist question says so.
   await p.locator('form.session-form').evaluate((f) => f.setAttribute('novalidate', ''));
   await Promise.all([p.waitForLoadState('load'), p.getByRole('button', { name: 'Record the session' }).click()]);
-  assert.equal(await p.locator('.checklist .field-error').count(), 6);
+  assert.equal(await p.locator('.checklist .field-error').count(), 10);
   await expectNoAxeViolations(p, 'session screen with errors');
-  for (const q of ['Change in medication', 'Much less sleep than usual', 'Alcohol in the last 24 hours',
-    'New implant or metal in the head or neck', 'Pregnancy, or may be pregnant', 'A seizure since the last session']) {
-    await p.getByRole('group', { name: q }).getByLabel('No').check();
+  for (const q of CHECKLIST) {
+    await p.getByRole('group', { name: q, exact: true }).getByLabel('No').check();
   }
+  await p.getByLabel('Earplugs are fitted for the patient').check();
   await p.getByLabel(/Trains/).fill('75');
   await p.getByLabel(/Device \(optional\)/).fill('Chair 1');
   await p.getByLabel('Headache').check();

@@ -117,6 +117,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/postgres/0018_booking_holds.sql"),
     ),
     (
+        19,
+        "safety_flag",
+        include_str!("../../migrations/sqlite/0019_safety_flag.sql"),
+        include_str!("../../migrations/postgres/0019_safety_flag.sql"),
+    ),
+    (
         20,
         "holds_adverse_events",
         include_str!("../../migrations/sqlite/0020_holds_adverse_events.sql"),

@@ -28,6 +28,7 @@ mod migrations;
 pub mod outbox;
 pub mod patients;
 pub mod plans;
+pub mod safety;
 pub mod staff;
 pub mod tms;
 pub mod tms_orders;

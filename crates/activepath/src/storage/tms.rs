@@ -163,22 +163,17 @@ impl Storage {
         let (backend, chain) = (self.backend(), chain.clone());
         self.write(move |conn| {
             Box::pin(async move {
-                let changed = sqlx::query(
-                    "UPDATE tms_courses SET status = $1, stop_reason = $2, updated_at = $3, version = version + 1 \
-                     WHERE id = $4 AND status = $5",
+                change_course_status(
+                    conn,
+                    backend,
+                    &chain,
+                    id,
+                    from,
+                    to,
+                    stop_reason,
+                    &audit_entry,
                 )
-                .bind(to)
-                .bind(stop_reason)
-                .bind(Millis(audit_entry.at))
-                .bind(id)
-                .bind(from)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-                if changed == 1 {
-                    audit::append(conn, backend, &chain, &audit_entry).await?;
-                }
-                Ok(changed == 1)
+                .await
             })
         })
         .await
@@ -268,6 +263,37 @@ impl Storage {
     }
 }
 
+/// [`Storage::set_course_status`] on the caller's transaction (a safety
+/// review pauses courses this way too).
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn change_course_status(
+    conn: &mut sqlx::AnyConnection,
+    backend: super::Backend,
+    chain: &AuditChain,
+    id: i64,
+    from: &'static str,
+    to: &'static str,
+    stop_reason: Option<&'static str>,
+    audit_entry: &AuditEntry,
+) -> Result<bool> {
+    let changed = sqlx::query(
+        "UPDATE tms_courses SET status = $1, stop_reason = $2, updated_at = $3, version = version + 1 \
+         WHERE id = $4 AND status = $5",
+    )
+    .bind(to)
+    .bind(stop_reason)
+    .bind(Millis(audit_entry.at))
+    .bind(id)
+    .bind(from)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if changed == 1 {
+        audit::append(conn, backend, chain, audit_entry).await?;
+    }
+    Ok(changed == 1)
+}
+
 /// A PHQ-9 check-in to store: answers sealed by the caller.
 #[derive(Debug, Clone)]
 pub struct NewCheckIn {
@@ -321,6 +347,8 @@ impl Storage {
         let (backend, chain) = (self.backend(), chain.clone());
         self.write(move |conn| {
             Box::pin(async move {
+                let flagged = urgent.as_ref().map(|u| u.patient_id).filter(|_| new.self_harm_flag);
+                let (taken_at, course_id) = (new.taken_at, new.course_id);
                 let case_id = match urgent {
                     None => None,
                     Some(u) => Some(open_course_case(conn, new.course_id, u).await?),
@@ -355,6 +383,21 @@ impl Storage {
                         // Used or expired meanwhile: nothing is kept.
                         return Err(super::StorageError::Conflict(super::Constraint::LinkSpent));
                     }
+                }
+                if let Some(patient_id) = flagged {
+                    let signal = super::safety::NewSignal {
+                        patient_id,
+                        course_id,
+                        source: "check-in",
+                        at: taken_at,
+                        urgent: None,
+                    };
+                    let origin = super::safety::Origin {
+                        check_in_id: Some(id),
+                        case_id,
+                        session_id: None,
+                    };
+                    super::safety::raise(conn, backend, &chain, &audit_entry, signal, origin).await?;
                 }
                 audit::append(conn, backend, &chain, &audit_entry).await?;
                 Ok((id, case_id))
@@ -405,6 +448,9 @@ pub struct NewSession {
     pub created_at: Timestamp,
     /// The order's spacing, checked again inside the transaction.
     pub spacing: Option<super::tms_orders::Spacing>,
+    /// Suicidal thoughts reported as a side effect: the patient's safety
+    /// flag, with an urgent case of its own.
+    pub safety_signal: Option<super::safety::NewSignal>,
 }
 
 /// A session's parameters beyond intensity and pulses, each optional.
@@ -467,7 +513,7 @@ pub(super) fn list(text: Option<String>) -> Vec<String> {
 }
 
 /// Opens the case of `u` for `course_id` (inside a transaction).
-async fn open_course_case(
+pub(super) async fn open_course_case(
     conn: &mut sqlx::AnyConnection,
     course_id: i64,
     u: UrgentCase,
@@ -496,9 +542,18 @@ pub(super) async fn insert_hold(
     course_id: i64,
     hold: NewHold,
 ) -> Result<i64> {
+    Ok(insert_hold_and_case(conn, course_id, hold).await?.0)
+}
+
+/// Opens a hold and its case; returns both ids.
+pub(super) async fn insert_hold_and_case(
+    conn: &mut sqlx::AnyConnection,
+    course_id: i64,
+    hold: NewHold,
+) -> Result<(i64, i64)> {
     let at = hold.urgent.case.created_at;
     let case_id = open_course_case(conn, course_id, hold.urgent).await?;
-    Ok(sqlx::query_scalar(
+    let id = sqlx::query_scalar(
         "INSERT INTO tms_holds (course_id, reason, case_id, opened_at, checklist) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(course_id)
@@ -507,7 +562,8 @@ pub(super) async fn insert_hold(
     .bind(Millis(at))
     .bind(hold.checklist.join(","))
     .fetch_one(&mut *conn)
-    .await?)
+    .await?;
+    Ok((id, case_id))
 }
 
 impl Storage {
@@ -561,6 +617,13 @@ impl Storage {
                     Some(h) => Some(insert_hold(conn, new.course_id, h).await?),
                     None => None,
                 };
+                if let Some(signal) = new.safety_signal {
+                    let origin = super::safety::Origin {
+                        session_id: Some(id),
+                        ..Default::default()
+                    };
+                    super::safety::raise(conn, backend, &chain, &audit_entry, signal, origin).await?;
+                }
                 audit::append(conn, backend, &chain, &audit_entry).await?;
                 Ok((id, hold_id))
             })

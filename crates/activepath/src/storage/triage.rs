@@ -234,9 +234,13 @@ pub enum CloseReason {
     Referred,
     /// The same person's case is open elsewhere in the queue.
     Duplicate,
+    /// A clinician recorded the safety review of the patient's flag (set
+    /// by the review, never chosen in the case's form).
+    SafetyReview,
 }
 
 impl CloseReason {
+    /// The reasons staff choose from when closing a case by hand.
     pub const ALL: [CloseReason; 6] = [
         CloseReason::Contacted,
         CloseReason::Booked,
@@ -256,11 +260,15 @@ impl TextEnum for CloseReason {
             CloseReason::Declined => "declined",
             CloseReason::Referred => "referred",
             CloseReason::Duplicate => "duplicate",
+            CloseReason::SafetyReview => "safety_review",
         }
     }
 
     fn from_text(text: &str) -> Option<Self> {
-        CloseReason::ALL.into_iter().find(|r| r.as_text() == text)
+        CloseReason::ALL
+            .into_iter()
+            .chain([CloseReason::SafetyReview])
+            .find(|r| r.as_text() == text)
     }
 }
 

@@ -13,6 +13,7 @@ pub mod baseline;
 pub mod holds;
 pub mod links;
 pub mod orders;
+pub mod safety;
 pub mod schedule;
 
 use crate::app::Services;
@@ -445,7 +446,7 @@ async fn urgent_case(
 }
 
 /// Side effects a session may record.
-pub const SIDE_EFFECTS: [&str; 8] = [
+pub const SIDE_EFFECTS: [&str; 13] = [
     "headache",
     "scalp-discomfort",
     "dizziness",
@@ -453,6 +454,11 @@ pub const SIDE_EFFECTS: [&str; 8] = [
     "facial-twitching",
     "fainting",
     "seizure",
+    "tinnitus-or-hearing-change",
+    "mania-or-hypomania",
+    "worse-mood",
+    "suicidal-thoughts",
+    "jaw-or-tooth-pain",
     "other",
 ];
 
@@ -460,16 +466,40 @@ pub const SIDE_EFFECTS: [&str; 8] = [
 const SERIOUS: [&str; 2] = ["seizure", "fainting"];
 
 /// The pre-session checklist: any "yes" stops the session until a
-/// clinician has reviewed it.
+/// clinician has reviewed it; a "yes" to `suicidal_thoughts` also raises
+/// the patient's safety flag.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Checklist {
     pub medication_change: bool,
     pub sleep_loss: bool,
+    /// Heavy drinking, or stopping alcohol or benzodiazepines suddenly,
+    /// since the last session.
     pub alcohol: bool,
     pub new_implant: bool,
     pub pregnancy: bool,
     pub seizure: bool,
+    /// Recreational drugs or stimulants.
+    pub drugs_or_stimulants: bool,
+    pub head_injury: bool,
+    /// New or worse thoughts of suicide.
+    pub suicidal_thoughts: bool,
+    /// Signs of mania or hypomania.
+    pub mania_signs: bool,
 }
+
+/// The checklist's questions, by their API names.
+pub const CHECKLIST: [&str; 10] = [
+    "medication_change",
+    "sleep_loss",
+    "alcohol",
+    "new_implant",
+    "pregnancy",
+    "seizure",
+    "drugs_or_stimulants",
+    "head_injury",
+    "suicidal_thoughts",
+    "mania_signs",
+];
 
 impl Checklist {
     /// The questions answered "yes", by their API names.
@@ -481,6 +511,10 @@ impl Checklist {
             (self.new_implant, "new_implant"),
             (self.pregnancy, "pregnancy"),
             (self.seizure, "seizure"),
+            (self.drugs_or_stimulants, "drugs_or_stimulants"),
+            (self.head_injury, "head_injury"),
+            (self.suicidal_thoughts, "suicidal_thoughts"),
+            (self.mania_signs, "mania_signs"),
         ]
         .into_iter()
         .filter_map(|(yes, name)| yes.then_some(name))
@@ -510,6 +544,8 @@ pub struct SessionLog {
     /// Why a clinician gives more than the ordered intensity (clinicians
     /// only; see [`orders`]).
     pub intensity_deviation_reason: Option<String>,
+    /// Earplugs were fitted for the patient: a required confirmation.
+    pub earplugs: Option<bool>,
 }
 
 /// An optional line of text, at most `max` characters.
@@ -620,10 +656,11 @@ pub enum SessionOutcome {
 
 /// Records a session on course `course_id`, after every hard stop the
 /// server enforces: the course must take sessions (not paused, stopped or
-/// completed), have no open hold, consent, a signed safety screen and a
-/// physician's order ([`orders`]), a baseline PHQ-9 and a motor threshold,
-/// and the intensity must be within the clinic's ceiling, and the dose
-/// within the order (intensity, pulses, sessions a day, spacing); a "yes" on the
+/// completed), its patient have no safety flag up ([`safety`]), have no
+/// open hold, consent, a signed safety screen and a physician's order
+/// ([`orders`]), a baseline PHQ-9 and a motor threshold, and the intensity
+/// must be within the clinic's ceiling, and the dose within the order
+/// (intensity, pulses, sessions a day, spacing); a "yes" on the
 /// checklist opens a hold and an urgent case instead. A seizure or fainting
 /// is recorded, then opens a hold and an urgent case. `Ok(Err)` names each
 /// bad field; `Ok(Ok(None))`: no such course.
@@ -686,7 +723,13 @@ pub async fn record_session(
     if log.checklist.is_none() {
         errors.push((
             "checklist".into(),
-            "is required: medication_change, sleep_loss, alcohol, new_implant, pregnancy and seizure, each true or false".into(),
+            format!("is required: {}, each true or false", CHECKLIST.join(", ")),
+        ));
+    }
+    if log.earplugs != Some(true) {
+        errors.push((
+            "earplugs".into(),
+            "must be true: fit earplugs for the patient before the session".into(),
         ));
     }
     let (Some(started), Some(intensity), Some(pulses), Some(checklist)) =
@@ -712,6 +755,9 @@ pub async fn record_session(
             "course_status",
             format!("the course is {}: it takes no sessions", course.status),
         );
+    }
+    if let Some((field, message)) = safety::session_stop(s, &course).await? {
+        return stop(field, message);
     }
     if let Some(hold) = s.storage.open_holds(course_id).await?.first() {
         return stop(
@@ -761,15 +807,20 @@ pub async fn record_session(
     }
     let yes = checklist.yes();
     if !yes.is_empty() {
+        // A "yes" to thoughts of suicide also raises the safety flag.
+        let flag = checklist
+            .suicidal_thoughts
+            .then(|| safety::signal(&course, "checklist", started, None));
         let hold = s
             .storage
-            .add_hold(
+            .add_hold_raising_flag(
                 course_id,
                 crate::storage::tms::NewHold {
                     reason: "checklist",
                     checklist: yes,
                     urgent: urgent_case(s, &course, now).await?,
                 },
+                flag,
                 &s.cipher.audit_chain(),
                 actor.did("hold: checklist", "tms_course", course_id, now),
             )
@@ -784,15 +835,28 @@ pub async fn record_session(
         })));
     }
     let serious = effects.iter().any(|e| SERIOUS.contains(&e.as_str()));
-    let hold = if serious {
+    let mania = effects.iter().any(|e| e == "mania-or-hypomania");
+    let hold = if serious || mania {
         Some(crate::storage::tms::NewHold {
-            reason: "adverse-event",
+            reason: if serious { "adverse-event" } else { "mania" },
             checklist: Vec::new(),
             urgent: urgent_case(s, &course, now).await?,
         })
     } else {
         None
     };
+    let safety_signal = if effects.iter().any(|e| e == "suicidal-thoughts") {
+        let urgent = urgent_case(s, &course, now).await?;
+        Some(safety::signal(
+            &course,
+            "side-effect",
+            started,
+            Some(urgent),
+        ))
+    } else {
+        None
+    };
+    let signalled = safety_signal.is_some();
     let stored = s
         .storage
         .add_session(
@@ -808,6 +872,7 @@ pub async fn record_session(
                 recorded_by: actor.user_id,
                 created_at: now,
                 spacing: Some(dose.spacing),
+                safety_signal,
             },
             hold,
             &s.cipher.audit_chain(),
@@ -822,7 +887,7 @@ pub async fn record_session(
             None => return Err(e),
         },
     };
-    if hold.is_some() {
+    if hold.is_some() || signalled {
         s.mail_wake.notify_one();
     }
     Ok(Ok(Some(SessionOutcome::Recorded { id, hold })))

@@ -35,6 +35,8 @@ use utoipa::{Modify, OpenApi};
         crate::web::tms::api::schedule,
         crate::web::tms::api::missed,
         crate::web::tms::api::change,
+        crate::web::tms::safety::patient,
+        crate::web::tms::safety::create_review,
         crate::web::tms::adverse_events::create,
         crate::web::tms::adverse_events::reports,
         crate::web::tms::adverse_events::list,
@@ -99,7 +101,12 @@ impl Modify for Links {
         use utoipa::openapi::RefOr;
         use utoipa::openapi::link::LinkBuilder;
         let follow = [
-            ("/api/v1/staff/patients", "201", "#/id", &["start"][..]),
+            (
+                "/api/v1/staff/patients",
+                "201",
+                "#/id",
+                &["start", "patient", "create_review"][..],
+            ),
             (
                 "/api/v1/staff/patients/{id}/courses",
                 "201",

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 /// A session now, with `checklist` and `effects`.
 fn session(app: &TestApp, checklist: Value, effects: Value) -> Value {
-    json!({"started_at": app.clock.now().to_string(), "intensity_percent_mt": 120, "pulses": 3000, "side_effects": effects, "checklist": checklist})
+    json!({"started_at": app.clock.now().to_string(), "intensity_percent_mt": 120, "pulses": 3000, "side_effects": effects, "checklist": checklist, "earplugs": true})
 }
 
 fn note(text: &str) -> Option<Value> {
@@ -524,6 +524,7 @@ async fn a_threshold_records_its_method_device_and_coil() {
         ("started_at", local.as_str()),
         ("intensity_percent_mt", "120"),
         ("pulses", "3000"),
+        ("earplugs", "yes"),
     ];
     for q in [
         "medication_change",
@@ -532,6 +533,10 @@ async fn a_threshold_records_its_method_device_and_coil() {
         "new_implant",
         "pregnancy",
         "seizure",
+        "drugs_or_stimulants",
+        "head_injury",
+        "suicidal_thoughts",
+        "mania_signs",
     ] {
         form.push((q, "no"));
     }

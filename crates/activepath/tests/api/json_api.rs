@@ -301,6 +301,8 @@ async fn the_openapi_document_describes_every_api_route_as_it_answers() {
             "/api/v1/staff/courses/{id}/appointments/{appointment}/change",
             "post",
         ),
+        ("/api/v1/staff/patients/{id}", "get"),
+        ("/api/v1/staff/patients/{id}/safety-reviews", "post"),
         ("/api/v1/staff/courses/{id}/adverse-events", "post"),
         (
             "/api/v1/staff/courses/{id}/adverse-events/{event}/reports",
@@ -318,7 +320,7 @@ async fn the_openapi_document_describes_every_api_route_as_it_answers() {
     }
     assert_eq!(
         paths.len(),
-        24,
+        26,
         "no route undocumented, none invented: {paths:?}"
     );
     assert_eq!(

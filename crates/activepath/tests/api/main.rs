@@ -22,6 +22,7 @@ mod public_site;
 pub mod reliability;
 mod result_pages;
 mod route_fuzz;
+mod safety_flag;
 mod secrets_at_rest;
 mod share;
 mod sign_in;

@@ -185,7 +185,7 @@ async fn protocol_deviations_are_read_by_clinicians_only() {
         &format!("{path}/sessions"),
         Some(json!({
             "started_at": app.clock.now().to_string(), "intensity_percent_mt": 120,
-            "pulses": 3000, "checklist": crate::tms::all_no(), "deviations": text,
+            "pulses": 3000, "checklist": crate::tms::all_no(), "earplugs": true, "deviations": text,
         })),
     )
     .await;

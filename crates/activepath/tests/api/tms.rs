@@ -546,7 +546,8 @@ async fn a_course_moves_through_its_statuses_and_stops_only_with_a_reason() {
 
 /// A clean pre-session checklist.
 pub(crate) fn all_no() -> Value {
-    json!({"medication_change": false, "sleep_loss": false, "alcohol": false, "new_implant": false, "pregnancy": false, "seizure": false})
+    json!({"medication_change": false, "sleep_loss": false, "alcohol": false, "new_implant": false, "pregnancy": false, "seizure": false,
+        "drugs_or_stimulants": false, "head_injury": false, "suicidal_thoughts": false, "mania_signs": false})
 }
 
 #[tokio::test]
@@ -556,7 +557,7 @@ async fn sessions_are_refused_by_every_hard_stop_and_serious_events_hold_the_cou
     let (_, path) = course_for(&app, &t, "Dee Park", "10hz").await;
     let sessions = format!("{path}/sessions");
     let now = || app.clock.now().to_string();
-    let session = |intensity: i64, checklist: Value, effects: Value| json!({"started_at": now(), "intensity_percent_mt": intensity, "pulses": 3000, "side_effects": effects, "checklist": checklist});
+    let session = |intensity: i64, checklist: Value, effects: Value| json!({"started_at": now(), "intensity_percent_mt": intensity, "pulses": 3000, "side_effects": effects, "checklist": checklist, "earplugs": true});
     let stop_of = |problem: &Value| fields(problem).first().map(|s| s.to_string());
 
     // Fields first: each bad one named; the checklist is required.
@@ -576,7 +577,8 @@ async fn sessions_are_refused_by_every_hard_stop_and_serious_events_hold_the_cou
             "intensity_percent_mt",
             "pulses",
             "side_effects[0]",
-            "checklist"
+            "checklist",
+            "earplugs"
         ]
     );
     assert_eq!(
@@ -832,7 +834,7 @@ async fn early_non_response_counts_the_sessions_given_before_each_check_in() {
             )
             .await;
         }
-        let (code, _) = send(&app, &t.technician, "POST", &format!("{path}/sessions"), Some(json!({"started_at": app.clock.now().to_string(), "intensity_percent_mt": 120, "pulses": 600, "checklist": all_no()}))).await;
+        let (code, _) = send(&app, &t.technician, "POST", &format!("{path}/sessions"), Some(json!({"started_at": app.clock.now().to_string(), "intensity_percent_mt": 120, "pulses": 600, "checklist": all_no(), "earplugs": true}))).await;
         assert_eq!(code, 201);
     }
     app.clock.advance(jiff::SignedDuration::from_hours(1));
@@ -888,7 +890,7 @@ pub(crate) async fn give_sessions(app: &TestApp, t: &Tokens, path: &str, n: usiz
             &t.technician,
             "POST",
             &format!("{path}/sessions"),
-            Some(json!({"started_at": app.clock.now().to_string(), "intensity_percent_mt": 120, "pulses": 3000, "checklist": all_no()})),
+            Some(json!({"started_at": app.clock.now().to_string(), "intensity_percent_mt": 120, "pulses": 3000, "checklist": all_no(), "earplugs": true})),
         )
         .await;
         assert_eq!(code, 201);
@@ -903,7 +905,7 @@ async fn a_session_keeps_its_parameters_and_its_deviations_are_sealed() {
     give_sessions(&app, &t, &path, 0).await;
     let mut session = json!({
         "started_at": app.clock.now().to_string(), "intensity_percent_mt": 120, "pulses": 3000,
-        "checklist": all_no(), "device": "Clinic device A", "coil": "Figure-8 #2",
+        "checklist": all_no(), "earplugs": true, "device": "Clinic device A", "coil": "Figure-8 #2",
         "trains": 75, "intertrain_interval_s": 11.0, "duration_s": 2250,
         "deviations": "Stopped 40 s early: the patient asked for a pause",
     });
@@ -1097,7 +1099,7 @@ async fn the_motor_threshold_is_due_again_after_a_medication_change() {
     app.clock.advance(jiff::SignedDuration::from_mins(5));
     let mut yes = all_no();
     yes["medication_change"] = json!(true);
-    let (code, _) = send(&app, &t.technician, "POST", &format!("{path}/sessions"), Some(json!({"started_at": app.clock.now().to_string(), "intensity_percent_mt": 120, "pulses": 3000, "checklist": yes}))).await;
+    let (code, _) = send(&app, &t.technician, "POST", &format!("{path}/sessions"), Some(json!({"started_at": app.clock.now().to_string(), "intensity_percent_mt": 120, "pulses": 3000, "checklist": yes, "earplugs": true}))).await;
     assert_eq!(code, 422);
     let (_, view) = send(&app, &t.clinician, "GET", &path, None).await;
     assert_eq!(view["open_holds"][0]["reason"], "checklist");

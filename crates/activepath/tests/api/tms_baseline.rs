@@ -75,7 +75,7 @@ async fn session_at(app: &TestApp, t: &Tokens, path: &str, at: &str) -> (u16, Va
         &t.technician,
         "POST",
         &format!("{path}/sessions"),
-        Some(json!({"started_at": at, "intensity_percent_mt": 120, "pulses": 3000, "checklist": all_no()})),
+        Some(json!({"started_at": at, "intensity_percent_mt": 120, "pulses": 3000, "checklist": all_no(), "earplugs": true})),
     )
     .await
 }

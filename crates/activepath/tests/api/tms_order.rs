@@ -4,7 +4,7 @@
 //! spacing.
 
 use crate::helpers::*;
-use crate::tms::{Tokens, fields, send, tokens};
+use crate::tms::{Tokens, all_no, fields, send, tokens};
 use serde_json::{Value, json};
 
 /// `days_ago` days before today, at `clock` (`HH:MM`) in the clinic's time
@@ -74,12 +74,8 @@ async fn bare_course(app: &TestApp, t: &Tokens, protocol: &str, target: Option<&
     path
 }
 
-fn no_to_all() -> Value {
-    json!({"medication_change": false, "sleep_loss": false, "alcohol": false, "new_implant": false, "pregnancy": false, "seizure": false})
-}
-
 fn session(started_at: &str, intensity: i64, pulses: i64) -> Value {
-    json!({"started_at": started_at, "intensity_percent_mt": intensity, "pulses": pulses, "checklist": no_to_all()})
+    json!({"started_at": started_at, "intensity_percent_mt": intensity, "pulses": pulses, "checklist": all_no(), "earplugs": true})
 }
 
 fn screen(yes: &[&str]) -> Value {

@@ -283,6 +283,7 @@ async fn a_course_is_started_and_given_in_the_portal_and_the_technician_sees_no_
             ("device", "Chair 1 device"),
             ("side_effects", "headache"),
             ("deviations", "None of note"),
+            ("earplugs", "yes"),
         ];
         for q in [
             "medication_change",
@@ -290,6 +291,10 @@ async fn a_course_is_started_and_given_in_the_portal_and_the_technician_sees_no_
             "alcohol",
             "new_implant",
             "pregnancy",
+            "drugs_or_stimulants",
+            "head_injury",
+            "suicidal_thoughts",
+            "mania_signs",
         ] {
             f.push((q, "no"));
         }

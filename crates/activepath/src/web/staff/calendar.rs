@@ -50,6 +50,8 @@ struct Entry {
     /// Held online and not yet confirmed from the person's e-mail.
     waiting: bool,
     who: EntryWho,
+    /// A TMS session of a patient whose safety flag is up.
+    flagged: bool,
 }
 
 /// What a line says about what is booked, as far as the reader may know.
@@ -157,6 +159,15 @@ pub async fn page(
         cat.type_by_id(id)
             .map_or_else(String::new, |t| t.name.clone())
     };
+    let ids: Vec<i64> = entries
+        .iter()
+        .filter_map(|(seen, _)| match seen {
+            Seen::Whole(a) => Some(a.row.id),
+            Seen::Session(x) => Some(x.id),
+            Seen::Busy(_) => None,
+        })
+        .collect();
+    let flagged = state.storage.flagged_appointments(&ids).await?;
     let mut days = Vec::new();
     for d in dates {
         let on_day = entries
@@ -168,6 +179,11 @@ pub async fn page(
             .map(|(seen, held)| {
                 let (starts, ends) = seen.times();
                 let waiting = matches!(seen, Seen::Whole(a) if a.status() == booking::Status::Held);
+                let flagged = match seen {
+                    Seen::Whole(a) => flagged.contains(&a.row.id),
+                    Seen::Session(x) => flagged.contains(&x.id),
+                    Seen::Busy(_) => false,
+                };
                 let (who, cancelled) = match seen {
                     Seen::Whole(a) => (
                         EntryWho::Booking {
@@ -201,6 +217,7 @@ pub async fn page(
                     cancelled,
                     waiting,
                     who,
+                    flagged,
                 }
             })
             .collect();

@@ -136,6 +136,17 @@ struct CasePage {
     edit_patients: bool,
     /// Records with the same e-mail or phone, to link the case to.
     candidates: Vec<(i64, String, Option<String>)>,
+    /// The safety flag of the case's patient, for those who see patients.
+    safety_flag: Option<crate::web::tms::safety::FlagBanner>,
+}
+
+/// `page` with the safety flag of its patient, when the reader sees
+/// patients: the queue's case links to the patient and the flag.
+async fn with_flag(state: &AppState, who: &SignedIn, mut page: CasePage) -> Result<CasePage> {
+    if let Some(patient) = page.patient_id.filter(|_| page.see_patients) {
+        page.safety_flag = crate::web::tms::safety::banner_of(state, who, patient).await?;
+    }
+    Ok(page)
 }
 
 fn method_label(tr: &Tr, m: ContactMethod) -> String {
@@ -286,6 +297,7 @@ fn case_page(
                 )
             })
             .collect(),
+        safety_flag: None,
         l: StaffLayout::new(state, title, Some(who), "queue"),
     }
 }
@@ -336,6 +348,7 @@ pub async fn page(
     };
     let found = candidates(&state, &who, &view).await?;
     let page = case_page(&state, &who, &view, found, form, None, q.changed.is_some());
+    let page = with_flag(&state, &who, page).await?;
     Ok(html(StatusCode::OK, &page))
 }
 
@@ -358,7 +371,9 @@ fn action_of(form: &ActForm) -> std::result::Result<Action, &'static str> {
             note: note(false)?,
         }),
         "close" => Ok(Action::Close(
-            CloseReason::from_text(&form.reason).ok_or("staff-error-reason")?,
+            CloseReason::from_text(&form.reason)
+                .filter(|r| CloseReason::ALL.contains(r))
+                .ok_or("staff-error-reason")?,
         )),
         _ => Err("staff-error-action"),
     }
@@ -377,6 +392,7 @@ pub async fn act(
             let view = open(&state, &who, id).await?;
             let found = candidates(&state, &who, &view).await?;
             let page = case_page(&state, &who, &view, found, form, Some(tr.t(message)), false);
+            let page = with_flag(&state, &who, page).await?;
             return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
     };
@@ -396,6 +412,7 @@ pub async fn act(
             };
             let found = candidates(&state, &who, &view).await?;
             let page = case_page(&state, &who, &view, found, kept, None, true);
+            let page = with_flag(&state, &who, page).await?;
             Ok(html(StatusCode::CONFLICT, &page))
         }
     }

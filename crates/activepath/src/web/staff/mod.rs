@@ -82,6 +82,10 @@ pub fn router(state: AppState) -> Routes<AppState> {
         )
         .route("/staff/courses", get(crate::web::tms::pages::list))
         .route(
+            "/staff/patients/{id}/safety-review",
+            get(crate::web::tms::safety::review_form).post(crate::web::tms::safety::review_submit),
+        )
+        .route(
             "/staff/kiosks",
             get(crate::web::tms::pages::kiosks).post(crate::web::tms::pages::add_kiosk),
         )
@@ -225,6 +229,14 @@ pub fn router(state: AppState) -> Routes<AppState> {
         .route(
             "/api/v1/staff/patients/{id}/courses",
             post(crate::web::tms::api::start),
+        )
+        .route(
+            "/api/v1/staff/patients/{id}",
+            get(crate::web::tms::safety::patient),
+        )
+        .route(
+            "/api/v1/staff/patients/{id}/safety-reviews",
+            post(crate::web::tms::safety::create_review),
         )
         .route(
             "/api/v1/staff/courses/{id}",

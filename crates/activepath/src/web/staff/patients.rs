@@ -440,6 +440,8 @@ struct PatientPage {
     /// (id, protocol, status, start date) of the patient's TMS courses.
     courses: Vec<(i64, String, String, String)>,
     can_start_course: bool,
+    safety_flag: Option<crate::web::tms::safety::FlagBanner>,
+    safety_reviews: Vec<crate::web::tms::safety::ReviewRow>,
 }
 
 async fn patient_page(
@@ -485,7 +487,11 @@ async fn patient_page(
     } else {
         Vec::new()
     };
+    let safety_flag = crate::web::tms::safety::banner_of(state, who, id).await?;
+    let safety_reviews = crate::web::tms::safety::review_rows(state, who, id).await?;
     Ok(PatientPage {
+        safety_flag,
+        safety_reviews,
         courses,
         can_start_course: who.can(Permission::ManageCourses),
         l: StaffLayout::new(state, patient.details.name.clone(), Some(who), "patients"),

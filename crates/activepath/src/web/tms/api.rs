@@ -152,17 +152,34 @@ pub async fn motor_threshold(
     )
 }
 
-/// The pre-session checklist: any `true` stops the session until a
-/// clinician has reviewed it.
+/// The pre-session checklist, every question required: any `true` stops
+/// the session until a clinician has reviewed it (a hold with an urgent
+/// case); `suicidal_thoughts` also raises the patient's safety flag.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChecklistAnswers {
+    /// Any medicine started, stopped or changed since the last session.
     pub medication_change: bool,
+    /// Much less sleep than usual.
     pub sleep_loss: bool,
+    /// Heavy drinking, or stopping alcohol or benzodiazepines suddenly,
+    /// since the last session.
     pub alcohol: bool,
+    /// New implants or metal in the head or neck.
     pub new_implant: bool,
+    /// Pregnancy, or possible pregnancy.
     pub pregnancy: bool,
+    /// A seizure or fainting since the last session.
     pub seizure: bool,
+    /// Recreational drugs or stimulants since the last session.
+    pub drugs_or_stimulants: bool,
+    /// A head injury since the last session.
+    pub head_injury: bool,
+    /// New or worse thoughts of suicide: also raises the patient's safety
+    /// flag (no session until a clinician's safety review).
+    pub suicidal_thoughts: bool,
+    /// Signs of mania or hypomania.
+    pub mania_signs: bool,
 }
 
 /// A session as given.
@@ -178,11 +195,18 @@ pub struct NewSession {
     /// Pulses delivered.
     pub pulses: Option<i64>,
     /// `none`, or any of `headache`, `scalp-discomfort`, `dizziness`,
-    /// `nausea`, `facial-twitching`, `fainting`, `seizure`, `other`. A
-    /// seizure or fainting opens an urgent case and a hold.
+    /// `nausea`, `facial-twitching`, `fainting`, `seizure`,
+    /// `tinnitus-or-hearing-change`, `mania-or-hypomania`, `worse-mood`,
+    /// `suicidal-thoughts`, `jaw-or-tooth-pain`, `other`. A seizure or
+    /// fainting opens an urgent case and a hold (`adverse-event`);
+    /// `mania-or-hypomania` a hold (`mania`) for a clinician;
+    /// `suicidal-thoughts` an urgent case and the patient's safety flag.
     #[serde(default)]
     pub side_effects: Vec<String>,
+    /// Required: every question answered.
     pub checklist: Option<ChecklistAnswers>,
+    /// Required, `true`: earplugs were fitted for the patient.
+    pub earplugs: Option<bool>,
     /// The device, as the clinic names it.
     pub device: Option<String>,
     pub coil: Option<String>,
@@ -225,7 +249,7 @@ pub struct SessionCreated {
         (status = 401, description = "No valid API token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only clinicians and technicians record treatment"),
         (status = 404, description = "No course with that id", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is wrong, or a hard stop refused the session: the error's field names the stop (course_status, hold, consent, safety_screen, order, baseline: no PHQ-9 within tms.baseline_valid_days before session 1, motor_threshold: none, or one determined before the last medication change or seizure or fainting, or more than tms.motor_threshold_valid_days days ago, intensity_percent_mt, pulses, spacing, intensity_deviation_reason, checklist), or started_at before the course's start date", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is wrong, or a hard stop refused the session: the error's field names the stop (course_status, safety_review — the patient's safety flag is up until a clinician's safety review —, hold, consent, safety_screen, order, baseline: no PHQ-9 within tms.baseline_valid_days before session 1, motor_threshold: none, or one determined before the last medication change or seizure or fainting, or more than tms.motor_threshold_valid_days days ago, intensity_percent_mt, pulses, spacing, intensity_deviation_reason, checklist), or started_at before the course's start date; a missing or false earplugs is named earplugs", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn session(
@@ -254,7 +278,12 @@ pub async fn session(
             new_implant: c.new_implant,
             pregnancy: c.pregnancy,
             seizure: c.seizure,
+            drugs_or_stimulants: c.drugs_or_stimulants,
+            head_injury: c.head_injury,
+            suicidal_thoughts: c.suicidal_thoughts,
+            mania_signs: c.mania_signs,
         }),
+        earplugs: request.earplugs,
         device: request.device,
         coil: request.coil,
         trains: request.trains,
@@ -457,7 +486,7 @@ pub struct CheckInCreated {
     request_body = NewCheckIn,
     security(("staff_token" = [])),
     responses(
-        (status = 201, description = "Recorded; question 9 above 0 opened an urgent case", body = CheckInCreated),
+        (status = 201, description = "Recorded; question 9 above 0 opened an urgent case and raised the patient's safety flag (no session on any of their courses until a clinician's safety review)", body = CheckInCreated),
         (status = 401, description = "No valid API token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only clinicians and technicians record treatment"),
         (status = 404, description = "No course with that id", body = Problem, content_type = "application/problem+json"),
@@ -581,6 +610,11 @@ pub struct CourseView {
     pub schedule: Vec<BookedSessionView>,
     /// Consent, the safety screen and the physician's order.
     pub before_sessions: super::orders::BeforeSessionsView,
+    /// The patient's safety flag: `null`, or since when and why. While it
+    /// is up no session is given (422 `safety_review`).
+    pub safety_flag: Option<super::safety::SafetyFlagView>,
+    /// The patient's safety reviews, oldest first.
+    pub safety_reviews: Vec<super::safety::SafetyReviewView>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -633,7 +667,7 @@ pub struct SessionView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HoldView {
     pub id: i64,
-    /// `checklist` or `adverse-event`.
+    /// `checklist`, `adverse-event` or `mania`.
     pub reason: String,
     pub opened_at: String,
     /// The urgent case that told the clinicians.
@@ -676,8 +710,11 @@ pub async fn course(
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "No course with that id"))?;
     let before_sessions = super::orders::before_sessions(&state, id, who.user.role).await?;
     let r = c.record;
+    let (safety_flag, safety_reviews) = super::safety::views(&state, &who, r.patient_id).await?;
     Ok(Json(CourseView {
         before_sessions,
+        safety_flag,
+        safety_reviews,
         id: r.id,
         patient_id: r.patient_id,
         protocol_name: tms::protocol(&state.config.tms, &r.protocol)

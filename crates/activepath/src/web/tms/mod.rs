@@ -7,6 +7,7 @@ pub mod check_in;
 pub mod holds;
 pub mod orders;
 pub mod pages;
+pub mod safety;
 
 use crate::app::AppState;
 use crate::web::routes::{Routes, get};

@@ -149,6 +149,8 @@ pub struct CourseRow {
     protocol: String,
     status: String,
     sessions: String,
+    /// The patient's safety flag is up.
+    flagged: bool,
     /// The latest PHQ-9 is 5 or more points worse.
     worse: bool,
 }
@@ -195,6 +197,9 @@ pub async fn list(
         .map_err(AppError::from)?;
     let courses: Vec<i64> = records.iter().map(|r| r.id).collect();
     let given = state.storage.sessions_given(&courses).await?;
+    let flags = tms::safety::flags(&state, &patients)
+        .await
+        .map_err(AppError::from)?;
     let worse = tms::baseline::worsening_of(&state, &courses)
         .await
         .map_err(AppError::from)?;
@@ -203,6 +208,7 @@ pub async fn list(
         let name = names.get(&r.patient_id).cloned().unwrap_or_default();
         let done = given.get(&r.id).copied().unwrap_or(0);
         rows.push(CourseRow {
+            flagged: flags.contains_key(&r.patient_id),
             id: r.id,
             name,
             protocol: protocol_name(&state, &r.protocol),
@@ -580,6 +586,8 @@ struct CoursePage {
     /// What the course still needs before a session (consent, safety
     /// screen, order), in words; empty when ready.
     before_missing: Vec<String>,
+    safety_flag: Option<super::safety::FlagBanner>,
+    safety_reviews: Vec<super::safety::ReviewRow>,
 }
 
 pub(super) fn date_time_input(at: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> String {
@@ -1056,8 +1064,12 @@ async fn course_page(
         );
     }
     let change_errors = place(&mut change_fields, &errors_for("change"));
+    let safety_flag = super::safety::banner_of(state, who, r.patient_id).await?;
+    let safety_reviews = super::safety::review_rows(state, who, r.patient_id).await?;
     Ok(CoursePage {
         before_missing,
+        safety_flag,
+        safety_reviews,
         l: StaffLayout::new(
             state,
             tr.t1("course-title", "name", patient_name.as_str()),
@@ -1727,6 +1739,9 @@ struct SessionPage {
     /// A hard stop, or a field error not beside a field.
     errors: Vec<(String, String)>,
     stop: Option<String>,
+    safety_flag: Option<super::safety::FlagBanner>,
+    earplugs: bool,
+    earplugs_error: Option<String>,
 }
 
 /// A checklist question's answer as posted: yes, no, or not answered.
@@ -1738,14 +1753,7 @@ fn checklist_answer(t: &Typed, question: &str) -> Option<bool> {
     }
 }
 
-const CHECKLIST: [&str; 6] = [
-    "medication_change",
-    "sleep_loss",
-    "alcohol",
-    "new_implant",
-    "pregnancy",
-    "seizure",
-];
+use tms::CHECKLIST;
 
 async fn session_page(
     state: &AppState,
@@ -1878,8 +1886,15 @@ async fn session_page(
         }
     }
     let checklist_missing = errors.iter().any(|(f, _)| f == "checklist");
-    errors.retain(|(f, _)| f != "checklist");
+    let earplugs_error = errors
+        .iter()
+        .any(|(f, _)| f == "earplugs")
+        .then(|| tr.t("session-earplugs-missing"));
+    errors.retain(|(f, _)| f != "checklist" && f != "earplugs");
     let mut summary = place(&mut fields, &errors);
+    if let Some(m) = &earplugs_error {
+        summary.push(("earplugs".into(), m.clone()));
+    }
     let chosen = t.get("side_effects").cloned().unwrap_or_default();
     let effects = tms::SIDE_EFFECTS
         .iter()
@@ -1915,7 +1930,11 @@ async fn session_page(
     {
         summary.insert(0, (q.clone(), tr.t("session-checklist-summary")));
     }
+    let safety_flag = super::safety::banner_of(state, who, r.patient_id).await?;
     Ok(SessionPage {
+        safety_flag,
+        earplugs: value(t, "earplugs") == "yes",
+        earplugs_error,
         l: StaffLayout::new(state, tr.t("session-title"), Some(who), "courses"),
         id,
         patient_name,
@@ -1958,6 +1977,10 @@ pub async fn session(
         new_implant: answers[3] == Some(true),
         pregnancy: answers[4] == Some(true),
         seizure: answers[5] == Some(true),
+        drugs_or_stimulants: answers[6] == Some(true),
+        head_injury: answers[7] == Some(true),
+        suicidal_thoughts: answers[8] == Some(true),
+        mania_signs: answers[9] == Some(true),
     });
     let float = |name: &str| opt(&t, name).map(|v| v.trim().parse::<f64>().unwrap_or(f64::NAN));
     let log = tms::SessionLog {
@@ -1980,6 +2003,7 @@ pub async fn session(
         deviations: opt(&t, "deviations"),
         operator: None,
         intensity_deviation_reason: opt(&t, "intensity_deviation_reason"),
+        earplugs: Some(value(&t, "earplugs") == "yes"),
     };
     match tms::record_session(&state, &who.actor, id, log)
         .await
@@ -2049,7 +2073,7 @@ mod tests {
                 "worsening",
             ],
         );
-        add("course-hold", &["checklist", "adverse-event"]);
+        add("course-hold", &["checklist", "adverse-event", "mania"]);
         add("course-check", &CHECKLIST);
         add(
             "course-done",
@@ -2072,6 +2096,7 @@ mod tests {
             "session-stop",
             &[
                 "course_status",
+                "safety_review",
                 "hold",
                 "baseline",
                 "motor_threshold",
