@@ -73,6 +73,13 @@ test('a safety flag stops the session at the chair until a clinician has reviewe
   const { id: course } = await api(`/api/v1/staff/patients/${patient}/courses`,
     // Yesterday in UTC: today or yesterday in the clinic's zone, never tomorrow.
     { protocol: '10hz', start_date: new Date(Date.now() - 86400e3).toISOString().slice(0, 10) });
+  // Before any session: consent, the signed safety screen and the physician's order.
+  const yesterday = new Date(Date.now() - 86400e3).toISOString().slice(0, 10);
+  await api(`/api/v1/staff/courses/${course}/consent`, { consented_at: yesterday, consent_version: 'TMS consent 2026-1' });
+  await api(`/api/v1/staff/courses/${course}/safety-screen`, { answers: { seizures: false, metal_in_head: false,
+    implanted_devices: false, head_injury: false, brain_surgery: false, pregnancy: false, previous_tms_problems: false, bipolar: false } });
+  await api(`/api/v1/staff/courses/${course}/order`, { intensity_percent_mt: 120, pulses: 3000, sessions_per_day: 1,
+    min_spacing_minutes: 0, planned_sessions: 36, target: 'left-dlpfc' });
   await api(`/api/v1/staff/courses/${course}/motor-thresholds`, { determined_at: now, percent_output: 55, method: 'emg' });
   await api(`/api/v1/staff/courses/${course}/check-ins`, { instrument: 'phq9', answers: [2, 2, 2, 2, 2, 2, 2, 2, 1] });
 
