@@ -531,7 +531,15 @@ impl Storage {
         let (backend, chain) = (self.backend(), chain.clone());
         self.write(move |conn| {
             Box::pin(async move {
-                raise(conn, backend, &chain, &audit_entry, signal, Origin::default()).await
+                raise(
+                    conn,
+                    backend,
+                    &chain,
+                    &audit_entry,
+                    signal,
+                    Origin::default(),
+                )
+                .await
             })
         })
         .await

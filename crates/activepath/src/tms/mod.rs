@@ -950,9 +950,7 @@ pub async fn check_in(
                 }
             })
             .ok();
-    let q9_above_0 = responses
-        .as_ref()
-        .is_some_and(|r| r.score().self_harm_flag);
+    let q9_above_0 = responses.as_ref().is_some_and(|r| r.score().self_harm_flag);
     let (Some(responses), Some(taken)) = (responses, taken) else {
         // Refused only for its date (not a time, in the future, more than
         // a year ago): question 9 above 0 still raises the flag.

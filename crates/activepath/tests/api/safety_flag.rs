@@ -915,7 +915,14 @@ async fn a_review_is_refused_over_the_api_when_a_signal_arrived_that_it_did_not_
     // Naming the signal it saw: 409, nothing stored.
     let mut body = review("continue", "Seen at 09:00");
     body["last_signal_id"] = json!(seen_id);
-    let (code, problem) = send(&app, &t.clinician, "POST", &reviews_path(patient), Some(body)).await;
+    let (code, problem) = send(
+        &app,
+        &t.clinician,
+        "POST",
+        &reviews_path(patient),
+        Some(body),
+    )
+    .await;
     assert_eq!(code, 409, "{problem}");
     assert!(
         problem.to_string().contains("A new safety signal arrived"),
@@ -924,13 +931,27 @@ async fn a_review_is_refused_over_the_api_when_a_signal_arrived_that_it_did_not_
     // Naming none, reviewed before the new signal: 409 too.
     let mut body = review("continue", "Seen at 09:00");
     body["reviewed_at"] = json!(seen_at);
-    let (code, problem) = send(&app, &t.clinician, "POST", &reviews_path(patient), Some(body)).await;
+    let (code, problem) = send(
+        &app,
+        &t.clinician,
+        "POST",
+        &reviews_path(patient),
+        Some(body),
+    )
+    .await;
     assert_eq!(code, 409, "{problem}");
     assert!(problem.to_string().contains("A new safety signal arrived"));
     // A signal that is not the flag's: 422 naming the field.
     let mut body = review("continue", "Seen");
     body["last_signal_id"] = json!(newest + 1000);
-    let (code, problem) = send(&app, &t.clinician, "POST", &reviews_path(patient), Some(body)).await;
+    let (code, problem) = send(
+        &app,
+        &t.clinician,
+        "POST",
+        &reviews_path(patient),
+        Some(body),
+    )
+    .await;
     assert_eq!((code, fields(&problem)), (422, vec!["last_signal_id"]));
     // The flag is still up, the case still open, no review stored.
     assert_eq!(signals(&app, &t, &path).await.len(), 2);
@@ -951,7 +972,14 @@ async fn a_review_is_refused_over_the_api_when_a_signal_arrived_that_it_did_not_
     // Naming the newest: recorded, the flag cleared, the cases closed.
     let mut body = review("continue", "Seen both answers");
     body["last_signal_id"] = json!(newest);
-    let (code, done) = send(&app, &t.clinician, "POST", &reviews_path(patient), Some(body)).await;
+    let (code, done) = send(
+        &app,
+        &t.clinician,
+        "POST",
+        &reviews_path(patient),
+        Some(body),
+    )
+    .await;
     assert_eq!(code, 201, "{done}");
     assert!(
         done["closed_cases"]
@@ -1003,14 +1031,20 @@ async fn the_portal_review_shows_a_signal_that_arrived_while_it_was_open_and_sto
     let res = doc.post(&url, &pairs).await;
     assert_eq!(res.status, 422, "{}", res.body);
     assert!(
-        res.body
-            .contains("A new answer arrived since you opened this review: read it, then submit again"),
+        res.body.contains(
+            "A new answer arrived since you opened this review: read it, then submit again"
+        ),
         "{}",
         res.body
     );
     assert!(res.body.contains("id=\"new-signal\""));
     // The new answer listed in the flag, its id in the form; input kept.
-    let newest = signals(&app, &t, &path).await.iter().map(|x| x.0).max().unwrap();
+    let newest = signals(&app, &t, &path)
+        .await
+        .iter()
+        .map(|x| x.0)
+        .max()
+        .unwrap();
     assert_eq!(
         crate::staff::field_value(&res.body, "last_signal_id"),
         Some(newest.to_string())
@@ -1057,7 +1091,11 @@ async fn a_check_in_refused_for_its_date_with_question_9_above_0_still_raises_th
         Some(json!({"instrument": "phq9", "answers": Q9, "taken_at": "2001-01-01T15:00:00Z"})),
     )
     .await;
-    assert_eq!((code, fields(&problem)), (422, vec!["taken_at"]), "{problem}");
+    assert_eq!(
+        (code, fields(&problem)),
+        (422, vec!["taken_at"]),
+        "{problem}"
+    );
     assert!(
         problem.to_string().contains("safety flag was raised")
             && problem.to_string().contains("tell a clinician now"),
@@ -1071,7 +1109,9 @@ async fn a_check_in_refused_for_its_date_with_question_9_above_0_still_raises_th
         activepath::time::rfc3339(app.clock.now()),
         "dated now"
     );
-    let case = view["safety_flag"]["case_id"].as_i64().expect("an urgent case");
+    let case = view["safety_flag"]["case_id"]
+        .as_i64()
+        .expect("an urgent case");
     let (_, c) = send(
         &app,
         &t.clinician,
@@ -1186,5 +1226,8 @@ async fn the_screeners_answers_are_sealed_and_shown_to_clinicians_only() {
     );
     let stored = everything_stored(&app).await;
     assert!(stored.contains("safety review: continue"));
-    assert!(!stored.contains("wish_dead"), "a screener answer in the clear");
+    assert!(
+        !stored.contains("wish_dead"),
+        "a screener answer in the clear"
+    );
 }

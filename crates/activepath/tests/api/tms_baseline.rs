@@ -183,8 +183,10 @@ async fn session_1_needs_a_fresh_baseline_and_dates_are_checked() {
         &t.clinician,
         "POST",
         &format!("/api/v1/staff/patients/{patient}/safety-reviews"),
-        Some(serde_json::json!({"outcome": "continue", "note": "Called the patient",
-            "cssrs": {"not_done": "reached by phone"}})),
+        Some(
+            serde_json::json!({"outcome": "continue", "note": "Called the patient",
+            "cssrs": {"not_done": "reached by phone"}}),
+        ),
     )
     .await;
     assert_eq!(code, 201, "{done}");
