@@ -3,8 +3,8 @@
 -- a side effect "suicidal thoughts". While one is up (cleared_at empty) the
 -- patient's courses take no session, until a clinician records a safety
 -- review. At most one is up per patient; each signal that raised it or was
--- added to it is kept. The review's note, and the reason a screener was
--- not done, are free text: sealed, bound to the review's uid.
+-- added to it is kept. The review's note, the screener's answers and the
+-- reason a screener was not done are sealed, bound to the review's uid.
 --
 -- A hold may now also be opened for signs of mania or hypomania reported
 -- as a side effect (reason 'mania').
@@ -39,20 +39,17 @@ CREATE TABLE safety_reviews (
     patient_id BIGINT NOT NULL REFERENCES patients (id),
     reviewed_at BIGINT NOT NULL,
     outcome TEXT NOT NULL CHECK (outcome IN ('continue', 'pause-course', 'refer-urgent')),
-    -- The C-SSRS screener's six answers (1 yes, 0 no), all or none.
-    wish_dead BIGINT CHECK (wish_dead IN (0, 1)),
-    suicidal_thoughts BIGINT CHECK (suicidal_thoughts IN (0, 1)),
-    thoughts_with_method BIGINT CHECK (thoughts_with_method IN (0, 1)),
-    intent BIGINT CHECK (intent IN (0, 1)),
-    plan_and_intent BIGINT CHECK (plan_and_intent IN (0, 1)),
-    behavior BIGINT CHECK (behavior IN (0, 1)),
+    -- The C-SSRS screener was done (1) or not (0). Its six answers are
+    -- clinical detail: sealed together (a JSON object), bound to the uid.
+    screener_done BIGINT NOT NULL CHECK (screener_done IN (0, 1)),
+    cssrs_sealed BYTEA,
     -- Why it was not done (sealed), when it was not.
     not_done_reason BYTEA,
     note BYTEA NOT NULL,
     reviewed_by BIGINT REFERENCES staff_users (id),
     created_at BIGINT NOT NULL,
-    CHECK ((wish_dead IS NULL) = (not_done_reason IS NOT NULL)),
-    CHECK ((wish_dead IS NULL) = (behavior IS NULL))
+    CHECK ((screener_done = 1) = (cssrs_sealed IS NOT NULL)),
+    CHECK ((screener_done = 0) = (not_done_reason IS NOT NULL))
 );
 CREATE INDEX safety_reviews_patient ON safety_reviews (patient_id);
 

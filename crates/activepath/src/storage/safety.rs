@@ -99,6 +99,9 @@ pub(super) async fn raise(
 /// A signal as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignalRecord {
+    /// Signals are numbered in the order they were stored: a review names
+    /// the newest one its reader saw.
+    pub id: i64,
     pub course_id: i64,
     pub source: String,
     pub at: Timestamp,
@@ -128,12 +131,16 @@ pub struct NewReview {
     pub reviewed_at: Timestamp,
     /// `continue`, `pause-course` or `refer-urgent`.
     pub outcome: &'static str,
-    /// The C-SSRS screener's six answers, in [`crate::tms::safety::CSSRS`]
-    /// order; `None` when it was not done.
-    pub cssrs: Option<[bool; 6]>,
+    /// The C-SSRS screener's six answers, sealed by the caller; `None`
+    /// when it was not done.
+    pub cssrs_sealed: Option<Vec<u8>>,
     pub not_done_sealed: Option<Vec<u8>>,
     pub note_sealed: Vec<u8>,
     pub reviewed_by: Option<i64>,
+    /// The newest signal the reviewer saw: refused when the flag has a
+    /// newer one. `None`: refused when a signal happened after
+    /// `reviewed_at`.
+    pub last_signal_id: Option<i64>,
     pub created_at: Timestamp,
     /// Pause the patient's courses that take sessions.
     pub pause: bool,
@@ -148,13 +155,28 @@ pub struct ReviewRecord {
     pub uid: String,
     pub reviewed_at: Timestamp,
     pub outcome: String,
-    pub cssrs: Option<[bool; 6]>,
+    /// The screener was done: its answers are in `cssrs_sealed`.
+    pub screener_done: bool,
+    pub cssrs_sealed: Option<Vec<u8>>,
     pub not_done_sealed: Option<Vec<u8>>,
     pub note_sealed: Vec<u8>,
     /// The reviewer's e-mail.
     pub reviewed_by: Option<String>,
     /// When the flag it cleared was raised.
     pub flag_raised_at: Timestamp,
+}
+
+/// What storing a review did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReviewStored {
+    Done(ReviewDone),
+    /// The flag is no longer up; nothing written.
+    NoFlag,
+    /// The flag has a signal the reviewer did not see (newer than
+    /// `last_signal_id`, or after `reviewed_at`); nothing written.
+    NewSignal,
+    /// `last_signal_id` is not a signal of the flag; nothing written.
+    UnknownSignal,
 }
 
 /// What recording a review did.
@@ -165,19 +187,11 @@ pub struct ReviewDone {
     pub closed_cases: Vec<i64>,
 }
 
-const CSSRS_COLUMNS: [&str; 6] = [
-    "wish_dead",
-    "suicidal_thoughts",
-    "thoughts_with_method",
-    "intent",
-    "plan_and_intent",
-    "behavior",
-];
-
 fn signal_of(r: &AnyRow) -> sqlx::Result<(i64, SignalRecord)> {
     Ok((
         r.try_get("flag_id")?,
         SignalRecord {
+            id: r.try_get("id")?,
             course_id: r.try_get("course_id")?,
             source: r.try_get("source")?,
             at: get::<Millis>(r, "at")?.0,
@@ -226,7 +240,7 @@ impl Storage {
         if !by_id.is_empty() {
             let ids: Vec<i64> = by_id.keys().copied().collect();
             let sql = format!(
-                "SELECT flag_id, course_id, source, at, case_id, check_in_id, session_id \
+                "SELECT id, flag_id, course_id, source, at, case_id, check_in_id, session_id \
                  FROM safety_signals WHERE flag_id IN ({}) ORDER BY at, id",
                 super::params(1, ids.len())
             );
@@ -281,9 +295,8 @@ impl Storage {
     /// A patient's safety reviews, oldest first.
     pub async fn safety_reviews(&self, patient_id: i64) -> Result<Vec<ReviewRecord>> {
         let rows = sqlx::query(
-            "SELECT r.id, r.uid, r.reviewed_at, r.outcome, r.wish_dead, r.suicidal_thoughts, \
-             r.thoughts_with_method, r.intent, r.plan_and_intent, r.behavior, r.not_done_reason, \
-             r.note, u.email, f.raised_at FROM safety_reviews r \
+            "SELECT r.id, r.uid, r.reviewed_at, r.outcome, r.screener_done, r.cssrs_sealed, \
+             r.not_done_reason, r.note, u.email, f.raised_at FROM safety_reviews r \
              JOIN safety_flags f ON f.id = r.flag_id \
              LEFT JOIN staff_users u ON u.id = r.reviewed_by \
              WHERE r.patient_id = $1 ORDER BY r.reviewed_at, r.id",
@@ -293,20 +306,13 @@ impl Storage {
         .await?;
         rows.iter()
             .map(|r| {
-                let mut answers = [false; 6];
-                let mut done = true;
-                for (i, c) in CSSRS_COLUMNS.iter().enumerate() {
-                    match r.try_get::<Option<i64>, _>(*c)? {
-                        Some(v) => answers[i] = v != 0,
-                        None => done = false,
-                    }
-                }
                 Ok(ReviewRecord {
                     id: r.try_get("id")?,
                     uid: r.try_get("uid")?,
                     reviewed_at: get::<Millis>(r, "reviewed_at")?.0,
                     outcome: r.try_get("outcome")?,
-                    cssrs: done.then_some(answers),
+                    screener_done: r.try_get::<i64, _>("screener_done")? != 0,
+                    cssrs_sealed: r.try_get("cssrs_sealed")?,
                     not_done_sealed: r.try_get("not_done_reason")?,
                     note_sealed: r.try_get("note")?,
                     reviewed_by: r.try_get("email")?,
@@ -328,11 +334,39 @@ impl Storage {
         new: NewReview,
         chain: &AuditChain,
         audit_entry: AuditEntry,
-    ) -> Result<Option<ReviewDone>> {
+    ) -> Result<ReviewStored> {
         let (backend, chain) = (self.backend(), chain.clone());
         self.write(move |conn| {
             Box::pin(async move {
                 let at = audit_entry.at;
+                // The signals the flag has now, in this transaction: one
+                // the reviewer did not see refuses the review.
+                let signals: Vec<(i64, Millis)> = sqlx::query(
+                    "SELECT s.id, s.at FROM safety_signals s JOIN safety_flags f ON f.id = s.flag_id \
+                     WHERE s.flag_id = $1 AND f.patient_id = $2 AND f.cleared_at IS NULL",
+                )
+                .bind(new.flag_id)
+                .bind(new.patient_id)
+                .fetch_all(&mut *conn)
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get("id")?, get::<Millis>(r, "at")?)))
+                .collect::<sqlx::Result<_>>()?;
+                match new.last_signal_id {
+                    Some(last) => {
+                        if !signals.is_empty() && !signals.iter().any(|(id, _)| *id == last) {
+                            return Ok(ReviewStored::UnknownSignal);
+                        }
+                        if signals.iter().any(|(id, _)| *id > last) {
+                            return Ok(ReviewStored::NewSignal);
+                        }
+                    }
+                    None => {
+                        if signals.iter().any(|(_, t)| t.0 > new.reviewed_at) {
+                            return Ok(ReviewStored::NewSignal);
+                        }
+                    }
+                }
                 let cleared = sqlx::query(
                     "UPDATE safety_flags SET cleared_at = $1 WHERE id = $2 AND patient_id = $3 \
                      AND cleared_at IS NULL",
@@ -344,14 +378,13 @@ impl Storage {
                 .await?
                 .rows_affected();
                 if cleared != 1 {
-                    return Ok(None);
+                    return Ok(ReviewStored::NoFlag);
                 }
-                let answer = |i: usize| new.cssrs.map(|a| i64::from(a[i]));
+                let done = i64::from(new.cssrs_sealed.is_some());
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO safety_reviews (uid, flag_id, patient_id, reviewed_at, outcome, \
-                     wish_dead, suicidal_thoughts, thoughts_with_method, intent, plan_and_intent, \
-                     behavior, not_done_reason, note, reviewed_by, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+                     screener_done, cssrs_sealed, not_done_reason, note, reviewed_by, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
                      RETURNING id",
                 )
                 .bind(new.uid.clone())
@@ -359,12 +392,8 @@ impl Storage {
                 .bind(new.patient_id)
                 .bind(Millis(new.reviewed_at))
                 .bind(new.outcome)
-                .bind(answer(0))
-                .bind(answer(1))
-                .bind(answer(2))
-                .bind(answer(3))
-                .bind(answer(4))
-                .bind(answer(5))
+                .bind(done)
+                .bind(new.cssrs_sealed)
                 .bind(new.not_done_sealed)
                 .bind(new.note_sealed)
                 .bind(new.reviewed_by)
@@ -449,7 +478,7 @@ impl Storage {
                         closed_cases.push(case);
                     }
                 }
-                Ok(Some(ReviewDone {
+                Ok(ReviewStored::Done(ReviewDone {
                     id,
                     paused,
                     closed_cases,
@@ -484,6 +513,33 @@ impl Storage {
                 }
                 audit::append(conn, backend, &chain, &audit_entry).await?;
                 Ok(id)
+            })
+        })
+        .await
+    }
+
+    /// Raises the patient's flag with `signal` (its urgent case opened) on
+    /// its own, with its audit entry, in one transaction: a check-in with
+    /// question 9 above 0 refused for its date still raises the flag.
+    #[tracing::instrument(skip_all)]
+    pub async fn raise_safety_flag(
+        &self,
+        signal: NewSignal,
+        chain: &AuditChain,
+        audit_entry: AuditEntry,
+    ) -> Result<i64> {
+        let (backend, chain) = (self.backend(), chain.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                raise(
+                    conn,
+                    backend,
+                    &chain,
+                    &audit_entry,
+                    signal,
+                    Origin::default(),
+                )
+                .await
             })
         })
         .await

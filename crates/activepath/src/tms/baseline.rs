@@ -138,13 +138,18 @@ pub(super) async fn session_refusal(
     }))))
 }
 
+/// Added to each refusal of a check-in with question 9 above 0: the
+/// check-in is not stored, but the patient's safety flag is raised.
+pub(super) const SELF_HARM_REFUSED: &str = ". Question 9 is answered above 0: the patient's safety flag was raised and an urgent case opened; tell a clinician now, whatever the date";
+
 /// The date rules for a check-in staff enter as taken at `taken` on
 /// `course`: not more than `tms.baseline_valid_days` days before the
 /// course's start date (`taken_at`); and, unless `confirmed`, not before
 /// the baseline, nor before session 1 once sessions were given
 /// (`confirm_backdated`, saying whether it would become the baseline).
-/// Nothing is stored when refused, so with question 9 above 0
-/// (`self_harm`) each message says to tell a clinician now.
+/// The check-in is not stored when refused; with question 9 above 0
+/// (`self_harm`) the caller raises the patient's safety flag, and each
+/// message says so and to tell a clinician now.
 pub(super) async fn check_in_problems(
     s: &Services,
     course: &CourseRecord,
@@ -155,9 +160,7 @@ pub(super) async fn check_in_problems(
     let mut problems = date_problems(s, course, taken, confirmed).await?;
     if self_harm {
         for (_, message) in &mut problems {
-            message.push_str(
-                ". Question 9 is answered above 0: tell a clinician now, whatever the date",
-            );
+            message.push_str(SELF_HARM_REFUSED);
         }
     }
     Ok(problems)

@@ -950,7 +950,19 @@ pub async fn check_in(
                 }
             })
             .ok();
+    let q9_above_0 = responses.as_ref().is_some_and(|r| r.score().self_harm_flag);
     let (Some(responses), Some(taken)) = (responses, taken) else {
+        // Refused only for its date (not a time, in the future, more than
+        // a year ago): question 9 above 0 still raises the flag.
+        if q9_above_0
+            && errors.iter().all(|(f, _)| f == "taken_at")
+            && let Some(course) = s.storage.course(course_id).await?
+        {
+            safety::raise_for_refused_check_in(s, actor, &course).await?;
+            for (_, message) in &mut errors {
+                message.push_str(baseline::SELF_HARM_REFUSED);
+            }
+        }
         return Ok(Err(errors));
     };
     if !errors.is_empty() {
@@ -963,6 +975,9 @@ pub async fn check_in(
     let problems =
         baseline::check_in_problems(s, &course, taken, confirm_backdated, self_harm).await?;
     if !problems.is_empty() {
+        if self_harm {
+            safety::raise_for_refused_check_in(s, actor, &course).await?;
+        }
         return Ok(Err(problems));
     }
     let audit = actor.did("record check-in", "tms_course", course_id, now);

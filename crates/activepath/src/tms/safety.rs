@@ -14,7 +14,9 @@ use super::happened_at;
 use crate::app::Services;
 use crate::crypto::{Aad, random_id};
 use crate::staff::{Actor, Error, FieldErrors, Outcome};
-use crate::storage::safety::{FlagRecord, NewReview, NewSignal, ReviewDone, ReviewRecord};
+use crate::storage::safety::{
+    FlagRecord, NewReview, NewSignal, ReviewDone, ReviewRecord, ReviewStored,
+};
 use crate::storage::tms::CourseRecord;
 use jiff::Timestamp;
 use std::collections::HashMap;
@@ -125,6 +127,33 @@ pub(crate) fn signal(
     }
 }
 
+/// A staff-entered check-in with question 9 above 0 refused for its date
+/// (or for want of confirmation) stores nothing, but still raises the
+/// patient's flag: a `check-in` signal without a check-in, dated now, with
+/// its urgent case, in its own transaction, audited.
+pub(crate) async fn raise_for_refused_check_in(
+    s: &Services,
+    actor: &Actor,
+    course: &CourseRecord,
+) -> Result<(), Error> {
+    let now = s.clock.now();
+    let urgent = super::urgent_case(s, course, now).await?;
+    s.storage
+        .raise_safety_flag(
+            signal(course, "check-in", now, Some(urgent)),
+            &s.cipher.audit_chain(),
+            actor.did(
+                "refused check-in: question 9 above 0",
+                "tms_course",
+                course.id,
+                now,
+            ),
+        )
+        .await?;
+    s.mail_wake.notify_one();
+    Ok(())
+}
+
 /// The C-SSRS screener's result as sent: the six answers, or why it was
 /// not done.
 #[derive(Debug, Clone, Default)]
@@ -143,6 +172,9 @@ pub struct ReviewForm {
     /// `None`: not sent (it is required).
     pub cssrs: Option<ScreenerForm>,
     pub note: Option<String>,
+    /// The newest signal the reviewer was shown (its id); `None`: the
+    /// review is refused when a signal happened after `reviewed_at`.
+    pub last_signal_id: Option<i64>,
 }
 
 /// What recording a review did.
@@ -151,6 +183,11 @@ pub enum Reviewed {
     Recorded(ReviewDone),
     /// No flag is up for the patient (or it was cleared meanwhile).
     NoFlag,
+    /// The flag has a signal the reviewer was not shown: nothing stored;
+    /// show the flag again.
+    NewSignal,
+    /// `last_signal_id` is not a signal of the patient's flag.
+    UnknownSignal,
 }
 
 fn note_aad(uid: &str) -> Aad {
@@ -159,6 +196,31 @@ fn note_aad(uid: &str) -> Aad {
 
 fn not_done_aad(uid: &str) -> Aad {
     Aad::row("safety_reviews", "not_done_reason", uid)
+}
+
+fn cssrs_aad(uid: &str) -> Aad {
+    Aad::row("safety_reviews", "cssrs", uid)
+}
+
+/// The six answers sealed as one JSON object by question name.
+fn seal_cssrs(s: &Services, uid: &str, answers: [bool; 6]) -> Vec<u8> {
+    let object: serde_json::Map<String, serde_json::Value> = CSSRS
+        .iter()
+        .zip(answers)
+        .map(|(k, v)| (k.to_string(), serde_json::Value::Bool(v)))
+        .collect();
+    let json = serde_json::Value::Object(object).to_string();
+    s.cipher.encrypt(&cssrs_aad(uid), json.as_bytes())
+}
+
+/// The six answers opened; `None` when they are not all there.
+fn open_cssrs(json: &[u8]) -> Option<[bool; 6]> {
+    let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(json).ok()?;
+    let mut answers = [false; 6];
+    for (i, q) in CSSRS.iter().enumerate() {
+        answers[i] = object.get(*q)?.as_bool()?;
+    }
+    Some(answers)
 }
 
 /// Records a safety review of patient `patient_id`'s flag (the caller
@@ -299,8 +361,8 @@ pub async fn review(
         )]));
     }
     let uid = random_id();
-    let (cssrs, not_done_sealed) = match screener {
-        Ok(answers) => (Some(answers), None),
+    let (cssrs_sealed, not_done_sealed) = match screener {
+        Ok(answers) => (Some(seal_cssrs(s, &uid, answers)), None),
         Err(reason) => (
             None,
             Some(s.cipher.encrypt(&not_done_aad(&uid), reason.as_bytes())),
@@ -316,9 +378,10 @@ pub async fn review(
                 patient_id,
                 reviewed_at,
                 outcome,
-                cssrs,
+                cssrs_sealed,
                 not_done_sealed,
                 reviewed_by: actor.user_id,
+                last_signal_id: form.last_signal_id,
                 created_at: now,
                 pause: outcome != "continue",
                 close_cases: outcome != "refer-urgent",
@@ -333,13 +396,15 @@ pub async fn review(
         )
         .await?;
     Ok(Ok(Some(match done {
-        Some(d) => Reviewed::Recorded(d),
-        None => Reviewed::NoFlag,
+        ReviewStored::Done(d) => Reviewed::Recorded(d),
+        ReviewStored::NoFlag => Reviewed::NoFlag,
+        ReviewStored::NewSignal => Reviewed::NewSignal,
+        ReviewStored::UnknownSignal => Reviewed::UnknownSignal,
     })))
 }
 
-/// A review as a reader may see it: the note and the screener's not-done
-/// reason opened for clinicians only.
+/// A review as a reader may see it: the note, the screener's answers and
+/// its not-done reason opened for clinicians only.
 #[derive(Debug, Clone)]
 pub struct Review {
     pub record: ReviewRecord,
@@ -347,6 +412,9 @@ pub struct Review {
     pub note: Option<String>,
     /// Why the screener was not done, for a clinician.
     pub not_done: Option<String>,
+    /// The screener's six answers in [`CSSRS`] order, for a clinician
+    /// when it was done.
+    pub cssrs: Option<[bool; 6]>,
     /// The screener was not done (whoever reads).
     pub screener_not_done: bool,
 }
@@ -376,8 +444,20 @@ pub async fn reviews(s: &Services, patient_id: i64, may_read: bool) -> Result<Ve
                 (Some(sealed), true) => Some(open(not_done_aad(&r.uid), sealed, &what)?),
                 _ => None,
             };
+            let cssrs = match (&r.cssrs_sealed, may_read) {
+                (Some(sealed), true) => Some(
+                    s.cipher
+                        .decrypt(&cssrs_aad(&r.uid), sealed)
+                        .ok()
+                        .as_deref()
+                        .and_then(open_cssrs)
+                        .ok_or_else(|| Error::Integrity(what.clone()))?,
+                ),
+                _ => None,
+            };
             Ok(Review {
-                screener_not_done: r.cssrs.is_none(),
+                screener_not_done: !r.screener_done,
+                cssrs,
                 note,
                 not_done,
                 record: r,

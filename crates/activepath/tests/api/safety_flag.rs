@@ -800,6 +800,10 @@ async fn every_source_in_the_portal_raises_the_flag_and_every_page_shows_it_to_w
     );
     let mut answers = vec![
         ("csrf", form.csrf()),
+        (
+            "last_signal_id",
+            crate::staff::field_value(&form.body, "last_signal_id").expect("the newest signal"),
+        ),
         ("outcome", "continue".to_string()),
         ("screener", "done".to_string()),
         ("note", "Seen in the clinic".to_string()),
@@ -840,6 +844,10 @@ async fn every_source_in_the_portal_raises_the_flag_and_every_page_shows_it_to_w
         "the review in the course's page"
     );
     assert!(!page.body.contains("Seen in the clinic"), "not the note");
+    assert!(
+        page.body.contains("C-SSRS screener done") && !page.body.contains("C-SSRS: no to all six"),
+        "whether the screener was done, not its answers"
+    );
     assert_eq!(
         tech.get("/staff/courses")
             .await
@@ -847,5 +855,379 @@ async fn every_source_in_the_portal_raises_the_flag_and_every_page_shows_it_to_w
             .matches("Safety review needed")
             .count(),
         2
+    );
+}
+
+/// The flag's signals as the API lists them: (id, at).
+async fn signals(app: &TestApp, t: &Tokens, path: &str) -> Vec<(i64, String)> {
+    let (_, view) = send(app, &t.clinician, "GET", path, None).await;
+    view["safety_flag"]["reasons"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| {
+                    (
+                        r["id"].as_i64().expect("each signal has its id"),
+                        r["at"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_review_is_refused_over_the_api_when_a_signal_arrived_that_it_did_not_name() {
+    let app = spawn_app().await;
+    let t = tokens(&app).await;
+    let (patient, path) = course_for(&app, &t, "Ana Late", "10hz").await;
+    ready(&app, &t, &path).await;
+    app.clock.advance(jiff::SignedDuration::from_mins(5));
+    let (code, first) = send(
+        &app,
+        &t.technician,
+        "POST",
+        &format!("{path}/check-ins"),
+        Some(json!({"instrument": "phq9", "answers": Q9})),
+    )
+    .await;
+    assert_eq!(code, 201);
+    let case = first["urgent_case_id"].as_i64().unwrap();
+    let seen = signals(&app, &t, &path).await;
+    assert_eq!(seen.len(), 1);
+    let (seen_id, seen_at) = seen[0].clone();
+    // Five minutes later question 9 is answered 3, while the review is open.
+    app.clock.advance(jiff::SignedDuration::from_mins(5));
+    let (code, _) = send(
+        &app,
+        &t.technician,
+        "POST",
+        &format!("{path}/check-ins"),
+        Some(json!({"instrument": "phq9", "answers": [2, 2, 2, 2, 2, 2, 2, 2, 3]})),
+    )
+    .await;
+    assert_eq!(code, 201);
+    let now = signals(&app, &t, &path).await;
+    assert_eq!(now.len(), 2);
+    let newest = now.iter().map(|x| x.0).max().unwrap();
+    assert!(newest > seen_id);
+
+    // Naming the signal it saw: 409, nothing stored.
+    let mut body = review("continue", "Seen at 09:00");
+    body["last_signal_id"] = json!(seen_id);
+    let (code, problem) = send(
+        &app,
+        &t.clinician,
+        "POST",
+        &reviews_path(patient),
+        Some(body),
+    )
+    .await;
+    assert_eq!(code, 409, "{problem}");
+    assert!(
+        problem.to_string().contains("A new safety signal arrived"),
+        "{problem}"
+    );
+    // Naming none, reviewed before the new signal: 409 too.
+    let mut body = review("continue", "Seen at 09:00");
+    body["reviewed_at"] = json!(seen_at);
+    let (code, problem) = send(
+        &app,
+        &t.clinician,
+        "POST",
+        &reviews_path(patient),
+        Some(body),
+    )
+    .await;
+    assert_eq!(code, 409, "{problem}");
+    assert!(problem.to_string().contains("A new safety signal arrived"));
+    // A signal that is not the flag's: 422 naming the field.
+    let mut body = review("continue", "Seen");
+    body["last_signal_id"] = json!(newest + 1000);
+    let (code, problem) = send(
+        &app,
+        &t.clinician,
+        "POST",
+        &reviews_path(patient),
+        Some(body),
+    )
+    .await;
+    assert_eq!((code, fields(&problem)), (422, vec!["last_signal_id"]));
+    // The flag is still up, the case still open, no review stored.
+    assert_eq!(signals(&app, &t, &path).await.len(), 2);
+    let (_, c) = send(
+        &app,
+        &t.clinician,
+        "GET",
+        &format!("/api/v1/staff/cases/{case}"),
+        None,
+    )
+    .await;
+    assert_ne!(c["status"], "closed");
+    let (_, view) = send(&app, &t.clinician, "GET", &path, None).await;
+    assert_eq!(view["safety_reviews"], json!([]));
+    let (code, _) = session(&app, &t, &path, session_body(&app, all_no(), json!([]))).await;
+    assert_eq!(code, 422);
+
+    // Naming the newest: recorded, the flag cleared, the cases closed.
+    let mut body = review("continue", "Seen both answers");
+    body["last_signal_id"] = json!(newest);
+    let (code, done) = send(
+        &app,
+        &t.clinician,
+        "POST",
+        &reviews_path(patient),
+        Some(body),
+    )
+    .await;
+    assert_eq!(code, 201, "{done}");
+    assert!(
+        done["closed_cases"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(case))
+    );
+    assert!(signals(&app, &t, &path).await.is_empty());
+}
+
+#[tokio::test]
+async fn the_portal_review_shows_a_signal_that_arrived_while_it_was_open_and_stores_nothing() {
+    let app = spawn_app_with(|c| c.staff.require_second_factor = false).await;
+    let t = tokens(&app).await;
+    let mut doc = signed_in(&app, "doc2@riverbend.example", Role::Clinician).await;
+    let (patient, path) = course_for(&app, &t, "Bo Open", "10hz").await;
+    ready(&app, &t, &path).await;
+    app.clock.advance(jiff::SignedDuration::from_mins(5));
+    let check_ins = format!("{path}/check-ins");
+    let checkin = |answers: Value| {
+        send(
+            &app,
+            &t.technician,
+            "POST",
+            &check_ins,
+            Some(json!({"instrument": "phq9", "answers": answers})),
+        )
+    };
+    assert_eq!(checkin(json!(Q9)).await.0, 201);
+    let url = format!("/staff/patients/{patient}/safety-review");
+    let form = doc.get(&url).await;
+    assert_eq!(form.status, 200);
+    let shown = crate::staff::field_value(&form.body, "last_signal_id").expect("the hidden id");
+    assert_eq!(shown, signals(&app, &t, &path).await[0].0.to_string());
+    // A new answer while the form is open.
+    app.clock.advance(jiff::SignedDuration::from_mins(5));
+    assert_eq!(checkin(json!([2, 2, 2, 2, 2, 2, 2, 2, 3])).await.0, 201);
+    let mut answers = vec![
+        ("csrf", form.csrf()),
+        ("last_signal_id", shown.clone()),
+        ("outcome", "continue".to_string()),
+        ("screener", "done".to_string()),
+        ("note", "Seen the first answer".to_string()),
+    ];
+    for q in activepath::tms::safety::CSSRS {
+        answers.push((q, "no".to_string()));
+    }
+    let pairs: Vec<(&str, &str)> = answers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = doc.post(&url, &pairs).await;
+    assert_eq!(res.status, 422, "{}", res.body);
+    assert!(
+        res.body.contains(
+            "A new answer arrived since you opened this review: read it, then submit again"
+        ),
+        "{}",
+        res.body
+    );
+    assert!(res.body.contains("id=\"new-signal\""));
+    // The new answer listed in the flag, its id in the form; input kept.
+    let newest = signals(&app, &t, &path)
+        .await
+        .iter()
+        .map(|x| x.0)
+        .max()
+        .unwrap();
+    assert_eq!(
+        crate::staff::field_value(&res.body, "last_signal_id"),
+        Some(newest.to_string())
+    );
+    assert_eq!(
+        res.body
+            .matches("<li>Question 9 answered above 0 on a PHQ-9 check-in")
+            .count(),
+        2,
+        "both answers listed"
+    );
+    assert!(res.body.contains("Seen the first answer"), "the note kept");
+    assert_eq!(signals(&app, &t, &path).await.len(), 2, "still up");
+    // A form without the id is refused the same way.
+    let without: Vec<(&str, &str)> = pairs
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "last_signal_id")
+        .collect();
+    let res2 = doc.post(&url, &without).await;
+    assert_eq!(res2.status, 422);
+    assert!(res2.body.contains("A new answer arrived"));
+    // Submitted again from the form that shows both: recorded.
+    answers[0].1 = res.csrf();
+    answers[1].1 = newest.to_string();
+    let pairs: Vec<(&str, &str)> = answers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = doc.post(&url, &pairs).await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    assert!(signals(&app, &t, &path).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_check_in_refused_for_its_date_with_question_9_above_0_still_raises_the_flag() {
+    let app = spawn_app().await;
+    let t = tokens(&app).await;
+    let (patient, path) = course_for(&app, &t, "Cal Paper", "10hz").await;
+    ready(&app, &t, &path).await;
+    // Far before the course's start: refused for its date.
+    let (code, problem) = send(
+        &app,
+        &t.technician,
+        "POST",
+        &format!("{path}/check-ins"),
+        Some(json!({"instrument": "phq9", "answers": Q9, "taken_at": "2001-01-01T15:00:00Z"})),
+    )
+    .await;
+    assert_eq!(
+        (code, fields(&problem)),
+        (422, vec!["taken_at"]),
+        "{problem}"
+    );
+    assert!(
+        problem.to_string().contains("safety flag was raised")
+            && problem.to_string().contains("tell a clinician now"),
+        "{problem}"
+    );
+    let (_, view) = send(&app, &t.clinician, "GET", &path, None).await;
+    assert_eq!(view["check_ins"].as_array().unwrap().len(), 1, "not stored");
+    assert_eq!(view["safety_flag"]["reasons"][0]["source"], "check-in");
+    assert_eq!(
+        view["safety_flag"]["reasons"][0]["at"],
+        activepath::time::rfc3339(app.clock.now()),
+        "dated now"
+    );
+    let case = view["safety_flag"]["case_id"]
+        .as_i64()
+        .expect("an urgent case");
+    let (_, c) = send(
+        &app,
+        &t.clinician,
+        "GET",
+        &format!("/api/v1/staff/cases/{case}"),
+        None,
+    )
+    .await;
+    assert_ne!(c["status"], "closed");
+    let (code, problem) = session(&app, &t, &path, session_body(&app, all_no(), json!([]))).await;
+    assert_eq!((code, stop(&problem).0), (422, Some("safety_review")));
+    // Backdated before the baseline without confirmation: refused, and
+    // the signal joins the flag.
+    let before = app.clock.now() - jiff::SignedDuration::from_hours(1);
+    let (code, problem) = send(
+        &app,
+        &t.technician,
+        "POST",
+        &format!("{path}/check-ins"),
+        Some(json!({"instrument": "phq9", "answers": Q9, "taken_at": before.to_string()})),
+    )
+    .await;
+    assert_eq!(code, 422, "{problem}");
+    assert_eq!(fields(&problem), ["confirm_backdated"]);
+    assert!(problem.to_string().contains("safety flag was raised"));
+    assert_eq!(signals(&app, &t, &path).await.len(), 2);
+    // Question 9 at 0 refused for its date raises nothing more.
+    let (code, _) = send(
+        &app,
+        &t.technician,
+        "POST",
+        &format!("{path}/check-ins"),
+        Some(json!({"instrument": "phq9", "answers": Q9_ZERO, "taken_at": "2001-01-01T15:00:00Z"})),
+    )
+    .await;
+    assert_eq!(code, 422);
+    assert_eq!(signals(&app, &t, &path).await.len(), 2);
+    // Audited.
+    let db = raw(&app).await;
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'safety flag: check-in' AND record_id = $1",
+    )
+    .bind(patient.to_string())
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(n, 2);
+}
+
+#[tokio::test]
+async fn the_screeners_answers_are_sealed_and_shown_to_clinicians_only() {
+    let app = spawn_app().await;
+    let t = tokens(&app).await;
+    let (patient, path) = course_for(&app, &t, "Di Sealed", "10hz").await;
+    ready(&app, &t, &path).await;
+    app.clock.advance(jiff::SignedDuration::from_mins(5));
+    let (code, _) = send(
+        &app,
+        &t.technician,
+        "POST",
+        &format!("{path}/check-ins"),
+        Some(json!({"instrument": "phq9", "answers": Q9})),
+    )
+    .await;
+    assert_eq!(code, 201);
+    let (code, done) = send(
+        &app,
+        &t.clinician,
+        "POST",
+        &reviews_path(patient),
+        Some(review("continue", "Reviewed")),
+    )
+    .await;
+    assert_eq!(code, 201, "{done}");
+    // The clinician sees the answers; the technician and the coordinator
+    // see that it was done, not the answers.
+    let (_, view) = send(&app, &t.clinician, "GET", &path, None).await;
+    assert_eq!(view["safety_reviews"][0]["cssrs"]["wish_dead"], true);
+    assert_eq!(view["safety_reviews"][0]["screener_done"], true);
+    for token in [&t.technician, &t.coordinator] {
+        let (_, view) = send(&app, token, "GET", &path, None).await;
+        assert_eq!(view["safety_reviews"][0]["outcome"], "continue");
+        assert_eq!(view["safety_reviews"][0]["screener_done"], true);
+        assert!(view["safety_reviews"][0]["cssrs"].is_null(), "{view}");
+        assert!(!view.to_string().contains("wish_dead"), "{view}");
+    }
+    let (_, record) = send(
+        &app,
+        &t.coordinator,
+        "GET",
+        &format!("/api/v1/staff/patients/{patient}"),
+        None,
+    )
+    .await;
+    assert!(record["safety_reviews"][0]["cssrs"].is_null());
+    // In the database: one sealed column, no answer in the clear.
+    let db = raw(&app).await;
+    let row: (i64, Vec<u8>) =
+        sqlx::query_as("SELECT screener_done, cssrs_sealed FROM safety_reviews")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(row.0, 1);
+    let sealed = String::from_utf8_lossy(&row.1).to_string();
+    assert!(!sealed.contains("wish_dead") && !sealed.contains("true"));
+    assert!(
+        sqlx::query("SELECT wish_dead FROM safety_reviews")
+            .fetch_all(&db)
+            .await
+            .is_err(),
+        "no plain answer column"
+    );
+    let stored = everything_stored(&app).await;
+    assert!(stored.contains("safety review: continue"));
+    assert!(
+        !stored.contains("wish_dead"),
+        "a screener answer in the clear"
     );
 }

@@ -163,13 +163,33 @@ async fn session_1_needs_a_fresh_baseline_and_dates_are_checked() {
             .unwrap()
             .is_empty()
     );
-    // Question 9 above 0 on a refused one: told to reach a clinician now.
+    // Question 9 above 0 on a refused one: not stored, but the patient's
+    // safety flag is raised, and the message says so.
     let (code, problem) = check_in(&app, &t, &path, phq9(26, Some("2027-01-04T15:00:00Z"))).await;
     assert_eq!(code, 422);
     assert!(
-        message(&problem, "taken_at").contains("tell a clinician now"),
+        message(&problem, "taken_at").contains("tell a clinician now")
+            && message(&problem, "taken_at").contains("safety flag was raised"),
         "{problem}"
     );
+    assert_eq!(
+        view(&app, &t, &path).await["safety_flag"]["reasons"][0]["source"],
+        "check-in"
+    );
+    // A clinician reviews it, so the course's dates can be tested on.
+    let patient = view(&app, &t, &path).await["patient_id"].clone();
+    let (code, done) = crate::tms::send(
+        &app,
+        &t.clinician,
+        "POST",
+        &format!("/api/v1/staff/patients/{patient}/safety-reviews"),
+        Some(
+            serde_json::json!({"outcome": "continue", "note": "Called the patient",
+            "cssrs": {"not_done": "reached by phone"}}),
+        ),
+    )
+    .await;
+    assert_eq!(code, 201, "{done}");
     // 14 days before the start date is accepted: the baseline for now.
     let (code, _) = check_in(&app, &t, &path, phq9(20, Some("2027-02-22T15:00:00Z"))).await;
     assert_eq!(code, 201);

@@ -103,7 +103,7 @@ pub async fn review_rows(
         .map(|r| ReviewRow {
             when: format_date_time(r.record.reviewed_at, tz),
             outcome: tr.t(&format!("safety-outcome-{}", r.record.outcome)),
-            screener: match (&r.record.cssrs, &r.not_done) {
+            screener: match (&r.cssrs, &r.not_done) {
                 (Some(answers), _) => {
                     let yes: Vec<String> = core::CSSRS
                         .iter()
@@ -118,6 +118,8 @@ pub async fn review_rows(
                     }
                 }
                 (None, Some(why)) => tr.t1("safety-screener-not-done-why", "why", why),
+                // Anyone but a clinician: whether it was done, not the answers.
+                (None, None) if !r.screener_not_done => tr.t("safety-screener-done-only"),
                 (None, None) => tr.t("safety-screener-not-done"),
             },
             by: r.record.reviewed_by.clone().unwrap_or_default(),
@@ -131,6 +133,9 @@ pub async fn review_rows(
 /// A signal behind the flag.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SafetyReasonView {
+    /// The signal's id: send the newest one you showed as a safety
+    /// review's `last_signal_id`.
+    pub id: i64,
     /// `check-in` (question 9 above 0), `checklist` (a "yes" to new or
     /// worse thoughts of suicide) or `side-effect` (`suicidal-thoughts`).
     pub source: String,
@@ -156,9 +161,12 @@ pub struct SafetyReviewView {
     pub reviewed_at: String,
     /// `continue`, `pause-course` or `refer-urgent`.
     pub outcome: String,
+    /// The C-SSRS screener was done (its six answers given) or not.
+    pub screener_done: bool,
     /// The C-SSRS screener's six answers by name (`wish_dead`,
     /// `suicidal_thoughts`, `thoughts_with_method`, `intent`,
-    /// `plan_and_intent`, `behavior`); `null` when it was not done.
+    /// `plan_and_intent`, `behavior`), for clinicians only; `null` for
+    /// anyone else, and when it was not done.
     #[schema(value_type = Option<Object>)]
     pub cssrs: Option<serde_json::Map<String, serde_json::Value>>,
     /// Why the screener was not done (clinicians only).
@@ -186,6 +194,7 @@ pub async fn views(
             .signals
             .iter()
             .map(|x| SafetyReasonView {
+                id: x.id,
                 source: x.source.clone(),
                 at: rfc3339(x.at),
                 course_id: x.course_id,
@@ -202,7 +211,8 @@ pub async fn views(
             id: r.record.id,
             reviewed_at: rfc3339(r.record.reviewed_at),
             outcome: r.record.outcome.clone(),
-            cssrs: r.record.cssrs.map(|a| {
+            screener_done: !r.screener_not_done,
+            cssrs: r.cssrs.map(|a| {
                 core::CSSRS
                     .iter()
                     .zip(a)
@@ -255,6 +265,12 @@ pub struct NewSafetyReview {
     /// future, not before the flag; now when left out.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub reviewed_at: Option<String>,
+    /// The `id` of the newest signal in `safety_flag.reasons` that the
+    /// clinician saw. When the flag has a newer signal the review is
+    /// refused (409) and nothing is stored: read the new signal, then send
+    /// the review again. Left out: refused (409) when any signal happened
+    /// after `reviewed_at`.
+    pub last_signal_id: Option<i64>,
 }
 
 /// A safety review recorded.
@@ -281,7 +297,7 @@ pub struct SafetyReviewCreated {
         (status = 401, description = "No valid API token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only clinicians record safety reviews", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No patient with that id", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "No safety flag is up for the patient (none raised, or already reviewed)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No safety flag is up for the patient (none raised, or already reviewed); or the flag has a signal newer than `last_signal_id` (or, without it, one after `reviewed_at`): nothing stored", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is missing or wrong; each is named", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -303,7 +319,7 @@ pub async fn create_review(
     let r: NewSafetyReview = crate::web::json::read(
         &body,
         INVALID,
-        "must be a JSON object with outcome, cssrs and note",
+        "must be a JSON object with outcome, cssrs, note and last_signal_id",
     )?;
     let form = ReviewForm {
         reviewed_at: r.reviewed_at,
@@ -320,6 +336,7 @@ pub async fn create_review(
             not_done: c.not_done,
         }),
         note: r.note,
+        last_signal_id: r.last_signal_id,
     };
     match core::review(&state, &who.actor, patient_id, form)
         .await
@@ -336,6 +353,18 @@ pub async fn create_review(
         Ok(Some(Reviewed::NoFlag)) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "No safety flag is up for this patient: there is nothing to review",
+        )),
+        Ok(Some(Reviewed::NewSignal)) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "A new safety signal arrived since this review was opened: read the patient's safety flag again, then send the review with the newest signal's id as last_signal_id",
+        )),
+        Ok(Some(Reviewed::UnknownSignal)) => Err(ApiError::invalid(
+            INVALID,
+            vec![(
+                "last_signal_id".into(),
+                "is not a signal of the patient's safety flag that is up: read the flag again"
+                    .into(),
+            )],
         )),
         Ok(None) => Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -441,6 +470,10 @@ struct ReviewPage {
     not_done_reason: String,
     not_done_error: Option<String>,
     errors: Vec<(String, String)>,
+    /// The newest signal shown: sent back with the review.
+    last_signal_id: Option<i64>,
+    /// A signal arrived since the form was opened: shown beside the flag.
+    new_signal: Option<String>,
 }
 
 type Typed = std::collections::HashMap<String, Vec<String>>;
@@ -478,7 +511,13 @@ async fn review_page(
     )
     .await
     .map_err(AppError::from)?;
-    let safety_flag = banner_of(state, who, patient_id).await?;
+    let flag = core::flag(state, patient_id)
+        .await
+        .map_err(AppError::from)?;
+    let last_signal_id = flag
+        .as_ref()
+        .and_then(|f| f.signals.iter().map(|x| x.id).max());
+    let safety_flag = banner(state, who, flag.as_ref());
     let mut outcomes: Vec<(String, String)> = core::OUTCOMES
         .iter()
         .map(|o| (o.to_string(), tr.t(&format!("safety-outcome-{o}"))))
@@ -516,8 +555,11 @@ async fn review_page(
     let mut screener_errors: FieldErrors = Vec::new();
     let mut not_done_error = None;
     let mut rest: FieldErrors = Vec::new();
+    let mut new_signal = None;
     for (f, m) in errors {
-        if let Some(q) = f.strip_prefix("cssrs.") {
+        if f == "last_signal_id" {
+            new_signal = Some(m.clone());
+        } else if let Some(q) = f.strip_prefix("cssrs.") {
             if q == "not_done" {
                 not_done_error = Some(m.clone());
             } else {
@@ -555,6 +597,9 @@ async fn review_page(
     if let Some(m) = &not_done_error {
         summary.push(("not_done_reason".to_string(), m.clone()));
     }
+    if let Some(m) = &new_signal {
+        summary.insert(0, ("new-signal".to_string(), m.clone()));
+    }
     Ok(Some(ReviewPage {
         l: StaffLayout::new(state, tr.t("safety-review-title"), Some(who), "patients"),
         patient_id,
@@ -566,6 +611,8 @@ async fn review_page(
         not_done_reason: value(t, "not_done_reason"),
         not_done_error,
         errors: summary,
+        last_signal_id,
+        new_signal,
     }))
 }
 
@@ -616,6 +663,9 @@ pub async fn review_submit(
             }
         }),
         note: Some(value(&t, "note")),
+        // A form without it (or with something else) names no signal:
+        // 0 is none, so any signal of the flag refuses it.
+        last_signal_id: Some(value(&t, "last_signal_id").trim().parse().unwrap_or(0)),
     };
     let errors = match core::review(&state, &who.actor, id, form)
         .await
@@ -628,6 +678,12 @@ pub async fn review_submit(
         }
         Ok(Some(Reviewed::NoFlag)) => {
             vec![(String::new(), Tr::default().t("safety-review-no-flag"))]
+        }
+        Ok(Some(Reviewed::NewSignal | Reviewed::UnknownSignal)) => {
+            vec![(
+                "last_signal_id".into(),
+                Tr::default().t("safety-review-new-signal"),
+            )]
         }
         Ok(None) => return Err(AppError::NotFound),
         Err(errors) => errors,
