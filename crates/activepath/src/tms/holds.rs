@@ -234,11 +234,7 @@ pub(super) async fn current_threshold(
     let tz = s.config.clinic.time_zone.tz();
     let thresholds = s.storage.motor_thresholds(course_id).await?;
     let any = !thresholds.is_empty();
-    let Some(latest) = thresholds
-        .into_iter()
-        .filter(|m| m.determined_at <= started)
-        .next_back()
-    else {
+    let Some(latest) = thresholds.into_iter().rfind(|m| m.determined_at <= started) else {
         return Ok(Err(if any {
             format!(
                 "no motor threshold had been determined for this course by {}, when this session started",
