@@ -889,6 +889,10 @@ impl Config {
                 .context("encryption_key (ACTIVEPATH_ENCRYPTION_KEY)")?;
         }
         let tms = &self.tms;
+        // The database allows an ordered intensity of 1 to 200% only.
+        if !(1..=200).contains(&tms.max_intensity_percent_mt) {
+            bail!("tms.max_intensity_percent_mt must be from 1 to 200");
+        }
         if !(1..=200).contains(&tms.early_non_response_session) {
             bail!("tms.early_non_response_session must be from 1 to 200");
         }
@@ -1290,6 +1294,14 @@ mod tests {
                 (
                     "[tms]\nmotor_threshold_valid_days = 91\n",
                     "tms.motor_threshold_valid_days",
+                ),
+                (
+                    "[tms]\nmax_intensity_percent_mt = 0\n",
+                    "tms.max_intensity_percent_mt",
+                ),
+                (
+                    "[tms]\nmax_intensity_percent_mt = 201\n",
+                    "tms.max_intensity_percent_mt",
                 ),
             ] {
                 jail.create_file("activepath.toml", toml)?;

@@ -205,6 +205,35 @@ impl Storage {
         Ok(out)
     }
 
+    /// When each of these patients last had a seizure or fainting, on any
+    /// of their courses (as [`Self::last_seizures_or_faintings`] finds
+    /// them). A patient with none is not there.
+    pub async fn last_seizures_or_faintings_of_patients(
+        &self,
+        patients: &[i64],
+    ) -> Result<HashMap<i64, Timestamp>> {
+        // `per_course` keys rows by `course_id`: here, the patient's id.
+        let courses = self
+            .per_course(
+                "SELECT patient_id AS course_id, id FROM tms_courses WHERE patient_id IN ({courses})",
+                patients,
+                |r| r.try_get::<i64, _>("id"),
+            )
+            .await?;
+        let ids: Vec<i64> = courses.iter().map(|(_, id)| *id).collect();
+        let by_course = self.last_seizures_or_faintings(&ids).await?;
+        let mut out: HashMap<i64, Timestamp> = HashMap::new();
+        for (patient, course) in courses {
+            if let Some(at) = by_course.get(&course) {
+                let e = out.entry(patient).or_insert(*at);
+                if *at > *e {
+                    *e = *at;
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Stores an adverse event; it joins the course's open adverse-event
     /// hold, or opens one with `hold`'s urgent case (and its notification),
     /// all in one transaction with the audit entry. A session named must be

@@ -173,36 +173,90 @@ pub fn stale(
         .then_some(Stale::Old(valid_days))
 }
 
-/// The motor threshold a session on course `course_id` is given at, or the
-/// hard stop's message: none determined yet, or one to determine again.
+/// An open hold on another course of patient `patient_id` (any course but
+/// `course_id`) that only a medical director may clear: the refusal's
+/// message, naming that course. Holds belong to one course, so without
+/// this a clinician could stop the held course and treat the patient on a
+/// new one. Point 3 of `record_session`'s hard stops (after the course's
+/// own holds), and what `start_course` refuses.
+pub(crate) async fn serious_hold_elsewhere(
+    s: &Services,
+    patient_id: i64,
+    course_id: Option<i64>,
+) -> Result<Option<String>, Error> {
+    let courses = s.storage.patient_courses(patient_id).await?;
+    let others: Vec<i64> = courses
+        .iter()
+        .map(|c| c.id)
+        .filter(|id| Some(*id) != course_id)
+        .collect();
+    let holds = s.storage.open_holds_of(&others).await?;
+    let Some((other, hold)) = holds.iter().find(|(_, h)| needs_medical_director(h)) else {
+        return Ok(None);
+    };
+    let started = courses
+        .iter()
+        .find(|c| c.id == *other)
+        .map(|c| c.start_date.clone())
+        .unwrap_or_default();
+    let since = crate::time::date_in(hold.opened_at, s.config.clinic.time_zone.tz());
+    Ok(Some(format!(
+        "the patient's other course (course {other}, starting {started}) has been on hold since {since} \
+         after a seizure, fainting or other serious adverse event (hold {}): a medical director must \
+         clear that hold before this patient has any session or a new course",
+        hold.id
+    )))
+}
+
+/// The patient's latest seizure or fainting on any of their courses (a
+/// motor threshold determined before it must be determined again, whichever
+/// course it happened on).
+async fn patient_last_seizure(s: &Services, patient_id: i64) -> Result<Option<Timestamp>, Error> {
+    Ok(s.storage
+        .last_seizures_or_faintings_of_patients(&[patient_id])
+        .await?
+        .remove(&patient_id))
+}
+
+/// The motor threshold a session on `course` that started at `started` is
+/// given at: the latest determined at or before `started`, judged at
+/// `started` (a session entered late is judged by when it was given). Or
+/// the hard stop's message: none determined yet, or one to determine
+/// again. A medication change or a seizure or fainting (on any of the
+/// patient's courses) after the threshold makes it stale even when
+/// reported after `started`: the safer reading.
 pub(super) async fn current_threshold(
     s: &Services,
-    course_id: i64,
+    course: &crate::storage::tms::CourseRecord,
+    started: Timestamp,
 ) -> Result<Result<MotorThreshold, String>, Error> {
-    let Some(latest) = s.storage.motor_thresholds(course_id).await?.pop() else {
-        return Ok(Err(
-            "no motor threshold has been determined for this course".into(),
-        ));
+    let course_id = course.id;
+    let tz = s.config.clinic.time_zone.tz();
+    let thresholds = s.storage.motor_thresholds(course_id).await?;
+    let any = !thresholds.is_empty();
+    let Some(latest) = thresholds.into_iter().rfind(|m| m.determined_at <= started) else {
+        return Ok(Err(if any {
+            format!(
+                "no motor threshold had been determined for this course by {}, when this session started",
+                crate::time::format_date_time(started, tz)
+            )
+        } else {
+            "no motor threshold has been determined for this course".into()
+        }));
     };
     let medication = s
         .storage
         .last_medication_changes(&[course_id])
         .await?
         .remove(&course_id);
-    let seizure = s
-        .storage
-        .last_seizures_or_faintings(&[course_id])
-        .await?
-        .remove(&course_id);
-    let now = s.clock.now();
-    let tz = s.config.clinic.time_zone.tz();
+    let seizure = patient_last_seizure(s, course.patient_id).await?;
     let day = |at: Timestamp| crate::time::date_in(at, tz).to_string();
     let of = day(latest.determined_at);
     let why = match stale(
         &latest,
         medication,
         seizure,
-        now,
+        started,
         s.config.tms.motor_threshold_valid_days,
     ) {
         None => return Ok(Ok(latest)),

@@ -186,6 +186,9 @@ pub async fn start_course(
     if s.storage.patient(patient_id).await?.is_none() {
         return Ok(Ok(None));
     }
+    if let Some(message) = holds::serious_hold_elsewhere(s, patient_id, None).await? {
+        return Ok(Err(vec![("hold".into(), message)]));
+    }
     let now = s.clock.now();
     let course = NewCourse {
         uid: random_id(),
@@ -768,6 +771,11 @@ pub async fn record_session(
             ),
         );
     }
+    if let Some(message) =
+        holds::serious_hold_elsewhere(s, course.patient_id, Some(course_id)).await?
+    {
+        return stop("hold", message);
+    }
     let order = match orders::before_session(s, course_id).await? {
         Ok(order) => order,
         Err((field, message)) => return stop(field, message),
@@ -775,7 +783,7 @@ pub async fn record_session(
     if let Some(refused) = baseline::session_refusal(s, &course, started).await? {
         return Ok(refused);
     }
-    let threshold = match holds::current_threshold(s, course_id).await? {
+    let threshold = match holds::current_threshold(s, &course, started).await? {
         Ok(threshold) => threshold,
         Err(message) => return stop("motor_threshold", message),
     };
@@ -1260,7 +1268,11 @@ async fn load_all(
     let mut authorizations = by_course(st.authorizations_of(&ids).await?);
     let mut series = by_course(st.series_of(&ids).await?);
     let medication_changes = st.last_medication_changes(&ids).await?;
-    let seizures = st.last_seizures_or_faintings(&ids).await?;
+    // A seizure or fainting on any of the patient's courses.
+    let mut patients: Vec<i64> = records.iter().map(|r| r.patient_id).collect();
+    patients.sort_unstable();
+    patients.dedup();
+    let seizures = st.last_seizures_or_faintings_of_patients(&patients).await?;
     let now = s.clock.now();
     records
         .into_iter()
@@ -1305,7 +1317,7 @@ async fn load_all(
                 holds: open_holds.len(),
                 motor_thresholds: &motor_thresholds,
                 medication_change: medication_changes.get(&id).copied(),
-                seizure: seizures.get(&id).copied(),
+                seizure: seizures.get(&record.patient_id).copied(),
                 sessions: &sessions,
                 check_ins: &check_ins,
                 baseline,

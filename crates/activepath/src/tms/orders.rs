@@ -15,7 +15,8 @@
 //! - Giving more than the ordered intensity needs
 //!   `intensity_deviation_reason`, which only a clinician may give; the
 //!   reason is kept with the session's (sealed) protocol deviations. A plain
-//!   `deviations` note does not unlock it.
+//!   `deviations` note does not unlock it. A reason sent with the ordered
+//!   intensity or less is ignored (nothing went above the order).
 //! - The order's number of sessions becomes the course's planned number.
 
 use super::{RECORDS_GO_BACK_DAYS, TARGETS, happened_at, one_of};
@@ -602,7 +603,13 @@ pub(crate) async fn check_dose(
         order.version,
         crate::time::format_date(order.signed_at, tz)
     );
-    let reason = match dose.intensity_deviation_reason.map(str::trim) {
+    // A reason is only for going above the order: given with the ordered
+    // intensity or less it is ignored, never recorded as a deviation.
+    let reason = match dose
+        .intensity_deviation_reason
+        .map(str::trim)
+        .filter(|_| dose.intensity > order.intensity_percent_mt)
+    {
         None | Some("") => None,
         Some(raw) => {
             let clinician = match actor.user_id {

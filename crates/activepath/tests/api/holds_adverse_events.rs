@@ -857,6 +857,11 @@ async fn the_portal_records_adverse_events_clears_holds_with_a_note_and_lists_th
     // The technician records a fainting in the portal.
     let form = tech.get(&format!("{course}/adverse-events/new")).await;
     assert_eq!(form.status, 200);
+    assert_eq!(
+        views(&app, "view adverse event form").await,
+        1,
+        "the form names the patient: its opening is in the audit trail"
+    );
     assert!(form.body.contains("<legend>What was done</legend>"));
     let csrf = form.csrf();
     let local = app
@@ -1004,8 +1009,14 @@ async fn the_portal_records_adverse_events_clears_holds_with_a_note_and_lists_th
         .unwrap();
     let reports = format!("{course}/adverse-events/{event}/reports");
     assert_eq!(tech.get(&reports).await.status, 403);
+    assert_eq!(views(&app, "view adverse event reports form").await, 0);
     let form = doc.get(&reports).await;
     assert_eq!(form.status, 200);
+    assert_eq!(
+        views(&app, "view adverse event reports form").await,
+        1,
+        "the form names the patient: its opening is in the audit trail"
+    );
     let res = doc.post(&reports, &[("csrf", &form.csrf())]).await;
     assert_eq!(res.status, 422);
     let res = doc
@@ -1234,4 +1245,196 @@ async fn user_add_medical_director_on_the_command_line() {
     ]);
     assert!(ok, "{err}");
     assert_eq!(flag(url).await, 0);
+}
+
+/// How many audit entries of `action` on a course there are.
+async fn views(app: &TestApp, action: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE record_type = 'tms_course' AND action = $1",
+    )
+    .bind(action)
+    .fetch_one(&raw(app).await)
+    .await
+    .unwrap()
+}
+
+/// A second course for patient `patient`, ready for sessions: its path.
+async fn second_course(app: &TestApp, t: &Tokens, patient: i64) -> (u16, Value) {
+    send(
+        app,
+        &t.clinician,
+        "POST",
+        &format!("/api/v1/staff/patients/{patient}/courses"),
+        Some(json!({"protocol": "10hz", "start_date": crate::tms::today(app)})),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_hold_for_the_medical_director_holds_every_course_of_the_patient() {
+    let app = spawn_app().await;
+    let t = tokens(&app).await;
+    let director = medical_director_token(&app).await;
+    let (patient, a) = course_for(&app, &t, "Lea Park", "10hz").await;
+    give_sessions(&app, &t, &a, 1).await;
+    let (code, made) = second_course(&app, &t, patient).await;
+    assert_eq!(code, 201, "{made}");
+    let b = format!("/api/v1/staff/courses/{}", made["id"]);
+    ready_course_for_sessions(&app, &t.clinician, &b).await;
+    give_sessions(&app, &t, &b, 1).await;
+    let a_id = a.rsplit('/').next().unwrap().to_string();
+
+    // A hold any clinician may clear on course A does not hold course B.
+    let hold = checklist_hold(&app, &t, &a, "new_implant").await;
+    app.clock.advance(SignedDuration::from_mins(1));
+    let (code, made) = session_code(&app, &t, &b).await;
+    assert_eq!(code, 201, "{made}");
+    assert_eq!(
+        send(
+            &app,
+            &t.clinician,
+            "POST",
+            &format!("{a}/holds/{hold}/clear"),
+            note("no implants")
+        )
+        .await
+        .0,
+        200
+    );
+
+    // (a) A seizure on course A: course B takes no session.
+    let hold = serious_hold(&app, &t, &a, "seizure").await;
+    let (code, problem) = session_code(&app, &t, &b).await;
+    let (field, message) = stop(&problem);
+    assert_eq!((code, field.as_str()), (422, "hold"), "{problem}");
+    assert!(message.contains(&format!("course {a_id}")), "{message}");
+    assert!(message.contains(&format!("hold {hold}")), "{message}");
+    assert!(
+        message.contains("a medical director must clear"),
+        "{message}"
+    );
+
+    // (b) Stopping course A and starting another is refused too.
+    let (code, made) = send(
+        &app,
+        &t.clinician,
+        "POST",
+        &format!("{a}/status"),
+        Some(json!({"status": "stopped", "stop_reason": "side-effects"})),
+    )
+    .await;
+    assert_eq!(code, 200, "{made}");
+    let (code, problem) = second_course(&app, &t, patient).await;
+    assert_eq!((code, fields(&problem)), (422, vec!["hold"]), "{problem}");
+    assert!(
+        stop(&problem).1.contains("a medical director must clear"),
+        "{problem}"
+    );
+    let (code, problem) = session_code(&app, &t, &b).await;
+    assert_eq!((code, stop(&problem).0.as_str()), (422, "hold"));
+    // Another patient is not held by it.
+    let (_, other) = course_for(&app, &t, "Sam Ortiz", "10hz").await;
+    give_sessions(&app, &t, &other, 1).await;
+
+    // The medical director clears it: a new course may start, and
+    // (c) course B's threshold, from before the seizure on course A, must
+    // be determined again.
+    assert_eq!(
+        send(
+            &app,
+            &director,
+            "POST",
+            &format!("{a}/holds/{hold}/clear"),
+            note("resume")
+        )
+        .await
+        .0,
+        200
+    );
+    app.clock.advance(SignedDuration::from_mins(5));
+    let (code, problem) = session_code(&app, &t, &b).await;
+    let (field, message) = stop(&problem);
+    assert_eq!(
+        (code, field.as_str()),
+        (422, "motor_threshold"),
+        "{problem}"
+    );
+    assert!(message.contains("seizure or fainting"), "{message}");
+    let (_, view) = send(&app, &t.clinician, "GET", &b, None).await;
+    assert!(
+        view["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "motor-threshold-due"),
+        "the alert agrees: {view}"
+    );
+    threshold(&app, &t, &b).await;
+    app.clock.advance(SignedDuration::from_mins(1));
+    assert_eq!(session_code(&app, &t, &b).await.0, 201);
+    let (code, made) = second_course(&app, &t, patient).await;
+    assert_eq!(code, 201, "{made}");
+
+    // A "yes" to the checklist's seizure question holds the others too.
+    let hold = checklist_hold(&app, &t, &b, "seizure").await;
+    let (code, problem) = second_course(&app, &t, patient).await;
+    assert_eq!((code, fields(&problem)), (422, vec!["hold"]), "{problem}");
+    assert!(
+        stop(&problem).1.contains(&format!("hold {hold}")),
+        "{problem}"
+    );
+}
+
+#[tokio::test]
+async fn a_session_entered_late_is_judged_by_the_threshold_of_its_own_time() {
+    let app = spawn_app().await;
+    let t = tokens(&app).await;
+    let (_, path) = course_for(&app, &t, "Rae Lund", "10hz").await;
+    let t0 = app.clock.now();
+    give_sessions(&app, &t, &path, 1).await;
+    let first: i64 = sqlx::query_scalar("SELECT id FROM tms_motor_thresholds")
+        .fetch_one(&raw(&app).await)
+        .await
+        .unwrap();
+    // Eight days on, a new threshold; then sessions entered late.
+    app.clock.advance(SignedDuration::from_hours(24 * 8));
+    threshold(&app, &t, &path).await;
+    let late = |at: jiff::Timestamp| {
+        let mut body = session(&app, all_no(), json!([]));
+        body["started_at"] = json!(at.to_string());
+        body
+    };
+    let sessions = format!("{path}/sessions");
+    // Seven days and an hour after the first threshold, before the second:
+    // the first was too old then, whatever came after.
+    let at = t0
+        .checked_add(SignedDuration::from_hours(24 * 7 + 1))
+        .unwrap();
+    let (code, problem) = send(&app, &t.technician, "POST", &sessions, Some(late(at))).await;
+    let (field, message) = stop(&problem);
+    assert_eq!(
+        (code, field.as_str()),
+        (422, "motor_threshold"),
+        "{problem}"
+    );
+    assert!(message.contains("more than 7 days old"), "{message}");
+    // Two days after it: given at the first threshold, not the later one.
+    let at = t0.checked_add(SignedDuration::from_hours(24 * 2)).unwrap();
+    let (code, made) = send(&app, &t.technician, "POST", &sessions, Some(late(at))).await;
+    assert_eq!(code, 201, "{made}");
+    let used: i64 = sqlx::query_scalar("SELECT motor_threshold_id FROM tms_sessions WHERE id = $1")
+        .bind(made["id"].as_i64().unwrap())
+        .fetch_one(&raw(&app).await)
+        .await
+        .unwrap();
+    assert_eq!(used, first);
+    // Now: the new threshold.
+    let (code, made) = session_code(&app, &t, &path).await;
+    assert_eq!(code, 201, "{made}");
+    let used: i64 = sqlx::query_scalar("SELECT motor_threshold_id FROM tms_sessions WHERE id = $1")
+        .bind(made["id"].as_i64().unwrap())
+        .fetch_one(&raw(&app).await)
+        .await
+        .unwrap();
+    assert_ne!(used, first);
 }

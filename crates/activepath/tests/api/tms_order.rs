@@ -969,3 +969,41 @@ async fn the_portal_records_consent_signs_the_screen_and_the_order_with_errors_b
             .contains("intensity_deviation_reason")
     );
 }
+
+#[tokio::test]
+async fn a_reason_given_with_the_ordered_intensity_or_less_is_not_recorded() {
+    let app = spawn_app().await;
+    let t = tokens(&app).await;
+    let path = bare_course(&app, &t, "accelerated-itbs", Some("left-dlpfc")).await;
+    ready(&app, &t, &path, order(90, 1800, 10, 50)).await;
+    // A clinician at the ordered 90%, with a reason: given, and the reason
+    // is not sealed into the deviations as "above the ordered" (it was not).
+    let mut at_order = session(&local(&app, 1, "08:00"), 90, 1800);
+    at_order["intensity_deviation_reason"] = json!("Depth-adjusted");
+    let (code, _) = send(
+        &app,
+        &t.clinician,
+        "POST",
+        &format!("{path}/sessions"),
+        Some(at_order),
+    )
+    .await;
+    assert_eq!(code, 201);
+    // A technician below the order, with a reason: ignored, not refused.
+    let mut below = session(&local(&app, 1, "08:50"), 80, 1800);
+    below["intensity_deviation_reason"] = json!("I think it is fine");
+    let (code, field, _) = give(&app, &t, &path, below).await;
+    assert_eq!((code, field), (201, None));
+    let (_, view) = send(&app, &t.clinician, "GET", &path, None).await;
+    let sessions = view["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2);
+    for s in sessions {
+        assert!(s["deviations"].is_null(), "{s}");
+    }
+    let db = raw(&app).await;
+    let stored: Vec<Option<Vec<u8>>> = sqlx::query_scalar("SELECT deviations FROM tms_sessions")
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert_eq!(stored, vec![None, None]);
+}

@@ -435,6 +435,18 @@ async fn new_page(
         .await
         .map_err(AppError::from)?
         .ok_or(AppError::NotFound)?;
+    // The form names the patient and their sessions' dates: recorded.
+    crate::staff::audit::seen(
+        state,
+        who.actor.did(
+            "view adverse event form",
+            "tms_course",
+            id,
+            state.clock.now(),
+        ),
+    )
+    .await
+    .map_err(AppError::from)?;
     let mut sessions: Vec<(String, String)> = state
         .storage
         .sessions_of(&[id])
@@ -610,6 +622,18 @@ async fn reports_page(
     {
         return Err(AppError::NotFound);
     }
+    // The form names the patient: recorded.
+    crate::staff::audit::seen(
+        state,
+        who.actor.did(
+            "view adverse event reports form",
+            "tms_course",
+            id,
+            state.clock.now(),
+        ),
+    )
+    .await
+    .map_err(AppError::from)?;
     let mut fields = report_fields(&tr, t);
     let errors = place(&mut fields, errors);
     Ok(FormPage {

@@ -57,7 +57,7 @@ pub struct NewCourse {
         (status = 401, description = "No valid API token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only clinicians start courses"),
         (status = 404, description = "No patient with that id", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is missing or wrong; each is named", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing or wrong; each is named. Field `hold`: another course of the patient is on a hold only a medical director may clear", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn start(
