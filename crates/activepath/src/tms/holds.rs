@@ -234,7 +234,12 @@ pub(super) async fn current_threshold(
     let tz = s.config.clinic.time_zone.tz();
     let thresholds = s.storage.motor_thresholds(course_id).await?;
     let any = !thresholds.is_empty();
-    let Some(latest) = thresholds.into_iter().rfind(|m| m.determined_at <= started) else {
+    // A threshold of the session's own minute counts: the portal records
+    // a session's time to the minute, the threshold was found just before.
+    let Some(latest) = thresholds
+        .into_iter()
+        .rfind(|m| super::baseline::by_minute(m.determined_at, started))
+    else {
         return Ok(Err(if any {
             format!(
                 "no motor threshold had been determined for this course by {}, when this session started",
